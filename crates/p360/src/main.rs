@@ -1,0 +1,167 @@
+//! `p360`: the one binary of P360 Display. Argument parsing and wiring only;
+//! what each command does lives in the platform and capability crates.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use platform::commands::{self, MigrateAction, Outcome, ServeOptions};
+use platform::config::{CliOverrides, Config};
+use platform::shutdown::Shutdown;
+use platform::telemetry::{self, BuildInfo, LogTarget};
+
+const BUILD: BuildInfo = BuildInfo {
+    version: env!("CARGO_PKG_VERSION"),
+    git_sha: env!("P360_BUILD_GIT_SHA"),
+};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "p360",
+    version,
+    about = "P360 Display: B2B account-based display advertising"
+)]
+struct Cli {
+    /// TOML configuration file (layered over the defaults, under P360_* variables).
+    #[arg(long, global = true, env = "P360_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Directory for everything the embedded defaults keep on disk [default: ./var].
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the API server (migrating the database first unless --no-migrate).
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8360].
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+        /// Do not apply pending migrations at start.
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Apply, revert or list database migrations.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateCommand,
+    },
+    /// Print the effective configuration (secrets redacted).
+    Config,
+    /// Database utilities.
+    Db {
+        #[command(subcommand)]
+        action: DbCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum MigrateCommand {
+    /// Apply every pending migration.
+    Up,
+    /// Revert the most recently applied migration.
+    Down,
+    /// List applied and pending migrations.
+    Status,
+}
+
+#[derive(Subcommand, Debug)]
+enum DbCommand {
+    /// Print a connection URL for the database in use (e.g. `psql "$(p360 db url)"`).
+    Url,
+    /// Stop an embedded cluster that no running p360 process owns.
+    Stop,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let listen = match &cli.command {
+        Command::Serve { listen, .. } => *listen,
+        _ => None,
+    };
+    let overrides = CliOverrides {
+        data_dir: cli.data_dir.clone(),
+        listen,
+    };
+    let config = match Config::from_process(cli.config.as_deref(), &overrides) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    let target = match cli.command {
+        Command::Serve { .. } => LogTarget::Stdout,
+        _ => LogTarget::Stderr,
+    };
+    let log_cfg = match target {
+        LogTarget::Stdout => config.log.clone(),
+        // One-shot commands keep stderr quiet unless something is wrong.
+        LogTarget::Stderr => platform::config::LogConfig {
+            level: "warn".into(),
+            ..config.log.clone()
+        },
+    };
+    telemetry::init_logging(&log_cfg, target);
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(Outcome::Completed) => ExitCode::SUCCESS,
+        Ok(Outcome::Interrupted) => ExitCode::from(130),
+        Err(e) => fail(&format!("{e:#}")),
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
+    let shutdown = Shutdown::on_signals()?;
+    match command {
+        Command::Serve { no_migrate, .. } => {
+            commands::serve(config, BUILD, ServeOptions { no_migrate }, shutdown).await
+        }
+        Command::Migrate { action } => {
+            let action = match action {
+                MigrateCommand::Up => MigrateAction::Up,
+                MigrateCommand::Down => MigrateAction::Down,
+                MigrateCommand::Status => MigrateAction::Status,
+            };
+            commands::migrate(config, action, shutdown).await
+        }
+        Command::Config => {
+            print!("{}", config.to_redacted_toml());
+            Ok(Outcome::Completed)
+        }
+        Command::Db {
+            action: DbCommand::Url,
+        } => {
+            println!("{}", commands::db_url(&config).await?);
+            Ok(Outcome::Completed)
+        }
+        Command::Db {
+            action: DbCommand::Stop,
+        } => {
+            if commands::db_stop(&config).await? {
+                println!(
+                    "stopped the embedded cluster in {}",
+                    config.data_dir.display()
+                );
+            } else {
+                println!(
+                    "no embedded cluster is running in {}",
+                    config.data_dir.display()
+                );
+            }
+            Ok(Outcome::Completed)
+        }
+    }
+}
+
+/// Errors end the process with one line on stderr.
+fn fail(e: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::FAILURE
+}

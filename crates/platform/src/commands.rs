@@ -1,0 +1,169 @@
+//! What each subcommand does; the binary only parses arguments and calls these.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use secrecy::ExposeSecret;
+
+use crate::config::Config;
+use crate::db::{self, Database};
+use crate::embedded_pg;
+use crate::http::AppState;
+use crate::shutdown::Shutdown;
+use crate::telemetry::BuildInfo;
+
+/// How a command ended: normally, or cut short by a signal (exit 130).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Completed,
+    Interrupted,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServeOptions {
+    pub no_migrate: bool,
+}
+
+/// `p360 serve`: database, migrations, HTTP until SIGINT/SIGTERM, then an orderly stop.
+pub async fn serve(
+    config: Config,
+    build: BuildInfo,
+    opts: ServeOptions,
+    shutdown: Shutdown,
+) -> Result<Outcome> {
+    // Bind first: a port in use should not cost a database start.
+    let listener = crate::server::bind(config.http.listen).await?;
+    let config = Arc::new(config);
+    let Some(database) = until_shutdown(&shutdown, Database::open(&config)).await? else {
+        return Ok(Outcome::Interrupted);
+    };
+    let result = async {
+        if !opts.no_migrate {
+            let applied = db::migrate_up(&database.pool).await?;
+            if !applied.is_empty() {
+                tracing::info!(versions = ?applied, "migrations applied");
+            }
+        }
+        log_instance(&database).await;
+        let state = AppState::new(database.pool.clone(), config.clone(), build);
+        crate::server::serve(listener, state, shutdown.clone()).await
+    }
+    .await;
+    let closed = database.close().await;
+    result?;
+    closed?;
+    Ok(Outcome::Completed)
+}
+
+async fn log_instance(database: &Database) {
+    match sqlx::query_scalar::<_, uuid::Uuid>("SELECT id FROM platform_instance")
+        .fetch_optional(&database.pool)
+        .await
+    {
+        Ok(Some(id)) => tracing::info!(instance_id = %id, "database ready"),
+        Ok(None) => tracing::info!("database ready (not migrated)"),
+        Err(e) => tracing::warn!(error = %e, "database ready; instance id unavailable"),
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum MigrateAction {
+    Up,
+    Down,
+    Status,
+}
+
+/// `p360 migrate up|down|status`; prints a human summary on stdout.
+pub async fn migrate(config: Config, action: MigrateAction, shutdown: Shutdown) -> Result<Outcome> {
+    with_database(&config, &shutdown, |database| async move {
+        let pool = &database.pool;
+        match action {
+            MigrateAction::Up => {
+                let applied = db::migrate_up(pool).await?;
+                if applied.is_empty() {
+                    println!("nothing to apply: the database is up to date");
+                }
+                for v in applied {
+                    println!("applied {v}");
+                }
+            }
+            MigrateAction::Down => match db::migrate_down(pool).await? {
+                Some(v) => println!("reverted {v}"),
+                None => println!("nothing to revert: no migration is applied"),
+            },
+            MigrateAction::Status => {
+                for m in db::migration_status(pool).await? {
+                    let state = match (&m.applied_at, m.unknown) {
+                        (Some(at), false) => format!("applied {}", at.format("%Y-%m-%dT%H:%M:%SZ")),
+                        (Some(at), true) => format!(
+                            "applied {} (unknown to this binary: applied by a newer version)",
+                            at.format("%Y-%m-%dT%H:%M:%SZ")
+                        ),
+                        (None, _) => "pending".to_string(),
+                    };
+                    println!("{:<16} {:<40} {state}", m.version, m.description);
+                }
+            }
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// `p360 db url`: the URL of the database in use, for psql and other tools.
+pub async fn db_url(config: &Config) -> Result<String> {
+    if let Some(url) = &config.database.url {
+        return Ok(url.expose_secret().to_string());
+    }
+    match embedded_pg::running_url(&config.data_dir).await? {
+        Some(url) => Ok(url),
+        None => bail!(
+            "no PostgreSQL cluster is running for data dir {}; start one with `p360 serve --data-dir {}`",
+            config.data_dir.display(),
+            config.data_dir.display()
+        ),
+    }
+}
+
+/// `p360 db stop`: stop an embedded cluster no live p360 process owns (e.g. one
+/// left by a killed process, or by the test harness).
+pub async fn db_stop(config: &Config) -> Result<bool> {
+    if config.database.url.is_some() {
+        bail!("database.url is configured: there is no embedded cluster to stop");
+    }
+    embedded_pg::stop_data_dir(&config.data_dir).await
+}
+
+/// Open the database, run `f`, and always close it (stopping an owned cluster),
+/// also when a signal cuts the work short.
+async fn with_database<F, Fut>(config: &Config, shutdown: &Shutdown, f: F) -> Result<Outcome>
+where
+    F: FnOnce(Arc<Database>) -> Fut,
+    Fut: Future<Output = Result<()>>,
+{
+    let Some(database) = until_shutdown(shutdown, Database::open(config)).await? else {
+        return Ok(Outcome::Interrupted);
+    };
+    let database = Arc::new(database);
+    let result = until_shutdown(shutdown, f(database.clone())).await;
+    let database = Arc::into_inner(database).context("database still in use")?;
+    let closed = database.close().await;
+    let outcome = result?;
+    closed?;
+    Ok(match outcome {
+        Some(()) => Outcome::Completed,
+        None => Outcome::Interrupted,
+    })
+}
+
+/// Run `fut` unless shutdown fires first (`None`).
+async fn until_shutdown<T>(
+    shutdown: &Shutdown,
+    fut: impl Future<Output = Result<T>>,
+) -> Result<Option<T>> {
+    tokio::select! {
+        res = fut => res.map(Some),
+        _ = shutdown.wait() => Ok(None),
+    }
+}

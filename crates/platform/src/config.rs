@@ -1,0 +1,570 @@
+//! Typed configuration, layered as defaults < TOML file < `P360_*` environment.
+//!
+//! Environment keys nest with `__`: `P360_DATABASE__URL` sets `database.url`.
+//! Every layer is merged into one TOML tree which is then deserialised into
+//! [`Config`] with `deny_unknown_fields`, so a misspelt key in the file or the
+//! environment is an error that names the key, never a silently ignored value.
+//! Secrets are [`SecretString`]s: they are redacted in `p360 config` output and
+//! never reach a log line.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Environment variables with the `P360_` prefix that are not configuration keys.
+const RESERVED_ENV: &[&str] = &["P360_CONFIG"];
+/// Prefixes of `P360_` variables read by tooling (test harness, scripts), not by the app.
+const RESERVED_ENV_PREFIXES: &[&str] = &["P360_TEST_"];
+
+/// A configuration problem, reported as one line naming the key and the reason.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid TOML: {reason}")]
+    Syntax { path: PathBuf, reason: String },
+    #[error("config key `{key}`{origin}: {reason}")]
+    Invalid {
+        key: String,
+        origin: String,
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    fn invalid(key: &str, reason: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            key: key.to_string(),
+            origin: String::new(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Whether the process runs on its embedded development defaults or in production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    #[default]
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `development` (embedded defaults allowed) or `production` (every backend configured).
+    pub mode: Mode,
+    /// Holds everything the embedded defaults keep on disk.
+    pub data_dir: PathBuf,
+    pub http: HttpConfig,
+    pub database: DatabaseConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address the API listens on.
+    pub listen: SocketAddr,
+    /// Requests taking longer are answered 503 problem+json.
+    pub request_timeout_ms: u64,
+    /// Largest accepted request body.
+    pub body_limit_bytes: usize,
+    /// After SIGTERM: how long to keep serving with readiness false so load
+    /// balancers take the instance out before it stops accepting.
+    pub shutdown_delay_ms: u64,
+    /// After that: how long in-flight requests may take to finish.
+    pub drain_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// PostgreSQL URL; when absent an embedded cluster under `data_dir` is used.
+    #[serde(
+        serialize_with = "serialize_database_url",
+        deserialize_with = "deserialize_opt_secret"
+    )]
+    pub url: Option<SecretString>,
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub acquire_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A tracing filter, e.g. `info` or `info,sqlx=warn`.
+    #[serde(deserialize_with = "deserialize_scalar_string")]
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            mode: Mode::Development,
+            data_dir: PathBuf::from("./var"),
+            http: HttpConfig::default(),
+            database: DatabaseConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8360)),
+            request_timeout_ms: 30_000,
+            body_limit_bytes: 2 * 1024 * 1024,
+            shutdown_delay_ms: 0,
+            drain_timeout_ms: 5_000,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: None,
+            max_connections: 10,
+            min_connections: 0,
+            acquire_timeout_ms: 3_000,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+            format: LogFormat::Json,
+        }
+    }
+}
+
+/// Overrides given on the command line; they win over every other layer.
+#[derive(Debug, Default, Clone)]
+pub struct CliOverrides {
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+}
+
+impl Config {
+    /// Load defaults < `file` < the given environment < command-line overrides, then validate.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        cli: &CliOverrides,
+    ) -> Result<Config, ConfigError> {
+        let mut tree = toml::Table::new();
+        let mut origins: BTreeMap<String, String> = BTreeMap::new();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            tree = text
+                .parse::<toml::Table>()
+                .map_err(|e| ConfigError::Syntax {
+                    path: path.to_path_buf(),
+                    reason: one_line(&e.to_string()),
+                })?;
+        }
+        let mut env: Vec<(String, String)> =
+            env.into_iter().filter(|(k, _)| is_config_env(k)).collect();
+        env.sort();
+        for (name, raw) in env {
+            let key = name["P360_".len()..].to_ascii_lowercase();
+            let path: Vec<&str> = key.split("__").collect();
+            if path.iter().any(|p| p.is_empty()) {
+                return Err(ConfigError::Invalid {
+                    key: key.replace("__", "."),
+                    origin: format!(" (from {name})"),
+                    reason: "malformed variable name".into(),
+                });
+            }
+            insert_path(&mut tree, &path, env_value(&raw)).map_err(|reason| {
+                ConfigError::Invalid {
+                    key: path.join("."),
+                    origin: format!(" (from {name})"),
+                    reason,
+                }
+            })?;
+            origins.insert(path.join("."), name);
+        }
+
+        let de = toml::Value::Table(tree);
+        let mut config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = error_key(&e);
+            let origin = origins
+                .get(&key)
+                .map(|n| format!(" (from {n})"))
+                .or_else(|| file.map(|f| format!(" (in {})", f.display())))
+                .unwrap_or_default();
+            ConfigError::Invalid {
+                key,
+                origin,
+                reason: one_line(&e.inner().to_string()),
+            }
+        })?;
+        if let Some(dir) = &cli.data_dir {
+            config.data_dir = dir.clone();
+        }
+        if let Some(listen) = cli.listen {
+            config.http.listen = listen;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Load from the process environment.
+    pub fn from_process(file: Option<&Path>, cli: &CliOverrides) -> Result<Config, ConfigError> {
+        Config::load(file, std::env::vars(), cli)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(ConfigError::invalid("data_dir", "must not be empty"));
+        }
+        let db = &self.database;
+        if db.max_connections == 0 {
+            return Err(ConfigError::invalid(
+                "database.max_connections",
+                "must be at least 1",
+            ));
+        }
+        if db.min_connections > db.max_connections {
+            return Err(ConfigError::invalid(
+                "database.min_connections",
+                format!(
+                    "must not exceed database.max_connections ({})",
+                    db.max_connections
+                ),
+            ));
+        }
+        if db.acquire_timeout_ms == 0 {
+            return Err(ConfigError::invalid(
+                "database.acquire_timeout_ms",
+                "must be positive",
+            ));
+        }
+        if let Some(url) = &db.url {
+            let parsed = url::Url::parse(url.expose_secret())
+                .map_err(|e| ConfigError::invalid("database.url", format!("not a URL: {e}")))?;
+            if !matches!(parsed.scheme(), "postgres" | "postgresql") {
+                return Err(ConfigError::invalid(
+                    "database.url",
+                    "scheme must be postgres:// or postgresql://",
+                ));
+            }
+        } else if self.mode == Mode::Production {
+            return Err(ConfigError::invalid(
+                "database.url",
+                "required in production mode (the embedded cluster is for development)",
+            ));
+        }
+        if self.http.request_timeout_ms == 0 {
+            return Err(ConfigError::invalid(
+                "http.request_timeout_ms",
+                "must be positive",
+            ));
+        }
+        if self.http.body_limit_bytes == 0 {
+            return Err(ConfigError::invalid(
+                "http.body_limit_bytes",
+                "must be positive",
+            ));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .map_err(|e| ConfigError::invalid("log.level", one_line(&e.to_string())))?;
+        Ok(())
+    }
+
+    /// The effective configuration as TOML, secrets redacted.
+    pub fn to_redacted_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}
+
+fn is_config_env(name: &str) -> bool {
+    name.starts_with("P360_")
+        && !RESERVED_ENV.contains(&name)
+        && !RESERVED_ENV_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// Environment values are strings; numbers, booleans and arrays written in TOML
+/// syntax are taken as such so that typed keys can be set from the environment.
+/// String-typed keys accept any scalar back (see [`deserialize_scalar_string`]).
+fn env_value(raw: &str) -> toml::Value {
+    if let Ok(table) = format!("v = {raw}").parse::<toml::Table>()
+        && let Some(v) = table.get("v")
+        && matches!(
+            v,
+            toml::Value::Integer(_)
+                | toml::Value::Float(_)
+                | toml::Value::Boolean(_)
+                | toml::Value::Array(_)
+        )
+    {
+        return v.clone();
+    }
+    toml::Value::String(raw.to_string())
+}
+
+fn insert_path(table: &mut toml::Table, path: &[&str], value: toml::Value) -> Result<(), String> {
+    let (last, parents) = path.split_last().expect("path has at least one element");
+    let mut cur = table;
+    for p in parents {
+        let entry = cur
+            .entry(p.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        cur = entry
+            .as_table_mut()
+            .ok_or_else(|| format!("`{p}` is a value, not a section"))?;
+    }
+    cur.insert(last.to_string(), value);
+    Ok(())
+}
+
+/// The dotted key an error refers to; for unknown fields serde reports the
+/// parent path, so the field name is appended.
+fn error_key(e: &serde_path_to_error::Error<toml::de::Error>) -> String {
+    let path = e.path().to_string();
+    let msg = e.inner().to_string();
+    if let Some(rest) = msg.strip_prefix("unknown field `")
+        && let Some(field) = rest.split('`').next()
+    {
+        return if path == "." || path.is_empty() {
+            field.to_string()
+        } else {
+            format!("{path}.{field}")
+        };
+    }
+    path
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Scalar {
+    S(String),
+    I(i64),
+    F(f64),
+    B(bool),
+}
+
+impl Scalar {
+    fn into_string(self) -> String {
+        match self {
+            Scalar::S(s) => s,
+            Scalar::I(i) => i.to_string(),
+            Scalar::F(f) => f.to_string(),
+            Scalar::B(b) => b.to_string(),
+        }
+    }
+}
+
+/// A string key that also accepts a number or boolean from the environment.
+pub fn deserialize_scalar_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Scalar::deserialize(d).map(Scalar::into_string)
+}
+
+/// An optional secret that also accepts a number or boolean from the environment.
+pub fn deserialize_opt_secret<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<SecretString>, D::Error> {
+    Option::<Scalar>::deserialize(d).map(|o| o.map(|s| SecretString::from(s.into_string())))
+}
+
+/// Secrets are shown only as `[redacted]`.
+pub fn serialize_secret<S: Serializer>(v: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(_) => s.serialize_str("[redacted]"),
+        None => s.serialize_none(),
+    }
+}
+
+fn serialize_database_url<S: Serializer>(
+    v: &Option<SecretString>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(url) => s.serialize_str(&redact_url(url.expose_secret())),
+        None => s.serialize_none(),
+    }
+}
+
+/// A URL with its password (and any `password=` query parameter) replaced by `[redacted]`.
+pub fn redact_url(raw: &str) -> String {
+    let Ok(mut url) = url::Url::parse(raw) else {
+        return "[redacted]".into();
+    };
+    if url.password().is_some() {
+        let _ = url.set_password(Some("redacted"));
+    }
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k.eq_ignore_ascii_case("password") {
+                "redacted".to_string()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    if !pairs.is_empty() {
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::load(None, env(pairs), &CliOverrides::default())
+    }
+
+    #[test]
+    fn environment_overrides_nested_keys_with_types() {
+        let c = load(&[
+            ("P360_DATABASE__MAX_CONNECTIONS", "7"),
+            ("P360_HTTP__LISTEN", "0.0.0.0:9000"),
+            ("P360_LOG__LEVEL", "debug"),
+            ("P360_CONFIG", "ignored.toml"),
+            ("P360_TEST_DATABASE_URL", "postgres://x"),
+            ("HOME", "/root"),
+        ])
+        .unwrap();
+        assert_eq!(c.database.max_connections, 7);
+        assert_eq!(c.http.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(c.log.level, "debug");
+    }
+
+    #[test]
+    fn unknown_environment_key_is_named() {
+        let e = load(&[("P360_DATABASE__MAX_CONECTIONS", "7")]).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("database.max_conections"), "{msg}");
+        assert!(msg.contains("P360_DATABASE__MAX_CONECTIONS"), "{msg}");
+        assert!(!msg.contains('\n'));
+    }
+
+    #[test]
+    fn wrong_type_names_key_and_reason() {
+        let msg = load(&[("P360_DATABASE__MAX_CONNECTIONS", "many")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.starts_with("config key `database.max_connections`"),
+            "{msg}"
+        );
+        assert!(msg.contains("invalid type"), "{msg}");
+    }
+
+    #[test]
+    fn file_layer_sits_between_defaults_and_environment() {
+        let dir = std::env::temp_dir().join(format!("p360-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("p360.toml");
+        std::fs::write(
+            &file,
+            "[database]\nmax_connections = 3\nmin_connections = 2\n[http]\nrequest_timeout_ms = 100\n",
+        )
+        .unwrap();
+        let c = Config::load(
+            Some(&file),
+            env(&[("P360_DATABASE__MAX_CONNECTIONS", "5")]),
+            &CliOverrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.database.max_connections, 5);
+        assert_eq!(c.database.min_connections, 2);
+        assert_eq!(c.http.request_timeout_ms, 100);
+
+        std::fs::write(&file, "[database\nmax = 1").unwrap();
+        let msg = Config::load(Some(&file), env(&[]), &CliOverrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("not valid TOML"), "{msg}");
+        assert!(!msg.contains('\n'), "{msg}");
+
+        std::fs::write(&file, "[http]\nlisten = \"nowhere\"\n").unwrap();
+        let msg = Config::load(Some(&file), env(&[]), &CliOverrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("`http.listen`"), "{msg}");
+        assert!(msg.contains("p360.toml"), "{msg}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn validation_rejects_inconsistent_values() {
+        let msg = load(&[
+            ("P360_DATABASE__MAX_CONNECTIONS", "2"),
+            ("P360_DATABASE__MIN_CONNECTIONS", "3"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(msg.contains("database.min_connections"), "{msg}");
+        let msg = load(&[("P360_MODE", "production")])
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("database.url"), "{msg}");
+        let msg = load(&[("P360_DATABASE__URL", "mysql://x")])
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("scheme"), "{msg}");
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_rendered_config() {
+        let c = load(&[(
+            "P360_DATABASE__URL",
+            "postgres://app:hunter2@db.internal:5432/p360?password=hunter3",
+        )])
+        .unwrap();
+        let out = c.to_redacted_toml();
+        assert!(!out.contains("hunter2"), "{out}");
+        assert!(!out.contains("hunter3"), "{out}");
+        assert!(out.contains("db.internal"), "{out}");
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn numeric_value_reaches_a_string_key_as_a_string() {
+        let msg = load(&[("P360_DATABASE__URL", "12345")])
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("not a URL"), "{msg}");
+        assert!(!msg.contains("12345"), "secret echoed: {msg}");
+    }
+}

@@ -1,0 +1,164 @@
+//! The database the process uses: the configured URL, or the embedded cluster
+//! of the data dir; the connection pool; and the reversible migrations.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+use crate::config::{Config, DatabaseConfig};
+use crate::embedded_pg::{EmbeddedPostgres, Ownership};
+
+/// Every migration of the platform, embedded in the binary (`migrations/`).
+pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
+
+/// An open database: the pool and, on embedded defaults, the cluster behind it.
+pub struct Database {
+    pub pool: PgPool,
+    embedded: Option<EmbeddedPostgres>,
+}
+
+impl Database {
+    /// Connect to `database.url`, or start (or join) the embedded cluster of the data dir.
+    pub async fn open(config: &Config) -> Result<Database> {
+        let (url, embedded) = match &config.database.url {
+            Some(url) => (url.expose_secret().to_string(), None),
+            None => {
+                let pg = EmbeddedPostgres::start(&config.data_dir, Ownership::Owned).await?;
+                (pg.url(), Some(pg))
+            }
+        };
+        match connect(&url, &config.database).await {
+            Ok(pool) => Ok(Database { pool, embedded }),
+            Err(e) => {
+                if let Some(pg) = embedded {
+                    pg.stop().await.ok();
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Close the pool, then stop the embedded cluster if this process owns it.
+    pub async fn close(self) -> Result<()> {
+        self.pool.close().await;
+        if let Some(pg) = self.embedded {
+            pg.stop().await?;
+        }
+        Ok(())
+    }
+}
+
+/// A pool for `url`; fails fast when the database cannot be reached.
+pub async fn connect(url: &str, cfg: &DatabaseConfig) -> Result<PgPool> {
+    let options = PgConnectOptions::from_str(url)
+        .context("invalid database URL")?
+        .application_name("p360");
+    pool_options(cfg)
+        .connect_with(options)
+        .await
+        .context("cannot connect to PostgreSQL")
+}
+
+pub fn pool_options(cfg: &DatabaseConfig) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(cfg.max_connections)
+        .min_connections(cfg.min_connections)
+        .acquire_timeout(Duration::from_millis(cfg.acquire_timeout_ms))
+        .idle_timeout(Duration::from_secs(300))
+}
+
+/// One migration's state for `p360 migrate status`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MigrationStatus {
+    pub version: i64,
+    pub description: String,
+    /// When it was applied; `None` while pending.
+    pub applied_at: Option<DateTime<Utc>>,
+    /// Applied in the database but unknown to this binary (applied by a newer version).
+    pub unknown: bool,
+}
+
+/// Apply every pending migration; returns the versions applied.
+pub async fn migrate_up(pool: &PgPool) -> Result<Vec<i64>> {
+    let before = applied_versions(pool).await?;
+    MIGRATOR.run(pool).await.context("migration failed")?;
+    let after = applied_versions(pool).await?;
+    Ok(after.into_iter().filter(|v| !before.contains(v)).collect())
+}
+
+/// Revert the most recently applied migration; returns its version, or `None` at zero.
+pub async fn migrate_down(pool: &PgPool) -> Result<Option<i64>> {
+    let applied = applied_versions(pool).await?;
+    let Some((&last, rest)) = applied.split_last() else {
+        return Ok(None);
+    };
+    let target = rest.last().copied().unwrap_or(0);
+    MIGRATOR
+        .undo(pool, target)
+        .await
+        .with_context(|| format!("reverting migration {last} failed"))?;
+    Ok(Some(last))
+}
+
+/// Known migrations (applied or pending) and applied ones this binary does not know.
+pub async fn migration_status(pool: &PgPool) -> Result<Vec<MigrationStatus>> {
+    let applied: Vec<(i64, String, DateTime<Utc>)> = if migrations_table_exists(pool).await? {
+        sqlx::query_as(
+            "SELECT version, description, installed_on FROM _sqlx_migrations \
+             WHERE success ORDER BY version",
+        )
+        .fetch_all(pool)
+        .await?
+    } else {
+        Vec::new()
+    };
+    let mut out: Vec<MigrationStatus> = MIGRATOR
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration())
+        .map(|m| MigrationStatus {
+            version: m.version,
+            description: m.description.to_string(),
+            applied_at: applied
+                .iter()
+                .find(|(v, _, _)| *v == m.version)
+                .map(|(_, _, at)| *at),
+            unknown: false,
+        })
+        .collect();
+    for (version, description, at) in &applied {
+        if !MIGRATOR.version_exists(*version) {
+            out.push(MigrationStatus {
+                version: *version,
+                description: description.clone(),
+                applied_at: Some(*at),
+                unknown: true,
+            });
+        }
+    }
+    out.sort_by_key(|m| m.version);
+    Ok(out)
+}
+
+async fn applied_versions(pool: &PgPool) -> Result<Vec<i64>> {
+    if !migrations_table_exists(pool).await? {
+        return Ok(Vec::new());
+    }
+    Ok(
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
+async fn migrations_table_exists(pool: &PgPool) -> Result<bool> {
+    Ok(
+        sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+            .fetch_one(pool)
+            .await?,
+    )
+}

@@ -1,0 +1,587 @@
+//! A private PostgreSQL cluster under `DATA_DIR/postgres`, started from the
+//! system's server binaries when no database URL is configured.
+//!
+//! Layout: `postgres/data` (PGDATA), `postgres/run` (the unix socket; no TCP),
+//! `postgres/server.log`, `postgres/p360.lock`.
+//!
+//! Ownership: the process holding the exclusive lock on `p360.lock` manages the
+//! cluster (initdb, start, stop). A second p360 process on the same data dir
+//! finds the lock taken, waits for the server to accept connections and uses
+//! it without ever stopping it. A cluster left running by a killed owner is
+//! adopted by the next process that takes the lock. PostgreSQL refuses to run as
+//! root, so under root every server command runs as the `postgres` system user.
+
+use std::ffi::{CString, OsStr, OsString};
+use std::fs::{File, TryLockError};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use sqlx::Connection;
+
+/// The database the platform uses inside the embedded cluster.
+pub const DATABASE: &str = "p360";
+const SUPERUSER: &str = "postgres";
+const PORT: u16 = 5432;
+/// Unix socket paths are limited to 107 bytes on Linux.
+const MAX_SOCKET_PATH: usize = 100;
+
+/// Whether this process stops the cluster when it is done with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ownership {
+    /// Start (or adopt) and stop on [`EmbeddedPostgres::stop`]. Used by every p360 command.
+    Owned,
+    /// Start (or adopt) and leave running; used by the test harness, stopped by `p360 db stop`.
+    Detached,
+}
+
+#[derive(Debug, Clone)]
+struct RunAs {
+    name: String,
+    uid: u32,
+    gid: u32,
+}
+
+/// Paths of the embedded cluster of one data dir.
+#[derive(Debug, Clone)]
+pub struct ClusterPaths {
+    pub root: PathBuf,
+    pub data: PathBuf,
+    pub socket_dir: PathBuf,
+    pub log_file: PathBuf,
+    pub lock_file: PathBuf,
+}
+
+impl ClusterPaths {
+    pub fn new(data_dir: &Path) -> Result<ClusterPaths> {
+        let base = std::path::absolute(data_dir)
+            .with_context(|| format!("data dir {}", data_dir.display()))?;
+        let root = base.join("postgres");
+        Ok(ClusterPaths {
+            data: root.join("data"),
+            socket_dir: root.join("run"),
+            log_file: root.join("server.log"),
+            lock_file: root.join("p360.lock"),
+            root,
+        })
+    }
+
+    fn socket_file(&self) -> PathBuf {
+        self.socket_dir.join(format!(".s.PGSQL.{PORT}"))
+    }
+
+    /// Connection URL for `dbname` over the cluster's unix socket (works for sqlx and libpq).
+    pub fn url(&self, dbname: &str) -> String {
+        let host: String =
+            url::form_urlencoded::byte_serialize(self.socket_dir.as_os_str().as_encoded_bytes())
+                .collect();
+        format!("postgresql://{SUPERUSER}@localhost:{PORT}/{dbname}?host={host}")
+    }
+
+    fn initialized(&self) -> bool {
+        self.data.join("PG_VERSION").is_file()
+    }
+}
+
+/// A running embedded cluster this process uses.
+#[derive(Debug)]
+pub struct EmbeddedPostgres {
+    paths: ClusterPaths,
+    bin: PathBuf,
+    run_as: Option<RunAs>,
+    /// Held while this process owns the cluster.
+    lock: Option<File>,
+    owned: bool,
+}
+
+impl EmbeddedPostgres {
+    /// Start the cluster of `data_dir` (initialising it on first use), adopt one
+    /// left running, or use the one another live p360 process manages.
+    pub async fn start(data_dir: &Path, ownership: Ownership) -> Result<EmbeddedPostgres> {
+        let paths = ClusterPaths::new(data_dir)?;
+        let bin = find_server_binaries()?;
+        let run_as = run_as_user()?;
+        prepare_dirs(data_dir, &paths, run_as.as_ref())?;
+        if paths.socket_file().as_os_str().len() > MAX_SOCKET_PATH {
+            bail!(
+                "data dir path too long for a unix socket ({}); use a shorter --data-dir",
+                paths.socket_file().display()
+            );
+        }
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&paths.lock_file)
+            .with_context(|| format!("cannot open lock file {}", paths.lock_file.display()))?;
+        let mut pg = EmbeddedPostgres {
+            paths,
+            bin,
+            run_as,
+            lock: None,
+            owned: false,
+        };
+        match lock.try_lock() {
+            Ok(()) => {
+                pg.lock = Some(lock);
+                // Owned from here on, so that a start cut short (error, signal)
+                // still stops whatever it started when `pg` is dropped.
+                pg.owned = ownership == Ownership::Owned;
+                pg.start_locked().await?;
+                if !pg.owned {
+                    pg.lock = None;
+                }
+            }
+            Err(TryLockError::WouldBlock) => {
+                tracing::info!(
+                    dir = %pg.paths.root.display(),
+                    "embedded PostgreSQL is managed by another p360 process; using it"
+                );
+                pg.wait_until_accepting(Duration::from_secs(60)).await?;
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(e)
+                    .with_context(|| format!("cannot lock {}", pg.paths.lock_file.display()));
+            }
+        }
+        Ok(pg)
+    }
+
+    /// URL of the platform database.
+    pub fn url(&self) -> String {
+        self.paths.url(DATABASE)
+    }
+
+    pub fn paths(&self) -> &ClusterPaths {
+        &self.paths
+    }
+
+    /// Whether this process will stop the cluster.
+    pub fn is_owner(&self) -> bool {
+        self.owned
+    }
+
+    async fn start_locked(&mut self) -> Result<()> {
+        if self.status().await? {
+            tracing::info!(dir = %self.paths.data.display(), "adopting running embedded PostgreSQL");
+        } else {
+            if !self.paths.initialized() {
+                self.initdb().await?;
+            }
+            let started = Instant::now();
+            let opts = format!(
+                "-k {} -c listen_addresses='' -p {PORT}",
+                shell_quote(&self.paths.socket_dir)?
+            );
+            let log = self.paths.log_file.clone();
+            let data = self.paths.data.clone();
+            self.pg_ctl(&[
+                OsStr::new("start"),
+                OsStr::new("-w"),
+                OsStr::new("-t"),
+                OsStr::new("60"),
+                OsStr::new("-D"),
+                data.as_os_str(),
+                OsStr::new("-l"),
+                log.as_os_str(),
+                OsStr::new("-o"),
+                OsStr::new(&opts),
+            ])
+            .await
+            .with_context(|| {
+                format!(
+                    "embedded PostgreSQL did not start (see {})",
+                    self.paths.log_file.display()
+                )
+            })?;
+            tracing::info!(
+                dir = %self.paths.data.display(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "embedded PostgreSQL started"
+            );
+        }
+        self.ensure_database().await
+    }
+
+    async fn initdb(&self) -> Result<()> {
+        let started = Instant::now();
+        let data = self.paths.data.as_os_str().to_owned();
+        let mut args: Vec<OsString> = vec![
+            "-D".into(),
+            data,
+            "-U".into(),
+            SUPERUSER.into(),
+            "--auth=trust".into(),
+            "--encoding=UTF8".into(),
+            "--locale=C.UTF-8".into(),
+        ];
+        args.push("--no-instructions".into());
+        let out = self
+            .command("initdb", &args)
+            .output()
+            .await
+            .context("cannot run initdb")?;
+        if !out.status.success() {
+            bail!(
+                "initdb failed: {}",
+                last_line(&String::from_utf8_lossy(&out.stderr))
+            );
+        }
+        tracing::info!(
+            dir = %self.paths.data.display(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "initialised embedded PostgreSQL cluster"
+        );
+        Ok(())
+    }
+
+    async fn ensure_database(&self) -> Result<()> {
+        let mut conn = sqlx::PgConnection::connect(&self.paths.url("postgres"))
+            .await
+            .context("cannot connect to embedded PostgreSQL")?;
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                .bind(DATABASE)
+                .fetch_one(&mut conn)
+                .await?;
+        if !exists {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {DATABASE}")))
+                .execute(&mut conn)
+                .await
+                .context("cannot create the p360 database")?;
+        }
+        conn.close().await.ok();
+        Ok(())
+    }
+
+    /// Whether a postmaster runs on this data dir (`pg_ctl status`).
+    async fn status(&self) -> Result<bool> {
+        if !self.paths.initialized() {
+            return Ok(false);
+        }
+        let out = self
+            .command(
+                "pg_ctl",
+                &[
+                    OsStr::new("status"),
+                    OsStr::new("-D"),
+                    self.paths.data.as_os_str(),
+                ],
+            )
+            .output()
+            .await
+            .context("cannot run pg_ctl")?;
+        Ok(out.status.success())
+    }
+
+    async fn wait_until_accepting(&self, limit: Duration) -> Result<()> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Ok(conn) = sqlx::PgConnection::connect(&self.url()).await {
+                conn.close().await.ok();
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "another p360 process holds {} but its PostgreSQL does not accept connections",
+                    self.paths.lock_file.display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Stop the cluster if this process owns it; otherwise just let go of it.
+    pub async fn stop(mut self) -> Result<()> {
+        if !self.owned {
+            return Ok(());
+        }
+        self.owned = false;
+        let data = self.paths.data.clone();
+        stop_cluster(&self.bin, self.run_as.as_ref(), &data).await?;
+        self.lock = None;
+        Ok(())
+    }
+
+    async fn pg_ctl(&self, args: &[&OsStr]) -> Result<()> {
+        let out = self
+            .command("pg_ctl", args)
+            .output()
+            .await
+            .context("cannot run pg_ctl")?;
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            bail!("pg_ctl {}: {}", args[0].to_string_lossy(), last_line(&err));
+        }
+        Ok(())
+    }
+
+    fn command<S: AsRef<OsStr>>(&self, program: &str, args: &[S]) -> tokio::process::Command {
+        server_command(&self.bin, self.run_as.as_ref(), program, args).into()
+    }
+}
+
+impl Drop for EmbeddedPostgres {
+    fn drop(&mut self) {
+        // A panic or early return must not leave an owned cluster behind.
+        if self.owned {
+            let mut cmd = server_command(
+                &self.bin,
+                self.run_as.as_ref(),
+                "pg_ctl",
+                &[
+                    OsStr::new("stop"),
+                    OsStr::new("-m"),
+                    OsStr::new("fast"),
+                    OsStr::new("-w"),
+                    OsStr::new("-D"),
+                    self.paths.data.as_os_str(),
+                ],
+            );
+            if let Err(e) = cmd.output() {
+                eprintln!("error: cannot stop embedded PostgreSQL: {e}");
+            }
+        }
+    }
+}
+
+/// URL of the cluster of `data_dir` if its server is running, for `p360 db url`.
+pub async fn running_url(data_dir: &Path) -> Result<Option<String>> {
+    let paths = ClusterPaths::new(data_dir)?;
+    if !paths.initialized() || !paths.socket_file().exists() {
+        return Ok(None);
+    }
+    let url = paths.url(DATABASE);
+    match sqlx::PgConnection::connect(&url).await {
+        Ok(conn) => {
+            conn.close().await.ok();
+            Ok(Some(url))
+        }
+        Err(_) => Ok(None),
+    }
+}
+
+/// Stop the cluster of `data_dir` whoever started it (`p360 db stop`).
+/// Refuses while a live p360 process owns it.
+pub async fn stop_data_dir(data_dir: &Path) -> Result<bool> {
+    let paths = ClusterPaths::new(data_dir)?;
+    if !paths.initialized() {
+        return Ok(false);
+    }
+    if let Ok(lock) = File::options().write(true).open(&paths.lock_file) {
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => bail!(
+                "the cluster in {} is owned by a running p360 process; stop that process instead",
+                paths.root.display()
+            ),
+            Err(TryLockError::Error(e)) => return Err(e.into()),
+        }
+    }
+    let bin = find_server_binaries()?;
+    let run_as = run_as_user()?;
+    let status = tokio::process::Command::from(server_command(
+        &bin,
+        run_as.as_ref(),
+        "pg_ctl",
+        &[
+            OsStr::new("status"),
+            OsStr::new("-D"),
+            paths.data.as_os_str(),
+        ],
+    ))
+    .output()
+    .await?;
+    if !status.status.success() {
+        return Ok(false);
+    }
+    stop_cluster(&bin, run_as.as_ref(), &paths.data).await?;
+    Ok(true)
+}
+
+async fn stop_cluster(bin: &Path, run_as: Option<&RunAs>, data: &Path) -> Result<()> {
+    let out = tokio::process::Command::from(server_command(
+        bin,
+        run_as,
+        "pg_ctl",
+        &[
+            OsStr::new("stop"),
+            OsStr::new("-m"),
+            OsStr::new("fast"),
+            OsStr::new("-w"),
+            OsStr::new("-t"),
+            OsStr::new("30"),
+            OsStr::new("-D"),
+            data.as_os_str(),
+        ],
+    ))
+    .output()
+    .await
+    .context("cannot run pg_ctl stop")?;
+    if !out.status.success() {
+        bail!(
+            "pg_ctl stop: {}",
+            last_line(&String::from_utf8_lossy(&out.stderr))
+        );
+    }
+    tracing::info!(dir = %data.display(), "embedded PostgreSQL stopped");
+    Ok(())
+}
+
+fn server_command<S: AsRef<OsStr>>(
+    bin: &Path,
+    run_as: Option<&RunAs>,
+    program: &str,
+    args: &[S],
+) -> std::process::Command {
+    let exe = bin.join(program);
+    let mut cmd = match run_as {
+        Some(user) => {
+            let mut c = std::process::Command::new("runuser");
+            c.arg("-u").arg(&user.name).arg("--").arg(exe);
+            c
+        }
+        None => std::process::Command::new(exe),
+    };
+    cmd.args(args)
+        .current_dir("/")
+        .stdin(std::process::Stdio::null())
+        .env("LC_ALL", "C.UTF-8")
+        // The server gets its own process group: a Ctrl-C on the terminal goes to
+        // p360, which drains and then stops the cluster in order.
+        .process_group(0);
+    cmd
+}
+
+/// Where `initdb`, `pg_ctl` and `postgres` live: PATH first, then the newest
+/// `/usr/lib/postgresql/*/bin`.
+pub fn find_server_binaries() -> Result<PathBuf> {
+    let has_all = |dir: &Path| {
+        ["initdb", "pg_ctl", "postgres"]
+            .iter()
+            .all(|b| dir.join(b).is_file())
+    };
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            if has_all(&dir) {
+                return Ok(dir);
+            }
+        }
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let v = e.file_name().to_str()?.parse::<u32>().ok()?;
+            Some((v, e.path().join("bin")))
+        })
+        .filter(|(_, dir)| has_all(dir))
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, dir)| dir).ok_or_else(|| {
+        anyhow!(
+            "no PostgreSQL server binaries (initdb, pg_ctl) on PATH or under /usr/lib/postgresql; \
+             install them (`apt-get install postgresql`) or set P360_DATABASE__URL"
+        )
+    })
+}
+
+fn run_as_user() -> Result<Option<RunAs>> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return Ok(None);
+    }
+    lookup_user(SUPERUSER).map(Some).ok_or_else(|| {
+        anyhow!(
+            "running as root, and PostgreSQL refuses to run as root: no `{SUPERUSER}` system user \
+             to run the embedded cluster as; create one (installing postgresql does), run p360 as \
+             an unprivileged user, or set P360_DATABASE__URL"
+        )
+    })
+}
+
+fn lookup_user(name: &str) -> Option<RunAs> {
+    let cname = CString::new(name).ok()?;
+    let mut buf = vec![0u8; 4096];
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: all pointers are valid for the call and buf outlives it; getpwnam_r is thread-safe.
+    let rc = unsafe {
+        libc::getpwnam_r(
+            cname.as_ptr(),
+            &mut pwd,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    if rc != 0 || result.is_null() {
+        return None;
+    }
+    Some(RunAs {
+        name: name.to_string(),
+        uid: pwd.pw_uid,
+        gid: pwd.pw_gid,
+    })
+}
+
+fn prepare_dirs(data_dir: &Path, paths: &ClusterPaths, run_as: Option<&RunAs>) -> Result<()> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+    let probe = data_dir.join(".p360-write-test");
+    std::fs::write(&probe, b"")
+        .with_context(|| format!("data dir {} is not writable", data_dir.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    for dir in [&paths.root, &paths.socket_dir] {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::set_permissions(&paths.socket_dir, std::fs::Permissions::from_mode(0o700))?;
+    if let Some(user) = run_as {
+        for dir in [&paths.root, &paths.socket_dir] {
+            let meta = std::fs::metadata(dir)?;
+            if meta.uid() != user.uid {
+                std::os::unix::fs::chown(dir, Some(user.uid), Some(user.gid)).with_context(
+                    || format!("cannot hand {} to the {} user", dir.display(), user.name),
+                )?;
+            }
+        }
+        // The server user must be able to reach its directory through every parent.
+        let mut cur = paths.root.parent();
+        while let Some(dir) = cur {
+            let mode = std::fs::metadata(dir)?.mode();
+            if mode & 0o001 == 0 && std::fs::metadata(dir)?.uid() != user.uid {
+                bail!(
+                    "the {} user cannot reach {}: {} is not traversable by others \
+                     (chmod o+x it, or choose another --data-dir)",
+                    user.name,
+                    paths.root.display(),
+                    dir.display()
+                );
+            }
+            cur = dir.parent();
+        }
+    }
+    Ok(())
+}
+
+fn shell_quote(path: &Path) -> Result<String> {
+    let s = path
+        .to_str()
+        .ok_or_else(|| anyhow!("data dir path is not UTF-8: {}", path.display()))?;
+    if s.contains('\'') {
+        bail!("data dir path must not contain a single quote: {s}");
+    }
+    Ok(format!("'{s}'"))
+}
+
+fn last_line(s: &str) -> String {
+    s.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("no output")
+        .trim()
+        .to_string()
+}

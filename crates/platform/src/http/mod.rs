@@ -1,0 +1,94 @@
+//! HTTP plumbing shared by every capability: state, the router skeleton,
+//! request middleware (ids, logs, metrics, timeouts, problem+json for every
+//! error) and the operational endpoints (health, metrics, OpenAPI).
+
+pub mod middleware;
+pub mod ops;
+pub mod problem;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use metrics_exporter_prometheus::PrometheusHandle;
+use sqlx::PgPool;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::config::Config;
+use crate::telemetry::BuildInfo;
+
+/// State every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub config: Arc<Config>,
+    pub build: BuildInfo,
+    pub metrics: PrometheusHandle,
+    /// Cleared as soon as shutdown begins, so load balancers stop routing here.
+    accepting: Arc<AtomicBool>,
+}
+
+impl AppState {
+    pub fn new(pool: PgPool, config: Arc<Config>, build: BuildInfo) -> AppState {
+        AppState {
+            pool,
+            config,
+            build,
+            metrics: crate::telemetry::prometheus(build),
+            accepting: Arc::new(AtomicBool::new(true)),
+        }
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        !self.accepting.load(Ordering::SeqCst)
+    }
+
+    /// Mark the instance as leaving: readiness answers 503 from now on.
+    pub fn begin_shutdown(&self) {
+        self.accepting.store(false, Ordering::SeqCst);
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "P360 Display API",
+        description = "Account-based display advertising: campaigns, audiences, activation, measurement, attribution and billing.",
+        license(name = "Proprietary")
+    ),
+    components(schemas(problem::Problem, problem::FieldError)),
+    tags((name = "operations", description = "Health, metrics and API description"))
+)]
+struct ApiDoc;
+
+/// The complete application router with its OpenAPI document.
+pub fn router(state: AppState) -> Router {
+    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(ops::routes())
+        .split_for_parts();
+    // Rendered once: the document only changes with the binary.
+    let document = axum::body::Bytes::from(api.to_json().expect("the OpenAPI document serialises"));
+    let body_limit = state.config.http.body_limit_bytes;
+    router
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let document = document.clone();
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        document,
+                    )
+                }
+            }),
+        )
+        .fallback(middleware::not_found)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::observe,
+        ))
+        .with_state(state)
+}

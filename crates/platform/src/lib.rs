@@ -1,0 +1,13 @@
+//! The shared platform layer of P360 Display: configuration, the embedded
+//! PostgreSQL cluster, the pool and migrations, HTTP plumbing and telemetry.
+//! Capabilities build on it; it knows nothing about any of them.
+
+pub mod commands;
+pub mod config;
+pub mod db;
+pub mod embedded_pg;
+pub mod http;
+pub mod server;
+pub mod shutdown;
+pub mod telemetry;
+pub mod testing;

@@ -1,0 +1,163 @@
+//! Test support: a fresh database per test, cloned from a migrated template and
+//! always dropped afterwards.
+//!
+//! The server is `P360_TEST_DATABASE_URL` (any database on it; the harness
+//! creates and drops its own), or else an embedded cluster started through the
+//! same code `p360 serve` uses, under a directory the caller names, left running
+//! for the next test process (`p360 db stop --data-dir DIR` stops it).
+
+use std::path::Path;
+use std::str::FromStr;
+
+use anyhow::{Context, Result};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+
+use crate::embedded_pg::{EmbeddedPostgres, Ownership};
+
+/// A database that exists for one test.
+pub struct TestDb {
+    pub pool: PgPool,
+    pub url: String,
+    name: String,
+    admin_url: String,
+}
+
+impl TestDb {
+    /// A fresh, fully migrated database. `cluster_dir` is used only when
+    /// `P360_TEST_DATABASE_URL` is unset.
+    pub async fn migrated(cluster_dir: &Path) -> Result<TestDb> {
+        TestDb::create(cluster_dir, true).await
+    }
+
+    /// A fresh, empty database (no migrations applied).
+    pub async fn empty(cluster_dir: &Path) -> Result<TestDb> {
+        TestDb::create(cluster_dir, false).await
+    }
+
+    async fn create(cluster_dir: &Path, migrated: bool) -> Result<TestDb> {
+        let admin_url = admin_url(cluster_dir).await?;
+        let mut admin = PgConnection::connect(&admin_url)
+            .await
+            .context("cannot connect to the test PostgreSQL server")?;
+        let name = format!("p360_test_{}", uuid::Uuid::now_v7().simple());
+        if migrated {
+            let template = ensure_template(&mut admin, &admin_url).await?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "CREATE DATABASE {name} TEMPLATE {template}"
+            )))
+            .execute(&mut admin)
+            .await?;
+        } else {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut admin)
+                .await?;
+        }
+        admin.close().await.ok();
+        let url = with_database(&admin_url, &name)?;
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(5)
+            .connect(&url)
+            .await?;
+        Ok(TestDb {
+            pool,
+            url,
+            name,
+            admin_url,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let admin_url = self.admin_url.clone();
+        let pool = self.pool.clone();
+        // Drop runs inside the test's runtime; use a thread with its own.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async {
+                pool.close().await;
+                let mut admin = PgConnection::connect(&admin_url).await?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut admin)
+                .await?;
+                anyhow::Ok(())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("warning: test database {} was not dropped", self.name);
+        }
+    }
+}
+
+async fn admin_url(cluster_dir: &Path) -> Result<String> {
+    if let Ok(url) = std::env::var("P360_TEST_DATABASE_URL") {
+        return Ok(url);
+    }
+    let pg = EmbeddedPostgres::start(cluster_dir, Ownership::Detached).await?;
+    Ok(pg.paths().url("postgres"))
+}
+
+fn with_database(url: &str, name: &str) -> Result<String> {
+    let opts = PgConnectOptions::from_str(url)?.database(name);
+    Ok(opts.to_url_lossy().to_string())
+}
+
+/// The template for migrated test databases, named after the migrations it
+/// holds so that a changed migration gets a new one. Created once per server,
+/// under an advisory lock because test processes run in parallel.
+async fn ensure_template(admin: &mut PgConnection, admin_url: &str) -> Result<String> {
+    let mut hasher = std::hash::DefaultHasher::new();
+    for m in crate::db::MIGRATOR.iter() {
+        std::hash::Hash::hash(&m.version, &mut hasher);
+        std::hash::Hash::hash(&*m.checksum, &mut hasher);
+    }
+    let name = format!("p360_tpl_{:016x}", std::hash::Hasher::finish(&hasher));
+    sqlx::query("SELECT pg_advisory_lock(3600360)")
+        .execute(&mut *admin)
+        .await?;
+    let result = async {
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                .bind(&name)
+                .fetch_one(&mut *admin)
+                .await?;
+        if !exists {
+            let building = format!("{name}_building");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {building}"
+            )))
+            .execute(&mut *admin)
+            .await?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {building}")))
+                .execute(&mut *admin)
+                .await?;
+            let url = with_database(admin_url, &building)?;
+            let mut conn = PgConnection::connect(&url).await?;
+            crate::db::MIGRATOR.run(&mut conn).await?;
+            conn.close().await?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "ALTER DATABASE {building} RENAME TO {name}"
+            )))
+            .execute(&mut *admin)
+            .await?;
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    sqlx::query("SELECT pg_advisory_unlock(3600360)")
+        .execute(&mut *admin)
+        .await?;
+    result?;
+    Ok(name)
+}
