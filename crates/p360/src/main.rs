@@ -121,7 +121,14 @@ async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
     let shutdown = Shutdown::on_signals()?;
     match command {
         Command::Serve { no_migrate, .. } => {
-            commands::serve(config, BUILD, ServeOptions { no_migrate }, shutdown).await
+            commands::serve(
+                config,
+                BUILD,
+                ServeOptions { no_migrate },
+                api_routes(),
+                shutdown,
+            )
+            .await
         }
         Command::Migrate { action } => {
             let action = match action {
@@ -158,6 +165,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
             Ok(Outcome::Completed)
         }
     }
+}
+
+/// The capabilities' HTTP routes (none yet beyond the platform's own).
+fn api_routes() -> platform::http::ApiRoutes {
+    platform::http::ApiRoutes::new()
 }
 
 /// Errors end the process with one line on stderr.

@@ -12,6 +12,7 @@ use crate::embedded_pg;
 use crate::http::AppState;
 use crate::shutdown::Shutdown;
 use crate::telemetry::BuildInfo;
+use utoipa_axum::router::OpenApiRouter;
 
 /// How a command ended: normally, or cut short by a signal (exit 130).
 #[derive(Debug, PartialEq, Eq)]
@@ -25,11 +26,13 @@ pub struct ServeOptions {
     pub no_migrate: bool,
 }
 
-/// `p360 serve`: database, migrations, HTTP until SIGINT/SIGTERM, then an orderly stop.
+/// `p360 serve`: database, migrations, HTTP (`routes` are the capabilities'
+/// endpoints) until SIGINT/SIGTERM, then an orderly stop.
 pub async fn serve(
     config: Config,
     build: BuildInfo,
     opts: ServeOptions,
+    routes: OpenApiRouter<AppState>,
     shutdown: Shutdown,
 ) -> Result<Outcome> {
     // Bind first: a port in use should not cost a database start.
@@ -47,7 +50,8 @@ pub async fn serve(
         }
         log_instance(&database).await;
         let state = AppState::new(database.pool.clone(), config.clone(), build);
-        crate::server::serve(listener, state, shutdown.clone()).await
+        let app = crate::http::router(state.clone(), routes);
+        crate::server::serve(listener, app, state, shutdown.clone()).await
     }
     .await;
     let closed = database.close().await;

@@ -342,21 +342,9 @@ fn insert_path(table: &mut toml::Table, path: &[&str], value: toml::Value) -> Re
     Ok(())
 }
 
-/// The dotted key an error refers to; for unknown fields serde reports the
-/// parent path, so the field name is appended.
+/// The dotted key an error refers to (for unknown fields, the path ends with the field).
 fn error_key(e: &serde_path_to_error::Error<toml::de::Error>) -> String {
-    let path = e.path().to_string();
-    let msg = e.inner().to_string();
-    if let Some(rest) = msg.strip_prefix("unknown field `")
-        && let Some(field) = rest.split('`').next()
-    {
-        return if path == "." || path.is_empty() {
-            field.to_string()
-        } else {
-            format!("{path}.{field}")
-        };
-    }
-    path
+    e.path().to_string()
 }
 
 fn one_line(s: &str) -> String {

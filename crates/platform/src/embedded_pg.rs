@@ -2,21 +2,25 @@
 //! system's server binaries when no database URL is configured.
 //!
 //! Layout: `postgres/data` (PGDATA), `postgres/run` (the unix socket; no TCP),
-//! `postgres/server.log`, `postgres/p360.lock`.
+//! `postgres/server.log`, and two lock files.
 //!
-//! Ownership: the process holding the exclusive lock on `p360.lock` manages the
-//! cluster (initdb, start, stop). A second p360 process on the same data dir
-//! finds the lock taken, waits for the server to accept connections and uses
-//! it without ever stopping it. A cluster left running by a killed owner is
-//! adopted by the next process that takes the lock. PostgreSQL refuses to run as
-//! root, so under root every server command runs as the `postgres` system user.
+//! Sharing, "last one out turns off the lights": every p360 process using the
+//! cluster holds a shared lock on `postgres/users.lock` for as long as it uses
+//! it. Starting and stopping happen under an exclusive lock on
+//! `postgres/manage.lock`, held only for those moments. A process that is done
+//! stops the cluster only if it can take `users.lock` exclusively, i.e. nobody
+//! else is using it; otherwise it leaves it running for the others, and the last
+//! of them stops it. Locks die with their process, so a killed process never
+//! blocks anyone; a cluster it left running is adopted by the next user.
+//! PostgreSQL refuses to run as root, so under root every server command runs
+//! as the `postgres` system user.
 
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::{File, TryLockError};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
 use sqlx::Connection;
@@ -51,7 +55,8 @@ pub struct ClusterPaths {
     pub data: PathBuf,
     pub socket_dir: PathBuf,
     pub log_file: PathBuf,
-    pub lock_file: PathBuf,
+    pub manage_lock: PathBuf,
+    pub users_lock: PathBuf,
 }
 
 impl ClusterPaths {
@@ -63,7 +68,8 @@ impl ClusterPaths {
             data: root.join("data"),
             socket_dir: root.join("run"),
             log_file: root.join("server.log"),
-            lock_file: root.join("p360.lock"),
+            manage_lock: root.join("manage.lock"),
+            users_lock: root.join("users.lock"),
             root,
         })
     }
@@ -91,8 +97,9 @@ pub struct EmbeddedPostgres {
     paths: ClusterPaths,
     bin: PathBuf,
     run_as: Option<RunAs>,
-    /// Held while this process owns the cluster.
-    lock: Option<File>,
+    /// Shared lock on `users.lock`: this process uses the cluster.
+    user_lock: Option<File>,
+    /// Whether this process stops the cluster when done (if nobody else uses it).
     owned: bool,
 }
 
@@ -110,43 +117,48 @@ impl EmbeddedPostgres {
                 paths.socket_file().display()
             );
         }
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&paths.lock_file)
-            .with_context(|| format!("cannot open lock file {}", paths.lock_file.display()))?;
         let mut pg = EmbeddedPostgres {
             paths,
             bin,
             run_as,
-            lock: None,
+            user_lock: None,
             owned: false,
         };
-        match lock.try_lock() {
-            Ok(()) => {
-                pg.lock = Some(lock);
-                // Owned from here on, so that a start cut short (error, signal)
-                // still stops whatever it started when `pg` is dropped.
-                pg.owned = ownership == Ownership::Owned;
-                pg.start_locked().await?;
-                if !pg.owned {
-                    pg.lock = None;
-                }
-            }
-            Err(TryLockError::WouldBlock) => {
-                tracing::info!(
-                    dir = %pg.paths.root.display(),
-                    "embedded PostgreSQL is managed by another p360 process; using it"
-                );
-                pg.wait_until_accepting(Duration::from_secs(60)).await?;
-            }
-            Err(TryLockError::Error(e)) => {
-                return Err(e)
-                    .with_context(|| format!("cannot lock {}", pg.paths.lock_file.display()));
-            }
+        let manage = pg
+            .lock_exclusive_blocking(&pg.paths.manage_lock.clone())
+            .await?;
+        let users = open_lock_file(&pg.paths.users_lock)?;
+        users
+            .lock_shared()
+            .with_context(|| format!("cannot lock {}", pg.paths.users_lock.display()))?;
+        pg.user_lock = Some(users);
+        // From here on `Drop` stops what this start began if it is cut short.
+        pg.owned = ownership == Ownership::Owned;
+        let started = pg.start_managed().await;
+        drop(manage);
+        started?;
+        if ownership == Ownership::Detached {
+            pg.user_lock = None;
         }
         Ok(pg)
+    }
+
+    /// Take an exclusive lock, waiting (off the async threads) for whoever holds it.
+    async fn lock_exclusive_blocking(&self, path: &Path) -> Result<File> {
+        let file = open_lock_file(path)?;
+        let shown = path.display().to_string();
+        tokio::task::spawn_blocking(move || {
+            match file.try_lock() {
+                Ok(()) => return Ok(file),
+                Err(TryLockError::WouldBlock) => {
+                    tracing::info!(lock = %shown, "another p360 process is starting or stopping the cluster; waiting");
+                }
+                Err(TryLockError::Error(e)) => return Err(e),
+            }
+            file.lock().map(|()| file)
+        })
+        .await?
+        .with_context(|| format!("cannot lock {}", path.display()))
     }
 
     /// URL of the platform database.
@@ -158,16 +170,20 @@ impl EmbeddedPostgres {
         &self.paths
     }
 
-    /// Whether this process will stop the cluster.
-    pub fn is_owner(&self) -> bool {
-        self.owned
-    }
-
-    async fn start_locked(&mut self) -> Result<()> {
+    async fn start_managed(&mut self) -> Result<()> {
         if self.status().await? {
-            tracing::info!(dir = %self.paths.data.display(), "adopting running embedded PostgreSQL");
+            tracing::info!(dir = %self.paths.data.display(), "using running embedded PostgreSQL");
         } else {
             if !self.paths.initialized() {
+                if self.paths.data.exists() {
+                    // An initdb that never finished (its process was killed): start over.
+                    std::fs::remove_dir_all(&self.paths.data).with_context(|| {
+                        format!(
+                            "cannot remove incomplete cluster {}",
+                            self.paths.data.display()
+                        )
+                    })?;
+                }
                 self.initdb().await?;
             }
             let started = Instant::now();
@@ -276,32 +292,36 @@ impl EmbeddedPostgres {
         Ok(out.status.success())
     }
 
-    async fn wait_until_accepting(&self, limit: Duration) -> Result<()> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Ok(conn) = sqlx::PgConnection::connect(&self.url()).await {
-                conn.close().await.ok();
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "another p360 process holds {} but its PostgreSQL does not accept connections",
-                    self.paths.lock_file.display()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Stop the cluster if this process owns it; otherwise just let go of it.
+    /// Done with the cluster: stop it if this process owns it and nobody else
+    /// uses it; otherwise leave it running for the others.
     pub async fn stop(mut self) -> Result<()> {
         if !self.owned {
+            self.user_lock = None;
             return Ok(());
         }
         self.owned = false;
-        let data = self.paths.data.clone();
-        stop_cluster(&self.bin, self.run_as.as_ref(), &data).await?;
-        self.lock = None;
+        let manage = self
+            .lock_exclusive_blocking(&self.paths.manage_lock.clone())
+            .await?;
+        // Upgrade our shared lock: only possible when no other process holds one.
+        let users = self
+            .user_lock
+            .take()
+            .expect("an owner holds the users lock");
+        match users.try_lock() {
+            Ok(()) => {
+                stop_cluster(&self.bin, self.run_as.as_ref(), &self.paths.data).await?;
+            }
+            Err(TryLockError::WouldBlock) => {
+                tracing::info!(
+                    dir = %self.paths.data.display(),
+                    "embedded PostgreSQL still used by another p360 process; leaving it running"
+                );
+            }
+            Err(TryLockError::Error(e)) => return Err(e.into()),
+        }
+        drop(users);
+        drop(manage);
         Ok(())
     }
 
@@ -325,8 +345,13 @@ impl EmbeddedPostgres {
 
 impl Drop for EmbeddedPostgres {
     fn drop(&mut self) {
-        // A panic or early return must not leave an owned cluster behind.
-        if self.owned {
+        // A panic, error or cancelled start must not leave an owned cluster
+        // behind; but never stop it under another user's feet.
+        let alone = self
+            .user_lock
+            .as_ref()
+            .is_some_and(|f| f.try_lock().is_ok());
+        if self.owned && alone {
             let mut cmd = server_command(
                 &self.bin,
                 self.run_as.as_ref(),
@@ -370,15 +395,14 @@ pub async fn stop_data_dir(data_dir: &Path) -> Result<bool> {
     if !paths.initialized() {
         return Ok(false);
     }
-    if let Ok(lock) = File::options().write(true).open(&paths.lock_file) {
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => bail!(
-                "the cluster in {} is owned by a running p360 process; stop that process instead",
-                paths.root.display()
-            ),
-            Err(TryLockError::Error(e)) => return Err(e.into()),
-        }
+    let users = open_lock_file(&paths.users_lock)?;
+    match users.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => bail!(
+            "the cluster in {} is in use by a running p360 process; stop that process instead",
+            paths.root.display()
+        ),
+        Err(TryLockError::Error(e)) => return Err(e.into()),
     }
     let bin = find_server_binaries()?;
     let run_as = run_as_user()?;
@@ -565,6 +589,15 @@ fn prepare_dirs(data_dir: &Path, paths: &ClusterPaths, run_as: Option<&RunAs>) -
         }
     }
     Ok(())
+}
+
+fn open_lock_file(path: &Path) -> Result<File> {
+    File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("cannot open lock file {}", path.display()))
 }
 
 fn shell_quote(path: &Path) -> Result<String> {

@@ -8,7 +8,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio::net::TcpListener;
 
-use crate::http::{AppState, router};
+use axum::Router;
+
+use crate::http::AppState;
 use crate::shutdown::Shutdown;
 
 /// Bind the API listener, with a one-line error naming the address.
@@ -19,11 +21,16 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
 }
 
 /// Serve until `shutdown` fires, then drain within the configured bounds.
-pub async fn serve(listener: TcpListener, state: AppState, shutdown: Shutdown) -> Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    state: AppState,
+    shutdown: Shutdown,
+) -> Result<()> {
     let addr = listener.local_addr()?;
     let http = state.config.http.clone();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, router(state.clone()))
+    let server = axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = stop_rx.await;
         })

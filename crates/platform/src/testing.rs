@@ -40,7 +40,12 @@ impl TestDb {
         let mut admin = PgConnection::connect(&admin_url)
             .await
             .context("cannot connect to the test PostgreSQL server")?;
-        let name = format!("p360_test_{}", uuid::Uuid::now_v7().simple());
+        sweep_abandoned(&mut admin).await?;
+        let name = format!(
+            "p360_test_{}_{}",
+            std::process::id(),
+            uuid::Uuid::now_v7().simple()
+        );
         if migrated {
             let template = ensure_template(&mut admin, &admin_url).await?;
             sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
@@ -76,14 +81,14 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         let name = self.name.clone();
         let admin_url = self.admin_url.clone();
-        let pool = self.pool.clone();
-        // Drop runs inside the test's runtime; use a thread with its own.
+        // Drop runs inside the test's runtime, which is blocked here: use a thread
+        // with its own runtime, and leave the pool alone (its connections are
+        // driven by the blocked runtime); FORCE ends them server-side.
         let dropped = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
             rt.block_on(async {
-                pool.close().await;
                 let mut admin = PgConnection::connect(&admin_url).await?;
                 sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
                     "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
@@ -98,6 +103,31 @@ impl Drop for TestDb {
             eprintln!("warning: test database {} was not dropped", self.name);
         }
     }
+}
+
+/// Drop test databases left by test processes that died before their `Drop`
+/// ran (killed, aborted). The creating process id is part of the name.
+async fn sweep_abandoned(admin: &mut PgConnection) -> Result<()> {
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT datname::text FROM pg_database WHERE datname LIKE 'p360\\_test\\_%'",
+    )
+    .fetch_all(&mut *admin)
+    .await?;
+    for name in names {
+        let pid = name.split('_').nth(2).and_then(|p| p.parse::<u32>().ok());
+        let abandoned = match pid {
+            Some(pid) => !Path::new(&format!("/proc/{pid}")).exists(),
+            None => true,
+        };
+        if abandoned {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut *admin)
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 async fn admin_url(cluster_dir: &Path) -> Result<String> {
@@ -160,4 +190,60 @@ async fn ensure_template(admin: &mut PgConnection, admin_url: &str) -> Result<St
         .await?;
     result?;
     Ok(name)
+}
+
+/// The real application, served in-process on an ephemeral loopback port.
+pub struct TestApp {
+    pub addr: std::net::SocketAddr,
+    pub state: crate::http::AppState,
+    shutdown: crate::shutdown::Shutdown,
+    server: tokio::task::JoinHandle<Result<()>>,
+}
+
+impl TestApp {
+    /// Serve the app on `pool` with `config` (its `http.listen` is replaced by
+    /// port 0) and extra `routes`.
+    pub async fn spawn(
+        pool: PgPool,
+        mut config: crate::config::Config,
+        routes: utoipa_axum::router::OpenApiRouter<crate::http::AppState>,
+    ) -> Result<TestApp> {
+        config.http.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let listener = crate::server::bind(config.http.listen).await?;
+        let addr = listener.local_addr()?;
+        let build = crate::telemetry::BuildInfo {
+            version: "test",
+            git_sha: "test",
+        };
+        let state = crate::http::AppState::new(pool, std::sync::Arc::new(config), build);
+        let shutdown = crate::shutdown::Shutdown::manual();
+        let app = crate::http::router(state.clone(), routes);
+        let server = tokio::spawn(crate::server::serve(
+            listener,
+            app,
+            state.clone(),
+            shutdown.clone(),
+        ));
+        Ok(TestApp {
+            addr,
+            state,
+            shutdown,
+            server,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Begin a graceful shutdown and wait for the server to finish draining.
+    pub async fn stop(self) -> Result<()> {
+        self.shutdown.trigger();
+        self.server.await.context("server task panicked")?
+    }
+
+    /// Begin a graceful shutdown without waiting for it.
+    pub fn trigger_shutdown(&self) {
+        self.shutdown.trigger();
+    }
 }

@@ -63,10 +63,12 @@ impl AppState {
 )]
 struct ApiDoc;
 
-/// The complete application router with its OpenAPI document.
-pub fn router(state: AppState) -> Router {
+/// The complete application router: the operational endpoints, the given
+/// capability routes, the OpenAPI document of all of them, and the middleware.
+pub fn router(state: AppState, capabilities: OpenApiRouter<AppState>) -> Router {
     let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(ops::routes())
+        .merge(capabilities)
         .split_for_parts();
     // Rendered once: the document only changes with the binary.
     let document = axum::body::Bytes::from(api.to_json().expect("the OpenAPI document serialises"));
@@ -92,3 +94,6 @@ pub fn router(state: AppState) -> Router {
         ))
         .with_state(state)
 }
+
+/// Routes a capability contributes, with their OpenAPI description.
+pub type ApiRoutes = OpenApiRouter<AppState>;

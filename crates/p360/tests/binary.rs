@@ -1,0 +1,301 @@
+//! The real `p360` binary on its embedded defaults: start, serve, stop, and
+//! the one-line errors of bad input.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+#[tokio::test]
+async fn serve_on_embedded_defaults_then_sigterm_then_migrate_commands() {
+    let tmp = TempDir::new("serve");
+    let data = tmp.path().join("var");
+    let data_s = data.to_str().unwrap();
+
+    let mut served = Served::start(&data, &[]);
+    assert_eq!(get(&served.url("/health/live")).await.status(), 200);
+    assert_eq!(get(&served.url("/health/ready")).await.status(), 200);
+    let res = get(&served.url("/no/such/route")).await;
+    assert_eq!(res.status(), 404);
+    assert!(is_problem(&res));
+    let metrics = get(&served.url("/metrics")).await.text().await.unwrap();
+    assert!(metrics.contains("p360_http_requests_total{route=\"/health/live\""));
+    let doc: serde_json::Value = get(&served.url("/openapi.json"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    assert!(
+        !postgres_processes_for(&data).is_empty(),
+        "the embedded cluster runs"
+    );
+
+    // Access logs are JSON lines with the request id, method, route, status and latency.
+    let logs = served.log.lock().unwrap().clone();
+    let access = logs
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["message"] == "request" && v["route"] == "/health/ready")
+        .expect("an access log line");
+    assert_eq!(access["method"], "GET");
+    assert_eq!(access["status"], 200);
+    assert!(access["latency_ms"].is_number());
+    assert!(access["span"]["request_id"].is_string());
+
+    // While serve runs, `db url` gives a URL psql (libpq) can use.
+    let out = p360(&["db", "url", "--data-dir", data_s]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let url = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let psql = std::process::Command::new("psql")
+        .args([&url, "-XAtc", "SELECT count(*) FROM platform_instance"])
+        .output()
+        .unwrap();
+    assert!(
+        psql.status.success(),
+        "{}",
+        String::from_utf8_lossy(&psql.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&psql.stdout).trim(), "1");
+
+    // A second command on the same data dir reuses the running cluster and leaves it running.
+    let out = p360(&["migrate", "status", "--data-dir", data_s])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("applied"));
+    assert_eq!(get(&served.url("/health/ready")).await.status(), 200);
+
+    served.signal(libc::SIGTERM);
+    let (code, took) = served.wait_exit(Duration::from_secs(10));
+    assert_eq!(code, Some(0));
+    assert!(took < Duration::from_secs(10));
+    assert!(
+        postgres_processes_for(&data).is_empty(),
+        "cluster stopped with serve"
+    );
+    assert!(!data.join("postgres/data/postmaster.pid").exists());
+
+    // `db url` with nothing running says so.
+    let out = p360(&["db", "url", "--data-dir", data_s]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no PostgreSQL cluster is running"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    for (args, expect) in [
+        (["migrate", "status"], "applied"),
+        (["migrate", "down"], "reverted"),
+        (["migrate", "status"], "pending"),
+        (["migrate", "up"], "applied"),
+    ] {
+        let out = p360(&[args[0], args[1], "--data-dir", data_s])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains(expect), "{args:?}: {stdout}");
+        assert!(
+            postgres_processes_for(&data).is_empty(),
+            "{args:?} left PostgreSQL running"
+        );
+    }
+}
+
+#[tokio::test]
+async fn sigint_during_serve_also_exits_cleanly() {
+    let tmp = TempDir::new("sigint");
+    let data = tmp.path().join("var");
+    let mut served = Served::start(&data, &["--no-migrate"]);
+    // Not migrated: the process still serves liveness and readiness.
+    assert_eq!(get(&served.url("/health/ready")).await.status(), 200);
+    served.signal(libc::SIGINT);
+    let (code, _) = served.wait_exit(Duration::from_secs(10));
+    assert_eq!(code, Some(0));
+    assert!(postgres_processes_for(&data).is_empty());
+}
+
+#[test]
+fn port_in_use_is_one_clear_line() {
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = holder.local_addr().unwrap().to_string();
+    let tmp = TempDir::new("port");
+    let data = tmp.path().join("var");
+    let out = p360(&[
+        "serve",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--listen",
+        &addr,
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with(&format!("error: cannot listen on {addr}")),
+        "{err}"
+    );
+    assert!(err.to_lowercase().contains("in use"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        !data.join("postgres").exists(),
+        "no cluster started for a failed bind"
+    );
+}
+
+#[test]
+fn bad_configuration_is_one_line_naming_the_key() {
+    let tmp = TempDir::new("cfg");
+    let file = tmp.path().join("p360.toml");
+    std::fs::write(
+        &file,
+        "[http]\nlisten = \"127.0.0.1:9\"\n[databse]\nurl = \"x\"\n",
+    )
+    .unwrap();
+    // (environment, arguments, what the error line must name)
+    type Case<'a> = (Vec<(&'a str, &'a str)>, Vec<&'a str>, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            vec![("P360_HTTP__LISTN", "1.2.3.4:5")],
+            vec!["config"],
+            "`http.listn`",
+        ),
+        (
+            vec![("P360_DATABASE__MAX_CONNECTIONS", "lots")],
+            vec!["config"],
+            "`database.max_connections`",
+        ),
+        (
+            vec![("P360_LOG__FORMAT", "xml")],
+            vec!["config"],
+            "`log.format`",
+        ),
+        (
+            vec![],
+            vec!["--config", file.to_str().unwrap(), "config"],
+            "`databse`",
+        ),
+        (
+            vec![("P360_CONFIG", "/nonexistent/p360.toml")],
+            vec!["config"],
+            "cannot read config file",
+        ),
+    ];
+    for (env, args, expect) in cases {
+        let mut cmd = p360(&args);
+        for (k, v) in &env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{env:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("error: "), "{err}");
+        assert!(err.contains(expect), "{env:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn config_command_redacts_secrets() {
+    let out = p360(&["config"])
+        .env(
+            "P360_DATABASE__URL",
+            "postgres://app:s3cr3t-pw@db.internal/p360",
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("s3cr3t-pw"), "{text}");
+    assert!(text.contains("db.internal"), "{text}");
+    assert!(text.contains("[http]"), "{text}");
+    let parsed: toml::Table = text.parse().expect("config output is TOML");
+    assert!(parsed.contains_key("database"));
+}
+
+#[test]
+fn unwritable_data_dir_is_one_clear_line() {
+    // A path below a regular file cannot be created, even by root.
+    let tmp = TempDir::new("unwritable");
+    let file = tmp.path().join("plain-file");
+    std::fs::write(&file, "").unwrap();
+    let data = file.join("var");
+    let out = p360(&["migrate", "status", "--data-dir", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot create data dir"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn configured_url_starts_no_cluster() {
+    let tmp = TempDir::new("url");
+    let data = tmp.path().join("var");
+    // Nothing listens on this socket directory: the command must fail on the URL, not start a cluster.
+    let out = p360(&["migrate", "status", "--data-dir", data.to_str().unwrap()])
+        .env(
+            "P360_DATABASE__URL",
+            "postgresql://postgres@localhost:5/p360?host=/nonexistent-dir",
+        )
+        .env("P360_DATABASE__ACQUIRE_TIMEOUT_MS", "500")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot connect to PostgreSQL"), "{err}");
+    assert!(!data.join("postgres").exists());
+}
+
+#[test]
+fn two_commands_starting_together_share_one_cluster() {
+    let tmp = TempDir::new("race");
+    let data = tmp.path().join("var");
+    let data_s = data.to_str().unwrap();
+    // Both race for a data dir that does not exist yet: one initialises and
+    // starts the cluster, the other waits for it; neither corrupts anything.
+    let a = p360(&["migrate", "up", "--data-dir", data_s])
+        .spawn()
+        .unwrap();
+    let b = p360(&["migrate", "status", "--data-dir", data_s])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let a = a.wait_with_output().unwrap();
+    let b = b.wait_with_output().unwrap();
+    assert!(a.status.success());
+    assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+    // Whichever owned the cluster stopped it; a later command starts it cleanly.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !postgres_processes_for(&data).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "cluster left running");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = p360(&["migrate", "status", "--data-dir", data_s])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("applied"));
+    assert!(postgres_processes_for(&data).is_empty());
+}

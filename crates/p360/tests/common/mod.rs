@@ -1,0 +1,202 @@
+//! Shared test harness: databases, the in-process app, and the real binary.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub use platform::testing::{TestApp, TestDb};
+
+/// Where the harness keeps its embedded cluster when `P360_TEST_DATABASE_URL` is unset.
+pub fn cluster_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("p360-test-pg")
+}
+
+pub async fn migrated_db() -> TestDb {
+    TestDb::migrated(&cluster_dir())
+        .await
+        .expect("test database")
+}
+
+/// The app on a fresh migrated database with default configuration.
+pub async fn spawn_app() -> (TestApp, TestDb) {
+    spawn_app_with(|_| {}, platform::http::ApiRoutes::new()).await
+}
+
+pub async fn spawn_app_with(
+    configure: impl FnOnce(&mut platform::config::Config),
+    routes: platform::http::ApiRoutes,
+) -> (TestApp, TestDb) {
+    let db = migrated_db().await;
+    let mut config = platform::config::Config::default();
+    configure(&mut config);
+    let app = TestApp::spawn(db.pool.clone(), config, routes)
+        .await
+        .expect("app starts");
+    (app, db)
+}
+
+/// A scratch directory that postgres (when the tests run as root) can traverse.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let dir = base.join(format!("{tag}-{}", uuid_like()));
+        std::fs::create_dir_all(&dir).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        // Never leave a cluster behind in a directory we delete.
+        let data = self.0.join("var/postgres/data");
+        if data.join("postmaster.pid").exists() {
+            let _ = p360(&[
+                "db",
+                "stop",
+                "--data-dir",
+                self.0.join("var").to_str().unwrap(),
+            ])
+            .output();
+        }
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn uuid_like() -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{}-{t}", std::process::id())
+}
+
+/// The built `p360` binary with a clean `P360_*` environment.
+pub fn p360(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_p360"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("P360_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.args(args);
+    cmd
+}
+
+/// A running `p360 serve` process.
+pub struct Served {
+    pub child: Child,
+    pub addr: String,
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Served {
+    /// Start `p360 serve` on the data dir with a free port and wait for the "listening" line.
+    pub fn start(data_dir: &Path, extra: &[&str]) -> Served {
+        let mut cmd = p360(&[
+            "serve",
+            "--data-dir",
+            data_dir.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ]);
+        cmd.args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn p360 serve");
+        let stdout = child.stdout.take().unwrap();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let log2 = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                    && v["message"] == "listening"
+                {
+                    let _ = tx.send(v["addr"].as_str().unwrap_or_default().to_string());
+                }
+                log2.lock().unwrap().push(line);
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                let out = child.wait_with_output().unwrap();
+                panic!(
+                    "p360 serve did not start listening: {}\nstdout: {:?}",
+                    String::from_utf8_lossy(&out.stderr),
+                    log.lock().unwrap()
+                );
+            }
+        };
+        Served { child, addr, log }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) with a pid we spawned.
+        unsafe { libc::kill(self.child.id() as i32, sig) };
+    }
+
+    /// Wait for exit, with a bound; returns the exit code and how long it took.
+    pub fn wait_exit(&mut self, limit: Duration) -> (Option<i32>, Duration) {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status.code(), started.elapsed());
+            }
+            if started.elapsed() > limit {
+                let _ = self.child.kill();
+                panic!("p360 did not exit within {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            self.signal(libc::SIGTERM);
+            let _ = self.wait_exit(Duration::from_secs(20));
+        }
+    }
+}
+
+/// PostgreSQL server processes whose command line mentions `dir`.
+pub fn postgres_processes_for(dir: &Path) -> Vec<String> {
+    let needle = dir.to_str().unwrap();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        let program = cmdline.split(' ').next().unwrap_or_default();
+        if program.ends_with("/postgres") && cmdline.contains(needle) {
+            found.push(cmdline);
+        }
+    }
+    found
+}
+
+pub async fn get(url: &str) -> reqwest::Response {
+    reqwest::get(url).await.expect("request")
+}
+
+pub fn is_problem(res: &reqwest::Response) -> bool {
+    res.headers()
+        .get("content-type")
+        .is_some_and(|v| v == "application/problem+json")
+}

@@ -1,0 +1,56 @@
+# Shared by scripts/run and scripts/test: install what is missing, and say so.
+# Sourced, not executed.
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_install() {
+  if ! command -v apt-get >/dev/null 2>&1; then
+    say "cannot install $* automatically (no apt-get); install it and retry"
+    exit 1
+  fi
+  say "installing $* with apt-get"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+have_pg_server() {
+  command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1 && return 0
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1
+}
+
+# PostgreSQL server binaries (the embedded cluster runs them) and psql.
+ensure_postgres() {
+  if ! have_pg_server || ! command -v psql >/dev/null 2>&1; then
+    say "PostgreSQL server binaries not found"
+    apt_install postgresql
+  fi
+  # As root the embedded cluster runs as the postgres system user, via runuser.
+  if [ "$(id -u)" -eq 0 ] && ! command -v runuser >/dev/null 2>&1; then
+    apt_install util-linux
+  fi
+}
+
+# A Rust toolchain and a C compiler (a few crates build C code).
+ensure_rust() {
+  if ! command -v cc >/dev/null 2>&1; then
+    say "no C compiler found"
+    apt_install build-essential pkg-config
+  fi
+  if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+  if ! command -v cargo >/dev/null 2>&1; then
+    say "Rust not found: installing the stable toolchain with rustup"
+    command -v curl >/dev/null 2>&1 || apt_install curl ca-certificates
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+    export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+}
+
+target_dir() {
+  printf '%s\n' "${CARGO_TARGET_DIR:-$PWD/target}"
+}
