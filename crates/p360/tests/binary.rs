@@ -299,3 +299,19 @@ fn two_commands_starting_together_share_one_cluster() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("applied"));
     assert!(postgres_processes_for(&data).is_empty());
 }
+
+#[test]
+fn missing_server_binaries_is_one_line_saying_what_to_do() {
+    let tmp = TempDir::new("nobin");
+    let data = tmp.path().join("var");
+    let out = p360(&["migrate", "status", "--data-dir", data.to_str().unwrap()])
+        .env("P360_DATABASE__POSTGRES_BIN_DIR", tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no PostgreSQL server binaries"), "{err}");
+    assert!(err.contains("apt-get install postgresql"), "{err}");
+    assert!(err.contains("P360_DATABASE__URL"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}

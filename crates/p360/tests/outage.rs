@@ -12,7 +12,7 @@ use platform::embedded_pg::{EmbeddedPostgres, Ownership};
 async fn database_outage_is_503_and_recovers() {
     let tmp = TempDir::new("outage");
     let data = tmp.path().join("var");
-    let pg = EmbeddedPostgres::start(&data, Ownership::Owned)
+    let pg = EmbeddedPostgres::start(&data, None, Ownership::Owned)
         .await
         .unwrap();
     let url = pg.url();
@@ -55,7 +55,7 @@ async fn database_outage_is_503_and_recovers() {
         "still live"
     );
 
-    let pg = EmbeddedPostgres::start(&data, Ownership::Owned)
+    let pg = EmbeddedPostgres::start(&data, None, Ownership::Owned)
         .await
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);

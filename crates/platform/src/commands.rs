@@ -136,7 +136,11 @@ pub async fn db_stop(config: &Config) -> Result<bool> {
     if config.database.url.is_some() {
         bail!("database.url is configured: there is no embedded cluster to stop");
     }
-    embedded_pg::stop_data_dir(&config.data_dir).await
+    embedded_pg::stop_data_dir(
+        &config.data_dir,
+        config.database.postgres_bin_dir.as_deref(),
+    )
+    .await
 }
 
 /// Open the database, run `f`, and always close it (stopping an owned cluster),

@@ -96,6 +96,10 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     pub min_connections: u32,
     pub acquire_timeout_ms: u64,
+    /// Directory holding `initdb`, `pg_ctl` and `postgres` for the embedded
+    /// cluster; when absent they are looked up on PATH, then under
+    /// `/usr/lib/postgresql/*/bin` (newest version first).
+    pub postgres_bin_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -145,6 +149,7 @@ impl Default for DatabaseConfig {
             max_connections: 10,
             min_connections: 0,
             acquire_timeout_ms: 3_000,
+            postgres_bin_dir: None,
         }
     }
 }

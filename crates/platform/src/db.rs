@@ -28,7 +28,12 @@ impl Database {
         let (url, embedded) = match &config.database.url {
             Some(url) => (url.expose_secret().to_string(), None),
             None => {
-                let pg = EmbeddedPostgres::start(&config.data_dir, Ownership::Owned).await?;
+                let pg = EmbeddedPostgres::start(
+                    &config.data_dir,
+                    config.database.postgres_bin_dir.as_deref(),
+                    Ownership::Owned,
+                )
+                .await?;
                 (pg.url(), Some(pg))
             }
         };

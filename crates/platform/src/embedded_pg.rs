@@ -106,9 +106,13 @@ pub struct EmbeddedPostgres {
 impl EmbeddedPostgres {
     /// Start the cluster of `data_dir` (initialising it on first use), adopt one
     /// left running, or use the one another live p360 process manages.
-    pub async fn start(data_dir: &Path, ownership: Ownership) -> Result<EmbeddedPostgres> {
+    pub async fn start(
+        data_dir: &Path,
+        bin_dir: Option<&Path>,
+        ownership: Ownership,
+    ) -> Result<EmbeddedPostgres> {
         let paths = ClusterPaths::new(data_dir)?;
-        let bin = find_server_binaries()?;
+        let bin = find_server_binaries(bin_dir)?;
         let run_as = run_as_user()?;
         prepare_dirs(data_dir, &paths, run_as.as_ref())?;
         if paths.socket_file().as_os_str().len() > MAX_SOCKET_PATH {
@@ -390,7 +394,7 @@ pub async fn running_url(data_dir: &Path) -> Result<Option<String>> {
 
 /// Stop the cluster of `data_dir` whoever started it (`p360 db stop`).
 /// Refuses while a live p360 process owns it.
-pub async fn stop_data_dir(data_dir: &Path) -> Result<bool> {
+pub async fn stop_data_dir(data_dir: &Path, bin_dir: Option<&Path>) -> Result<bool> {
     let paths = ClusterPaths::new(data_dir)?;
     if !paths.initialized() {
         return Ok(false);
@@ -404,7 +408,7 @@ pub async fn stop_data_dir(data_dir: &Path) -> Result<bool> {
         ),
         Err(TryLockError::Error(e)) => return Err(e.into()),
     }
-    let bin = find_server_binaries()?;
+    let bin = find_server_binaries(bin_dir)?;
     let run_as = run_as_user()?;
     let status = tokio::process::Command::from(server_command(
         &bin,
@@ -479,14 +483,31 @@ fn server_command<S: AsRef<OsStr>>(
     cmd
 }
 
-/// Where `initdb`, `pg_ctl` and `postgres` live: PATH first, then the newest
-/// `/usr/lib/postgresql/*/bin`.
-pub fn find_server_binaries() -> Result<PathBuf> {
+/// Where `initdb`, `pg_ctl` and `postgres` live: `configured` if given, else
+/// PATH, then the newest `/usr/lib/postgresql/*/bin`.
+pub fn find_server_binaries(configured: Option<&Path>) -> Result<PathBuf> {
     let has_all = |dir: &Path| {
         ["initdb", "pg_ctl", "postgres"]
             .iter()
             .all(|b| dir.join(b).is_file())
     };
+    let missing = || {
+        anyhow!(
+            "no PostgreSQL server binaries (initdb, pg_ctl, postgres) {}; install them \
+             (`apt-get install postgresql`) or set P360_DATABASE__URL to use an existing server",
+            match configured {
+                Some(dir) => format!("in database.postgres_bin_dir ({})", dir.display()),
+                None => "on PATH or under /usr/lib/postgresql".to_string(),
+            }
+        )
+    };
+    if let Some(dir) = configured {
+        return if has_all(dir) {
+            Ok(dir.to_path_buf())
+        } else {
+            Err(missing())
+        };
+    }
     if let Some(path) = std::env::var_os("PATH") {
         for dir in std::env::split_paths(&path) {
             if has_all(&dir) {
@@ -505,12 +526,7 @@ pub fn find_server_binaries() -> Result<PathBuf> {
         .filter(|(_, dir)| has_all(dir))
         .collect();
     versions.sort();
-    versions.pop().map(|(_, dir)| dir).ok_or_else(|| {
-        anyhow!(
-            "no PostgreSQL server binaries (initdb, pg_ctl) on PATH or under /usr/lib/postgresql; \
-             install them (`apt-get install postgresql`) or set P360_DATABASE__URL"
-        )
-    })
+    versions.pop().map(|(_, dir)| dir).ok_or_else(missing)
 }
 
 fn run_as_user() -> Result<Option<RunAs>> {
