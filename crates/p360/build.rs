@@ -1,11 +1,11 @@
-//! Records the git commit the binary was built from (`P360_GIT_SHA` wins, for
+//! Records the git commit the binary was built from (`SOURCE_GIT_SHA` wins, for
 //! builds outside a checkout such as the container image).
 
 use std::process::Command;
 
 fn main() {
-    println!("cargo:rerun-if-env-changed=P360_GIT_SHA");
-    let sha = std::env::var("P360_GIT_SHA").ok().or_else(|| {
+    println!("cargo:rerun-if-env-changed=SOURCE_GIT_SHA");
+    let sha = std::env::var("SOURCE_GIT_SHA").ok().or_else(|| {
         let out = Command::new("git")
             .args(["rev-parse", "--short=12", "HEAD"])
             .output()
@@ -24,7 +24,7 @@ fn main() {
         println!("cargo:rerun-if-changed={dir}/refs/heads");
     }
     println!(
-        "cargo:rustc-env=P360_BUILD_GIT_SHA={}",
+        "cargo:rustc-env=BUILD_GIT_SHA={}",
         sha.unwrap_or_else(|| "unknown".into())
     );
 }

@@ -12,7 +12,7 @@ use platform::telemetry::{self, BuildInfo, LogTarget};
 
 const BUILD: BuildInfo = BuildInfo {
     version: env!("CARGO_PKG_VERSION"),
-    git_sha: env!("P360_BUILD_GIT_SHA"),
+    git_sha: env!("BUILD_GIT_SHA"),
 };
 
 #[derive(Parser, Debug)]

@@ -45,13 +45,9 @@ async fn serve_on_embedded_defaults_then_sigterm_then_migrate_commands() {
     assert!(access["span"]["request_id"].is_string());
 
     // While serve runs, `db url` gives a URL psql (libpq) can use.
-    let out = p360(&["db", "url", "--data-dir", data_s]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let url = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let url = p360_ok(&["db", "url", "--data-dir", data_s])
+        .trim()
+        .to_string();
     let psql = std::process::Command::new("psql")
         .args([&url, "-XAtc", "SELECT count(*) FROM platform_instance"])
         .output()
@@ -64,15 +60,8 @@ async fn serve_on_embedded_defaults_then_sigterm_then_migrate_commands() {
     assert_eq!(String::from_utf8_lossy(&psql.stdout).trim(), "1");
 
     // A second command on the same data dir reuses the running cluster and leaves it running.
-    let out = p360(&["migrate", "status", "--data-dir", data_s])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("applied"));
+    let status = p360_ok(&["migrate", "status", "--data-dir", data_s]);
+    assert!(status.contains("applied"), "{status}");
     assert_eq!(get(&served.url("/health/ready")).await.status(), 200);
 
     served.signal(libc::SIGTERM);
@@ -98,15 +87,7 @@ async fn serve_on_embedded_defaults_then_sigterm_then_migrate_commands() {
         (["migrate", "status"], "pending"),
         (["migrate", "up"], "applied"),
     ] {
-        let out = p360(&[args[0], args[1], "--data-dir", data_s])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stdout = p360_ok(&[args[0], args[1], "--data-dir", data_s]);
         assert!(stdout.contains(expect), "{args:?}: {stdout}");
         assert!(
             postgres_processes_for(&data).is_empty(),
@@ -288,15 +269,8 @@ fn two_commands_starting_together_share_one_cluster() {
         assert!(std::time::Instant::now() < deadline, "cluster left running");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let out = p360(&["migrate", "status", "--data-dir", data_s])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("applied"));
+    let status = p360_ok(&["migrate", "status", "--data-dir", data_s]);
+    assert!(status.contains("applied"), "{status}");
     assert!(postgres_processes_for(&data).is_empty());
 }
 

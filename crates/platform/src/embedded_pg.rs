@@ -15,7 +15,7 @@
 //! PostgreSQL refuses to run as root, so under root every server command runs
 //! as the `postgres` system user.
 
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{CString, OsStr};
 use std::fs::{File, TryLockError};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt as _;
@@ -95,8 +95,7 @@ impl ClusterPaths {
 #[derive(Debug)]
 pub struct EmbeddedPostgres {
     paths: ClusterPaths,
-    bin: PathBuf,
-    run_as: Option<RunAs>,
+    server: ServerTools,
     /// Shared lock on `users.lock`: this process uses the cluster.
     user_lock: Option<File>,
     /// Whether this process stops the cluster when done (if nobody else uses it).
@@ -112,9 +111,8 @@ impl EmbeddedPostgres {
         ownership: Ownership,
     ) -> Result<EmbeddedPostgres> {
         let paths = ClusterPaths::new(data_dir)?;
-        let bin = find_server_binaries(bin_dir)?;
-        let run_as = run_as_user()?;
-        prepare_dirs(data_dir, &paths, run_as.as_ref())?;
+        let server = ServerTools::locate(bin_dir)?;
+        prepare_dirs(data_dir, &paths, server.run_as.as_ref())?;
         if paths.socket_file().as_os_str().len() > MAX_SOCKET_PATH {
             bail!(
                 "data dir path too long for a unix socket ({}); use a shorter --data-dir",
@@ -123,8 +121,7 @@ impl EmbeddedPostgres {
         }
         let mut pg = EmbeddedPostgres {
             paths,
-            bin,
-            run_as,
+            server,
             user_lock: None,
             owned: false,
         };
@@ -175,7 +172,7 @@ impl EmbeddedPostgres {
     }
 
     async fn start_managed(&mut self) -> Result<()> {
-        if self.status().await? {
+        if self.server.is_running(&self.paths).await? {
             tracing::info!(dir = %self.paths.data.display(), "using running embedded PostgreSQL");
         } else {
             if !self.paths.initialized() {
@@ -195,27 +192,30 @@ impl EmbeddedPostgres {
                 "-k {} -c listen_addresses='' -p {PORT}",
                 shell_quote(&self.paths.socket_dir)?
             );
-            let log = self.paths.log_file.clone();
-            let data = self.paths.data.clone();
-            self.pg_ctl(&[
-                OsStr::new("start"),
-                OsStr::new("-w"),
-                OsStr::new("-t"),
-                OsStr::new("60"),
-                OsStr::new("-D"),
-                data.as_os_str(),
-                OsStr::new("-l"),
-                log.as_os_str(),
-                OsStr::new("-o"),
-                OsStr::new(&opts),
-            ])
-            .await
-            .with_context(|| {
-                format!(
-                    "embedded PostgreSQL did not start (see {})",
-                    self.paths.log_file.display()
+            let p = &self.paths;
+            self.server
+                .run(
+                    "pg_ctl",
+                    &[
+                        OsStr::new("start"),
+                        OsStr::new("-w"),
+                        OsStr::new("-t"),
+                        OsStr::new("60"),
+                        OsStr::new("-D"),
+                        p.data.as_os_str(),
+                        OsStr::new("-l"),
+                        p.log_file.as_os_str(),
+                        OsStr::new("-o"),
+                        OsStr::new(&opts),
+                    ],
                 )
-            })?;
+                .await
+                .with_context(|| {
+                    format!(
+                        "embedded PostgreSQL did not start (see {})",
+                        self.paths.log_file.display()
+                    )
+                })?;
             tracing::info!(
                 dir = %self.paths.data.display(),
                 elapsed_ms = started.elapsed().as_millis() as u64,
@@ -227,28 +227,17 @@ impl EmbeddedPostgres {
 
     async fn initdb(&self) -> Result<()> {
         let started = Instant::now();
-        let data = self.paths.data.as_os_str().to_owned();
-        let mut args: Vec<OsString> = vec![
-            "-D".into(),
-            data,
-            "-U".into(),
-            SUPERUSER.into(),
-            "--auth=trust".into(),
-            "--encoding=UTF8".into(),
-            "--locale=C.UTF-8".into(),
+        let args: [&OsStr; 8] = [
+            OsStr::new("-D"),
+            self.paths.data.as_os_str(),
+            OsStr::new("-U"),
+            OsStr::new(SUPERUSER),
+            OsStr::new("--auth=trust"),
+            OsStr::new("--encoding=UTF8"),
+            OsStr::new("--locale=C.UTF-8"),
+            OsStr::new("--no-instructions"),
         ];
-        args.push("--no-instructions".into());
-        let out = self
-            .command("initdb", &args)
-            .output()
-            .await
-            .context("cannot run initdb")?;
-        if !out.status.success() {
-            bail!(
-                "initdb failed: {}",
-                last_line(&String::from_utf8_lossy(&out.stderr))
-            );
-        }
+        self.server.run("initdb", &args).await?;
         tracing::info!(
             dir = %self.paths.data.display(),
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -276,26 +265,6 @@ impl EmbeddedPostgres {
         Ok(())
     }
 
-    /// Whether a postmaster runs on this data dir (`pg_ctl status`).
-    async fn status(&self) -> Result<bool> {
-        if !self.paths.initialized() {
-            return Ok(false);
-        }
-        let out = self
-            .command(
-                "pg_ctl",
-                &[
-                    OsStr::new("status"),
-                    OsStr::new("-D"),
-                    self.paths.data.as_os_str(),
-                ],
-            )
-            .output()
-            .await
-            .context("cannot run pg_ctl")?;
-        Ok(out.status.success())
-    }
-
     /// Done with the cluster: stop it if this process owns it and nobody else
     /// uses it; otherwise leave it running for the others.
     pub async fn stop(mut self) -> Result<()> {
@@ -313,9 +282,7 @@ impl EmbeddedPostgres {
             .take()
             .expect("an owner holds the users lock");
         match users.try_lock() {
-            Ok(()) => {
-                stop_cluster(&self.bin, self.run_as.as_ref(), &self.paths.data).await?;
-            }
+            Ok(()) => self.server.stop(&self.paths).await?,
             Err(TryLockError::WouldBlock) => {
                 tracing::info!(
                     dir = %self.paths.data.display(),
@@ -328,23 +295,6 @@ impl EmbeddedPostgres {
         drop(manage);
         Ok(())
     }
-
-    async fn pg_ctl(&self, args: &[&OsStr]) -> Result<()> {
-        let out = self
-            .command("pg_ctl", args)
-            .output()
-            .await
-            .context("cannot run pg_ctl")?;
-        if !out.status.success() {
-            let err = String::from_utf8_lossy(&out.stderr);
-            bail!("pg_ctl {}: {}", args[0].to_string_lossy(), last_line(&err));
-        }
-        Ok(())
-    }
-
-    fn command<S: AsRef<OsStr>>(&self, program: &str, args: &[S]) -> tokio::process::Command {
-        server_command(&self.bin, self.run_as.as_ref(), program, args).into()
-    }
 }
 
 impl Drop for EmbeddedPostgres {
@@ -356,20 +306,11 @@ impl Drop for EmbeddedPostgres {
             .as_ref()
             .is_some_and(|f| f.try_lock().is_ok());
         if self.owned && alone {
-            let mut cmd = server_command(
-                &self.bin,
-                self.run_as.as_ref(),
-                "pg_ctl",
-                &[
-                    OsStr::new("stop"),
-                    OsStr::new("-m"),
-                    OsStr::new("fast"),
-                    OsStr::new("-w"),
-                    OsStr::new("-D"),
-                    self.paths.data.as_os_str(),
-                ],
-            );
-            if let Err(e) = cmd.output() {
+            let out = self
+                .server
+                .command("pg_ctl", &stop_args(&self.paths))
+                .output();
+            if let Err(e) = out {
                 eprintln!("error: cannot stop embedded PostgreSQL: {e}");
             }
         }
@@ -408,54 +349,87 @@ pub async fn stop_data_dir(data_dir: &Path, bin_dir: Option<&Path>) -> Result<bo
         ),
         Err(TryLockError::Error(e)) => return Err(e.into()),
     }
-    let bin = find_server_binaries(bin_dir)?;
-    let run_as = run_as_user()?;
-    let status = tokio::process::Command::from(server_command(
-        &bin,
-        run_as.as_ref(),
-        "pg_ctl",
-        &[
-            OsStr::new("status"),
-            OsStr::new("-D"),
-            paths.data.as_os_str(),
-        ],
-    ))
-    .output()
-    .await?;
-    if !status.status.success() {
+    let server = ServerTools::locate(bin_dir)?;
+    if !server.is_running(&paths).await? {
         return Ok(false);
     }
-    stop_cluster(&bin, run_as.as_ref(), &paths.data).await?;
+    server.stop(&paths).await?;
     Ok(true)
 }
 
-async fn stop_cluster(bin: &Path, run_as: Option<&RunAs>, data: &Path) -> Result<()> {
-    let out = tokio::process::Command::from(server_command(
-        bin,
-        run_as,
-        "pg_ctl",
-        &[
-            OsStr::new("stop"),
-            OsStr::new("-m"),
-            OsStr::new("fast"),
-            OsStr::new("-w"),
-            OsStr::new("-t"),
-            OsStr::new("30"),
-            OsStr::new("-D"),
-            data.as_os_str(),
-        ],
-    ))
-    .output()
-    .await
-    .context("cannot run pg_ctl stop")?;
-    if !out.status.success() {
-        bail!(
-            "pg_ctl stop: {}",
-            last_line(&String::from_utf8_lossy(&out.stderr))
-        );
+/// The PostgreSQL server programs, and the user they must run as.
+#[derive(Debug)]
+struct ServerTools {
+    bin: PathBuf,
+    run_as: Option<RunAs>,
+}
+
+impl ServerTools {
+    fn locate(bin_dir: Option<&Path>) -> Result<ServerTools> {
+        Ok(ServerTools {
+            bin: find_server_binaries(bin_dir)?,
+            run_as: run_as_user()?,
+        })
     }
-    tracing::info!(dir = %data.display(), "embedded PostgreSQL stopped");
-    Ok(())
+
+    fn command<S: AsRef<OsStr>>(&self, program: &str, args: &[S]) -> std::process::Command {
+        server_command(&self.bin, self.run_as.as_ref(), program, args)
+    }
+
+    /// Run a server program; its last line of stderr becomes the error.
+    async fn run(&self, program: &str, args: &[&OsStr]) -> Result<()> {
+        let out = tokio::process::Command::from(self.command(program, args))
+            .output()
+            .await
+            .with_context(|| format!("cannot run {program}"))?;
+        if !out.status.success() {
+            let verb = args
+                .first()
+                .map(|a| a.to_string_lossy())
+                .unwrap_or_default();
+            bail!(
+                "{program} {verb} failed: {}",
+                last_line(&String::from_utf8_lossy(&out.stderr))
+            );
+        }
+        Ok(())
+    }
+
+    /// Whether a postmaster runs on the cluster (`pg_ctl status`).
+    async fn is_running(&self, paths: &ClusterPaths) -> Result<bool> {
+        if !paths.initialized() {
+            return Ok(false);
+        }
+        let args = [
+            OsStr::new("status"),
+            OsStr::new("-D"),
+            paths.data.as_os_str(),
+        ];
+        let out = tokio::process::Command::from(self.command("pg_ctl", &args))
+            .output()
+            .await
+            .context("cannot run pg_ctl")?;
+        Ok(out.status.success())
+    }
+
+    async fn stop(&self, paths: &ClusterPaths) -> Result<()> {
+        self.run("pg_ctl", &stop_args(paths)).await?;
+        tracing::info!(dir = %paths.data.display(), "embedded PostgreSQL stopped");
+        Ok(())
+    }
+}
+
+fn stop_args(paths: &ClusterPaths) -> [&OsStr; 8] {
+    [
+        OsStr::new("stop"),
+        OsStr::new("-m"),
+        OsStr::new("fast"),
+        OsStr::new("-w"),
+        OsStr::new("-t"),
+        OsStr::new("30"),
+        OsStr::new("-D"),
+        paths.data.as_os_str(),
+    ]
 }
 
 fn server_command<S: AsRef<OsStr>>(

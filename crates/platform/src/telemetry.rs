@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 use crate::config::{LogConfig, LogFormat};
 
@@ -31,23 +32,19 @@ pub fn init_logging(cfg: &LogConfig, target: LogTarget) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(true);
-    let result = match (cfg.format, target) {
-        (LogFormat::Json, LogTarget::Stdout) => builder
+    let writer = match target {
+        LogTarget::Stdout => BoxMakeWriter::new(std::io::stdout),
+        LogTarget::Stderr => BoxMakeWriter::new(std::io::stderr),
+    };
+    let builder = builder.with_writer(writer);
+    let result = match cfg.format {
+        LogFormat::Json => builder
             .json()
             .flatten_event(true)
             .with_current_span(true)
             .with_span_list(false)
-            .with_writer(std::io::stdout)
             .try_init(),
-        (LogFormat::Json, LogTarget::Stderr) => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .with_writer(std::io::stderr)
-            .try_init(),
-        (LogFormat::Pretty, LogTarget::Stdout) => builder.with_writer(std::io::stdout).try_init(),
-        (LogFormat::Pretty, LogTarget::Stderr) => builder.with_writer(std::io::stderr).try_init(),
+        LogFormat::Pretty => builder.try_init(),
     };
     // Already installed (several apps in one test process): keep the first.
     drop(result);

@@ -92,6 +92,17 @@ pub fn p360(args: &[&str]) -> Command {
     cmd
 }
 
+/// Run `p360 ARGS`, assert it succeeded, and return its stdout.
+pub fn p360_ok(args: &[&str]) -> String {
+    let out = p360(args).output().expect("run p360");
+    assert!(
+        out.status.success(),
+        "p360 {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
 /// A running `p360 serve` process.
 pub struct Served {
     pub child: Child,
