@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use p360::api_routes;
 use platform::commands::{self, MigrateAction, Outcome, ServeOptions};
 use platform::config::{CliOverrides, Config};
 use platform::shutdown::Shutdown;
@@ -55,6 +56,32 @@ enum Command {
         #[command(subcommand)]
         action: DbCommand,
     },
+    /// Print a bearer token from the built-in development issuer (not in production).
+    Token {
+        /// Tenant slug (customer roles).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Role, e.g. platform_admin, customer_admin, marketer, viewer.
+        #[arg(long)]
+        role: String,
+        /// E-mail address (and subject) of the user.
+        #[arg(long, default_value = "dev@p360.local")]
+        email: String,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+    },
+    /// Audit log utilities.
+    Audit {
+        #[command(subcommand)]
+        action: AuditCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Check every hash chain of the audit log; exits 1 naming the first broken link.
+    Verify,
 }
 
 #[derive(Subcommand, Debug)]
@@ -125,7 +152,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
                 config,
                 BUILD,
                 ServeOptions { no_migrate },
-                api_routes(),
+                api_routes,
                 shutdown,
             )
             .await
@@ -148,6 +175,23 @@ async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
             println!("{}", commands::db_url(&config).await?);
             Ok(Outcome::Completed)
         }
+        Command::Token {
+            tenant,
+            role,
+            email,
+            ttl,
+        } => token(
+            &config,
+            tenancy::auth::dev::DevClaims {
+                tenant,
+                role,
+                email,
+                ttl_secs: ttl,
+            },
+        ),
+        Command::Audit {
+            action: AuditCommand::Verify,
+        } => audit_verify(config, shutdown).await,
         Command::Db {
             action: DbCommand::Stop,
         } => {
@@ -167,9 +211,59 @@ async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
     }
 }
 
-/// The capabilities' HTTP routes (none yet beyond the platform's own).
-fn api_routes() -> platform::http::ApiRoutes {
-    platform::http::ApiRoutes::new()
+fn token(config: &Config, claims: tenancy::auth::dev::DevClaims) -> anyhow::Result<Outcome> {
+    if !config.auth.dev_issuer_enabled(config.mode) {
+        anyhow::bail!(
+            "the development issuer is disabled (production mode or auth.dev_issuer = false)"
+        );
+    }
+    let role = tenancy::roles::Role::parse(&claims.role).ok_or_else(|| {
+        anyhow::anyhow!(
+            "unknown role {}; one of: {}",
+            claims.role,
+            tenancy::roles::Role::ALL.map(|r| r.as_str()).join(", ")
+        )
+    })?;
+    if role.kind() == tenancy::roles::UserKind::Customer && claims.tenant.is_none() {
+        anyhow::bail!("--tenant SLUG is required for the customer role {role}");
+    }
+    let token = tenancy::auth::dev_token(&config.data_dir, &claims)?;
+    eprintln!(
+        "# {} token for {}{}, valid {} s; use it as: Authorization: Bearer <token>",
+        role,
+        claims.email,
+        claims
+            .tenant
+            .as_deref()
+            .map(|t| format!(" in tenant {t}"))
+            .unwrap_or_default(),
+        claims.ttl_secs
+    );
+    println!("{token}");
+    Ok(Outcome::Completed)
+}
+
+async fn audit_verify(config: Config, shutdown: Shutdown) -> anyhow::Result<Outcome> {
+    let broken = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let found = broken.clone();
+    let outcome = commands::with_database(&config, &shutdown, |db| async move {
+        let report = tenancy::audit::verify(&db.pool).await?;
+        println!(
+            "checked {} chain(s), {} event(s)",
+            report.chains, report.events
+        );
+        *found.lock().unwrap() = report.broken;
+        Ok(())
+    })
+    .await?;
+    let broken = broken.lock().unwrap().clone();
+    if !broken.is_empty() {
+        anyhow::bail!("audit log tampered: {}", broken.join("; "));
+    }
+    if outcome == Outcome::Completed {
+        println!("every chain is intact");
+    }
+    Ok(outcome)
 }
 
 /// Errors end the process with one line on stderr.

@@ -32,7 +32,7 @@ pub async fn serve(
     config: Config,
     build: BuildInfo,
     opts: ServeOptions,
-    routes: OpenApiRouter<AppState>,
+    routes: impl FnOnce(&AppState) -> Result<OpenApiRouter<AppState>>,
     shutdown: Shutdown,
 ) -> Result<Outcome> {
     // Bind first: a port in use should not cost a database start.
@@ -50,7 +50,7 @@ pub async fn serve(
         }
         log_instance(&database).await;
         let state = AppState::new(database.pool.clone(), config.clone(), build);
-        let app = crate::http::router(state.clone(), routes);
+        let app = crate::http::router(state.clone(), routes(&state)?);
         crate::server::serve(listener, app, state, shutdown.clone()).await
     }
     .await;
@@ -145,7 +145,7 @@ pub async fn db_stop(config: &Config) -> Result<bool> {
 
 /// Open the database, run `f`, and always close it (stopping an owned cluster),
 /// also when a signal cuts the work short.
-async fn with_database<F, Fut>(config: &Config, shutdown: &Shutdown, f: F) -> Result<Outcome>
+pub async fn with_database<F, Fut>(config: &Config, shutdown: &Shutdown, f: F) -> Result<Outcome>
 where
     F: FnOnce(Arc<Database>) -> Fut,
     Fut: Future<Output = Result<()>>,

@@ -30,6 +30,7 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     let http = state.config.http.clone();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let server = axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = stop_rx.await;

@@ -205,8 +205,17 @@ impl TestApp {
     /// port 0) and extra `routes`.
     pub async fn spawn(
         pool: PgPool,
+        config: crate::config::Config,
+        routes: crate::http::ApiRoutes,
+    ) -> Result<TestApp> {
+        TestApp::spawn_with(pool, config, |_| Ok(routes)).await
+    }
+
+    /// Like [`TestApp::spawn`], with routes built from the app state (as `p360 serve` does).
+    pub async fn spawn_with(
+        pool: PgPool,
         mut config: crate::config::Config,
-        routes: utoipa_axum::router::OpenApiRouter<crate::http::AppState>,
+        routes: impl FnOnce(&crate::http::AppState) -> Result<crate::http::ApiRoutes>,
     ) -> Result<TestApp> {
         config.http.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
         let listener = crate::server::bind(config.http.listen).await?;
@@ -217,7 +226,7 @@ impl TestApp {
         };
         let state = crate::http::AppState::new(pool, std::sync::Arc::new(config), build);
         let shutdown = crate::shutdown::Shutdown::manual();
-        let app = crate::http::router(state.clone(), routes);
+        let app = crate::http::router(state.clone(), routes(&state)?);
         let server = tokio::spawn(crate::server::serve(
             listener,
             app,

@@ -211,3 +211,105 @@ pub fn is_problem(res: &reqwest::Response) -> bool {
         .get("content-type")
         .is_some_and(|v| v == "application/problem+json")
 }
+
+/// The app with the tenancy capability, its development issuer, and helpers
+/// to act as different people.
+pub struct Platform {
+    pub app: TestApp,
+    pub db: TestDb,
+    pub dev: tenancy::auth::dev::DevIssuer,
+    pub data: TempDir,
+    pub client: reqwest::Client,
+}
+
+impl Platform {
+    pub async fn start() -> Platform {
+        Platform::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(configure: impl FnOnce(&mut platform::config::Config)) -> Platform {
+        let data = TempDir::new("platform");
+        let db = migrated_db().await;
+        let mut config = platform::config::Config {
+            data_dir: data.path().to_path_buf(),
+            ..Default::default()
+        };
+        configure(&mut config);
+        let app = TestApp::spawn_with(db.pool.clone(), config, p360::api_routes)
+            .await
+            .expect("app starts");
+        let dev = tenancy::auth::dev::DevIssuer::load_or_create(data.path()).unwrap();
+        Platform {
+            app,
+            db,
+            dev,
+            data,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// A development token for `email` with `role` (in `tenant`, for customers).
+    pub fn token(&self, role: &str, tenant: Option<&str>, email: &str) -> String {
+        self.dev
+            .mint(&tenancy::auth::dev::DevClaims {
+                tenant: tenant.map(str::to_owned),
+                role: role.into(),
+                email: email.into(),
+                ttl_secs: 600,
+            })
+            .unwrap()
+    }
+
+    pub fn admin(&self) -> String {
+        self.token("platform_admin", None, "admin@agency.test")
+    }
+
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let mut req = self.client.request(method, self.app.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        (status, json)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (reqwest::StatusCode, serde_json::Value) {
+        self.call(reqwest::Method::GET, path, Some(token), None)
+            .await
+    }
+
+    pub async fn post(
+        &self,
+        path: &str,
+        token: &str,
+        body: serde_json::Value,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        self.call(reqwest::Method::POST, path, Some(token), Some(body))
+            .await
+    }
+
+    /// Create a tenant as platform admin; returns its id.
+    pub async fn tenant(&self, slug: &str) -> String {
+        let (s, body) = self
+            .post(
+                "/v1/tenants",
+                &self.admin(),
+                serde_json::json!({"slug": slug, "name": slug}),
+            )
+            .await;
+        assert_eq!(s, 201, "{body}");
+        body["id"].as_str().unwrap().to_string()
+    }
+}

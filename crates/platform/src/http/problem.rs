@@ -59,6 +59,23 @@ impl Problem {
         Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found")
     }
 
+    /// 422 listing every failing field.
+    pub fn validation(errors: Vec<FieldError>) -> Problem {
+        let mut p = Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            "Validation failed",
+        )
+        .with_detail(format!("{} field(s) failed validation", errors.len()));
+        p.errors = errors;
+        p
+    }
+
+    /// 409: the request conflicts with the current state (e.g. a name taken).
+    pub fn conflict(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::CONFLICT, "conflict", "Conflict").with_detail(detail)
+    }
+
     pub fn service_unavailable(detail: impl Into<String>) -> Problem {
         Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -99,6 +116,22 @@ impl Problem {
     }
 }
 
+impl FieldError {
+    pub fn new(field: &str, code: &str, message: impl Into<String>) -> FieldError {
+        FieldError {
+            field: field.into(),
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Whether a database error is the violation of the named unique constraint.
+pub fn is_unique_violation(e: &sqlx::Error, constraint: &str) -> bool {
+    matches!(e, sqlx::Error::Database(db)
+        if db.code().as_deref() == Some("23505") && db.constraint() == Some(constraint))
+}
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = self.status_code();
@@ -115,7 +148,7 @@ impl IntoResponse for Problem {
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{}", .0.title)]
-    Problem(Problem),
+    Problem(Box<Problem>),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -124,14 +157,14 @@ pub enum ApiError {
 
 impl From<Problem> for ApiError {
     fn from(p: Problem) -> Self {
-        ApiError::Problem(p)
+        ApiError::Problem(Box::new(p))
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
-            ApiError::Problem(p) => p.into_response(),
+            ApiError::Problem(p) => (*p).into_response(),
             ApiError::Database(e) if is_unavailable(&e) => {
                 tracing::warn!(error = %e, "database unavailable");
                 Problem::service_unavailable("the database is unavailable; retry shortly")

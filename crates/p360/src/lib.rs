@@ -1,0 +1,10 @@
+//! What `p360 serve` serves, shared with the integration tests so that they
+//! test exactly the assembled application.
+
+use platform::http::{ApiRoutes, AppState};
+
+/// Every capability's HTTP routes, with the services they share.
+pub fn api_routes(state: &AppState) -> anyhow::Result<ApiRoutes> {
+    let auth = tenancy::AuthService::new(state.pool.clone(), &state.config)?;
+    Ok(tenancy::with_auth(tenancy::routes(), auth))
+}

@@ -1,0 +1,570 @@
+//! Identity and tenancy against the real app: authentication failures,
+//! isolation between tenants, the permission matrix, API keys, the audit log.
+
+mod common;
+
+use common::*;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn claims(p: &Platform) -> Value {
+    let _ = p;
+    json!({
+        "iss": "p360-dev", "aud": "p360-api", "sub": "dev|forger@acme.test",
+        "email": "forger@acme.test", "roles": ["customer_admin"], "tenant": "acme",
+        "iat": now(), "exp": now() + 600,
+    })
+}
+
+fn b64(v: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v)
+}
+
+#[tokio::test]
+async fn every_forged_token_is_401_problem_json() {
+    let p = Platform::start().await;
+    p.tenant("acme").await;
+    // The genuine article works.
+    let good = p.dev.sign(&claims(&p)).unwrap();
+    assert_eq!(p.get("/v1/me", &good).await.0, 200);
+
+    let mut forged: Vec<(&str, String)> = Vec::new();
+    let mut c = claims(&p);
+    c["exp"] = json!(now() - 3600);
+    forged.push(("expired", p.dev.sign(&c).unwrap()));
+    let mut c = claims(&p);
+    c["nbf"] = json!(now() + 3600);
+    forged.push(("not yet valid", p.dev.sign(&c).unwrap()));
+    let mut c = claims(&p);
+    c["iss"] = json!("https://evil.example/");
+    forged.push(("wrong issuer", p.dev.sign(&c).unwrap()));
+    let mut c = claims(&p);
+    c["aud"] = json!("someone-else");
+    forged.push(("wrong audience", p.dev.sign(&c).unwrap()));
+    let mut c = claims(&p);
+    c.as_object_mut().unwrap().remove("exp");
+    forged.push(("no exp", p.dev.sign(&c).unwrap()));
+
+    // Payload changed after signing.
+    let parts: Vec<&str> = good.split('.').collect();
+    let mut c = claims(&p);
+    c["roles"] = json!(["platform_admin"]);
+    forged.push((
+        "tampered payload",
+        format!(
+            "{}.{}.{}",
+            parts[0],
+            b64(c.to_string().as_bytes()),
+            parts[2]
+        ),
+    ));
+    // alg: none, no signature.
+    let none_header = b64(br#"{"alg":"none","typ":"JWT"}"#);
+    forged.push((
+        "alg none",
+        format!("{none_header}.{}.", b64(claims(&p).to_string().as_bytes())),
+    ));
+    // HS256 with the issuer's public key as the HMAC secret (algorithm confusion).
+    let jwks = p.dev.jwks();
+    let public = serde_json::to_vec(&jwks["keys"][0]).unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some(p.dev.kid().to_string());
+    forged.push((
+        "HMAC with the public key",
+        jsonwebtoken::encode(
+            &header,
+            &claims(&p),
+            &jsonwebtoken::EncodingKey::from_secret(&public),
+        )
+        .unwrap(),
+    ));
+    // Signed by another key: unknown kid, and a known kid with the wrong key.
+    let other_dir = TempDir::new("other-key");
+    let other = tenancy::auth::dev::DevIssuer::load_or_create(other_dir.path()).unwrap();
+    forged.push(("unknown kid", other.sign(&claims(&p)).unwrap()));
+    let stolen_kid = {
+        let t = other.sign(&claims(&p)).unwrap();
+        let parts: Vec<&str> = t.split('.').collect();
+        let h = json!({"alg": "ES256", "typ": "JWT", "kid": p.dev.kid()});
+        format!(
+            "{}.{}.{}",
+            b64(h.to_string().as_bytes()),
+            parts[1],
+            parts[2]
+        )
+    };
+    forged.push(("known kid, wrong key", stolen_kid));
+    forged.push(("garbage", "not-a-token".into()));
+    forged.push(("three garbage segments", "a.b.c".into()));
+
+    for (what, token) in forged {
+        let res = p
+            .client
+            .get(p.app.url("/v1/me"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401, "{what}");
+        assert!(is_problem(&res), "{what}");
+        assert_eq!(
+            res.headers()["www-authenticate"],
+            "Bearer error=\"invalid_token\"",
+            "{what}"
+        );
+    }
+
+    // No credentials at all: 401 with a bare challenge.
+    let res = p.client.get(p.app.url("/v1/me")).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(res.headers()["www-authenticate"], "Bearer");
+}
+
+#[tokio::test]
+async fn another_tenants_objects_answer_404() {
+    let p = Platform::start().await;
+    p.tenant("acme").await;
+    p.tenant("globex").await;
+    let acme = p.token("customer_admin", Some("acme"), "admin@acme.test");
+    let globex = p.token("customer_admin", Some("globex"), "admin@globex.test");
+
+    let (s, key) = p
+        .post(
+            "/v1/api-keys",
+            &acme,
+            json!({"name": "etl", "role": "marketer"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{key}");
+    let key_id = key["id"].as_str().unwrap();
+    let (s, invited) = p
+        .post(
+            "/v1/users",
+            &acme,
+            json!({"email": "new@acme.test", "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{invited}");
+    let user_id = invited["id"].as_str().unwrap();
+
+    // Globex sees none of it: reads, updates and deletes all answer 404.
+    let (s, _) = p.get(&format!("/v1/api-keys/{key_id}"), &globex).await;
+    assert_eq!(s, 404);
+    let (s, _) = p
+        .call(
+            Method::DELETE,
+            &format!("/v1/api-keys/{key_id}"),
+            Some(&globex),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+    let (s, _) = p
+        .call(
+            Method::PATCH,
+            &format!("/v1/users/{user_id}"),
+            Some(&globex),
+            Some(json!({"role": "customer_admin"})),
+        )
+        .await;
+    assert_eq!(s, 404);
+    let (_, keys) = p.get("/v1/api-keys", &globex).await;
+    assert_eq!(keys.as_array().unwrap().len(), 0);
+    let (_, users) = p.get("/v1/users", &globex).await;
+    assert!(
+        users
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|u| u["email"] != "new@acme.test")
+    );
+    let (_, events) = p.get("/v1/audit-events", &globex).await;
+    assert!(
+        events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["action"] != "api_key.created"),
+        "{events}"
+    );
+
+    // The key is intact for its owner.
+    let (s, k) = p.get(&format!("/v1/api-keys/{key_id}"), &acme).await;
+    assert_eq!(s, 200);
+    assert!(k["revoked_at"].is_null());
+
+    // Staff see a tenant only once assigned; unknown or unassigned tenants are 404.
+    let ops = p.token("ad_ops", None, "ops@agency.test");
+    let res = p
+        .client
+        .get(p.app.url("/v1/api-keys"))
+        .bearer_auth(&ops)
+        .header("p360-tenant", "acme")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}
+
+#[tokio::test]
+async fn api_keys_viewers_cannot_create_and_revocation_is_immediate() {
+    let p = Platform::start().await;
+    p.tenant("acme").await;
+    let admin = p.token("customer_admin", Some("acme"), "admin@acme.test");
+    let viewer = p.token("viewer", Some("acme"), "viewer@acme.test");
+    let marketer = p.token("marketer", Some("acme"), "marketer@acme.test");
+
+    let (s, body) = p
+        .post(
+            "/v1/api-keys",
+            &viewer,
+            json!({"name": "mine", "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(s, 403, "{body}");
+    assert_eq!(body["type"], "urn:p360:problem:forbidden");
+    let (s, _) = p
+        .post(
+            "/v1/api-keys",
+            &marketer,
+            json!({"name": "mine", "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(s, 403);
+
+    // Validation lists every failing field.
+    let (s, body) = p
+        .post(
+            "/v1/api-keys",
+            &admin,
+            json!({"name": "", "role": "platform_admin"}),
+        )
+        .await;
+    assert_eq!(s, 422, "{body}");
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["name", "role"]);
+
+    let (s, created) = p
+        .post(
+            "/v1/api-keys",
+            &admin,
+            json!({"name": "ci", "role": "marketer"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{created}");
+    let secret = created["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("p360_"));
+    let id = created["id"].as_str().unwrap().to_string();
+
+    // The secret is not stored: only its hash.
+    let stored: Vec<u8> =
+        sqlx::query_scalar("SELECT secret_hash FROM api_keys WHERE id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&p.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored.len(), 32);
+    let (_, listed) = p.get("/v1/api-keys", &admin).await;
+    assert!(!listed.to_string().contains(&secret));
+
+    let (s, me) = p.get("/v1/me", &secret).await;
+    assert_eq!(s, 200);
+    assert_eq!(me["actor_type"], "api_key");
+    assert_eq!(me["role"], "marketer");
+    let (_, k) = p.get(&format!("/v1/api-keys/{id}"), &admin).await;
+    assert!(k["last_used_at"].is_string(), "last use recorded: {k}");
+
+    // Same name again while active: 409.
+    let (s, _) = p
+        .post(
+            "/v1/api-keys",
+            &admin,
+            json!({"name": "ci", "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(s, 409);
+
+    let (s, _) = p
+        .call(
+            Method::DELETE,
+            &format!("/v1/api-keys/{id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    let (s, body) = p.get("/v1/me", &secret).await;
+    assert_eq!(s, 401, "{body}");
+    assert_eq!(p.get("/v1/me", "p360_not-a-key").await.0, 401);
+}
+
+#[tokio::test]
+async fn deactivated_users_are_refused_and_invitations_are_joined() {
+    let p = Platform::start().await;
+    p.tenant("acme").await;
+    let admin = p.token("customer_admin", Some("acme"), "admin@acme.test");
+    // Invited as a viewer; the token claims no role and no tenant.
+    let (s, invited) = p
+        .post(
+            "/v1/users",
+            &admin,
+            json!({"email": "Ann@Acme.test", "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{invited}");
+    let ann = p
+        .dev
+        .sign(&json!({
+            "iss": "p360-dev", "aud": "p360-api", "sub": "idp|ann", "email": "ann@acme.test",
+            "iat": now(), "exp": now() + 600,
+        }))
+        .unwrap();
+    let (s, me) = p.get("/v1/me", &ann).await;
+    assert_eq!(s, 200, "{me}");
+    assert_eq!(me["role"], "viewer");
+    assert_eq!(me["id"], invited["id"]);
+
+    // Someone with neither an invitation nor a tenant in the token: 403.
+    let stranger = p
+        .dev
+        .sign(&json!({
+            "iss": "p360-dev", "aud": "p360-api", "sub": "idp|x", "email": "x@nowhere.test",
+            "iat": now(), "exp": now() + 600,
+        }))
+        .unwrap();
+    assert_eq!(p.get("/v1/me", &stranger).await.0, 403);
+
+    let id = invited["id"].as_str().unwrap();
+    let (s, body) = p
+        .call(
+            Method::PATCH,
+            &format!("/v1/users/{id}"),
+            Some(&admin),
+            Some(json!({"status": "deactivated"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = p.get("/v1/me", &ann).await;
+    assert_eq!(s, 403, "{body}");
+}
+
+/// Each route with the permission it needs. Every role is tried on every
+/// route: 403 exactly when the matrix says no.
+#[tokio::test]
+async fn role_by_route_table_matches_the_permission_matrix() {
+    use tenancy::roles::{Permission, Role};
+    let p = Platform::start().await;
+    let acme = p.tenant("acme").await;
+    let admin = p.admin();
+    // Staff roles other than platform_admin/finance act in assigned tenants only.
+    for role in ["account_manager", "ad_ops", "analyst"] {
+        let email = format!("{role}@agency.test");
+        p.get("/v1/me", &p.token(role, None, &email)).await;
+        sqlx::query(
+            "INSERT INTO staff_assignments (user_id, tenant_id) \
+             SELECT id, $2::uuid FROM users WHERE email = $1",
+        )
+        .bind(&email)
+        .bind(&acme)
+        .execute(&p.db.pool)
+        .await
+        .unwrap();
+    }
+    let routes: Vec<(Method, &str, Option<Value>, Permission)> = vec![
+        (Method::GET, "/v1/tenants", None, Permission::TenantsRead),
+        (
+            Method::POST,
+            "/v1/tenants",
+            Some(json!({"slug": "", "name": ""})),
+            Permission::TenantsManage,
+        ),
+        (Method::GET, "/v1/users", None, Permission::UsersRead),
+        (
+            Method::POST,
+            "/v1/users",
+            Some(json!({"email": "", "role": ""})),
+            Permission::UsersManage,
+        ),
+        (Method::GET, "/v1/api-keys", None, Permission::ApiKeysRead),
+        (
+            Method::POST,
+            "/v1/api-keys",
+            Some(json!({"name": "", "role": ""})),
+            Permission::ApiKeysManage,
+        ),
+        (Method::GET, "/v1/audit-events", None, Permission::AuditRead),
+    ];
+    for role in Role::ALL {
+        let tenant = (role.kind() == tenancy::roles::UserKind::Customer).then_some("acme");
+        let token = p.token(
+            role.as_str(),
+            tenant,
+            &format!("{}@agency.test", role.as_str()),
+        );
+        for (method, path, body, perm) in &routes {
+            let mut req = p
+                .client
+                .request(method.clone(), p.app.url(path))
+                .bearer_auth(&token);
+            if role.kind() == tenancy::roles::UserKind::Staff {
+                req = req.header("p360-tenant", "acme");
+            }
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            let status = req.send().await.unwrap().status();
+            if role.allows(*perm) {
+                assert_ne!(status, 403, "{role} {method} {path} should be allowed");
+                assert!(
+                    status.is_success() || status == 422,
+                    "{role} {method} {path}: {status}"
+                );
+            } else {
+                assert_eq!(status, 403, "{role} {method} {path} should be refused");
+            }
+        }
+    }
+    let _ = admin;
+}
+
+#[tokio::test]
+async fn audit_events_are_per_tenant_paginated_exported_and_verified() {
+    let p = Platform::start().await;
+    p.tenant("acme").await;
+    let admin = p.token("customer_admin", Some("acme"), "admin@acme.test");
+    for i in 0..5 {
+        let (s, _) = p
+            .post(
+                "/v1/api-keys",
+                &admin,
+                json!({"name": format!("k{i}"), "role": "viewer"}),
+            )
+            .await;
+        assert_eq!(s, 201);
+    }
+    let (s, page) = p
+        .get("/v1/audit-events?action=api_key.created&limit=2", &admin)
+        .await;
+    assert_eq!(s, 200, "{page}");
+    let mut seen: Vec<String> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["target_id"].as_str().unwrap().to_string())
+        .collect();
+    let mut cursor = page["next_cursor"].as_str().map(str::to_owned);
+    while let Some(c) = cursor {
+        let (_, page) = p
+            .get(
+                &format!("/v1/audit-events?action=api_key.created&limit=2&cursor={c}"),
+                &admin,
+            )
+            .await;
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["target_id"].as_str().unwrap().to_string()),
+        );
+        cursor = page["next_cursor"].as_str().map(str::to_owned);
+    }
+    assert_eq!(seen.len(), 5);
+    let first = &page["items"][0];
+    assert_eq!(first["actor_type"], "user");
+    assert!(first["request_id"].is_string());
+    assert_eq!(first["source_ip"], "127.0.0.1");
+
+    let res = p
+        .client
+        .get(p.app.url("/v1/audit-events?format=ndjson"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["content-type"], "application/x-ndjson");
+    let text = res.text().await.unwrap();
+    assert!(text.lines().count() >= 7, "{text}");
+    for line in text.lines() {
+        serde_json::from_str::<Value>(line).unwrap();
+    }
+    let (s, _) = p.get("/v1/audit-events?cursor=bogus", &admin).await;
+    assert_eq!(s, 422);
+
+    // Untouched: verifies. The table refuses updates and deletes.
+    let report = tenancy::audit::verify(&p.db.pool).await.unwrap();
+    assert!(report.broken.is_empty(), "{:?}", report.broken);
+    assert!(report.events >= 7);
+    let refused = sqlx::query("DELETE FROM audit_events")
+        .execute(&p.db.pool)
+        .await;
+    assert!(refused.is_err() || refused.unwrap().rows_affected() == 0);
+    let mut conn = p.db.pool.acquire().await.unwrap();
+    let refused =
+        sqlx::raw_sql("SET p360.all_tenants = 'on'; UPDATE audit_events SET action = 'x'")
+            .execute(&mut *conn)
+            .await;
+    assert!(refused.is_err(), "UPDATE must be refused");
+
+    // A superuser who disables the trigger and deletes from the middle is caught.
+    sqlx::raw_sql(
+        "BEGIN; ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete; \
+         SET LOCAL p360.all_tenants = 'on'; \
+         DELETE FROM audit_events WHERE tenant_id IS NOT NULL AND seq = 3; \
+         ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete; COMMIT;",
+    )
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    let report = tenancy::audit::verify(&p.db.pool).await.unwrap();
+    assert_eq!(report.broken.len(), 1, "{:?}", report.broken);
+    assert!(
+        report.broken[0].contains("#3 is missing"),
+        "{:?}",
+        report.broken
+    );
+}
+
+#[tokio::test]
+async fn tenant_slugs_are_validated_and_unique() {
+    let p = Platform::start().await;
+    let admin = p.admin();
+    let (s, body) = p
+        .post(
+            "/v1/tenants",
+            &admin,
+            json!({"slug": "Bad Slug!", "name": ""}),
+        )
+        .await;
+    assert_eq!(s, 422, "{body}");
+    assert_eq!(body["errors"].as_array().unwrap().len(), 2);
+    p.tenant("acme").await;
+    let (s, _) = p
+        .post(
+            "/v1/tenants",
+            &admin,
+            json!({"slug": "acme", "name": "Again"}),
+        )
+        .await;
+    assert_eq!(s, 409);
+    let (s, _) = p
+        .post("/v1/tenants", &admin, json!({"slug": "x", "nme": "typo"}))
+        .await;
+    assert_eq!(s, 422, "unknown fields are refused");
+    let (s, list) = p.get("/v1/tenants", &admin).await;
+    assert_eq!(s, 200);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+}

@@ -1,0 +1,326 @@
+//! Verifying OIDC access tokens: one [`Issuer`] per trusted issuer, each with
+//! its JWKS cache.
+//!
+//! Only RS256 and ES256, and only the algorithm the issuer's key declares (or
+//! implies: RSA -> RS256, P-256 -> ES256), so `alg: none`, HMAC signed with a
+//! public key and algorithm confusion all fail before any signature check.
+//! An unknown `kid` refreshes the JWKS at most once a minute; a JWKS endpoint
+//! that is down keeps the keys already cached.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use platform::config::{IssuerConfig, IssuerKind};
+use serde_json::{Map, Value};
+
+/// How often an unknown `kid` may trigger a JWKS refresh.
+const REFRESH_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Why a token was refused; shown to the client as the 401 detail.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("the token is not a well-formed JWT")]
+    Malformed,
+    #[error("the token's issuer is not trusted")]
+    UnknownIssuer,
+    #[error("the token's algorithm is not accepted")]
+    Algorithm,
+    #[error("the token's signing key is unknown")]
+    UnknownKey,
+    #[error("the token is invalid: {0}")]
+    Invalid(String),
+}
+
+/// Where an issuer's keys come from.
+pub enum KeySource {
+    /// Fetched from a JWKS URL, or from the discovery document when `None`.
+    Remote(Option<String>),
+    /// Known up front (the development issuer).
+    Static(Vec<Jwk>),
+}
+
+struct Cache {
+    keys: HashMap<String, (DecodingKey, Algorithm)>,
+    /// Keys without a `kid`, tried when the token has none.
+    anonymous: Vec<(DecodingKey, Algorithm)>,
+    last_fetch: Option<Instant>,
+    jwks_url: Option<String>,
+}
+
+/// A trusted issuer: its settings and its cached keys.
+pub struct Issuer {
+    pub config: IssuerConfig,
+    source_remote: bool,
+    cache: Mutex<Cache>,
+    refresh: tokio::sync::Mutex<()>,
+}
+
+/// The claims of a verified token that the platform uses.
+#[derive(Debug, Clone)]
+pub struct VerifiedToken {
+    pub issuer: String,
+    pub subject: String,
+    pub kind: IssuerKind,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub tenant: Option<String>,
+    pub roles: Vec<String>,
+    pub expires_at: u64,
+    /// True for tokens of the built-in development issuer.
+    pub dev: bool,
+}
+
+impl Issuer {
+    pub fn new(config: IssuerConfig, source: KeySource) -> Issuer {
+        let (remote, jwks_url, keys) = match source {
+            KeySource::Remote(url) => (true, url, Vec::new()),
+            KeySource::Static(keys) => (false, None, keys),
+        };
+        let issuer = Issuer {
+            config,
+            source_remote: remote,
+            cache: Mutex::new(Cache {
+                keys: HashMap::new(),
+                anonymous: Vec::new(),
+                last_fetch: None,
+                jwks_url,
+            }),
+            refresh: tokio::sync::Mutex::new(()),
+        };
+        issuer.install_keys(&keys);
+        issuer
+    }
+
+    fn install_keys(&self, keys: &[Jwk]) {
+        let mut cache = self.cache.lock().expect("jwks cache lock");
+        let mut by_kid = HashMap::new();
+        let mut anonymous = Vec::new();
+        for jwk in keys {
+            let Some(alg) = accepted_algorithm(jwk) else {
+                continue;
+            };
+            let Ok(key) = DecodingKey::from_jwk(jwk) else {
+                continue;
+            };
+            match &jwk.common.key_id {
+                Some(kid) => {
+                    by_kid.insert(kid.clone(), (key, alg));
+                }
+                None => anonymous.push((key, alg)),
+            }
+        }
+        cache.keys = by_kid;
+        cache.anonymous = anonymous;
+    }
+
+    fn lookup(&self, kid: Option<&str>) -> Option<Vec<(DecodingKey, Algorithm)>> {
+        let cache = self.cache.lock().expect("jwks cache lock");
+        match kid {
+            Some(kid) => cache.keys.get(kid).map(|k| vec![k.clone()]),
+            None if !cache.anonymous.is_empty() => Some(cache.anonymous.clone()),
+            None if cache.keys.len() == 1 => Some(cache.keys.values().cloned().collect()),
+            None => None,
+        }
+    }
+
+    /// Fetch the JWKS unless it was fetched less than a minute ago. Failures keep the cached keys.
+    async fn refresh(&self, http: &reqwest::Client) {
+        if !self.source_remote {
+            return;
+        }
+        let _guard = self.refresh.lock().await;
+        let url = {
+            let cache = self.cache.lock().expect("jwks cache lock");
+            if cache
+                .last_fetch
+                .is_some_and(|t| t.elapsed() < REFRESH_INTERVAL)
+            {
+                return;
+            }
+            cache.jwks_url.clone()
+        };
+        {
+            let mut cache = self.cache.lock().expect("jwks cache lock");
+            cache.last_fetch = Some(Instant::now());
+        }
+        match fetch_keys(http, &self.config.issuer, url).await {
+            Ok((url, keys)) => {
+                tracing::info!(issuer = %self.config.name, keys = keys.len(), "JWKS refreshed");
+                self.install_keys(&keys);
+                self.cache.lock().expect("jwks cache lock").jwks_url = Some(url);
+            }
+            Err(e) => {
+                tracing::warn!(issuer = %self.config.name, error = %e, "JWKS refresh failed; keeping cached keys");
+            }
+        }
+    }
+
+    /// Verify `token` (already known to claim this issuer) and extract its claims.
+    pub async fn verify(
+        &self,
+        http: &reqwest::Client,
+        token: &str,
+        header: &jsonwebtoken::Header,
+        leeway: u64,
+    ) -> Result<VerifiedToken, TokenError> {
+        if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
+            return Err(TokenError::Algorithm);
+        }
+        let kid = header.kid.as_deref();
+        let keys = match self.lookup(kid) {
+            Some(k) => k,
+            None => {
+                self.refresh(http).await;
+                self.lookup(kid).ok_or(TokenError::UnknownKey)?
+            }
+        };
+        let mut validation = Validation::new(header.alg);
+        validation.set_issuer(&[&self.config.issuer]);
+        validation.set_audience(&[&self.config.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = leeway;
+        let mut last = TokenError::Algorithm;
+        for (key, alg) in keys {
+            if alg != header.alg {
+                last = TokenError::Algorithm;
+                continue;
+            }
+            match jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation) {
+                Ok(data) => return Ok(self.claims(data.claims)),
+                Err(e) => last = TokenError::Invalid(describe(&e)),
+            }
+        }
+        Err(last)
+    }
+
+    fn claims(&self, c: Map<String, Value>) -> VerifiedToken {
+        let text = |k: &str| c.get(k).and_then(Value::as_str).map(str::to_owned);
+        let roles = self
+            .config
+            .roles_claim
+            .as_deref()
+            .and_then(|k| c.get(k))
+            .map(|v| match v {
+                Value::String(s) => s
+                    .split([' ', ','])
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                Value::Array(a) => a
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .unwrap_or_default();
+        VerifiedToken {
+            issuer: self.config.issuer.clone(),
+            subject: text("sub").unwrap_or_default(),
+            kind: self.config.kind,
+            email: text("email").or_else(|| text("preferred_username")),
+            name: text("name"),
+            tenant: self.config.tenant_claim.as_deref().and_then(text),
+            roles,
+            expires_at: c.get("exp").and_then(Value::as_u64).unwrap_or(0),
+            dev: false,
+        }
+    }
+}
+
+/// The algorithm a JWK is for, if it is one we accept.
+fn accepted_algorithm(jwk: &Jwk) -> Option<Algorithm> {
+    let implied = match &jwk.algorithm {
+        AlgorithmParameters::RSA(_) => Algorithm::RS256,
+        AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => {
+            Algorithm::ES256
+        }
+        _ => return None,
+    };
+    match jwk.common.key_algorithm {
+        None => Some(implied),
+        Some(KeyAlgorithm::RS256) if implied == Algorithm::RS256 => Some(Algorithm::RS256),
+        Some(KeyAlgorithm::ES256) if implied == Algorithm::ES256 => Some(Algorithm::ES256),
+        Some(_) => None,
+    }
+}
+
+fn describe(e: &jsonwebtoken::errors::Error) -> String {
+    use jsonwebtoken::errors::ErrorKind::*;
+    match e.kind() {
+        ExpiredSignature => "expired".into(),
+        ImmatureSignature => "not yet valid (nbf)".into(),
+        InvalidAudience => "wrong audience".into(),
+        InvalidIssuer => "wrong issuer".into(),
+        InvalidSignature => "bad signature".into(),
+        MissingRequiredClaim(c) => format!("missing claim {c}"),
+        _ => "verification failed".into(),
+    }
+}
+
+/// The `iss` of a token, read without verifying it (to pick the issuer).
+pub fn peek_issuer(token: &str) -> Result<String, TokenError> {
+    let payload = token.split('.').nth(1).ok_or(TokenError::Malformed)?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .map_err(|_| TokenError::Malformed)?;
+    let claims: Map<String, Value> =
+        serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)?;
+    claims
+        .get("iss")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or(TokenError::UnknownIssuer)
+}
+
+/// Fetch the keys (from `jwks_url`, or via discovery). Keys of types we do not
+/// accept are skipped, not fatal.
+async fn fetch_keys(
+    http: &reqwest::Client,
+    issuer: &str,
+    jwks_url: Option<String>,
+) -> anyhow::Result<(String, Vec<Jwk>)> {
+    let url = match jwks_url {
+        Some(u) => u,
+        None => {
+            let discovery = format!(
+                "{}/.well-known/openid-configuration",
+                issuer.trim_end_matches('/')
+            );
+            let doc: Value = http
+                .get(&discovery)
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            doc.get("jwks_uri")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| anyhow::anyhow!("discovery document has no jwks_uri"))?
+        }
+    };
+    let set: Value = http
+        .get(&url)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let keys = set
+        .get("keys")
+        .and_then(Value::as_array)
+        .map(|keys| {
+            keys.iter()
+                .filter_map(|k| serde_json::from_value::<Jwk>(k.clone()).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((url, keys))
+}

@@ -1,0 +1,371 @@
+//! Authentication: bearer tokens (OIDC access tokens or `p360_` API keys) to a
+//! [`Principal`], and the extractors handlers use.
+//!
+//! Failures are 401 problem+json with `WWW-Authenticate: Bearer
+//! error="invalid_token"`; a valid identity without permission is 403.
+
+pub mod dev;
+pub mod jwt;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use platform::config::{Config, IssuerKind};
+use platform::http::problem::{ApiError, Problem};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::api_keys;
+use crate::audit::RequestMeta;
+use crate::roles::{Permission, Role, UserKind};
+use crate::scope::{TenantId, Visibility};
+use crate::users;
+use jwt::{Issuer, KeySource, TokenError, VerifiedToken};
+
+/// The header staff use to choose the tenant they act in.
+pub const TENANT_HEADER: &str = "p360-tenant";
+
+/// Who acts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    User(Uuid),
+    ApiKey(Uuid),
+    System,
+}
+
+impl Actor {
+    pub fn audit_parts(&self) -> (&'static str, Option<String>) {
+        match self {
+            Actor::User(id) => ("user", Some(id.to_string())),
+            Actor::ApiKey(id) => ("api_key", Some(id.to_string())),
+            Actor::System => ("system", None),
+        }
+    }
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub actor: Actor,
+    pub role: Role,
+    /// Customers and API keys: their tenant.
+    pub tenant: Option<TenantId>,
+    /// Staff: the tenants they are assigned to.
+    pub assigned: Vec<TenantId>,
+    pub email: Option<String>,
+    pub meta: RequestMeta,
+}
+
+impl Principal {
+    /// 403 unless the role has `p`.
+    pub fn require(&self, p: Permission) -> Result<(), ApiError> {
+        if self.role.allows(p) {
+            Ok(())
+        } else {
+            Err(forbidden(format!(
+                "the {} role does not have the {} permission",
+                self.role,
+                p.as_str()
+            ))
+            .into())
+        }
+    }
+
+    /// The tenants this principal may see.
+    pub fn visibility(&self) -> Visibility {
+        match (self.role.kind(), self.tenant) {
+            (UserKind::Customer, Some(t)) => Visibility::one(t),
+            (UserKind::Customer, None) => Visibility::Tenants(Vec::new()),
+            (UserKind::Staff, _) if self.role.sees_all_tenants() => Visibility::All,
+            (UserKind::Staff, _) => Visibility::Tenants(self.assigned.clone()),
+        }
+    }
+
+    pub fn is_staff(&self) -> bool {
+        self.role.kind() == UserKind::Staff
+    }
+}
+
+pub fn forbidden(detail: impl Into<String>) -> Problem {
+    Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden").with_detail(detail)
+}
+
+/// A 401 with the `WWW-Authenticate` challenge.
+#[derive(Debug)]
+pub struct Unauthorized {
+    detail: String,
+    /// `false` when no credentials were sent at all (no `error=` in the challenge).
+    invalid_token: bool,
+}
+
+impl Unauthorized {
+    pub fn invalid(detail: impl Into<String>) -> Unauthorized {
+        Unauthorized {
+            detail: detail.into(),
+            invalid_token: true,
+        }
+    }
+}
+
+impl IntoResponse for Unauthorized {
+    fn into_response(self) -> Response {
+        let mut res = Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized")
+            .with_detail(self.detail)
+            .into_response();
+        let challenge = if self.invalid_token {
+            "Bearer error=\"invalid_token\""
+        } else {
+            "Bearer"
+        };
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(challenge),
+        );
+        res
+    }
+}
+
+/// Rejection of the auth extractors.
+#[derive(Debug)]
+pub enum AuthRejection {
+    Unauthorized(Unauthorized),
+    Api(ApiError),
+}
+
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        match self {
+            AuthRejection::Unauthorized(u) => u.into_response(),
+            AuthRejection::Api(e) => e.into_response(),
+        }
+    }
+}
+
+impl From<ApiError> for AuthRejection {
+    fn from(e: ApiError) -> Self {
+        AuthRejection::Api(e)
+    }
+}
+
+impl From<Problem> for AuthRejection {
+    fn from(p: Problem) -> Self {
+        AuthRejection::Api(p.into())
+    }
+}
+
+impl From<sqlx::Error> for AuthRejection {
+    fn from(e: sqlx::Error) -> Self {
+        AuthRejection::Api(e.into())
+    }
+}
+
+/// Verifies credentials and resolves them to principals. Shared by all routes
+/// (installed as a request extension).
+pub struct AuthService {
+    pool: PgPool,
+    issuers: Vec<Issuer>,
+    dev: Option<dev::DevIssuer>,
+    http: reqwest::Client,
+    leeway: u64,
+}
+
+impl AuthService {
+    pub fn new(pool: PgPool, config: &Config) -> anyhow::Result<Arc<AuthService>> {
+        let mut issuers: Vec<Issuer> = config
+            .auth
+            .issuers
+            .iter()
+            .map(|c| Issuer::new(c.clone(), KeySource::Remote(c.jwks_url.clone())))
+            .collect();
+        let dev = if config.auth.dev_issuer_enabled(config.mode) {
+            let d = dev::DevIssuer::load_or_create(&config.data_dir)?;
+            issuers.push(Issuer::new(
+                dev::DevIssuer::issuer_config(),
+                KeySource::Static(vec![d.jwk()]),
+            ));
+            Some(d)
+        } else {
+            None
+        };
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .build()?;
+        Ok(Arc::new(AuthService {
+            pool,
+            issuers,
+            dev,
+            http,
+            leeway: config.auth.leeway_secs,
+        }))
+    }
+
+    pub fn dev_issuer(&self) -> Option<&dev::DevIssuer> {
+        self.dev.as_ref()
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Verify a bearer credential and resolve it to a principal.
+    pub async fn authenticate(
+        &self,
+        token: &str,
+        meta: RequestMeta,
+    ) -> Result<Principal, AuthRejection> {
+        if let Some(secret) = token.strip_prefix(api_keys::SECRET_PREFIX) {
+            return api_keys::authenticate(&self.pool, secret, meta).await;
+        }
+        let verified = self
+            .verify_jwt(token)
+            .await
+            .map_err(|e| AuthRejection::Unauthorized(Unauthorized::invalid(e.to_string())))?;
+        users::resolve(&self.pool, &verified, meta).await
+    }
+
+    async fn verify_jwt(&self, token: &str) -> Result<VerifiedToken, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        let iss = jwt::peek_issuer(token)?;
+        let issuer = self
+            .issuers
+            .iter()
+            .find(|i| i.config.issuer == iss)
+            .ok_or(TokenError::UnknownIssuer)?;
+        let mut verified = issuer
+            .verify(&self.http, token, &header, self.leeway)
+            .await?;
+        verified.dev = iss == dev::ISSUER;
+        Ok(verified)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        if let Some(p) = parts.extensions.get::<Principal>() {
+            return Ok(p.clone());
+        }
+        let service = parts
+            .extensions
+            .get::<Arc<AuthService>>()
+            .cloned()
+            .ok_or_else(|| {
+                AuthRejection::Api(anyhow::anyhow!("AuthService not installed").into())
+            })?;
+        let token = bearer(parts)?;
+        let principal = service.authenticate(token, request_meta(parts)).await?;
+        parts.extensions.insert(principal.clone());
+        Ok(principal)
+    }
+}
+
+fn bearer(parts: &Parts) -> Result<&str, AuthRejection> {
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or(AuthRejection::Unauthorized(Unauthorized {
+            detail: "this endpoint needs an Authorization: Bearer token".into(),
+            invalid_token: false,
+        }))?;
+    let value = value.to_str().map_err(|_| {
+        AuthRejection::Unauthorized(Unauthorized::invalid("malformed Authorization header"))
+    })?;
+    let (scheme, token) =
+        value
+            .split_once(' ')
+            .ok_or(AuthRejection::Unauthorized(Unauthorized::invalid(
+                "malformed Authorization header",
+            )))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(AuthRejection::Unauthorized(Unauthorized::invalid(
+            "only Bearer credentials are accepted",
+        )));
+    }
+    Ok(token.trim())
+}
+
+/// Request id, source IP and user agent, for the audit log.
+pub fn request_meta(parts: &Parts) -> RequestMeta {
+    RequestMeta {
+        request_id: parts
+            .extensions
+            .get::<platform::http::middleware::RequestId>()
+            .map(|r| r.0.clone()),
+        source_ip: parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string()),
+        user_agent: parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(512).collect()),
+    }
+}
+
+/// A principal acting in one tenant: customers in their own; staff in the one
+/// named by the `P360-Tenant` header (slug), which must be visible to them.
+#[derive(Debug, Clone)]
+pub struct InTenant {
+    pub principal: Principal,
+    pub tenant: TenantId,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for InTenant {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let principal = Principal::from_request_parts(parts, state).await?;
+        if let Some(t) = principal.tenant {
+            return Ok(InTenant {
+                principal,
+                tenant: t,
+            });
+        }
+        let service = parts
+            .extensions
+            .get::<Arc<AuthService>>()
+            .cloned()
+            .ok_or_else(|| {
+                AuthRejection::Api(anyhow::anyhow!("AuthService not installed").into())
+            })?;
+        let slug = parts
+            .headers
+            .get(TENANT_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "tenant-required",
+                    "Tenant required",
+                )
+                .with_detail(
+                    "staff choose the tenant to act in with the P360-Tenant header (its slug)",
+                )
+            })?;
+        let tenant = crate::tenants::id_by_slug(&service.pool, slug)
+            .await?
+            .filter(|t| principal.visibility().includes(*t))
+            .ok_or_else(|| Problem::not_found().with_detail(format!("no tenant {slug}")))?;
+        Ok(InTenant { principal, tenant })
+    }
+}
+
+/// Staff issuers provision users only with a staff role; customer issuers only
+/// with a customer role. The development issuer allows both.
+pub fn kind_allowed(kind: IssuerKind, dev: bool, role: Role) -> bool {
+    dev || match kind {
+        IssuerKind::Internal => role.kind() == UserKind::Staff,
+        IssuerKind::External => role.kind() == UserKind::Customer,
+    }
+}
+
+/// Load (or create) the development issuer's key for `p360 token`.
+pub fn dev_token(data_dir: &Path, claims: &dev::DevClaims) -> anyhow::Result<String> {
+    dev::DevIssuer::load_or_create(data_dir)?.mint(claims)
+}
