@@ -51,6 +51,25 @@ ensure_rust() {
   fi
 }
 
+# Redis on 127.0.0.1:6379 (shared rate limits are tested against it).
+ensure_redis() {
+  if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+    say "Redis not found"
+    apt_install redis-server
+  fi
+  if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+    say "starting redis-server on 127.0.0.1:6379 (no persistence)"
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+      --dir /tmp --logfile /tmp/p360-redis.log >/dev/null
+    for _ in $(seq 50); do
+      redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && return 0
+      sleep 0.1
+    done
+    say "redis-server did not start (see /tmp/p360-redis.log)"
+    exit 1
+  fi
+}
+
 target_dir() {
   printf '%s\n' "${CARGO_TARGET_DIR:-$PWD/target}"
 }

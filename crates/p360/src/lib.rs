@@ -5,6 +5,10 @@ use platform::http::{ApiRoutes, AppState};
 
 /// Every capability's HTTP routes, with the services they share.
 pub fn api_routes(state: &AppState) -> anyhow::Result<ApiRoutes> {
-    let auth = tenancy::AuthService::new(state.pool.clone(), &state.config)?;
+    let auth = tenancy::AuthService::new(
+        state.pool.clone(),
+        &state.config,
+        state.rate_limiter.clone(),
+    )?;
     Ok(tenancy::with_auth(tenancy::routes(), auth))
 }

@@ -49,7 +49,7 @@ pub async fn serve(
             }
         }
         log_instance(&database).await;
-        let state = AppState::new(database.pool.clone(), config.clone(), build);
+        let state = AppState::new(database.pool.clone(), config.clone(), build).await?;
         let app = crate::http::router(state.clone(), routes(&state)?);
         crate::server::serve(listener, app, state, shutdown.clone()).await
     }

@@ -67,6 +67,59 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub log: LogConfig,
     pub auth: AuthConfig,
+    pub rate_limit: RateLimitConfig,
+    pub redis: RedisConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    pub enabled: bool,
+    /// Per API key.
+    pub api_key: RateRule,
+    /// Per signed-in user.
+    pub user: RateRule,
+    /// Per source IP, for requests without valid credentials.
+    pub anonymous: RateRule,
+}
+
+/// A token bucket: `burst` requests at once, refilled at `per_minute`.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateRule {
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            enabled: true,
+            api_key: RateRule {
+                per_minute: 1200,
+                burst: 200,
+            },
+            user: RateRule {
+                per_minute: 600,
+                burst: 100,
+            },
+            anonymous: RateRule {
+                per_minute: 60,
+                burst: 20,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisConfig {
+    /// `redis://` URL (secret); shared rate limits when set.
+    #[serde(
+        serialize_with = "serialize_database_url",
+        deserialize_with = "deserialize_opt_secret"
+    )]
+    pub url: Option<SecretString>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -167,6 +220,8 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             log: LogConfig::default(),
             auth: AuthConfig::default(),
+            rate_limit: RateLimitConfig::default(),
+            redis: RedisConfig::default(),
         }
     }
 }
@@ -355,6 +410,31 @@ impl Config {
             ));
         }
         self.validate_auth()?;
+        for (name, rule) in [
+            ("api_key", self.rate_limit.api_key),
+            ("user", self.rate_limit.user),
+            ("anonymous", self.rate_limit.anonymous),
+        ] {
+            if rule.per_minute == 0 || rule.burst == 0 {
+                return Err(ConfigError::invalid(
+                    &format!("rate_limit.{name}"),
+                    "per_minute and burst must be at least 1",
+                ));
+            }
+        }
+        if let Some(url) = &self.redis.url
+            && !matches!(
+                url::Url::parse(url.expose_secret())
+                    .map(|u| u.scheme().to_string())
+                    .as_deref(),
+                Ok("redis" | "rediss")
+            )
+        {
+            return Err(ConfigError::invalid(
+                "redis.url",
+                "must be a redis:// or rediss:// URL",
+            ));
+        }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| ConfigError::invalid("log.level", one_line(&e.to_string())))?;
         Ok(())

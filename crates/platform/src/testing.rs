@@ -224,7 +224,7 @@ impl TestApp {
             version: "test",
             git_sha: "test",
         };
-        let state = crate::http::AppState::new(pool, std::sync::Arc::new(config), build);
+        let state = crate::http::AppState::new(pool, std::sync::Arc::new(config), build).await?;
         let shutdown = crate::shutdown::Shutdown::manual();
         let app = crate::http::router(state.clone(), routes(&state)?);
         let server = tokio::spawn(crate::server::serve(

@@ -26,19 +26,28 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub build: BuildInfo,
     pub metrics: PrometheusHandle,
+    pub rate_limiter: Arc<crate::rate_limit::RateLimiter>,
     /// Cleared as soon as shutdown begins, so load balancers stop routing here.
     accepting: Arc<AtomicBool>,
 }
 
 impl AppState {
-    pub fn new(pool: PgPool, config: Arc<Config>, build: BuildInfo) -> AppState {
-        AppState {
+    /// The shared state; connects to Redis when `redis.url` is set.
+    pub async fn new(
+        pool: PgPool,
+        config: Arc<Config>,
+        build: BuildInfo,
+    ) -> anyhow::Result<AppState> {
+        let limiter =
+            crate::rate_limit::RateLimiter::new(config.rate_limit.clone(), &config.redis).await?;
+        Ok(AppState {
             pool,
             config,
             build,
+            rate_limiter: Arc::new(limiter),
             metrics: crate::telemetry::prometheus(build),
             accepting: Arc::new(AtomicBool::new(true)),
-        }
+        })
     }
 
     pub fn is_shutting_down(&self) -> bool {

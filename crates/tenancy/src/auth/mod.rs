@@ -16,6 +16,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use platform::config::{Config, IssuerKind};
 use platform::http::problem::{ApiError, Problem};
+use platform::rate_limit::{Backend, Decision, RateLimiter};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -134,6 +135,7 @@ impl IntoResponse for Unauthorized {
 pub enum AuthRejection {
     Unauthorized(Unauthorized),
     Api(ApiError),
+    RateLimited(std::time::Duration),
 }
 
 impl IntoResponse for AuthRejection {
@@ -141,6 +143,19 @@ impl IntoResponse for AuthRejection {
         match self {
             AuthRejection::Unauthorized(u) => u.into_response(),
             AuthRejection::Api(e) => e.into_response(),
+            AuthRejection::RateLimited(wait) => {
+                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                let mut res = Problem::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate-limited",
+                    "Too many requests",
+                )
+                .with_detail(format!("retry after {secs} s"))
+                .into_response();
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+                res
+            }
         }
     }
 }
@@ -167,6 +182,7 @@ impl From<sqlx::Error> for AuthRejection {
 /// (installed as a request extension).
 pub struct AuthService {
     pool: PgPool,
+    limiter: Arc<RateLimiter>,
     issuers: Vec<Issuer>,
     dev: Option<dev::DevIssuer>,
     http: reqwest::Client,
@@ -174,7 +190,11 @@ pub struct AuthService {
 }
 
 impl AuthService {
-    pub fn new(pool: PgPool, config: &Config) -> anyhow::Result<Arc<AuthService>> {
+    pub fn new(
+        pool: PgPool,
+        config: &Config,
+        limiter: Arc<RateLimiter>,
+    ) -> anyhow::Result<Arc<AuthService>> {
         let mut issuers: Vec<Issuer> = config
             .auth
             .issuers
@@ -196,6 +216,7 @@ impl AuthService {
             .build()?;
         Ok(Arc::new(AuthService {
             pool,
+            limiter,
             issuers,
             dev,
             http,
@@ -257,8 +278,36 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
             .ok_or_else(|| {
                 AuthRejection::Api(anyhow::anyhow!("AuthService not installed").into())
             })?;
-        let token = bearer(parts)?;
-        let principal = service.authenticate(token, request_meta(parts)).await?;
+        let meta = request_meta(parts);
+        let authenticated = match bearer(parts) {
+            Ok(token) => service.authenticate(token, meta.clone()).await,
+            Err(e) => Err(e),
+        };
+        let limits = &service.limiter.rules;
+        let (key, rule) = match &authenticated {
+            Ok(p) => match &p.actor {
+                Actor::ApiKey(id) => (format!("key:{id}"), limits.api_key),
+                Actor::User(id) => (format!("user:{id}"), limits.user),
+                Actor::System => (String::from("system"), limits.api_key),
+            },
+            // Failed or missing credentials count against the source address.
+            Err(AuthRejection::Unauthorized(_)) => (
+                format!("ip:{}", meta.source_ip.as_deref().unwrap_or("unknown")),
+                limits.anonymous,
+            ),
+            Err(_) => return authenticated,
+        };
+        if let (Decision::Limited { retry_after }, backend) =
+            service.limiter.check(&key, rule).await
+        {
+            metrics::counter!("p360_rate_limited_total", "backend" => match backend {
+                Backend::Redis => "redis",
+                Backend::InProcess => "in_process",
+            })
+            .increment(1);
+            return Err(AuthRejection::RateLimited(retry_after));
+        }
+        let principal = authenticated?;
         parts.extensions.insert(principal.clone());
         Ok(principal)
     }

@@ -1,0 +1,144 @@
+//! Rate limits: token buckets per user, per API key and per source IP for
+//! unauthenticated requests; in-process, shared through Redis, and falling
+//! back to in-process limits when Redis goes away.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use platform::config::RateRule;
+use secrecy::SecretString;
+
+const TIGHT: RateRule = RateRule {
+    per_minute: 60,
+    burst: 3,
+};
+
+async fn me_status(p: &Platform, app: &TestApp, token: &str) -> reqwest::Response {
+    p.client
+        .get(app.url("/v1/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn in_process_limits_answer_429_with_retry_after() {
+    let p = Platform::start_with(|c| {
+        c.rate_limit.user = TIGHT;
+        c.rate_limit.anonymous = TIGHT;
+    })
+    .await;
+    p.tenant("acme").await;
+    let ann = p.token("viewer", Some("acme"), "ann@acme.test");
+    for _ in 0..3 {
+        assert_eq!(me_status(&p, &p.app, &ann).await.status(), 200);
+    }
+    let res = me_status(&p, &p.app, &ann).await;
+    assert_eq!(res.status(), 429);
+    assert!(is_problem(&res));
+    assert_eq!(res.headers()["retry-after"], "1");
+    // Another user has a bucket of their own.
+    let bob = p.token("viewer", Some("acme"), "bob@acme.test");
+    assert_eq!(me_status(&p, &p.app, &bob).await.status(), 200);
+    // After the wait, the first user gets through again.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(me_status(&p, &p.app, &ann).await.status(), 200);
+
+    // Bad credentials are limited per source address: 401s, then 429.
+    let statuses: Vec<u16> = {
+        let mut v = Vec::new();
+        for _ in 0..4 {
+            v.push(me_status(&p, &p.app, "garbage").await.status().as_u16());
+        }
+        v
+    };
+    assert_eq!(statuses, [401, 401, 401, 429]);
+}
+
+#[tokio::test]
+async fn redis_shares_limits_between_instances() {
+    let redis_url = "redis://127.0.0.1:6379";
+    let p = Platform::start_with(|c| {
+        c.rate_limit.user = TIGHT;
+        c.redis.url = Some(SecretString::from(redis_url));
+    })
+    .await;
+    // A second instance on the same database and Redis.
+    let mut config = platform::config::Config {
+        data_dir: p.data.path().to_path_buf(),
+        ..Default::default()
+    };
+    config.rate_limit.user = TIGHT;
+    config.redis.url = Some(SecretString::from(redis_url));
+    let other = TestApp::spawn_with(p.db.pool.clone(), config, p360::api_routes)
+        .await
+        .unwrap();
+    p.tenant("acme").await;
+    let ann = p.token("viewer", Some("acme"), "ann@acme.test");
+    assert_eq!(me_status(&p, &p.app, &ann).await.status(), 200);
+    assert_eq!(me_status(&p, &other, &ann).await.status(), 200);
+    assert_eq!(me_status(&p, &p.app, &ann).await.status(), 200);
+    // The bucket is shared: the fourth request is refused whichever instance gets it.
+    let res = me_status(&p, &other, &ann).await;
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().contains_key("retry-after"));
+    other.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn limits_fall_back_to_in_process_when_redis_goes_away() {
+    // A Redis of our own, so that it can be stopped.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut redis = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server (Debian package redis-server)");
+    let url = format!("redis://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "redis-server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let p = Platform::start_with(|c| {
+        c.rate_limit.user = TIGHT;
+        c.redis.url = Some(SecretString::from(url.as_str()));
+    })
+    .await;
+    p.tenant("acme").await;
+    let ann = p.token("viewer", Some("acme"), "ann@acme.test");
+    assert_eq!(me_status(&p, &p.app, &ann).await.status(), 200);
+
+    redis.kill().unwrap();
+    redis.wait().unwrap();
+    // Requests keep being served, and limited by the in-process buckets.
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(me_status(&p, &p.app, &ann).await.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 429]);
+    let metrics = get(&p.app.url("/metrics")).await.text().await.unwrap();
+    assert!(
+        metrics.contains("p360_rate_limit_redis_errors_total"),
+        "fallback counted"
+    );
+}

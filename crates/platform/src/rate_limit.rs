@@ -1,0 +1,203 @@
+//! Token-bucket rate limits, in-process by default and shared through Redis
+//! when `redis.url` is set. If Redis stops answering, limits fall back to the
+//! in-process buckets (per instance) until it answers again; requests are
+//! never refused because the limiter's store is down.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use secrecy::ExposeSecret;
+
+pub use crate::config::RateRule as Rule;
+use crate::config::{RateLimitConfig, RedisConfig};
+
+impl Rule {
+    fn per_ms(&self) -> f64 {
+        f64::from(self.per_minute) / 60_000.0
+    }
+}
+
+/// The outcome of taking one token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allowed,
+    /// Refused; a token is available again after this long.
+    Limited {
+        retry_after: Duration,
+    },
+}
+
+/// Which store decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    InProcess,
+    Redis,
+}
+
+pub struct RateLimiter {
+    local: LocalBuckets,
+    redis: Option<redis::aio::ConnectionManager>,
+    script: redis::Script,
+    pub rules: RateLimitConfig,
+}
+
+/// Token bucket in Lua so that a read-modify-write is atomic across instances.
+/// Time comes from the Redis server, so instance clocks do not matter.
+const LUA_TOKEN_BUCKET: &str = r#"
+local capacity = tonumber(ARGV[1])
+local per_ms = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1]) or capacity
+local ts = tonumber(state[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - ts) * per_ms)
+local allowed = 0
+local retry = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  allowed = 1
+else
+  retry = math.ceil((1 - tokens) / per_ms)
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', now)
+redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / per_ms) + 1000)
+return {allowed, retry}
+"#;
+
+impl RateLimiter {
+    /// Connect to Redis if configured; a Redis that cannot be reached at start
+    /// is an error (misconfiguration), later outages fall back.
+    pub async fn new(rules: RateLimitConfig, redis: &RedisConfig) -> anyhow::Result<RateLimiter> {
+        let redis = match &redis.url {
+            Some(url) => {
+                let client = redis::Client::open(url.expose_secret())
+                    .map_err(|e| anyhow::anyhow!("invalid redis.url: {e}"))?;
+                let config = redis::aio::ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(Duration::from_secs(2)))
+                    .set_response_timeout(Some(Duration::from_millis(500)))
+                    .set_number_of_retries(1);
+                let manager = tokio::time::timeout(
+                    Duration::from_secs(5),
+                    redis::aio::ConnectionManager::new_with_config(client, config),
+                )
+                .await
+                .map_err(|_| anyhow::anyhow!("cannot connect to Redis: timed out"))?
+                .map_err(|e| anyhow::anyhow!("cannot connect to Redis: {e}"))?;
+                Some(manager)
+            }
+            None => None,
+        };
+        Ok(RateLimiter {
+            local: LocalBuckets::default(),
+            redis,
+            script: redis::Script::new(LUA_TOKEN_BUCKET),
+            rules,
+        })
+    }
+
+    /// An in-process limiter (tests, embedding).
+    pub fn in_process(rules: RateLimitConfig) -> RateLimiter {
+        RateLimiter {
+            local: LocalBuckets::default(),
+            redis: None,
+            script: redis::Script::new(LUA_TOKEN_BUCKET),
+            rules,
+        }
+    }
+
+    /// Take one token from `key`'s bucket.
+    pub async fn check(&self, key: &str, rule: Rule) -> (Decision, Backend) {
+        if !self.rules.enabled {
+            return (Decision::Allowed, Backend::InProcess);
+        }
+        if let Some(conn) = &self.redis {
+            let mut conn = conn.clone();
+            let result: redis::RedisResult<(i64, i64)> = self
+                .script
+                .key(format!("p360:rl:{key}"))
+                .arg(rule.burst)
+                .arg(rule.per_ms())
+                .invoke_async(&mut conn)
+                .await;
+            match result {
+                Ok((1, _)) => return (Decision::Allowed, Backend::Redis),
+                Ok((_, retry_ms)) => {
+                    return (
+                        Decision::Limited {
+                            retry_after: Duration::from_millis(retry_ms.max(1) as u64),
+                        },
+                        Backend::Redis,
+                    );
+                }
+                Err(e) => {
+                    metrics::counter!("p360_rate_limit_redis_errors_total").increment(1);
+                    tracing::warn!(error = %e, "rate limit: Redis unavailable, using in-process buckets");
+                }
+            }
+        }
+        (self.local.take(key, rule), Backend::InProcess)
+    }
+}
+
+#[derive(Default)]
+struct LocalBuckets {
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+/// Above this many buckets, full ones are dropped (they hold no information).
+const MAX_BUCKETS: usize = 100_000;
+
+impl LocalBuckets {
+    fn take(&self, key: &str, rule: Rule) -> Decision {
+        let now = Instant::now();
+        let capacity = f64::from(rule.burst.max(1));
+        let per_ms = rule.per_ms();
+        let mut map = self.buckets.lock().expect("rate limit buckets");
+        if map.len() >= MAX_BUCKETS {
+            map.retain(|_, (tokens, at)| {
+                *tokens + now.duration_since(*at).as_secs_f64() * 1000.0 * per_ms < capacity
+            });
+        }
+        let (tokens, at) = map.entry(key.to_string()).or_insert((capacity, now));
+        let elapsed_ms = now.duration_since(*at).as_secs_f64() * 1000.0;
+        *tokens = (*tokens + elapsed_ms * per_ms).min(capacity);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Decision::Allowed
+        } else {
+            let wait_ms = ((1.0 - *tokens) / per_ms).ceil().max(1.0);
+            Decision::Limited {
+                retry_after: Duration::from_millis(wait_ms as u64),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_bucket_allows_the_burst_then_limits_with_a_wait() {
+        let b = LocalBuckets::default();
+        let rule = Rule {
+            per_minute: 60,
+            burst: 3,
+        };
+        for _ in 0..3 {
+            assert_eq!(b.take("k", rule), Decision::Allowed);
+        }
+        match b.take("k", rule) {
+            Decision::Limited { retry_after } => {
+                assert!(retry_after <= Duration::from_secs(1), "{retry_after:?}");
+                assert!(retry_after >= Duration::from_millis(900), "{retry_after:?}");
+            }
+            d => panic!("expected a limit, got {d:?}"),
+        }
+        // Other keys have their own buckets.
+        assert_eq!(b.take("other", rule), Decision::Allowed);
+    }
+}
