@@ -70,6 +70,18 @@ ensure_redis() {
   fi
 }
 
+# Node.js and the test OIDC provider (tools/oidc-provider).
+ensure_oidc_provider() {
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    say "Node.js not found"
+    apt_install nodejs npm
+  fi
+  if [ ! -d tools/oidc-provider/node_modules/oidc-provider ]; then
+    say "installing the test OIDC provider (npm ci in tools/oidc-provider)"
+    (cd tools/oidc-provider && npm ci --no-audit --no-fund --silent)
+  fi
+}
+
 target_dir() {
   printf '%s\n' "${CARGO_TARGET_DIR:-$PWD/target}"
 }

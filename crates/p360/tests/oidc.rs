@@ -1,0 +1,217 @@
+//! Tokens from configured external issuers: a real OIDC provider
+//! (panva/oidc-provider, the certified Node.js implementation) issuing RS256
+//! JWT access tokens, and an issuer whose JWKS we control to prove the cache
+//! rules (refresh on unknown kid at most once a minute; an issuer that is down
+//! keeps its cached keys).
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::*;
+use platform::config::{IssuerConfig, IssuerKind};
+use serde_json::{Value, json};
+
+const AUDIENCE: &str = "https://api.p360.example";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn external_issuer(issuer: &str) -> IssuerConfig {
+    IssuerConfig {
+        name: "auth0".into(),
+        issuer: issuer.into(),
+        audience: AUDIENCE.into(),
+        jwks_url: None,
+        kind: IssuerKind::External,
+        tenant_claim: Some("https://p360.example/tenant".into()),
+        roles_claim: Some("https://p360.example/roles".into()),
+    }
+}
+
+struct Node(Child);
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Start tools/oidc-provider on a free port (installing its package on first use).
+fn start_oidc_provider(tenant: &str, roles: &str) -> (Node, String) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tools/oidc-provider");
+    if !dir.join("node_modules/oidc-provider").exists() {
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--silent"])
+            .current_dir(&dir)
+            .status()
+            .expect("npm (Debian packages nodejs and npm)");
+        assert!(status.success(), "npm ci in tools/oidc-provider failed");
+    }
+    let port = free_port();
+    let child = Command::new("node")
+        .arg("server.mjs")
+        .current_dir(&dir)
+        .env("PORT", port.to_string())
+        .env("TENANT", tenant)
+        .env("ROLES", roles)
+        .env("AUDIENCE", AUDIENCE)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("node");
+    let node = Node(child);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "oidc-provider did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (node, format!("http://127.0.0.1:{port}"))
+}
+
+async fn client_credentials_token(issuer: &str) -> String {
+    let res = reqwest::Client::new()
+        .post(format!("{issuer}/token"))
+        .basic_auth("p360-test", Some("p360-test-secret"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=client_credentials&scope=api&resource={}",
+            AUDIENCE.replace(':', "%3A").replace('/', "%2F")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn tokens_from_a_real_oidc_provider_are_accepted() {
+    let (node, issuer) = start_oidc_provider("acme", "marketer");
+    let iss = issuer.clone();
+    let p = Platform::start_with(move |c| c.auth.issuers = vec![external_issuer(&iss)]).await;
+    p.tenant("acme").await;
+
+    let token = client_credentials_token(&issuer).await;
+    let header = jsonwebtoken::decode_header(&token).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::RS256);
+    let (s, me) = p.get("/v1/me", &token).await;
+    assert_eq!(s, 200, "{me}");
+    assert_eq!(me["role"], "marketer");
+    assert!(me["tenant_id"].is_string());
+
+    // Its signature altered: refused.
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    parts[2] = parts[2].chars().rev().collect();
+    assert_eq!(
+        p.get("/v1/me", &parts.join(".")).await.0,
+        401,
+        "bad signature"
+    );
+
+    // The provider goes down: the keys already fetched keep working.
+    drop(node);
+    let (s, _) = p.get("/v1/me", &token).await;
+    assert_eq!(s, 200);
+}
+
+#[tokio::test]
+async fn an_external_issuer_cannot_grant_staff_roles() {
+    let (_node, issuer) = start_oidc_provider("acme", "platform_admin");
+    let iss = issuer.clone();
+    let p = Platform::start_with(move |c| c.auth.issuers = vec![external_issuer(&iss)]).await;
+    p.tenant("acme").await;
+    // A customer issuer cannot mint staff: no customer role, so no account.
+    let token = client_credentials_token(&issuer).await;
+    assert_eq!(p.get("/v1/me", &token).await.0, 403);
+}
+
+/// A JWKS endpoint we control: counts fetches and can rotate keys.
+struct Jwks {
+    fetches: Arc<AtomicUsize>,
+    keys: Arc<std::sync::Mutex<Value>>,
+    issuer: String,
+    server: tokio::task::JoinHandle<()>,
+}
+
+async fn jwks_server(initial: Value) -> Jwks {
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let keys = Arc::new(std::sync::Mutex::new(initial));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", listener.local_addr().unwrap());
+    let (f, k, iss) = (fetches.clone(), keys.clone(), issuer.clone());
+    let app = axum::Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            axum::routing::get(move || {
+                let iss = iss.clone();
+                async move { axum::Json(json!({"issuer": iss, "jwks_uri": format!("{iss}/jwks")})) }
+            }),
+        )
+        .route(
+            "/jwks",
+            axum::routing::get(move || {
+                f.fetch_add(1, Ordering::SeqCst);
+                let body = k.lock().unwrap().clone();
+                async move { axum::Json(body) }
+            }),
+        );
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    Jwks {
+        fetches,
+        keys,
+        issuer,
+        server,
+    }
+}
+
+#[tokio::test]
+async fn jwks_refresh_is_rate_limited_and_survives_an_outage() {
+    let key_a_dir = TempDir::new("key-a");
+    let key_b_dir = TempDir::new("key-b");
+    let a = tenancy::auth::dev::DevIssuer::load_or_create(key_a_dir.path()).unwrap();
+    let b = tenancy::auth::dev::DevIssuer::load_or_create(key_b_dir.path()).unwrap();
+    let jwks = jwks_server(a.jwks()).await;
+    let iss = jwks.issuer.clone();
+    let p = Platform::start_with(move |c| c.auth.issuers = vec![external_issuer(&iss)]).await;
+    p.tenant("acme").await;
+    let claims = |sub: &str| {
+        let now = jsonwebtoken::get_current_timestamp();
+        json!({
+            "iss": jwks.issuer, "aud": AUDIENCE, "sub": sub, "exp": now + 600, "iat": now,
+            "https://p360.example/tenant": "acme", "https://p360.example/roles": ["viewer"],
+        })
+    };
+    let token_a = a.sign(&claims("user-a")).unwrap();
+    assert_eq!(p.get("/v1/me", &token_a).await.0, 200);
+    assert_eq!(p.get("/v1/me", &token_a).await.0, 200);
+    assert_eq!(jwks.fetches.load(Ordering::SeqCst), 1, "keys are cached");
+
+    // The issuer rotates to key B. Within a minute of the last fetch an unknown
+    // kid does not trigger another fetch, so a flood of bogus kids cannot
+    // hammer the issuer.
+    *jwks.keys.lock().unwrap() = b.jwks();
+    let token_b = b.sign(&claims("user-b")).unwrap();
+    assert_eq!(p.get("/v1/me", &token_b).await.0, 401);
+    assert_eq!(jwks.fetches.load(Ordering::SeqCst), 1);
+
+    // Issuer down: cached key A still verifies.
+    jwks.server.abort();
+    assert_eq!(p.get("/v1/me", &token_a).await.0, 200);
+}
