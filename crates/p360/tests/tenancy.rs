@@ -371,17 +371,24 @@ async fn role_by_route_table_matches_the_permission_matrix() {
     let admin = p.admin();
     // Staff roles other than platform_admin/finance act in assigned tenants only.
     for role in ["account_manager", "ad_ops", "analyst"] {
-        let email = format!("{role}@agency.test");
-        p.get("/v1/me", &p.token(role, None, &email)).await;
-        sqlx::query(
-            "INSERT INTO staff_assignments (user_id, tenant_id) \
-             SELECT id, $2::uuid FROM users WHERE email = $1",
-        )
-        .bind(&email)
-        .bind(&acme)
-        .execute(&p.db.pool)
-        .await
-        .unwrap();
+        let token = p.token(role, None, &format!("{role}@agency.test"));
+        let (_, me) = p.get("/v1/me", &token).await;
+        let id = me["id"].as_str().unwrap();
+        let (s, body) = p
+            .call(
+                Method::PUT,
+                &format!("/v1/users/{id}/tenants"),
+                Some(&admin),
+                Some(json!({"tenants": ["acme"]})),
+            )
+            .await;
+        assert_eq!(s, 200, "{body}");
+        let (_, me) = p.get("/v1/me", &token).await;
+        assert_eq!(
+            me["assigned_tenants"],
+            json!([acme]),
+            "assignment applies at once"
+        );
     }
     let routes: Vec<(Method, &str, Option<Value>, Permission)> = vec![
         (Method::GET, "/v1/tenants", None, Permission::TenantsRead),
@@ -567,4 +574,60 @@ async fn tenant_slugs_are_validated_and_unique() {
     let (s, list) = p.get("/v1/tenants", &admin).await;
     assert_eq!(s, 200);
     assert_eq!(list.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn revocation_reaches_every_instance() {
+    let p = Platform::start().await;
+    // A second instance on the same database, with its own principal cache.
+    let config = platform::config::Config {
+        data_dir: p.data.path().to_path_buf(),
+        ..Default::default()
+    };
+    let other = TestApp::spawn_with(p.db.pool.clone(), config, p360::api_routes)
+        .await
+        .unwrap();
+    p.tenant("acme").await;
+    let admin = p.token("customer_admin", Some("acme"), "admin@acme.test");
+    let (_, created) = p
+        .post(
+            "/v1/api-keys",
+            &admin,
+            json!({"name": "etl", "role": "viewer"}),
+        )
+        .await;
+    let secret = created["secret"].as_str().unwrap();
+    let me_on_other = || async {
+        p.client
+            .get(other.url("/v1/me"))
+            .bearer_auth(secret)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(me_on_other().await, 200, "now cached on the other instance");
+    let id = created["id"].as_str().unwrap();
+    let (s, _) = p
+        .call(
+            Method::DELETE,
+            &format!("/v1/api-keys/{id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    // The other instance hears of it through LISTEN/NOTIFY within moments.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        if me_on_other().await == 401 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "revocation did not reach the other instance"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    other.stop().await.unwrap();
 }

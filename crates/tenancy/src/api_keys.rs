@@ -4,9 +4,11 @@
 
 use aws_lc_rs::digest::{SHA256, digest};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use axum::Json;
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -18,7 +20,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::audit::{self, NewEvent, Outcome, RequestMeta};
-use crate::auth::{Actor, AuthRejection, InTenant, Principal, Unauthorized, forbidden};
+use crate::auth::cache::{self, Invalidation};
+use crate::auth::{
+    Actor, AuthRejection, AuthService, InTenant, Principal, Unauthorized, forbidden,
+};
 use crate::roles::{Permission, Role};
 use crate::scope::{self, TenantId, Visibility};
 
@@ -248,6 +253,7 @@ pub async fn get(
 pub async fn revoke(
     ctx: InTenant,
     State(state): State<AppState>,
+    Extension(auth): Extension<Arc<AuthService>>,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
     ctx.principal.require(Permission::ApiKeysManage)?;
@@ -277,6 +283,9 @@ pub async fn revoke(
         },
     )
     .await?;
+    let change = Invalidation::Actor(key.id);
+    cache::announce(&mut tx, &change).await?;
     tx.commit().await?;
+    auth.forget(&change);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -27,6 +27,7 @@ pub fn routes() -> ApiRoutes {
         .routes(routes!(users::me))
         .routes(routes!(users::list, users::invite))
         .routes(routes!(users::update))
+        .routes(routes!(users::assign))
         .routes(routes!(api_keys::create, api_keys::list))
         .routes(routes!(api_keys::get, api_keys::revoke))
         .routes(routes!(audit_routes::list))

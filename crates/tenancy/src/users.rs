@@ -7,9 +7,11 @@
 //! the issuer's roles claim, which stays authoritative for them (Entra ID app
 //! roles); their tenant assignments are kept in P360.
 
-use axum::Json;
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use platform::http::AppState;
 use platform::http::problem::{ApiError, FieldError, Problem};
@@ -19,8 +21,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::audit::{self, NewEvent, Outcome, RequestMeta};
+use crate::auth::cache::{self, Invalidation};
 use crate::auth::jwt::VerifiedToken;
-use crate::auth::{Actor, AuthRejection, InTenant, Principal, forbidden, kind_allowed};
+use crate::auth::{
+    Actor, AuthRejection, AuthService, InTenant, Principal, forbidden, kind_allowed,
+};
 use crate::roles::{Permission, Role, UserKind};
 use crate::scope::{self, TenantId, Visibility};
 
@@ -406,6 +411,7 @@ pub struct UserPatch {
 pub async fn update(
     ctx: InTenant,
     State(state): State<AppState>,
+    Extension(auth): Extension<Arc<AuthService>>,
     Path(id): Path<Uuid>,
     Json(body): Json<UserPatch>,
 ) -> Result<Json<User>, ApiError> {
@@ -479,7 +485,10 @@ pub async fn update(
         },
     )
     .await?;
+    let change = Invalidation::Actor(id);
+    cache::announce(&mut tx, &change).await?;
     tx.commit().await?;
+    auth.forget(&change);
     Ok(Json(after))
 }
 
@@ -525,4 +534,94 @@ fn email_is_plausible(s: &str) -> bool {
         && !domain.ends_with('.')
         && s.len() <= 254
         && !s.chars().any(char::is_whitespace)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Assignments {
+    /// Slugs of the tenants the staff member works in (replaces the current set).
+    pub tenants: Vec<String>,
+}
+
+/// Set the tenants a staff member is assigned to (platform admins).
+#[utoipa::path(put, path = "/v1/users/{id}/tenants", tag = "tenancy", request_body = Assignments,
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = [String]), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn assign(
+    principal: Principal,
+    State(state): State<AppState>,
+    Extension(auth): Extension<Arc<AuthService>>,
+    Path(id): Path<Uuid>,
+    Json(body): Json<Assignments>,
+) -> Result<Json<Vec<String>>, ApiError> {
+    principal.require(Permission::StaffManage)?;
+    let mut tx = scope::begin(&state.pool, &Visibility::All).await?;
+    let kind: Option<String> =
+        sqlx::query_scalar("SELECT kind FROM users WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    match kind.as_deref() {
+        None => return Err(Problem::not_found().into()),
+        Some("staff") => {}
+        Some(_) => {
+            return Err(Problem::validation(vec![FieldError::new(
+                "id",
+                "not_staff",
+                "only staff are assigned to tenants; customers belong to one",
+            )])
+            .into());
+        }
+    }
+    let mut slugs = body.tenants.clone();
+    slugs.sort();
+    slugs.dedup();
+    let ids: Vec<(String, Uuid)> =
+        sqlx::query_as("SELECT slug, id FROM tenants WHERE slug = ANY($1)")
+            .bind(&slugs)
+            .fetch_all(&mut *tx)
+            .await?;
+    let unknown: Vec<FieldError> = slugs
+        .iter()
+        .filter(|s| !ids.iter().any(|(slug, _)| slug == *s))
+        .map(|s| FieldError::new("tenants", "unknown_tenant", format!("no tenant {s}")))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Problem::validation(unknown).into());
+    }
+    let before: Vec<String> = sqlx::query_scalar(
+        "SELECT t.slug FROM staff_assignments a JOIN tenants t ON t.id = a.tenant_id \
+         WHERE a.user_id = $1 ORDER BY t.slug",
+    )
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM staff_assignments WHERE user_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO staff_assignments (user_id, tenant_id) SELECT $1, unnest($2::uuid[])")
+        .bind(id)
+        .bind(ids.iter().map(|(_, t)| *t).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut tx,
+        &principal.actor,
+        &principal.meta,
+        NewEvent {
+            tenant: None,
+            action: "user.assignments_changed",
+            target_type: "user",
+            target_id: Some(id.to_string()),
+            changes: serde_json::json!({"before": before, "after": slugs}),
+            outcome: Outcome::Success,
+        },
+    )
+    .await?;
+    let change = Invalidation::Actor(id);
+    cache::announce(&mut tx, &change).await?;
+    tx.commit().await?;
+    auth.forget(&change);
+    Ok(Json(slugs))
 }

@@ -4,6 +4,7 @@
 //! Failures are 401 problem+json with `WWW-Authenticate: Bearer
 //! error="invalid_token"`; a valid identity without permission is 403.
 
+pub mod cache;
 pub mod dev;
 pub mod jwt;
 
@@ -183,6 +184,7 @@ impl From<sqlx::Error> for AuthRejection {
 pub struct AuthService {
     pool: PgPool,
     limiter: Arc<RateLimiter>,
+    cache: Arc<cache::PrincipalCache>,
     issuers: Vec<Issuer>,
     dev: Option<dev::DevIssuer>,
     http: reqwest::Client,
@@ -214,9 +216,12 @@ impl AuthService {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(5))
             .build()?;
+        let principals = Arc::new(cache::PrincipalCache::default());
+        cache::spawn_listener(pool.clone(), principals.clone());
         Ok(Arc::new(AuthService {
             pool,
             limiter,
+            cache: principals,
             issuers,
             dev,
             http,
@@ -232,20 +237,76 @@ impl AuthService {
         &self.pool
     }
 
-    /// Verify a bearer credential and resolve it to a principal.
+    /// Verify a bearer credential and resolve it to a principal (cached; see [`cache`]).
     pub async fn authenticate(
         &self,
         token: &str,
         meta: RequestMeta,
     ) -> Result<Principal, AuthRejection> {
-        if let Some(secret) = token.strip_prefix(api_keys::SECRET_PREFIX) {
-            return api_keys::authenticate(&self.pool, secret, meta).await;
+        let key = cache::key(token);
+        if let Some(mut principal) = self.cache.get(&key) {
+            principal.meta = meta;
+            self.touch_if_due(&key, &principal);
+            return Ok(principal);
         }
-        let verified = self
-            .verify_jwt(token)
-            .await
-            .map_err(|e| AuthRejection::Unauthorized(Unauthorized::invalid(e.to_string())))?;
-        users::resolve(&self.pool, &verified, meta).await
+        let generation = self.cache.generation();
+        let (principal, exp) = if let Some(secret) = token.strip_prefix(api_keys::SECRET_PREFIX) {
+            (
+                api_keys::authenticate(&self.pool, secret, meta).await?,
+                None,
+            )
+        } else {
+            let verified = self
+                .verify_jwt(token)
+                .await
+                .map_err(|e| AuthRejection::Unauthorized(Unauthorized::invalid(e.to_string())))?;
+            let exp = verified.expires_at;
+            (
+                users::resolve(&self.pool, &verified, meta).await?,
+                Some(exp),
+            )
+        };
+        self.cache.put(key, &principal, exp, generation);
+        Ok(principal)
+    }
+
+    /// Drop cached principals affected by a change this instance committed
+    /// (other instances hear of it through the `announce` notification).
+    pub fn forget(&self, what: &cache::Invalidation) {
+        self.cache.forget(what);
+    }
+
+    /// Keep last-use times current for cached actors, off the request path.
+    fn touch_if_due(&self, key: &cache::Key, principal: &Principal) {
+        let (sql, every) = match principal.actor {
+            Actor::ApiKey(_) => (
+                "UPDATE api_keys SET last_used_at = now() WHERE id = $1",
+                std::time::Duration::from_secs(60),
+            ),
+            Actor::User(_) => (
+                "UPDATE users SET last_seen_at = now() WHERE id = $1",
+                std::time::Duration::from_secs(300),
+            ),
+            Actor::System => return,
+        };
+        if !self.cache.touch_due(key, every) {
+            return;
+        }
+        let (Actor::ApiKey(id) | Actor::User(id)) = principal.actor else {
+            return;
+        };
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            let result = async {
+                let mut tx = crate::scope::begin(&pool, &Visibility::All).await?;
+                sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+                tx.commit().await
+            }
+            .await;
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "could not record last use; carrying on");
+            }
+        });
     }
 
     async fn verify_jwt(&self, token: &str) -> Result<VerifiedToken, TokenError> {
