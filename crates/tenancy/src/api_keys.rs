@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::audit::{self, NewEvent, Outcome, RequestMeta};
-use crate::auth::cache::{self, Invalidation};
+use crate::auth::cache::Invalidation;
 use crate::auth::{
     Actor, AuthRejection, AuthService, InTenant, Principal, Unauthorized, forbidden,
 };
@@ -283,9 +283,6 @@ pub async fn revoke(
         },
     )
     .await?;
-    let change = Invalidation::Actor(key.id);
-    cache::announce(&mut tx, &change).await?;
-    tx.commit().await?;
-    auth.forget(&change);
+    auth.commit_change(tx, Invalidation::Actor(key.id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

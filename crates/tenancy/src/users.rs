@@ -21,7 +21,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::audit::{self, NewEvent, Outcome, RequestMeta};
-use crate::auth::cache::{self, Invalidation};
+use crate::auth::cache::Invalidation;
 use crate::auth::jwt::VerifiedToken;
 use crate::auth::{
     Actor, AuthRejection, AuthService, InTenant, Principal, forbidden, kind_allowed,
@@ -485,10 +485,7 @@ pub async fn update(
         },
     )
     .await?;
-    let change = Invalidation::Actor(id);
-    cache::announce(&mut tx, &change).await?;
-    tx.commit().await?;
-    auth.forget(&change);
+    auth.commit_change(tx, Invalidation::Actor(id)).await?;
     Ok(Json(after))
 }
 
@@ -619,9 +616,6 @@ pub async fn assign(
         },
     )
     .await?;
-    let change = Invalidation::Actor(id);
-    cache::announce(&mut tx, &change).await?;
-    tx.commit().await?;
-    auth.forget(&change);
+    auth.commit_change(tx, Invalidation::Actor(id)).await?;
     Ok(Json(slugs))
 }

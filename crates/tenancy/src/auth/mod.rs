@@ -270,10 +270,17 @@ impl AuthService {
         Ok(principal)
     }
 
-    /// Drop cached principals affected by a change this instance committed
-    /// (other instances hear of it through the `announce` notification).
-    pub fn forget(&self, what: &cache::Invalidation) {
-        self.cache.forget(what);
+    /// Commit a change that affects authentication: announce it to every
+    /// instance (delivered on commit) and drop it from this one's cache at once.
+    pub async fn commit_change(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+        what: cache::Invalidation,
+    ) -> Result<(), sqlx::Error> {
+        cache::announce(&mut tx, &what).await?;
+        tx.commit().await?;
+        self.cache.forget(&what);
+        Ok(())
     }
 
     /// Keep last-use times current for cached actors, off the request path.
@@ -332,13 +339,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
         if let Some(p) = parts.extensions.get::<Principal>() {
             return Ok(p.clone());
         }
-        let service = parts
-            .extensions
-            .get::<Arc<AuthService>>()
-            .cloned()
-            .ok_or_else(|| {
-                AuthRejection::Api(anyhow::anyhow!("AuthService not installed").into())
-            })?;
+        let service = auth_service(parts)?;
         let meta = request_meta(parts);
         let authenticated = match bearer(parts) {
             Ok(token) => service.authenticate(token, meta.clone()).await,
@@ -372,6 +373,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
         parts.extensions.insert(principal.clone());
         Ok(principal)
     }
+}
+
+fn auth_service(parts: &Parts) -> Result<Arc<AuthService>, AuthRejection> {
+    parts
+        .extensions
+        .get::<Arc<AuthService>>()
+        .cloned()
+        .ok_or_else(|| AuthRejection::Api(anyhow::anyhow!("AuthService not installed").into()))
 }
 
 fn bearer(parts: &Parts) -> Result<&str, AuthRejection> {
@@ -437,13 +446,7 @@ impl<S: Send + Sync> FromRequestParts<S> for InTenant {
                 tenant: t,
             });
         }
-        let service = parts
-            .extensions
-            .get::<Arc<AuthService>>()
-            .cloned()
-            .ok_or_else(|| {
-                AuthRejection::Api(anyhow::anyhow!("AuthService not installed").into())
-            })?;
+        let service = auth_service(parts)?;
         let slug = parts
             .headers
             .get(TENANT_HEADER)
