@@ -64,9 +64,10 @@ enum Command {
         /// Role, e.g. platform_admin, customer_admin, marketer, viewer.
         #[arg(long)]
         role: String,
-        /// E-mail address (and subject) of the user.
-        #[arg(long, default_value = "dev@p360.local")]
-        email: String,
+        /// E-mail address (and subject) of the user [default: ROLE@TENANT.p360.test,
+        /// or ROLE@agency.p360.test for staff, so each role is its own user].
+        #[arg(long)]
+        email: Option<String>,
         /// Lifetime in seconds.
         #[arg(long, default_value_t = 3600)]
         ttl: u64,
@@ -180,15 +181,20 @@ async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
             role,
             email,
             ttl,
-        } => token(
-            &config,
-            tenancy::auth::dev::DevClaims {
-                tenant,
-                role,
-                email,
-                ttl_secs: ttl,
-            },
-        ),
+        } => {
+            let email = email.unwrap_or_else(|| {
+                format!("{role}@{}.p360.test", tenant.as_deref().unwrap_or("agency"))
+            });
+            token(
+                &config,
+                tenancy::auth::dev::DevClaims {
+                    tenant,
+                    role,
+                    email,
+                    ttl_secs: ttl,
+                },
+            )
+        }
         Command::Audit {
             action: AuditCommand::Verify,
         } => audit_verify(config, shutdown).await,

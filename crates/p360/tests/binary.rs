@@ -289,3 +289,71 @@ fn missing_server_binaries_is_one_line_saying_what_to_do() {
     assert!(err.contains("P360_DATABASE__URL"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+#[tokio::test]
+async fn audit_verify_command_passes_then_names_the_broken_link() {
+    let tmp = TempDir::new("audit");
+    let data = tmp.path().join("var");
+    let data_s = data.to_str().unwrap();
+    let served = Served::start(&data, &[]);
+    let admin = p360_ok(&["token", "--data-dir", data_s, "--role", "platform_admin"]);
+    let client = reqwest::Client::new();
+    for slug in ["acme", "globex", "initech"] {
+        let res = client
+            .post(served.url("/v1/tenants"))
+            .bearer_auth(admin.trim())
+            .json(&serde_json::json!({"slug": slug, "name": slug}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+    }
+    let customer = p360_ok(&[
+        "token",
+        "--data-dir",
+        data_s,
+        "--tenant",
+        "acme",
+        "--role",
+        "customer_admin",
+    ]);
+    for name in ["a", "b", "c"] {
+        let res = client
+            .post(served.url("/v1/api-keys"))
+            .bearer_auth(customer.trim())
+            .json(&serde_json::json!({"name": name, "role": "viewer"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+    }
+    let out = p360_ok(&["audit", "verify", "--data-dir", data_s]);
+    assert!(out.contains("every chain is intact"), "{out}");
+
+    // A superuser removes an event from the middle of acme's chain.
+    let url = p360_ok(&["db", "url", "--data-dir", data_s]);
+    let psql = std::process::Command::new("psql")
+        .args([
+            url.trim(),
+            "-XAtc",
+            "BEGIN; ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete; \
+             SET LOCAL p360.all_tenants = 'on'; \
+             DELETE FROM audit_events WHERE seq = 2 AND tenant_id = (SELECT id FROM tenants WHERE slug = 'acme'); \
+             ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete; COMMIT;",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        psql.status.success(),
+        "{}",
+        String::from_utf8_lossy(&psql.stderr)
+    );
+    let out = p360(&["audit", "verify", "--data-dir", data_s])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("event #2 is missing"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    drop(served);
+}

@@ -631,3 +631,68 @@ async fn revocation_reaches_every_instance() {
     }
     other.stop().await.unwrap();
 }
+
+/// Every route that addresses one object by id, taken from the OpenAPI
+/// document (so a new route cannot be forgotten), answers 404 when another
+/// tenant's object is named, whatever the method.
+#[tokio::test]
+async fn every_route_with_an_object_id_hides_other_tenants_objects() {
+    let p = Platform::start().await;
+    p.tenant("acme").await;
+    p.tenant("globex").await;
+    let acme = p.token("customer_admin", Some("acme"), "admin@acme.test");
+    let globex = p.token("customer_admin", Some("globex"), "admin@globex.test");
+    let (_, key) = p
+        .post(
+            "/v1/api-keys",
+            &acme,
+            json!({"name": "etl", "role": "viewer"}),
+        )
+        .await;
+    let (_, user) = p
+        .post(
+            "/v1/users",
+            &acme,
+            json!({"email": "u@acme.test", "role": "viewer"}),
+        )
+        .await;
+    // The acme object each kind of route addresses.
+    let objects: Vec<(&str, String)> = vec![
+        ("/v1/api-keys/{id}", key["id"].as_str().unwrap().to_string()),
+        ("/v1/users/{id}", user["id"].as_str().unwrap().to_string()),
+    ];
+    // Routes for staff only: customers are refused before any lookup.
+    let staff_only = ["/v1/users/{id}/tenants"];
+
+    let doc: Value = get(&p.app.url("/openapi.json")).await.json().await.unwrap();
+    let mut walked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if !path.contains('{') {
+            continue;
+        }
+        let template = objects
+            .iter()
+            .find(|(prefix, _)| path.starts_with(prefix))
+            .unwrap_or_else(|| panic!("{path}: add the object it addresses to this test"));
+        let url = path.replace("{id}", &template.1);
+        for method in item.as_object().unwrap().keys() {
+            let method: Method = method.to_uppercase().parse().unwrap();
+            let body = if path.ends_with("/tenants") {
+                Some(json!({"tenants": []}))
+            } else if matches!(method, Method::POST | Method::PUT | Method::PATCH) {
+                Some(json!({"role": "viewer"}))
+            } else {
+                None
+            };
+            let (status, res) = p.call(method.clone(), &url, Some(&globex), body).await;
+            let expected = if staff_only.contains(&path.as_str()) {
+                403
+            } else {
+                404
+            };
+            assert_eq!(status, expected, "{method} {path} as another tenant: {res}");
+            walked += 1;
+        }
+    }
+    assert!(walked >= 4, "walked {walked} routes");
+}
