@@ -104,6 +104,10 @@ enum DbCommand {
 }
 
 fn main() -> ExitCode {
+    // One TLS crypto provider for every client (PostgreSQL, Redis, HTTPS):
+    // aws-lc-rs, chosen explicitly so that no dependency's default can make
+    // rustls ambiguous at run time.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();
     let listen = match &cli.command {
         Command::Serve { listen, .. } => *listen,

@@ -16,6 +16,44 @@ const TIGHT: RateRule = RateRule {
     burst: 3,
 };
 
+/// Wait until the app's limiter has connected to Redis (it connects in the background).
+async fn wait_for_redis(app: &TestApp) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !app.state.rate_limiter.redis_connected() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "did not connect to Redis"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn start_redis(port: u16) -> std::process::Child {
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server (Debian package redis-server)");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "redis-server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
 async fn me_status(p: &Platform, app: &TestApp, token: &str) -> reqwest::Response {
     p.client
         .get(app.url("/v1/me"))
@@ -77,6 +115,8 @@ async fn redis_shares_limits_between_instances() {
     let other = TestApp::spawn_with(p.db.pool.clone(), config, p360::api_routes)
         .await
         .unwrap();
+    wait_for_redis(&p.app).await;
+    wait_for_redis(&other).await;
     p.tenant("acme").await;
     let ann = p.token("viewer", Some("acme"), "ann@acme.test");
     assert_eq!(me_status(&p, &p.app, &ann).await.status(), 200);
@@ -90,35 +130,14 @@ async fn redis_shares_limits_between_instances() {
 }
 
 #[tokio::test]
-async fn limits_fall_back_to_in_process_when_redis_goes_away() {
-    // A Redis of our own, so that it can be stopped.
+async fn starts_without_redis_shares_once_it_answers_and_falls_back_when_it_goes() {
+    // A Redis of our own, so that it can be started late and stopped.
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let mut redis = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server (Debian package redis-server)");
     let url = format!("redis://127.0.0.1:{port}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "redis-server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // Nothing listens yet: the service starts anyway, limiting in-process.
     let p = Platform::start_with(|c| {
         c.rate_limit.user = TIGHT;
         c.redis.url = Some(SecretString::from(url.as_str()));
@@ -127,13 +146,30 @@ async fn limits_fall_back_to_in_process_when_redis_goes_away() {
     p.tenant("acme").await;
     let ann = p.token("viewer", Some("acme"), "ann@acme.test");
     assert_eq!(me_status(&p, &p.app, &ann).await.status(), 200);
+    assert!(!p.app.state.rate_limiter.redis_connected());
+
+    let mut redis = start_redis(port);
+    wait_for_redis(&p.app).await;
+    let bob = p.token("viewer", Some("acme"), "bob@acme.test");
+    assert_eq!(me_status(&p, &p.app, &bob).await.status(), 200);
+    let mut check = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("p360:rl:*")
+        .query_async(&mut check)
+        .await
+        .unwrap();
+    assert!(!keys.is_empty(), "buckets now live in Redis");
 
     redis.kill().unwrap();
     redis.wait().unwrap();
     // Requests keep being served, and limited by the in-process buckets.
     let mut statuses = Vec::new();
     for _ in 0..4 {
-        statuses.push(me_status(&p, &p.app, &ann).await.status().as_u16());
+        statuses.push(me_status(&p, &p.app, &bob).await.status().as_u16());
     }
     assert_eq!(statuses, [200, 200, 200, 429]);
     let metrics = get(&p.app.url("/metrics")).await.text().await.unwrap();

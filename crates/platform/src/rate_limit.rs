@@ -37,7 +37,8 @@ pub enum Backend {
 
 pub struct RateLimiter {
     local: LocalBuckets,
-    redis: Option<redis::aio::ConnectionManager>,
+    /// Set once a connection to Redis has been made (it then reconnects by itself).
+    redis: std::sync::Arc<std::sync::RwLock<Option<redis::aio::ConnectionManager>>>,
     script: redis::Script,
     pub rules: RateLimitConfig,
 }
@@ -67,44 +68,64 @@ return {allowed, retry}
 "#;
 
 impl RateLimiter {
-    /// Connect to Redis if configured; a Redis that cannot be reached at start
-    /// is an error (misconfiguration), later outages fall back.
+    /// A limiter; with `redis.url` it connects in the background, so that a
+    /// Redis that is down does not keep the service from starting (limits are
+    /// in-process until it answers). A malformed URL is an error.
     pub async fn new(rules: RateLimitConfig, redis: &RedisConfig) -> anyhow::Result<RateLimiter> {
-        let redis = match &redis.url {
-            Some(url) => {
-                let client = redis::Client::open(url.expose_secret())
-                    .map_err(|e| anyhow::anyhow!("invalid redis.url: {e}"))?;
+        let limiter = RateLimiter::in_process(rules);
+        if let Some(url) = &redis.url {
+            let client = redis::Client::open(url.expose_secret())
+                .map_err(|e| anyhow::anyhow!("invalid redis.url: {e}"))?;
+            let slot = limiter.redis.clone();
+            tokio::spawn(async move {
                 let config = redis::aio::ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(Duration::from_secs(2)))
                     .set_response_timeout(Some(Duration::from_millis(500)))
                     .set_number_of_retries(1);
-                let manager = tokio::time::timeout(
-                    Duration::from_secs(5),
-                    redis::aio::ConnectionManager::new_with_config(client, config),
-                )
-                .await
-                .map_err(|_| anyhow::anyhow!("cannot connect to Redis: timed out"))?
-                .map_err(|e| anyhow::anyhow!("cannot connect to Redis: {e}"))?;
-                Some(manager)
-            }
-            None => None,
-        };
-        Ok(RateLimiter {
-            local: LocalBuckets::default(),
-            redis,
-            script: redis::Script::new(LUA_TOKEN_BUCKET),
-            rules,
-        })
+                loop {
+                    let attempt = tokio::time::timeout(
+                        Duration::from_secs(5),
+                        redis::aio::ConnectionManager::new_with_config(
+                            client.clone(),
+                            config.clone(),
+                        ),
+                    )
+                    .await;
+                    match attempt {
+                        Ok(Ok(manager)) => {
+                            tracing::info!("rate limits shared through Redis");
+                            *slot.write().expect("redis slot") = Some(manager);
+                            return;
+                        }
+                        Ok(Err(e)) => {
+                            tracing::warn!(error = %e, "rate limit: cannot connect to Redis; in-process limits until it answers");
+                        }
+                        Err(_) => {
+                            tracing::warn!(
+                                "rate limit: connecting to Redis timed out; in-process limits until it answers"
+                            );
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+            });
+        }
+        Ok(limiter)
     }
 
     /// An in-process limiter (tests, embedding).
     pub fn in_process(rules: RateLimitConfig) -> RateLimiter {
         RateLimiter {
             local: LocalBuckets::default(),
-            redis: None,
+            redis: Default::default(),
             script: redis::Script::new(LUA_TOKEN_BUCKET),
             rules,
         }
+    }
+
+    /// Whether limits are currently shared through Redis.
+    pub fn redis_connected(&self) -> bool {
+        self.redis.read().expect("redis slot").is_some()
     }
 
     /// Take one token from `key`'s bucket.
@@ -112,8 +133,8 @@ impl RateLimiter {
         if !self.rules.enabled {
             return (Decision::Allowed, Backend::InProcess);
         }
-        if let Some(conn) = &self.redis {
-            let mut conn = conn.clone();
+        let conn = self.redis.read().expect("redis slot").clone();
+        if let Some(mut conn) = conn {
             let result: redis::RedisResult<(i64, i64)> = self
                 .script
                 .key(format!("p360:rl:{key}"))
