@@ -10,5 +10,8 @@ pub fn api_routes(state: &AppState) -> anyhow::Result<ApiRoutes> {
         &state.config,
         state.rate_limiter.clone(),
     )?;
-    Ok(tenancy::with_auth(tenancy::routes(), auth))
+    Ok(tenancy::with_auth(
+        tenancy::routes().merge(campaigns::routes()),
+        auth,
+    ))
 }

@@ -656,10 +656,42 @@ async fn every_route_with_an_object_id_hides_other_tenants_objects() {
             json!({"email": "u@acme.test", "role": "viewer"}),
         )
         .await;
+    let (s, adv) = p
+        .post(
+            "/v1/advertisers",
+            &acme,
+            json!({"name": "A", "domain": "a.example", "currency": "USD"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{adv}");
+    let (s, io) = p
+        .post(
+            "/v1/insertion-orders",
+            &acme,
+            json!({"advertiser_id": adv["id"], "name": "IO", "budget": {"amount": "1000", "currency": "USD"},
+                   "start_date": "2027-01-01", "end_date": "2027-12-31",
+                   "pricing": {"model": "cpm", "rate": {"amount": "5", "currency": "USD"}}}),
+        )
+        .await;
+    assert_eq!(s, 201, "{io}");
+    let (s, campaign) = p
+        .post(
+            "/v1/campaigns",
+            &acme,
+            json!({"insertion_order_id": io["id"], "name": "C", "objective": "awareness",
+                   "budget": {"amount": "100", "currency": "USD"},
+                   "flight": {"start": "2027-02-01", "end": "2027-03-01"}, "pacing": "even"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{campaign}");
+    let id = |v: &Value| v["id"].as_str().unwrap().to_string();
     // The acme object each kind of route addresses.
     let objects: Vec<(&str, String)> = vec![
-        ("/v1/api-keys/{id}", key["id"].as_str().unwrap().to_string()),
-        ("/v1/users/{id}", user["id"].as_str().unwrap().to_string()),
+        ("/v1/api-keys/{id}", id(&key)),
+        ("/v1/users/{id}", id(&user)),
+        ("/v1/advertisers/{id}", id(&adv)),
+        ("/v1/insertion-orders/{id}", id(&io)),
+        ("/v1/campaigns/{id}", id(&campaign)),
     ];
     // Routes for staff only: customers are refused before any lookup.
     let staff_only = ["/v1/users/{id}/tenants"];
@@ -674,13 +706,17 @@ async fn every_route_with_an_object_id_hides_other_tenants_objects() {
             .iter()
             .find(|(prefix, _)| path.starts_with(prefix))
             .unwrap_or_else(|| panic!("{path}: add the object it addresses to this test"));
-        let url = path.replace("{id}", &template.1);
+        let url = path
+            .replace("{id}", &template.1)
+            .replace("{action}", "submit");
         for method in item.as_object().unwrap().keys() {
             let method: Method = method.to_uppercase().parse().unwrap();
             let body = if path.ends_with("/tenants") {
                 Some(json!({"tenants": []}))
-            } else if matches!(method, Method::POST | Method::PUT | Method::PATCH) {
+            } else if path.starts_with("/v1/users") {
                 Some(json!({"role": "viewer"}))
+            } else if matches!(method, Method::PATCH) {
+                Some(json!({"name": "taken over"}))
             } else {
                 None
             };

@@ -3,22 +3,18 @@
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use platform::http::AppState;
+use platform::http::pagination::{Cursor, DEFAULT_LIMIT, MAX_LIMIT};
 use platform::http::problem::{ApiError, FieldError, Problem};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
 use crate::audit::{self, AuditEvent, Filter};
 use crate::auth::{Principal, TENANT_HEADER};
 use crate::roles::Permission;
 use crate::scope::Visibility;
 
-const DEFAULT_LIMIT: i64 = 50;
-const MAX_LIMIT: i64 = 500;
 /// An NDJSON export holds at most this many events; narrow the time range for more.
 const MAX_EXPORT: i64 = 100_000;
 
@@ -79,8 +75,8 @@ pub async fn list(
         filter.tenant = Some(t);
     }
     let mut errors = Vec::new();
-    let cursor = match q.cursor.as_deref().map(decode_cursor) {
-        Some(Some(c)) => Some(c),
+    let cursor = match q.cursor.as_deref().map(Cursor::decode) {
+        Some(Some(c)) => Some((c.at, c.id)),
         Some(None) => {
             errors.push(FieldError::new(
                 "cursor",
@@ -135,22 +131,15 @@ pub async fn list(
     let mut items = audit::list(&state.pool, &vis, &filter, cursor, limit + 1).await?;
     let next_cursor = if items.len() as i64 > limit {
         items.truncate(limit as usize);
-        items.last().map(|e| encode_cursor(e.occurred_at, e.id))
+        items.last().map(|e| {
+            Cursor {
+                at: e.occurred_at,
+                id: e.id,
+            }
+            .encode()
+        })
     } else {
         None
     };
     Ok(axum::Json(AuditPage { items, next_cursor }).into_response())
-}
-
-fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}:{id}", at.timestamp_micros()))
-}
-
-fn decode_cursor(s: &str) -> Option<(DateTime<Utc>, Uuid)> {
-    let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(s).ok()?).ok()?;
-    let (micros, id) = raw.split_once(':')?;
-    Some((
-        DateTime::from_timestamp_micros(micros.parse().ok()?)?,
-        id.parse().ok()?,
-    ))
 }

@@ -4,6 +4,7 @@
 
 pub mod middleware;
 pub mod ops;
+pub mod pagination;
 pub mod problem;
 
 use std::sync::Arc;

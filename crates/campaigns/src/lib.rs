@@ -1,0 +1,60 @@
+//! Campaign management: advertisers, insertion orders (the customer's
+//! contract) and campaigns with their maker-checker approval workflow. Every
+//! object is tenant-scoped and every change audited with its before/after.
+
+pub mod advertisers;
+pub mod campaigns;
+pub mod domain;
+mod http;
+pub mod insertion_orders;
+pub mod money;
+
+use platform::http::ApiRoutes;
+use platform::http::problem::FieldError;
+use utoipa_axum::routes;
+
+pub fn routes() -> ApiRoutes {
+    ApiRoutes::new()
+        .routes(routes!(advertisers::create, advertisers::list))
+        .routes(routes!(advertisers::get, advertisers::update))
+        .routes(routes!(insertion_orders::create, insertion_orders::list))
+        .routes(routes!(insertion_orders::get))
+        .routes(routes!(campaigns::create, campaigns::list))
+        .routes(routes!(campaigns::get, campaigns::update))
+        .routes(routes!(campaigns::transition))
+}
+
+/// A positive amount in `currency` (the parent's), or a field error.
+pub(crate) fn check_money(
+    field: &str,
+    m: &money::MoneyWire,
+    currency: Option<&str>,
+    errors: &mut Vec<FieldError>,
+) -> Option<i64> {
+    if let Some(c) = currency
+        && c != m.currency
+    {
+        errors.push(FieldError::new(
+            &format!("{field}.currency"),
+            "currency_mismatch",
+            format!("must be the advertiser's currency, {c}"),
+        ));
+        return None;
+    }
+    match m.positive_micros() {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let sub = if e == money::MoneyError::Currency {
+                "currency"
+            } else {
+                "amount"
+            };
+            errors.push(FieldError::new(
+                &format!("{field}.{sub}"),
+                e.code(),
+                e.to_string(),
+            ));
+            None
+        }
+    }
+}

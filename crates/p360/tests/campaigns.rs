@@ -1,0 +1,410 @@
+//! Campaign management through the API: the advertiser -> IO -> campaign
+//! chain, money and date rules, budgets under concurrency, the approval
+//! workflow, optimistic concurrency and the audit trail.
+
+mod common;
+
+use common::*;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+struct Acme {
+    p: Platform,
+    admin: String,
+    advertiser: String,
+    io: String,
+}
+
+/// A tenant with an advertiser (USD) and an IO of 100,000.00 for 2027-01-01..2027-06-30.
+async fn acme() -> Acme {
+    let p = Platform::start().await;
+    p.tenant("acme").await;
+    let admin = p.token("customer_admin", Some("acme"), "admin@acme.test");
+    let (s, adv) = p
+        .post(
+            "/v1/advertisers",
+            &admin,
+            json!({"name": "Acme Cloud", "domain": "https://www.AcmeCloud.com/", "currency": "USD", "industry": "software"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{adv}");
+    assert_eq!(adv["domain"], "acmecloud.com");
+    let advertiser = adv["id"].as_str().unwrap().to_string();
+    let (s, io) = p
+        .post(
+            "/v1/insertion-orders",
+            &admin,
+            json!({
+                "advertiser_id": advertiser, "name": "FY27 H1", "number": "IO-001",
+                "budget": {"amount": "100000.00", "currency": "USD"},
+                "start_date": "2027-01-01", "end_date": "2027-06-30",
+                "pricing": {"model": "cpm", "rate": {"amount": "12.50", "currency": "USD"}}
+            }),
+        )
+        .await;
+    assert_eq!(s, 201, "{io}");
+    let io = io["id"].as_str().unwrap().to_string();
+    Acme {
+        p,
+        admin,
+        advertiser,
+        io,
+    }
+}
+
+fn campaign(io: &str, name: &str, amount: &str) -> Value {
+    json!({
+        "insertion_order_id": io, "name": name, "objective": "pipeline",
+        "budget": {"amount": amount, "currency": "USD"},
+        "flight": {"start": "2027-01-15", "end": "2027-03-31"}, "pacing": "even"
+    })
+}
+
+fn field_codes(body: &Value) -> Vec<(String, String)> {
+    body["errors"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| {
+                    (
+                        e["field"].as_str().unwrap().to_string(),
+                        e["code"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_chain_works_and_money_is_a_decimal_string() {
+    let a = acme().await;
+    let (s, c) =
+        a.p.post(
+            "/v1/campaigns",
+            &a.admin,
+            campaign(&a.io, "Q1 pipeline", "25000"),
+        )
+        .await;
+    assert_eq!(s, 201, "{c}");
+    assert_eq!(
+        c["budget"],
+        json!({"amount": "25000.00", "currency": "USD"})
+    );
+    assert_eq!(c["status"], "draft");
+    assert_eq!(c["advertiser_id"], a.advertiser.as_str());
+
+    let res =
+        a.p.client
+            .get(
+                a.p.app
+                    .url(&format!("/v1/campaigns/{}", c["id"].as_str().unwrap())),
+            )
+            .bearer_auth(&a.admin)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["etag"], "\"v1\"");
+
+    let (_, io) =
+        a.p.get(&format!("/v1/insertion-orders/{}", a.io), &a.admin)
+            .await;
+    assert_eq!(io["committed"]["amount"], "25000.00");
+    assert_eq!(
+        io["pricing"],
+        json!({"model": "cpm", "rate": {"amount": "12.50", "currency": "USD"}})
+    );
+
+    // A float is not money.
+    let mut bad = campaign(&a.io, "Float", "1");
+    bad["budget"]["amount"] = json!(1000.5);
+    let (s, _) = a.p.post("/v1/campaigns", &a.admin, bad).await;
+    assert_eq!(s, 422);
+    // Every failing field is listed with a code.
+    let mut bad = campaign(&a.io, "", "10.001");
+    bad["objective"] = json!("fame");
+    bad["budget"]["currency"] = json!("EUR");
+    let (s, body) = a.p.post("/v1/campaigns", &a.admin, bad).await;
+    assert_eq!(s, 422, "{body}");
+    let codes = field_codes(&body);
+    assert!(
+        codes.contains(&("name".into(), "length".into())),
+        "{codes:?}"
+    );
+    assert!(
+        codes.contains(&("objective".into(), "invalid_value".into())),
+        "{codes:?}"
+    );
+    assert!(
+        codes.contains(&("budget.currency".into(), "currency_mismatch".into())),
+        "{codes:?}"
+    );
+
+    // Lists filter and page.
+    for i in 0..3 {
+        let (s, _) =
+            a.p.post(
+                "/v1/campaigns",
+                &a.admin,
+                campaign(&a.io, &format!("Wave {i}"), "1000"),
+            )
+            .await;
+        assert_eq!(s, 201);
+    }
+    let (s, page) = a.p.get("/v1/campaigns?name=wave&limit=2", &a.admin).await;
+    assert_eq!(s, 200);
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let (_, rest) =
+        a.p.get(
+            &format!("/v1/campaigns?name=wave&limit=2&cursor={cursor}"),
+            &a.admin,
+        )
+        .await;
+    assert_eq!(rest["items"].as_array().unwrap().len(), 1);
+    assert!(rest["next_cursor"].is_null());
+    let (_, none) =
+        a.p.get("/v1/campaigns?flight_from=2027-04-01", &a.admin)
+            .await;
+    assert_eq!(
+        none["items"].as_array().unwrap().len(),
+        0,
+        "no flight overlaps April"
+    );
+}
+
+#[tokio::test]
+async fn flights_stay_inside_the_insertion_order() {
+    let a = acme().await;
+    let mut c = campaign(&a.io, "Too long", "1000");
+    c["flight"] = json!({"start": "2027-06-01", "end": "2027-07-15"});
+    let (s, body) = a.p.post("/v1/campaigns", &a.admin, c).await;
+    assert_eq!(s, 422);
+    assert!(field_codes(&body).contains(&("flight".into(), "outside_insertion_order".into())));
+    let mut c = campaign(&a.io, "Backwards", "1000");
+    c["flight"] = json!({"start": "2027-03-01", "end": "2027-02-01"});
+    let (s, body) = a.p.post("/v1/campaigns", &a.admin, c).await;
+    assert_eq!(s, 422);
+    assert!(field_codes(&body).contains(&("flight.end".into(), "before_start".into())));
+}
+
+#[tokio::test]
+async fn campaign_budgets_never_exceed_the_io_under_concurrency() {
+    let a = acme().await;
+    // 20 requests of 10,000.00 race for an IO of 100,000.00: exactly 10 fit.
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let client = a.p.client.clone();
+        let url = a.p.app.url("/v1/campaigns");
+        let token = a.admin.clone();
+        let body = campaign(&a.io, &format!("Race {i}"), "10000.00");
+        tasks.push(tokio::spawn(async move {
+            client
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        10,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 422).count(),
+        10,
+        "{statuses:?}"
+    );
+    let (_, io) =
+        a.p.get(&format!("/v1/insertion-orders/{}", a.io), &a.admin)
+            .await;
+    assert_eq!(io["committed"]["amount"], "100000.00");
+
+    // Raising a budget is held to the same rule.
+    let (_, page) = a.p.get("/v1/campaigns?limit=1", &a.admin).await;
+    let id = page["items"][0]["id"].as_str().unwrap();
+    let (s, body) = patch(
+        &a.p,
+        &a.admin,
+        id,
+        "\"v1\"",
+        json!({"budget": {"amount": "10000.01", "currency": "USD"}}),
+    )
+    .await;
+    assert_eq!(s, 422, "{body}");
+    assert!(
+        field_codes(&body).contains(&("budget.amount".into(), "exceeds_insertion_order".into()))
+    );
+}
+
+async fn patch(p: &Platform, token: &str, id: &str, if_match: &str, body: Value) -> (u16, Value) {
+    let mut req = p
+        .client
+        .patch(p.app.url(&format!("/v1/campaigns/{id}")))
+        .bearer_auth(token)
+        .json(&body);
+    if !if_match.is_empty() {
+        req = req.header("if-match", if_match);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn act(
+    p: &Platform,
+    token: &str,
+    id: &str,
+    action: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let (s, v) = p
+        .call(
+            Method::POST,
+            &format!("/v1/campaigns/{id}/{action}"),
+            Some(token),
+            body,
+        )
+        .await;
+    (s.as_u16(), v)
+}
+
+#[tokio::test]
+async fn approval_needs_a_second_person_and_transitions_are_checked() {
+    let a = acme().await;
+    let marketer = a.p.token("marketer", Some("acme"), "m@acme.test");
+    let other_admin = a.p.token("customer_admin", Some("acme"), "boss@acme.test");
+    let (_, c) =
+        a.p.post(
+            "/v1/campaigns",
+            &marketer,
+            campaign(&a.io, "Launch", "5000"),
+        )
+        .await;
+    let id = c["id"].as_str().unwrap();
+
+    let (s, body) = act(&a.p, &a.admin, id, "approve", None).await;
+    assert_eq!(s, 409, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("allowed: submit, archive"),
+        "{body}"
+    );
+
+    assert_eq!(act(&a.p, &marketer, id, "submit", None).await.0, 200);
+    assert_eq!(
+        act(&a.p, &marketer, id, "approve", None).await.0,
+        403,
+        "marketers cannot approve"
+    );
+    let (s, _) = act(&a.p, &a.admin, id, "reject", None).await;
+    assert_eq!(s, 422, "a rejection needs a reason");
+    let (s, c) = act(
+        &a.p,
+        &a.admin,
+        id,
+        "reject",
+        Some(json!({"reason": "wrong KPI"})),
+    )
+    .await;
+    assert_eq!((s, c["status"].as_str()), (200, Some("draft")));
+    assert_eq!(c["rejection_reason"], "wrong KPI");
+
+    // The submitter cannot approve their own submission, even with the permission.
+    assert_eq!(act(&a.p, &a.admin, id, "submit", None).await.0, 200);
+    let (s, body) = act(&a.p, &a.admin, id, "approve", None).await;
+    assert_eq!(s, 403, "{body}");
+    let (s, c) = act(&a.p, &other_admin, id, "approve", None).await;
+    assert_eq!((s, c["status"].as_str()), (200, Some("approved")));
+    assert_eq!(act(&a.p, &a.admin, id, "pause", None).await.0, 200);
+    assert_eq!(act(&a.p, &a.admin, id, "resume", None).await.0, 200);
+    assert_eq!(act(&a.p, &a.admin, id, "teleport", None).await.0, 404);
+
+    // Every transition is in the audit log with before and after.
+    let (_, events) =
+        a.p.get(
+            &format!("/v1/audit-events?target_type=campaign&target_id={id}&limit=50"),
+            &a.admin,
+        )
+        .await;
+    let actions: Vec<&str> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "campaign.created",
+        "campaign.submitted",
+        "campaign.rejected",
+        "campaign.approved",
+        "campaign.paused",
+        "campaign.resumed",
+    ] {
+        assert!(
+            actions.contains(&expected),
+            "{expected} missing from {actions:?}"
+        );
+    }
+    let approved = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "campaign.approved")
+        .unwrap();
+    assert_eq!(approved["changes"]["before"]["status"], "pending_approval");
+    assert_eq!(approved["changes"]["after"]["status"], "approved");
+}
+
+#[tokio::test]
+async fn updates_need_a_current_if_match_and_spend_changes_need_reapproval() {
+    let a = acme().await;
+    let other_admin = a.p.token("customer_admin", Some("acme"), "boss@acme.test");
+    let (_, c) =
+        a.p.post(
+            "/v1/campaigns",
+            &a.admin,
+            campaign(&a.io, "Evergreen", "5000"),
+        )
+        .await;
+    let id = c["id"].as_str().unwrap();
+
+    let (s, _) = patch(&a.p, &a.admin, id, "", json!({"name": "Renamed"})).await;
+    assert_eq!(s, 428, "If-Match is required");
+    let (s, c) = patch(&a.p, &a.admin, id, "\"v1\"", json!({"name": "Renamed"})).await;
+    assert_eq!((s, c["name"].as_str()), (200, Some("Renamed")));
+    let (s, body) = patch(&a.p, &a.admin, id, "\"v1\"", json!({"name": "Lost update"})).await;
+    assert_eq!(s, 412, "stale version: {body}");
+
+    act(&a.p, &a.admin, id, "submit", None).await;
+    act(&a.p, &other_admin, id, "approve", None).await;
+    let (_, cur) = a.p.get(&format!("/v1/campaigns/{id}"), &a.admin).await;
+    assert_eq!(cur["status"], "approved");
+    // v2 rename, v3 submit, v4 approve.
+    let (s, c) = patch(
+        &a.p,
+        &a.admin,
+        id,
+        "\"v4\"",
+        json!({"budget": {"amount": "6000", "currency": "USD"}}),
+    )
+    .await;
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(
+        c["status"], "pending_approval",
+        "a budget change goes back to approval"
+    );
+    assert!(c["approved_by"].is_null());
+}

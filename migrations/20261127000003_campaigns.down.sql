@@ -1,0 +1,9 @@
+SET LOCAL lock_timeout = '5s';
+SET LOCAL statement_timeout = '60s';
+
+-- squawk-ignore ban-drop-table
+DROP TABLE campaigns;
+-- squawk-ignore ban-drop-table
+DROP TABLE insertion_orders;
+-- squawk-ignore ban-drop-table
+DROP TABLE advertisers;
