@@ -408,3 +408,66 @@ async fn updates_need_a_current_if_match_and_spend_changes_need_reapproval() {
     );
     assert!(c["approved_by"].is_null());
 }
+
+#[tokio::test]
+async fn idempotency_keys_replay_the_first_response_and_refuse_another_body() {
+    let a = acme().await;
+    let post = |key: &'static str, body: Value, token: String| {
+        let client = a.p.client.clone();
+        let url = a.p.app.url("/v1/campaigns");
+        async move {
+            let res = client
+                .post(url)
+                .bearer_auth(token)
+                .header("idempotency-key", key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let replayed = res.headers().contains_key("idempotent-replayed");
+            let etag = res
+                .headers()
+                .get("etag")
+                .map(|v| v.to_str().unwrap().to_string());
+            (
+                res.status().as_u16(),
+                replayed,
+                etag,
+                res.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    let body = campaign(&a.io, "Once", "1000");
+    let (s1, r1, e1, first) = post("k-1", body.clone(), a.admin.clone()).await;
+    assert_eq!((s1, r1), (201, false), "{first}");
+    let (s2, r2, e2, second) = post("k-1", body.clone(), a.admin.clone()).await;
+    assert_eq!((s2, r2), (201, true), "{second}");
+    assert_eq!(first["id"], second["id"]);
+    assert_eq!(e1, e2);
+    let (s3, _, _, third) = post("k-1", campaign(&a.io, "Other", "1000"), a.admin.clone()).await;
+    assert_eq!(s3, 422, "{third}");
+    assert_eq!(third["type"], "urn:p360:problem:idempotency-key-reused");
+    // Keys belong to their actor: someone else's k-1 is a new request.
+    let other = a.p.token("marketer", Some("acme"), "m@acme.test");
+    let (s4, r4, _, _) = post("k-1", campaign(&a.io, "Theirs", "1000"), other).await;
+    assert_eq!((s4, r4), (201, false));
+
+    // Concurrent retries of one request create one campaign.
+    let body = campaign(&a.io, "Racing retries", "1000");
+    let tasks: Vec<_> = (0..5)
+        .map(|_| tokio::spawn(post("k-race", body.clone(), a.admin.clone())))
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        let (s, _, _, _) = t.await.unwrap();
+        assert!(s == 201 || s == 409, "{s}");
+        ok += usize::from(s == 201);
+    }
+    assert!(ok >= 1);
+    let (_, page) = a.p.get("/v1/campaigns?name=racing", &a.admin).await;
+    assert_eq!(
+        page["items"].as_array().unwrap().len(),
+        1,
+        "exactly one campaign"
+    );
+}

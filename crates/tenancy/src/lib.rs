@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod audit;
 mod audit_routes;
 pub mod auth;
+pub mod idempotency;
 pub mod roles;
 pub mod scope;
 pub mod tenants;
@@ -38,9 +39,24 @@ pub fn routes() -> ApiRoutes {
         .route("/dev-issuer/jwks.json", axum::routing::get(dev_jwks))
 }
 
-/// Make the auth service available to the extractors of `routes`.
+/// Make the auth service available to the extractors of `routes`, and honour
+/// `Idempotency-Key` on their POSTs. Also starts the hourly expiry of old keys.
 pub fn with_auth(routes: ApiRoutes, auth: Arc<AuthService>) -> ApiRoutes {
-    routes.layer(Extension(auth))
+    let pool = auth.pool().clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            if let Err(e) = idempotency::expire(&pool).await {
+                tracing::warn!(error = %e, "could not expire idempotency keys; will retry");
+            }
+        }
+    });
+    // The last layer added runs first: the extension must be in place
+    // before the idempotency layer authenticates.
+    routes
+        .layer(axum::middleware::from_fn(idempotency::layer))
+        .layer(Extension(auth))
 }
 
 async fn dev_discovery(
