@@ -516,6 +516,25 @@ pub async fn update(
         used,
         &mut errors,
     );
+    if let Some(b) = budget {
+        let split: i64 = sqlx::query_scalar(
+            "SELECT coalesce(sum(budget_micros), 0)::bigint FROM ad_groups \
+             WHERE campaign_id = $1 AND status = 'active'",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if b < split {
+            errors.push(FieldError::new(
+                "budget.amount",
+                "below_ad_groups",
+                format!(
+                    "its ad groups already hold {}",
+                    crate::money::format_micros(split, 2)
+                ),
+            ));
+        }
+    }
     if !errors.is_empty() {
         return Err(Problem::validation(errors).into());
     }

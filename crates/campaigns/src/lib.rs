@@ -2,6 +2,7 @@
 //! contract) and campaigns with their maker-checker approval workflow. Every
 //! object is tenant-scoped and every change audited with its before/after.
 
+pub mod ad_groups;
 pub mod advertisers;
 pub mod campaigns;
 pub mod domain;
@@ -22,6 +23,8 @@ pub fn routes() -> ApiRoutes {
         .routes(routes!(campaigns::create, campaigns::list))
         .routes(routes!(campaigns::get, campaigns::update))
         .routes(routes!(campaigns::transition))
+        .routes(routes!(ad_groups::create, ad_groups::list))
+        .routes(routes!(ad_groups::get, ad_groups::update))
 }
 
 /// A positive amount in `currency` (the parent's), or a field error.

@@ -471,3 +471,87 @@ async fn idempotency_keys_replay_the_first_response_and_refuse_another_body() {
         "exactly one campaign"
     );
 }
+
+#[tokio::test]
+async fn ad_groups_split_the_campaign_budget_and_changes_need_reapproval() {
+    let a = acme().await;
+    let other_admin = a.p.token("customer_admin", Some("acme"), "boss@acme.test");
+    let (_, c) =
+        a.p.post("/v1/campaigns", &a.admin, campaign(&a.io, "Split", "1000"))
+            .await;
+    let id = c["id"].as_str().unwrap().to_string();
+    let url = format!("/v1/campaigns/{id}/ad-groups");
+    let group = |name: &str, amount: &str| {
+        json!({
+            "name": name, "budget": {"amount": amount, "currency": "USD"},
+            "base_bid_cpm": {"amount": "4.25", "currency": "USD"}, "max_bid_cpm": {"amount": "9", "currency": "USD"},
+            "frequency_cap": {"impressions": 3, "period_hours": 24},
+            "targeting": {"countries": ["US", "CA"], "regions": ["US-CA"], "devices": ["desktop"],
+                          "sites": {"exclude": ["https://www.Example.com/news"]}}
+        })
+    };
+    let (s, g) = a.p.post(&url, &a.admin, group("Enterprise", "600")).await;
+    assert_eq!(s, 201, "{g}");
+    assert_eq!(g["base_bid_cpm"]["amount"], "4.25");
+    assert_eq!(g["targeting"]["sites"]["exclude"], json!(["example.com"]));
+    assert_eq!(
+        g["frequency_cap"],
+        json!({"impressions": 3, "period_hours": 24})
+    );
+
+    let (s, body) =
+        a.p.post(&url, &a.admin, group("Mid-market", "400.01"))
+            .await;
+    assert_eq!(s, 422);
+    assert!(
+        field_codes(&body).contains(&("budget.amount".into(), "exceeds_campaign".into())),
+        "{body}"
+    );
+    let mut bad = group("Bad", "10");
+    bad["max_bid_cpm"]["amount"] = json!("1");
+    bad["targeting"]["countries"] = json!(["usa"]);
+    bad["targeting"]["devices"] = json!(["fridge"]);
+    let (s, body) = a.p.post(&url, &a.admin, bad).await;
+    assert_eq!(s, 422);
+    let codes = field_codes(&body);
+    for expected in [
+        ("max_bid_cpm.amount", "below_base_bid"),
+        ("targeting.countries", "invalid_value"),
+        ("targeting.devices", "invalid_value"),
+    ] {
+        assert!(
+            codes.contains(&(expected.0.into(), expected.1.into())),
+            "{expected:?} in {codes:?}"
+        );
+    }
+    // The campaign budget cannot drop below what its ad groups hold.
+    let (s, body) = patch(
+        &a.p,
+        &a.admin,
+        &id,
+        "\"v1\"",
+        json!({"budget": {"amount": "500", "currency": "USD"}}),
+    )
+    .await;
+    assert_eq!(s, 422, "{body}");
+    assert!(field_codes(&body).contains(&("budget.amount".into(), "below_ad_groups".into())));
+
+    // Approved, then an ad group changes: back to approval.
+    act(&a.p, &a.admin, &id, "submit", None).await;
+    act(&a.p, &other_admin, &id, "approve", None).await;
+    let gid = g["id"].as_str().unwrap();
+    let res =
+        a.p.client
+            .patch(a.p.app.url(&format!("/v1/ad-groups/{gid}")))
+            .bearer_auth(&a.admin)
+            .header("if-match", "\"v1\"")
+            .json(&json!({"targeting": {"countries": ["GB"]}}))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(res.status(), 200);
+    let (_, c) = a.p.get(&format!("/v1/campaigns/{id}"), &a.admin).await;
+    assert_eq!(c["status"], "pending_approval");
+    let (_, groups) = a.p.get(&url, &a.admin).await;
+    assert_eq!(groups[0]["targeting"]["countries"], json!(["GB"]));
+}

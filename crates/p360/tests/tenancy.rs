@@ -684,6 +684,19 @@ async fn every_route_with_an_object_id_hides_other_tenants_objects() {
         )
         .await;
     assert_eq!(s, 201, "{campaign}");
+    let ad_group_body = json!({"name": "AG", "budget": {"amount": "10", "currency": "USD"},
+        "base_bid_cpm": {"amount": "2", "currency": "USD"}, "max_bid_cpm": {"amount": "4", "currency": "USD"}});
+    let (s, ad_group) = p
+        .post(
+            &format!(
+                "/v1/campaigns/{}/ad-groups",
+                campaign["id"].as_str().unwrap()
+            ),
+            &acme,
+            ad_group_body.clone(),
+        )
+        .await;
+    assert_eq!(s, 201, "{ad_group}");
     let id = |v: &Value| v["id"].as_str().unwrap().to_string();
     // The acme object each kind of route addresses.
     let objects: Vec<(&str, String)> = vec![
@@ -692,6 +705,7 @@ async fn every_route_with_an_object_id_hides_other_tenants_objects() {
         ("/v1/advertisers/{id}", id(&adv)),
         ("/v1/insertion-orders/{id}", id(&io)),
         ("/v1/campaigns/{id}", id(&campaign)),
+        ("/v1/ad-groups/{id}", id(&ad_group)),
     ];
     // Routes for staff only: customers are refused before any lookup.
     let staff_only = ["/v1/users/{id}/tenants"];
@@ -711,7 +725,9 @@ async fn every_route_with_an_object_id_hides_other_tenants_objects() {
             .replace("{action}", "submit");
         for method in item.as_object().unwrap().keys() {
             let method: Method = method.to_uppercase().parse().unwrap();
-            let body = if path.ends_with("/tenants") {
+            let body = if path.ends_with("/ad-groups") {
+                Some(ad_group_body.clone())
+            } else if path.ends_with("/tenants") {
                 Some(json!({"tenants": []}))
             } else if path.starts_with("/v1/users") {
                 Some(json!({"role": "viewer"}))
