@@ -82,6 +82,15 @@ ensure_oidc_provider() {
   fi
 }
 
+# moto_server: an S3-compatible server for the object storage tests.
+ensure_moto() {
+  if ! command -v moto_server >/dev/null 2>&1; then
+    command -v pip3 >/dev/null 2>&1 || apt_install python3-pip
+    say "installing moto_server (PyPI moto[server]) for the S3 tests"
+    python3 -m pip install --quiet 'moto[server]' || python3 -m pip install --quiet --break-system-packages 'moto[server]'
+  fi
+}
+
 target_dir() {
   printf '%s\n' "${CARGO_TARGET_DIR:-$PWD/target}"
 }

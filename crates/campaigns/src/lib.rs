@@ -5,6 +5,8 @@
 pub mod ad_groups;
 pub mod advertisers;
 pub mod campaigns;
+pub mod creative_files;
+pub mod creatives;
 pub mod domain;
 mod http;
 pub mod insertion_orders;
@@ -25,6 +27,10 @@ pub fn routes() -> ApiRoutes {
         .routes(routes!(campaigns::transition))
         .routes(routes!(ad_groups::create, ad_groups::list))
         .routes(routes!(ad_groups::get, ad_groups::update))
+        .routes(routes!(creatives::create, creatives::list))
+        .routes(routes!(creatives::get))
+        .routes(routes!(creatives::preview))
+        .routes(routes!(creatives::preview_file))
 }
 
 /// A positive amount in `currency` (the parent's), or a field error.

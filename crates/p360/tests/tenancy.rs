@@ -697,6 +697,26 @@ async fn every_route_with_an_object_id_hides_other_tenants_objects() {
         )
         .await;
     assert_eq!(s, 201, "{ad_group}");
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+    png.extend(300u32.to_be_bytes());
+    png.extend(250u32.to_be_bytes());
+    png.extend([8, 6, 0, 0, 0, 0, 0, 0, 0]);
+    let form = reqwest::multipart::Form::new()
+        .text("advertiser_id", adv["id"].as_str().unwrap().to_string())
+        .text("name", "MPU")
+        .text("click_url", "https://a.example/")
+        .part("file", reqwest::multipart::Part::bytes(png));
+    let creative: Value = p
+        .client
+        .post(p.app.url("/v1/creatives"))
+        .bearer_auth(&acme)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let id = |v: &Value| v["id"].as_str().unwrap().to_string();
     // The acme object each kind of route addresses.
     let objects: Vec<(&str, String)> = vec![
@@ -706,6 +726,7 @@ async fn every_route_with_an_object_id_hides_other_tenants_objects() {
         ("/v1/insertion-orders/{id}", id(&io)),
         ("/v1/campaigns/{id}", id(&campaign)),
         ("/v1/ad-groups/{id}", id(&ad_group)),
+        ("/v1/creatives/{id}", id(&creative)),
     ];
     // Routes for staff only: customers are refused before any lookup.
     let staff_only = ["/v1/users/{id}/tenants"];
@@ -722,7 +743,8 @@ async fn every_route_with_an_object_id_hides_other_tenants_objects() {
             .unwrap_or_else(|| panic!("{path}: add the object it addresses to this test"));
         let url = path
             .replace("{id}", &template.1)
-            .replace("{action}", "submit");
+            .replace("{action}", "submit")
+            .replace("{*path}", "index.html");
         for method in item.as_object().unwrap().keys() {
             let method: Method = method.to_uppercase().parse().unwrap();
             let body = if path.ends_with("/ad-groups") {

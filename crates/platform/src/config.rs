@@ -69,6 +69,26 @@ pub struct Config {
     pub auth: AuthConfig,
     pub rate_limit: RateLimitConfig,
     pub redis: RedisConfig,
+    pub storage: StorageConfig,
+}
+
+/// Object storage: a directory under the data dir unless `s3_bucket` is set.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    pub s3_bucket: Option<String>,
+    /// AWS region of the bucket (else from the AWS environment).
+    pub s3_region: Option<String>,
+    /// An S3-compatible endpoint instead of AWS (tests, MinIO).
+    pub s3_endpoint: Option<String>,
+    /// Static credentials for an S3-compatible store; on AWS leave unset and
+    /// let the task role (or the AWS environment) provide them.
+    pub s3_access_key_id: Option<String>,
+    #[serde(
+        serialize_with = "serialize_secret",
+        deserialize_with = "deserialize_opt_secret"
+    )]
+    pub s3_secret_access_key: Option<SecretString>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -222,6 +242,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             rate_limit: RateLimitConfig::default(),
             redis: RedisConfig::default(),
+            storage: StorageConfig::default(),
         }
     }
 }

@@ -10,5 +10,6 @@ pub mod http;
 pub mod rate_limit;
 pub mod server;
 pub mod shutdown;
+pub mod storage;
 pub mod telemetry;
 pub mod testing;

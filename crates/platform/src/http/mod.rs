@@ -28,6 +28,7 @@ pub struct AppState {
     pub build: BuildInfo,
     pub metrics: PrometheusHandle,
     pub rate_limiter: Arc<crate::rate_limit::RateLimiter>,
+    pub storage: crate::storage::Storage,
     /// Cleared as soon as shutdown begins, so load balancers stop routing here.
     accepting: Arc<AtomicBool>,
 }
@@ -41,11 +42,13 @@ impl AppState {
     ) -> anyhow::Result<AppState> {
         let limiter =
             crate::rate_limit::RateLimiter::new(config.rate_limit.clone(), &config.redis).await?;
+        let storage = crate::storage::Storage::from_config(&config)?;
         Ok(AppState {
             pool,
             config,
             build,
             rate_limiter: Arc::new(limiter),
+            storage,
             metrics: crate::telemetry::prometheus(build),
             accepting: Arc::new(AtomicBool::new(true)),
         })

@@ -1,0 +1,324 @@
+//! Creatives through the API: images and HTML5 bundles checked from their
+//! bytes, stored on the local store and on S3 (moto_server), previewed with
+//! the right content type and a sandboxing CSP.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+fn png(w: u32, h: u32) -> Vec<u8> {
+    let mut v = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+    v.extend(w.to_be_bytes());
+    v.extend(h.to_be_bytes());
+    v.extend([8, 6, 0, 0, 0, 0, 0, 0, 0]);
+    v
+}
+
+fn zip(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    {
+        let mut z = zip::ZipWriter::new(&mut out);
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for (name, bytes) in files {
+            z.start_file(*name, opts).unwrap();
+            z.write_all(bytes).unwrap();
+        }
+        z.finish().unwrap();
+    }
+    out.into_inner()
+}
+
+const INDEX: &[u8] =
+    b"<!doctype html><html><head><meta name=\"ad.size\" content=\"width=300,height=250\"><script src=\"js/ad.js\"></script></head><body>Hi</body></html>";
+
+async fn advertiser(p: &Platform, token: &str) -> String {
+    let (s, adv) = p
+        .post(
+            "/v1/advertisers",
+            token,
+            json!({"name": "Acme", "domain": "acme.com", "currency": "USD"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{adv}");
+    adv["id"].as_str().unwrap().to_string()
+}
+
+async fn upload(
+    p: &Platform,
+    token: &str,
+    adv: &str,
+    name: &str,
+    click: &str,
+    file: Vec<u8>,
+    filename: &str,
+) -> (u16, Value) {
+    let form = reqwest::multipart::Form::new()
+        .text("advertiser_id", adv.to_string())
+        .text("name", name.to_string())
+        .text("click_url", click.to_string())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(file)
+                .file_name(filename.to_string())
+                .mime_str("application/octet-stream")
+                .unwrap(),
+        );
+    let res = p
+        .client
+        .post(p.app.url("/v1/creatives"))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(Value::Null),
+    )
+}
+
+fn codes(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| e["code"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The whole creative flow against whichever store the platform is configured with.
+async fn creative_flow(p: &Platform) {
+    p.tenant("acme").await;
+    let token = p.token("customer_admin", Some("acme"), "admin@acme.test");
+    let adv = advertiser(p, &token).await;
+
+    // An image: type and size from the bytes (the client calls it a .gif).
+    let (s, img) = upload(
+        p,
+        &token,
+        &adv,
+        "Leaderboard",
+        "https://acme.com/?utm=1",
+        png(728, 90),
+        "banner.gif",
+    )
+    .await;
+    assert_eq!(s, 201, "{img}");
+    assert_eq!(
+        (img["kind"].as_str(), img["mime"].as_str()),
+        (Some("image"), Some("image/png"))
+    );
+    assert_eq!(
+        (img["width"].as_i64(), img["height"].as_i64()),
+        (Some(728), Some(90))
+    );
+    let res = p
+        .client
+        .get(p.app.url(&format!(
+            "/v1/creatives/{}/preview",
+            img["id"].as_str().unwrap()
+        )))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "image/png");
+    assert_eq!(res.bytes().await.unwrap().as_ref(), png(728, 90).as_slice());
+
+    // An HTML5 bundle, previewed in a sandbox with its own files.
+    let bundle = zip(&[("index.html", INDEX), ("js/ad.js", b"console.log('ad')")]);
+    let (s, html) = upload(
+        p,
+        &token,
+        &adv,
+        "MPU",
+        "https://acme.com/",
+        bundle,
+        "ad.zip",
+    )
+    .await;
+    assert_eq!(s, 201, "{html}");
+    assert_eq!(
+        (html["kind"].as_str(), html["width"].as_i64()),
+        (Some("html5"), Some(300))
+    );
+    let id = html["id"].as_str().unwrap();
+    let res = p
+        .client
+        .get(p.app.url(&format!("/v1/creatives/{id}/preview")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.starts_with("sandbox allow-scripts"), "{csp}");
+    assert!(!csp.contains("allow-same-origin"), "{csp}");
+    let res = p
+        .client
+        .get(p.app.url(&format!("/v1/creatives/{id}/preview/js/ad.js")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert_eq!(
+        p.get(
+            &format!("/v1/creatives/{id}/preview/..%2F..%2Fetc%2Fpasswd"),
+            &token
+        )
+        .await
+        .0,
+        404
+    );
+
+    // Refusals, each with its code.
+    let cases: Vec<(&str, &str, Vec<u8>, &str)> = vec![
+        (
+            "wrong size",
+            "https://acme.com",
+            png(301, 250),
+            "not_iab_size",
+        ),
+        (
+            "oversize image",
+            "https://acme.com",
+            {
+                let mut v = png(300, 250);
+                v.resize(205 * 1024, 0);
+                v
+            },
+            "too_large",
+        ),
+        ("not https", "http://acme.com", png(300, 250), "not_https"),
+        (
+            "pdf",
+            "https://acme.com",
+            b"%PDF-1.7 ...".to_vec(),
+            "unsupported_type",
+        ),
+        (
+            "zip bomb",
+            "https://acme.com",
+            zip(&[
+                ("index.html", INDEX),
+                ("pad.bin", &vec![0u8; 6 * 1024 * 1024]),
+            ]),
+            "too_large_unpacked",
+        ),
+        (
+            "no index",
+            "https://acme.com",
+            zip(&[("ad/index.html", INDEX)]),
+            "missing_index",
+        ),
+    ];
+    for (what, click, file, code) in cases {
+        let (s, body) = upload(p, &token, &adv, what, click, file, "x").await;
+        assert_eq!(s, 422, "{what}: {body}");
+        assert!(codes(&body).contains(&code.to_string()), "{what}: {body}");
+    }
+    let (_, list) = p.get("/v1/creatives", &token).await;
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        2,
+        "refused uploads left nothing"
+    );
+}
+
+#[tokio::test]
+async fn creatives_on_the_local_store() {
+    let p = Platform::start().await;
+    creative_flow(&p).await;
+    // The files are under the data dir.
+    let objects = p.data.path().join("objects/tenants");
+    assert!(objects.is_dir(), "{}", objects.display());
+}
+
+struct Moto(Child);
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn creatives_on_s3() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let moto = Moto(
+        Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server (PyPI moto[server])"),
+    );
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(res) = reqwest::Client::new()
+            .put(format!("{endpoint}/p360-creatives"))
+            .send()
+            .await
+            && res.status().is_success()
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "moto_server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ep = endpoint.clone();
+    let p = Platform::start_with(move |c| {
+        c.storage.s3_bucket = Some("p360-creatives".into());
+        c.storage.s3_endpoint = Some(ep);
+        c.storage.s3_region = Some("us-east-1".into());
+        c.storage.s3_access_key_id = Some("testing".into());
+        c.storage.s3_secret_access_key = Some(SecretString::from("testing"));
+    })
+    .await;
+    creative_flow(&p).await;
+    // The objects are in the bucket, not on disk.
+    let listing = reqwest::get(format!("{endpoint}/p360-creatives?list-type=2"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(listing.contains("files/index.html"), "{listing}");
+    assert!(!p.data.path().join("objects/tenants").exists());
+    drop(moto);
+}
