@@ -1,4 +1,5 @@
-//! Ad groups: a campaign's budget split, bids, frequency cap and targeting. The ad groups' budgets never exceed their campaign's (the
+//! Ad groups: a campaign's budget split, bids, frequency cap, targeting and
+//! the creatives they run. The ad groups' budgets never exceed their campaign's (the
 //! campaign row is locked while they change). Any change to the ad groups of
 //! an approved, active or paused campaign is a change to what will spend
 //! money, so it sends the campaign back to approval.
@@ -159,7 +160,7 @@ pub struct AdGroup {
     pub max_bid_cpm: MoneyWire,
     pub frequency_cap: Option<FrequencyCap>,
     pub targeting: Targeting,
-    /// Creatives assigned (assignment arrives with the creatives API).
+    /// Creatives assigned.
     pub creative_ids: Vec<Uuid>,
     /// `active` or `archived`.
     pub status: String,
@@ -200,6 +201,9 @@ pub struct NewAdGroup {
     pub frequency_cap: Option<FrequencyCap>,
     #[serde(default)]
     pub targeting: Targeting,
+    /// Creatives of the campaign's advertiser to run.
+    #[serde(default)]
+    pub creative_ids: Vec<Uuid>,
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -207,6 +211,7 @@ struct CampaignLock {
     currency: String,
     budget_micros: i64,
     status: String,
+    advertiser_id: Uuid,
     version: i64,
 }
 
@@ -216,7 +221,7 @@ async fn lock_campaign(
     id: Uuid,
 ) -> Result<Option<CampaignLock>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT currency, budget_micros, status, version FROM campaigns \
+        "SELECT currency, budget_micros, status, advertiser_id, version FROM campaigns \
          WHERE id = $1 AND tenant_id = $2 FOR UPDATE",
     )
     .bind(id)
@@ -280,6 +285,39 @@ fn check_rate(
             None
         }
     }
+}
+
+/// The creatives must be active creatives of the campaign's advertiser.
+async fn check_creatives(
+    tx: &mut Transaction<'static, Postgres>,
+    tenant: TenantId,
+    advertiser: Uuid,
+    ids: &[Uuid],
+    errors: &mut Vec<FieldError>,
+) -> Result<(), sqlx::Error> {
+    let mut unique = ids.to_vec();
+    unique.sort();
+    unique.dedup();
+    if unique.is_empty() {
+        return Ok(());
+    }
+    let found: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM creatives WHERE tenant_id = $1 AND advertiser_id = $2 \
+         AND id = ANY($3) AND status = 'active'",
+    )
+    .bind(tenant.0)
+    .bind(advertiser)
+    .bind(&unique)
+    .fetch_one(&mut **tx)
+    .await?;
+    if found != unique.len() as i64 || unique.len() != ids.len() {
+        errors.push(FieldError::new(
+            "creative_ids",
+            "not_found",
+            "each creative once, and only active creatives of the campaign's advertiser",
+        ));
+    }
+    Ok(())
 }
 
 /// Back to approval if the campaign was cleared to spend.
@@ -393,13 +431,21 @@ pub async fn create(
         used,
         &mut errors,
     );
+    check_creatives(
+        &mut tx,
+        ctx.tenant,
+        campaign.advertiser_id,
+        &body.creative_ids,
+        &mut errors,
+    )
+    .await?;
     if !errors.is_empty() {
         return Err(Problem::validation(errors).into());
     }
     let row: Row = sqlx::query_as(
         "INSERT INTO ad_groups (id, tenant_id, campaign_id, name, budget_micros, base_bid_cpm_micros, \
-         max_bid_cpm_micros, frequency_impressions, frequency_period_hours, targeting) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *",
+         max_bid_cpm_micros, frequency_impressions, frequency_period_hours, targeting, creative_ids) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *",
     )
     .bind(Uuid::now_v7())
     .bind(ctx.tenant.0)
@@ -411,6 +457,7 @@ pub async fn create(
     .bind(body.frequency_cap.as_ref().map(|f| f.impressions))
     .bind(body.frequency_cap.as_ref().map(|f| f.period_hours))
     .bind(serde_json::to_value(&checked.targeting).map_err(anyhow::Error::from)?)
+    .bind(&body.creative_ids)
     .fetch_one(&mut *tx)
     .await
     .map_err(name_taken)?;
@@ -562,6 +609,7 @@ pub struct AdGroupPatch {
     pub max_bid_cpm: Option<MoneyWire>,
     pub frequency_cap: Option<FrequencyCap>,
     pub targeting: Option<Targeting>,
+    pub creative_ids: Option<Vec<Uuid>>,
 }
 
 /// Change an ad group (`If-Match` required).
@@ -614,13 +662,26 @@ pub async fn update(
         used,
         &mut errors,
     );
+    let creatives = body
+        .creative_ids
+        .clone()
+        .unwrap_or(current.creative_ids.clone());
+    check_creatives(
+        &mut tx,
+        ctx.tenant,
+        campaign.advertiser_id,
+        &creatives,
+        &mut errors,
+    )
+    .await?;
     if !errors.is_empty() {
         return Err(Problem::validation(errors).into());
     }
     let row: Row = sqlx::query_as(
         "UPDATE ad_groups SET name = coalesce($3, name), budget_micros = $4, base_bid_cpm_micros = $5, \
          max_bid_cpm_micros = $6, frequency_impressions = $7, frequency_period_hours = $8, targeting = $9, \
-         version = version + 1, updated_at = now() WHERE id = $1 AND tenant_id = $2 RETURNING *",
+         creative_ids = $10, version = version + 1, updated_at = now() \
+         WHERE id = $1 AND tenant_id = $2 RETURNING *",
     )
     .bind(id)
     .bind(ctx.tenant.0)
@@ -631,6 +692,7 @@ pub async fn update(
     .bind(cap.as_ref().map(|c| c.impressions))
     .bind(cap.as_ref().map(|c| c.period_hours))
     .bind(serde_json::to_value(&checked.targeting).map_err(anyhow::Error::from)?)
+    .bind(&creatives)
     .fetch_one(&mut *tx)
     .await
     .map_err(name_taken)?;

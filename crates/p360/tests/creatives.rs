@@ -322,3 +322,72 @@ async fn creatives_on_s3() {
     assert!(!p.data.path().join("objects/tenants").exists());
     drop(moto);
 }
+
+#[tokio::test]
+async fn ad_groups_run_only_their_advertisers_creatives() {
+    let p = Platform::start().await;
+    p.tenant("acme").await;
+    let token = p.token("customer_admin", Some("acme"), "admin@acme.test");
+    let adv = advertiser(&p, &token).await;
+    let (_, other_adv) = p
+        .post(
+            "/v1/advertisers",
+            &token,
+            json!({"name": "Other", "domain": "other.com", "currency": "USD"}),
+        )
+        .await;
+    let (_, mine) = upload(
+        &p,
+        &token,
+        &adv,
+        "Mine",
+        "https://acme.com",
+        png(300, 250),
+        "a.png",
+    )
+    .await;
+    let (_, theirs) = upload(
+        &p,
+        &token,
+        other_adv["id"].as_str().unwrap(),
+        "Theirs",
+        "https://other.com",
+        png(300, 250),
+        "b.png",
+    )
+    .await;
+    let (_, io) = p
+        .post(
+            "/v1/insertion-orders",
+            &token,
+            json!({"advertiser_id": adv, "name": "IO", "budget": {"amount": "1000", "currency": "USD"},
+                   "start_date": "2027-01-01", "end_date": "2027-12-31",
+                   "pricing": {"model": "cost_plus", "percent": "15"}}),
+        )
+        .await;
+    assert_eq!(
+        io["pricing"],
+        json!({"model": "cost_plus", "percent": "15"})
+    );
+    let (_, c) = p
+        .post(
+            "/v1/campaigns",
+            &token,
+            json!({"insertion_order_id": io["id"], "name": "C", "objective": "awareness",
+                   "budget": {"amount": "100", "currency": "USD"},
+                   "flight": {"start": "2027-02-01", "end": "2027-03-01"}, "pacing": "even"}),
+        )
+        .await;
+    let url = format!("/v1/campaigns/{}/ad-groups", c["id"].as_str().unwrap());
+    let body = |creatives: Vec<&Value>| {
+        json!({"name": "AG", "budget": {"amount": "10", "currency": "USD"},
+               "base_bid_cpm": {"amount": "2", "currency": "USD"}, "max_bid_cpm": {"amount": "4", "currency": "USD"},
+               "creative_ids": creatives.iter().map(|c| c["id"].clone()).collect::<Vec<_>>()})
+    };
+    let (s, res) = p.post(&url, &token, body(vec![&theirs])).await;
+    assert_eq!(s, 422, "{res}");
+    assert!(codes(&res).contains(&"not_found".to_string()));
+    let (s, group) = p.post(&url, &token, body(vec![&mine])).await;
+    assert_eq!(s, 201, "{group}");
+    assert_eq!(group["creative_ids"], json!([mine["id"]]));
+}
