@@ -257,7 +257,7 @@ async fn audit_verify(config: Config, shutdown: Shutdown) -> anyhow::Result<Outc
     let broken = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let found = broken.clone();
     let outcome = commands::with_database(&config, &shutdown, |db| async move {
-        let report = tenancy::audit::verify(&db.pool).await?;
+        let report = tenancy::audit::verify(&db.owner).await?;
         println!(
             "checked {} chain(s), {} event(s)",
             report.chains, report.events

@@ -100,8 +100,8 @@ async fn serve_on_embedded_defaults_then_sigterm_then_migrate_commands() {
 async fn sigint_during_serve_also_exits_cleanly() {
     let tmp = TempDir::new("sigint");
     let data = tmp.path().join("var");
+    p360_ok(&["migrate", "up", "--data-dir", data.to_str().unwrap()]);
     let mut served = Served::start(&data, &["--no-migrate"]);
-    // Not migrated: the process still serves liveness and readiness.
     assert_eq!(get(&served.url("/health/ready")).await.status(), 200);
     served.signal(libc::SIGINT);
     let (code, _) = served.wait_exit(Duration::from_secs(10));

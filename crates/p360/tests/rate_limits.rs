@@ -112,7 +112,7 @@ async fn redis_shares_limits_between_instances() {
     };
     config.rate_limit.user = TIGHT;
     config.redis.url = Some(SecretString::from(redis_url));
-    let other = TestApp::spawn_with(p.db.pool.clone(), config, p360::api_routes)
+    let other = TestApp::spawn_with(p.app.state.pool.clone(), config, p360::api_routes)
         .await
         .unwrap();
     wait_for_redis(&p.app).await;

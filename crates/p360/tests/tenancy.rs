@@ -584,7 +584,7 @@ async fn revocation_reaches_every_instance() {
         data_dir: p.data.path().to_path_buf(),
         ..Default::default()
     };
-    let other = TestApp::spawn_with(p.db.pool.clone(), config, p360::api_routes)
+    let other = TestApp::spawn_with(p.app.state.pool.clone(), config, p360::api_routes)
         .await
         .unwrap();
     p.tenant("acme").await;
@@ -769,4 +769,58 @@ async fn every_route_with_an_object_id_hides_other_tenants_objects() {
         }
     }
     assert!(walked >= 4, "walked {walked} routes");
+}
+
+/// Row-level security is a real second lock: the application role sees only
+/// the tenants its transaction is scoped to, even without a WHERE clause.
+#[tokio::test]
+async fn row_level_security_scopes_the_application_role() {
+    let p = Platform::start().await;
+    let acme = p.tenant("acme").await;
+    p.tenant("globex").await;
+    for (tenant, email) in [("acme", "a@acme.test"), ("globex", "g@globex.test")] {
+        let token = p.token("customer_admin", Some(tenant), email);
+        let (s, _) = p
+            .post(
+                "/v1/api-keys",
+                &token,
+                json!({"name": "k", "role": "viewer"}),
+            )
+            .await;
+        assert_eq!(s, 201);
+    }
+    let pool = &p.app.state.pool;
+    let role: String = sqlx::query_scalar("SELECT current_user::text")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(role, "p360_app");
+    let count = |vis: tenancy::scope::Visibility| async move {
+        let mut tx = tenancy::scope::begin(pool, &vis).await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM api_keys")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        n
+    };
+    let acme_id = tenancy::scope::TenantId(acme.parse().unwrap());
+    assert_eq!(count(tenancy::scope::Visibility::one(acme_id)).await, 1);
+    assert_eq!(count(tenancy::scope::Visibility::Tenants(vec![])).await, 0);
+    assert_eq!(count(tenancy::scope::Visibility::All).await, 2);
+    // Outside a scoped transaction nothing tenant-owned is visible.
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM api_keys")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+    // The application role cannot rewrite the audit log, trigger or not.
+    let mut tx = tenancy::scope::begin(pool, &tenancy::scope::Visibility::All)
+        .await
+        .unwrap();
+    let denied = sqlx::query("DELETE FROM audit_events")
+        .execute(&mut *tx)
+        .await;
+    let err = denied.unwrap_err().to_string();
+    assert!(err.contains("permission denied"), "{err}");
 }

@@ -43,7 +43,7 @@ pub async fn serve(
     };
     let result = async {
         if !opts.no_migrate {
-            let applied = db::migrate_up(&database.pool).await?;
+            let applied = db::migrate_up(&database.owner).await?;
             if !applied.is_empty() {
                 tracing::info!(versions = ?applied, "migrations applied");
             }
@@ -81,7 +81,7 @@ pub enum MigrateAction {
 /// `p360 migrate up|down|status`; prints a human summary on stdout.
 pub async fn migrate(config: Config, action: MigrateAction, shutdown: Shutdown) -> Result<Outcome> {
     with_database(&config, &shutdown, |database| async move {
-        let pool = &database.pool;
+        let pool = &database.owner;
         match action {
             MigrateAction::Up => {
                 let applied = db::migrate_up(pool).await?;

@@ -213,6 +213,10 @@ pub struct DatabaseConfig {
     /// cluster; when absent they are looked up on PATH, then under
     /// `/usr/lib/postgresql/*/bin` (newest version first).
     pub postgres_bin_dir: Option<PathBuf>,
+    /// The role application queries run as (`SET ROLE` on each pooled
+    /// connection; created by the migrations). Not a superuser, so row-level
+    /// security applies. Empty: run as the connecting user.
+    pub app_role: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -284,6 +288,7 @@ impl Default for DatabaseConfig {
             min_connections: 0,
             acquire_timeout_ms: 3_000,
             postgres_bin_dir: None,
+            app_role: "p360_app".into(),
         }
     }
 }
@@ -397,6 +402,12 @@ impl Config {
                 ),
             ));
         }
+        if !db.app_role.is_empty() && !is_role_name(&db.app_role) {
+            return Err(ConfigError::invalid(
+                "database.app_role",
+                "a lower-case role name (letters, digits, _) or empty",
+            ));
+        }
         if db.acquire_timeout_ms == 0 {
             return Err(ConfigError::invalid(
                 "database.acquire_timeout_ms",
@@ -508,6 +519,13 @@ impl Config {
     pub fn to_redacted_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
+}
+
+/// A plain lower-case SQL identifier, safe to put in `SET ROLE`.
+fn is_role_name(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 fn is_config_env(name: &str) -> bool {

@@ -16,9 +16,12 @@ use crate::embedded_pg::{EmbeddedPostgres, Ownership};
 /// Every migration of the platform, embedded in the binary (`migrations/`).
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
 
-/// An open database: the pool and, on embedded defaults, the cluster behind it.
+/// An open database: the application pool (queries run as `database.app_role`),
+/// the owner pool (migrations, maintenance), and on embedded defaults the
+/// cluster behind them.
 pub struct Database {
     pub pool: PgPool,
+    pub owner: PgPool,
     embedded: Option<EmbeddedPostgres>,
 }
 
@@ -37,8 +40,17 @@ impl Database {
                 (pg.url(), Some(pg))
             }
         };
-        match connect(&url, &config.database).await {
-            Ok(pool) => Ok(Database { pool, embedded }),
+        let pools = async {
+            let owner = connect(&url, &config.database).await?;
+            let pool = connect_app(&url, &config.database)?;
+            anyhow::Ok((owner, pool))
+        };
+        match pools.await {
+            Ok((owner, pool)) => Ok(Database {
+                pool,
+                owner,
+                embedded,
+            }),
             Err(e) => {
                 if let Some(pg) = embedded {
                     pg.stop().await.ok();
@@ -48,9 +60,10 @@ impl Database {
         }
     }
 
-    /// Close the pool, then stop the embedded cluster if this process owns it.
+    /// Close the pools, then stop the embedded cluster if this process owns it.
     pub async fn close(self) -> Result<()> {
         self.pool.close().await;
+        self.owner.close().await;
         if let Some(pg) = self.embedded {
             pg.stop().await?;
         }
@@ -67,6 +80,28 @@ pub async fn connect(url: &str, cfg: &DatabaseConfig) -> Result<PgPool> {
         .connect_with(options)
         .await
         .context("cannot connect to PostgreSQL")
+}
+
+/// The application pool: connections switch to `cfg.app_role`, so row-level
+/// security and the role's grants apply to every query. Connects lazily (the
+/// role exists only once the migrations ran).
+pub fn connect_app(url: &str, cfg: &DatabaseConfig) -> Result<PgPool> {
+    let options = PgConnectOptions::from_str(url)
+        .context("invalid database URL")?
+        .application_name("p360");
+    let mut pool = pool_options(cfg);
+    if !cfg.app_role.is_empty() {
+        // Validated at configuration load: a plain lower-case identifier.
+        let set_role = format!("SET ROLE {}", cfg.app_role);
+        pool = pool.after_connect(move |conn, _meta| {
+            let set_role = set_role.clone();
+            Box::pin(async move {
+                sqlx::Executor::execute(&mut *conn, sqlx::AssertSqlSafe(set_role)).await?;
+                Ok(())
+            })
+        });
+    }
+    Ok(pool.connect_lazy_with(options))
 }
 
 pub fn pool_options(cfg: &DatabaseConfig) -> PgPoolOptions {

@@ -42,21 +42,12 @@ impl Visibility {
     }
 }
 
-/// Begin a transaction that sees only `vis`.
+/// Begin a transaction that sees only `vis`. The scope is set in the same
+/// round trip as `BEGIN` (a simple-query batch): this runs on every request.
 pub async fn begin(
     pool: &PgPool,
     vis: &Visibility,
 ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    apply(&mut tx, vis).await?;
-    Ok(tx)
-}
-
-/// Set the row-level security scope of the current transaction.
-pub async fn apply(
-    tx: &mut Transaction<'static, Postgres>,
-    vis: &Visibility,
-) -> Result<(), sqlx::Error> {
     let (all, ids) = match vis {
         Visibility::All => ("on", String::new()),
         Visibility::Tenants(ts) => (
@@ -67,12 +58,10 @@ pub async fn apply(
                 .join(","),
         ),
     };
-    sqlx::query(
-        "SELECT set_config('p360.all_tenants', $1, true), set_config('p360.tenant_ids', $2, true)",
-    )
-    .bind(all)
-    .bind(ids)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    // Only "on"/"off" and UUIDs rendered by the uuid crate reach this string.
+    pool.begin_with(sqlx::AssertSqlSafe(format!(
+        "BEGIN; SELECT set_config('p360.all_tenants', '{all}', true), \
+         set_config('p360.tenant_ids', '{ids}', true)"
+    )))
+    .await
 }

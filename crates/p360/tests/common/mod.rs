@@ -235,7 +235,9 @@ impl Platform {
             ..Default::default()
         };
         configure(&mut config);
-        let app = TestApp::spawn_with(db.pool.clone(), config, p360::api_routes)
+        // The app queries as the application role, as `p360 serve` does.
+        let pool = platform::db::connect_app(&db.url, &config.database).unwrap();
+        let app = TestApp::spawn_with(pool, config, p360::api_routes)
             .await
             .expect("app starts");
         let dev = tenancy::auth::dev::DevIssuer::load_or_create(data.path()).unwrap();
