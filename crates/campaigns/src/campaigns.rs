@@ -392,11 +392,7 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Page<Campaign>>, ApiError> {
     ctx.principal.require(Permission::CampaignsRead)?;
-    let mut errors = Vec::new();
-    let (limit, cursor) = page(q.limit, q.cursor.as_deref(), &mut errors);
-    if !errors.is_empty() {
-        return Err(Problem::validation(errors).into());
-    }
+    let (limit, cursor) = page(q.limit, q.cursor.as_deref())?;
     let mut tx = scope::begin(&state.pool, &Visibility::one(ctx.tenant)).await?;
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT * FROM campaigns WHERE tenant_id = $1 \

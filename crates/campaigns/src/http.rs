@@ -59,12 +59,9 @@ pub fn stale() -> Problem {
     .with_detail("the object was changed by someone else; fetch it again and retry")
 }
 
-/// `limit` and `cursor` of a list request, validated.
-pub fn page(
-    limit: Option<i64>,
-    cursor: Option<&str>,
-    errors: &mut Vec<FieldError>,
-) -> (i64, Option<Cursor>) {
+/// `limit` and `cursor` of a list request, validated (422 listing both).
+pub fn page(limit: Option<i64>, cursor: Option<&str>) -> Result<(i64, Option<Cursor>), ApiError> {
+    let mut errors = Vec::new();
     let limit = limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         errors.push(FieldError::new(
@@ -85,7 +82,11 @@ pub fn page(
         }
         None => None,
     };
-    (limit, cursor)
+    if errors.is_empty() {
+        Ok((limit, cursor))
+    } else {
+        Err(Problem::validation(errors).into())
+    }
 }
 
 /// A page of a list.

@@ -322,11 +322,7 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Page<InsertionOrder>>, ApiError> {
     ctx.principal.require(Permission::CampaignsRead)?;
-    let mut errors = Vec::new();
-    let (limit, cursor) = page(q.limit, q.cursor.as_deref(), &mut errors);
-    if !errors.is_empty() {
-        return Err(Problem::validation(errors).into());
-    }
+    let (limit, cursor) = page(q.limit, q.cursor.as_deref())?;
     let mut tx = scope::begin(&state.pool, &Visibility::one(ctx.tenant)).await?;
     let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{SELECT} WHERE io.tenant_id = $1 AND ($2::uuid IS NULL OR io.advertiser_id = $2) \
