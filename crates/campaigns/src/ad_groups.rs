@@ -557,7 +557,7 @@ pub async fn list(
     .bind(ctx.tenant.0)
     .fetch_all(&mut *tx)
     .await?;
-    tx.commit().await?;
+    scope::end_read(tx);
     Ok(Json(rows.iter().map(|r| to_api(r, &currency)).collect()))
 }
 
@@ -591,7 +591,7 @@ pub async fn get(
     ctx.principal.require(Permission::CampaignsRead)?;
     let mut tx = scope::begin(&state.pool, &Visibility::one(ctx.tenant)).await?;
     let found = fetch(&mut tx, ctx.tenant, id).await?;
-    tx.commit().await?;
+    scope::end_read(tx);
     let (row, currency) = found.ok_or_else(Problem::not_found)?;
     Ok(Versioned {
         status: StatusCode::OK,

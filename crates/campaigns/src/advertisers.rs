@@ -165,7 +165,7 @@ pub async fn get(
             .bind(ctx.tenant.0)
             .fetch_optional(&mut *tx)
             .await?;
-    tx.commit().await?;
+    scope::end_read(tx);
     let adv = adv.ok_or_else(Problem::not_found)?;
     Ok(Versioned {
         status: StatusCode::OK,
@@ -207,7 +207,7 @@ pub async fn list(
     .bind(limit + 1)
     .fetch_all(&mut *tx)
     .await?;
-    tx.commit().await?;
+    scope::end_read(tx);
     Ok(Json(Page::from_rows(rows, limit, |a| Cursor {
         at: a.created_at,
         id: a.id,

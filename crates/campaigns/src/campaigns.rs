@@ -361,7 +361,7 @@ pub async fn get(
     ctx.principal.require(Permission::CampaignsRead)?;
     let mut tx = scope::begin(&state.pool, &Visibility::one(ctx.tenant)).await?;
     let row = fetch(&mut tx, ctx.tenant, id, false).await?;
-    tx.commit().await?;
+    scope::end_read(tx);
     Ok(versioned(
         StatusCode::OK,
         &row.ok_or_else(Problem::not_found)?,
@@ -417,7 +417,7 @@ pub async fn list(
     .bind(limit + 1)
     .fetch_all(&mut *tx)
     .await?;
-    tx.commit().await?;
+    scope::end_read(tx);
     let page = Page::from_rows(rows, limit, |r| Cursor {
         at: r.created_at,
         id: r.id,

@@ -320,7 +320,7 @@ async fn fetch(state: &AppState, ctx: &InTenant, id: Uuid) -> Result<Creative, A
             .bind(ctx.tenant.0)
             .fetch_optional(&mut *tx)
             .await?;
-    tx.commit().await?;
+    scope::end_read(tx);
     c.ok_or_else(|| Problem::not_found().into())
 }
 
@@ -371,7 +371,7 @@ pub async fn list(
     .bind(limit + 1)
     .fetch_all(&mut *tx)
     .await?;
-    tx.commit().await?;
+    scope::end_read(tx);
     Ok(Json(Page::from_rows(rows, limit, |c| Cursor {
         at: c.created_at,
         id: c.id,

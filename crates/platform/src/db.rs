@@ -110,6 +110,10 @@ pub fn pool_options(cfg: &DatabaseConfig) -> PgPoolOptions {
         .min_connections(cfg.min_connections)
         .acquire_timeout(Duration::from_millis(cfg.acquire_timeout_ms))
         .idle_timeout(Duration::from_secs(300))
+        // A ping per checkout costs a round trip on every request; a connection
+        // that died is discarded when its query fails (503 for that request),
+        // and readiness reports the database's state.
+        .test_before_acquire(false)
 }
 
 /// One migration's state for `p360 migrate status`.

@@ -65,3 +65,10 @@ pub async fn begin(
     )))
     .await
 }
+
+/// End a read-only transaction without waiting for it: dropping it queues a
+/// ROLLBACK that sqlx sends together with the connection's next statement, so
+/// reads cost one round trip less than with an explicit COMMIT.
+pub fn end_read(tx: Transaction<'static, Postgres>) {
+    drop(tx);
+}
