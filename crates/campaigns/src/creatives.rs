@@ -462,3 +462,142 @@ async fn serve_file(state: &AppState, c: &Creative, path: &str) -> Result<Respon
     );
     Ok(res.into_response())
 }
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreativePatch {
+    pub name: Option<String>,
+    /// https only.
+    pub click_url: Option<String>,
+}
+
+/// Rename a creative or change its click-through URL (`If-Match` required).
+#[utoipa::path(patch, path = "/v1/creatives/{id}", tag = "campaigns", request_body = CreativePatch,
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Creative), (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem), (status = 428, body = Problem)))]
+pub async fn update(
+    ctx: InTenant,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    headers: axum::http::HeaderMap,
+    Json(body): Json<CreativePatch>,
+) -> Result<Versioned<Creative>, ApiError> {
+    ctx.principal.require(Permission::CampaignsWrite)?;
+    let mut errors = Vec::new();
+    if let Some(n) = &body.name
+        && (n.trim().is_empty() || n.chars().count() > 200)
+    {
+        errors.push(FieldError::new("name", "length", "1 to 200 characters"));
+    }
+    if let Some(u) = &body.click_url
+        && !url::Url::parse(u).is_ok_and(|u| u.scheme() == "https" && u.host_str().is_some())
+    {
+        errors.push(FieldError::new("click_url", "not_https", "an https:// URL"));
+    }
+    change(&state, &ctx, id, &headers, errors, "creative.updated", |tx, before| {
+        Box::pin(async move {
+            sqlx::query_as(
+                "UPDATE creatives SET name = coalesce($3, name), click_url = coalesce($4, click_url), \
+                 version = version + 1, updated_at = now() WHERE id = $1 AND tenant_id = $2 RETURNING *",
+            )
+            .bind(before.id)
+            .bind(ctx.tenant.0)
+            .bind(body.name.as_deref().map(str::trim))
+            .bind(body.click_url.as_deref().map(str::trim))
+            .fetch_one(&mut **tx)
+            .await
+        })
+    })
+    .await
+}
+
+/// Archive a creative: it keeps its files and history, and can no longer be
+/// assigned to ad groups (`If-Match` required).
+#[utoipa::path(delete, path = "/v1/creatives/{id}", tag = "campaigns", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Creative), (status = 404, body = Problem), (status = 412, body = Problem), (status = 428, body = Problem)))]
+pub async fn archive(
+    ctx: InTenant,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    headers: axum::http::HeaderMap,
+) -> Result<Versioned<Creative>, ApiError> {
+    ctx.principal.require(Permission::CampaignsWrite)?;
+    change(&state, &ctx, id, &headers, Vec::new(), "creative.archived", |tx, before| {
+        Box::pin(async move {
+            sqlx::query_as(
+                "UPDATE creatives SET status = 'archived', version = version + 1, updated_at = now() \
+                 WHERE id = $1 AND tenant_id = $2 RETURNING *",
+            )
+            .bind(before.id)
+            .bind(ctx.tenant.0)
+            .fetch_one(&mut **tx)
+            .await
+        })
+    })
+    .await
+}
+
+type Tx = sqlx::Transaction<'static, sqlx::Postgres>;
+
+/// Find, check the precondition and the field errors, apply, audit.
+async fn change<'a, F>(
+    state: &AppState,
+    ctx: &'a InTenant,
+    id: Uuid,
+    headers: &axum::http::HeaderMap,
+    errors: Vec<FieldError>,
+    action: &'static str,
+    apply: F,
+) -> Result<Versioned<Creative>, ApiError>
+where
+    F: for<'t> FnOnce(
+        &'t mut Tx,
+        Creative,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Creative, sqlx::Error>> + Send + 't>,
+    >,
+{
+    let mut tx = scope::begin(&state.pool, &Visibility::one(ctx.tenant)).await?;
+    let before: Creative =
+        sqlx::query_as("SELECT * FROM creatives WHERE id = $1 AND tenant_id = $2 FOR UPDATE")
+            .bind(id)
+            .bind(ctx.tenant.0)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(Problem::not_found)?;
+    if before.version != crate::http::if_match(headers)? {
+        return Err(crate::http::stale().into());
+    }
+    if !errors.is_empty() {
+        return Err(Problem::validation(errors).into());
+    }
+    let after = apply(&mut tx, before.clone()).await.map_err(|e| {
+        if is_unique_violation(&e, "creatives_advertiser_name_key") {
+            ApiError::from(Problem::conflict(
+                "this advertiser has a creative with that name",
+            ))
+        } else {
+            e.into()
+        }
+    })?;
+    audit::record(
+        &mut tx,
+        &ctx.principal.actor,
+        &ctx.principal.meta,
+        NewEvent {
+            tenant: Some(ctx.tenant),
+            action,
+            target_type: "creative",
+            target_id: Some(id.to_string()),
+            changes: serde_json::json!({"before": before, "after": after}),
+            outcome: Outcome::Success,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Versioned {
+        status: StatusCode::OK,
+        version: after.version,
+        body: after,
+    })
+}

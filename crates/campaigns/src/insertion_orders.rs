@@ -346,3 +346,151 @@ pub async fn list(
         next_cursor: page.next_cursor,
     }))
 }
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InsertionOrderPatch {
+    pub name: Option<String>,
+    pub number: Option<String>,
+    /// Not below what its campaigns have committed.
+    pub budget: Option<MoneyWire>,
+    /// The dates must still contain every campaign's flight.
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+    pub pricing: Option<Pricing>,
+    pub billing_contact: Option<String>,
+}
+
+/// Change an insertion order (`If-Match` required).
+#[utoipa::path(patch, path = "/v1/insertion-orders/{id}", tag = "campaigns", request_body = InsertionOrderPatch,
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = InsertionOrder), (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem), (status = 428, body = Problem)))]
+pub async fn update(
+    ctx: InTenant,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    headers: axum::http::HeaderMap,
+    Json(body): Json<InsertionOrderPatch>,
+) -> Result<Versioned<InsertionOrder>, ApiError> {
+    ctx.principal.require(Permission::CampaignsWrite)?;
+    let mut tx = scope::begin(&state.pool, &Visibility::one(ctx.tenant)).await?;
+    // Locking the IO row serialises this with campaign budget changes under it.
+    let locked: Option<i64> = sqlx::query_scalar(
+        "SELECT version FROM insertion_orders WHERE id = $1 AND tenant_id = $2 FOR UPDATE",
+    )
+    .bind(id)
+    .bind(ctx.tenant.0)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let version = locked.ok_or_else(Problem::not_found)?;
+    if version != crate::http::if_match(&headers)? {
+        return Err(crate::http::stale().into());
+    }
+    let before = fetch(&mut tx, ctx.tenant, id)
+        .await?
+        .ok_or_else(Problem::not_found)?;
+    let mut errors = Vec::new();
+    if let Some(n) = &body.name
+        && (n.trim().is_empty() || n.chars().count() > 200)
+    {
+        errors.push(FieldError::new("name", "length", "1 to 200 characters"));
+    }
+    let budget = match &body.budget {
+        Some(b) => crate::check_money("budget", b, Some(&before.currency), &mut errors),
+        None => Some(before.budget_micros),
+    };
+    if let Some(b) = budget
+        && b < before.committed_micros
+    {
+        errors.push(FieldError::new(
+            "budget.amount",
+            "below_committed",
+            format!(
+                "its campaigns already have {}",
+                money::format_micros(before.committed_micros, 2)
+            ),
+        ));
+    }
+    let start = body.start_date.unwrap_or(before.start_date);
+    let end = body.end_date.unwrap_or(before.end_date);
+    if end <= start {
+        errors.push(FieldError::new(
+            "end_date",
+            "before_start",
+            "must be after start_date",
+        ));
+    }
+    let (first, last): (Option<NaiveDate>, Option<NaiveDate>) = sqlx::query_as(
+        "SELECT min(flight_start), max(flight_end) FROM campaigns \
+         WHERE insertion_order_id = $1 AND status <> 'archived'",
+    )
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if first.is_some_and(|f| f < start) || last.is_some_and(|l| l > end) {
+        errors.push(FieldError::new(
+            "start_date",
+            "excludes_campaigns",
+            "the dates must contain every campaign's flight",
+        ));
+    }
+    let rate = match &body.pricing {
+        Some(p) => pricing_rate(p, Some(&before.currency), &mut errors),
+        None => Some(before.pricing_rate_micros),
+    };
+    if !errors.is_empty() {
+        return Err(Problem::validation(errors).into());
+    }
+    sqlx::query(
+        "UPDATE insertion_orders SET name = coalesce($3, name), number = coalesce($4, number), \
+         budget_micros = $5, start_date = $6, end_date = $7, \
+         pricing_model = coalesce($8, pricing_model), pricing_rate_micros = $9, \
+         billing_contact = coalesce($10, billing_contact), version = version + 1, updated_at = now() \
+         WHERE id = $1 AND tenant_id = $2",
+    )
+    .bind(id)
+    .bind(ctx.tenant.0)
+    .bind(body.name.as_deref().map(str::trim))
+    .bind(&body.number)
+    .bind(budget)
+    .bind(start)
+    .bind(end)
+    .bind(body.pricing.as_ref().map(|p| p.model.as_str()))
+    .bind(rate)
+    .bind(&body.billing_contact)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e, "insertion_orders_advertiser_name_key") {
+            ApiError::from(Problem::conflict("this advertiser has an insertion order with that name"))
+        } else {
+            e.into()
+        }
+    })?;
+    let after = fetch(&mut tx, ctx.tenant, id)
+        .await?
+        .ok_or_else(Problem::not_found)?;
+    audit::record(
+        &mut tx,
+        &ctx.principal.actor,
+        &ctx.principal.meta,
+        NewEvent {
+            tenant: Some(ctx.tenant),
+            action: "insertion_order.updated",
+            target_type: "insertion_order",
+            target_id: Some(id.to_string()),
+            changes: serde_json::json!({
+                "before": InsertionOrder::from(before),
+                "after": InsertionOrder::from(after.clone()),
+            }),
+            outcome: Outcome::Success,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Versioned {
+        status: StatusCode::OK,
+        version: after.version,
+        body: after.into(),
+    })
+}

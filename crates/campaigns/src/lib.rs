@@ -21,14 +21,18 @@ pub fn routes() -> ApiRoutes {
         .routes(routes!(advertisers::create, advertisers::list))
         .routes(routes!(advertisers::get, advertisers::update))
         .routes(routes!(insertion_orders::create, insertion_orders::list))
-        .routes(routes!(insertion_orders::get))
+        .routes(routes!(insertion_orders::get, insertion_orders::update))
         .routes(routes!(campaigns::create, campaigns::list))
         .routes(routes!(campaigns::get, campaigns::update))
         .routes(routes!(campaigns::transition))
         .routes(routes!(ad_groups::create, ad_groups::list))
         .routes(routes!(ad_groups::get, ad_groups::update))
         .routes(routes!(creatives::create, creatives::list))
-        .routes(routes!(creatives::get))
+        .routes(routes!(
+            creatives::get,
+            creatives::update,
+            creatives::archive
+        ))
         .routes(routes!(creatives::preview))
         .routes(routes!(creatives::preview_file))
 }

@@ -555,3 +555,46 @@ async fn ad_groups_split_the_campaign_budget_and_changes_need_reapproval() {
     let (_, groups) = a.p.get(&url, &a.admin).await;
     assert_eq!(groups[0]["targeting"]["countries"], json!(["GB"]));
 }
+
+#[tokio::test]
+async fn insertion_orders_can_change_but_not_below_their_campaigns() {
+    let a = acme().await;
+    let (_, c) =
+        a.p.post("/v1/campaigns", &a.admin, campaign(&a.io, "Held", "40000"))
+            .await;
+    assert!(c["id"].is_string(), "{c}");
+    let url = a.p.app.url(&format!("/v1/insertion-orders/{}", a.io));
+    let send = |if_match: &'static str, body: Value| {
+        let req =
+            a.p.client
+                .patch(url.clone())
+                .bearer_auth(&a.admin)
+                .header("if-match", if_match)
+                .json(&body);
+        async move {
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            let etag = res
+                .headers()
+                .get("etag")
+                .map(|v| v.to_str().unwrap().to_string());
+            (status, etag, res.json::<Value>().await.unwrap())
+        }
+    };
+    let (s, _, body) = send(
+        "\"v1\"",
+        json!({"budget": {"amount": "39999.99", "currency": "USD"}}),
+    )
+    .await;
+    assert_eq!(s, 422, "{body}");
+    assert!(field_codes(&body).contains(&("budget.amount".into(), "below_committed".into())));
+    let (s, _, body) = send("\"v1\"", json!({"start_date": "2027-02-01"})).await;
+    assert_eq!(s, 422, "{body}");
+    assert!(field_codes(&body).contains(&("start_date".into(), "excludes_campaigns".into())));
+    let (s, etag, body) = send("\"v1\"", json!({"budget": {"amount": "150000", "currency": "USD"}, "billing_contact": "ap@acme.test"})).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(etag.as_deref(), Some("\"v2\""));
+    assert_eq!(body["budget"]["amount"], "150000.00");
+    let (s, _, _) = send("\"v1\"", json!({"name": "stale"})).await;
+    assert_eq!(s, 412);
+}

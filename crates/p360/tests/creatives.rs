@@ -391,3 +391,56 @@ async fn ad_groups_run_only_their_advertisers_creatives() {
     assert_eq!(s, 201, "{group}");
     assert_eq!(group["creative_ids"], json!([mine["id"]]));
 }
+
+#[tokio::test]
+async fn creatives_can_be_renamed_and_archived() {
+    let p = Platform::start().await;
+    p.tenant("acme").await;
+    let token = p.token("customer_admin", Some("acme"), "admin@acme.test");
+    let adv = advertiser(&p, &token).await;
+    let (_, c) = upload(
+        &p,
+        &token,
+        &adv,
+        "MPU",
+        "https://acme.com",
+        png(300, 250),
+        "a.png",
+    )
+    .await;
+    let url = p
+        .app
+        .url(&format!("/v1/creatives/{}", c["id"].as_str().unwrap()));
+    let res = p
+        .client
+        .patch(&url)
+        .bearer_auth(&token)
+        .header("if-match", "\"v1\"")
+        .json(&json!({"click_url": "http://acme.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let res = p
+        .client
+        .patch(&url)
+        .bearer_auth(&token)
+        .header("if-match", "\"v1\"")
+        .json(&json!({"name": "MPU v2"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = p
+        .client
+        .delete(&url)
+        .bearer_auth(&token)
+        .header("if-match", "\"v2\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let archived: Value = res.json().await.unwrap();
+    assert_eq!(archived["status"], "archived");
+    assert_eq!(archived["name"], "MPU v2");
+}
