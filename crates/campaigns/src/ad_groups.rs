@@ -341,6 +341,15 @@ async fn require_reapproval(
     .bind(format!("{kind}:{}", id.unwrap_or_default()))
     .execute(&mut **tx)
     .await?;
+    tenancy::events::emit(
+        tx,
+        ctx.tenant,
+        "campaign.resubmitted",
+        "campaign",
+        campaign,
+        serde_json::json!({"status": "pending_approval", "previous_status": lock.status}),
+    )
+    .await?;
     audit::record(
         tx,
         &ctx.principal.actor,

@@ -304,6 +304,8 @@ pub async fn create(
     Ok(versioned(StatusCode::CREATED, &row))
 }
 
+/// Audit a campaign change and announce it as a domain event (the activation
+/// sync consumes `campaign.*` events), both in the change's transaction.
 async fn record(
     tx: &mut Transaction<'static, Postgres>,
     ctx: &InTenant,
@@ -312,6 +314,19 @@ async fn record(
     before: Option<&Row>,
     after: Option<&Row>,
 ) -> Result<(), sqlx::Error> {
+    tenancy::events::emit(
+        tx,
+        ctx.tenant,
+        action,
+        "campaign",
+        id,
+        serde_json::json!({
+            "status": after.map(|r| r.status.as_str()),
+            "previous_status": before.map(|r| r.status.as_str()),
+            "version": after.map(|r| r.version),
+        }),
+    )
+    .await?;
     audit::record(
         tx,
         &ctx.principal.actor,

@@ -598,3 +598,39 @@ async fn insertion_orders_can_change_but_not_below_their_campaigns() {
     let (s, _, _) = send("\"v1\"", json!({"name": "stale"})).await;
     assert_eq!(s, 412);
 }
+
+#[tokio::test]
+async fn every_campaign_transition_is_a_domain_event_in_its_transaction() {
+    let a = acme().await;
+    let other_admin = a.p.token("customer_admin", Some("acme"), "boss@acme.test");
+    let (_, c) =
+        a.p.post(
+            "/v1/campaigns",
+            &a.admin,
+            campaign(&a.io, "Evented", "1000"),
+        )
+        .await;
+    let id = c["id"].as_str().unwrap();
+    act(&a.p, &a.admin, id, "submit", None).await;
+    act(&a.p, &other_admin, id, "approve", None).await;
+    // A refused transition leaves no event behind.
+    assert_eq!(act(&a.p, &a.admin, id, "resume", None).await.0, 409);
+    let events: Vec<(String, Value)> = sqlx::query_as(
+        "SELECT event_type, payload FROM domain_events WHERE aggregate_id = $1::uuid ORDER BY seq",
+    )
+    .bind(id)
+    .fetch_all(&a.p.db.pool)
+    .await
+    .unwrap();
+    let types: Vec<&str> = events.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "campaign.created",
+            "campaign.submitted",
+            "campaign.approved"
+        ]
+    );
+    assert_eq!(events[2].1["status"], "approved");
+    assert_eq!(events[2].1["previous_status"], "pending_approval");
+}

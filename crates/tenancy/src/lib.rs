@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod audit;
 mod audit_routes;
 pub mod auth;
+pub mod events;
 pub mod idempotency;
 pub mod roles;
 pub mod scope;
