@@ -715,3 +715,60 @@ pub async fn update(
         body: after,
     })
 }
+
+/// Archive an ad group: it stops counting against the campaign budget, and an
+/// approved, active or paused campaign goes back to approval (`If-Match` required).
+#[utoipa::path(delete, path = "/v1/ad-groups/{id}", tag = "campaigns", params(("id" = Uuid, Path)),
+    responses((status = 200, body = AdGroup), (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem), (status = 428, body = Problem)))]
+pub async fn archive(
+    ctx: InTenant,
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    headers: HeaderMap,
+) -> Result<Versioned<AdGroup>, ApiError> {
+    ctx.principal.require(Permission::CampaignsWrite)?;
+    let mut tx = scope::begin(&state.pool, &Visibility::one(ctx.tenant)).await?;
+    let campaign_id: Uuid =
+        sqlx::query_scalar("SELECT campaign_id FROM ad_groups WHERE id = $1 AND tenant_id = $2")
+            .bind(id)
+            .bind(ctx.tenant.0)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(Problem::not_found)?;
+    let campaign = lock_campaign(&mut tx, ctx.tenant, campaign_id)
+        .await?
+        .ok_or_else(Problem::not_found)?;
+    let (before, currency) = fetch(&mut tx, ctx.tenant, id)
+        .await?
+        .ok_or_else(Problem::not_found)?;
+    if before.version != if_match(&headers)? {
+        return Err(stale().into());
+    }
+    if before.status == "archived" {
+        return Err(Problem::conflict("this ad group is already archived").into());
+    }
+    let row: Row = sqlx::query_as(
+        "UPDATE ad_groups SET status = 'archived', version = version + 1, updated_at = now() \
+         WHERE id = $1 AND tenant_id = $2 RETURNING *",
+    )
+    .bind(id)
+    .bind(ctx.tenant.0)
+    .fetch_one(&mut *tx)
+    .await?;
+    let after = to_api(&row, &currency);
+    record(
+        &mut tx,
+        &ctx,
+        "ad_group.archived",
+        Some(&to_api(&before, &currency)),
+        &after,
+    )
+    .await?;
+    require_reapproval(&mut tx, &ctx, campaign_id, &campaign).await?;
+    tx.commit().await?;
+    Ok(Versioned {
+        status: StatusCode::OK,
+        version: row.version,
+        body: after,
+    })
+}

@@ -26,7 +26,11 @@ pub fn routes() -> ApiRoutes {
         .routes(routes!(campaigns::get, campaigns::update))
         .routes(routes!(campaigns::transition))
         .routes(routes!(ad_groups::create, ad_groups::list))
-        .routes(routes!(ad_groups::get, ad_groups::update))
+        .routes(routes!(
+            ad_groups::get,
+            ad_groups::update,
+            ad_groups::archive
+        ))
         .routes(routes!(creatives::create, creatives::list))
         .routes(routes!(
             creatives::get,

@@ -554,6 +554,21 @@ async fn ad_groups_split_the_campaign_budget_and_changes_need_reapproval() {
     assert_eq!(c["status"], "pending_approval");
     let (_, groups) = a.p.get(&url, &a.admin).await;
     assert_eq!(groups[0]["targeting"]["countries"], json!(["GB"]));
+
+    // Archiving frees its share of the campaign budget.
+    let res =
+        a.p.client
+            .delete(a.p.app.url(&format!("/v1/ad-groups/{gid}")))
+            .bearer_auth(&a.admin)
+            .header("if-match", "\"v2\"")
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(res.status(), 200);
+    let (s, body) =
+        a.p.post(&url, &a.admin, group("Whole budget", "1000"))
+            .await;
+    assert_eq!(s, 201, "{body}");
 }
 
 #[tokio::test]
