@@ -13,7 +13,6 @@ use platform::http::problem::{ApiError, FieldError, Problem, is_unique_violation
 use serde::{Deserialize, Serialize};
 use sqlx::{Postgres, Transaction};
 use tenancy::InTenant;
-use tenancy::audit::{self, NewEvent, Outcome};
 use tenancy::roles::Permission;
 use tenancy::scope::{self, TenantId, Visibility};
 use utoipa::ToSchema;
@@ -350,22 +349,16 @@ async fn require_reapproval(
         serde_json::json!({"status": "pending_approval", "previous_status": lock.status}),
     )
     .await?;
-    audit::record(
+    ctx.record_change(
         tx,
-        &ctx.principal.actor,
-        &ctx.principal.meta,
-        NewEvent {
-            tenant: Some(ctx.tenant),
-            action: "campaign.resubmitted",
-            target_type: "campaign",
-            target_id: Some(campaign.to_string()),
-            changes: serde_json::json!({
-                "before": {"status": lock.status, "version": lock.version},
-                "after": {"status": "pending_approval"},
-                "reason": "ad group changed",
-            }),
-            outcome: Outcome::Success,
-        },
+        "campaign.resubmitted",
+        "campaign",
+        campaign,
+        serde_json::json!({
+            "before": {"status": lock.status, "version": lock.version},
+            "after": {"status": "pending_approval"},
+            "reason": "ad group changed",
+        }),
     )
     .await?;
     Ok(())
@@ -386,18 +379,12 @@ async fn record(
     before: Option<&AdGroup>,
     after: &AdGroup,
 ) -> Result<(), sqlx::Error> {
-    audit::record(
+    ctx.record_change(
         tx,
-        &ctx.principal.actor,
-        &ctx.principal.meta,
-        NewEvent {
-            tenant: Some(ctx.tenant),
-            action,
-            target_type: "ad_group",
-            target_id: Some(after.id.to_string()),
-            changes: serde_json::json!({"before": before, "after": after}),
-            outcome: Outcome::Success,
-        },
+        action,
+        "ad_group",
+        after.id,
+        serde_json::json!({"before": before, "after": after}),
     )
     .await?;
     Ok(())

@@ -9,7 +9,6 @@ use platform::http::pagination::Cursor;
 use platform::http::problem::{ApiError, FieldError, Problem, is_unique_violation};
 use serde::{Deserialize, Serialize};
 use tenancy::InTenant;
-use tenancy::audit::{self, NewEvent, Outcome};
 use tenancy::roles::Permission;
 use tenancy::scope::{self, Visibility};
 use utoipa::{IntoParams, ToSchema};
@@ -127,18 +126,12 @@ pub async fn create(
     .fetch_one(&mut *tx)
     .await
     .map_err(|e| name_taken(e, &name))?;
-    audit::record(
+    ctx.record_change(
         &mut tx,
-        &ctx.principal.actor,
-        &ctx.principal.meta,
-        NewEvent {
-            tenant: Some(ctx.tenant),
-            action: "advertiser.created",
-            target_type: "advertiser",
-            target_id: Some(adv.id.to_string()),
-            changes: serde_json::json!({"after": adv}),
-            outcome: Outcome::Success,
-        },
+        "advertiser.created",
+        "advertiser",
+        adv.id,
+        serde_json::json!({"after": adv}),
     )
     .await?;
     tx.commit().await?;
@@ -286,18 +279,12 @@ pub async fn update(
     .fetch_one(&mut *tx)
     .await
     .map_err(|e| name_taken(e, name.as_deref().unwrap_or_default()))?;
-    audit::record(
+    ctx.record_change(
         &mut tx,
-        &ctx.principal.actor,
-        &ctx.principal.meta,
-        NewEvent {
-            tenant: Some(ctx.tenant),
-            action: "advertiser.updated",
-            target_type: "advertiser",
-            target_id: Some(id.to_string()),
-            changes: serde_json::json!({"before": before, "after": after}),
-            outcome: Outcome::Success,
-        },
+        "advertiser.updated",
+        "advertiser",
+        id,
+        serde_json::json!({"before": before, "after": after}),
     )
     .await?;
     tx.commit().await?;

@@ -20,7 +20,6 @@ use platform::http::pagination::Cursor;
 use platform::http::problem::{ApiError, FieldError, Problem, is_unique_violation};
 use serde::{Deserialize, Serialize};
 use sqlx::{Postgres, Transaction};
-use tenancy::audit::{self, NewEvent, Outcome};
 use tenancy::roles::Permission;
 use tenancy::scope::{self, TenantId, Visibility};
 use tenancy::{InTenant, Principal};
@@ -327,21 +326,15 @@ async fn record(
         }),
     )
     .await?;
-    audit::record(
+    ctx.record_change(
         tx,
-        &ctx.principal.actor,
-        &ctx.principal.meta,
-        NewEvent {
-            tenant: Some(ctx.tenant),
-            action,
-            target_type: "campaign",
-            target_id: Some(id.to_string()),
-            changes: serde_json::json!({
-                "before": before.map(Campaign::from),
-                "after": after.map(Campaign::from),
-            }),
-            outcome: Outcome::Success,
-        },
+        action,
+        "campaign",
+        id,
+        serde_json::json!({
+            "before": before.map(Campaign::from),
+            "after": after.map(Campaign::from),
+        }),
     )
     .await?;
     Ok(())

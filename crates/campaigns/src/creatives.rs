@@ -16,7 +16,6 @@ use platform::http::pagination::Cursor;
 use platform::http::problem::{ApiError, FieldError, Problem, is_unique_violation};
 use serde::{Deserialize, Serialize};
 use tenancy::InTenant;
-use tenancy::audit::{self, NewEvent, Outcome};
 use tenancy::roles::Permission;
 use tenancy::scope::{self, Visibility};
 use utoipa::{IntoParams, ToSchema};
@@ -277,18 +276,12 @@ pub async fn create(
             e.into()
         }
     })?;
-    audit::record(
+    ctx.record_change(
         &mut tx,
-        &ctx.principal.actor,
-        &ctx.principal.meta,
-        NewEvent {
-            tenant: Some(ctx.tenant),
-            action: "creative.created",
-            target_type: "creative",
-            target_id: Some(id.to_string()),
-            changes: serde_json::json!({"after": creative}),
-            outcome: Outcome::Success,
-        },
+        "creative.created",
+        "creative",
+        id,
+        serde_json::json!({"after": creative}),
     )
     .await?;
     tx.commit().await?;
@@ -580,18 +573,12 @@ where
             e.into()
         }
     })?;
-    audit::record(
+    ctx.record_change(
         &mut tx,
-        &ctx.principal.actor,
-        &ctx.principal.meta,
-        NewEvent {
-            tenant: Some(ctx.tenant),
-            action,
-            target_type: "creative",
-            target_id: Some(id.to_string()),
-            changes: serde_json::json!({"before": before, "after": after}),
-            outcome: Outcome::Success,
-        },
+        action,
+        "creative",
+        id,
+        serde_json::json!({"before": before, "after": after}),
     )
     .await?;
     tx.commit().await?;

@@ -9,7 +9,6 @@ use platform::http::pagination::Cursor;
 use platform::http::problem::{ApiError, FieldError, Problem, is_unique_violation};
 use serde::{Deserialize, Serialize};
 use tenancy::InTenant;
-use tenancy::audit::{self, NewEvent, Outcome};
 use tenancy::roles::Permission;
 use tenancy::scope::{self, Visibility};
 use utoipa::{IntoParams, ToSchema};
@@ -188,18 +187,12 @@ pub async fn create(
         .await?
         .ok_or_else(Problem::not_found)?;
     let io = InsertionOrder::from(row.clone());
-    audit::record(
+    ctx.record_change(
         &mut tx,
-        &ctx.principal.actor,
-        &ctx.principal.meta,
-        NewEvent {
-            tenant: Some(ctx.tenant),
-            action: "insertion_order.created",
-            target_type: "insertion_order",
-            target_id: Some(id.to_string()),
-            changes: serde_json::json!({"after": io}),
-            outcome: Outcome::Success,
-        },
+        "insertion_order.created",
+        "insertion_order",
+        id,
+        serde_json::json!({"after": io}),
     )
     .await?;
     tx.commit().await?;
@@ -470,21 +463,15 @@ pub async fn update(
     let after = fetch(&mut tx, ctx.tenant, id)
         .await?
         .ok_or_else(Problem::not_found)?;
-    audit::record(
+    ctx.record_change(
         &mut tx,
-        &ctx.principal.actor,
-        &ctx.principal.meta,
-        NewEvent {
-            tenant: Some(ctx.tenant),
-            action: "insertion_order.updated",
-            target_type: "insertion_order",
-            target_id: Some(id.to_string()),
-            changes: serde_json::json!({
-                "before": InsertionOrder::from(before),
-                "after": InsertionOrder::from(after.clone()),
-            }),
-            outcome: Outcome::Success,
-        },
+        "insertion_order.updated",
+        "insertion_order",
+        id,
+        serde_json::json!({
+            "before": InsertionOrder::from(before),
+            "after": InsertionOrder::from(after.clone()),
+        }),
     )
     .await?;
     tx.commit().await?;

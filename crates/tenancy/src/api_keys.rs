@@ -19,7 +19,7 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::audit::{self, NewEvent, Outcome, RequestMeta};
+use crate::audit::RequestMeta;
 use crate::auth::cache::Invalidation;
 use crate::auth::{
     Actor, AuthRejection, AuthService, InTenant, Principal, Unauthorized, forbidden,
@@ -185,18 +185,12 @@ pub async fn create(
             e.into()
         }
     })?;
-    audit::record(
+    ctx.record_change(
         &mut tx,
-        &ctx.principal.actor,
-        &ctx.principal.meta,
-        NewEvent {
-            tenant: Some(ctx.tenant),
-            action: "api_key.created",
-            target_type: "api_key",
-            target_id: Some(key.id.to_string()),
-            changes: serde_json::json!({"after": {"name": key.name, "role": key.role, "prefix": key.prefix}}),
-            outcome: Outcome::Success,
-        },
+        "api_key.created",
+        "api_key",
+        key.id,
+        serde_json::json!({"after": {"name": key.name, "role": key.role, "prefix": key.prefix}}),
     )
     .await?;
     tx.commit().await?;
@@ -269,18 +263,12 @@ pub async fn revoke(
     .fetch_optional(&mut *tx)
     .await?;
     let key = key.ok_or_else(Problem::not_found)?;
-    audit::record(
+    ctx.record_change(
         &mut tx,
-        &ctx.principal.actor,
-        &ctx.principal.meta,
-        NewEvent {
-            tenant: Some(ctx.tenant),
-            action: "api_key.revoked",
-            target_type: "api_key",
-            target_id: Some(key.id.to_string()),
-            changes: serde_json::json!({"after": {"revoked_at": key.revoked_at}}),
-            outcome: Outcome::Success,
-        },
+        "api_key.revoked",
+        "api_key",
+        key.id,
+        serde_json::json!({"after": {"revoked_at": key.revoked_at}}),
     )
     .await?;
     auth.commit_change(tx, Invalidation::Actor(key.id)).await?;

@@ -378,18 +378,12 @@ pub async fn invite(
             e.into()
         }
     })?;
-    audit::record(
+    ctx.record_change(
         &mut tx,
-        &ctx.principal.actor,
-        &ctx.principal.meta,
-        NewEvent {
-            tenant: Some(ctx.tenant),
-            action: "user.invited",
-            target_type: "user",
-            target_id: Some(user.id.to_string()),
-            changes: serde_json::json!({"after": {"email": email, "role": role.as_str()}}),
-            outcome: Outcome::Success,
-        },
+        "user.invited",
+        "user",
+        user.id,
+        serde_json::json!({"after": {"email": email, "role": role.as_str()}}),
     )
     .await?;
     tx.commit().await?;

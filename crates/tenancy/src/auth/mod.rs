@@ -435,6 +435,34 @@ pub struct InTenant {
     pub tenant: TenantId,
 }
 
+impl InTenant {
+    /// Audit a successful change to an object of this tenant, in `tx`.
+    pub async fn record_change(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        action: &'static str,
+        target_type: &'static str,
+        target_id: impl ToString,
+        changes: serde_json::Value,
+    ) -> Result<(), sqlx::Error> {
+        crate::audit::record(
+            tx,
+            &self.principal.actor,
+            &self.principal.meta,
+            crate::audit::NewEvent {
+                tenant: Some(self.tenant),
+                action,
+                target_type,
+                target_id: Some(target_id.to_string()),
+                changes,
+                outcome: crate::audit::Outcome::Success,
+            },
+        )
+        .await?;
+        Ok(())
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for InTenant {
     type Rejection = AuthRejection;
 
