@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod embedded_pg;
 pub mod http;
+pub mod jobs;
 pub mod rate_limit;
 pub mod server;
 pub mod shutdown;

@@ -1,0 +1,409 @@
+//! Background jobs on PostgreSQL: typed jobs enqueued inside the domain
+//! transaction (a committed change always gets its job, a rolled-back one
+//! never does), claimed with `FOR UPDATE SKIP LOCKED` under a lease that a
+//! running job renews, retried with exponential backoff and jitter, kept as
+//! dead letters after `MAX_ATTEMPTS`. Workers wake on `LISTEN/NOTIFY` (sent on
+//! commit) instead of polling tightly. A worker that dies mid-job loses its
+//! lease, and the job is claimed again when the lease runs out.
+//!
+//! A small runtime of our own rather than apalis: apalis-postgres brings its
+//! own sqlx major, and the outbox guarantee needs enqueueing on *our*
+//! transaction.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use sqlx::postgres::PgListener;
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::shutdown::Shutdown;
+
+const CHANNEL: &str = "p360_jobs";
+
+/// What a running job can reach.
+#[derive(Clone)]
+pub struct JobContext {
+    pub pool: PgPool,
+    pub job_id: Uuid,
+    pub attempt: i64,
+}
+
+/// A kind of background work.
+pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// Stable name, stored with each job.
+    const KIND: &'static str;
+    const QUEUE: &'static str = "default";
+    const MAX_ATTEMPTS: i64 = 10;
+
+    /// Jobs with the same key (and kind) are not queued twice while pending.
+    fn dedup_key(&self) -> Option<String> {
+        None
+    }
+
+    /// Wait before attempt `attempt + 1`: exponential from 1 s, capped at an
+    /// hour, with up to 25 % jitter so retries of many jobs spread out.
+    fn backoff(attempt: i64) -> Duration {
+        let base = 2u64.saturating_pow(attempt.clamp(0, 12) as u32).min(3600);
+        // The low bits of a v7 UUID are random.
+        let jitter = (Uuid::now_v7().as_u128() % 250) as u64;
+        Duration::from_millis(base * 1000 + base * jitter)
+    }
+
+    fn run(self, ctx: JobContext) -> impl Future<Output = anyhow::Result<()>> + Send;
+}
+
+/// Enqueue `job` in `tx`; returns its id, or `None` when a pending job with
+/// the same dedup key exists. Workers are notified when `tx` commits.
+pub async fn enqueue<J: Job>(
+    tx: &mut Transaction<'static, Postgres>,
+    job: &J,
+    run_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    let id = Uuid::now_v7();
+    let payload = serde_json::to_value(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let inserted = sqlx::query(
+        "INSERT INTO jobs (id, queue, kind, payload, dedup_key, max_attempts, run_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now())) \
+         ON CONFLICT (kind, dedup_key) WHERE dedup_key IS NOT NULL AND status IN ('queued', 'running') \
+         DO NOTHING",
+    )
+    .bind(id)
+    .bind(J::QUEUE)
+    .bind(J::KIND)
+    .bind(payload)
+    .bind(job.dedup_key())
+    .bind(J::MAX_ATTEMPTS)
+    .bind(run_at)
+    .execute(&mut **tx)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Ok(None);
+    }
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(J::QUEUE)
+        .execute(&mut **tx)
+        .await?;
+    Ok(Some(id))
+}
+
+type Handler = Arc<
+    dyn Fn(Value, JobContext) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// A job kind's handler and its backoff.
+type Entry = (Handler, fn(i64) -> Duration);
+
+/// The job kinds a worker runs, with their backoff.
+#[derive(Clone, Default)]
+pub struct Registry {
+    handlers: HashMap<&'static str, Entry>,
+    queues: Vec<&'static str>,
+}
+
+impl Registry {
+    pub fn register<J: Job>(mut self) -> Registry {
+        let handler: Handler = Arc::new(|payload, ctx| {
+            Box::pin(async move {
+                let job: J = serde_json::from_value(payload)
+                    .map_err(|e| anyhow::anyhow!("payload of {} does not decode: {e}", J::KIND))?;
+                job.run(ctx).await
+            })
+        });
+        self.handlers.insert(J::KIND, (handler, J::backoff));
+        if !self.queues.contains(&J::QUEUE) {
+            self.queues.push(J::QUEUE);
+        }
+        self
+    }
+}
+
+/// How a worker runs.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Jobs run at once by this worker.
+    pub concurrency: usize,
+    /// A claimed job belongs to its worker this long; renewed every third of it.
+    pub lease: Duration,
+    /// Wake up at least this often even without a notification.
+    pub poll: Duration,
+    /// On shutdown, wait this long for running jobs before releasing them.
+    pub drain: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            concurrency: 8,
+            lease: Duration::from_secs(60),
+            poll: Duration::from_secs(5),
+            drain: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct Claimed {
+    id: Uuid,
+    kind: String,
+    payload: Value,
+    attempts: i64,
+    max_attempts: i64,
+}
+
+/// Run a worker until `shutdown`; in-flight jobs finish within the drain time
+/// or are released for another worker.
+pub async fn run_worker(
+    pool: PgPool,
+    registry: Registry,
+    config: WorkerConfig,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let worker_id = format!("{}:{}", std::process::id(), Uuid::now_v7().simple());
+    let registry = Arc::new(registry);
+    let slots = Arc::new(tokio::sync::Semaphore::new(config.concurrency));
+    let mut listener = PgListener::connect_with(&pool).await?;
+    listener.listen(CHANNEL).await?;
+    let kinds: Vec<String> = registry.handlers.keys().map(|k| k.to_string()).collect();
+    let queues: Vec<String> = registry.queues.iter().map(|q| q.to_string()).collect();
+    let mut running = tokio::task::JoinSet::new();
+    tracing::info!(worker = %worker_id, kinds = ?kinds, "job worker started");
+    while !shutdown.is_triggered() {
+        let free = slots.available_permits();
+        let claimed = if free > 0 {
+            claim(
+                &pool,
+                &queues,
+                &kinds,
+                &worker_id,
+                free as i64,
+                config.lease,
+            )
+            .await
+        } else {
+            Ok(Vec::new())
+        };
+        let claimed = match claimed {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not claim jobs; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let got = claimed.len();
+        for job in claimed {
+            let permit = slots.clone().acquire_owned().await?;
+            let pool = pool.clone();
+            let registry = registry.clone();
+            let worker_id = worker_id.clone();
+            let lease = config.lease;
+            running.spawn(async move {
+                execute(pool, registry, job, worker_id, lease).await;
+                drop(permit);
+            });
+        }
+        while running.try_join_next().is_some() {}
+        if got == 0 || slots.available_permits() == 0 {
+            // Sleep until notified, a slot frees up, the next scheduled job
+            // (e.g. a retry) is due, or the poll interval passes.
+            let nap = match next_due(&pool, &queues, &kinds).await {
+                Ok(Some(secs)) => config.poll.min(Duration::from_secs_f64(secs.max(0.0))),
+                _ => config.poll,
+            };
+            tokio::select! {
+                _ = listener.recv() => {}
+                _ = tokio::time::sleep(nap) => {}
+                Some(_) = running.join_next(), if !running.is_empty() => {}
+                _ = shutdown.wait() => {}
+            }
+        }
+    }
+    let deadline = Instant::now() + config.drain;
+    while !running.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if tokio::time::timeout(left, running.join_next())
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    running.abort_all();
+    // Jobs still held by this worker go back to the queue without costing an attempt.
+    let released = sqlx::query(
+        "UPDATE jobs SET status = 'queued', attempts = greatest(attempts - 1, 0), locked_until = NULL, \
+         locked_by = NULL, updated_at = now() WHERE status = 'running' AND locked_by = $1",
+    )
+    .bind(&worker_id)
+    .execute(&pool)
+    .await?
+    .rows_affected();
+    tracing::info!(worker = %worker_id, released, "job worker stopped");
+    Ok(())
+}
+
+/// Seconds until the next queued job of these queues and kinds is due.
+async fn next_due(
+    pool: &PgPool,
+    queues: &[String],
+    kinds: &[String],
+) -> Result<Option<f64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT extract(epoch FROM min(run_at) - now())::float8 FROM jobs \
+         WHERE status = 'queued' AND queue = ANY($1) AND kind = ANY($2)",
+    )
+    .bind(queues)
+    .bind(kinds)
+    .fetch_one(pool)
+    .await
+}
+
+async fn claim(
+    pool: &PgPool,
+    queues: &[String],
+    kinds: &[String],
+    worker: &str,
+    limit: i64,
+    lease: Duration,
+) -> Result<Vec<Claimed>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $3, \
+         locked_until = now() + make_interval(secs => $5), updated_at = now() \
+         WHERE id IN ( \
+           SELECT id FROM jobs WHERE queue = ANY($1) AND kind = ANY($2) \
+             AND ((status = 'queued' AND run_at <= now()) \
+               OR (status = 'running' AND locked_until < now())) \
+           ORDER BY run_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
+         RETURNING id, kind, payload, attempts, max_attempts",
+    )
+    .bind(queues)
+    .bind(kinds)
+    .bind(worker)
+    .bind(limit)
+    .bind(lease.as_secs_f64())
+    .fetch_all(pool)
+    .await
+}
+
+async fn execute(
+    pool: PgPool,
+    registry: Arc<Registry>,
+    job: Claimed,
+    worker: String,
+    lease: Duration,
+) {
+    let started = Instant::now();
+    let Some((handler, backoff)) = registry.handlers.get(job.kind.as_str()).cloned() else {
+        return;
+    };
+    let ctx = JobContext {
+        pool: pool.clone(),
+        job_id: job.id,
+        attempt: job.attempts,
+    };
+    // Renew the lease while the job runs.
+    let renew = {
+        let pool = pool.clone();
+        let worker = worker.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                let renewed = sqlx::query(
+                    "UPDATE jobs SET locked_until = now() + make_interval(secs => $3) \
+                     WHERE id = $1 AND locked_by = $2 AND status = 'running'",
+                )
+                .bind(job.id)
+                .bind(&worker)
+                .bind(lease.as_secs_f64())
+                .execute(&pool)
+                .await;
+                if let Err(e) = renewed {
+                    tracing::warn!(job = %job.id, error = %e, "could not renew a job lease");
+                }
+            }
+        })
+    };
+    let outcome = tokio::spawn(handler(job.payload, ctx)).await;
+    renew.abort();
+    let error = match outcome {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(format!("{e:#}")),
+        Err(e) => Some(format!("the job panicked: {e}")),
+    };
+    let kind = job.kind.clone();
+    let result = match &error {
+        None => {
+            sqlx::query(
+                "UPDATE jobs SET status = 'succeeded', finished_at = now(), locked_until = NULL, \
+                 last_error = NULL, updated_at = now() WHERE id = $1 AND locked_by = $2",
+            )
+            .bind(job.id)
+            .bind(&worker)
+            .execute(&pool)
+            .await
+        }
+        Some(err) if job.attempts >= job.max_attempts => {
+            tracing::error!(job = %job.id, kind = %kind, error = %err, "job failed for the last time; dead-lettered");
+            sqlx::query(
+                "UPDATE jobs SET status = 'dead', finished_at = now(), locked_until = NULL, \
+                 last_error = $3, updated_at = now() WHERE id = $1 AND locked_by = $2",
+            )
+            .bind(job.id)
+            .bind(&worker)
+            .bind(err)
+            .execute(&pool)
+            .await
+        }
+        Some(err) => {
+            let wait = backoff(job.attempts);
+            tracing::warn!(job = %job.id, kind = %kind, attempt = job.attempts, retry_in_ms = wait.as_millis() as u64, error = %err, "job failed; will retry");
+            sqlx::query(
+                "UPDATE jobs SET status = 'queued', run_at = now() + make_interval(secs => $4), \
+                 locked_until = NULL, locked_by = NULL, last_error = $3, updated_at = now() \
+                 WHERE id = $1 AND locked_by = $2",
+            )
+            .bind(job.id)
+            .bind(&worker)
+            .bind(err)
+            .bind(wait.as_secs_f64())
+            .execute(&pool)
+            .await
+        }
+    };
+    if let Err(e) = result {
+        tracing::warn!(job = %job.id, error = %e, "could not record a job's outcome; its lease will expire and it runs again");
+    }
+    let outcome = match (&error, job.attempts >= job.max_attempts) {
+        (None, _) => "succeeded",
+        (Some(_), true) => "dead",
+        (Some(_), false) => "retried",
+    };
+    metrics::counter!("p360_jobs_total", "kind" => kind.clone(), "outcome" => outcome).increment(1);
+    metrics::histogram!("p360_job_duration_seconds", "kind" => kind)
+        .record(started.elapsed().as_secs_f64());
+}
+
+/// Queue depth, oldest ready job and dead letters, for `/metrics`.
+pub async fn record_queue_metrics(pool: &PgPool) -> Result<(), sqlx::Error> {
+    let (queued, oldest, dead): (i64, Option<f64>, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE status = 'queued' AND run_at <= now()), \
+         extract(epoch FROM now() - min(run_at) FILTER (WHERE status = 'queued' AND run_at <= now()))::float8, \
+         count(*) FILTER (WHERE status = 'dead') FROM jobs",
+    )
+    .fetch_one(pool)
+    .await?;
+    metrics::gauge!("p360_jobs_ready").set(queued as f64);
+    metrics::gauge!("p360_jobs_oldest_ready_seconds").set(oldest.unwrap_or(0.0));
+    metrics::gauge!("p360_jobs_dead").set(dead as f64);
+    Ok(())
+}
