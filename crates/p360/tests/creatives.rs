@@ -271,11 +271,7 @@ impl Drop for Moto {
 
 #[tokio::test]
 async fn creatives_on_s3() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let moto = Moto(
         Command::new("moto_server")
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])

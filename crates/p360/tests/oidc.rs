@@ -18,14 +18,6 @@ use serde_json::{Value, json};
 
 const AUDIENCE: &str = "https://api.p360.example";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn external_issuer(issuer: &str) -> IssuerConfig {
     IssuerConfig {
         name: "auth0".into(),

@@ -132,10 +132,7 @@ async fn redis_shares_limits_between_instances() {
 #[tokio::test]
 async fn starts_without_redis_shares_once_it_answers_and_falls_back_when_it_goes() {
     // A Redis of our own, so that it can be started late and stopped.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let url = format!("redis://127.0.0.1:{port}");
     // Nothing listens yet: the service starts anyway, limiting in-process.
     let p = Platform::start_with(|c| {
