@@ -15,3 +15,9 @@ pub fn api_routes(state: &AppState) -> anyhow::Result<ApiRoutes> {
         auth,
     ))
 }
+
+/// Every capability's background job kinds (none yet: the activation sync
+/// registers here).
+pub fn job_registry() -> platform::jobs::Registry {
+    platform::jobs::Registry::default()
+}

@@ -43,7 +43,12 @@ enum Command {
         /// Do not apply pending migrations at start.
         #[arg(long)]
         no_migrate: bool,
+        /// Do not run background job workers in this process (run `p360 worker` instead).
+        #[arg(long)]
+        no_worker: bool,
     },
+    /// Run background job workers only.
+    Worker,
     /// Apply, revert or list database migrations.
     Migrate {
         #[command(subcommand)]
@@ -122,7 +127,7 @@ fn main() -> ExitCode {
         Err(e) => return fail(&e),
     };
     let target = match cli.command {
-        Command::Serve { .. } => LogTarget::Stdout,
+        Command::Serve { .. } | Command::Worker => LogTarget::Stdout,
         _ => LogTarget::Stderr,
     };
     let log_cfg = match target {
@@ -152,16 +157,25 @@ fn main() -> ExitCode {
 async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
     let shutdown = Shutdown::on_signals()?;
     match command {
-        Command::Serve { no_migrate, .. } => {
+        Command::Serve {
+            no_migrate,
+            no_worker,
+            ..
+        } => {
             commands::serve(
                 config,
                 BUILD,
-                ServeOptions { no_migrate },
+                ServeOptions {
+                    no_migrate,
+                    no_worker,
+                },
                 api_routes,
+                p360::job_registry(),
                 shutdown,
             )
             .await
         }
+        Command::Worker => commands::worker(config, p360::job_registry(), shutdown).await,
         Command::Migrate { action } => {
             let action = match action {
                 MigrateCommand::Up => MigrateAction::Up,

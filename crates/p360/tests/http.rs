@@ -154,6 +154,9 @@ async fn metrics_show_request_counters_latency_pool_and_build_info() {
     assert!(text.contains("p360_db_pool_connections{state=\"idle\"}"));
     assert!(text.contains("p360_db_pool_max_connections"));
     assert!(text.contains("p360_build_info{"));
+    assert!(text.contains("p360_jobs_ready"), "queue depth");
+    assert!(text.contains("p360_jobs_oldest_ready_seconds"));
+    assert!(text.contains("p360_jobs_dead"));
     app.stop().await.unwrap();
 }
 

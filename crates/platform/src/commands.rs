@@ -24,6 +24,8 @@ pub enum Outcome {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ServeOptions {
     pub no_migrate: bool,
+    /// Do not run background job workers in this process.
+    pub no_worker: bool,
 }
 
 /// `p360 serve`: database, migrations, HTTP (`routes` are the capabilities'
@@ -33,6 +35,7 @@ pub async fn serve(
     build: BuildInfo,
     opts: ServeOptions,
     routes: impl FnOnce(&AppState) -> Result<OpenApiRouter<AppState>>,
+    jobs: crate::jobs::Registry,
     shutdown: Shutdown,
 ) -> Result<Outcome> {
     // Bind first: a port in use should not cost a database start.
@@ -51,7 +54,25 @@ pub async fn serve(
         log_instance(&database).await;
         let state = AppState::new(database.pool.clone(), config.clone(), build).await?;
         let app = crate::http::router(state.clone(), routes(&state)?);
-        crate::server::serve(listener, app, state, shutdown.clone()).await
+        let worker = (!opts.no_worker).then(|| {
+            tokio::spawn(crate::jobs::run_worker(
+                state.pool.clone(),
+                jobs.clone(),
+                crate::jobs::WorkerConfig::default(),
+                shutdown.clone(),
+            ))
+        });
+        let served = crate::server::serve(listener, app, state, shutdown.clone()).await;
+        if let Some(worker) = worker {
+            // The server has stopped, so shutdown began: the worker drains and releases.
+            shutdown.trigger();
+            match worker.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = format!("{e:#}"), "job worker failed"),
+                Err(e) => tracing::warn!(error = %e, "job worker panicked"),
+            }
+        }
+        served
     }
     .await;
     let closed = database.close().await;
@@ -69,6 +90,26 @@ async fn log_instance(database: &Database) {
         Ok(None) => tracing::info!("database ready (not migrated)"),
         Err(e) => tracing::warn!(error = %e, "database ready; instance id unavailable"),
     }
+}
+
+/// `p360 worker`: run background jobs only (production scales them apart
+/// from the API), until SIGINT/SIGTERM.
+pub async fn worker(
+    config: Config,
+    jobs: crate::jobs::Registry,
+    shutdown: Shutdown,
+) -> Result<Outcome> {
+    let run = shutdown.clone();
+    with_database(&config, &shutdown, |database| async move {
+        crate::jobs::run_worker(
+            database.pool.clone(),
+            jobs,
+            crate::jobs::WorkerConfig::default(),
+            run,
+        )
+        .await
+    })
+    .await
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -169,6 +169,10 @@ pub async fn run_worker(
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let worker_id = format!("{}:{}", std::process::id(), Uuid::now_v7().simple());
+    if registry.handlers.is_empty() {
+        tracing::info!("no job kinds registered; no worker runs");
+        return Ok(());
+    }
     let registry = Arc::new(registry);
     let slots = Arc::new(tokio::sync::Semaphore::new(config.concurrency));
     let mut listener = PgListener::connect_with(&pool).await?;

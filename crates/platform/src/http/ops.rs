@@ -90,6 +90,12 @@ pub async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
     metrics::gauge!("p360_db_pool_connections", "state" => "in_use").set((size - idle).max(0.0));
     metrics::gauge!("p360_db_pool_max_connections")
         .set(pool.options().get_max_connections() as f64);
+    // Queue gauges; a scrape must not fail or hang because the database does.
+    match tokio::time::timeout(READY_DB_TIMEOUT, crate::jobs::record_queue_metrics(pool)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!(error = %e, "job queue metrics unavailable"),
+        Err(_) => tracing::debug!("job queue metrics timed out"),
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
