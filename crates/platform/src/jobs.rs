@@ -180,8 +180,15 @@ pub async fn run_worker(
     let kinds: Vec<String> = registry.handlers.keys().map(|k| k.to_string()).collect();
     let queues: Vec<String> = registry.queues.iter().map(|q| q.to_string()).collect();
     let mut running = tokio::task::JoinSet::new();
+    let mut pruned_at: Option<Instant> = None;
     tracing::info!(worker = %worker_id, kinds = ?kinds, "job worker started");
     while !shutdown.is_triggered() {
+        if pruned_at.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
+            pruned_at = Some(Instant::now());
+            if let Err(e) = prune(&pool).await {
+                tracing::warn!(error = %e, "could not prune old jobs; will retry");
+            }
+        }
         let free = slots.available_permits();
         let claimed = if free > 0 {
             claim(
@@ -397,17 +404,31 @@ async fn execute(
         .record(started.elapsed().as_secs_f64());
 }
 
-/// Queue depth, oldest ready job and dead letters, for `/metrics`.
+/// Queue depth, oldest ready job and dead letters, for `/metrics` (each
+/// query reads a partial or status index, not the job history).
 pub async fn record_queue_metrics(pool: &PgPool) -> Result<(), sqlx::Error> {
-    let (queued, oldest, dead): (i64, Option<f64>, i64) = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE status = 'queued' AND run_at <= now()), \
-         extract(epoch FROM now() - min(run_at) FILTER (WHERE status = 'queued' AND run_at <= now()))::float8, \
-         count(*) FILTER (WHERE status = 'dead') FROM jobs",
+    let (ready, oldest): (i64, Option<f64>) = sqlx::query_as(
+        "SELECT count(*), extract(epoch FROM now() - min(run_at))::float8 FROM jobs \
+         WHERE status = 'queued' AND run_at <= now()",
     )
     .fetch_one(pool)
     .await?;
-    metrics::gauge!("p360_jobs_ready").set(queued as f64);
+    let dead: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE status = 'dead'")
+        .fetch_one(pool)
+        .await?;
+    metrics::gauge!("p360_jobs_ready").set(ready as f64);
     metrics::gauge!("p360_jobs_oldest_ready_seconds").set(oldest.unwrap_or(0.0));
     metrics::gauge!("p360_jobs_dead").set(dead as f64);
     Ok(())
+}
+
+/// Forget succeeded jobs older than a week (dead letters stay until retried
+/// or removed by an operator).
+pub async fn prune(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "DELETE FROM jobs WHERE status = 'succeeded' AND finished_at < now() - interval '7 days'",
+    )
+    .execute(pool)
+    .await?
+    .rows_affected())
 }
