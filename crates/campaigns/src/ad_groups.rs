@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
 use platform::http::AppState;
-use platform::http::problem::{ApiError, FieldError, Problem, is_unique_violation};
+use platform::http::problem::{ApiError, FieldError, Problem, conflict_on};
 use serde::{Deserialize, Serialize};
 use sqlx::{Postgres, Transaction};
 use tenancy::InTenant;
@@ -365,11 +365,11 @@ async fn require_reapproval(
 }
 
 fn name_taken(e: sqlx::Error) -> ApiError {
-    if is_unique_violation(&e, "ad_groups_campaign_name_key") {
-        Problem::conflict("this campaign has an ad group with that name").into()
-    } else {
-        e.into()
-    }
+    conflict_on(
+        e,
+        "ad_groups_campaign_name_key",
+        || "this campaign has an ad group with that name",
+    )
 }
 
 async fn record(
@@ -413,9 +413,7 @@ pub async fn create(
         .into());
     }
     let mut errors = Vec::new();
-    if body.name.trim().is_empty() || body.name.chars().count() > 200 {
-        errors.push(FieldError::new("name", "length", "1 to 200 characters"));
-    }
+    crate::check_name(&body.name, &mut errors);
     let used = committed(&mut tx, campaign_id, None).await?;
     let checked = check(
         &body.budget,
@@ -641,10 +639,8 @@ pub async fn update(
     }
     let current = to_api(&before, &currency);
     let mut errors = Vec::new();
-    if let Some(n) = &body.name
-        && (n.trim().is_empty() || n.chars().count() > 200)
-    {
-        errors.push(FieldError::new("name", "length", "1 to 200 characters"));
+    if let Some(n) = &body.name {
+        crate::check_name(n, &mut errors);
     }
     let used = committed(&mut tx, campaign_id, Some(id)).await?;
     let cap = body.frequency_cap.clone().or(current.frequency_cap.clone());

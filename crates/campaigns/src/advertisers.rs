@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
 use platform::http::AppState;
 use platform::http::pagination::Cursor;
-use platform::http::problem::{ApiError, FieldError, Problem, is_unique_violation};
+use platform::http::problem::{ApiError, FieldError, Problem, conflict_on};
 use serde::{Deserialize, Serialize};
 use tenancy::InTenant;
 use tenancy::roles::Permission;
@@ -60,12 +60,6 @@ pub struct AdvertiserPatch {
     pub currency: Option<String>,
 }
 
-fn check_name(name: &str, errors: &mut Vec<FieldError>) {
-    if name.trim().is_empty() || name.chars().count() > 200 {
-        errors.push(FieldError::new("name", "length", "1 to 200 characters"));
-    }
-}
-
 fn check_lookback(field: &str, v: Option<i64>, errors: &mut Vec<FieldError>) {
     if let Some(v) = v
         && !(1..=365).contains(&v)
@@ -75,11 +69,9 @@ fn check_lookback(field: &str, v: Option<i64>, errors: &mut Vec<FieldError>) {
 }
 
 fn name_taken(e: sqlx::Error, name: &str) -> ApiError {
-    if is_unique_violation(&e, "advertisers_tenant_name_key") {
-        Problem::conflict(format!("an advertiser named {name} exists")).into()
-    } else {
-        e.into()
-    }
+    conflict_on(e, "advertisers_tenant_name_key", || {
+        format!("an advertiser named {name} exists")
+    })
 }
 
 /// Create an advertiser.
@@ -92,7 +84,7 @@ pub async fn create(
 ) -> Result<Versioned<Advertiser>, ApiError> {
     ctx.principal.require(Permission::CampaignsWrite)?;
     let mut errors = Vec::new();
-    check_name(&body.name, &mut errors);
+    crate::check_name(&body.name, &mut errors);
     let domain = domain::normalise(&body.domain)
         .map_err(|m| errors.push(FieldError::new("domain", "invalid_domain", m)))
         .ok();
@@ -228,7 +220,7 @@ pub async fn update(
     ctx.principal.require(Permission::CampaignsWrite)?;
     let mut errors = Vec::new();
     if let Some(n) = &body.name {
-        check_name(n, &mut errors);
+        crate::check_name(n, &mut errors);
     }
     let domain = match &body.domain {
         Some(d) => domain::normalise(d)

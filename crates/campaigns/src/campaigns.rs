@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, NaiveDate, Utc};
 use platform::http::AppState;
 use platform::http::pagination::Cursor;
-use platform::http::problem::{ApiError, FieldError, Problem, is_unique_violation};
+use platform::http::problem::{ApiError, FieldError, Problem, conflict_on};
 use serde::{Deserialize, Serialize};
 use sqlx::{Postgres, Transaction};
 use tenancy::roles::Permission;
@@ -232,11 +232,11 @@ const OBJECTIVES: &[&str] = &["awareness", "engagement", "pipeline"];
 const PACING: &[&str] = &["even", "ahead", "asap"];
 
 fn name_taken(e: sqlx::Error) -> ApiError {
-    if is_unique_violation(&e, "campaigns_io_name_key") {
-        Problem::conflict("this insertion order has a campaign with that name").into()
-    } else {
-        e.into()
-    }
+    conflict_on(
+        e,
+        "campaigns_io_name_key",
+        || "this insertion order has a campaign with that name",
+    )
 }
 
 /// Create a campaign (as a draft) under an insertion order.
@@ -251,9 +251,7 @@ pub async fn create(
     let mut tx = scope::begin(&state.pool, &Visibility::one(ctx.tenant)).await?;
     let io = lock_io(&mut tx, ctx.tenant, body.insertion_order_id).await?;
     let mut errors = Vec::new();
-    if body.name.trim().is_empty() || body.name.chars().count() > 200 {
-        errors.push(FieldError::new("name", "length", "1 to 200 characters"));
-    }
+    crate::check_name(&body.name, &mut errors);
     check_enum("objective", &body.objective, OBJECTIVES, &mut errors);
     check_enum("pacing", &body.pacing, PACING, &mut errors);
     let currency = io.as_ref().map(|io| io.currency.as_str());
@@ -489,10 +487,8 @@ pub async fn update(
         );
     }
     let mut errors = Vec::new();
-    if let Some(n) = &body.name
-        && (n.trim().is_empty() || n.chars().count() > 200)
-    {
-        errors.push(FieldError::new("name", "length", "1 to 200 characters"));
+    if let Some(n) = &body.name {
+        crate::check_name(n, &mut errors);
     }
     if let Some(o) = &body.objective {
         check_enum("objective", o, OBJECTIVES, &mut errors);

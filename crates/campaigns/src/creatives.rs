@@ -13,7 +13,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStoreExt, PutPayload};
 use platform::http::AppState;
 use platform::http::pagination::Cursor;
-use platform::http::problem::{ApiError, FieldError, Problem, is_unique_violation};
+use platform::http::problem::{ApiError, FieldError, Problem, conflict_on};
 use serde::{Deserialize, Serialize};
 use tenancy::InTenant;
 use tenancy::roles::Permission;
@@ -162,9 +162,7 @@ pub async fn create(
         }
     };
     let name = form.name.unwrap_or_default().trim().to_string();
-    if name.is_empty() || name.chars().count() > 200 {
-        errors.push(FieldError::new("name", "length", "1 to 200 characters"));
-    }
+    crate::check_name(&name, &mut errors);
     let click_url = form.click_url.unwrap_or_default().trim().to_string();
     match url::Url::parse(&click_url) {
         Ok(u) if u.scheme() == "https" && u.host_str().is_some() => {}
@@ -269,13 +267,7 @@ pub async fn create(
     .bind(&files)
     .fetch_one(&mut *tx)
     .await
-    .map_err(|e| {
-        if is_unique_violation(&e, "creatives_advertiser_name_key") {
-            ApiError::from(Problem::conflict(format!("this advertiser has a creative named {name}")))
-        } else {
-            e.into()
-        }
-    })?;
+    .map_err(|e| conflict_on(e, "creatives_advertiser_name_key", || format!("this advertiser has a creative named {name}")))?;
     ctx.record_change(
         &mut tx,
         "creative.created",
@@ -477,10 +469,8 @@ pub async fn update(
 ) -> Result<Versioned<Creative>, ApiError> {
     ctx.principal.require(Permission::CampaignsWrite)?;
     let mut errors = Vec::new();
-    if let Some(n) = &body.name
-        && (n.trim().is_empty() || n.chars().count() > 200)
-    {
-        errors.push(FieldError::new("name", "length", "1 to 200 characters"));
+    if let Some(n) = &body.name {
+        crate::check_name(n, &mut errors);
     }
     if let Some(u) = &body.click_url
         && !url::Url::parse(u).is_ok_and(|u| u.scheme() == "https" && u.host_str().is_some())
@@ -565,13 +555,11 @@ where
         return Err(Problem::validation(errors).into());
     }
     let after = apply(&mut tx, before.clone()).await.map_err(|e| {
-        if is_unique_violation(&e, "creatives_advertiser_name_key") {
-            ApiError::from(Problem::conflict(
-                "this advertiser has a creative with that name",
-            ))
-        } else {
-            e.into()
-        }
+        conflict_on(
+            e,
+            "creatives_advertiser_name_key",
+            || "this advertiser has a creative with that name",
+        )
     })?;
     ctx.record_change(
         &mut tx,

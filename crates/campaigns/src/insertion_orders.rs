@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use platform::http::AppState;
 use platform::http::pagination::Cursor;
-use platform::http::problem::{ApiError, FieldError, Problem, is_unique_violation};
+use platform::http::problem::{ApiError, FieldError, Problem, conflict_on};
 use serde::{Deserialize, Serialize};
 use tenancy::InTenant;
 use tenancy::roles::Permission;
@@ -139,9 +139,7 @@ pub async fn create(
             "no such advertiser",
         ));
     }
-    if body.name.trim().is_empty() || body.name.chars().count() > 200 {
-        errors.push(FieldError::new("name", "length", "1 to 200 characters"));
-    }
+    crate::check_name(&body.name, &mut errors);
     let budget = crate::check_money("budget", &body.budget, currency.as_deref(), &mut errors);
     if body.end_date <= body.start_date {
         errors.push(FieldError::new(
@@ -175,13 +173,11 @@ pub async fn create(
     .execute(&mut *tx)
     .await
     .map_err(|e| {
-        if is_unique_violation(&e, "insertion_orders_advertiser_name_key") {
-            ApiError::from(Problem::conflict(
-                "this advertiser has an insertion order with that name",
-            ))
-        } else {
-            e.into()
-        }
+        conflict_on(
+            e,
+            "insertion_orders_advertiser_name_key",
+            || "this advertiser has an insertion order with that name",
+        )
     })?;
     let row = fetch(&mut tx, ctx.tenant, id)
         .await?
@@ -383,10 +379,8 @@ pub async fn update(
         .await?
         .ok_or_else(Problem::not_found)?;
     let mut errors = Vec::new();
-    if let Some(n) = &body.name
-        && (n.trim().is_empty() || n.chars().count() > 200)
-    {
-        errors.push(FieldError::new("name", "length", "1 to 200 characters"));
+    if let Some(n) = &body.name {
+        crate::check_name(n, &mut errors);
     }
     let budget = match &body.budget {
         Some(b) => crate::check_money("budget", b, Some(&before.currency), &mut errors),
@@ -453,13 +447,7 @@ pub async fn update(
     .bind(&body.billing_contact)
     .execute(&mut *tx)
     .await
-    .map_err(|e| {
-        if is_unique_violation(&e, "insertion_orders_advertiser_name_key") {
-            ApiError::from(Problem::conflict("this advertiser has an insertion order with that name"))
-        } else {
-            e.into()
-        }
-    })?;
+    .map_err(|e| conflict_on(e, "insertion_orders_advertiser_name_key", || "this advertiser has an insertion order with that name"))?;
     let after = fetch(&mut tx, ctx.tenant, id)
         .await?
         .ok_or_else(Problem::not_found)?;

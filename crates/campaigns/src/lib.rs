@@ -75,3 +75,10 @@ pub(crate) fn check_money(
         }
     }
 }
+
+/// Object names: 1 to 200 characters once trimmed.
+pub(crate) fn check_name(name: &str, errors: &mut Vec<FieldError>) {
+    if name.trim().is_empty() || name.chars().count() > 200 {
+        errors.push(FieldError::new("name", "length", "1 to 200 characters"));
+    }
+}

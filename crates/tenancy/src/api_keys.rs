@@ -13,7 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use platform::http::AppState;
-use platform::http::problem::{ApiError, FieldError, Problem, is_unique_violation};
+use platform::http::problem::{ApiError, FieldError, Problem, conflict_on};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use utoipa::ToSchema;
@@ -177,13 +177,9 @@ pub async fn create(
     .fetch_one(&mut *tx)
     .await
     .map_err(|e| {
-        if is_unique_violation(&e, "api_keys_tenant_name_key") {
-            ApiError::from(Problem::conflict(format!(
-                "an active API key is already named {name}"
-            )))
-        } else {
-            e.into()
-        }
+        conflict_on(e, "api_keys_tenant_name_key", || {
+            format!("an active API key is already named {name}")
+        })
     })?;
     ctx.record_change(
         &mut tx,

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use platform::http::AppState;
-use platform::http::problem::{ApiError, FieldError, Problem, is_unique_violation};
+use platform::http::problem::{ApiError, FieldError, Problem, conflict_on};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use utoipa::ToSchema;
@@ -85,11 +85,9 @@ pub async fn create(
             .fetch_one(&mut *tx)
             .await
             .map_err(|e| {
-                if is_unique_violation(&e, "tenants_slug_key") {
-                    ApiError::from(Problem::conflict(format!("the slug {slug} is taken")))
-                } else {
-                    e.into()
-                }
+                conflict_on(e, "tenants_slug_key", || {
+                    format!("the slug {slug} is taken")
+                })
             })?;
     audit::record(
         &mut tx,

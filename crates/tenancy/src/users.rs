@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use platform::http::AppState;
-use platform::http::problem::{ApiError, FieldError, Problem};
+use platform::http::problem::{ApiError, FieldError, Problem, conflict_on};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Postgres, Transaction};
 use utoipa::ToSchema;
@@ -370,13 +370,9 @@ pub async fn invite(
     .fetch_one(&mut *tx)
     .await
     .map_err(|e| {
-        if platform::http::problem::is_unique_violation(&e, "users_tenant_email_key") {
-            ApiError::from(Problem::conflict(format!(
-                "{email} already has an account or invitation"
-            )))
-        } else {
-            e.into()
-        }
+        conflict_on(e, "users_tenant_email_key", || {
+            format!("{email} already has an account or invitation")
+        })
     })?;
     ctx.record_change(
         &mut tx,

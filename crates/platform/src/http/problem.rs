@@ -126,6 +126,20 @@ impl FieldError {
     }
 }
 
+/// A violation of the named unique constraint becomes a 409 with `detail`;
+/// any other database error stays what it is.
+pub fn conflict_on<D: Into<String>>(
+    e: sqlx::Error,
+    constraint: &str,
+    detail: impl FnOnce() -> D,
+) -> ApiError {
+    if is_unique_violation(&e, constraint) {
+        Problem::conflict(detail()).into()
+    } else {
+        e.into()
+    }
+}
+
 /// Whether a database error is the violation of the named unique constraint.
 pub fn is_unique_violation(e: &sqlx::Error, constraint: &str) -> bool {
     matches!(e, sqlx::Error::Database(db)
