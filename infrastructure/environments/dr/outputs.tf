@@ -1,0 +1,9 @@
+output "app_url" {
+  description = "URL of the application (null while standing by)."
+  value       = one(module.p360[*].app_url)
+}
+
+output "deploy" {
+  description = "Names and ARNs scripts/deploy works with (null while standing by)."
+  value       = one(module.p360[*].deploy)
+}

@@ -1,0 +1,24 @@
+output "app_url" {
+  description = "URL of the application."
+  value       = module.p360.app_url
+}
+
+output "api_url" {
+  description = "URL of the external API."
+  value       = module.p360.api_url
+}
+
+output "deploy" {
+  description = "Names and ARNs scripts/deploy and p360 deploy work with."
+  value       = module.p360.deploy
+}
+
+output "dr_automated_backups_arn" {
+  description = "Replicated RDS automated backups in the DR region."
+  value       = module.p360.dr_automated_backups_arn
+}
+
+output "nat_public_ips" {
+  description = "Egress addresses for partner allow-lists."
+  value       = module.p360.nat_public_ips
+}

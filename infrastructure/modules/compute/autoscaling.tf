@@ -1,0 +1,98 @@
+# Target tracking: CPU for the API (each colour scales on its own), SQS backlog
+# per task for the workers.
+
+resource "aws_appautoscaling_target" "api" {
+  for_each = local.colours
+
+  service_namespace  = "ecs"
+  resource_id        = "service/${aws_ecs_cluster.this.name}/${aws_ecs_service.api[each.key].name}"
+  scalable_dimension = "ecs:service:DesiredCount"
+  min_capacity       = var.api_min_count
+  max_capacity       = var.api_max_count
+}
+
+resource "aws_appautoscaling_policy" "api_cpu" {
+  for_each = local.colours
+
+  name               = "${var.name}-api-${each.key}-cpu"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.api[each.key].service_namespace
+  resource_id        = aws_appautoscaling_target.api[each.key].resource_id
+  scalable_dimension = aws_appautoscaling_target.api[each.key].scalable_dimension
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = var.api_cpu_target_percent
+    scale_in_cooldown  = 300
+    scale_out_cooldown = 60
+
+    predefined_metric_specification {
+      predefined_metric_type = "ECSServiceAverageCPUUtilization"
+    }
+  }
+}
+
+resource "aws_appautoscaling_target" "worker" {
+  service_namespace  = "ecs"
+  resource_id        = "service/${aws_ecs_cluster.this.name}/${aws_ecs_service.worker.name}"
+  scalable_dimension = "ecs:service:DesiredCount"
+  min_capacity       = var.worker_min_count
+  max_capacity       = var.worker_max_count
+}
+
+resource "aws_appautoscaling_policy" "worker_backlog" {
+  name               = "${var.name}-worker-backlog"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.worker.service_namespace
+  resource_id        = aws_appautoscaling_target.worker.resource_id
+  scalable_dimension = aws_appautoscaling_target.worker.scalable_dimension
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = var.worker_backlog_per_task
+    scale_in_cooldown  = 300
+    scale_out_cooldown = 60
+
+    # Backlog per running task = visible messages / running tasks.
+    customized_metric_specification {
+      metrics {
+        id          = "visible"
+        return_data = false
+        metric_stat {
+          metric {
+            namespace   = "AWS/SQS"
+            metric_name = "ApproximateNumberOfMessagesVisible"
+            dimensions {
+              name  = "QueueName"
+              value = var.worker_queue_name
+            }
+          }
+          stat = "Sum"
+        }
+      }
+      metrics {
+        id          = "tasks"
+        return_data = false
+        metric_stat {
+          metric {
+            namespace   = "ECS/ContainerInsights"
+            metric_name = "RunningTaskCount"
+            dimensions {
+              name  = "ClusterName"
+              value = aws_ecs_cluster.this.name
+            }
+            dimensions {
+              name  = "ServiceName"
+              value = aws_ecs_service.worker.name
+            }
+          }
+          stat = "Average"
+        }
+      }
+      metrics {
+        id          = "backlog_per_task"
+        label       = "Messages per running worker task"
+        expression  = "visible / IF(tasks < 1, 1, tasks)"
+        return_data = true
+      }
+    }
+  }
+}

@@ -1,0 +1,97 @@
+# CloudFront in front of the ALB: TLS at the edge, WAF (CLOUDFRONT scope),
+# security headers, no caching of API responses, and the secret origin header
+# without which the ALB answers 403.
+
+data "aws_cloudfront_cache_policy" "disabled" {
+  name = "Managed-CachingDisabled"
+}
+
+data "aws_cloudfront_origin_request_policy" "all_viewer" {
+  name = "Managed-AllViewerExceptHostHeader"
+}
+
+resource "aws_cloudfront_response_headers_policy" "security" {
+  name    = "${var.name}-security-headers"
+  comment = "HSTS, nosniff, frame denial, referrer policy"
+
+  security_headers_config {
+    strict_transport_security {
+      access_control_max_age_sec = 31536000
+      include_subdomains         = true
+      preload                    = true
+      override                   = true
+    }
+    content_type_options {
+      override = true
+    }
+    frame_options {
+      frame_option = "DENY"
+      override     = true
+    }
+    referrer_policy {
+      referrer_policy = "strict-origin-when-cross-origin"
+      override        = true
+    }
+  }
+}
+
+resource "aws_cloudfront_distribution" "this" {
+  # checkov:skip=CKV_AWS_310:One origin by design; regional failover is DNS failover to the DR stack's own distribution.
+  # checkov:skip=CKV_AWS_305:The origin is an API; "/" is answered by the application itself.
+  # checkov:skip=CKV_AWS_374:B2B customers and agency staff sign in from anywhere; access is controlled by authentication, not geography.
+  enabled         = true
+  is_ipv6_enabled = true
+  comment         = "${var.name} application"
+  aliases         = [var.domain_name]
+  price_class     = var.cloudfront_price_class
+  web_acl_id      = var.cloudfront_web_acl_arn
+  http_version    = "http2and3"
+
+  origin {
+    origin_id   = "alb"
+    domain_name = var.origin_domain_name
+
+    custom_origin_config {
+      http_port                = 80
+      https_port               = 443
+      origin_protocol_policy   = "https-only"
+      origin_ssl_protocols     = ["TLSv1.2"]
+      origin_read_timeout      = 60
+      origin_keepalive_timeout = 5
+    }
+
+    custom_header {
+      name  = "X-Origin-Verify"
+      value = random_password.origin_verify.result
+    }
+  }
+
+  default_cache_behavior {
+    target_origin_id           = "alb"
+    viewer_protocol_policy     = "redirect-to-https"
+    allowed_methods            = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
+    cached_methods             = ["GET", "HEAD"]
+    compress                   = true
+    cache_policy_id            = data.aws_cloudfront_cache_policy.disabled.id
+    origin_request_policy_id   = data.aws_cloudfront_origin_request_policy.all_viewer.id
+    response_headers_policy_id = aws_cloudfront_response_headers_policy.security.id
+  }
+
+  restrictions {
+    geo_restriction {
+      restriction_type = "none"
+    }
+  }
+
+  viewer_certificate {
+    acm_certificate_arn      = var.cloudfront_certificate_arn
+    ssl_support_method       = "sni-only"
+    minimum_protocol_version = "TLSv1.2_2021"
+  }
+
+  logging_config {
+    bucket          = var.access_logs_bucket_domain_name
+    prefix          = "cloudfront/"
+    include_cookies = false
+  }
+}

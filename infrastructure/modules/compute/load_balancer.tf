@@ -1,0 +1,107 @@
+# ALB with HTTPS only, reachable only from CloudFront (security group on the
+# CloudFront origin-facing prefix list, plus a secret origin header checked by
+# the listener rule), two target groups and one weighted forward rule.
+
+resource "aws_lb" "this" {
+  name                       = var.name
+  load_balancer_type         = "application"
+  internal                   = false
+  subnets                    = var.public_subnet_ids
+  security_groups            = [var.alb_security_group_id]
+  drop_invalid_header_fields = true
+  enable_deletion_protection = var.deletion_protection
+  idle_timeout               = 60
+
+  access_logs {
+    bucket  = var.access_logs_bucket_id
+    prefix  = "alb"
+    enabled = true
+  }
+}
+
+resource "aws_wafv2_web_acl_association" "alb" {
+  resource_arn = aws_lb.this.arn
+  web_acl_arn  = var.regional_web_acl_arn
+}
+
+resource "aws_lb_target_group" "api" {
+  # checkov:skip=CKV_AWS_378:TLS ends at the ALB; targets are private Fargate tasks reached over the VPC only.
+  for_each = local.colours
+
+  name                 = "${var.name}-${each.key}"
+  port                 = var.app_port
+  protocol             = "HTTP"
+  target_type          = "ip"
+  vpc_id               = var.vpc_id
+  deregistration_delay = var.deregistration_delay_seconds
+
+  health_check {
+    path                = "/health/ready"
+    matcher             = "200"
+    interval            = 10
+    timeout             = 5
+    healthy_threshold   = 2
+    unhealthy_threshold = 3
+  }
+
+  tags = { Colour = each.key }
+}
+
+resource "aws_lb_listener" "https" {
+  load_balancer_arn = aws_lb.this.arn
+  port              = 443
+  protocol          = "HTTPS"
+  ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+  certificate_arn   = var.certificate_arn
+
+  # Anything that did not come through CloudFront.
+  default_action {
+    type = "fixed-response"
+    fixed_response {
+      content_type = "application/problem+json"
+      message_body = "{\"type\":\"urn:p360:problem:forbidden\",\"title\":\"Forbidden\",\"status\":403}"
+      status_code  = "403"
+    }
+  }
+}
+
+resource "random_password" "origin_verify" {
+  length  = 48
+  special = false
+}
+
+# The blue-green switch: one rule forwarding to both target groups by weight.
+# `p360 deploy` moves the weights (5 -> 25 -> 50 -> 100) and back on rollback.
+resource "aws_lb_listener_rule" "api" {
+  listener_arn = aws_lb_listener.https.arn
+  priority     = 10
+
+  condition {
+    http_header {
+      http_header_name = "X-Origin-Verify"
+      values           = [random_password.origin_verify.result]
+    }
+  }
+
+  action {
+    type = "forward"
+    forward {
+      target_group {
+        arn    = aws_lb_target_group.api["blue"].arn
+        weight = 100
+      }
+      target_group {
+        arn    = aws_lb_target_group.api["green"].arn
+        weight = 0
+      }
+      stickiness {
+        enabled  = false
+        duration = 1
+      }
+    }
+  }
+
+  lifecycle {
+    ignore_changes = [action]
+  }
+}

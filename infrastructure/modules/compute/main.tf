@@ -1,0 +1,273 @@
+# ECS on Fargate: the API (`p360 serve`) as two services, blue and green, each
+# behind its own target group; the workers (`p360 worker`) as one service; and
+# `p360 migrate up` as a task definition run once before every deployment.
+#
+# Ownership at run time: Terraform creates these objects; the deploy controller
+# (`p360 deploy start --version V`) registers new task-definition revisions, updates
+# the idle colour's service and moves the listener-rule weights. Terraform
+# therefore ignores task_definition, desired_count and the rule's weights.
+
+data "aws_region" "current" {}
+
+locals {
+  region  = data.aws_region.current.name
+  colours = toset(["blue", "green"])
+  image   = "${var.image_repository_url}:${var.image_tag}"
+
+  common_environment = [
+    { name = "P360_MODE", value = "production" },
+    { name = "P360_DATA_DIR", value = "/tmp/p360" },
+    { name = "P360_LOG__FORMAT", value = "json" },
+    { name = "P360_LOG__LEVEL", value = var.log_level },
+    { name = "P360_DATABASE__MAX_CONNECTIONS", value = tostring(var.database_max_connections) },
+    { name = "P360_STORAGE__S3_BUCKET", value = var.files_bucket },
+    { name = "P360_STORAGE__S3_REGION", value = local.region },
+    { name = "OTEL_EXPORTER_OTLP_ENDPOINT", value = "http://127.0.0.1:4318" },
+  ]
+  issuer_environment = var.auth_issuers_toml == "" ? [] : [{ name = "P360_AUTH__ISSUERS", value = var.auth_issuers_toml }]
+
+  secrets = [for env_name, arn in var.secret_environment : { name = env_name, valueFrom = arn }]
+
+  # The app's root filesystem is read-only; /tmp is a task-local volume.
+  tmp_mount = [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }]
+
+  log_config = {
+    for role in ["api", "worker", "migrate"] : role => {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = var.log_group_names[role]
+        awslogs-region        = local.region
+        awslogs-stream-prefix = role
+      }
+    }
+  }
+}
+
+resource "aws_ecs_cluster" "this" {
+  name = var.name
+
+  setting {
+    name  = "containerInsights"
+    value = "enhanced"
+  }
+}
+
+resource "aws_ecs_cluster_capacity_providers" "this" {
+  cluster_name       = aws_ecs_cluster.this.name
+  capacity_providers = ["FARGATE", "FARGATE_SPOT"]
+
+  default_capacity_provider_strategy {
+    capacity_provider = "FARGATE"
+    base              = 1
+    weight            = 1
+  }
+}
+
+# ---------------------------------------------------------------------------
+# Task definitions
+
+resource "aws_ecs_task_definition" "api" {
+  family                   = "${var.name}-api"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.api_cpu
+  memory                   = var.api_memory
+  execution_role_arn       = var.execution_role_arn
+  task_role_arn            = var.api_task_role_arn
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = "X86_64"
+  }
+
+  volume {
+    name = "tmp"
+  }
+
+  container_definitions = jsonencode(concat([
+    {
+      name                   = "p360"
+      image                  = local.image
+      essential              = true
+      command                = ["serve", "--no-worker"]
+      user                   = "10001:10001"
+      readonlyRootFilesystem = true
+      portMappings           = [{ containerPort = var.app_port, protocol = "tcp" }]
+      environment = concat(local.common_environment, local.issuer_environment, [
+        { name = "P360_HTTP__LISTEN", value = "0.0.0.0:${var.app_port}" },
+        # Keep serving with readiness false while the ALB deregisters the task.
+        { name = "P360_HTTP__SHUTDOWN_DELAY_MS", value = tostring(var.deregistration_delay_seconds * 1000) },
+        { name = "OTEL_SERVICE_NAME", value = "p360-api" },
+      ])
+      secrets     = local.secrets
+      mountPoints = local.tmp_mount
+      healthCheck = {
+        command     = ["CMD", "curl", "-fsS", "http://127.0.0.1:${var.app_port}/health/live"]
+        interval    = 15
+        timeout     = 5
+        retries     = 3
+        startPeriod = 30
+      }
+      stopTimeout      = var.deregistration_delay_seconds + 15
+      logConfiguration = local.log_config["api"]
+      dependsOn        = [{ containerName = "aws-otel-collector", condition = "START" }]
+    },
+  ], [var.adot_container_definitions["api"]]))
+}
+
+resource "aws_ecs_task_definition" "worker" {
+  family                   = "${var.name}-worker"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.worker_cpu
+  memory                   = var.worker_memory
+  execution_role_arn       = var.execution_role_arn
+  task_role_arn            = var.worker_task_role_arn
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = "X86_64"
+  }
+
+  volume {
+    name = "tmp"
+  }
+
+  container_definitions = jsonencode(concat([
+    {
+      name                   = "p360"
+      image                  = local.image
+      essential              = true
+      command                = ["worker"]
+      user                   = "10001:10001"
+      readonlyRootFilesystem = true
+      environment = concat(local.common_environment, local.issuer_environment, [
+        { name = "OTEL_SERVICE_NAME", value = "p360-worker" },
+      ])
+      secrets          = local.secrets
+      mountPoints      = local.tmp_mount
+      stopTimeout      = 120
+      logConfiguration = local.log_config["worker"]
+      dependsOn        = [{ containerName = "aws-otel-collector", condition = "START" }]
+    },
+  ], [var.adot_container_definitions["worker"]]))
+}
+
+# One-off: `aws ecs run-task` with this definition before traffic moves
+# (scripts/deploy does it). It needs nothing but the database.
+resource "aws_ecs_task_definition" "migrate" {
+  family                   = "${var.name}-migrate"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = 256
+  memory                   = 512
+  execution_role_arn       = var.execution_role_arn
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = "X86_64"
+  }
+
+  volume {
+    name = "tmp"
+  }
+
+  container_definitions = jsonencode([
+    {
+      name                   = "p360"
+      image                  = local.image
+      essential              = true
+      command                = ["migrate", "up"]
+      user                   = "10001:10001"
+      readonlyRootFilesystem = true
+      environment            = local.common_environment
+      secrets                = local.secrets
+      mountPoints            = local.tmp_mount
+      logConfiguration       = local.log_config["migrate"]
+    },
+  ])
+}
+
+# ---------------------------------------------------------------------------
+# Services
+
+resource "aws_ecs_service" "api" {
+  for_each = local.colours
+
+  name            = "api-${each.key}"
+  cluster         = aws_ecs_cluster.this.id
+  task_definition = aws_ecs_task_definition.api.arn
+  desired_count   = var.api_min_count
+  launch_type     = "FARGATE"
+
+  enable_execute_command             = false
+  propagate_tags                     = "SERVICE"
+  health_check_grace_period_seconds  = 60
+  deployment_minimum_healthy_percent = 100
+  deployment_maximum_percent         = 200
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  network_configuration {
+    subnets          = var.private_subnet_ids
+    security_groups  = [var.app_security_group_id]
+    assign_public_ip = false
+  }
+
+  load_balancer {
+    target_group_arn = aws_lb_target_group.api[each.key].arn
+    container_name   = "p360"
+    container_port   = var.app_port
+  }
+
+  tags = { Colour = each.key, Role = "api" }
+
+  lifecycle {
+    ignore_changes = [task_definition, desired_count]
+  }
+
+  depends_on = [aws_lb_listener.https]
+}
+
+resource "aws_ecs_service" "worker" {
+  name            = "worker"
+  cluster         = aws_ecs_cluster.this.id
+  task_definition = aws_ecs_task_definition.worker.arn
+  desired_count   = var.worker_min_count
+
+  enable_execute_command             = false
+  propagate_tags                     = "SERVICE"
+  deployment_minimum_healthy_percent = 100
+  deployment_maximum_percent         = 200
+
+  capacity_provider_strategy {
+    capacity_provider = "FARGATE"
+    base              = 1
+    weight            = 100 - var.worker_spot_percent
+  }
+
+  capacity_provider_strategy {
+    capacity_provider = "FARGATE_SPOT"
+    weight            = var.worker_spot_percent
+  }
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  network_configuration {
+    subnets          = var.private_subnet_ids
+    security_groups  = [var.app_security_group_id]
+    assign_public_ip = false
+  }
+
+  tags = { Role = "worker" }
+
+  lifecycle {
+    ignore_changes = [task_definition, desired_count]
+  }
+}

@@ -1,0 +1,233 @@
+variable "name" {
+  type        = string
+  description = "Cluster name and prefix of everything else, e.g. p360-production."
+}
+
+variable "vpc_id" {
+  type        = string
+  description = "VPC of the target groups."
+}
+
+variable "public_subnet_ids" {
+  type        = list(string)
+  description = "Subnets of the ALB."
+}
+
+variable "private_subnet_ids" {
+  type        = list(string)
+  description = "Subnets of the ECS tasks."
+}
+
+variable "alb_security_group_id" {
+  type        = string
+  description = "Security group of the ALB (networking output security_group_ids.alb)."
+}
+
+variable "app_security_group_id" {
+  type        = string
+  description = "Security group of the tasks (networking output security_group_ids.app)."
+}
+
+variable "app_port" {
+  type        = number
+  description = "Port p360 serve listens on inside the task."
+  default     = 8360
+}
+
+variable "image_repository_url" {
+  type        = string
+  description = "ECR repository URL of the p360 image (registry module output repository_url)."
+}
+
+variable "image_tag" {
+  type        = string
+  description = "Image tag the task definitions start from; later releases are rolled out by p360 deploy."
+  default     = "latest-release"
+}
+
+variable "execution_role_arn" {
+  type        = string
+  description = "ECS task execution role (security module)."
+}
+
+variable "api_task_role_arn" {
+  type        = string
+  description = "Task role of p360 serve (security module)."
+}
+
+variable "worker_task_role_arn" {
+  type        = string
+  description = "Task role of p360 worker (security module)."
+}
+
+variable "api_cpu" {
+  type        = number
+  description = "CPU units of an API task (1024 = 1 vCPU)."
+  default     = 1024
+}
+
+variable "api_memory" {
+  type        = number
+  description = "Memory of an API task, in MiB."
+  default     = 2048
+}
+
+variable "worker_cpu" {
+  type        = number
+  description = "CPU units of a worker task (1024 = 1 vCPU)."
+  default     = 1024
+}
+
+variable "worker_memory" {
+  type        = number
+  description = "Memory of a worker task, in MiB."
+  default     = 2048
+}
+
+variable "api_min_count" {
+  type        = number
+  description = "Minimum API tasks per colour."
+  default     = 1
+}
+
+variable "api_max_count" {
+  type        = number
+  description = "Maximum API tasks per colour."
+  default     = 2
+}
+
+variable "api_cpu_target_percent" {
+  type        = number
+  description = "Average CPU the API services are scaled to hold."
+  default     = 60
+}
+
+variable "worker_min_count" {
+  type        = number
+  description = "Minimum worker tasks."
+  default     = 1
+}
+
+variable "worker_max_count" {
+  type        = number
+  description = "Maximum worker tasks."
+  default     = 2
+}
+
+variable "worker_queue_name" {
+  type        = string
+  description = "SQS queue whose backlog scales the workers (messaging output queue_names.jobs)."
+}
+
+variable "worker_backlog_per_task" {
+  type        = number
+  description = "Queue messages one worker task is expected to hold; more scales out."
+  default     = 100
+}
+
+variable "worker_spot_percent" {
+  type        = number
+  description = "Share of worker tasks above the first one placed on Fargate Spot (0-90)."
+  default     = 0
+
+  validation {
+    condition     = var.worker_spot_percent >= 0 && var.worker_spot_percent <= 90
+    error_message = "worker_spot_percent must be between 0 and 90."
+  }
+}
+
+variable "deregistration_delay_seconds" {
+  type        = number
+  description = "Seconds the ALB drains a deregistering task; the app keeps serving that long after SIGTERM."
+  default     = 15
+}
+
+variable "database_max_connections" {
+  type        = number
+  description = "Pool size of each task (database.max_connections)."
+  default     = 10
+}
+
+variable "log_level" {
+  type        = string
+  description = "Tracing filter of the application (log.level)."
+  default     = "info"
+}
+
+variable "auth_issuers_toml" {
+  type        = string
+  description = "Trusted OIDC issuers as a TOML inline array (P360_AUTH__ISSUERS); empty: none."
+  default     = ""
+}
+
+variable "files_bucket" {
+  type        = string
+  description = "S3 bucket of the application's files (storage.s3_bucket)."
+}
+
+variable "secret_environment" {
+  type        = map(string)
+  description = "Environment variables injected from Secrets Manager: variable name => secret ARN. Only keys the application knows (P360_DATABASE__URL, P360_REDIS__URL)."
+}
+
+variable "log_group_names" {
+  type        = map(string)
+  description = "CloudWatch log groups by role: api, worker, migrate (monitoring module output)."
+}
+
+variable "adot_container_definitions" {
+  type        = any
+  description = "ADOT collector sidecar container definitions by role, api and worker (monitoring module output adot_container_definitions)."
+}
+
+variable "certificate_arn" {
+  type        = string
+  description = "Regional ACM certificate of the ALB (covers origin_domain_name)."
+}
+
+variable "cloudfront_certificate_arn" {
+  type        = string
+  description = "ACM certificate in us-east-1 covering domain_name, for CloudFront."
+}
+
+variable "domain_name" {
+  type        = string
+  description = "Public host name users reach the application on, e.g. app.p360.example."
+}
+
+variable "origin_domain_name" {
+  type        = string
+  description = "Host name CloudFront reaches the ALB on (an alias record to the ALB), e.g. origin.app.p360.example."
+}
+
+variable "regional_web_acl_arn" {
+  type        = string
+  description = "WAF ACL of the ALB (security module)."
+}
+
+variable "cloudfront_web_acl_arn" {
+  type        = string
+  description = "WAF ACL of CloudFront (security module, us-east-1)."
+}
+
+variable "cloudfront_price_class" {
+  type        = string
+  description = "CloudFront price class."
+  default     = "PriceClass_100"
+}
+
+variable "access_logs_bucket_id" {
+  type        = string
+  description = "Bucket for ALB access logs (storage module)."
+}
+
+variable "access_logs_bucket_domain_name" {
+  type        = string
+  description = "Regional domain name of the access-log bucket, for CloudFront logs (storage module)."
+}
+
+variable "deletion_protection" {
+  type        = bool
+  description = "Refuse to delete the ALB."
+  default     = true
+}

@@ -1,0 +1,19 @@
+output "zone_id" {
+  description = "ID of the hosted zone."
+  value       = data.aws_route53_zone.this.zone_id
+}
+
+output "regional_certificate_arn" {
+  description = "Validated regional certificate (origin and API host names)."
+  value       = aws_acm_certificate_validation.regional.certificate_arn
+}
+
+output "cloudfront_certificate_arn" {
+  description = "Validated us-east-1 certificate of the application host name, for CloudFront."
+  value       = aws_acm_certificate_validation.cloudfront.certificate_arn
+}
+
+output "health_check_id" {
+  description = "Route 53 health check of the primary application (null unless PRIMARY)."
+  value       = one(aws_route53_health_check.app[*].id)
+}

@@ -1,0 +1,97 @@
+variable "name" {
+  type        = string
+  description = "Name prefix for every resource, e.g. p360-production."
+}
+
+variable "kms_key_arn" {
+  type        = string
+  description = "KMS key encrypting queues, topics, the Lambda environment and its log group."
+}
+
+variable "queues" {
+  type = map(object({
+    visibility_timeout_seconds = number
+    retention_seconds          = number
+    max_receive_count          = number
+  }))
+  description = "Queues by name; each gets a dead-letter queue after max_receive_count receives."
+  default = {
+    jobs = {
+      visibility_timeout_seconds = 300
+      retention_seconds          = 345600
+      max_receive_count          = 5
+    }
+    ingest = {
+      visibility_timeout_seconds = 900
+      retention_seconds          = 345600
+      max_receive_count          = 5
+    }
+  }
+}
+
+variable "landing_queue_key" {
+  type        = string
+  description = "Key of var.queues that receives file-landed messages."
+  default     = "ingest"
+}
+
+variable "alert_emails" {
+  type        = list(string)
+  description = "E-mail addresses subscribed to the alerts topic."
+  default     = []
+}
+
+variable "lambda_zip_path" {
+  type        = string
+  description = "Zip of the landing Lambda (cargo lambda build --release -p landing-lambda --output-format zip)."
+  default     = "../../target/lambda/landing-lambda/bootstrap.zip"
+}
+
+variable "lambda_architecture" {
+  type        = string
+  description = "Instruction set the Lambda zip was built for: x86_64 or arm64."
+  default     = "x86_64"
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.lambda_architecture)
+    error_message = "lambda_architecture must be x86_64 or arm64."
+  }
+}
+
+variable "lambda_reserved_concurrency" {
+  type        = number
+  description = "Concurrent executions reserved for (and capping) the landing Lambda."
+  default     = 10
+}
+
+variable "subnet_ids" {
+  type        = list(string)
+  description = "Private subnets the Lambda runs in."
+}
+
+variable "security_group_id" {
+  type        = string
+  description = "Security group of the Lambda (networking module output security_group_ids.lambda)."
+}
+
+variable "landing_bucket_id" {
+  type        = string
+  description = "Bucket whose new objects are announced (storage module output bucket_ids.uploads)."
+}
+
+variable "landing_bucket_arn" {
+  type        = string
+  description = "ARN of the landing bucket."
+}
+
+variable "landing_prefix" {
+  type        = string
+  description = "Only objects under this key prefix are announced."
+  default     = "incoming/"
+}
+
+variable "log_retention_days" {
+  type        = number
+  description = "Retention of the Lambda log group, in days."
+  default     = 365
+}

@@ -1,0 +1,29 @@
+output "log_group_names" {
+  description = "Log groups by role: api, worker, migrate, adot."
+  value       = { for k, g in aws_cloudwatch_log_group.this : k => g.name }
+}
+
+output "alarm_topic_arns" {
+  description = "Alarm topics: critical, warning."
+  value       = { for k, t in aws_sns_topic.alarms : k => t.arn }
+}
+
+output "prometheus_workspace_arn" {
+  description = "ARN of the managed Prometheus workspace."
+  value       = aws_prometheus_workspace.this.arn
+}
+
+output "prometheus_endpoint" {
+  description = "Query endpoint of the managed Prometheus workspace (a Grafana data source)."
+  value       = aws_prometheus_workspace.this.prometheus_endpoint
+}
+
+output "adot_container_definitions" {
+  description = "ADOT collector sidecar container definitions by task role: api (scrapes /metrics), worker."
+  value       = local.adot_container_definitions
+}
+
+output "dashboard_name" {
+  description = "CloudWatch dashboard."
+  value       = aws_cloudwatch_dashboard.this.dashboard_name
+}

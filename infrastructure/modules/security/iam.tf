@@ -1,0 +1,179 @@
+# Least-privilege roles for the ECS tasks. Three roles:
+#   execution - used by ECS itself: pull the image, write logs, inject secrets
+#   api       - what `p360 serve` may touch at run time
+#   worker    - what `p360 worker` may touch at run time (adds queues consumption,
+#               backups, the audit archive and the partner credentials)
+# `p360 migrate up` runs with the execution role only: it needs nothing but the database.
+
+data "aws_iam_policy_document" "ecs_tasks_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "execution" {
+  name               = "${var.name}-ecs-execution"
+  description        = "ECS agent: pull p360 images, write container logs, inject secrets"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+resource "aws_iam_role_policy_attachment" "execution_managed" {
+  role       = aws_iam_role.execution.name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+}
+
+data "aws_iam_policy_document" "execution_secrets" {
+  statement {
+    sid       = "InjectSecretsIntoContainers"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [for s in aws_secretsmanager_secret.this : s.arn]
+  }
+  statement {
+    sid       = "DecryptSecrets"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.main.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "execution_secrets" {
+  name   = "inject-secrets"
+  role   = aws_iam_role.execution.id
+  policy = data.aws_iam_policy_document.execution_secrets.json
+}
+
+locals {
+  api_buckets    = [for k in var.api_bucket_keys : var.bucket_arns[k] if contains(keys(var.bucket_arns), k)]
+  worker_buckets = [for k in var.worker_bucket_keys : var.bucket_arns[k] if contains(keys(var.bucket_arns), k)]
+}
+
+# Statements shared by both application roles.
+data "aws_iam_policy_document" "app_common" {
+  # checkov:skip=CKV_AWS_111:X-Ray trace writes and CloudWatch metric writes support no resource-level restriction.
+  # checkov:skip=CKV_AWS_356:X-Ray trace writes and CloudWatch metric writes support no resource-level restriction.
+  statement {
+    sid       = "UseThePlatformKey"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.main.arn]
+  }
+  statement {
+    sid       = "EnqueueJobs"
+    actions   = ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+    resources = var.queue_arns
+  }
+  statement {
+    sid       = "PublishNotifications"
+    actions   = ["sns:Publish"]
+    resources = var.topic_arns
+  }
+  statement {
+    sid = "WriteTraces"
+    actions = [
+      "xray:PutTraceSegments",
+      "xray:PutTelemetryRecords",
+      "xray:GetSamplingRules",
+      "xray:GetSamplingTargets",
+      "xray:GetSamplingStatisticSummaries",
+    ]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "WriteEmbeddedMetrics"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = [var.metrics_namespace]
+    }
+  }
+  statement {
+    sid       = "WriteEmbeddedMetricLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    resources = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/p360/${var.environment}/*"]
+  }
+  dynamic "statement" {
+    for_each = var.prometheus_workspace_arn == null ? [] : [var.prometheus_workspace_arn]
+    content {
+      sid       = "RemoteWritePrometheus"
+      actions   = ["aps:RemoteWrite"]
+      resources = [statement.value]
+    }
+  }
+}
+
+resource "aws_iam_role" "api" {
+  name               = "${var.name}-api"
+  description        = "p360 serve tasks"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+data "aws_iam_policy_document" "api" {
+  source_policy_documents = [data.aws_iam_policy_document.app_common.json]
+
+  statement {
+    sid       = "ListFileBuckets"
+    actions   = ["s3:ListBucket"]
+    resources = local.api_buckets
+  }
+  statement {
+    sid       = "ReadWriteFiles"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+    resources = [for b in local.api_buckets : "${b}/*"]
+  }
+}
+
+resource "aws_iam_role_policy" "api" {
+  name   = "p360-api"
+  role   = aws_iam_role.api.id
+  policy = data.aws_iam_policy_document.api.json
+}
+
+resource "aws_iam_role" "worker" {
+  name               = "${var.name}-worker"
+  description        = "p360 worker tasks"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+data "aws_iam_policy_document" "worker" {
+  source_policy_documents = [data.aws_iam_policy_document.app_common.json]
+
+  statement {
+    sid = "ConsumeQueues"
+    actions = [
+      "sqs:ReceiveMessage",
+      "sqs:DeleteMessage",
+      "sqs:ChangeMessageVisibility",
+    ]
+    resources = var.queue_arns
+  }
+  statement {
+    sid       = "ListFileBuckets"
+    actions   = ["s3:ListBucket"]
+    resources = local.worker_buckets
+  }
+  statement {
+    sid       = "ReadWriteFiles"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
+    resources = [for b in local.worker_buckets : "${b}/*"]
+  }
+  statement {
+    sid       = "ReadPartnerCredentials"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [for k in ["ttd", "salesforce", "bombora"] : aws_secretsmanager_secret.this[k].arn]
+  }
+}
+
+resource "aws_iam_role_policy" "worker" {
+  name   = "p360-worker"
+  role   = aws_iam_role.worker.id
+  policy = data.aws_iam_policy_document.worker.json
+}

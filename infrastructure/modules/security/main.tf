@@ -1,0 +1,305 @@
+data "aws_caller_identity" "current" {}
+
+data "aws_region" "current" {}
+
+data "aws_partition" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  region     = data.aws_region.current.name
+  partition  = data.aws_partition.current.partition
+}
+
+# ---------------------------------------------------------------------------
+# KMS: one customer-managed key per environment encrypts data at rest everywhere
+# (RDS, ElastiCache, S3, SQS, SNS, Secrets Manager, CloudWatch Logs, CloudTrail).
+
+data "aws_iam_policy_document" "kms" {
+  # checkov:skip=CKV_AWS_109:Key policies must name the key itself as "*"; the account root statement is the standard delegation to IAM.
+  # checkov:skip=CKV_AWS_111:Key policies must name the key itself as "*"; writes are limited to the account and named services.
+  # checkov:skip=CKV_AWS_356:In a key policy "*" means this key only.
+  statement {
+    sid       = "AccountAdministersTheKeyThroughIAM"
+    actions   = ["kms:*"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+  }
+
+  statement {
+    sid = "CloudWatchLogsEncryptsLogGroups"
+    actions = [
+      "kms:Encrypt*",
+      "kms:Decrypt*",
+      "kms:ReEncrypt*",
+      "kms:GenerateDataKey*",
+      "kms:Describe*",
+    ]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["logs.${local.region}.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values   = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:*"]
+    }
+  }
+
+  statement {
+    sid       = "ServicesPublishToEncryptedTopicsAndQueues"
+    actions   = ["kms:GenerateDataKey*", "kms:Decrypt"]
+    resources = ["*"]
+    principals {
+      type = "Service"
+      identifiers = [
+        "cloudwatch.amazonaws.com",
+        "events.amazonaws.com",
+        "s3.amazonaws.com",
+        "sns.amazonaws.com",
+        "budgets.amazonaws.com",
+        "aps.amazonaws.com",
+        "events.rds.amazonaws.com",
+      ]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+
+  statement {
+    sid       = "CloudTrailEncryptsTrail"
+    actions   = ["kms:GenerateDataKey*", "kms:DescribeKey"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudtrail.amazonaws.com"]
+    }
+    condition {
+      test     = "StringLike"
+      variable = "kms:EncryptionContext:aws:cloudtrail:arn"
+      values   = ["arn:${local.partition}:cloudtrail:*:${local.account_id}:trail/*"]
+    }
+  }
+}
+
+resource "aws_kms_key" "main" {
+  description             = "${var.name}: data at rest"
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  multi_region            = false
+  policy                  = data.aws_iam_policy_document.kms.json
+}
+
+resource "aws_kms_alias" "main" {
+  name          = "alias/${var.name}"
+  target_key_id = aws_kms_key.main.key_id
+}
+
+# ---------------------------------------------------------------------------
+# Secrets Manager: the containers for every credential the platform uses.
+# Values are put by the environment setup runbook (partner credentials) or by
+# the module that owns the resource (the Redis URL is written by the cache module).
+
+locals {
+  secrets = {
+    database   = "PostgreSQL URL of the p360 login role (P360_DATABASE__URL)"
+    redis      = "rediss:// URL with the ElastiCache auth token (P360_REDIS__URL)"
+    ttd        = "The Trade Desk API partner credentials"
+    salesforce = "Salesforce connected-app credentials"
+    bombora    = "Bombora Company Surge API and SFTP credentials"
+  }
+}
+
+resource "aws_secretsmanager_secret" "this" {
+  # checkov:skip=CKV2_AWS_57:Partner credentials are rotated at the partner and the database URL by the migration runbook; no AWS rotation Lambda can do either.
+  for_each = local.secrets
+
+  name                    = "${var.name}/${each.key}"
+  description             = each.value
+  kms_key_id              = aws_kms_key.main.arn
+  recovery_window_in_days = var.secret_recovery_window_days
+
+  dynamic "replica" {
+    for_each = var.secret_replica_region == null ? [] : [var.secret_replica_region]
+    content {
+      region = replica.value
+    }
+  }
+}
+
+# ---------------------------------------------------------------------------
+# WAF: AWS managed rule groups covering the OWASP Top 10 plus a rate-based rule.
+# The same rules protect the ALB and API Gateway (REGIONAL) and CloudFront
+# (CLOUDFRONT, which AWS only accepts in us-east-1: provider aws.global).
+
+locals {
+  managed_rule_groups = [
+    # name, priority: OWASP coverage
+    { name = "AWSManagedRulesAmazonIpReputationList", priority = 10 }, # known bad sources
+    { name = "AWSManagedRulesCommonRuleSet", priority = 20 },          # XSS, LFI/RFI, size limits (A03, A05)
+    { name = "AWSManagedRulesKnownBadInputsRuleSet", priority = 30 },  # Log4Shell and similar (A06)
+    { name = "AWSManagedRulesSQLiRuleSet", priority = 40 },            # SQL injection (A03)
+    { name = "AWSManagedRulesLinuxRuleSet", priority = 50 },           # LFI on Linux hosts
+  ]
+}
+
+resource "aws_wafv2_web_acl" "regional" {
+  name        = "${var.name}-regional"
+  description = "ALB and API Gateway: OWASP managed rules and a per-IP rate limit"
+  scope       = "REGIONAL"
+
+  default_action {
+    allow {}
+  }
+
+  dynamic "rule" {
+    for_each = local.managed_rule_groups
+    content {
+      name     = rule.value.name
+      priority = rule.value.priority
+
+      override_action {
+        none {}
+      }
+
+      statement {
+        managed_rule_group_statement {
+          vendor_name = "AWS"
+          name        = rule.value.name
+        }
+      }
+
+      visibility_config {
+        cloudwatch_metrics_enabled = true
+        metric_name                = rule.value.name
+        sampled_requests_enabled   = true
+      }
+    }
+  }
+
+  rule {
+    name     = "rate-limit-per-ip"
+    priority = 100
+
+    action {
+      block {}
+    }
+
+    statement {
+      rate_based_statement {
+        limit              = var.waf_rate_limit_per_5_minutes
+        aggregate_key_type = "IP"
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "rate-limit-per-ip"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  visibility_config {
+    cloudwatch_metrics_enabled = true
+    metric_name                = "${var.name}-regional"
+    sampled_requests_enabled   = true
+  }
+}
+
+resource "aws_wafv2_web_acl" "cloudfront" {
+  provider = aws.global
+
+  name        = "${var.name}-cloudfront"
+  description = "CloudFront: OWASP managed rules and a per-IP rate limit"
+  scope       = "CLOUDFRONT"
+
+  default_action {
+    allow {}
+  }
+
+  dynamic "rule" {
+    for_each = local.managed_rule_groups
+    content {
+      name     = rule.value.name
+      priority = rule.value.priority
+
+      override_action {
+        none {}
+      }
+
+      statement {
+        managed_rule_group_statement {
+          vendor_name = "AWS"
+          name        = rule.value.name
+        }
+      }
+
+      visibility_config {
+        cloudwatch_metrics_enabled = true
+        metric_name                = rule.value.name
+        sampled_requests_enabled   = true
+      }
+    }
+  }
+
+  rule {
+    name     = "rate-limit-per-ip"
+    priority = 100
+
+    action {
+      block {}
+    }
+
+    statement {
+      rate_based_statement {
+        limit              = var.waf_rate_limit_per_5_minutes
+        aggregate_key_type = "IP"
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "rate-limit-per-ip"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  visibility_config {
+    cloudwatch_metrics_enabled = true
+    metric_name                = "${var.name}-cloudfront"
+    sampled_requests_enabled   = true
+  }
+}
+
+# WAF log groups must be named aws-waf-logs-*. The CloudFront ACL logs in us-east-1.
+resource "aws_cloudwatch_log_group" "waf_regional" {
+  name              = "aws-waf-logs-${var.name}-regional"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = aws_kms_key.main.arn
+}
+
+resource "aws_wafv2_web_acl_logging_configuration" "regional" {
+  resource_arn            = aws_wafv2_web_acl.regional.arn
+  log_destination_configs = [aws_cloudwatch_log_group.waf_regional.arn]
+}
+
+resource "aws_cloudwatch_log_group" "waf_cloudfront" {
+  # checkov:skip=CKV_AWS_158:The platform key lives in the primary region; this us-east-1 group uses CloudWatch's default encryption.
+  provider = aws.global
+
+  name              = "aws-waf-logs-${var.name}-cloudfront"
+  retention_in_days = var.log_retention_days
+}
+
+resource "aws_wafv2_web_acl_logging_configuration" "cloudfront" {
+  provider = aws.global
+
+  resource_arn            = aws_wafv2_web_acl.cloudfront.arn
+  log_destination_configs = [aws_cloudwatch_log_group.waf_cloudfront.arn]
+}

@@ -1,0 +1,98 @@
+variable "name" {
+  type        = string
+  description = "Name prefix for every resource, e.g. p360-production."
+}
+
+variable "environment" {
+  type        = string
+  description = "Environment name (dev, staging, production, dr); scopes log-group permissions."
+}
+
+variable "waf_rate_limit_per_5_minutes" {
+  type        = number
+  description = "Requests one client IP may send in any 5-minute window before WAF blocks it."
+  default     = 2000
+}
+
+variable "log_retention_days" {
+  type        = number
+  description = "Retention of the WAF and CloudTrail log groups, in days."
+  default     = 365
+}
+
+variable "secret_recovery_window_days" {
+  type        = number
+  description = "Days a deleted secret can still be restored (0 deletes at once; use 0 only in dev)."
+  default     = 30
+}
+
+variable "secret_replica_region" {
+  type        = string
+  description = "Region every secret is replicated to for disaster recovery (null: no replica)."
+  default     = null
+}
+
+variable "bucket_arns" {
+  type        = map(string)
+  description = "ARNs of the platform's S3 buckets by purpose (storage module output bucket_arns)."
+  default     = {}
+}
+
+variable "api_bucket_keys" {
+  type        = list(string)
+  description = "Buckets (keys of bucket_arns) that p360 serve reads and writes."
+  default     = ["creatives", "uploads", "exports"]
+}
+
+variable "worker_bucket_keys" {
+  type        = list(string)
+  description = "Buckets (keys of bucket_arns) that p360 worker reads and writes."
+  default     = ["creatives", "uploads", "exports", "backups", "audit-archive"]
+}
+
+variable "queue_arns" {
+  type        = list(string)
+  description = "ARNs of the SQS queues the application sends to and consumes."
+  default     = []
+}
+
+variable "topic_arns" {
+  type        = list(string)
+  description = "ARNs of the SNS topics the application publishes to."
+  default     = []
+}
+
+variable "metrics_namespace" {
+  type        = string
+  description = "CloudWatch namespace the ADOT collector writes embedded metrics to."
+  default     = "P360/App"
+}
+
+variable "prometheus_workspace_arn" {
+  type        = string
+  description = "Amazon Managed Prometheus workspace the ADOT sidecar remote-writes to (null: none)."
+  default     = null
+}
+
+variable "enable_account_controls" {
+  type        = bool
+  description = "Create the account-level controls (GuardDuty, CloudTrail, AWS Config). One stack per account and region may own them."
+  default     = true
+}
+
+variable "access_logs_bucket_id" {
+  type        = string
+  description = "Bucket that receives S3 server access logs of the CloudTrail bucket."
+}
+
+variable "trail_retention_days" {
+  type        = number
+  description = "Days CloudTrail and AWS Config files are kept (and locked) in the trail bucket."
+  default     = 2555
+}
+
+variable "trail_sns_topic_arn" {
+  type        = string
+  description = "SNS topic notified of every trail file delivery (null: none)."
+  default     = null
+}

@@ -1,0 +1,12 @@
+terraform {
+  required_version = ">= 1.6.0, < 2.0.0"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = "~> 5.80"
+      # aws.global: us-east-1, where CloudFront-scoped WAF ACLs must live.
+      configuration_aliases = [aws.global]
+    }
+  }
+}

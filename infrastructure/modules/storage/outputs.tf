@@ -1,0 +1,24 @@
+output "bucket_ids" {
+  description = "Bucket names by purpose: creatives, uploads, exports, backups, audit-archive."
+  value       = { for k, b in aws_s3_bucket.this : k => b.id }
+}
+
+output "bucket_arns" {
+  description = "Bucket ARNs by purpose."
+  value       = { for k, b in aws_s3_bucket.this : k => b.arn }
+}
+
+output "access_logs_bucket_id" {
+  description = "Bucket that receives S3, ALB and CloudFront access logs."
+  value       = aws_s3_bucket.access_logs.id
+}
+
+output "access_logs_bucket_domain_name" {
+  description = "Regional domain name of the access-log bucket (CloudFront logging target)."
+  value       = aws_s3_bucket.access_logs.bucket_regional_domain_name
+}
+
+output "replica_bucket_ids" {
+  description = "DR-region replica bucket names by purpose (empty without replicate_to_dr)."
+  value       = { for k, b in aws_s3_bucket.replica : k => b.id }
+}

@@ -1,0 +1,232 @@
+# One P360 environment: every module wired together. environments/* call this
+# with their sizes; nothing here is specific to one environment.
+
+locals {
+  name = "p360-${var.environment}"
+
+  app_domain    = var.app_domain_name
+  origin_domain = "origin.${var.app_domain_name}"
+  api_domain    = var.api_domain_name
+
+  # After a DR failover the application serves files from the replicas of the
+  # primary region's buckets instead of this environment's own (empty) ones.
+  external_buckets = var.files_bucket_name == null ? {} : { files = "arn:aws:s3:::${var.files_bucket_name}" }
+
+  prometheus_rule_files = {
+    for f in fileset(var.prometheus_rules_dir, "*.rules.yml") : f => file("${var.prometheus_rules_dir}/${f}")
+  }
+}
+
+module "security" {
+  source = "../modules/security"
+  providers = {
+    aws        = aws
+    aws.global = aws.global
+  }
+
+  name                         = local.name
+  environment                  = var.environment
+  waf_rate_limit_per_5_minutes = var.waf_rate_limit_per_5_minutes
+  log_retention_days           = var.log_retention_days
+  secret_recovery_window_days  = var.secret_recovery_window_days
+  secret_replica_region        = var.replicate_to_dr ? var.dr_region : null
+  enable_account_controls      = var.enable_account_controls
+  access_logs_bucket_id        = module.storage.access_logs_bucket_id
+  bucket_arns                  = merge(module.storage.bucket_arns, local.external_buckets)
+  api_bucket_keys              = concat(["creatives", "uploads", "exports"], keys(local.external_buckets))
+  worker_bucket_keys           = concat(["creatives", "uploads", "exports", "backups", "audit-archive"], keys(local.external_buckets))
+  queue_arns                   = values(module.messaging.queue_arns)
+  topic_arns                   = values(module.messaging.topic_arns)
+  prometheus_workspace_arn     = module.monitoring.prometheus_workspace_arn
+}
+
+module "networking" {
+  source = "../modules/networking"
+
+  name                    = local.name
+  cidr_block              = var.vpc_cidr
+  availability_zones      = var.availability_zones
+  single_nat_gateway      = var.single_nat_gateway
+  kms_key_arn             = module.security.kms_key_arn
+  flow_log_retention_days = var.log_retention_days
+}
+
+module "storage" {
+  source = "../modules/storage"
+  providers = {
+    aws    = aws
+    aws.dr = aws.dr
+  }
+
+  name               = local.name
+  kms_key_arn        = module.security.kms_key_arn
+  force_destroy      = var.force_destroy
+  ia_transition_days = var.s3_ia_transition_days
+  audit_lock_mode    = var.audit_lock_mode
+  audit_lock_days    = var.audit_lock_days
+  replicate_to_dr    = var.replicate_to_dr
+}
+
+module "database" {
+  source = "../modules/database"
+  providers = {
+    aws    = aws
+    aws.dr = aws.dr
+  }
+
+  name                                 = local.name
+  subnet_ids                           = module.networking.data_subnet_ids
+  security_group_id                    = module.networking.security_group_ids["database"]
+  kms_key_arn                          = module.security.kms_key_arn
+  instance_class                       = var.db_instance_class
+  multi_az                             = var.db_multi_az
+  read_replica_count                   = var.db_read_replica_count
+  allocated_storage_gb                 = var.db_allocated_storage_gb
+  max_allocated_storage_gb             = var.db_max_allocated_storage_gb
+  backup_retention_days                = var.db_backup_retention_days
+  deletion_protection                  = var.deletion_protection
+  replicate_backups_to_dr              = var.replicate_to_dr
+  create_from_backup                   = var.db_restore_source_automated_backups_arn != null
+  restore_source_automated_backups_arn = var.db_restore_source_automated_backups_arn
+}
+
+module "cache" {
+  source = "../modules/cache"
+
+  name               = local.name
+  subnet_ids         = module.networking.data_subnet_ids
+  security_group_id  = module.networking.security_group_ids["cache"]
+  kms_key_arn        = module.security.kms_key_arn
+  url_secret_arn     = module.security.secret_arns["redis"]
+  node_type          = var.cache_node_type
+  node_count         = var.cache_node_count
+  log_retention_days = var.log_retention_days
+}
+
+module "messaging" {
+  source = "../modules/messaging"
+
+  name               = local.name
+  kms_key_arn        = module.security.kms_key_arn
+  alert_emails       = var.alert_emails
+  lambda_zip_path    = var.lambda_zip_path
+  subnet_ids         = module.networking.private_subnet_ids
+  security_group_id  = module.networking.security_group_ids["lambda"]
+  landing_bucket_id  = module.storage.bucket_ids["uploads"]
+  landing_bucket_arn = module.storage.bucket_arns["uploads"]
+  log_retention_days = var.log_retention_days
+}
+
+module "dns" {
+  source = "../modules/dns"
+  providers = {
+    aws        = aws
+    aws.global = aws.global
+  }
+
+  zone_name               = var.zone_name
+  app_domain_name         = local.app_domain
+  origin_domain_name      = local.origin_domain
+  api_domain_name         = local.api_domain
+  failover_role           = var.dns_failover_role
+  alb_dns_name            = module.compute.alb_dns_name
+  alb_zone_id             = module.compute.alb_zone_id
+  cloudfront_domain_name  = module.compute.cloudfront_domain_name
+  cloudfront_zone_id      = module.compute.cloudfront_zone_id
+  api_gateway_domain_name = module.api_gateway.regional_domain_name
+  api_gateway_zone_id     = module.api_gateway.regional_zone_id
+}
+
+module "compute" {
+  source = "../modules/compute"
+
+  name                  = local.name
+  vpc_id                = module.networking.vpc_id
+  public_subnet_ids     = module.networking.public_subnet_ids
+  private_subnet_ids    = module.networking.private_subnet_ids
+  alb_security_group_id = module.networking.security_group_ids["alb"]
+  app_security_group_id = module.networking.security_group_ids["app"]
+
+  image_repository_url = var.image_repository_url
+  image_tag            = var.image_tag
+  execution_role_arn   = module.security.execution_role_arn
+  api_task_role_arn    = module.security.api_task_role_arn
+  worker_task_role_arn = module.security.worker_task_role_arn
+
+  api_cpu                = var.api_cpu
+  api_memory             = var.api_memory
+  api_min_count          = var.api_min_count
+  api_max_count          = var.api_max_count
+  worker_cpu             = var.worker_cpu
+  worker_memory          = var.worker_memory
+  worker_min_count       = var.worker_min_count
+  worker_max_count       = var.worker_max_count
+  worker_spot_percent    = var.worker_spot_percent
+  worker_queue_name      = module.messaging.queue_names["jobs"]
+  auth_issuers_toml      = var.auth_issuers_toml
+  files_bucket           = coalesce(var.files_bucket_name, module.storage.bucket_ids["creatives"])
+  cloudfront_price_class = var.cloudfront_price_class
+  deletion_protection    = var.deletion_protection
+
+  secret_environment = {
+    P360_DATABASE__URL = module.security.secret_arns["database"]
+    P360_REDIS__URL    = module.security.secret_arns["redis"]
+  }
+  log_group_names            = module.monitoring.log_group_names
+  adot_container_definitions = module.monitoring.adot_container_definitions
+
+  certificate_arn                = module.dns.regional_certificate_arn
+  cloudfront_certificate_arn     = module.dns.cloudfront_certificate_arn
+  domain_name                    = local.app_domain
+  origin_domain_name             = local.origin_domain
+  regional_web_acl_arn           = module.security.regional_web_acl_arn
+  cloudfront_web_acl_arn         = module.security.cloudfront_web_acl_arn
+  access_logs_bucket_id          = module.storage.access_logs_bucket_id
+  access_logs_bucket_domain_name = module.storage.access_logs_bucket_domain_name
+}
+
+module "api_gateway" {
+  source = "../modules/api_gateway"
+
+  name                        = "${local.name}-external"
+  backend_domain_name         = local.app_domain
+  domain_name                 = local.api_domain
+  certificate_arn             = module.dns.regional_certificate_arn
+  web_acl_arn                 = module.security.regional_web_acl_arn
+  kms_key_arn                 = module.security.kms_key_arn
+  api_keys                    = var.api_keys
+  log_retention_days          = var.log_retention_days
+  manage_account_logging_role = var.enable_account_controls
+}
+
+module "monitoring" {
+  source = "../modules/monitoring"
+
+  name                      = local.name
+  environment               = var.environment
+  kms_key_arn               = module.security.kms_key_arn
+  log_retention_days        = var.log_retention_days
+  alarm_subscriptions       = var.alarm_subscriptions
+  prometheus_rule_files     = local.prometheus_rule_files
+  alb_arn_suffix            = module.compute.alb_arn_suffix
+  target_group_arn_suffixes = module.compute.target_group_arn_suffixes
+  ecs_cluster_name          = module.compute.cluster_name
+  ecs_service_names         = concat(values(module.compute.api_service_names), [module.compute.worker_service_name])
+  db_instance_identifiers   = concat([module.database.primary_identifier], module.database.replica_identifiers)
+  db_allocated_storage_gb   = var.db_allocated_storage_gb
+  cache_cluster_ids         = module.cache.member_clusters
+  queue_names               = module.messaging.queue_names
+  dlq_names                 = module.messaging.dlq_names
+  lambda_function_names     = [module.messaging.lambda_function_name]
+  certificate_arns          = { regional = module.dns.regional_certificate_arn }
+}
+
+module "budget" {
+  source = "../modules/budget"
+
+  name              = "${local.name}-monthly"
+  monthly_limit_usd = var.monthly_budget_usd
+  cost_filters      = { TagKeyValue = [format("user:Environment$%s", var.environment)] }
+  alert_emails      = var.budget_alert_emails
+  alert_topic_arns  = [module.monitoring.alarm_topic_arns["warning"]]
+}
