@@ -52,6 +52,7 @@ struct Row {
     version: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    activation: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -86,6 +87,24 @@ pub struct Campaign {
     pub rejection_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// State of the campaign in The Trade Desk; null until first approved.
+    pub activation: Option<Activation>,
+}
+
+/// Where the campaign stands in The Trade Desk.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Activation {
+    /// `pending` (a sync is queued or retrying), `synced` or `failed` (after every retry).
+    pub status: String,
+    /// TTD ids: `advertiser_id`, `campaign_id`, and `ad_group_ids` /
+    /// `creative_ids` keyed by the P360 id.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub ttd: serde_json::Value,
+    /// Why the last attempt failed, while pending or failed.
+    pub last_error: Option<String>,
+    /// When TTD last confirmed the whole campaign.
+    pub synced_at: Option<DateTime<Utc>>,
 }
 
 impl From<&Row> for Campaign {
@@ -114,6 +133,10 @@ impl From<&Row> for Campaign {
             rejection_reason: r.rejection_reason.clone(),
             created_at: r.created_at,
             updated_at: r.updated_at,
+            activation: r
+                .activation
+                .as_ref()
+                .and_then(|a| serde_json::from_value(a.clone()).ok()),
         }
     }
 }
@@ -296,21 +319,37 @@ pub async fn create(
     .fetch_one(&mut *tx)
     .await
     .map_err(name_taken)?;
-    record(&mut tx, &ctx, "campaign.created", row.id, None, Some(&row)).await?;
+    let mut row = row;
+    record(
+        &mut tx,
+        &ctx,
+        "campaign.created",
+        row.id,
+        None,
+        Some(&mut row),
+    )
+    .await?;
     tx.commit().await?;
     Ok(versioned(StatusCode::CREATED, &row))
 }
 
-/// Audit a campaign change and announce it as a domain event (the activation
-/// sync consumes `campaign.*` events), both in the change's transaction.
+/// Audit a campaign change, announce it as a domain event and, once the
+/// campaign is approved, queue its TTD sync (`after.activation` then shows
+/// `pending`) — all in the change's transaction.
 async fn record(
     tx: &mut Transaction<'static, Postgres>,
     ctx: &InTenant,
     action: &'static str,
     id: Uuid,
     before: Option<&Row>,
-    after: Option<&Row>,
+    mut after: Option<&mut Row>,
 ) -> Result<(), sqlx::Error> {
+    if let Some(row) = after.as_deref_mut()
+        && let Some(a) = activation::campaign_changed(tx, ctx.tenant, id, &row.status).await?
+    {
+        row.activation = Some(a);
+    }
+    let after = after.map(|r| &*r);
     tenancy::events::emit(
         tx,
         ctx.tenant,
@@ -543,7 +582,7 @@ pub async fn update(
             && (flight.start != before.flight_start || flight.end != before.flight_end));
     let back_to_approval =
         spend_changed && matches!(before.status.as_str(), "approved" | "active" | "paused");
-    let after: Row = sqlx::query_as(
+    let mut after: Row = sqlx::query_as(
         "UPDATE campaigns SET name = coalesce($3, name), objective = coalesce($4, objective), \
          budget_micros = coalesce($5, budget_micros), flight_start = $6, flight_end = $7, \
          pacing = coalesce($8, pacing), daily_cap_micros = coalesce($9, daily_cap_micros), \
@@ -577,7 +616,7 @@ pub async fn update(
         "campaign.updated",
         id,
         Some(&before),
-        Some(&after),
+        Some(&mut after),
     )
     .await?;
     tx.commit().await?;
@@ -710,7 +749,7 @@ pub async fn transition(
         )
         .into());
     }
-    let after: Row = sqlx::query_as(
+    let mut after: Row = sqlx::query_as(
         "UPDATE campaigns SET status = $3, \
          submitted_by = CASE WHEN $4 = 'submit' THEN $5 ELSE submitted_by END, \
          submitted_at = CASE WHEN $4 = 'submit' THEN now() ELSE submitted_at END, \
@@ -736,7 +775,7 @@ pub async fn transition(
         "resume" => "campaign.resumed",
         _ => "campaign.archived",
     };
-    record(&mut tx, &ctx, event, id, Some(&before), Some(&after)).await?;
+    record(&mut tx, &ctx, event, id, Some(&before), Some(&mut after)).await?;
     tx.commit().await?;
     Ok(versioned(StatusCode::OK, &after))
 }

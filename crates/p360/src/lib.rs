@@ -1,6 +1,7 @@
 //! What `p360 serve` serves, shared with the integration tests so that they
 //! test exactly the assembled application.
 
+use platform::config::Config;
 use platform::http::{ApiRoutes, AppState};
 
 /// Every capability's HTTP routes, with the services they share.
@@ -10,14 +11,20 @@ pub fn api_routes(state: &AppState) -> anyhow::Result<ApiRoutes> {
         &state.config,
         state.rate_limiter.clone(),
     )?;
-    Ok(tenancy::with_auth(
-        tenancy::routes().merge(campaigns::routes()),
-        auth,
-    ))
+    let routes = tenancy::with_auth(tenancy::routes().merge(campaigns::routes()), auth);
+    // On embedded defaults (no TTD URL) the TTD sandbox runs in-process.
+    Ok(if activation::uses_sandbox(&state.config) {
+        routes.nest_service(activation::SANDBOX_PATH, activation::sandbox_router())
+    } else {
+        routes
+    })
 }
 
-/// Every capability's background job kinds (none yet: the activation sync
-/// registers here).
-pub fn job_registry() -> platform::jobs::Registry {
-    platform::jobs::Registry::default()
+/// Every capability's background job kinds, with the clients they need.
+pub fn job_registry(config: &Config) -> anyhow::Result<platform::jobs::Registry> {
+    activation::register(
+        platform::jobs::Registry::default(),
+        config,
+        config.http.listen,
+    )
 }

@@ -82,6 +82,37 @@ enum Command {
         #[command(subcommand)]
         action: AuditCommand,
     },
+    /// Partner API sandboxes that speak the partners' wire formats.
+    Sandbox {
+        #[command(subcommand)]
+        partner: SandboxCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SandboxCommand {
+    /// The Trade Desk's platform API v3 (in memory), with optional faults.
+    Ttd {
+        /// Address to listen on.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8361")]
+        listen: std::net::SocketAddr,
+        /// Share of requests (0 to 1) that meet a fault: 429, 500, 503, a slow
+        /// answer, or a create whose answer is lost.
+        #[arg(long, default_value_t = 0.0)]
+        fault_rate: f64,
+        /// Seed of the fault sequence.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Accept only this login (else any non-empty one).
+        #[arg(long)]
+        login: Option<String>,
+        /// Accept only this password (else any non-empty one).
+        #[arg(long, env = "P360_SANDBOX_TTD_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        /// How long a lost answer keeps the client waiting, in milliseconds.
+        #[arg(long, default_value_t = 15_000)]
+        lost_hang_ms: u64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -162,6 +193,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
             no_worker,
             ..
         } => {
+            let jobs = p360::job_registry(&config)?;
             commands::serve(
                 config,
                 BUILD,
@@ -170,12 +202,15 @@ async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
                     no_worker,
                 },
                 api_routes,
-                p360::job_registry(),
+                jobs,
                 shutdown,
             )
             .await
         }
-        Command::Worker => commands::worker(config, p360::job_registry(), shutdown).await,
+        Command::Worker => {
+            let jobs = p360::job_registry(&config)?;
+            commands::worker(config, jobs, shutdown).await
+        }
         Command::Migrate { action } => {
             let action = match action {
                 MigrateCommand::Up => MigrateAction::Up,
@@ -216,6 +251,42 @@ async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
         Command::Audit {
             action: AuditCommand::Verify,
         } => audit_verify(config, shutdown).await,
+        Command::Sandbox {
+            partner:
+                SandboxCommand::Ttd {
+                    listen,
+                    fault_rate,
+                    seed,
+                    login,
+                    password,
+                    lost_hang_ms,
+                },
+        } => {
+            if !(0.0..=1.0).contains(&fault_rate) {
+                anyhow::bail!("--fault-rate must be between 0 and 1, not {fault_rate}");
+            }
+            let options = activation::ttd::sandbox::SandboxOptions {
+                login,
+                password,
+                fault_rate,
+                seed,
+                lost_hang: std::time::Duration::from_millis(lost_hang_ms),
+                ..Default::default()
+            };
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+            println!(
+                "TTD sandbox listening on http://{} (fault rate {fault_rate}, seed {seed})",
+                listener.local_addr()?
+            );
+            let app = activation::ttd::sandbox::router(options);
+            let stop = shutdown.clone();
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.wait().await })
+                .await?;
+            Ok(Outcome::Completed)
+        }
         Command::Db {
             action: DbCommand::Stop,
         } => {

@@ -413,6 +413,7 @@ async fn role_by_route_table_matches_the_permission_matrix() {
             Permission::ApiKeysManage,
         ),
         (Method::GET, "/v1/audit-events", None, Permission::AuditRead),
+        (Method::GET, "/v1/jobs", None, Permission::JobsOperate),
     ];
     for role in Role::ALL {
         let tenant = (role.kind() == tenancy::roles::UserKind::Customer).then_some("acme");
@@ -727,9 +728,10 @@ async fn every_route_with_an_object_id_hides_other_tenants_objects() {
         ("/v1/campaigns/{id}", id(&campaign)),
         ("/v1/ad-groups/{id}", id(&ad_group)),
         ("/v1/creatives/{id}", id(&creative)),
+        ("/v1/jobs/{id}", uuid::Uuid::now_v7().to_string()),
     ];
     // Routes for staff only: customers are refused before any lookup.
-    let staff_only = ["/v1/users/{id}/tenants"];
+    let staff_only = ["/v1/users/{id}/tenants", "/v1/jobs/{id}/retry"];
 
     let doc: Value = get(&p.app.url("/openapi.json")).await.json().await.unwrap();
     let mut walked = 0;

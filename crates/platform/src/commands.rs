@@ -54,11 +54,12 @@ pub async fn serve(
         log_instance(&database).await;
         let state = AppState::new(database.pool.clone(), config.clone(), build).await?;
         let app = crate::http::router(state.clone(), routes(&state)?);
+        let worker_pool = database.worker_pool(&config)?;
         let worker = (!opts.no_worker).then(|| {
             tokio::spawn(crate::jobs::run_worker(
-                state.pool.clone(),
+                worker_pool.clone(),
                 jobs.clone(),
-                crate::jobs::WorkerConfig::default(),
+                crate::jobs::WorkerConfig::from(&config.jobs),
                 shutdown.clone(),
             ))
         });
@@ -99,17 +100,27 @@ pub async fn worker(
     jobs: crate::jobs::Registry,
     shutdown: Shutdown,
 ) -> Result<Outcome> {
-    let run = shutdown.clone();
-    with_database(&config, &shutdown, |database| async move {
-        crate::jobs::run_worker(
-            database.pool.clone(),
+    let Some(database) = until_shutdown(&shutdown, Database::open(&config)).await? else {
+        return Ok(Outcome::Interrupted);
+    };
+    // The worker sees the shutdown itself: it drains, then releases what is left.
+    let result = async {
+        let pool = database.worker_pool(&config)?;
+        let ran = crate::jobs::run_worker(
+            pool.clone(),
             jobs,
-            crate::jobs::WorkerConfig::default(),
-            run,
+            crate::jobs::WorkerConfig::from(&config.jobs),
+            shutdown,
         )
-        .await
-    })
-    .await
+        .await;
+        pool.close().await;
+        ran
+    }
+    .await;
+    let closed = database.close().await;
+    result?;
+    closed?;
+    Ok(Outcome::Completed)
 }
 
 #[derive(Debug, Clone, Copy)]

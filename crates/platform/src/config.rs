@@ -70,6 +70,79 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     pub redis: RedisConfig,
     pub storage: StorageConfig,
+    pub ttd: TtdConfig,
+    pub jobs: JobsConfig,
+}
+
+/// The Trade Desk's platform API. Without `base_url`, outside production,
+/// `p360 serve` mounts the TTD sandbox at `/sandbox/ttd/v3` and the sync uses
+/// it (a worker-only process reaches it at `http.listen`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TtdConfig {
+    /// e.g. `https://api.thetradedesk.com` (the client appends `/v3/...`).
+    pub base_url: Option<String>,
+    pub login: String,
+    #[serde(
+        serialize_with = "serialize_secret",
+        deserialize_with = "deserialize_opt_secret"
+    )]
+    pub password: Option<SecretString>,
+    /// The partner the advertisers are created under.
+    pub partner_id: String,
+    /// Lifetime requested for each API token.
+    pub token_minutes: u32,
+    /// Per-call timeout.
+    pub timeout_ms: u64,
+    /// Calls in flight at once per endpoint (TTD asks for at most 4).
+    pub max_concurrency: usize,
+    /// Retries of one call on throttling, 5xx and timeouts (creates are only
+    /// retried when TTD cannot have acted: 429 and 503).
+    pub max_retries: u32,
+    /// POSTed as JSON when a sync fails for good (besides the error log).
+    pub failure_webhook: Option<String>,
+    /// Public base URL TTD fetches creative files from (the CDN in front of
+    /// the creatives bucket): `{base}/{creative id}`.
+    pub creative_base_url: String,
+}
+
+impl Default for TtdConfig {
+    fn default() -> Self {
+        TtdConfig {
+            base_url: None,
+            login: "p360-sandbox".into(),
+            password: None,
+            partner_id: "p360partner".into(),
+            token_minutes: 60,
+            timeout_ms: 10_000,
+            max_concurrency: 4,
+            max_retries: 5,
+            failure_webhook: None,
+            creative_base_url: "https://creatives.p360.test".into(),
+        }
+    }
+}
+
+/// Background job workers.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsConfig {
+    /// Jobs one worker process runs at once.
+    pub concurrency: usize,
+    /// Seconds a claimed job belongs to its worker (renewed while it runs).
+    pub lease_secs: u64,
+    /// Wake up at least this often without a notification.
+    pub poll_ms: u64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        JobsConfig {
+            concurrency: 8,
+            lease_secs: 60,
+            poll_ms: 5_000,
+        }
+    }
 }
 
 /// Object storage: a directory under the data dir unless `s3_bucket` is set.
@@ -247,6 +320,8 @@ impl Default for Config {
             rate_limit: RateLimitConfig::default(),
             redis: RedisConfig::default(),
             storage: StorageConfig::default(),
+            ttd: TtdConfig::default(),
+            jobs: JobsConfig::default(),
         }
     }
 }
@@ -467,8 +542,56 @@ impl Config {
                 "must be a redis:// or rediss:// URL",
             ));
         }
+        self.validate_ttd()?;
+        if self.jobs.concurrency == 0 || self.jobs.lease_secs < 3 || self.jobs.poll_ms == 0 {
+            return Err(ConfigError::invalid(
+                "jobs",
+                "concurrency and poll_ms must be positive and lease_secs at least 3",
+            ));
+        }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| ConfigError::invalid("log.level", one_line(&e.to_string())))?;
+        Ok(())
+    }
+
+    fn validate_ttd(&self) -> Result<(), ConfigError> {
+        let ttd = &self.ttd;
+        for (key, value) in [
+            ("ttd.base_url", ttd.base_url.as_deref()),
+            ("ttd.failure_webhook", ttd.failure_webhook.as_deref()),
+            (
+                "ttd.creative_base_url",
+                Some(ttd.creative_base_url.as_str()),
+            ),
+        ] {
+            if let Some(v) = value {
+                let u = url::Url::parse(v)
+                    .map_err(|e| ConfigError::invalid(key, format!("not a URL: {e}")))?;
+                if !matches!(u.scheme(), "http" | "https") {
+                    return Err(ConfigError::invalid(key, "must be an http(s) URL"));
+                }
+            }
+        }
+        if self.mode == Mode::Production {
+            if ttd.base_url.is_none() {
+                return Err(ConfigError::invalid(
+                    "ttd.base_url",
+                    "required in production mode (the sandbox is for development)",
+                ));
+            }
+            if ttd.password.is_none() || ttd.login.is_empty() {
+                return Err(ConfigError::invalid(
+                    "ttd.password",
+                    "ttd.login and ttd.password are required in production mode",
+                ));
+            }
+        }
+        if ttd.max_concurrency == 0 || ttd.timeout_ms == 0 || ttd.token_minutes < 2 {
+            return Err(ConfigError::invalid(
+                "ttd",
+                "max_concurrency and timeout_ms must be positive and token_minutes at least 2",
+            ));
+        }
         Ok(())
     }
 

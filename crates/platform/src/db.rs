@@ -22,6 +22,7 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
 pub struct Database {
     pub pool: PgPool,
     pub owner: PgPool,
+    url: secrecy::SecretString,
     embedded: Option<EmbeddedPostgres>,
 }
 
@@ -49,6 +50,7 @@ impl Database {
             Ok((owner, pool)) => Ok(Database {
                 pool,
                 owner,
+                url: url.into(),
                 embedded,
             }),
             Err(e) => {
@@ -60,6 +62,13 @@ impl Database {
         }
     }
 
+    /// A pool of its own for the job workers, sized to their concurrency: a
+    /// job waiting on a slow partner API holds a connection, and must not
+    /// take one the API needs (a bulkhead).
+    pub fn worker_pool(&self, config: &Config) -> Result<PgPool> {
+        connect_app(self.url.expose_secret(), &worker_pool_config(config))
+    }
+
     /// Close the pools, then stop the embedded cluster if this process owns it.
     pub async fn close(self) -> Result<()> {
         self.pool.close().await;
@@ -68,6 +77,16 @@ impl Database {
             pg.stop().await?;
         }
         Ok(())
+    }
+}
+
+/// The database settings of a worker pool: one connection per concurrent
+/// job, and two for leases and bookkeeping.
+pub fn worker_pool_config(config: &Config) -> DatabaseConfig {
+    DatabaseConfig {
+        max_connections: config.jobs.concurrency as u32 + 2,
+        min_connections: 0,
+        ..config.database.clone()
     }
 }
 

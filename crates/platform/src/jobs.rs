@@ -32,7 +32,27 @@ const CHANNEL: &str = "p360_jobs";
 pub struct JobContext {
     pub pool: PgPool,
     pub job_id: Uuid,
+    /// 1 on the first run.
     pub attempt: i64,
+    pub max_attempts: i64,
+    services: Arc<axum::http::Extensions>,
+}
+
+impl JobContext {
+    /// Whether a failure now makes the job a dead letter.
+    pub fn is_last_attempt(&self) -> bool {
+        self.attempt >= self.max_attempts
+    }
+
+    /// A service the registry was given with [`Registry::with_service`].
+    pub fn service<T: Clone + Send + Sync + 'static>(&self) -> anyhow::Result<T> {
+        self.services.get::<T>().cloned().ok_or_else(|| {
+            anyhow::anyhow!(
+                "no {} was registered with the job registry",
+                std::any::type_name::<T>()
+            )
+        })
+    }
 }
 
 /// A kind of background work.
@@ -42,7 +62,9 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
     const QUEUE: &'static str = "default";
     const MAX_ATTEMPTS: i64 = 10;
 
-    /// Jobs with the same key (and kind) are not queued twice while pending.
+    /// Jobs with the same key (and kind) are not queued twice: while one
+    /// waits, enqueueing another is a no-op. A job already running does not
+    /// count, since it may have read its input before the change.
     fn dedup_key(&self) -> Option<String> {
         None
     }
@@ -59,8 +81,8 @@ pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
     fn run(self, ctx: JobContext) -> impl Future<Output = anyhow::Result<()>> + Send;
 }
 
-/// Enqueue `job` in `tx`; returns its id, or `None` when a pending job with
-/// the same dedup key exists. Workers are notified when `tx` commits.
+/// Enqueue `job` in `tx`; returns its id, or `None` when a queued (not yet
+/// running) job with the same dedup key exists: that one will see the change. Workers are notified when `tx` commits.
 pub async fn enqueue<J: Job>(
     tx: &mut Transaction<'static, Postgres>,
     job: &J,
@@ -71,7 +93,7 @@ pub async fn enqueue<J: Job>(
     let inserted = sqlx::query(
         "INSERT INTO jobs (id, queue, kind, payload, dedup_key, max_attempts, run_at) \
          VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now())) \
-         ON CONFLICT (kind, dedup_key) WHERE dedup_key IS NOT NULL AND status IN ('queued', 'running') \
+         ON CONFLICT (kind, dedup_key) WHERE dedup_key IS NOT NULL AND status = 'queued' \
          DO NOTHING",
     )
     .bind(id)
@@ -108,9 +130,22 @@ type Entry = (Handler, fn(i64) -> Duration);
 pub struct Registry {
     handlers: HashMap<&'static str, Entry>,
     queues: Vec<&'static str>,
+    services: axum::http::Extensions,
 }
 
 impl Registry {
+    /// Make `service` (e.g. a partner API client) available to every job
+    /// through [`JobContext::service`].
+    pub fn with_service<T: Clone + Send + Sync + 'static>(mut self, service: T) -> Registry {
+        self.services.insert(service);
+        self
+    }
+
+    /// Whether any job kind is registered.
+    pub fn is_empty(&self) -> bool {
+        self.handlers.is_empty()
+    }
+
     pub fn register<J: Job>(mut self) -> Registry {
         let handler: Handler = Arc::new(|payload, ctx| {
             Box::pin(async move {
@@ -138,6 +173,17 @@ pub struct WorkerConfig {
     pub poll: Duration,
     /// On shutdown, wait this long for running jobs before releasing them.
     pub drain: Duration,
+}
+
+impl From<&crate::config::JobsConfig> for WorkerConfig {
+    fn from(c: &crate::config::JobsConfig) -> Self {
+        WorkerConfig {
+            concurrency: c.concurrency,
+            lease: Duration::from_secs(c.lease_secs),
+            poll: Duration::from_millis(c.poll_ms),
+            ..WorkerConfig::default()
+        }
+    }
 }
 
 impl Default for WorkerConfig {
@@ -250,17 +296,55 @@ pub async fn run_worker(
         }
     }
     running.abort_all();
-    // Jobs still held by this worker go back to the queue without costing an attempt.
-    let released = sqlx::query(
-        "UPDATE jobs SET status = 'queued', attempts = greatest(attempts - 1, 0), locked_until = NULL, \
-         locked_by = NULL, updated_at = now() WHERE status = 'running' AND locked_by = $1",
-    )
-    .bind(&worker_id)
-    .execute(&pool)
-    .await?
-    .rows_affected();
+    // Jobs still held by this worker go back to the queue without costing an
+    // attempt (one by one: a job whose twin was queued meanwhile is superseded).
+    let held: Vec<Uuid> =
+        sqlx::query_scalar("SELECT id FROM jobs WHERE status = 'running' AND locked_by = $1")
+            .bind(&worker_id)
+            .fetch_all(&pool)
+            .await?;
+    let mut released = 0;
+    for id in held {
+        let requeued = sqlx::query(
+            "UPDATE jobs SET status = 'queued', attempts = greatest(attempts - 1, 0), \
+             locked_until = NULL, locked_by = NULL, updated_at = now() \
+             WHERE id = $1 AND status = 'running' AND locked_by = $2",
+        )
+        .bind(id)
+        .bind(&worker_id)
+        .execute(&pool)
+        .await;
+        released += supersede_if_duplicate(&pool, id, &worker_id, requeued)
+            .await?
+            .rows_affected();
+    }
     tracing::info!(worker = %worker_id, released, "job worker stopped");
     Ok(())
+}
+
+/// A job going back to the queue while a twin with its dedup key is already
+/// queued would break the one-queued-job rule; the twin will do the same work
+/// with fresher input, so this one ends as `superseded`.
+async fn supersede_if_duplicate(
+    pool: &PgPool,
+    id: Uuid,
+    worker: &str,
+    requeued: Result<sqlx::postgres::PgQueryResult, sqlx::Error>,
+) -> Result<sqlx::postgres::PgQueryResult, sqlx::Error> {
+    match requeued {
+        Err(sqlx::Error::Database(e)) if e.constraint() == Some("jobs_dedup_key") => {
+            sqlx::query(
+                "UPDATE jobs SET status = 'superseded', finished_at = now(), locked_until = NULL, \
+                 last_error = coalesce(last_error || ' ', '') || '(superseded by a newer queued job)', \
+                 updated_at = now() WHERE id = $1 AND locked_by = $2",
+            )
+            .bind(id)
+            .bind(worker)
+            .execute(pool)
+            .await
+        }
+        other => other,
+    }
 }
 
 /// Seconds until the next queued job of these queues and kinds is due.
@@ -321,6 +405,8 @@ async fn execute(
         pool: pool.clone(),
         job_id: job.id,
         attempt: job.attempts,
+        max_attempts: job.max_attempts,
+        services: Arc::new(registry.services.clone()),
     };
     // Renew the lease while the job runs.
     let renew = {
@@ -378,7 +464,7 @@ async fn execute(
         Some(err) => {
             let wait = backoff(job.attempts);
             tracing::warn!(job = %job.id, kind = %kind, attempt = job.attempts, retry_in_ms = wait.as_millis() as u64, error = %err, "job failed; will retry");
-            sqlx::query(
+            let requeued = sqlx::query(
                 "UPDATE jobs SET status = 'queued', run_at = now() + make_interval(secs => $4), \
                  locked_until = NULL, locked_by = NULL, last_error = $3, updated_at = now() \
                  WHERE id = $1 AND locked_by = $2",
@@ -388,7 +474,8 @@ async fn execute(
             .bind(err)
             .bind(wait.as_secs_f64())
             .execute(&pool)
-            .await
+            .await;
+            supersede_if_duplicate(&pool, job.id, &worker, requeued).await
         }
     };
     if let Err(e) = result {
@@ -431,4 +518,118 @@ pub async fn prune(pool: &PgPool) -> Result<u64, sqlx::Error> {
     .execute(pool)
     .await?
     .rows_affected())
+}
+
+/// A job as operators see it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema, sqlx::FromRow)]
+pub struct JobView {
+    pub id: Uuid,
+    pub queue: String,
+    pub kind: String,
+    /// `queued`, `running`, `succeeded`, `dead` or `superseded`.
+    pub status: String,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    #[schema(value_type = Object)]
+    pub payload: Value,
+    pub dedup_key: Option<String>,
+    /// When it runs next (queued) or ran last.
+    pub run_at: chrono::DateTime<chrono::Utc>,
+    pub locked_by: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Which jobs to list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    pub status: Option<String>,
+    pub kind: Option<String>,
+    /// Jobs created before this (created_at, id).
+    pub before: Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
+    pub limit: i64,
+}
+
+pub const STATUSES: [&str; 5] = ["queued", "running", "succeeded", "dead", "superseded"];
+
+pub async fn list(pool: &PgPool, f: &JobFilter) -> Result<Vec<JobView>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, queue, kind, status, attempts, max_attempts, payload, dedup_key, run_at, \
+         locked_by, last_error, created_at, updated_at, finished_at FROM jobs \
+         WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR kind = $2) \
+           AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4)) \
+         ORDER BY created_at DESC, id DESC LIMIT $5",
+    )
+    .bind(&f.status)
+    .bind(&f.kind)
+    .bind(f.before.map(|b| b.0))
+    .bind(f.before.map(|b| b.1))
+    .bind(f.limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Why a job cannot be retried.
+#[derive(Debug, thiserror::Error)]
+pub enum RetryError {
+    #[error("no such job")]
+    NotFound,
+    #[error("the job is {0}; only dead or waiting (queued) jobs can be retried")]
+    NotRetryable(String),
+    #[error("a queued job of the same kind and key exists ({0}); it will do this work")]
+    Duplicate(Uuid),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Run a dead job again with a fresh set of attempts, or a queued job now
+/// instead of after its backoff, in `tx`; workers are notified on commit.
+pub async fn retry(
+    tx: &mut Transaction<'static, Postgres>,
+    id: Uuid,
+) -> Result<JobView, RetryError> {
+    let current: Option<(String, String, Option<String>, String)> =
+        sqlx::query_as("SELECT status, kind, dedup_key, queue FROM jobs WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let Some((status, kind, dedup_key, queue)) = current else {
+        return Err(RetryError::NotFound);
+    };
+    if status != "dead" && status != "queued" {
+        return Err(RetryError::NotRetryable(status));
+    }
+    if status == "dead"
+        && let Some(key) = &dedup_key
+    {
+        let twin: Option<Uuid> = sqlx::query_scalar(
+            "SELECT id FROM jobs WHERE kind = $1 AND dedup_key = $2 AND status = 'queued'",
+        )
+        .bind(&kind)
+        .bind(key)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(twin) = twin {
+            return Err(RetryError::Duplicate(twin));
+        }
+    }
+    let view: JobView = sqlx::query_as(
+        "UPDATE jobs SET status = 'queued', run_at = now(), finished_at = NULL, locked_by = NULL, \
+         locked_until = NULL, attempts = CASE WHEN status = 'dead' THEN 0 ELSE attempts END, \
+         updated_at = now() WHERE id = $1 \
+         RETURNING id, queue, kind, status, attempts, max_attempts, payload, dedup_key, run_at, \
+         locked_by, last_error, created_at, updated_at, finished_at",
+    )
+    .bind(id)
+    .fetch_one(&mut **tx)
+    .await?;
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(&queue)
+        .execute(&mut **tx)
+        .await?;
+    tracing::info!(job = %id, kind = %kind, "job retried by an operator");
+    Ok(view)
 }

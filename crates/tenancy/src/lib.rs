@@ -8,6 +8,7 @@ mod audit_routes;
 pub mod auth;
 pub mod events;
 pub mod idempotency;
+pub mod jobs_routes;
 pub mod roles;
 pub mod scope;
 pub mod tenants;
@@ -33,6 +34,8 @@ pub fn routes() -> ApiRoutes {
         .routes(routes!(api_keys::create, api_keys::list))
         .routes(routes!(api_keys::get, api_keys::revoke))
         .routes(routes!(audit_routes::list))
+        .routes(routes!(jobs_routes::list))
+        .routes(routes!(jobs_routes::retry))
         .route(
             "/dev-issuer/.well-known/openid-configuration",
             axum::routing::get(dev_discovery),

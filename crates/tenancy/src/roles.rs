@@ -59,6 +59,8 @@ pub enum Permission {
     BillingRead,
     /// Run billing, issue invoices.
     BillingManage,
+    /// See background jobs of every tenant and retry them (operators).
+    JobsOperate,
 }
 
 impl Role {
@@ -160,7 +162,7 @@ impl Role {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 14] = [
+    pub const ALL: [Permission; 15] = [
         Permission::TenantsManage,
         Permission::TenantsRead,
         Permission::UsersRead,
@@ -175,6 +177,7 @@ impl Permission {
         Permission::ReportsRead,
         Permission::BillingRead,
         Permission::BillingManage,
+        Permission::JobsOperate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -193,6 +196,7 @@ impl Permission {
             Permission::ReportsRead => "reports.read",
             Permission::BillingRead => "billing.read",
             Permission::BillingManage => "billing.manage",
+            Permission::JobsOperate => "jobs.operate",
         }
     }
 }

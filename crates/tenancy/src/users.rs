@@ -56,6 +56,25 @@ pub async fn resolve(
     token: &VerifiedToken,
     meta: RequestMeta,
 ) -> Result<Principal, AuthRejection> {
+    match resolve_once(pool, token, meta.clone()).await {
+        // Two first requests of the same user at once: the loser finds the
+        // account the winner made.
+        Err(AuthRejection::Api(ApiError::Problem(p)))
+            if p.detail.as_deref() == Some(PROVISION_RACE) =>
+        {
+            resolve_once(pool, token, meta).await
+        }
+        other => other,
+    }
+}
+
+const PROVISION_RACE: &str = "the account was provisioned by a concurrent request; retry";
+
+async fn resolve_once(
+    pool: &PgPool,
+    token: &VerifiedToken,
+    meta: RequestMeta,
+) -> Result<Principal, AuthRejection> {
     let mut tx = scope::begin(pool, &Visibility::All).await?;
     #[derive(sqlx::FromRow)]
     struct Known {
@@ -240,7 +259,7 @@ async fn provision(
 /// Two first requests of the same user at once: the loser retries as a known user.
 fn provision_race(e: sqlx::Error) -> AuthRejection {
     if matches!(&e, sqlx::Error::Database(db) if db.code().as_deref() == Some("23505")) {
-        Problem::conflict("the account was provisioned by a concurrent request; retry").into()
+        Problem::conflict(PROVISION_RACE).into()
     } else {
         e.into()
     }

@@ -1,0 +1,66 @@
+//! Activation on The Trade Desk: the TTD platform API client, a sandbox that
+//! speaks the same API (for laptops and tests), and the jobs that keep TTD in
+//! step with approved campaigns.
+
+pub mod sync;
+pub mod ttd;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use platform::config::{Config, Mode};
+use platform::jobs::Registry;
+
+pub use sync::{SyncCampaign, SyncService, campaign_changed};
+
+/// Where `p360 serve` mounts the in-process sandbox.
+pub const SANDBOX_PATH: &str = "/sandbox/ttd";
+
+/// Whether this configuration uses the in-process sandbox (no TTD URL set,
+/// outside production).
+pub fn uses_sandbox(config: &Config) -> bool {
+    config.ttd.base_url.is_none() && config.mode != Mode::Production
+}
+
+/// The TTD base URL the sync calls: the configured one, or the sandbox that
+/// `p360 serve` mounts at `http.listen` (also what a worker-only process
+/// calls on embedded defaults).
+pub fn base_url(config: &Config, listen: SocketAddr) -> String {
+    match &config.ttd.base_url {
+        Some(u) => u.clone(),
+        None => {
+            let mut addr = listen;
+            if addr.ip().is_unspecified() {
+                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            format!("http://{addr}{SANDBOX_PATH}")
+        }
+    }
+}
+
+/// Register the sync jobs with their TTD client.
+pub fn register(
+    registry: Registry,
+    config: &Config,
+    listen: SocketAddr,
+) -> anyhow::Result<Registry> {
+    let base = base_url(config, listen);
+    let client = ttd::TtdClient::new(ttd::TtdSettings::from_config(&config.ttd, base))?;
+    let service = SyncService {
+        client,
+        partner_id: config.ttd.partner_id.clone(),
+        creative_base_url: config.ttd.creative_base_url.clone(),
+        failure_webhook: config.ttd.failure_webhook.clone(),
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?,
+    };
+    Ok(registry
+        .register::<SyncCampaign>()
+        .with_service(Arc::new(service)))
+}
+
+/// The sandbox with default options (no faults), for mounting in-process.
+pub fn sandbox_router() -> axum::Router {
+    ttd::sandbox::router(ttd::sandbox::SandboxOptions::default())
+}

@@ -1,0 +1,228 @@
+//! The objects of TTD's platform API v3 that P360 writes, with TTD's field
+//! names. Optional fields are left out of requests when unset (a PUT then
+//! leaves them as they are).
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// An amount in a currency: `{"Amount": 1000.5, "CurrencyCode": "USD"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Money {
+    pub amount: f64,
+    pub currency_code: String,
+}
+
+impl Money {
+    pub fn from_micros(micros: i64, currency: &str) -> Money {
+        Money {
+            amount: micros as f64 / 1_000_000.0,
+            currency_code: currency.to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Advertiser {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advertiser_id: Option<String>,
+    pub partner_id: String,
+    pub advertiser_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub currency_code: String,
+    pub domain_address: String,
+    pub attribution_click_lookback_window_in_seconds: i64,
+    pub attribution_impression_lookback_window_in_seconds: i64,
+    pub click_dedup_window_in_seconds: i64,
+    pub conversion_dedup_window_in_seconds: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Campaign {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<String>,
+    pub advertiser_id: String,
+    pub campaign_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub budget: Money,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily_budget: Option<Money>,
+    /// ISO 8601, e.g. `2026-12-01T00:00:00Z`.
+    pub start_date: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_date: Option<String>,
+    /// `PaceEvenly`, `PaceAhead` or `PaceAsSoonAsPossible`.
+    pub pacing_mode: String,
+    /// `Available`, `Paused` or `Archived`.
+    pub availability: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BudgetSettings {
+    pub budget: Money,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily_budget: Option<Money>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pacing_mode: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FrequencySettings {
+    pub frequency_cap: i64,
+    pub frequency_period_in_minutes: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AudienceTargeting {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RtbAttributes {
+    pub budget_settings: BudgetSettings,
+    #[serde(rename = "BaseBidCPM")]
+    pub base_bid_cpm: Money,
+    #[serde(rename = "MaxBidCPM")]
+    pub max_bid_cpm: Money,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frequency_settings: Option<FrequencySettings>,
+    #[serde(default)]
+    pub creative_ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience_targeting: Option<AudienceTargeting>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AdGroup {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ad_group_id: Option<String>,
+    pub campaign_id: String,
+    pub ad_group_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub is_enabled: bool,
+    pub availability: String,
+    #[serde(rename = "RTBAttributes")]
+    pub rtb_attributes: RtbAttributes,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageAttributes {
+    pub image_url: String,
+    pub clickthrough_url: String,
+    pub landing_page_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Html5Attributes {
+    pub html5_zip_url: String,
+    pub clickthrough_url: String,
+    pub landing_page_url: String,
+    pub width: i64,
+    pub height: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Creative {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creative_id: Option<String>,
+    pub advertiser_id: String,
+    pub creative_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_attributes: Option<ImageAttributes>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html5_attributes: Option<Html5Attributes>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability: Option<String>,
+}
+
+/// A page of a `/query/...` answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct QueryPage<T> {
+    pub result: Vec<T>,
+    pub result_count: i64,
+    pub total_filtered_count: i64,
+}
+
+/// What the generic client calls need to know about an object type.
+pub trait TtdObject: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
+    /// Path segment: `/v3/{PATH}`.
+    const PATH: &'static str;
+    /// Listing by parent: `/v3/{QUERY}`, filtered by the `PARENT` field.
+    const QUERY: &'static str;
+    const PARENT: &'static str;
+    /// The id field, e.g. `CampaignId`.
+    const ID: &'static str;
+    fn id(&self) -> Option<&str>;
+    fn description(&self) -> Option<&str>;
+}
+
+impl TtdObject for Advertiser {
+    const ID: &'static str = "AdvertiserId";
+    const PATH: &'static str = "advertiser";
+    const QUERY: &'static str = "advertiser/query/partner";
+    const PARENT: &'static str = "PartnerId";
+    fn id(&self) -> Option<&str> {
+        self.advertiser_id.as_deref()
+    }
+    fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+}
+
+impl TtdObject for Campaign {
+    const ID: &'static str = "CampaignId";
+    const PATH: &'static str = "campaign";
+    const QUERY: &'static str = "campaign/query/advertiser";
+    const PARENT: &'static str = "AdvertiserId";
+    fn id(&self) -> Option<&str> {
+        self.campaign_id.as_deref()
+    }
+    fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+}
+
+impl TtdObject for AdGroup {
+    const ID: &'static str = "AdGroupId";
+    const PATH: &'static str = "adgroup";
+    const QUERY: &'static str = "adgroup/query/campaign";
+    const PARENT: &'static str = "CampaignId";
+    fn id(&self) -> Option<&str> {
+        self.ad_group_id.as_deref()
+    }
+    fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+}
+
+impl TtdObject for Creative {
+    const ID: &'static str = "CreativeId";
+    const PATH: &'static str = "creative";
+    const QUERY: &'static str = "creative/query/advertiser";
+    const PARENT: &'static str = "AdvertiserId";
+    fn id(&self) -> Option<&str> {
+        self.creative_id.as_deref()
+    }
+    fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+}

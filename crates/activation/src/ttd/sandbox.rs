@@ -1,0 +1,706 @@
+//! The TTD sandbox: the endpoints of TTD's platform API v3 that P360 uses,
+//! with TTD's authentication, field names, validation errors and paging, its
+//! state in memory, and faults injected on request — 429 with `Retry-After`,
+//! 500/503, slow answers, and creates that succeed but whose answer is lost
+//! (502, or no answer until the client gives up).
+//!
+//! Served standalone by `p360 sandbox ttd --listen ADDR`, or mounted by
+//! `p360 serve` at `/sandbox/ttd` when no TTD URL is configured.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::model::{AdGroup, Advertiser, Campaign, Creative, TtdObject};
+
+/// How the sandbox behaves.
+#[derive(Debug, Clone)]
+pub struct SandboxOptions {
+    /// Required credentials; any non-empty login/password when `None`.
+    pub login: Option<String>,
+    pub password: Option<String>,
+    /// Share of requests (0..=1) that meet a fault.
+    pub fault_rate: f64,
+    pub seed: u64,
+    /// How long a "lost" answer keeps the client waiting before a 502.
+    pub lost_hang: Duration,
+    /// Extra latency of a "slow" answer.
+    pub slow: Duration,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        SandboxOptions {
+            login: None,
+            password: None,
+            fault_rate: 0.0,
+            seed: 1,
+            lost_hang: Duration::from_secs(15),
+            slow: Duration::from_millis(800),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Store {
+    /// Objects by type path (`campaign`, ...), in creation order.
+    objects: HashMap<&'static str, Vec<Value>>,
+    index: HashMap<(&'static str, String), usize>,
+    tokens: HashMap<String, Instant>,
+    next: u64,
+}
+
+struct Sandbox {
+    options: SandboxOptions,
+    store: Mutex<Store>,
+    rng: Mutex<u64>,
+    faults: Mutex<HashMap<&'static str, u64>>,
+}
+
+type Shared = Arc<Sandbox>;
+
+/// The sandbox's routes (`/v3/...` and `/_sandbox/...`), ready to serve or nest.
+pub fn router(options: SandboxOptions) -> axum::Router {
+    let seed = options.seed;
+    let sandbox = Arc::new(Sandbox {
+        options,
+        store: Mutex::new(Store::default()),
+        rng: Mutex::new(seed),
+        faults: Mutex::new(HashMap::new()),
+    });
+    let v3 = axum::Router::new()
+        .route(
+            "/advertiser",
+            post(create::<Advertiser>).put(update::<Advertiser>),
+        )
+        .route("/advertiser/{id}", get(fetch::<Advertiser>))
+        .route("/advertiser/query/partner", post(query::<Advertiser>))
+        .route(
+            "/campaign",
+            post(create::<Campaign>).put(update::<Campaign>),
+        )
+        .route("/campaign/{id}", get(fetch::<Campaign>))
+        .route("/campaign/query/advertiser", post(query::<Campaign>))
+        .route("/adgroup", post(create::<AdGroup>).put(update::<AdGroup>))
+        .route("/adgroup/{id}", get(fetch::<AdGroup>))
+        .route("/adgroup/query/campaign", post(query::<AdGroup>))
+        .route(
+            "/creative",
+            post(create::<Creative>).put(update::<Creative>),
+        )
+        .route("/creative/{id}", get(fetch::<Creative>))
+        .route("/creative/query/advertiser", post(query::<Creative>))
+        .route_layer(axum::middleware::from_fn_with_state(
+            sandbox.clone(),
+            authenticate,
+        ))
+        .route("/authentication", post(authentication))
+        .layer(axum::middleware::from_fn_with_state(
+            sandbox.clone(),
+            inject_faults,
+        ));
+    axum::Router::new()
+        .nest("/v3", v3)
+        .route("/_sandbox/expire-tokens", post(expire_tokens))
+        .route("/_sandbox/faults", get(fault_counts))
+        .with_state(sandbox)
+}
+
+/// TTD's error body.
+fn error(status: StatusCode, message: &str, details: Vec<(String, String)>) -> Response {
+    let mut body = json!({"Message": message});
+    if !details.is_empty() {
+        body["ErrorDetails"] = details
+            .into_iter()
+            .map(|(p, r)| json!({"Property": p, "Reasons": [r]}))
+            .collect();
+    }
+    (status, Json(body)).into_response()
+}
+
+fn invalid(details: Vec<(String, String)>) -> Response {
+    error(StatusCode::BAD_REQUEST, "The request is invalid.", details)
+}
+
+async fn authentication(State(s): State<Shared>, body: axum::body::Bytes) -> Response {
+    let Ok(v) = serde_json::from_slice::<Value>(&body) else {
+        return invalid(vec![("body".into(), "is not JSON".into())]);
+    };
+    let field = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    let (login, password) = (field("Login"), field("Password"));
+    let mut details = Vec::new();
+    if login.is_empty() {
+        details.push(("Login".into(), "The Login field is required.".into()));
+    }
+    if password.is_empty() {
+        details.push(("Password".into(), "The Password field is required.".into()));
+    }
+    if !details.is_empty() {
+        return invalid(details);
+    }
+    let wrong_login = s.options.login.as_ref().is_some_and(|l| *l != login);
+    let wrong_password = s.options.password.as_ref().is_some_and(|p| *p != password);
+    if wrong_login || wrong_password {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "Invalid login or password.",
+            vec![],
+        );
+    }
+    let minutes = v
+        .get("TokenExpirationInMinutes")
+        .and_then(Value::as_u64)
+        .unwrap_or(1440)
+        .clamp(1, 1440 * 30);
+    let token = format!("ttd-sandbox-{}", uuid::Uuid::now_v7().simple());
+    s.store
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .tokens
+        .insert(
+            token.clone(),
+            Instant::now() + Duration::from_secs(minutes * 60),
+        );
+    Json(json!({"Token": token})).into_response()
+}
+
+async fn authenticate(State(s): State<Shared>, req: Request, next: Next) -> Response {
+    let token = req
+        .headers()
+        .get("TTD-Auth")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let valid = s
+        .store
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .tokens
+        .get(token)
+        .is_some_and(|exp| Instant::now() < *exp);
+    if !valid {
+        return error(
+            StatusCode::FORBIDDEN,
+            "Authentication token is missing, invalid or expired.",
+            vec![],
+        );
+    }
+    next.run(req).await
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    Throttle,
+    ServerError,
+    Unavailable,
+    Slow,
+    LostAnswer,
+    LostHang,
+}
+
+impl Sandbox {
+    /// splitmix64: reproducible for a seed, good enough to pick faults.
+    fn next_random(&self) -> u64 {
+        let mut state = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = *state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn pick_fault(&self) -> Option<Fault> {
+        if self.options.fault_rate <= 0.0 {
+            return None;
+        }
+        let roll = (self.next_random() >> 11) as f64 / (1u64 << 53) as f64;
+        if roll >= self.options.fault_rate {
+            return None;
+        }
+        let faults = [
+            Fault::Throttle,
+            Fault::ServerError,
+            Fault::Unavailable,
+            Fault::Slow,
+            Fault::LostAnswer,
+            Fault::LostHang,
+        ];
+        Some(faults[(self.next_random() % faults.len() as u64) as usize])
+    }
+
+    fn count(&self, name: &'static str) {
+        *self
+            .faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(name)
+            .or_default() += 1;
+    }
+}
+
+async fn inject_faults(State(s): State<Shared>, req: Request, next: Next) -> Response {
+    let Some(fault) = s.pick_fault() else {
+        return next.run(req).await;
+    };
+    let retry_after = |mut r: Response| {
+        r.headers_mut()
+            .insert("Retry-After", HeaderValue::from_static("1"));
+        r
+    };
+    match fault {
+        Fault::Throttle => {
+            s.count("throttle");
+            retry_after(error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many requests.",
+                vec![],
+            ))
+        }
+        Fault::ServerError => {
+            s.count("server_error");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "An error has occurred.",
+                vec![],
+            )
+        }
+        Fault::Unavailable => {
+            s.count("unavailable");
+            retry_after(error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The service is temporarily unavailable.",
+                vec![],
+            ))
+        }
+        Fault::Slow => {
+            s.count("slow");
+            tokio::time::sleep(s.options.slow).await;
+            next.run(req).await
+        }
+        Fault::LostAnswer => {
+            s.count("lost_answer");
+            let _done = next.run(req).await;
+            error(StatusCode::BAD_GATEWAY, "Bad gateway.", vec![])
+        }
+        Fault::LostHang => {
+            s.count("lost_hang");
+            let _done = next.run(req).await;
+            tokio::time::sleep(s.options.lost_hang).await;
+            error(StatusCode::BAD_GATEWAY, "Bad gateway.", vec![])
+        }
+    }
+}
+
+async fn expire_tokens(State(s): State<Shared>) -> StatusCode {
+    s.store
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .tokens
+        .clear();
+    StatusCode::NO_CONTENT
+}
+
+async fn fault_counts(State(s): State<Shared>) -> Json<Value> {
+    let faults = s.faults.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    Json(json!(faults))
+}
+
+/// Parse a JSON body as `T`, turning serde's complaint into TTD's error shape.
+fn parse<T: DeserializeOwned>(v: &Value) -> Result<T, Box<Response>> {
+    serde_json::from_value(v.clone()).map_err(|e| {
+        let msg = e.to_string();
+        // serde names the missing or mistyped field in backticks.
+        let prop = msg.split('`').nth(1).unwrap_or("body").to_owned();
+        Box::new(invalid(vec![(prop, msg)]))
+    })
+}
+
+/// Merge `patch` into `base` (objects field by field; anything else replaced).
+fn merge(base: &mut Value, patch: &Value) {
+    match (base, patch) {
+        (Value::Object(b), Value::Object(p)) => {
+            for (k, v) in p {
+                merge(b.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (b, p) => *b = p.clone(),
+    }
+}
+
+impl Store {
+    fn get(&self, path: &'static str, id: &str) -> Option<&Value> {
+        let i = *self.index.get(&(path, id.to_owned()))?;
+        self.objects.get(path)?.get(i)
+    }
+
+    fn new_id(&mut self) -> String {
+        self.next += 1;
+        // TTD ids are short lower-case alphanumerics.
+        let mut n = self.next * 7_919 + 1_000_003;
+        let mut id = String::new();
+        while n > 0 {
+            let d = (n % 36) as u32;
+            id.push(std::char::from_digit(d, 36).unwrap_or('0'));
+            n /= 36;
+        }
+        id
+    }
+}
+
+/// What each object type checks beyond its field types.
+trait Validate: TtdObject {
+    fn check(&self, store: &Store) -> Vec<(String, String)>;
+}
+
+fn is_https(url: &str) -> bool {
+    url::Url::parse(url).is_ok_and(|u| u.scheme() == "https" && u.host().is_some())
+}
+
+fn positive(prop: &str, amount: f64, out: &mut Vec<(String, String)>) {
+    if amount.is_nan() || amount <= 0.0 || !amount.is_finite() {
+        out.push((prop.into(), "Must be greater than zero.".into()));
+    }
+}
+
+fn currency(prop: &str, code: &str, out: &mut Vec<(String, String)>) {
+    if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
+        out.push((prop.into(), "Must be an ISO 4217 currency code.".into()));
+    }
+}
+
+fn name(prop: &str, v: &str, out: &mut Vec<(String, String)>) {
+    if v.trim().is_empty() || v.chars().count() > 256 {
+        out.push((prop.into(), "Must be 1 to 256 characters.".into()));
+    }
+}
+
+fn availability(v: &str, out: &mut Vec<(String, String)>) {
+    if !matches!(v, "Available" | "Paused" | "Archived") {
+        out.push((
+            "Availability".into(),
+            "Must be Available, Paused or Archived.".into(),
+        ));
+    }
+}
+
+impl Validate for Advertiser {
+    fn check(&self, _: &Store) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if self.partner_id.is_empty() {
+            out.push((
+                "PartnerId".into(),
+                "The PartnerId field is required.".into(),
+            ));
+        }
+        name("AdvertiserName", &self.advertiser_name, &mut out);
+        currency("CurrencyCode", &self.currency_code, &mut out);
+        if self.domain_address.trim().is_empty() {
+            out.push((
+                "DomainAddress".into(),
+                "The DomainAddress field is required.".into(),
+            ));
+        }
+        for (p, v) in [
+            (
+                "AttributionClickLookbackWindowInSeconds",
+                self.attribution_click_lookback_window_in_seconds,
+            ),
+            (
+                "AttributionImpressionLookbackWindowInSeconds",
+                self.attribution_impression_lookback_window_in_seconds,
+            ),
+        ] {
+            if !(1..=90 * 86_400).contains(&v) {
+                out.push((p.into(), "Must be between 1 second and 90 days.".into()));
+            }
+        }
+        out
+    }
+}
+
+impl Validate for Campaign {
+    fn check(&self, store: &Store) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        match store.get("advertiser", &self.advertiser_id) {
+            None => out.push(("AdvertiserId".into(), "Advertiser not found.".into())),
+            Some(a) => {
+                if a["CurrencyCode"].as_str() != Some(self.budget.currency_code.as_str()) {
+                    out.push((
+                        "Budget.CurrencyCode".into(),
+                        "Must be the advertiser's currency.".into(),
+                    ));
+                }
+            }
+        }
+        name("CampaignName", &self.campaign_name, &mut out);
+        positive("Budget.Amount", self.budget.amount, &mut out);
+        if let Some(d) = &self.daily_budget {
+            positive("DailyBudget.Amount", d.amount, &mut out);
+            if d.amount > self.budget.amount {
+                out.push((
+                    "DailyBudget.Amount".into(),
+                    "Must not exceed Budget.".into(),
+                ));
+            }
+        }
+        let start = chrono::DateTime::parse_from_rfc3339(&self.start_date);
+        if start.is_err() {
+            out.push((
+                "StartDate".into(),
+                "Must be an ISO 8601 date and time.".into(),
+            ));
+        }
+        if let Some(end) = &self.end_date {
+            match (chrono::DateTime::parse_from_rfc3339(end), start) {
+                (Err(_), _) => out.push((
+                    "EndDate".into(),
+                    "Must be an ISO 8601 date and time.".into(),
+                )),
+                (Ok(e), Ok(s)) if e <= s => {
+                    out.push(("EndDate".into(), "Must be after StartDate.".into()))
+                }
+                _ => {}
+            }
+        }
+        if !matches!(
+            self.pacing_mode.as_str(),
+            "PaceEvenly" | "PaceAhead" | "PaceAsSoonAsPossible"
+        ) {
+            out.push((
+                "PacingMode".into(),
+                "Must be PaceEvenly, PaceAhead or PaceAsSoonAsPossible.".into(),
+            ));
+        }
+        availability(&self.availability, &mut out);
+        out
+    }
+}
+
+impl Validate for AdGroup {
+    fn check(&self, store: &Store) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let advertiser = match store.get("campaign", &self.campaign_id) {
+            None => {
+                out.push(("CampaignId".into(), "Campaign not found.".into()));
+                None
+            }
+            Some(c) => c["AdvertiserId"].as_str().map(str::to_owned),
+        };
+        name("AdGroupName", &self.ad_group_name, &mut out);
+        availability(&self.availability, &mut out);
+        let rtb = &self.rtb_attributes;
+        positive(
+            "RTBAttributes.BudgetSettings.Budget.Amount",
+            rtb.budget_settings.budget.amount,
+            &mut out,
+        );
+        positive(
+            "RTBAttributes.BaseBidCPM.Amount",
+            rtb.base_bid_cpm.amount,
+            &mut out,
+        );
+        if rtb.max_bid_cpm.amount < rtb.base_bid_cpm.amount {
+            out.push((
+                "RTBAttributes.MaxBidCPM.Amount".into(),
+                "Must not be below BaseBidCPM.".into(),
+            ));
+        }
+        if let Some(f) = &rtb.frequency_settings
+            && (f.frequency_cap < 1 || f.frequency_period_in_minutes < 1)
+        {
+            out.push((
+                "RTBAttributes.FrequencySettings".into(),
+                "FrequencyCap and FrequencyPeriodInMinutes must be positive.".into(),
+            ));
+        }
+        for id in &rtb.creative_ids {
+            match store.get("creative", id) {
+                None => out.push((
+                    "RTBAttributes.CreativeIds".into(),
+                    format!("Creative {id} not found."),
+                )),
+                Some(c) if c["AdvertiserId"].as_str() != advertiser.as_deref() => out.push((
+                    "RTBAttributes.CreativeIds".into(),
+                    format!("Creative {id} belongs to another advertiser."),
+                )),
+                Some(_) => {}
+            }
+        }
+        out
+    }
+}
+
+impl Validate for Creative {
+    fn check(&self, store: &Store) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if store.get("advertiser", &self.advertiser_id).is_none() {
+            out.push(("AdvertiserId".into(), "Advertiser not found.".into()));
+        }
+        name("CreativeName", &self.creative_name, &mut out);
+        let urls = match (&self.image_attributes, &self.html5_attributes) {
+            (Some(i), None) => vec![
+                ("ImageAttributes.ImageUrl", &i.image_url),
+                ("ImageAttributes.ClickthroughUrl", &i.clickthrough_url),
+                ("ImageAttributes.LandingPageUrl", &i.landing_page_url),
+            ],
+            (None, Some(h)) => vec![
+                ("Html5Attributes.Html5ZipUrl", &h.html5_zip_url),
+                ("Html5Attributes.ClickthroughUrl", &h.clickthrough_url),
+                ("Html5Attributes.LandingPageUrl", &h.landing_page_url),
+            ],
+            _ => {
+                out.push((
+                    "ImageAttributes".into(),
+                    "Exactly one of ImageAttributes and Html5Attributes is required.".into(),
+                ));
+                vec![]
+            }
+        };
+        for (p, u) in urls {
+            if !is_https(u) {
+                out.push((p.into(), "Must be an absolute https URL.".into()));
+            }
+        }
+        out
+    }
+}
+
+async fn create<T: Validate>(State(s): State<Shared>, body: axum::body::Bytes) -> Response {
+    let Ok(mut v) = serde_json::from_slice::<Value>(&body) else {
+        return invalid(vec![("body".into(), "is not JSON".into())]);
+    };
+    if v.get(T::ID).is_some_and(|id| !id.is_null()) {
+        return invalid(vec![(
+            T::ID.into(),
+            format!(
+                "Must not be set when creating; use PUT /v3/{} to update.",
+                T::PATH
+            ),
+        )]);
+    }
+    let object: T = match parse(&v) {
+        Ok(o) => o,
+        Err(r) => return *r,
+    };
+    let mut store = s.store.lock().unwrap_or_else(|e| e.into_inner());
+    let problems = object.check(&store);
+    if !problems.is_empty() {
+        return invalid(problems);
+    }
+    let id = store.new_id();
+    v[T::ID] = Value::String(id.clone());
+    if v.get("Availability").is_none_or(Value::is_null) {
+        v["Availability"] = Value::String("Available".into());
+    }
+    let list = store.objects.entry(T::PATH).or_default();
+    list.push(v.clone());
+    let at = list.len() - 1;
+    store.index.insert((T::PATH, id), at);
+    Json(v).into_response()
+}
+
+async fn update<T: Validate>(State(s): State<Shared>, body: axum::body::Bytes) -> Response {
+    let Ok(patch) = serde_json::from_slice::<Value>(&body) else {
+        return invalid(vec![("body".into(), "is not JSON".into())]);
+    };
+    let Some(id) = patch.get(T::ID).and_then(Value::as_str).map(str::to_owned) else {
+        return invalid(vec![(
+            T::ID.into(),
+            format!("The {} field is required.", T::ID),
+        )]);
+    };
+    let mut store = s.store.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(&at) = store.index.get(&(T::PATH, id.clone())) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            &format!("No {} with id {id}.", T::PATH),
+            vec![],
+        );
+    };
+    let mut merged = store.objects[T::PATH][at].clone();
+    merge(&mut merged, &patch);
+    let object: T = match parse(&merged) {
+        Ok(o) => o,
+        Err(r) => return *r,
+    };
+    let problems = object.check(&store);
+    if !problems.is_empty() {
+        return invalid(problems);
+    }
+    if let Some(list) = store.objects.get_mut(T::PATH) {
+        list[at] = merged.clone();
+    }
+    Json(merged).into_response()
+}
+
+async fn fetch<T: Validate>(State(s): State<Shared>, Path(id): Path<String>) -> Response {
+    let store = s.store.lock().unwrap_or_else(|e| e.into_inner());
+    match store.get(T::PATH, &id) {
+        Some(v) => Json(v.clone()).into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            &format!("No {} with id {id}.", T::PATH),
+            vec![],
+        ),
+    }
+}
+
+async fn query<T: Validate>(
+    State(s): State<Shared>,
+    _headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let Ok(q) = serde_json::from_slice::<Value>(&body) else {
+        return invalid(vec![("body".into(), "is not JSON".into())]);
+    };
+    let mut problems = Vec::new();
+    let parent = q.get(T::PARENT).and_then(Value::as_str).unwrap_or("");
+    if parent.is_empty() {
+        problems.push((
+            T::PARENT.into(),
+            format!("The {} field is required.", T::PARENT),
+        ));
+    }
+    let start = q.get("PageStartIndex").and_then(Value::as_i64).unwrap_or(0);
+    let size = q.get("PageSize").and_then(Value::as_i64);
+    if start < 0 {
+        problems.push(("PageStartIndex".into(), "Must not be negative.".into()));
+    }
+    match size {
+        Some(1..=1000) => {}
+        _ => problems.push(("PageSize".into(), "Must be between 1 and 1000.".into())),
+    }
+    if !problems.is_empty() {
+        return invalid(problems);
+    }
+    let store = s.store.lock().unwrap_or_else(|e| e.into_inner());
+    let matching: Vec<&Value> = store
+        .objects
+        .get(T::PATH)
+        .map(|l| {
+            l.iter()
+                .filter(|o| o[T::PARENT].as_str() == Some(parent))
+                .collect()
+        })
+        .unwrap_or_default();
+    let page: Vec<Value> = matching
+        .iter()
+        .skip(start as usize)
+        .take(size.unwrap_or(0) as usize)
+        .map(|v| (*v).clone())
+        .collect();
+    Json(json!({
+        "Result": page,
+        "ResultCount": page.len(),
+        "TotalFilteredCount": matching.len(),
+    }))
+    .into_response()
+}

@@ -1,0 +1,692 @@
+//! Activation on The Trade Desk: the sandbox speaks TTD's API, approved
+//! campaigns reach it with the right fields, and the sync converges to
+//! exactly one TTD object per P360 object under injected faults and when the
+//! worker is killed mid-sync.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use activation::ttd::model::{AdGroup, Advertiser, Campaign, Creative, Money};
+use activation::ttd::sandbox::{SandboxOptions, router};
+use activation::ttd::{TtdClient, TtdError, TtdSettings};
+use common::*;
+use platform::shutdown::Shutdown;
+use serde_json::{Value, json};
+
+/// A JSON API at `base` (the in-process app or a `p360 serve` process).
+#[derive(Clone)]
+struct Api {
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Value) -> Value {
+        let (s, v) = self
+            .call(reqwest::Method::POST, path, token, Some(body))
+            .await;
+        assert!(s == 200 || s == 201, "POST {path}: {s} {v}");
+        v
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Value {
+        let (s, v) = self.call(reqwest::Method::GET, path, token, None).await;
+        assert_eq!(s, 200, "GET {path}: {v}");
+        v
+    }
+}
+
+fn png(w: u32, h: u32) -> Vec<u8> {
+    let mut v = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+    v.extend(w.to_be_bytes());
+    v.extend(h.to_be_bytes());
+    v.extend([8, 6, 0, 0, 0, 0, 0, 0, 0]);
+    v
+}
+
+/// An advertiser (USD), an IO and one 300x250 creative.
+struct Fixture {
+    api: Api,
+    platform_admin: String,
+    admin: String,
+    approver: String,
+    io: String,
+    creative: String,
+}
+
+impl Fixture {
+    async fn new(api: Api, platform_admin: &str, admin: String, approver: String) -> Fixture {
+        api.post(
+            "/v1/tenants",
+            platform_admin,
+            json!({"slug": "acme", "name": "Acme"}),
+        )
+        .await;
+        let adv = api
+            .post(
+                "/v1/advertisers",
+                &admin,
+                json!({"name": "Acme Cloud", "domain": "acmecloud.com", "currency": "USD"}),
+            )
+            .await;
+        let io = api
+            .post(
+                "/v1/insertion-orders",
+                &admin,
+                json!({
+                    "advertiser_id": adv["id"], "name": "FY27", "number": "IO-1",
+                    "budget": {"amount": "1000000", "currency": "USD"},
+                    "start_date": "2027-01-01", "end_date": "2027-12-31",
+                    "pricing": {"model": "cpm", "rate": {"amount": "12.50", "currency": "USD"}}
+                }),
+            )
+            .await;
+        let form = reqwest::multipart::Form::new()
+            .text("advertiser_id", adv["id"].as_str().unwrap().to_string())
+            .text("name", "Banner")
+            .text("click_url", "https://acmecloud.com/demo")
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(png(300, 250))
+                    .file_name("banner.png")
+                    .mime_str("image/png")
+                    .unwrap(),
+            );
+        let res = api
+            .client
+            .post(format!("{}/v1/creatives", api.base))
+            .bearer_auth(&admin)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let creative: Value = res.json().await.unwrap();
+        Fixture {
+            api,
+            platform_admin: platform_admin.to_string(),
+            admin,
+            approver,
+            io: io["id"].as_str().unwrap().to_string(),
+            creative: creative["id"].as_str().unwrap().to_string(),
+        }
+    }
+
+    /// A submitted campaign with one ad group running the creative.
+    async fn submitted_campaign(&self, name: &str) -> String {
+        let c = self
+            .api
+            .post(
+                "/v1/campaigns",
+                &self.admin,
+                json!({
+                    "insertion_order_id": self.io, "name": name, "objective": "pipeline",
+                    "budget": {"amount": "5000", "currency": "USD"}, "daily_cap": {"amount": "250", "currency": "USD"},
+                    "flight": {"start": "2027-01-15", "end": "2027-03-31"}, "pacing": "even"
+                }),
+            )
+            .await;
+        let id = c["id"].as_str().unwrap().to_string();
+        self.api
+            .post(
+                &format!("/v1/campaigns/{id}/ad-groups"),
+                &self.admin,
+                json!({
+                    "name": "Enterprise", "budget": {"amount": "3000", "currency": "USD"},
+                    "base_bid_cpm": {"amount": "4.25", "currency": "USD"}, "max_bid_cpm": {"amount": "9", "currency": "USD"},
+                    "frequency_cap": {"impressions": 3, "period_hours": 24},
+                    "creative_ids": [self.creative]
+                }),
+            )
+            .await;
+        self.api
+            .post(
+                &format!("/v1/campaigns/{id}/submit"),
+                &self.admin,
+                json!({}),
+            )
+            .await;
+        id
+    }
+
+    async fn approve(&self, id: &str) -> Value {
+        self.api
+            .post(
+                &format!("/v1/campaigns/{id}/approve"),
+                &self.approver,
+                json!({}),
+            )
+            .await
+    }
+
+    async fn activation(&self, id: &str) -> Value {
+        self.api
+            .get(&format!("/v1/campaigns/{id}"), &self.admin)
+            .await["activation"]
+            .clone()
+    }
+
+    /// Wait until every campaign shows `synced`; returns their activations.
+    async fn wait_synced(&self, ids: &[String], limit: Duration) -> Vec<Value> {
+        let started = Instant::now();
+        loop {
+            // One list call per poll, as a dashboard would.
+            let page = self.api.get("/v1/campaigns?limit=500", &self.admin).await;
+            let by_id: std::collections::HashMap<&str, &Value> = page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| (c["id"].as_str().unwrap(), &c["activation"]))
+                .collect();
+            let all: Vec<Value> = ids.iter().map(|id| by_id[id.as_str()].clone()).collect();
+            if all.iter().all(|a| a["status"] == "synced") {
+                return all;
+            }
+            if started.elapsed() > limit {
+                let jobs = self
+                    .api
+                    .get("/v1/jobs?kind=ttd.sync_campaign", &self.platform_admin)
+                    .await;
+                panic!("not all synced within {limit:?}: {all:#?}\njobs: {jobs:#}");
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+}
+
+fn ttd(base: &str, retries: u32) -> TtdClient {
+    TtdClient::new(TtdSettings {
+        base_url: base.to_string(),
+        login: "checker".into(),
+        password: "secret".to_string().into(),
+        token_minutes: 60,
+        timeout: Duration::from_secs(5),
+        max_concurrency: 4,
+        max_retries: retries,
+    })
+    .unwrap()
+}
+
+/// Serve a sandbox in this process; returns its base URL.
+async fn sandbox(options: SandboxOptions) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router(options)).await });
+    format!("http://{addr}")
+}
+
+/// Run a job worker for `p`'s app, with `configure` applied to its configuration.
+fn worker(
+    p: &Platform,
+    configure: impl FnOnce(&mut platform::config::Config),
+) -> (Shutdown, tokio::task::JoinHandle<anyhow::Result<()>>) {
+    let mut config = (*p.app.state.config).clone();
+    config.http.listen = p.app.addr;
+    configure(&mut config);
+    let registry = p360::job_registry(&config).unwrap();
+    let shutdown = Shutdown::manual();
+    // A pool of its own, as `p360 serve` gives its worker.
+    let pool =
+        platform::db::connect_app(&p.db.url, &platform::db::worker_pool_config(&config)).unwrap();
+    let handle = tokio::spawn(platform::jobs::run_worker(
+        pool,
+        registry,
+        platform::jobs::WorkerConfig {
+            concurrency: 8,
+            lease: Duration::from_secs(30),
+            poll: Duration::from_millis(500),
+            drain: Duration::from_secs(2),
+        },
+        shutdown.clone(),
+    ));
+    (shutdown, handle)
+}
+
+async fn platform_fixture(p: &Platform) -> Fixture {
+    let api = Api {
+        base: p.app.url(""),
+        client: reqwest::Client::new(),
+    };
+    Fixture::new(
+        api,
+        &p.admin(),
+        p.token("customer_admin", Some("acme"), "admin@acme.test"),
+        p.token("customer_admin", Some("acme"), "boss@acme.test"),
+    )
+    .await
+}
+
+/// What the sandbox holds under the partner: advertisers, and per advertiser
+/// its campaigns, their ad groups and its creatives.
+struct Holdings {
+    advertisers: Vec<Advertiser>,
+    campaigns: Vec<Campaign>,
+    ad_groups: Vec<AdGroup>,
+    creatives: Vec<Creative>,
+}
+
+async fn holdings(client: &TtdClient) -> Holdings {
+    let advertisers: Vec<Advertiser> = client.query_all("p360partner").await.unwrap();
+    let mut h = Holdings {
+        advertisers: advertisers.clone(),
+        campaigns: vec![],
+        ad_groups: vec![],
+        creatives: vec![],
+    };
+    for a in &advertisers {
+        let id = a.advertiser_id.as_deref().unwrap();
+        h.campaigns
+            .extend(client.query_all::<Campaign>(id).await.unwrap());
+        h.creatives
+            .extend(client.query_all::<Creative>(id).await.unwrap());
+    }
+    for c in h.campaigns.clone() {
+        h.ad_groups.extend(
+            client
+                .query_all::<AdGroup>(c.campaign_id.as_deref().unwrap())
+                .await
+                .unwrap(),
+        );
+    }
+    h
+}
+
+fn distinct<'a>(descriptions: impl Iterator<Item = Option<&'a str>>) -> usize {
+    descriptions.flatten().collect::<HashSet<_>>().len()
+}
+
+#[tokio::test]
+async fn the_sandbox_speaks_ttds_api() {
+    let base = sandbox(SandboxOptions {
+        login: Some("p360".into()),
+        password: Some("s3cret".into()),
+        ..Default::default()
+    })
+    .await;
+    let http = reqwest::Client::new();
+
+    // No token: 403 in TTD's error shape.
+    let res = http
+        .post(format!("{base}/v3/campaign"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["Message"].as_str().unwrap().contains("token"),
+        "{body}"
+    );
+
+    // Validation errors name the property.
+    let res = http
+        .post(format!("{base}/v3/authentication"))
+        .json(&json!({"Login": "", "Password": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["ErrorDetails"][0]["Property"], "Login", "{body}");
+
+    // Wrong credentials are refused.
+    let wrong = TtdClient::new(TtdSettings {
+        login: "p360".into(),
+        password: "nope".to_string().into(),
+        ..settings(&base)
+    })
+    .unwrap();
+    let err = wrong.query_all::<Advertiser>("p").await.unwrap_err();
+    assert!(matches!(err, TtdError::Auth(_)), "{err}");
+
+    let client = TtdClient::new(settings(&base)).unwrap();
+    let adv = client
+        .create(&Advertiser {
+            advertiser_id: None,
+            partner_id: "p1".into(),
+            advertiser_name: "Acme".into(),
+            description: None,
+            currency_code: "USD".into(),
+            domain_address: "acme.com".into(),
+            attribution_click_lookback_window_in_seconds: 86_400,
+            attribution_impression_lookback_window_in_seconds: 86_400,
+            click_dedup_window_in_seconds: 60,
+            conversion_dedup_window_in_seconds: 60,
+            availability: None,
+        })
+        .await
+        .unwrap();
+    let adv_id = adv.advertiser_id.clone().unwrap();
+    assert_eq!(adv.availability.as_deref(), Some("Available"));
+    let campaign = |name: &str| Campaign {
+        campaign_id: None,
+        advertiser_id: adv_id.clone(),
+        campaign_name: name.into(),
+        description: None,
+        budget: Money {
+            amount: 1000.5,
+            currency_code: "USD".into(),
+        },
+        daily_budget: None,
+        start_date: "2027-01-01T00:00:00Z".into(),
+        end_date: Some("2027-02-01T00:00:00Z".into()),
+        pacing_mode: "PaceEvenly".into(),
+        availability: "Available".into(),
+    };
+    let mut bad = campaign("Bad");
+    bad.pacing_mode = "Fast".into();
+    bad.end_date = Some("2026-01-01T00:00:00Z".into());
+    bad.budget.currency_code = "EUR".into();
+    match client.create(&bad).await.unwrap_err() {
+        TtdError::Rejected {
+            status, message, ..
+        } => {
+            assert_eq!(status, 400);
+            for property in ["PacingMode", "EndDate", "Budget.CurrencyCode"] {
+                assert!(message.contains(property), "{message}");
+            }
+        }
+        e => panic!("expected a rejection, got {e}"),
+    }
+
+    for i in 0..5 {
+        client.create(&campaign(&format!("C{i}"))).await.unwrap();
+    }
+    let page = client.query_page::<Campaign>(&adv_id, 0, 2).await.unwrap();
+    assert_eq!((page.result_count, page.total_filtered_count), (2, 5));
+    let page = client.query_page::<Campaign>(&adv_id, 4, 2).await.unwrap();
+    assert_eq!(page.result.len(), 1);
+    assert_eq!(page.result[0].campaign_name, "C4");
+    let all = client.query_all::<Campaign>(&adv_id).await.unwrap();
+    assert_eq!(all.len(), 5);
+
+    // PUT changes what it names and keeps the rest.
+    let id = all[0].campaign_id.clone().unwrap();
+    let mut paused = all[0].clone();
+    paused.availability = "Paused".into();
+    client.update(&id, &paused).await.unwrap();
+    let got: Campaign = client.get(&id).await.unwrap();
+    assert_eq!(got.availability, "Paused");
+    assert_eq!(got.budget.amount, 1000.5);
+    assert!(matches!(
+        client.get::<Campaign>("nope").await.unwrap_err(),
+        TtdError::Rejected { status: 404, .. }
+    ));
+
+    // A revoked token is renewed once, transparently.
+    let res = http
+        .post(format!("{base}/_sandbox/expire-tokens"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(
+        client.query_all::<Campaign>(&adv_id).await.unwrap().len(),
+        5
+    );
+}
+
+fn settings(base: &str) -> TtdSettings {
+    TtdSettings {
+        base_url: base.to_string(),
+        login: "p360".into(),
+        password: "s3cret".to_string().into(),
+        token_minutes: 60,
+        timeout: Duration::from_secs(5),
+        max_concurrency: 4,
+        max_retries: 3,
+    }
+}
+
+#[tokio::test]
+async fn an_approved_campaign_reaches_ttd_and_follows_its_changes() {
+    let p = Platform::start().await;
+    let (stop, handle) = worker(&p, |_| {});
+    let f = platform_fixture(&p).await;
+    let id = f.submitted_campaign("Launch").await;
+    assert!(
+        f.activation(&id).await.is_null(),
+        "not activated before approval"
+    );
+
+    let approved = f.approve(&id).await;
+    assert_eq!(approved["activation"]["status"], "pending", "{approved}");
+    let started = Instant::now();
+    let activation = f
+        .wait_synced(std::slice::from_ref(&id), Duration::from_secs(20))
+        .await;
+    let synced_in = started.elapsed();
+    let a = &activation[0];
+    assert!(
+        a["synced_at"].is_string() && a["last_error"].is_null(),
+        "{a}"
+    );
+
+    // The in-process sandbox, asked through its own TTD API.
+    let client = ttd(&p.app.url("/sandbox/ttd"), 3);
+    let h = holdings(&client).await;
+    assert_eq!(h.advertisers.len(), 1);
+    let adv = &h.advertisers[0];
+    assert_eq!(adv.advertiser_name, "Acme Cloud");
+    assert_eq!(adv.currency_code, "USD");
+    assert_eq!(
+        adv.advertiser_id.as_deref(),
+        a["ttd"]["advertiser_id"].as_str()
+    );
+    assert_eq!(h.campaigns.len(), 1);
+    let c = &h.campaigns[0];
+    assert_eq!(c.campaign_id.as_deref(), a["ttd"]["campaign_id"].as_str());
+    assert_eq!(c.campaign_name, "Launch");
+    assert_eq!(c.budget.amount, 5000.0);
+    assert_eq!(c.daily_budget.as_ref().map(|m| m.amount), Some(250.0));
+    assert_eq!(c.start_date, "2027-01-15T00:00:00Z");
+    assert_eq!(c.end_date.as_deref(), Some("2027-03-31T23:59:59Z"));
+    assert_eq!(c.pacing_mode, "PaceEvenly");
+    assert_eq!(c.availability, "Available");
+    assert_eq!(h.creatives.len(), 1);
+    let cr = &h.creatives[0];
+    assert_eq!(cr.creative_name, "Banner");
+    assert_eq!(
+        cr.image_attributes.as_ref().unwrap().clickthrough_url,
+        "https://acmecloud.com/demo"
+    );
+    assert_eq!(h.ad_groups.len(), 1);
+    let g = &h.ad_groups[0];
+    assert_eq!(g.ad_group_name, "Enterprise");
+    assert_eq!(g.rtb_attributes.base_bid_cpm.amount, 4.25);
+    assert_eq!(g.rtb_attributes.max_bid_cpm.amount, 9.0);
+    assert_eq!(g.rtb_attributes.budget_settings.budget.amount, 3000.0);
+    assert_eq!(
+        g.rtb_attributes
+            .frequency_settings
+            .as_ref()
+            .map(|f| (f.frequency_cap, f.frequency_period_in_minutes)),
+        Some((3, 1440))
+    );
+    assert_eq!(
+        g.rtb_attributes.creative_ids,
+        vec![cr.creative_id.clone().unwrap()]
+    );
+    assert_eq!(
+        a["ttd"]["ad_group_ids"]
+            .as_object()
+            .unwrap()
+            .values()
+            .next()
+            .and_then(Value::as_str),
+        g.ad_group_id.as_deref()
+    );
+
+    // Pausing reaches TTD as Availability.
+    f.api
+        .post(&format!("/v1/campaigns/{id}/pause"), &f.admin, json!({}))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let a = f.activation(&id).await;
+        let got: Campaign = client.get(c.campaign_id.as_deref().unwrap()).await.unwrap();
+        if a["status"] == "synced" && got.availability == "Paused" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "pause not synced: {a}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Still one of each; and the unchanged advertiser was not sent again.
+    let h = holdings(&client).await;
+    assert_eq!(
+        (
+            h.advertisers.len(),
+            h.campaigns.len(),
+            h.ad_groups.len(),
+            h.creatives.len()
+        ),
+        (1, 1, 1, 1)
+    );
+    let metrics = reqwest::get(p.app.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("p360_ttd_objects_total{object=\"advertiser\",action=\"unchanged\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("p360_ttd_sync_total{object=\"campaign\",outcome=\"synced\"}"));
+    assert!(
+        metrics.contains("p360_ttd_requests_total{endpoint=\"PUT /v3/campaign\",status=\"200\"}")
+    );
+    eprintln!("first sync took {synced_in:?}");
+    stop.trigger();
+    handle.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn twenty_campaigns_converge_under_a_thirty_percent_fault_rate() {
+    let base = sandbox(SandboxOptions {
+        fault_rate: 0.3,
+        seed: 42,
+        lost_hang: Duration::from_millis(1500),
+        slow: Duration::from_millis(300),
+        ..Default::default()
+    })
+    .await;
+    let p = Platform::start().await;
+    let (stop, handle) = worker(&p, |c| {
+        c.ttd.base_url = Some(base.clone());
+        c.ttd.timeout_ms = 1000;
+    });
+    let f = platform_fixture(&p).await;
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        ids.push(f.submitted_campaign(&format!("Campaign {i:02}")).await);
+    }
+    // Approve all twenty at once.
+    let mut approvals = tokio::task::JoinSet::new();
+    for id in ids.clone() {
+        let (api, token) = (f.api.clone(), f.approver.clone());
+        approvals.spawn(async move {
+            api.post(&format!("/v1/campaigns/{id}/approve"), &token, json!({}))
+                .await
+        });
+    }
+    while let Some(r) = approvals.join_next().await {
+        assert_eq!(r.unwrap()["activation"]["status"], "pending");
+    }
+    let started = Instant::now();
+    let activations = f.wait_synced(&ids, Duration::from_secs(150)).await;
+    eprintln!("20 campaigns converged in {:?}", started.elapsed());
+
+    // The queue has drained: nothing waiting, nothing dead.
+    let left: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT status, count(*) FROM jobs WHERE kind = 'ttd.sync_campaign' GROUP BY status",
+    )
+    .fetch_all(&p.db.pool)
+    .await
+    .unwrap();
+    for (status, n) in &left {
+        assert!(
+            status == "succeeded" || status == "superseded",
+            "{left:?} ({n})"
+        );
+    }
+
+    let client = ttd(&base, 10);
+    let h = holdings(&client).await;
+    assert_eq!(h.advertisers.len(), 1, "one advertiser");
+    assert_eq!(h.campaigns.len(), 20, "exactly 20 campaigns");
+    assert_eq!(
+        distinct(h.campaigns.iter().map(|c| c.description.as_deref())),
+        20
+    );
+    assert_eq!(h.ad_groups.len(), 20, "one ad group per campaign");
+    assert_eq!(h.creatives.len(), 1, "the shared creative once");
+    let ttd_ids: HashSet<&str> = activations
+        .iter()
+        .map(|a| a["ttd"]["campaign_id"].as_str().unwrap())
+        .collect();
+    let held: HashSet<&str> = h
+        .campaigns
+        .iter()
+        .map(|c| c.campaign_id.as_deref().unwrap())
+        .collect();
+    assert_eq!(
+        ttd_ids, held,
+        "every P360 campaign maps to the one TTD campaign it created"
+    );
+
+    // The faults really happened, lost answers included.
+    let faults: Value = reqwest::get(format!("{base}/_sandbox/faults"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    eprintln!("faults injected: {faults}");
+    let n = |k: &str| faults[k].as_u64().unwrap_or(0);
+    assert!(n("lost_answer") + n("lost_hang") > 0, "{faults}");
+    assert!(
+        n("throttle") + n("unavailable") + n("server_error") > 0,
+        "{faults}"
+    );
+    let adopted = reqwest::get(p.app.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    eprintln!(
+        "{}",
+        adopted
+            .lines()
+            .filter(
+                |l| l.starts_with("p360_ttd_objects_total") || l.starts_with("p360_ttd_sync_total")
+            )
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    stop.trigger();
+    handle.await.unwrap().unwrap();
+}
