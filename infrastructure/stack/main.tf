@@ -38,6 +38,7 @@ module "security" {
   queue_arns                   = values(module.messaging.queue_arns)
   topic_arns                   = values(module.messaging.topic_arns)
   prometheus_workspace_arn     = module.monitoring.prometheus_workspace_arn
+  extra_kms_key_arns           = var.files_bucket_kms_key_arn == null ? [] : [var.files_bucket_kms_key_arn]
 }
 
 module "networking" {
@@ -81,6 +82,7 @@ module "database" {
   instance_class                       = var.db_instance_class
   multi_az                             = var.db_multi_az
   read_replica_count                   = var.db_read_replica_count
+  replica_availability_zones           = var.availability_zones
   allocated_storage_gb                 = var.db_allocated_storage_gb
   max_allocated_storage_gb             = var.db_max_allocated_storage_gb
   backup_retention_days                = var.db_backup_retention_days

@@ -34,6 +34,14 @@ output "dr_automated_backups_arn" {
   value       = module.database.dr_automated_backups_arn
 }
 
+output "dr_replicas" {
+  description = "DR-region replica buckets and their KMS key (inputs of environments/dr on failover)."
+  value = {
+    bucket_ids  = module.storage.replica_bucket_ids
+    kms_key_arn = module.storage.replica_kms_key_arn
+  }
+}
+
 output "nat_public_ips" {
   description = "Egress addresses to give partners that allow-list callers."
   value       = module.networking.nat_public_ips

@@ -139,6 +139,12 @@ variable "files_bucket_name" {
   default     = null
 }
 
+variable "files_bucket_kms_key_arn" {
+  type        = string
+  description = "DR failover only: KMS key of files_bucket_name (production storage output replica_kms_key_arn)."
+  default     = null
+}
+
 variable "api_keys" {
   type        = map(string)
   description = "External API keys: consumer name => usage plan (standard or partner)."

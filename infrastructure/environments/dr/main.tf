@@ -30,11 +30,12 @@ module "p360" {
   api_domain_name   = "api.${var.zone_name}"
   dns_failover_role = "SECONDARY"
 
-  image_repository_url = var.image_repository_url
-  image_tag            = var.image_tag
-  auth_issuers_toml    = var.auth_issuers_toml
-  lambda_zip_path      = var.lambda_zip_path
-  files_bucket_name    = var.files_bucket_name
+  image_repository_url     = var.image_repository_url
+  image_tag                = var.image_tag
+  auth_issuers_toml        = var.auth_issuers_toml
+  lambda_zip_path          = var.lambda_zip_path
+  files_bucket_name        = var.files_bucket_name
+  files_bucket_kms_key_arn = var.files_bucket_kms_key_arn
 
   # Production's sizes, so the standby carries production's load.
   api_cpu          = 4096

@@ -21,6 +21,12 @@ variable "files_bucket_name" {
   default     = null
 }
 
+variable "files_bucket_kms_key_arn" {
+  type        = string
+  description = "KMS key of the replica buckets (production output dr_replicas.kms_key_arn)."
+  default     = null
+}
+
 variable "region" {
   type        = string
   description = "Region of the DR environment."

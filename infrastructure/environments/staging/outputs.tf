@@ -18,6 +18,11 @@ output "dr_automated_backups_arn" {
   value       = module.p360.dr_automated_backups_arn
 }
 
+output "dr_replicas" {
+  description = "DR-region replica buckets and their KMS key."
+  value       = module.p360.dr_replicas
+}
+
 output "nat_public_ips" {
   description = "Egress addresses for partner allow-lists."
   value       = module.p360.nat_public_ips

@@ -229,7 +229,8 @@ resource "aws_ecs_service" "api" {
     ignore_changes = [task_definition, desired_count]
   }
 
-  depends_on = [aws_lb_listener.https]
+  # ECS only registers targets of a target group that a listener rule uses.
+  depends_on = [aws_lb_listener_rule.api]
 }
 
 resource "aws_ecs_service" "worker" {

@@ -147,10 +147,13 @@ resource "aws_db_instance" "primary" {
 }
 
 resource "aws_db_instance" "replica" {
+  # checkov:skip=CKV_AWS_133:Backups are taken from the primary; a replica promoted by the DR runbook gets its retention set when promoted.
+  # checkov:skip=CKV_AWS_157:Replicas serve reporting reads and are spread over zones; the primary is the Multi-AZ instance.
   count = var.read_replica_count
 
   identifier          = "${var.name}-replica-${count.index + 1}"
   replicate_source_db = aws_db_instance.primary.identifier
+  availability_zone   = length(var.replica_availability_zones) > 0 ? var.replica_availability_zones[count.index % length(var.replica_availability_zones)] : null
   instance_class      = coalesce(var.replica_instance_class, var.instance_class)
 
   storage_type          = "gp3"

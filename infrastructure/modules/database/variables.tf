@@ -47,6 +47,12 @@ variable "read_replica_count" {
   }
 }
 
+variable "replica_availability_zones" {
+  type        = list(string)
+  description = "Zones the read replicas are spread over, round robin (empty: RDS chooses)."
+  default     = []
+}
+
 variable "multi_az" {
   type        = bool
   description = "Synchronous standby in a second availability zone."

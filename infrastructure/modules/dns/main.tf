@@ -102,18 +102,21 @@ resource "aws_route53_record" "origin" {
 }
 
 resource "aws_route53_record" "public" {
+  # checkov:skip=CKV2_AWS_23:Alias targets are the CloudFront distribution and the API Gateway domain of this stack, passed in from the compute and api_gateway modules.
   for_each = local.public_aliases
 
-  zone_id         = data.aws_route53_zone.this.zone_id
-  name            = each.value.name
-  type            = "A"
-  set_identifier  = var.failover_role == null ? null : "${each.key}-${lower(var.failover_role)}"
-  health_check_id = var.failover_role == "PRIMARY" && each.key == "app" ? aws_route53_health_check.app[0].id : null
+  zone_id        = data.aws_route53_zone.this.zone_id
+  name           = each.value.name
+  type           = "A"
+  set_identifier = var.failover_role == null ? null : "${each.key}-${lower(var.failover_role)}"
+  # The API is served by the same application, so the app's health check decides for both.
+  health_check_id = var.failover_role == "PRIMARY" ? aws_route53_health_check.app[0].id : null
 
   alias {
-    name                   = each.value.target
-    zone_id                = each.value.zone
-    evaluate_target_health = var.failover_role != null
+    name    = each.value.target
+    zone_id = each.value.zone
+    # Route 53 cannot evaluate a CloudFront target's health; the health check above does.
+    evaluate_target_health = false
   }
 
   dynamic "failover_routing_policy" {

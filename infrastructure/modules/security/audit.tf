@@ -369,7 +369,6 @@ locals {
     "cloudfront-viewer-policy-https"    = "CLOUDFRONT_VIEWER_POLICY_HTTPS"
     "multi-region-cloudtrail-enabled"   = "MULTI_REGION_CLOUD_TRAIL_ENABLED"
     "sns-encrypted-kms"                 = "SNS_ENCRYPTED_KMS"
-    "sqs-queue-encrypted"               = "SQS_QUEUE_ENCRYPTED"
     "dynamodb-pitr-enabled"             = "DYNAMODB_PITR_ENABLED"
     "rds-multi-az-support"              = "RDS_MULTI_AZ_SUPPORT"
     "elb-deletion-protection-enabled"   = "ELB_DELETION_PROTECTION_ENABLED"

@@ -62,7 +62,7 @@ data "aws_iam_policy_document" "app_common" {
   statement {
     sid       = "UseThePlatformKey"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [aws_kms_key.main.arn]
+    resources = concat([aws_kms_key.main.arn], var.extra_kms_key_arns)
   }
   statement {
     sid       = "EnqueueJobs"

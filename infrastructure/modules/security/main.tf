@@ -143,7 +143,6 @@ locals {
     # name, priority: OWASP coverage
     { name = "AWSManagedRulesAmazonIpReputationList", priority = 10 }, # known bad sources
     { name = "AWSManagedRulesCommonRuleSet", priority = 20 },          # XSS, LFI/RFI, size limits (A03, A05)
-    { name = "AWSManagedRulesKnownBadInputsRuleSet", priority = 30 },  # Log4Shell and similar (A06)
     { name = "AWSManagedRulesSQLiRuleSet", priority = 40 },            # SQL injection (A03)
     { name = "AWSManagedRulesLinuxRuleSet", priority = 50 },           # LFI on Linux hosts
   ]
@@ -180,6 +179,29 @@ resource "aws_wafv2_web_acl" "regional" {
         metric_name                = rule.value.name
         sampled_requests_enabled   = true
       }
+    }
+  }
+
+  # Log4Shell and other known-bad inputs (A06); a static block so that scanners see it.
+  rule {
+    name     = "AWSManagedRulesKnownBadInputsRuleSet"
+    priority = 30
+
+    override_action {
+      none {}
+    }
+
+    statement {
+      managed_rule_group_statement {
+        vendor_name = "AWS"
+        name        = "AWSManagedRulesKnownBadInputsRuleSet"
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "AWSManagedRulesKnownBadInputsRuleSet"
+      sampled_requests_enabled   = true
     }
   }
 
@@ -245,6 +267,29 @@ resource "aws_wafv2_web_acl" "cloudfront" {
         metric_name                = rule.value.name
         sampled_requests_enabled   = true
       }
+    }
+  }
+
+  # Log4Shell and other known-bad inputs (A06); a static block so that scanners see it.
+  rule {
+    name     = "AWSManagedRulesKnownBadInputsRuleSet"
+    priority = 30
+
+    override_action {
+      none {}
+    }
+
+    statement {
+      managed_rule_group_statement {
+        vendor_name = "AWS"
+        name        = "AWSManagedRulesKnownBadInputsRuleSet"
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "AWSManagedRulesKnownBadInputsRuleSet"
+      sampled_requests_enabled   = true
     }
   }
 

@@ -50,6 +50,12 @@ variable "worker_bucket_keys" {
   default     = ["creatives", "uploads", "exports", "backups", "audit-archive"]
 }
 
+variable "extra_kms_key_arns" {
+  type        = list(string)
+  description = "Further KMS keys the tasks may use, e.g. the key of DR replica buckets served after a failover."
+  default     = []
+}
+
 variable "queue_arns" {
   type        = list(string)
   description = "ARNs of the SQS queues the application sends to and consumes."

@@ -18,6 +18,11 @@ output "access_logs_bucket_domain_name" {
   value       = aws_s3_bucket.access_logs.bucket_regional_domain_name
 }
 
+output "replica_kms_key_arn" {
+  description = "KMS key of the DR-region replicas (null without replicate_to_dr)."
+  value       = one(aws_kms_key.dr[*].arn)
+}
+
 output "replica_bucket_ids" {
   description = "DR-region replica bucket names by purpose (empty without replicate_to_dr)."
   value       = { for k, b in aws_s3_bucket.replica : k => b.id }
