@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
-use platform::jobs::{Job, JobContext};
+use platform::jobs::{Job, JobContext, Permanent};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::{PgPool, Postgres, Transaction};
@@ -144,8 +144,7 @@ impl Job for SyncCampaign {
             .and_then(|a| a.get("generation"))
             .and_then(Value::as_i64)
             .unwrap_or(0);
-        let last = ctx.is_last_attempt();
-        match push(&svc, &ctx.pool, tenant, &snap, last).await {
+        match push(&svc, &ctx.pool, tenant, &snap, ctx.is_last_attempt()).await {
             Ok(ttd) => {
                 set_activation(
                     &ctx.pool,
@@ -164,6 +163,8 @@ impl Job for SyncCampaign {
             }
             Err(e) => {
                 let message = format!("{e:#}");
+                let permanent = is_permanent(&e);
+                let last = permanent || ctx.is_last_attempt();
                 let status = if last { "failed" } else { "pending" };
                 set_activation(
                     &ctx.pool,
@@ -179,6 +180,9 @@ impl Job for SyncCampaign {
                     .increment(1);
                 if last {
                     notify_failure(&svc, tenant, self.campaign_id, &message).await;
+                }
+                if permanent {
+                    return Err(Permanent(message).into());
                 }
                 Err(e)
             }
@@ -564,10 +568,10 @@ impl Writer<'_> {
         desired: T,
     ) -> anyhow::Result<String> {
         let result = self.ensure_inner(object, id, parent, desired).await;
-        let outcome = match (&result, self.last) {
-            (Ok(_), _) => "synced",
-            (Err(_), false) => "retried",
-            (Err(_), true) => "failed",
+        let outcome = match &result {
+            Ok(_) => "synced",
+            Err(e) if self.last || is_permanent(e) => "failed",
+            Err(_) => "retried",
         };
         metrics::counter!("p360_ttd_sync_total", "object" => object, "outcome" => outcome)
             .increment(1);
@@ -650,6 +654,17 @@ impl Writer<'_> {
         count(object, action);
         Ok(ttd_id)
     }
+}
+
+/// TTD refused the request itself (validation, credentials, a missing
+/// object): sending it again cannot succeed until someone changes something.
+fn is_permanent(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<TtdError>(),
+            Some(TtdError::Rejected { .. } | TtdError::Auth(_))
+        )
+    })
 }
 
 fn count(object: &'static str, action: &'static str) {

@@ -83,6 +83,16 @@ impl Fixture {
             json!({"slug": "acme", "name": "Acme"}),
         )
         .await;
+        Fixture::new_in_tenant(api, platform_admin, admin, approver).await
+    }
+
+    /// In an existing tenant `acme`.
+    async fn new_in_tenant(
+        api: Api,
+        platform_admin: &str,
+        admin: String,
+        approver: String,
+    ) -> Fixture {
         let adv = api
             .post(
                 "/v1/advertisers",
@@ -689,4 +699,330 @@ async fn twenty_campaigns_converge_under_a_thirty_percent_fault_rate() {
     );
     stop.trigger();
     handle.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_sync_ttd_refuses_fails_at_once_notifies_and_can_be_retried() {
+    let base = sandbox(SandboxOptions {
+        login: Some("p360".into()),
+        password: Some("right".into()),
+        ..Default::default()
+    })
+    .await;
+    // A webhook receiver.
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    let hook = {
+        let received = received.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |axum::Json(v): axum::Json<Value>| {
+                let received = received.clone();
+                async move {
+                    received.lock().unwrap().push(v);
+                    "ok"
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}/hook")
+    };
+    let p = Platform::start().await;
+    let ttd_config = |password: &str| {
+        let (base, hook, password) = (base.clone(), hook.clone(), password.to_string());
+        move |c: &mut platform::config::Config| {
+            c.ttd.base_url = Some(base);
+            c.ttd.login = "p360".into();
+            c.ttd.password = Some(password.into());
+            c.ttd.failure_webhook = Some(hook);
+        }
+    };
+    let (stop, handle) = worker(&p, ttd_config("wrong"));
+    let f = platform_fixture(&p).await;
+    let id = f.submitted_campaign("Launch").await;
+    f.approve(&id).await;
+
+    // Wrong credentials are not retried twelve times: failed at once.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let activation = loop {
+        let a = f.activation(&id).await;
+        if a["status"] == "failed" {
+            break a;
+        }
+        assert!(Instant::now() < deadline, "never failed: {a}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        activation["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("authentication"),
+        "{activation}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while received.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "no webhook call");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let note = received.lock().unwrap()[0].clone();
+    assert_eq!(note["event"], "activation.sync_failed");
+    assert_eq!(note["campaign_id"], id.as_str());
+    stop.trigger();
+    handle.await.unwrap().unwrap();
+
+    // The operator sees the dead letter, fixes the credentials and retries it.
+    let dead = f
+        .api
+        .get(
+            "/v1/jobs?status=dead&kind=ttd.sync_campaign",
+            &f.platform_admin,
+        )
+        .await;
+    let items = dead["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{dead}");
+    assert_eq!(items[0]["attempts"], 1, "dead after one attempt: {dead}");
+    let job = items[0]["id"].as_str().unwrap().to_string();
+    let (s, body) = f
+        .api
+        .call(reqwest::Method::GET, "/v1/jobs", &f.admin, None)
+        .await;
+    assert_eq!(s, 403, "customers do not see the platform's jobs: {body}");
+    let (s, body) = f
+        .api
+        .call(
+            reqwest::Method::GET,
+            "/v1/jobs?status=bogus",
+            &f.platform_admin,
+            None,
+        )
+        .await;
+    assert_eq!(s, 422, "{body}");
+
+    let (stop, handle) = worker(&p, ttd_config("right"));
+    let retried = f
+        .api
+        .post(
+            &format!("/v1/jobs/{job}/retry"),
+            &f.platform_admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(retried["status"], "queued");
+    assert_eq!(retried["attempts"], 0);
+    f.wait_synced(std::slice::from_ref(&id), Duration::from_secs(20))
+        .await;
+    let (s, body) = f
+        .api
+        .call(
+            reqwest::Method::POST,
+            &format!("/v1/jobs/{job}/retry"),
+            &f.platform_admin,
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(s, 409, "a succeeded job is not retried: {body}");
+    // The retry is on the platform's audit chain.
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_events WHERE action = 'job.retried' AND target_id = $1",
+    )
+    .bind(&job)
+    .fetch_one(&p.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
+    stop.trigger();
+    handle.await.unwrap().unwrap();
+}
+
+/// A child process killed when dropped.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_worker(var: &str, env: &[(&str, String)], log: &std::path::Path) -> Child {
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    Child(
+        p360(&["worker", "--data-dir", var])
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("spawn p360 worker"),
+    )
+}
+
+/// The binary end to end on embedded defaults: `p360 sandbox ttd` with
+/// faults, `p360 serve --no-worker`, and a `p360 worker` that is killed with
+/// SIGKILL in the middle of the sync and started again.
+#[tokio::test]
+async fn killing_the_worker_mid_sync_still_converges() {
+    use std::io::BufRead;
+    let port = free_port();
+    let mut sandbox = Child(
+        p360(&[
+            "sandbox",
+            "ttd",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--fault-rate",
+            "0.2",
+            "--seed",
+            "7",
+            "--lost-hang-ms",
+            "1500",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn the sandbox"),
+    );
+    let mut first = String::new();
+    std::io::BufReader::new(sandbox.0.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("TTD sandbox listening"), "{first}");
+    let base = format!("http://127.0.0.1:{port}");
+
+    let data = TempDir::new("kill9");
+    let var = data.path().join("var");
+    let var_s = var.to_str().unwrap();
+    let env = [
+        ("P360_TTD__BASE_URL", base.clone()),
+        ("P360_TTD__TIMEOUT_MS", "1000".to_string()),
+        ("P360_JOBS__CONCURRENCY", "2".to_string()),
+        ("P360_JOBS__LEASE_SECS", "4".to_string()),
+        ("P360_JOBS__POLL_MS", "500".to_string()),
+    ];
+    let served = Served::start_env(&var, &["--no-worker"], &env);
+    let token = |role: &str, tenant: Option<&str>, email: &str| {
+        let mut args = vec![
+            "token",
+            "--data-dir",
+            var_s,
+            "--role",
+            role,
+            "--email",
+            email,
+        ];
+        if let Some(t) = tenant {
+            args.extend(["--tenant", t]);
+        }
+        p360_ok(&args).trim().to_string()
+    };
+    let platform_admin = token("platform_admin", None, "admin@agency.test");
+    let api = Api {
+        base: served.url(""),
+        client: reqwest::Client::new(),
+    };
+    // Tenant first: customer tokens name it.
+    api.post(
+        "/v1/tenants",
+        &platform_admin,
+        json!({"slug": "acme", "name": "Acme"}),
+    )
+    .await;
+    let f = Fixture::new_in_tenant(
+        api,
+        &platform_admin,
+        token("customer_admin", Some("acme"), "admin@acme.test"),
+        token("customer_admin", Some("acme"), "boss@acme.test"),
+    )
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        let id = f.submitted_campaign(&format!("Campaign {i}")).await;
+        f.approve(&id).await;
+        ids.push(id);
+    }
+
+    let log = data.path().join("worker.log");
+    let mut worker = spawn_worker(var_s, &env, &log);
+    // Kill it once the sync is under way but not done.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let synced_at_kill = loop {
+        let page = f.api.get("/v1/campaigns?limit=500", &f.admin).await;
+        let synced = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["activation"]["status"] == "synced")
+            .count();
+        if synced >= 1 {
+            break synced;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the worker synced nothing: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    worker.0.kill().unwrap(); // SIGKILL
+    worker.0.wait().unwrap();
+    eprintln!("killed the worker with {synced_at_kill}/10 campaigns synced");
+    assert!(synced_at_kill < 10, "killed too late to prove anything");
+
+    let mut worker = spawn_worker(var_s, &env, &log);
+    let started = Instant::now();
+    let activations = f.wait_synced(&ids, Duration::from_secs(120)).await;
+    eprintln!("converged {:?} after the restart", started.elapsed());
+
+    let h = holdings(&ttd(&base, 10)).await;
+    assert_eq!(h.advertisers.len(), 1);
+    assert_eq!(h.campaigns.len(), 10, "exactly 10 campaigns");
+    assert_eq!(
+        distinct(h.campaigns.iter().map(|c| c.description.as_deref())),
+        10
+    );
+    assert_eq!(h.ad_groups.len(), 10);
+    assert_eq!(h.creatives.len(), 1);
+    let mapped: HashSet<&str> = activations
+        .iter()
+        .map(|a| a["ttd"]["campaign_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(mapped.len(), 10);
+
+    // Operators see the same through the CLI.
+    let mut cmd = p360(&[
+        "jobs",
+        "list",
+        "--data-dir",
+        var_s,
+        "--kind",
+        "ttd.sync_campaign",
+    ]);
+    cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    let out = cmd.output().unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        listing.lines().filter(|l| l.contains("succeeded")).count() >= 10,
+        "{listing}"
+    );
+    assert!(!listing.contains(" dead "), "{listing}");
+    let out = p360(&["jobs", "list", "--data-dir", var_s, "--status", "bogus"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--status must be one of"));
+
+    // A planned stop drains and exits cleanly.
+    // SAFETY: kill(2) with a pid we spawned.
+    unsafe { libc::kill(worker.0.id() as i32, libc::SIGTERM) };
+    let status = worker.0.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    drop(served);
 }

@@ -55,6 +55,17 @@ impl JobContext {
     }
 }
 
+/// An error no retry can fix (the partner refused the request as invalid,
+/// the credentials are wrong): the job becomes a dead letter at once instead
+/// of using up its attempts.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Permanent(pub String);
+
+fn is_permanent(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.is::<Permanent>())
+}
+
 /// A kind of background work.
 pub trait Job: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// Stable name, stored with each job.
@@ -432,11 +443,12 @@ async fn execute(
     };
     let outcome = tokio::spawn(handler(job.payload, ctx)).await;
     renew.abort();
-    let error = match outcome {
-        Ok(Ok(())) => None,
-        Ok(Err(e)) => Some(format!("{e:#}")),
-        Err(e) => Some(format!("the job panicked: {e}")),
+    let (error, permanent) = match outcome {
+        Ok(Ok(())) => (None, false),
+        Ok(Err(e)) => (Some(format!("{e:#}")), is_permanent(&e)),
+        Err(e) => (Some(format!("the job panicked: {e}")), false),
     };
+    let last = permanent || job.attempts >= job.max_attempts;
     let kind = job.kind.clone();
     let result = match &error {
         None => {
@@ -449,7 +461,7 @@ async fn execute(
             .execute(&pool)
             .await
         }
-        Some(err) if job.attempts >= job.max_attempts => {
+        Some(err) if last => {
             tracing::error!(job = %job.id, kind = %kind, error = %err, "job failed for the last time; dead-lettered");
             sqlx::query(
                 "UPDATE jobs SET status = 'dead', finished_at = now(), locked_until = NULL, \
@@ -481,7 +493,7 @@ async fn execute(
     if let Err(e) = result {
         tracing::warn!(job = %job.id, error = %e, "could not record a job's outcome; its lease will expire and it runs again");
     }
-    let outcome = match (&error, job.attempts >= job.max_attempts) {
+    let outcome = match (&error, last) {
         (None, _) => "succeeded",
         (Some(_), true) => "dead",
         (Some(_), false) => "retried",

@@ -424,9 +424,11 @@ impl TtdClient {
                 Err(_) => backoff(attempts),
             };
             if attempts > s.max_retries {
-                return Err(TtdError::Auth(format!(
-                    "no token after {attempts} attempts"
-                )));
+                return Err(TtdError::Unavailable {
+                    endpoint: endpoint.to_owned(),
+                    attempts,
+                    reason: "no token".into(),
+                });
             }
             tokio::time::sleep(wait).await;
         };

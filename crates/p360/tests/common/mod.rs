@@ -113,6 +113,11 @@ pub struct Served {
 impl Served {
     /// Start `p360 serve` on the data dir with a free port and wait for the "listening" line.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Served {
+        Served::start_env(data_dir, extra, &[])
+    }
+
+    /// Like [`Served::start`], with extra environment variables.
+    pub fn start_env(data_dir: &Path, extra: &[&str], env: &[(&str, String)]) -> Served {
         let mut cmd = p360(&[
             "serve",
             "--data-dir",
@@ -120,6 +125,7 @@ impl Served {
             "--listen",
             "127.0.0.1:0",
         ]);
+        cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
         cmd.args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
