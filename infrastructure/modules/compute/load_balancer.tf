@@ -66,6 +66,27 @@ resource "aws_lb_listener" "https" {
   }
 }
 
+# /metrics is for the collector inside the task (127.0.0.1), never for the internet.
+resource "aws_lb_listener_rule" "hide_metrics" {
+  listener_arn = aws_lb_listener.https.arn
+  priority     = 1
+
+  condition {
+    path_pattern {
+      values = ["/metrics", "/metrics/*"]
+    }
+  }
+
+  action {
+    type = "fixed-response"
+    fixed_response {
+      content_type = "application/problem+json"
+      message_body = "{\"type\":\"urn:p360:problem:not-found\",\"title\":\"Not Found\",\"status\":404}"
+      status_code  = "404"
+    }
+  }
+}
+
 resource "random_password" "origin_verify" {
   length  = 48
   special = false

@@ -1,0 +1,93 @@
+# Repository commands. The GitLab pipeline (.gitlab-ci.yml) calls nothing but
+# these targets, so every pipeline step can be run here too: `make <target>`.
+# `make help` lists them.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export CARGO_TERM_COLOR ?= never
+
+ENV ?= dev
+VERSION ?= $(shell scripts/version)
+
+.PHONY: help fmt-check clippy squawk test coverage deny check-infra terraform-fmt \
+        terraform-validate checkov hadolint monitoring-check pipeline-check trivy \
+        release lambda image image-push deploy switch-traffic integration-test uat smoke-test
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
+
+# ---- validate
+fmt-check: ## cargo fmt --check
+	cargo fmt --all -- --check
+
+clippy: ## cargo clippy, warnings are errors
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+squawk: ## lint the SQL migrations
+	@command -v squawk >/dev/null || python3 -m pip install --quiet squawk-cli
+	squawk migrations/*.sql
+
+check-infra: ## every non-Rust check: terraform fmt, variables, checkov, hadolint, promtool, pipeline
+	./scripts/check-infra
+
+terraform-fmt: ## terraform fmt -check and the variable check
+	./scripts/check-infra terraform
+
+terraform-validate: ## terraform init -backend=false + validate of every root (needs the Terraform registry)
+	./scripts/terraform-validate
+
+# ---- test
+test: ## the test suite against real PostgreSQL and Redis (./scripts/test)
+	./scripts/test
+
+coverage: ## the test suite under cargo-llvm-cov, failing below 80% of lines
+	./scripts/coverage
+
+# ---- security
+deny: ## cargo deny: advisories, licences, bans, sources (deny.toml)
+	@cargo deny --version >/dev/null 2>&1 || cargo install cargo-deny --locked --version 0.20.2
+	cargo deny --locked check
+
+checkov: ## checkov over infrastructure/ and the Dockerfile
+	./scripts/check-infra checkov
+
+hadolint: ## lint the Dockerfile (and shellcheck the scripts)
+	./scripts/check-infra hadolint
+
+monitoring-check: ## promtool check/test rules, dashboards, metric names
+	./scripts/check-infra monitoring
+
+pipeline-check: ## gitlab-ci-local --list parses .gitlab-ci.yml
+	./scripts/check-infra pipeline
+
+trivy: ## Trivy: dependencies, misconfigurations, secrets of the repository
+	./scripts/trivy-scan fs .
+
+# ---- build
+release: ## the release binary, as the image builds it
+	SOURCE_GIT_SHA=$$(git rev-parse --short=12 HEAD) cargo build --release --locked -p p360
+
+lambda: ## the landing Lambda zip (target/lambda/landing-lambda/bootstrap.zip)
+	./scripts/build-lambda
+
+image: ## docker build the p360 image as p360:$(VERSION)
+	./scripts/image build
+
+image-push: ## build, Trivy-scan and push to ECR_REPOSITORY as $(VERSION) and sha-<sha>
+	./scripts/image push
+
+# ---- deploy and verify (ENV=dev|staging|production, VERSION=x.y.z)
+deploy: ## terraform apply, migrations as a one-off task, p360 deploy start --version $(VERSION)
+	./scripts/deploy $(ENV) $(VERSION)
+
+switch-traffic: ## all traffic of ENV to COLOUR=blue|green (manual rollback)
+	./scripts/switch-traffic $(ENV) $(COLOUR)
+
+integration-test: ## deployed ENV: health, readiness, OpenAPI, version, error contract
+	./scripts/smoke-test --env $(ENV) --version $(VERSION) --full
+
+uat: ## acceptance checks on ENV before the production approval
+	./scripts/smoke-test --env $(ENV) --version $(VERSION) --full
+
+smoke-test: ## deployed ENV: health, readiness, OpenAPI, version
+	./scripts/smoke-test --env $(ENV) --version $(VERSION)
