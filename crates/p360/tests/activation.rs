@@ -267,6 +267,7 @@ fn worker(
             lease: Duration::from_secs(30),
             poll: Duration::from_millis(500),
             drain: Duration::from_secs(2),
+            ..Default::default()
         },
         shutdown.clone(),
     ));

@@ -5,8 +5,6 @@
 mod common;
 
 use std::io::Write;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use common::*;
 use secrecy::SecretString;
@@ -260,43 +258,16 @@ async fn creatives_on_the_local_store() {
     assert!(objects.is_dir(), "{}", objects.display());
 }
 
-struct Moto(Child);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn creatives_on_s3() {
-    let port = free_port();
-    let moto = Moto(
-        Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto_server (PyPI moto[server])"),
-    );
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(res) = reqwest::Client::new()
-            .put(format!("{endpoint}/p360-creatives"))
-            .send()
-            .await
-            && res.status().is_success()
-        {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "moto_server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let moto = Moto::start().await;
+    let endpoint = moto.endpoint.clone();
+    let created = reqwest::Client::new()
+        .put(format!("{endpoint}/p360-creatives"))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success());
     let ep = endpoint.clone();
     let p = Platform::start_with(move |c| {
         c.storage.s3_bucket = Some("p360-creatives".into());

@@ -1,13 +1,14 @@
-//! The PostgreSQL job runtime: outbox semantics, retries with backoff, dead
-//! letters, deduplication, lease expiry after a crash, NOTIFY wake-up and
-//! graceful release on shutdown.
+//! The job runtime, on both backends (PostgreSQL, and SQS via moto_server):
+//! outbox semantics, retries with backoff, dead letters, deduplication, lease
+//! expiry after a crash, NOTIFY wake-up and graceful release on shutdown.
+//! Every case runs once per backend (`<case>::postgres`, `<case>::sqs`).
 
 mod common;
 
 use std::time::{Duration, Instant};
 
 use common::*;
-use platform::jobs::{self, Job, JobContext, Registry, WorkerConfig};
+use platform::jobs::{self, Backend, Job, JobContext, Registry, WorkerConfig};
 use platform::shutdown::Shutdown;
 use serde::{Deserialize, Serialize};
 
@@ -45,14 +46,79 @@ impl Job for Effect {
     }
 }
 
-async fn setup() -> TestDb {
+/// A database with the effects table, and the backend under test.
+struct Harness {
+    db: TestDb,
+    backend: Backend,
+    sqs: Option<(Moto, aws_sdk_sqs::Client, String)>,
+}
+
+async fn harness(sqs: bool) -> Harness {
     let db = migrated_db().await;
     sqlx::query("CREATE TABLE job_effects (tag text, attempt bigint)")
         .execute(&db.pool)
         .await
         .unwrap();
-    db
+    if !sqs {
+        return Harness {
+            db,
+            backend: Backend::Postgres,
+            sqs: None,
+        };
+    }
+    let moto = Moto::start().await;
+    let cfg = moto.sqs("p360-test-", &["default"]).await;
+    let client = jobs::sqs::client(&cfg).await;
+    Harness {
+        db,
+        backend: Backend::Sqs(cfg),
+        sqs: Some((moto, client, "p360-test-default".into())),
+    }
 }
+
+impl std::ops::Deref for Harness {
+    type Target = TestDb;
+    fn deref(&self) -> &TestDb {
+        &self.db
+    }
+}
+
+impl Harness {
+    async fn queue_url(&self, name: &str) -> String {
+        let (_, client, _) = self.sqs.as_ref().unwrap();
+        client
+            .get_queue_url()
+            .queue_name(name)
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap()
+    }
+}
+
+/// Each case, once per backend.
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {$(
+        mod $case {
+            #[tokio::test]
+            async fn postgres() {
+                super::$case(super::harness(false).await).await
+            }
+            #[tokio::test]
+            async fn sqs() {
+                super::$case(super::harness(true).await).await
+            }
+        }
+    )*};
+}
+
+on_both_backends!(
+    jobs_follow_their_transaction_retry_and_dead_letter,
+    a_notification_wakes_an_idle_worker_at_once,
+    a_crashed_workers_job_runs_again_when_its_lease_expires,
+    shutdown_releases_jobs_that_do_not_finish_in_time,
+);
 
 fn effect(tag: &str, fail_first: i64) -> Effect {
     Effect {
@@ -70,9 +136,13 @@ async fn enqueue(db: &TestDb, job: Effect) -> Option<uuid::Uuid> {
 }
 
 fn start_worker(
-    db: &TestDb,
+    db: &Harness,
     config: WorkerConfig,
 ) -> (Shutdown, tokio::task::JoinHandle<anyhow::Result<()>>) {
+    let config = WorkerConfig {
+        backend: db.backend.clone(),
+        ..config
+    };
     let shutdown = Shutdown::manual();
     let handle = tokio::spawn(jobs::run_worker(
         db.pool.clone(),
@@ -106,9 +176,7 @@ async fn wait_for(db: &TestDb, id: uuid::Uuid, want: &str) -> (String, i64, Opti
     }
 }
 
-#[tokio::test]
-async fn jobs_follow_their_transaction_retry_and_dead_letter() {
-    let db = setup().await;
+async fn jobs_follow_their_transaction_retry_and_dead_letter(db: Harness) {
     // Rolled back: no job.
     let mut tx = db.pool.begin().await.unwrap();
     jobs::enqueue(&mut tx, &effect("rolled-back", 0), None)
@@ -136,6 +204,26 @@ async fn jobs_follow_their_transaction_retry_and_dead_letter() {
     let (_, attempts, err) = wait_for(&db, doomed, "dead").await;
     assert_eq!(attempts, 3, "MAX_ATTEMPTS");
     assert!(err.unwrap().contains("failing attempt 3"));
+    if let Some((_, client, queue)) = &db.sqs {
+        // The dead letter is in the dead-letter queue, with its error.
+        let dlq = db.queue_url(&format!("{queue}-dlq")).await;
+        let got = client
+            .receive_message()
+            .queue_url(&dlq)
+            .message_attribute_names("All")
+            .wait_time_seconds(5)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        assert_eq!(got.len(), 1);
+        assert!(got[0].body().unwrap().contains(&doomed.to_string()));
+        let error = got[0].message_attributes().unwrap()["error"]
+            .string_value()
+            .unwrap();
+        assert!(error.contains("failing attempt 3"), "{error}");
+    }
     let effects: Vec<(String, i64)> =
         sqlx::query_as("SELECT tag, attempt FROM job_effects ORDER BY tag")
             .fetch_all(&db.pool)
@@ -146,9 +234,7 @@ async fn jobs_follow_their_transaction_retry_and_dead_letter() {
     worker.await.unwrap().unwrap();
 }
 
-#[tokio::test]
-async fn a_notification_wakes_an_idle_worker_at_once() {
-    let db = setup().await;
+async fn a_notification_wakes_an_idle_worker_at_once(db: Harness) {
     let (shutdown, worker) = start_worker(
         &db,
         WorkerConfig {
@@ -169,10 +255,31 @@ async fn a_notification_wakes_an_idle_worker_at_once() {
     worker.await.unwrap().unwrap();
 }
 
-#[tokio::test]
-async fn a_crashed_workers_job_runs_again_when_its_lease_expires() {
-    let db = setup().await;
+async fn a_crashed_workers_job_runs_again_when_its_lease_expires(db: Harness) {
     let id = enqueue(&db, effect("orphan", 0)).await.unwrap();
+    if let Some((_, client, queue)) = &db.sqs {
+        // As the relay would have sent it, and a worker received it and died
+        // (its one-second visibility is its lease).
+        let url = db.queue_url(queue).await;
+        let body = serde_json::json!({"id": id, "kind": "test.effect", "max_attempts": 3,
+            "payload": {"tag": "orphan", "fail_first": 0, "sleep_ms": 0}});
+        client
+            .send_message()
+            .queue_url(&url)
+            .message_body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let got = client
+            .receive_message()
+            .queue_url(&url)
+            .visibility_timeout(1)
+            .wait_time_seconds(5)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.messages.unwrap_or_default().len(), 1);
+    }
     // As a worker that claimed it and died would leave it.
     sqlx::query(
         "UPDATE jobs SET status = 'running', attempts = 1, locked_by = 'dead-worker', \
@@ -189,9 +296,7 @@ async fn a_crashed_workers_job_runs_again_when_its_lease_expires() {
     worker.await.unwrap().unwrap();
 }
 
-#[tokio::test]
-async fn shutdown_releases_jobs_that_do_not_finish_in_time() {
-    let db = setup().await;
+async fn shutdown_releases_jobs_that_do_not_finish_in_time(db: Harness) {
     let id = enqueue(
         &db,
         Effect {
@@ -218,4 +323,18 @@ async fn shutdown_releases_jobs_that_do_not_finish_in_time() {
         ("queued", 0),
         "released without costing an attempt"
     );
+    if let Some((_, client, queue)) = &db.sqs {
+        // Visible again at once, not after the lease.
+        let url = db.queue_url(queue).await;
+        let got = client
+            .receive_message()
+            .queue_url(&url)
+            .wait_time_seconds(2)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        assert_eq!(got.len(), 1, "the released message is visible");
+    }
 }

@@ -127,17 +127,54 @@ impl Default for TtdConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct JobsConfig {
+    /// `postgres` (default: the jobs table is the queue) or `sqs` (the jobs
+    /// table is the outbox, relayed to one SQS queue per job queue).
+    pub backend: JobsBackend,
     /// Jobs one worker process runs at once.
     pub concurrency: usize,
     /// Seconds a claimed job belongs to its worker (renewed while it runs).
     pub lease_secs: u64,
     /// Wake up at least this often without a notification.
     pub poll_ms: u64,
+    pub sqs: SqsConfig,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobsBackend {
+    #[default]
+    Postgres,
+    Sqs,
+}
+
+/// SQS, when `jobs.backend = "sqs"`: job queue `q` is the SQS queue
+/// `{queue_prefix}{q}`, its dead letters go to `{queue_prefix}{q}-dlq`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SqsConfig {
+    pub queue_prefix: String,
+    /// AWS region (else from the AWS environment).
+    pub region: Option<String>,
+    /// An SQS-compatible endpoint instead of AWS (tests: moto).
+    pub endpoint: Option<String>,
+    /// Static credentials for an SQS-compatible endpoint; on AWS leave unset
+    /// and let the task role provide them.
+    pub access_key_id: Option<String>,
+    #[serde(
+        serialize_with = "serialize_secret",
+        deserialize_with = "deserialize_opt_secret"
+    )]
+    pub secret_access_key: Option<SecretString>,
 }
 
 impl Default for JobsConfig {
     fn default() -> Self {
         JobsConfig {
+            backend: JobsBackend::Postgres,
+            sqs: SqsConfig {
+                queue_prefix: "p360-".into(),
+                ..SqsConfig::default()
+            },
             concurrency: 8,
             lease_secs: 60,
             poll_ms: 5_000,

@@ -340,3 +340,66 @@ pub fn free_port() -> u16 {
     }
     panic!("no free port in 20000-29999");
 }
+
+/// A `moto_server` (PyPI moto[server]) on a free port, stopped when dropped:
+/// the S3- and SQS-compatible server the tests talk to.
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Moto {
+    pub async fn start() -> Moto {
+        let port = free_port();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server (PyPI moto[server])");
+        let moto = Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while reqwest::get(format!("{}/moto-api/", moto.endpoint))
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "moto_server did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        moto
+    }
+
+    /// SQS settings for this server, with queues `{prefix}{q}` and
+    /// `{prefix}{q}-dlq` created for each of `queues`.
+    pub async fn sqs(&self, prefix: &str, queues: &[&str]) -> platform::config::SqsConfig {
+        let cfg = platform::config::SqsConfig {
+            queue_prefix: prefix.into(),
+            region: Some("us-east-1".into()),
+            endpoint: Some(self.endpoint.clone()),
+            access_key_id: Some("testing".into()),
+            secret_access_key: Some("testing".to_string().into()),
+        };
+        let client = platform::jobs::sqs::client(&cfg).await;
+        for q in queues {
+            for name in [format!("{prefix}{q}"), format!("{prefix}{q}-dlq")] {
+                client
+                    .create_queue()
+                    .queue_name(&name)
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("create {name}: {e:?}"));
+            }
+        }
+        cfg
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

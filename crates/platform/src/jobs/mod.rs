@@ -25,7 +25,9 @@ use uuid::Uuid;
 
 use crate::shutdown::Shutdown;
 
-const CHANNEL: &str = "p360_jobs";
+pub mod sqs;
+
+pub(crate) const CHANNEL: &str = "p360_jobs";
 
 /// What a running job can reach.
 #[derive(Clone)]
@@ -127,14 +129,14 @@ pub async fn enqueue<J: Job>(
     Ok(Some(id))
 }
 
-type Handler = Arc<
+pub(crate) type Handler = Arc<
     dyn Fn(Value, JobContext) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>
         + Send
         + Sync,
 >;
 
 /// A job kind's handler and its backoff.
-type Entry = (Handler, fn(i64) -> Duration);
+pub(crate) type Entry = (Handler, fn(i64) -> Duration);
 
 /// The job kinds a worker runs, with their backoff.
 #[derive(Clone, Default)]
@@ -184,6 +186,17 @@ pub struct WorkerConfig {
     pub poll: Duration,
     /// On shutdown, wait this long for running jobs before releasing them.
     pub drain: Duration,
+    pub backend: Backend,
+}
+
+/// Where jobs wait between their commit and their run.
+#[derive(Debug, Clone, Default)]
+pub enum Backend {
+    /// The jobs table is the queue.
+    #[default]
+    Postgres,
+    /// The jobs table is the outbox; a relay moves committed jobs to SQS.
+    Sqs(crate::config::SqsConfig),
 }
 
 impl From<&crate::config::JobsConfig> for WorkerConfig {
@@ -192,6 +205,10 @@ impl From<&crate::config::JobsConfig> for WorkerConfig {
             concurrency: c.concurrency,
             lease: Duration::from_secs(c.lease_secs),
             poll: Duration::from_millis(c.poll_ms),
+            backend: match c.backend {
+                crate::config::JobsBackend::Postgres => Backend::Postgres,
+                crate::config::JobsBackend::Sqs => Backend::Sqs(c.sqs.clone()),
+            },
             ..WorkerConfig::default()
         }
     }
@@ -204,6 +221,7 @@ impl Default for WorkerConfig {
             lease: Duration::from_secs(60),
             poll: Duration::from_secs(5),
             drain: Duration::from_secs(10),
+            backend: Backend::Postgres,
         }
     }
 }
@@ -229,6 +247,10 @@ pub async fn run_worker(
     if registry.handlers.is_empty() {
         tracing::info!("no job kinds registered; no worker runs");
         return Ok(());
+    }
+    if let Backend::Sqs(sqs) = &config.backend {
+        let sqs = sqs.clone();
+        return sqs::run_worker(pool, registry, config, sqs, worker_id, shutdown).await;
     }
     let registry = Arc::new(registry);
     let slots = Arc::new(tokio::sync::Semaphore::new(config.concurrency));
@@ -336,7 +358,7 @@ pub async fn run_worker(
 /// A job going back to the queue while a twin with its dedup key is already
 /// queued would break the one-queued-job rule; the twin will do the same work
 /// with fresher input, so this one ends as `superseded`.
-async fn supersede_if_duplicate(
+pub(crate) async fn supersede_if_duplicate(
     pool: &PgPool,
     id: Uuid,
     worker: &str,
@@ -359,7 +381,7 @@ async fn supersede_if_duplicate(
 }
 
 /// Seconds until the next queued job of these queues and kinds is due.
-async fn next_due(
+pub(crate) async fn next_due(
     pool: &PgPool,
     queues: &[String],
     kinds: &[String],
@@ -399,6 +421,27 @@ async fn claim(
     .bind(lease.as_secs_f64())
     .fetch_all(pool)
     .await
+}
+
+/// Run a handler in its own task (a panic is a failure, not a crash);
+/// returns the error, if any, and whether it is permanent.
+pub(crate) async fn invoke(
+    handler: Handler,
+    payload: Value,
+    ctx: JobContext,
+) -> (Option<String>, bool) {
+    match tokio::spawn(handler(payload, ctx)).await {
+        Ok(Ok(())) => (None, false),
+        Ok(Err(e)) => (Some(format!("{e:#}")), is_permanent(&e)),
+        Err(e) => (Some(format!("the job panicked: {e}")), false),
+    }
+}
+
+pub(crate) fn record_run(kind: &str, outcome: &'static str, took: Duration) {
+    metrics::counter!("p360_jobs_total", "kind" => kind.to_owned(), "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!("p360_job_duration_seconds", "kind" => kind.to_owned())
+        .record(took.as_secs_f64());
 }
 
 async fn execute(
@@ -441,13 +484,8 @@ async fn execute(
             }
         })
     };
-    let outcome = tokio::spawn(handler(job.payload, ctx)).await;
+    let (error, permanent) = invoke(handler, job.payload, ctx).await;
     renew.abort();
-    let (error, permanent) = match outcome {
-        Ok(Ok(())) => (None, false),
-        Ok(Err(e)) => (Some(format!("{e:#}")), is_permanent(&e)),
-        Err(e) => (Some(format!("the job panicked: {e}")), false),
-    };
     let last = permanent || job.attempts >= job.max_attempts;
     let kind = job.kind.clone();
     let result = match &error {
@@ -498,9 +536,7 @@ async fn execute(
         (Some(_), true) => "dead",
         (Some(_), false) => "retried",
     };
-    metrics::counter!("p360_jobs_total", "kind" => kind.clone(), "outcome" => outcome).increment(1);
-    metrics::histogram!("p360_job_duration_seconds", "kind" => kind)
-        .record(started.elapsed().as_secs_f64());
+    record_run(&kind, outcome, started.elapsed());
 }
 
 /// Queue depth, oldest ready job and dead letters, for `/metrics` (each
