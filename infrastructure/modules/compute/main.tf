@@ -68,6 +68,7 @@ resource "aws_ecs_cluster_capacity_providers" "this" {
 
 resource "aws_ecs_task_definition" "api" {
   family                   = "${var.name}-api"
+  skip_destroy             = true
   requires_compatibilities = ["FARGATE"]
   network_mode             = "awsvpc"
   cpu                      = var.api_cpu
@@ -117,6 +118,7 @@ resource "aws_ecs_task_definition" "api" {
 
 resource "aws_ecs_task_definition" "worker" {
   family                   = "${var.name}-worker"
+  skip_destroy             = true
   requires_compatibilities = ["FARGATE"]
   network_mode             = "awsvpc"
   cpu                      = var.worker_cpu
@@ -157,6 +159,7 @@ resource "aws_ecs_task_definition" "worker" {
 # (scripts/deploy does it). It needs nothing but the database.
 resource "aws_ecs_task_definition" "migrate" {
   family                   = "${var.name}-migrate"
+  skip_destroy             = true
   requires_compatibilities = ["FARGATE"]
   network_mode             = "awsvpc"
   cpu                      = 256
