@@ -1,5 +1,7 @@
-# The remote state backend of every environment: a versioned, KMS-encrypted S3
-# bucket and a DynamoDB table for state locking. Applied once per account,
+# The remote state backends: one in the primary region for shared, dev,
+# staging and production, and one in the DR region for environments/dr, so that
+# a failover never depends on the region it leaves. Each is a versioned,
+# KMS-encrypted S3 bucket with a DynamoDB lock table. Applied once per account,
 # before anything else (docs/runbooks/environment-setup.md).
 
 provider "aws" {
@@ -14,98 +16,30 @@ provider "aws" {
   }
 }
 
-data "aws_caller_identity" "current" {}
+provider "aws" {
+  alias  = "dr"
+  region = var.dr_region
 
-resource "aws_kms_key" "state" {
-  description             = "p360 Terraform state"
-  enable_key_rotation     = true
-  deletion_window_in_days = 30
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Sid       = "AccountAdministersTheKeyThroughIAM"
-      Effect    = "Allow"
-      Principal = { AWS = "arn:aws:iam::${data.aws_caller_identity.current.account_id}:root" }
-      Action    = "kms:*"
-      Resource  = "*"
-    }]
-  })
-}
-
-resource "aws_s3_bucket" "state" {
-  # checkov:skip=CKV_AWS_144:State is versioned and small; a lost region is recovered by re-running bootstrap there and importing.
-  # checkov:skip=CKV_AWS_18:Access to state is recorded by CloudTrail data events; server access logs would add nothing.
-  # checkov:skip=CKV2_AWS_62:Nothing consumes state-file events.
-  bucket = var.state_bucket_name
-
-  lifecycle {
-    prevent_destroy = true
-  }
-}
-
-resource "aws_s3_bucket_versioning" "state" {
-  bucket = aws_s3_bucket.state.id
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
-resource "aws_s3_bucket_server_side_encryption_configuration" "state" {
-  bucket = aws_s3_bucket.state.id
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = aws_kms_key.state.arn
-    }
-    bucket_key_enabled = true
-  }
-}
-
-resource "aws_s3_bucket_public_access_block" "state" {
-  bucket                  = aws_s3_bucket.state.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-resource "aws_s3_bucket_lifecycle_configuration" "state" {
-  bucket = aws_s3_bucket.state.id
-
-  rule {
-    id     = "old-state-versions"
-    status = "Enabled"
-    filter {}
-
-    noncurrent_version_expiration {
-      noncurrent_days = 90
-    }
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 1
+  default_tags {
+    tags = {
+      Project   = "p360"
+      ManagedBy = "terraform"
+      Purpose   = "terraform-state"
     }
   }
-
-  depends_on = [aws_s3_bucket_versioning.state]
 }
 
-resource "aws_dynamodb_table" "locks" {
-  name         = var.lock_table_name
-  billing_mode = "PAY_PER_REQUEST"
-  hash_key     = "LockID"
+module "primary" {
+  source = "./backend"
 
-  attribute {
-    name = "LockID"
-    type = "S"
-  }
+  bucket_name = var.state_bucket_name
+  table_name  = var.lock_table_name
+}
 
-  point_in_time_recovery {
-    enabled = true
-  }
+module "dr" {
+  source    = "./backend"
+  providers = { aws = aws.dr }
 
-  server_side_encryption {
-    enabled     = true
-    kms_key_arn = aws_kms_key.state.arn
-  }
-
-  deletion_protection_enabled = true
+  bucket_name = "${var.state_bucket_name}-dr"
+  table_name  = "${var.lock_table_name}-dr"
 }

@@ -15,3 +15,9 @@ variable "lock_table_name" {
   description = "Name of the DynamoDB lock table (the backend blocks of environments/* name it)."
   default     = "p360-terraform-locks"
 }
+
+variable "dr_region" {
+  type        = string
+  description = "Region of the DR environment's state backend."
+  default     = "us-west-2"
+}

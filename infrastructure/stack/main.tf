@@ -30,6 +30,7 @@ module "security" {
   log_retention_days           = var.log_retention_days
   secret_recovery_window_days  = var.secret_recovery_window_days
   secret_replica_region        = var.replicate_to_dr ? var.dr_region : null
+  create_cloudfront_web_acl    = var.create_cloudfront
   enable_account_controls      = var.enable_account_controls
   access_logs_bucket_id        = module.storage.access_logs_bucket_id
   bucket_arns                  = merge(module.storage.bucket_arns, local.external_buckets)
@@ -131,6 +132,8 @@ module "dns" {
   origin_domain_name      = local.origin_domain
   api_domain_name         = local.api_domain
   failover_role           = var.dns_failover_role
+  create_app_record       = var.create_cloudfront
+  health_alarm_name       = module.monitoring.app_down_alarm_name
   alb_dns_name            = module.compute.alb_dns_name
   alb_zone_id             = module.compute.alb_zone_id
   cloudfront_domain_name  = module.compute.cloudfront_domain_name
@@ -168,6 +171,7 @@ module "compute" {
   auth_issuers_toml      = var.auth_issuers_toml
   files_bucket           = coalesce(var.files_bucket_name, module.storage.bucket_ids["creatives"])
   cloudfront_price_class = var.cloudfront_price_class
+  create_cloudfront      = var.create_cloudfront
   deletion_protection    = var.deletion_protection
 
   secret_environment = {
@@ -181,6 +185,8 @@ module "compute" {
   cloudfront_certificate_arn     = module.dns.cloudfront_certificate_arn
   domain_name                    = local.app_domain
   origin_domain_name             = local.origin_domain
+  origin_verify_secret           = var.origin_verify_secret
+  origin_verify_secret_arn       = module.security.secret_arns["origin-verify"]
   regional_web_acl_arn           = module.security.regional_web_acl_arn
   cloudfront_web_acl_arn         = module.security.cloudfront_web_acl_arn
   access_logs_bucket_id          = module.storage.access_logs_bucket_id

@@ -50,6 +50,19 @@ variable "api_domain_name" {
   description = "Host name of the external API, e.g. api.p360.example."
 }
 
+variable "create_cloudfront" {
+  type        = bool
+  description = "Create the CloudFront distribution and the app record (false in the DR stack: production's distribution fails over to it)."
+  default     = true
+}
+
+variable "origin_verify_secret" {
+  type        = string
+  description = "DR only: production's X-Origin-Verify value (secret p360-production/origin-verify, replicated to the DR region); null: generate."
+  default     = null
+  sensitive   = true
+}
+
 variable "dns_failover_role" {
   type        = string
   description = "null, or PRIMARY/SECONDARY when this environment is half of a primary/DR pair."

@@ -9,7 +9,8 @@
 # Failover (docs/runbooks/dr-failover.md): terraform apply -var active=true
 #   -var restore_source_automated_backups_arn=<production output dr_automated_backups_arn>
 # builds the whole stack here with the database restored to the latest
-# restorable time; Route 53 then fails app/api over to it (SECONDARY records).
+# restorable time; Route 53 then fails origin.app and api over to it (SECONDARY
+# records), and production's CloudFront distribution follows origin.app here.
 
 module "p360" {
   source = "../../stack"
@@ -29,6 +30,9 @@ module "p360" {
   app_domain_name   = "app.${var.zone_name}"
   api_domain_name   = "api.${var.zone_name}"
   dns_failover_role = "SECONDARY"
+  # Production's distribution (global) follows origin.app to this region.
+  create_cloudfront    = false
+  origin_verify_secret = var.origin_verify_secret
 
   image_repository_url     = var.image_repository_url
   image_tag                = var.image_tag

@@ -17,9 +17,12 @@ provider "aws" {
   }
 }
 
+# Providers aimed at us-east-1 ask STS in this region, so that they configure
+# even while us-east-1 is down (nothing in a failover writes there).
 provider "aws" {
-  alias  = "global"
-  region = "us-east-1"
+  alias      = "global"
+  region     = "us-east-1"
+  sts_region = var.region
 
   default_tags {
     tags = local.tags
@@ -28,8 +31,9 @@ provider "aws" {
 
 # ... and its own "DR partner" is the primary region, should it come back first.
 provider "aws" {
-  alias  = "dr"
-  region = var.primary_region
+  alias      = "dr"
+  region     = var.primary_region
+  sts_region = var.region
 
   default_tags {
     tags = local.tags

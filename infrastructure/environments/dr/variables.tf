@@ -27,6 +27,13 @@ variable "files_bucket_kms_key_arn" {
   default     = null
 }
 
+variable "origin_verify_secret" {
+  type        = string
+  description = "Production's X-Origin-Verify value: aws secretsmanager get-secret-value --region us-west-2 --secret-id p360-production/origin-verify."
+  default     = null
+  sensitive   = true
+}
+
 variable "region" {
   type        = string
   description = "Region of the DR environment."

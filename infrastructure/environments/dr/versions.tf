@@ -14,10 +14,11 @@ terraform {
 
   # State bucket and lock table are made once by infrastructure/bootstrap.
   backend "s3" {
-    bucket         = "p360-terraform-state"
+    # In the DR region, so that a failover never needs the region it leaves.
+    bucket         = "p360-terraform-state-dr"
     key            = "dr/terraform.tfstate"
-    region         = "us-east-1"
-    dynamodb_table = "p360-terraform-locks"
+    region         = "us-west-2"
+    dynamodb_table = "p360-terraform-locks-dr"
     encrypt        = true
   }
 }

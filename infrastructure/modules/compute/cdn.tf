@@ -1,16 +1,24 @@
 # CloudFront in front of the ALB: TLS at the edge, WAF (CLOUDFRONT scope),
 # security headers, no caching of API responses, and the secret origin header
-# without which the ALB answers 403.
+# without which the ALB answers 403. The origin is a DNS name (origin.<app>)
+# that fails over from the primary's ALB to the DR stack's, so one distribution
+# serves both; a DR stack creates none (create_cloudfront = false).
 
 data "aws_cloudfront_cache_policy" "disabled" {
+  count = var.create_cloudfront ? 1 : 0
+
   name = "Managed-CachingDisabled"
 }
 
 data "aws_cloudfront_origin_request_policy" "all_viewer" {
+  count = var.create_cloudfront ? 1 : 0
+
   name = "Managed-AllViewerExceptHostHeader"
 }
 
 resource "aws_cloudfront_response_headers_policy" "security" {
+  count = var.create_cloudfront ? 1 : 0
+
   name    = "${var.name}-security-headers"
   comment = "HSTS, nosniff, frame denial, referrer policy"
 
@@ -40,6 +48,8 @@ resource "aws_cloudfront_distribution" "this" {
   # checkov:skip=CKV_AWS_310:One origin by design; regional failover is DNS failover to the DR stack's own distribution.
   # checkov:skip=CKV_AWS_305:The origin is an API; "/" is answered by the application itself.
   # checkov:skip=CKV_AWS_374:B2B customers and agency staff sign in from anywhere; access is controlled by authentication, not geography.
+  count = var.create_cloudfront ? 1 : 0
+
   enabled         = true
   is_ipv6_enabled = true
   comment         = "${var.name} application"
@@ -63,7 +73,7 @@ resource "aws_cloudfront_distribution" "this" {
 
     custom_header {
       name  = "X-Origin-Verify"
-      value = random_password.origin_verify.result
+      value = local.origin_verify
     }
   }
 
@@ -73,9 +83,9 @@ resource "aws_cloudfront_distribution" "this" {
     allowed_methods            = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
     cached_methods             = ["GET", "HEAD"]
     compress                   = true
-    cache_policy_id            = data.aws_cloudfront_cache_policy.disabled.id
-    origin_request_policy_id   = data.aws_cloudfront_origin_request_policy.all_viewer.id
-    response_headers_policy_id = aws_cloudfront_response_headers_policy.security.id
+    cache_policy_id            = data.aws_cloudfront_cache_policy.disabled[0].id
+    origin_request_policy_id   = data.aws_cloudfront_origin_request_policy.all_viewer[0].id
+    response_headers_policy_id = aws_cloudfront_response_headers_policy.security[0].id
   }
 
   restrictions {

@@ -87,9 +87,23 @@ resource "aws_lb_listener_rule" "hide_metrics" {
   }
 }
 
+# The secret header CloudFront adds to every origin request. A DR stack takes
+# production's value (origin_verify_secret), so that the one distribution can
+# fail over to it; otherwise it is generated here.
 resource "random_password" "origin_verify" {
+  count = var.origin_verify_secret == null ? 1 : 0
+
   length  = 48
   special = false
+}
+
+locals {
+  origin_verify = var.origin_verify_secret == null ? random_password.origin_verify[0].result : var.origin_verify_secret
+}
+
+resource "aws_secretsmanager_secret_version" "origin_verify" {
+  secret_id     = var.origin_verify_secret_arn
+  secret_string = local.origin_verify
 }
 
 # The blue-green switch: one rule forwarding to both target groups by weight.
@@ -101,7 +115,7 @@ resource "aws_lb_listener_rule" "api" {
   condition {
     http_header {
       http_header_name = "X-Origin-Verify"
-      values           = [random_password.origin_verify.result]
+      values           = [local.origin_verify]
     }
   }
 

@@ -63,16 +63,16 @@ output "target_group_arn_suffixes" {
 }
 
 output "cloudfront_domain_name" {
-  description = "Domain name of the CloudFront distribution."
-  value       = aws_cloudfront_distribution.this.domain_name
+  description = "Domain name of the CloudFront distribution (null without create_cloudfront)."
+  value       = one(aws_cloudfront_distribution.this[*].domain_name)
 }
 
 output "cloudfront_zone_id" {
-  description = "Hosted zone of the CloudFront distribution, for alias records."
-  value       = aws_cloudfront_distribution.this.hosted_zone_id
+  description = "Hosted zone of the CloudFront distribution, for alias records (null without create_cloudfront)."
+  value       = one(aws_cloudfront_distribution.this[*].hosted_zone_id)
 }
 
 output "cloudfront_distribution_id" {
-  description = "ID of the CloudFront distribution."
-  value       = aws_cloudfront_distribution.this.id
+  description = "ID of the CloudFront distribution (null without create_cloudfront)."
+  value       = one(aws_cloudfront_distribution.this[*].id)
 }

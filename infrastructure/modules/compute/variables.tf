@@ -185,9 +185,28 @@ variable "certificate_arn" {
   description = "Regional ACM certificate of the ALB (covers origin_domain_name)."
 }
 
+variable "create_cloudfront" {
+  type        = bool
+  description = "Create the CloudFront distribution (false in a DR stack: the primary's distribution fails over to this ALB)."
+  default     = true
+}
+
 variable "cloudfront_certificate_arn" {
   type        = string
-  description = "ACM certificate in us-east-1 covering domain_name, for CloudFront."
+  description = "ACM certificate in us-east-1 covering domain_name, for CloudFront (null without create_cloudfront)."
+  default     = null
+}
+
+variable "origin_verify_secret" {
+  type        = string
+  description = "Value of the X-Origin-Verify header; null: generate one. A DR stack passes the primary's."
+  default     = null
+  sensitive   = true
+}
+
+variable "origin_verify_secret_arn" {
+  type        = string
+  description = "Secrets Manager secret the header value is stored in (security module output secret_arns[\"origin-verify\"])."
 }
 
 variable "domain_name" {
@@ -207,7 +226,8 @@ variable "regional_web_acl_arn" {
 
 variable "cloudfront_web_acl_arn" {
   type        = string
-  description = "WAF ACL of CloudFront (security module, us-east-1)."
+  description = "WAF ACL of CloudFront (security module, us-east-1; null without create_cloudfront)."
+  default     = null
 }
 
 variable "cloudfront_price_class" {

@@ -1,17 +1,23 @@
-# Route 53 records and ACM certificates of one environment, in a hosted zone
-# that already exists (delegated once per account; see docs/runbooks/environment-setup.md).
+# Route 53 records and ACM certificates of one environment, in a public hosted
+# zone that already exists (delegated once per account; see
+# docs/runbooks/environment-setup.md).
 #
-#   app.<zone>          -> CloudFront            (certificate in us-east-1)
-#   origin.app.<zone>   -> ALB                   (regional certificate)
-#   api.<zone>          -> API Gateway           (regional certificate)
+#   app.<zone>         -> CloudFront            (certificate in us-east-1; only where the distribution is)
+#   origin.app.<zone>  -> ALB, CloudFront's origin  (regional certificate)
+#   api.<zone>         -> API Gateway           (regional certificate)
 #
-# In a primary/DR pair the public names are failover records: PRIMARY with a
-# health check on /health/ready, SECONDARY in the DR environment.
+# In a primary/DR pair (failover_role) origin and api are failover records:
+# PRIMARY here with a health check that follows the primary's "no healthy API
+# task" alarm (and counts missing data, a lost region, as unhealthy), SECONDARY
+# in the DR environment. CloudFront is global, so the one distribution follows
+# the origin record to whichever region is healthy.
 
 data "aws_route53_zone" "this" {
   name         = var.zone_name
   private_zone = false
 }
+
+data "aws_region" "current" {}
 
 resource "aws_acm_certificate" "regional" {
   domain_name               = var.origin_domain_name
@@ -25,6 +31,7 @@ resource "aws_acm_certificate" "regional" {
 
 resource "aws_acm_certificate" "cloudfront" {
   provider = aws.global
+  count    = var.create_app_record ? 1 : 0
 
   domain_name       = var.app_domain_name
   validation_method = "DNS"
@@ -37,10 +44,12 @@ resource "aws_acm_certificate" "cloudfront" {
 locals {
   validation_records = merge(
     { for o in aws_acm_certificate.regional.domain_validation_options : "regional-${o.domain_name}" => o },
-    { for o in aws_acm_certificate.cloudfront.domain_validation_options : "cloudfront-${o.domain_name}" => o },
+    [for c in aws_acm_certificate.cloudfront : { for o in c.domain_validation_options : "cloudfront-${o.domain_name}" => o }]...
   )
 }
 
+# The same validation CNAME serves a name's certificates in every region of the
+# account, hence allow_overwrite: a DR stack re-asserts what production made.
 resource "aws_route53_record" "validation" {
   for_each = local.validation_records
 
@@ -59,64 +68,54 @@ resource "aws_acm_certificate_validation" "regional" {
 
 resource "aws_acm_certificate_validation" "cloudfront" {
   provider = aws.global
+  count    = var.create_app_record ? 1 : 0
 
-  certificate_arn         = aws_acm_certificate.cloudfront.arn
+  certificate_arn         = aws_acm_certificate.cloudfront[0].arn
   validation_record_fqdns = [for k, r in aws_route53_record.validation : r.fqdn if startswith(k, "cloudfront-")]
 }
 
 # ---------------------------------------------------------------------------
 # Records
 
-resource "aws_route53_health_check" "app" {
+resource "aws_route53_health_check" "primary" {
   count = var.failover_role == "PRIMARY" ? 1 : 0
 
-  fqdn              = var.app_domain_name
-  type              = "HTTPS"
-  port              = 443
-  resource_path     = "/health/ready"
-  request_interval  = 30
-  failure_threshold = 3
-  measure_latency   = true
+  type                            = "CLOUDWATCH_METRIC"
+  cloudwatch_alarm_name           = var.health_alarm_name
+  cloudwatch_alarm_region         = data.aws_region.current.name
+  insufficient_data_health_status = "Unhealthy"
 
-  tags = { Name = "${var.app_domain_name} ready" }
+  tags = { Name = "${var.origin_domain_name} primary healthy" }
+
+  lifecycle {
+    precondition {
+      condition     = var.health_alarm_name != null
+      error_message = "A PRIMARY failover record needs health_alarm_name."
+    }
+  }
 }
 
 locals {
-  # Records are only created once their targets are known (after the first apply of compute/api_gateway).
-  public_aliases = {
-    app = { name = var.app_domain_name, target = var.cloudfront_domain_name, zone = var.cloudfront_zone_id }
-    api = { name = var.api_domain_name, target = var.api_gateway_domain_name, zone = var.api_gateway_zone_id }
+  regional_aliases = {
+    origin = { name = var.origin_domain_name, target = var.alb_dns_name, zone = var.alb_zone_id }
+    api    = { name = var.api_domain_name, target = var.api_gateway_domain_name, zone = var.api_gateway_zone_id }
   }
 }
 
-resource "aws_route53_record" "origin" {
-  zone_id = data.aws_route53_zone.this.zone_id
-  name    = var.origin_domain_name
-  type    = "A"
+resource "aws_route53_record" "regional" {
+  # checkov:skip=CKV2_AWS_23:Alias targets are this stack's ALB and API Gateway domain, passed in from the compute and api_gateway modules.
+  for_each = local.regional_aliases
+
+  zone_id         = data.aws_route53_zone.this.zone_id
+  name            = each.value.name
+  type            = "A"
+  set_identifier  = var.failover_role == null ? null : "${each.key}-${lower(var.failover_role)}"
+  health_check_id = var.failover_role == "PRIMARY" ? aws_route53_health_check.primary[0].id : null
 
   alias {
-    name                   = var.alb_dns_name
-    zone_id                = var.alb_zone_id
+    name                   = each.value.target
+    zone_id                = each.value.zone
     evaluate_target_health = true
-  }
-}
-
-resource "aws_route53_record" "public" {
-  # checkov:skip=CKV2_AWS_23:Alias targets are the CloudFront distribution and the API Gateway domain of this stack, passed in from the compute and api_gateway modules.
-  for_each = local.public_aliases
-
-  zone_id        = data.aws_route53_zone.this.zone_id
-  name           = each.value.name
-  type           = "A"
-  set_identifier = var.failover_role == null ? null : "${each.key}-${lower(var.failover_role)}"
-  # The API is served by the same application, so the app's health check decides for both.
-  health_check_id = var.failover_role == "PRIMARY" ? aws_route53_health_check.app[0].id : null
-
-  alias {
-    name    = each.value.target
-    zone_id = each.value.zone
-    # Route 53 cannot evaluate a CloudFront target's health; the health check above does.
-    evaluate_target_health = false
   }
 
   dynamic "failover_routing_policy" {
@@ -124,5 +123,20 @@ resource "aws_route53_record" "public" {
     content {
       type = failover_routing_policy.value
     }
+  }
+}
+
+resource "aws_route53_record" "app" {
+  # checkov:skip=CKV2_AWS_23:The alias target is this stack's CloudFront distribution, passed in from the compute module.
+  count = var.create_app_record ? 1 : 0
+
+  zone_id = data.aws_route53_zone.this.zone_id
+  name    = var.app_domain_name
+  type    = "A"
+
+  alias {
+    name                   = var.cloudfront_domain_name
+    zone_id                = var.cloudfront_zone_id
+    evaluate_target_health = false
   }
 }

@@ -18,6 +18,18 @@ variable "api_domain_name" {
   description = "Host name of the external API (API Gateway), e.g. api.p360.example."
 }
 
+variable "create_app_record" {
+  type        = bool
+  description = "Create the application's record and its CloudFront certificate (false in a DR stack, which has no distribution)."
+  default     = true
+}
+
+variable "health_alarm_name" {
+  type        = string
+  description = "CloudWatch alarm (in this region) whose ALARM state makes the PRIMARY records unhealthy."
+  default     = null
+}
+
 variable "failover_role" {
   type        = string
   description = "null for plain records; PRIMARY or SECONDARY for a primary/DR failover pair."
@@ -41,12 +53,14 @@ variable "alb_zone_id" {
 
 variable "cloudfront_domain_name" {
   type        = string
-  description = "Domain name of the CloudFront distribution (compute module)."
+  description = "Domain name of the CloudFront distribution (compute module; null without create_app_record)."
+  default     = null
 }
 
 variable "cloudfront_zone_id" {
   type        = string
-  description = "Hosted zone of the CloudFront distribution (compute module)."
+  description = "Hosted zone of the CloudFront distribution (compute module; null without create_app_record)."
+  default     = null
 }
 
 variable "api_gateway_domain_name" {

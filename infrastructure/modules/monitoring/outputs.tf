@@ -23,6 +23,11 @@ output "adot_container_definitions" {
   value       = local.adot_container_definitions
 }
 
+output "app_down_alarm_name" {
+  description = "The alarm that is in ALARM when no API task is healthy (Route 53 failover health check)."
+  value       = aws_cloudwatch_metric_alarm.app_down.alarm_name
+}
+
 output "dashboard_name" {
   description = "CloudWatch dashboard."
   value       = aws_cloudwatch_dashboard.this.dashboard_name

@@ -113,6 +113,8 @@ locals {
     ttd        = "The Trade Desk API partner credentials"
     salesforce = "Salesforce connected-app credentials"
     bombora    = "Bombora Company Surge API and SFTP credentials"
+    # Written by the compute module; replicated so a DR stack can take it over.
+    origin-verify = "X-Origin-Verify header value CloudFront sends to the ALB"
   }
 }
 
@@ -236,6 +238,7 @@ resource "aws_wafv2_web_acl" "regional" {
 
 resource "aws_wafv2_web_acl" "cloudfront" {
   provider = aws.global
+  count    = var.create_cloudfront_web_acl ? 1 : 0
 
   name        = "${var.name}-cloudfront"
   description = "CloudFront: OWASP managed rules and a per-IP rate limit"
@@ -337,6 +340,7 @@ resource "aws_wafv2_web_acl_logging_configuration" "regional" {
 resource "aws_cloudwatch_log_group" "waf_cloudfront" {
   # checkov:skip=CKV_AWS_158:The platform key lives in the primary region; this us-east-1 group uses CloudWatch's default encryption.
   provider = aws.global
+  count    = var.create_cloudfront_web_acl ? 1 : 0
 
   name              = "aws-waf-logs-${var.name}-cloudfront"
   retention_in_days = var.log_retention_days
@@ -344,7 +348,8 @@ resource "aws_cloudwatch_log_group" "waf_cloudfront" {
 
 resource "aws_wafv2_web_acl_logging_configuration" "cloudfront" {
   provider = aws.global
+  count    = var.create_cloudfront_web_acl ? 1 : 0
 
-  resource_arn            = aws_wafv2_web_acl.cloudfront.arn
-  log_destination_configs = [aws_cloudwatch_log_group.waf_cloudfront.arn]
+  resource_arn            = aws_wafv2_web_acl.cloudfront[0].arn
+  log_destination_configs = [aws_cloudwatch_log_group.waf_cloudfront[0].arn]
 }

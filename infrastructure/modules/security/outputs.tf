@@ -9,7 +9,7 @@ output "kms_key_id" {
 }
 
 output "secret_arns" {
-  description = "Secrets Manager ARNs by name: database, redis, ttd, salesforce, bombora."
+  description = "Secrets Manager ARNs by name: database, redis, ttd, salesforce, bombora, origin-verify."
   value       = { for k, s in aws_secretsmanager_secret.this : k => s.arn }
 }
 
@@ -20,7 +20,7 @@ output "regional_web_acl_arn" {
 
 output "cloudfront_web_acl_arn" {
   description = "WAF web ACL (us-east-1, CLOUDFRONT scope) for the CloudFront distribution."
-  value       = aws_wafv2_web_acl.cloudfront.arn
+  value       = one(aws_wafv2_web_acl.cloudfront[*].arn)
 }
 
 output "execution_role_arn" {

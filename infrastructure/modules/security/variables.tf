@@ -14,6 +14,12 @@ variable "waf_rate_limit_per_5_minutes" {
   default     = 2000
 }
 
+variable "create_cloudfront_web_acl" {
+  type        = bool
+  description = "Create the CLOUDFRONT-scoped web ACL in us-east-1 (false where no distribution is created)."
+  default     = true
+}
+
 variable "log_retention_days" {
   type        = number
   description = "Retention of the WAF and CloudTrail log groups, in days."

@@ -24,6 +24,14 @@ resource "aws_kms_key" "dr" {
   })
 }
 
+resource "aws_kms_alias" "dr" {
+  provider = aws.dr
+  count    = var.replicate_to_dr ? 1 : 0
+
+  name          = "alias/${var.name}-s3-dr"
+  target_key_id = aws_kms_key.dr[0].key_id
+}
+
 resource "aws_s3_bucket" "replica" {
   # checkov:skip=CKV_AWS_144:This is the cross-region replica; replicating it again would be circular.
   # checkov:skip=CKV_AWS_18:Replica buckets are written only by S3 replication; the source buckets keep access logs.
