@@ -133,7 +133,7 @@ module "dns" {
   api_domain_name         = local.api_domain
   failover_role           = var.dns_failover_role
   create_app_record       = var.create_cloudfront
-  health_alarm_name       = module.monitoring.app_down_alarm_name
+  health_alarm_names      = module.monitoring.target_group_alarm_names
   alb_dns_name            = module.compute.alb_dns_name
   alb_zone_id             = module.compute.alb_zone_id
   cloudfront_domain_name  = module.compute.cloudfront_domain_name

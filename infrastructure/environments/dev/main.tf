@@ -46,6 +46,11 @@ module "p360" {
   audit_lock_mode = "GOVERNANCE"
   audit_lock_days = 30
 
+  # One account for all environments: production owns the account-level
+  # controls of us-east-1 (GuardDuty, Config, the multi-region CloudTrail,
+  # API Gateway's logging role).
+  enable_account_controls = false
+
   replicate_to_dr             = false
   deletion_protection         = false
   force_destroy               = true

@@ -63,6 +63,9 @@ module "p360" {
   audit_lock_mode = "COMPLIANCE"
   audit_lock_days = 2555
 
+  # us-west-2's regional controls (GuardDuty, Config, API Gateway logging role).
+  enable_account_controls = true
+
   replicate_to_dr     = false
   deletion_protection = true
   log_retention_days  = 365

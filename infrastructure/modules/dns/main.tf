@@ -7,8 +7,8 @@
 #   api.<zone>         -> API Gateway           (regional certificate)
 #
 # In a primary/DR pair (failover_role) origin and api are failover records:
-# PRIMARY here with a health check that follows the primary's "no healthy API
-# task" alarm (and counts missing data, a lost region, as unhealthy), SECONDARY
+# PRIMARY here with a health check that follows the primary's "no healthy task"
+# alarms (and counts missing data, a lost region, as unhealthy), SECONDARY
 # in the DR environment. CloudFront is global, so the one distribution follows
 # the origin record to whichever region is healthy.
 
@@ -77,20 +77,32 @@ resource "aws_acm_certificate_validation" "cloudfront" {
 # ---------------------------------------------------------------------------
 # Records
 
+# One child check per colour's alarm (Route 53 follows only single-metric
+# alarms); the primary is healthy while at least one colour is.
+resource "aws_route53_health_check" "colour" {
+  for_each = var.failover_role == "PRIMARY" ? toset(var.health_alarm_names) : toset([])
+
+  type                            = "CLOUDWATCH_METRIC"
+  cloudwatch_alarm_name           = each.value
+  cloudwatch_alarm_region         = data.aws_region.current.name
+  insufficient_data_health_status = "Unhealthy"
+
+  tags = { Name = each.value }
+}
+
 resource "aws_route53_health_check" "primary" {
   count = var.failover_role == "PRIMARY" ? 1 : 0
 
-  type                            = "CLOUDWATCH_METRIC"
-  cloudwatch_alarm_name           = var.health_alarm_name
-  cloudwatch_alarm_region         = data.aws_region.current.name
-  insufficient_data_health_status = "Unhealthy"
+  type                   = "CALCULATED"
+  child_healthchecks     = [for c in aws_route53_health_check.colour : c.id]
+  child_health_threshold = 1
 
   tags = { Name = "${var.origin_domain_name} primary healthy" }
 
   lifecycle {
     precondition {
-      condition     = var.health_alarm_name != null
-      error_message = "A PRIMARY failover record needs health_alarm_name."
+      condition     = length(var.health_alarm_names) > 0
+      error_message = "A PRIMARY failover record needs health_alarm_names."
     }
   }
 }

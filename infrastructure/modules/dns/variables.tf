@@ -24,10 +24,10 @@ variable "create_app_record" {
   default     = true
 }
 
-variable "health_alarm_name" {
-  type        = string
-  description = "CloudWatch alarm (in this region) whose ALARM state makes the PRIMARY records unhealthy."
-  default     = null
+variable "health_alarm_names" {
+  type        = list(string)
+  description = "Single-metric CloudWatch alarms (this region), one per colour; the PRIMARY records are healthy while at least one is OK."
+  default     = []
 }
 
 variable "failover_role" {

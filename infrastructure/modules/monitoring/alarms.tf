@@ -49,6 +49,26 @@ resource "aws_cloudwatch_metric_alarm" "app_down" {
   }
 }
 
+# One single-metric alarm per colour: Route 53 health checks can follow only
+# alarms without metric math (dns module: healthy while either colour has a
+# healthy task; no data, e.g. a lost region, counts as unhealthy).
+resource "aws_cloudwatch_metric_alarm" "target_group_unhealthy" {
+  for_each = local.tg
+
+  alarm_name          = "${var.name}-dns-${each.key}-no-healthy-task"
+  alarm_description   = "No healthy task in target group ${each.key}; drives the Route 53 failover health check, pages nobody."
+  namespace           = "AWS/ApplicationELB"
+  metric_name         = "HealthyHostCount"
+  dimensions          = { LoadBalancer = var.alb_arn_suffix, TargetGroup = each.value }
+  statistic           = "Minimum"
+  period              = 60
+  evaluation_periods  = 2
+  datapoints_to_alarm = 2
+  comparison_operator = "LessThanThreshold"
+  threshold           = 1
+  treat_missing_data  = "breaching"
+}
+
 locals {
   error_rate_alarms = {
     critical = { threshold = 5, minutes = 5, topic = local.critical }

@@ -23,9 +23,9 @@ output "adot_container_definitions" {
   value       = local.adot_container_definitions
 }
 
-output "app_down_alarm_name" {
-  description = "The alarm that is in ALARM when no API task is healthy (Route 53 failover health check)."
-  value       = aws_cloudwatch_metric_alarm.app_down.alarm_name
+output "target_group_alarm_names" {
+  description = "Single-metric alarms, one per colour, in ALARM when the colour has no healthy task (Route 53 failover health checks)."
+  value       = [for a in aws_cloudwatch_metric_alarm.target_group_unhealthy : a.alarm_name]
 }
 
 output "dashboard_name" {
