@@ -204,7 +204,7 @@ module "api_gateway" {
   kms_key_arn                 = module.security.kms_key_arn
   api_keys                    = var.api_keys
   log_retention_days          = var.log_retention_days
-  manage_account_logging_role = var.enable_account_controls
+  manage_account_logging_role = var.manage_api_gateway_account
 }
 
 module "monitoring" {

@@ -268,6 +268,12 @@ variable "enable_account_controls" {
   default     = true
 }
 
+variable "manage_api_gateway_account" {
+  type        = bool
+  description = "Set API Gateway's account-wide CloudWatch role in this region (environments/shared does it for us-east-1)."
+  default     = false
+}
+
 variable "waf_rate_limit_per_5_minutes" {
   type        = number
   description = "Requests per client IP per 5 minutes before WAF blocks."

@@ -64,7 +64,8 @@ module "p360" {
   audit_lock_days = 2555
 
   # us-west-2's regional controls (GuardDuty, Config, API Gateway logging role).
-  enable_account_controls = true
+  enable_account_controls    = true
+  manage_api_gateway_account = true
 
   replicate_to_dr     = false
   deletion_protection = true

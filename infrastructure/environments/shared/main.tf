@@ -2,6 +2,7 @@
 #   - the ECR repository the pipeline pushes to (replicated to the DR region)
 #   - the cost allocation tags and the plan's overall budgets
 #   - the GitLab CI identity (OIDC): a build role (push images) and a deploy role
+#   - API Gateway's account-wide logging role in us-east-1
 
 data "aws_caller_identity" "current" {}
 
@@ -32,6 +33,34 @@ module "registry" {
   name            = "p360"
   kms_key_arn     = aws_kms_key.registry.arn
   replica_regions = [var.dr_region]
+}
+
+# ---------------------------------------------------------------------------
+# API Gateway writes execution logs through one role per account and region;
+# every environment's stage in this region needs it before it can log.
+
+data "aws_iam_policy_document" "apigateway_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["apigateway.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "apigateway_logs" {
+  name               = "p360-apigateway-logs"
+  assume_role_policy = data.aws_iam_policy_document.apigateway_assume.json
+}
+
+resource "aws_iam_role_policy_attachment" "apigateway_logs" {
+  role       = aws_iam_role.apigateway_logs.name
+  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+}
+
+resource "aws_api_gateway_account" "this" {
+  cloudwatch_role_arn = aws_iam_role.apigateway_logs.arn
 }
 
 # ---------------------------------------------------------------------------

@@ -46,8 +46,8 @@ module "p360" {
   audit_lock_days       = 90
 
   # One account for all environments: production owns the account-level
-  # controls of us-east-1 (GuardDuty, Config, the multi-region CloudTrail,
-  # API Gateway's logging role).
+  # controls of us-east-1 (GuardDuty, Config, the multi-region CloudTrail);
+  # environments/shared sets API Gateway's logging role.
   enable_account_controls = false
 
   replicate_to_dr     = false

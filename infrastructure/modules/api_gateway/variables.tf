@@ -84,6 +84,6 @@ variable "log_retention_days" {
 
 variable "manage_account_logging_role" {
   type        = bool
-  description = "Set the account's API Gateway CloudWatch role (one per account and region)."
+  description = "Set the account's API Gateway CloudWatch role (one per account and region); the stage's execution logging needs it set, here or elsewhere."
   default     = true
 }
