@@ -65,11 +65,8 @@ data "aws_iam_policy_document" "kms" {
         "events.rds.amazonaws.com",
       ]
     }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
+    # No source condition: not every one of these services sends one to KMS.
+    # They can only use the key for resources of this account that name it.
   }
 
   statement {
