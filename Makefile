@@ -8,6 +8,8 @@ export CARGO_TERM_COLOR ?= never
 
 ENV ?= dev
 VERSION ?= $(shell scripts/version)
+# The smoke tests reach URL when given, else the app_url of ENV's terraform outputs.
+TARGET = $(if $(URL),--url $(URL),--env $(ENV))
 
 .PHONY: help fmt-check clippy squawk test coverage deny check-infra terraform-fmt \
         terraform-validate checkov hadolint monitoring-check pipeline-check trivy \
@@ -18,13 +20,16 @@ help: ## List the targets
 
 # ---- validate
 fmt-check: ## cargo fmt --check
+	@cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 	cargo fmt --all -- --check
 
 clippy: ## cargo clippy, warnings are errors
+	@cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 
 squawk: ## lint the SQL migrations
-	@command -v squawk >/dev/null || python3 -m pip install --quiet squawk-cli
+	@command -v squawk >/dev/null || bash -c '. scripts/lib.sh; command -v pip3 >/dev/null || apt_install python3-pip; \
+	  python3 -m pip install --quiet squawk-cli || python3 -m pip install --quiet --break-system-packages squawk-cli'
 	squawk migrations/*.sql
 
 check-infra: ## every non-Rust check: terraform fmt, variables, checkov, hadolint, promtool, pipeline
@@ -83,11 +88,11 @@ deploy: ## terraform apply, migrations as a one-off task, p360 deploy start --ve
 switch-traffic: ## all traffic of ENV to COLOUR=blue|green (manual rollback)
 	./scripts/switch-traffic $(ENV) $(COLOUR)
 
-integration-test: ## deployed ENV: health, readiness, OpenAPI, version, error contract
-	./scripts/smoke-test --env $(ENV) --version $(VERSION) --full
+integration-test: ## URL (or ENV): health, readiness, OpenAPI, version, error contract
+	./scripts/smoke-test $(TARGET) --version $(VERSION) --full
 
-uat: ## acceptance checks on ENV before the production approval
-	./scripts/smoke-test --env $(ENV) --version $(VERSION) --full
+uat: ## acceptance checks on URL (or ENV) before the production approval
+	./scripts/smoke-test $(TARGET) --version $(VERSION) --full
 
-smoke-test: ## deployed ENV: health, readiness, OpenAPI, version
-	./scripts/smoke-test --env $(ENV) --version $(VERSION)
+smoke-test: ## URL (or ENV): health, readiness, OpenAPI, version
+	./scripts/smoke-test $(TARGET) --version $(VERSION)
