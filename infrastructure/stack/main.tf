@@ -1,6 +1,8 @@
 # One P360 environment: every module wired together. environments/* call this
 # with their sizes; nothing here is specific to one environment.
 
+data "aws_region" "current" {}
+
 locals {
   name = "p360-${var.environment}"
 
@@ -36,10 +38,11 @@ module "security" {
   bucket_arns                  = merge(module.storage.bucket_arns, local.external_buckets)
   api_bucket_keys              = concat(["creatives", "uploads", "exports"], keys(local.external_buckets))
   worker_bucket_keys           = concat(["creatives", "uploads", "exports", "backups", "audit-archive"], keys(local.external_buckets))
-  queue_arns                   = values(module.messaging.queue_arns)
-  topic_arns                   = values(module.messaging.topic_arns)
-  prometheus_workspace_arn     = module.monitoring.prometheus_workspace_arn
-  extra_kms_key_arns           = var.files_bucket_kms_key_arn == null ? [] : [var.files_bucket_kms_key_arn]
+  # The application sends dead letters itself, and re-drives them on retry.
+  queue_arns               = concat(values(module.messaging.queue_arns), values(module.messaging.dlq_arns))
+  topic_arns               = values(module.messaging.topic_arns)
+  prometheus_workspace_arn = module.monitoring.prometheus_workspace_arn
+  extra_kms_key_arns       = var.files_bucket_kms_key_arn == null ? [] : [var.files_bucket_kms_key_arn]
 }
 
 module "networking" {
@@ -167,16 +170,28 @@ module "compute" {
   worker_min_count       = var.worker_min_count
   worker_max_count       = var.worker_max_count
   worker_spot_percent    = var.worker_spot_percent
-  worker_queue_name      = module.messaging.queue_names["jobs"]
+  worker_queue_names     = [for q in var.job_queues : module.messaging.queue_names[q]]
   auth_issuers_toml      = var.auth_issuers_toml
   files_bucket           = coalesce(var.files_bucket_name, module.storage.bucket_ids["creatives"])
   cloudfront_price_class = var.cloudfront_price_class
   create_cloudfront      = var.create_cloudfront
   deletion_protection    = var.deletion_protection
 
+  # Configuration keys of the application (unknown P360_* keys stop it).
+  environment_variables = {
+    P360_JOBS__BACKEND           = "sqs"
+    P360_JOBS__SQS__QUEUE_PREFIX = "${local.name}-"
+    P360_JOBS__SQS__REGION       = data.aws_region.current.name
+    P360_TTD__BASE_URL           = var.ttd_base_url
+    P360_TTD__CREATIVE_BASE_URL  = coalesce(var.ttd_creative_base_url, "https://${local.app_domain}/creatives")
+  }
+  # The ttd secret is JSON: {"login": ..., "password": ..., "partner_id": ...}.
   secret_environment = {
-    P360_DATABASE__URL = module.security.secret_arns["database"]
-    P360_REDIS__URL    = module.security.secret_arns["redis"]
+    P360_DATABASE__URL   = module.security.secret_arns["database"]
+    P360_REDIS__URL      = module.security.secret_arns["redis"]
+    P360_TTD__LOGIN      = "${module.security.secret_arns["ttd"]}:login::"
+    P360_TTD__PASSWORD   = "${module.security.secret_arns["ttd"]}:password::"
+    P360_TTD__PARTNER_ID = "${module.security.secret_arns["ttd"]}:partner_id::"
   }
   log_group_names            = module.monitoring.log_group_names
   adot_container_definitions = module.monitoring.adot_container_definitions

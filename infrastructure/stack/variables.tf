@@ -146,6 +146,24 @@ variable "lambda_zip_path" {
   default     = "../../../target/lambda/landing-lambda/bootstrap.zip"
 }
 
+variable "job_queues" {
+  type        = list(string)
+  description = "Job queues of the application (Job::QUEUE values) whose SQS backlog scales the workers; each must be a queue of the messaging module."
+  default     = ["default", "activation"]
+}
+
+variable "ttd_base_url" {
+  type        = string
+  description = "The Trade Desk API base URL (ttd.base_url; required in production mode)."
+  default     = "https://api.thetradedesk.com"
+}
+
+variable "ttd_creative_base_url" {
+  type        = string
+  description = "Public base URL TTD fetches creative files from, {base}/{creative id} (ttd.creative_base_url); null: https://<app domain>/creatives."
+  default     = null
+}
+
 variable "files_bucket_name" {
   type        = string
   description = "DR failover only: bucket the application keeps its files in (the DR replica of the primary's creatives bucket); null: this environment's own."

@@ -23,6 +23,8 @@ module "p360" {
   image_tag            = var.image_tag
   auth_issuers_toml    = var.auth_issuers_toml
   lambda_zip_path      = var.lambda_zip_path
+  # The Trade Desk's sandbox API: no live spend outside production.
+  ttd_base_url = "https://apisb.thetradedesk.com"
 
   api_cpu             = 1024
   api_memory          = 2048

@@ -51,21 +51,24 @@ resource "aws_appautoscaling_policy" "worker_backlog" {
     scale_in_cooldown  = 300
     scale_out_cooldown = 60
 
-    # Backlog per running task = visible messages / running tasks.
+    # Backlog per running task = visible messages of every job queue / running tasks.
     customized_metric_specification {
-      metrics {
-        id          = "visible"
-        return_data = false
-        metric_stat {
-          metric {
-            namespace   = "AWS/SQS"
-            metric_name = "ApproximateNumberOfMessagesVisible"
-            dimensions {
-              name  = "QueueName"
-              value = var.worker_queue_name
+      dynamic "metrics" {
+        for_each = var.worker_queue_names
+        content {
+          id          = "q${metrics.key}"
+          return_data = false
+          metric_stat {
+            metric {
+              namespace   = "AWS/SQS"
+              metric_name = "ApproximateNumberOfMessagesVisible"
+              dimensions {
+                name  = "QueueName"
+                value = metrics.value
+              }
             }
+            stat = "Sum"
           }
-          stat = "Sum"
         }
       }
       metrics {
@@ -90,7 +93,7 @@ resource "aws_appautoscaling_policy" "worker_backlog" {
       metrics {
         id          = "backlog_per_task"
         label       = "Messages per running worker task"
-        expression  = "visible / IF(tasks < 1, 1, tasks)"
+        expression  = "(${join(" + ", [for i, _ in var.worker_queue_names : "q${i}"])}) / tasks"
         return_data = true
       }
     }

@@ -25,6 +25,11 @@ locals {
     { name = "OTEL_EXPORTER_OTLP_ENDPOINT", value = "http://127.0.0.1:4318" },
   ]
   issuer_environment = var.auth_issuers_toml == "" ? [] : [{ name = "P360_AUTH__ISSUERS", value = var.auth_issuers_toml }]
+  common_environment_all = concat(
+    local.common_environment,
+    local.issuer_environment,
+    [for k, v in var.environment_variables : { name = k, value = v }],
+  )
 
   secrets = [for env_name, arn in var.secret_environment : { name = env_name, valueFrom = arn }]
 
@@ -94,7 +99,7 @@ resource "aws_ecs_task_definition" "api" {
       user                   = "10001:10001"
       readonlyRootFilesystem = true
       portMappings           = [{ containerPort = var.app_port, protocol = "tcp" }]
-      environment = concat(local.common_environment, local.issuer_environment, [
+      environment = concat(local.common_environment_all, [
         { name = "P360_HTTP__LISTEN", value = "0.0.0.0:${var.app_port}" },
         # Keep serving with readiness false while the ALB deregisters the task.
         { name = "P360_HTTP__SHUTDOWN_DELAY_MS", value = tostring(var.deregistration_delay_seconds * 1000) },
@@ -143,7 +148,7 @@ resource "aws_ecs_task_definition" "worker" {
       command                = ["worker"]
       user                   = "10001:10001"
       readonlyRootFilesystem = true
-      environment = concat(local.common_environment, local.issuer_environment, [
+      environment = concat(local.common_environment_all, [
         { name = "OTEL_SERVICE_NAME", value = "p360-worker" },
       ])
       secrets          = local.secrets
@@ -183,7 +188,7 @@ resource "aws_ecs_task_definition" "migrate" {
       command                = ["migrate", "up"]
       user                   = "10001:10001"
       readonlyRootFilesystem = true
-      environment            = local.common_environment
+      environment            = local.common_environment_all
       secrets                = local.secrets
       mountPoints            = local.tmp_mount
       logConfiguration       = local.log_config["migrate"]

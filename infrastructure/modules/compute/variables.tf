@@ -114,9 +114,14 @@ variable "worker_max_count" {
   default     = 2
 }
 
-variable "worker_queue_name" {
-  type        = string
-  description = "SQS queue whose backlog scales the workers (messaging output queue_names.jobs)."
+variable "worker_queue_names" {
+  type        = list(string)
+  description = "SQS job queues whose summed backlog scales the workers."
+
+  validation {
+    condition     = length(var.worker_queue_names) > 0
+    error_message = "Give at least one queue."
+  }
 }
 
 variable "worker_backlog_per_task" {
@@ -167,7 +172,13 @@ variable "files_bucket" {
 
 variable "secret_environment" {
   type        = map(string)
-  description = "Environment variables injected from Secrets Manager: variable name => secret ARN. Only keys the application knows (P360_DATABASE__URL, P360_REDIS__URL)."
+  description = "Environment variables injected from Secrets Manager: variable name => secret ARN (or ARN:json-key:: for one key of a JSON secret). Only P360_* keys the application knows: unknown ones stop it."
+}
+
+variable "environment_variables" {
+  type        = map(string)
+  description = "Further plain environment variables of every p360 container (P360_* configuration keys the application knows)."
+  default     = {}
 }
 
 variable "log_group_names" {

@@ -15,11 +15,19 @@ variable "queues" {
     max_receive_count          = number
   }))
   description = "Queues by name; each gets a dead-letter queue after max_receive_count receives."
+  # default, activation: the job queues of `jobs.backend = "sqs"` (the application
+  # dead-letters a job itself after its MAX_ATTEMPTS; the redrive policy is the
+  # safety net for messages that crash workers). ingest: files that landed.
   default = {
-    jobs = {
-      visibility_timeout_seconds = 300
-      retention_seconds          = 345600
-      max_receive_count          = 5
+    default = {
+      visibility_timeout_seconds = 60
+      retention_seconds          = 1209600
+      max_receive_count          = 50
+    }
+    activation = {
+      visibility_timeout_seconds = 60
+      retention_seconds          = 1209600
+      max_receive_count          = 50
     }
     ingest = {
       visibility_timeout_seconds = 900
