@@ -157,6 +157,17 @@ async fn metrics_show_request_counters_latency_pool_and_build_info() {
     assert!(text.contains("p360_jobs_ready"), "queue depth");
     assert!(text.contains("p360_jobs_oldest_ready_seconds"));
     assert!(text.contains("p360_jobs_dead"));
+    assert!(text.contains("p360_db_up 1"));
+    let gauge = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("{name} missing"))
+    };
+    assert!(gauge("process_resident_memory_bytes") > 1e6);
+    assert!(gauge("process_cpu_seconds_total") > 0.0);
+    assert!(gauge("process_start_time_seconds") > 1.7e9);
     app.stop().await.unwrap();
 }
 

@@ -54,6 +54,11 @@ async fn database_outage_is_503_and_recovers() {
         200,
         "still live"
     );
+    let metrics = get(&app.url("/metrics")).await.text().await.unwrap();
+    assert!(
+        metrics.contains("p360_db_up 0"),
+        "the outage shows: {metrics}"
+    );
 
     let pg = EmbeddedPostgres::start(&data, None, Ownership::Owned)
         .await
@@ -68,6 +73,8 @@ async fn database_outage_is_503_and_recovers() {
         assert!(Instant::now() < deadline, "did not recover");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let metrics = get(&app.url("/metrics")).await.text().await.unwrap();
+    assert!(metrics.contains("p360_db_up 1"), "{metrics}");
     app.stop().await.unwrap();
     pg.stop().await.unwrap();
 }

@@ -96,7 +96,49 @@ pub fn prometheus(build: BuildInfo) -> PrometheusHandle {
                 "git_sha" => build.git_sha
             )
             .set(1.0);
+            metrics::describe_gauge!(
+                "p360_db_up",
+                "1 when the last database check of a scrape succeeded, else 0"
+            );
+            if let Ok(since) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+                metrics::gauge!("process_start_time_seconds").set(since.as_secs_f64());
+            }
             handle
         })
         .clone()
+}
+
+/// The process's CPU time and resident memory (Linux `/proc`), under the
+/// standard Prometheus names, refreshed on each scrape.
+pub fn record_process_metrics() {
+    // SAFETY: sysconf has no preconditions.
+    let (ticks, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_CLK_TCK),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    if let Ok(stat) = std::fs::read_to_string("/proc/self/stat")
+        // Fields after the command name, which is in parentheses.
+        && let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r)
+    {
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // utime and stime are fields 14 and 15 of the line (12 and 13 here).
+        if let (Some(u), Some(s)) = (
+            fields.get(11).and_then(|v| v.parse::<f64>().ok()),
+            fields.get(12).and_then(|v| v.parse::<f64>().ok()),
+        ) && ticks > 0
+        {
+            metrics::gauge!("process_cpu_seconds_total").set((u + s) / ticks as f64);
+        }
+    }
+    if let Ok(statm) = std::fs::read_to_string("/proc/self/statm")
+        && let Some(rss) = statm
+            .split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse::<f64>().ok())
+        && page > 0
+    {
+        metrics::gauge!("process_resident_memory_bytes").set(rss * page as f64);
+    }
 }

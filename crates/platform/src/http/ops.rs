@@ -91,11 +91,21 @@ pub async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
     metrics::gauge!("p360_db_pool_max_connections")
         .set(pool.options().get_max_connections() as f64);
     // Queue gauges; a scrape must not fail or hang because the database does.
-    match tokio::time::timeout(READY_DB_TIMEOUT, crate::jobs::record_queue_metrics(pool)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::debug!(error = %e, "job queue metrics unavailable"),
-        Err(_) => tracing::debug!("job queue metrics timed out"),
-    }
+    let db_up =
+        match tokio::time::timeout(READY_DB_TIMEOUT, crate::jobs::record_queue_metrics(pool)).await
+        {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "job queue metrics unavailable");
+                false
+            }
+            Err(_) => {
+                tracing::debug!("job queue metrics timed out");
+                false
+            }
+        };
+    metrics::gauge!("p360_db_up").set(if db_up { 1.0 } else { 0.0 });
+    crate::telemetry::record_process_metrics();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

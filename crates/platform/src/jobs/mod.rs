@@ -27,6 +27,9 @@ use crate::shutdown::Shutdown;
 
 pub mod sqs;
 
+/// How long a busy worker waits for more slots to free before claiming.
+const CLAIM_GATHER: Duration = Duration::from_millis(3);
+
 pub(crate) const CHANNEL: &str = "p360_jobs";
 
 /// What a running job can reach.
@@ -260,6 +263,8 @@ pub async fn run_worker(
     let queues: Vec<String> = registry.queues.iter().map(|q| q.to_string()).collect();
     let mut running = tokio::task::JoinSet::new();
     let mut pruned_at: Option<Instant> = None;
+    let mut expired_checked: Option<Instant> = None;
+    let mut rounds = 0usize;
     tracing::info!(worker = %worker_id, kinds = ?kinds, "job worker started");
     while !shutdown.is_triggered() {
         if pruned_at.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
@@ -270,14 +275,20 @@ pub async fn run_worker(
         }
         let free = slots.available_permits();
         let claimed = if free > 0 {
-            claim(
-                &pool,
-                &queues,
-                &kinds,
-                &worker_id,
-                free as i64,
-                config.lease,
-            )
+            let expired_too = expired_checked
+                .is_none_or(|t| t.elapsed() >= (config.lease / 4).max(Duration::from_secs(1)));
+            if expired_too {
+                expired_checked = Some(Instant::now());
+            }
+            rounds += 1;
+            Claimer {
+                pool: &pool,
+                queues: &queues,
+                kinds: &kinds,
+                worker: &worker_id,
+                lease: config.lease,
+            }
+            .claim(free as i64, expired_too, rounds)
             .await
         } else {
             Ok(Vec::new())
@@ -303,9 +314,25 @@ pub async fn run_worker(
             });
         }
         while running.try_join_next().is_some() {}
-        if got == 0 || slots.available_permits() == 0 {
-            // Sleep until notified, a slot frees up, the next scheduled job
-            // (e.g. a retry) is due, or the poll interval passes.
+        if slots.available_permits() == 0 {
+            // Busy: wait for a slot; then, for a few milliseconds, for half
+            // of them, so that one claim fetches several short jobs instead
+            // of one round trip per job.
+            tokio::select! {
+                Some(_) = running.join_next() => {}
+                _ = shutdown.wait() => {}
+            }
+            let gather = Instant::now() + CLAIM_GATHER;
+            while slots.available_permits() < config.concurrency.div_ceil(2) {
+                match tokio::time::timeout_at(gather.into(), running.join_next()).await {
+                    Ok(Some(_)) => {}
+                    _ => break,
+                }
+            }
+            while running.try_join_next().is_some() {}
+        } else if got == 0 {
+            // Idle: sleep until notified, a slot frees up, the next scheduled
+            // job (e.g. a retry) is due, or the poll interval passes.
             let nap = match next_due(&pool, &queues, &kinds).await {
                 Ok(Some(secs)) => config.poll.min(Duration::from_secs_f64(secs.max(0.0))),
                 _ => config.poll,
@@ -396,31 +423,75 @@ pub(crate) async fn next_due(
     .await
 }
 
-async fn claim(
-    pool: &PgPool,
-    queues: &[String],
-    kinds: &[String],
-    worker: &str,
-    limit: i64,
+/// Claim up to `limit` jobs: running jobs whose worker's lease ran out (when
+/// `expired_too`; that check is needed only every few seconds), then due
+/// jobs queue by queue, starting at `first` so that no queue starves. Each
+/// query is served by a partial index in `run_at` order (`queue = ANY(...)`
+/// would make PostgreSQL sort every queued job on each claim).
+struct Claimer<'a> {
+    pool: &'a PgPool,
+    queues: &'a [String],
+    kinds: &'a [String],
+    worker: &'a str,
     lease: Duration,
-) -> Result<Vec<Claimed>, sqlx::Error> {
-    sqlx::query_as(
-        "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $3, \
-         locked_until = now() + make_interval(secs => $5), updated_at = now() \
-         WHERE id IN ( \
-           SELECT id FROM jobs WHERE queue = ANY($1) AND kind = ANY($2) \
-             AND ((status = 'queued' AND run_at <= now()) \
-               OR (status = 'running' AND locked_until < now())) \
-           ORDER BY run_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
-         RETURNING id, kind, payload, attempts, max_attempts",
-    )
-    .bind(queues)
-    .bind(kinds)
-    .bind(worker)
-    .bind(limit)
-    .bind(lease.as_secs_f64())
-    .fetch_all(pool)
-    .await
+}
+
+impl Claimer<'_> {
+    async fn claim(
+        &self,
+        limit: i64,
+        expired_too: bool,
+        first: usize,
+    ) -> Result<Vec<Claimed>, sqlx::Error> {
+        let Claimer {
+            pool,
+            queues,
+            kinds,
+            worker,
+            lease,
+        } = *self;
+        // `id = ANY(ARRAY(...))`: PostgreSQL cannot know the LIMIT of a prepared
+        // statement and would join `id IN (...)` by scanning the table.
+        const SET: &str = "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $3, \
+         locked_until = now() + make_interval(secs => $5), updated_at = now() WHERE id = ANY(ARRAY";
+        const RETURNING: &str = " RETURNING id, kind, payload, attempts, max_attempts";
+        let mut claimed: Vec<Claimed> = Vec::new();
+        if expired_too {
+            let sql = format!(
+                "{SET}(SELECT id FROM jobs WHERE status = 'running' AND locked_until < now() \
+             AND queue = ANY($1) AND kind = ANY($2) LIMIT $4 FOR UPDATE SKIP LOCKED)){RETURNING}"
+            );
+            claimed = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(queues)
+                .bind(kinds)
+                .bind(worker)
+                .bind(limit)
+                .bind(lease.as_secs_f64())
+                .fetch_all(pool)
+                .await?;
+        }
+        let sql = format!(
+            "{SET}(SELECT id FROM jobs WHERE status = 'queued' AND queue = $1 AND run_at <= now() \
+         AND kind = ANY($2) ORDER BY run_at LIMIT $4 FOR UPDATE SKIP LOCKED)){RETURNING}"
+        );
+        for i in 0..queues.len() {
+            let left = limit - claimed.len() as i64;
+            if left <= 0 {
+                break;
+            }
+            let queue = &queues[(first + i) % queues.len()];
+            let more: Vec<Claimed> = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(queue)
+                .bind(kinds)
+                .bind(worker)
+                .bind(left)
+                .bind(lease.as_secs_f64())
+                .fetch_all(pool)
+                .await?;
+            claimed.extend(more);
+        }
+        Ok(claimed)
+    }
 }
 
 /// Run a handler in its own task (a panic is a failure, not a crash);

@@ -309,17 +309,26 @@ async fn relay_batch(
     kinds: &[String],
 ) -> anyhow::Result<usize> {
     let mut tx = pool.begin().await?;
-    let jobs: Vec<Outgoing> = sqlx::query_as(
-        "SELECT id, queue, kind, payload, max_attempts FROM jobs \
-         WHERE status = 'queued' AND locked_by IS NULL AND run_at <= now() \
-           AND queue = ANY($1) AND kind = ANY($2) \
-         ORDER BY run_at LIMIT $3 FOR UPDATE SKIP LOCKED",
-    )
-    .bind(queue_names)
-    .bind(kinds)
-    .bind(RELAY_BATCH as i64)
-    .fetch_all(&mut *tx)
-    .await?;
+    // Per queue, in run_at order, on the relay's partial index.
+    let mut jobs: Vec<Outgoing> = Vec::new();
+    for queue in queue_names {
+        let left = RELAY_BATCH as i64 - jobs.len() as i64;
+        if left <= 0 {
+            break;
+        }
+        let more: Vec<Outgoing> = sqlx::query_as(
+            "SELECT id, queue, kind, payload, max_attempts FROM jobs \
+             WHERE status = 'queued' AND locked_by IS NULL AND queue = $1 AND run_at <= now() \
+               AND kind = ANY($2) \
+             ORDER BY run_at LIMIT $3 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(queue)
+        .bind(kinds)
+        .bind(left)
+        .fetch_all(&mut *tx)
+        .await?;
+        jobs.extend(more);
+    }
     if jobs.is_empty() {
         return Ok(0);
     }
