@@ -20,11 +20,20 @@ pub fn api_routes(state: &AppState) -> anyhow::Result<ApiRoutes> {
     })
 }
 
-/// Every capability's background job kinds, with the clients they need.
+/// Every capability's background job kinds, with the clients they need
+/// (`p360 worker`: the in-process sandbox, if used, is at `http.listen`).
 pub fn job_registry(config: &Config) -> anyhow::Result<platform::jobs::Registry> {
-    activation::register(
-        platform::jobs::Registry::default(),
-        config,
-        config.http.listen,
-    )
+    job_registry_at(config, config.http.listen)
+}
+
+/// As [`job_registry`], for a server that listens on `listen`.
+pub fn job_registry_at(
+    config: &Config,
+    listen: std::net::SocketAddr,
+) -> anyhow::Result<platform::jobs::Registry> {
+    let registry = platform::jobs::Registry::default().every(
+        std::time::Duration::from_secs(3600),
+        &platform::jobs::PruneJobs,
+    )?;
+    activation::register(registry, config, listen)
 }

@@ -218,7 +218,6 @@ async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
             no_worker,
             ..
         } => {
-            let jobs = p360::job_registry(&config)?;
             commands::serve(
                 config,
                 BUILD,
@@ -227,7 +226,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
                     no_worker,
                 },
                 api_routes,
-                jobs,
+                p360::job_registry_at,
                 shutdown,
             )
             .await

@@ -1027,3 +1027,103 @@ async fn killing_the_worker_mid_sync_still_converges() {
     assert_eq!(status.code(), Some(0));
     drop(served);
 }
+
+/// The newcomer's path: `p360 serve` with nothing configured runs the TTD
+/// sandbox and a worker in-process; an approved campaign is synced within
+/// seconds and TTD's own API (on the sandbox) shows it.
+#[tokio::test]
+async fn on_embedded_defaults_serve_syncs_to_its_own_sandbox() {
+    let data = TempDir::new("embedded-ttd");
+    let var = data.path().join("var");
+    let var_s = var.to_str().unwrap();
+    let served = Served::start(&var, &[]);
+    let token = |role: &str, tenant: Option<&str>, email: &str| {
+        let mut args = vec![
+            "token",
+            "--data-dir",
+            var_s,
+            "--role",
+            role,
+            "--email",
+            email,
+        ];
+        if let Some(t) = tenant {
+            args.extend(["--tenant", t]);
+        }
+        p360_ok(&args).trim().to_string()
+    };
+    let platform_admin = token("platform_admin", None, "admin@agency.test");
+    let api = Api {
+        base: served.url(""),
+        client: reqwest::Client::new(),
+    };
+    api.post(
+        "/v1/tenants",
+        &platform_admin,
+        json!({"slug": "acme", "name": "Acme"}),
+    )
+    .await;
+    let f = Fixture::new_in_tenant(
+        api,
+        &platform_admin,
+        token("customer_admin", Some("acme"), "admin@acme.test"),
+        token("customer_admin", Some("acme"), "boss@acme.test"),
+    )
+    .await;
+    let id = f.submitted_campaign("Launch").await;
+    f.approve(&id).await;
+    let started = Instant::now();
+    let a = f
+        .wait_synced(std::slice::from_ref(&id), Duration::from_secs(10))
+        .await
+        .remove(0);
+    eprintln!("synced {:?} after the approval", started.elapsed());
+
+    // Ask the sandbox as a TTD API user would.
+    let http = reqwest::Client::new();
+    let auth: Value = http
+        .post(served.url("/sandbox/ttd/v3/authentication"))
+        .json(&json!({"Login": "analyst", "Password": "x", "TokenExpirationInMinutes": 10}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ttd_token = auth["Token"].as_str().unwrap();
+    let page: Value = http
+        .post(served.url("/sandbox/ttd/v3/campaign/query/advertiser"))
+        .header("TTD-Auth", ttd_token)
+        .json(&json!({"AdvertiserId": a["ttd"]["advertiser_id"], "PageStartIndex": 0, "PageSize": 10}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["TotalFilteredCount"], 1, "{page}");
+    let c = &page["Result"][0];
+    assert_eq!(c["CampaignId"], a["ttd"]["campaign_id"]);
+    assert_eq!(c["CampaignName"], "Launch");
+    assert_eq!(
+        c["Budget"],
+        json!({"Amount": 5000.0, "CurrencyCode": "USD"})
+    );
+    assert_eq!(c["Availability"], "Available");
+    let groups: Value = http
+        .post(served.url("/sandbox/ttd/v3/adgroup/query/campaign"))
+        .header("TTD-Auth", ttd_token)
+        .json(&json!({"CampaignId": c["CampaignId"], "PageStartIndex": 0, "PageSize": 10}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(groups["ResultCount"], 1, "{groups}");
+    assert_eq!(
+        groups["Result"][0]["RTBAttributes"]["CreativeIds"],
+        json!([a["ttd"]["creative_ids"][&f.creative]])
+    );
+    drop(served);
+}

@@ -118,7 +118,24 @@ on_both_backends!(
     a_notification_wakes_an_idle_worker_at_once,
     a_crashed_workers_job_runs_again_when_its_lease_expires,
     shutdown_releases_jobs_that_do_not_finish_in_time,
+    recurring_jobs_run_on_their_interval_once_at_a_time,
 );
+
+/// Counts its runs.
+#[derive(Serialize, Deserialize)]
+struct Tick;
+
+impl Job for Tick {
+    const KIND: &'static str = "test.tick";
+
+    async fn run(self, ctx: JobContext) -> anyhow::Result<()> {
+        sqlx::query("INSERT INTO job_effects (tag, attempt) VALUES ('tick', $1)")
+            .bind(ctx.attempt)
+            .execute(&ctx.pool)
+            .await?;
+        Ok(())
+    }
+}
 
 fn effect(tag: &str, fail_first: i64) -> Effect {
     Effect {
@@ -337,4 +354,47 @@ async fn shutdown_releases_jobs_that_do_not_finish_in_time(db: Harness) {
             .unwrap_or_default();
         assert_eq!(got.len(), 1, "the released message is visible");
     }
+}
+
+async fn recurring_jobs_run_on_their_interval_once_at_a_time(db: Harness) {
+    // Two workers, as two processes would run.
+    let mut workers = Vec::new();
+    for _ in 0..2 {
+        let shutdown = Shutdown::manual();
+        let registry = Registry::default()
+            .register::<Effect>()
+            .every(Duration::from_millis(300), &Tick)
+            .unwrap();
+        workers.push((
+            shutdown.clone(),
+            tokio::spawn(jobs::run_worker(
+                db.pool.clone(),
+                registry,
+                WorkerConfig {
+                    backend: db.backend.clone(),
+                    poll: Duration::from_millis(200),
+                    ..Default::default()
+                },
+                shutdown,
+            )),
+        ));
+    }
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    let pending: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM jobs WHERE kind = 'test.tick' AND status IN ('queued', 'running')",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    for (shutdown, handle) in workers {
+        shutdown.trigger();
+        handle.await.unwrap().unwrap();
+    }
+    let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM job_effects WHERE tag = 'tick'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    // Every 300 ms for 3 s, give or take start-up: not twice per tick.
+    assert!((4..=11).contains(&runs), "{runs} runs");
+    assert!(pending <= 1, "{pending} runs pending at once");
 }

@@ -35,11 +35,14 @@ pub async fn serve(
     build: BuildInfo,
     opts: ServeOptions,
     routes: impl FnOnce(&AppState) -> Result<OpenApiRouter<AppState>>,
-    jobs: crate::jobs::Registry,
+    jobs: impl FnOnce(&Config, std::net::SocketAddr) -> Result<crate::jobs::Registry>,
     shutdown: Shutdown,
 ) -> Result<Outcome> {
     // Bind first: a port in use should not cost a database start.
     let listener = crate::server::bind(config.http.listen).await?;
+    // Job kinds may call this very server (e.g. the in-process TTD sandbox),
+    // so they are told the address actually bound (`--listen 127.0.0.1:0`).
+    let jobs = jobs(&config, listener.local_addr()?)?;
     let config = Arc::new(config);
     let Some(database) = until_shutdown(&shutdown, Database::open(&config)).await? else {
         return Ok(Outcome::Interrupted);
@@ -58,7 +61,7 @@ pub async fn serve(
         let worker = (!opts.no_worker).then(|| {
             tokio::spawn(crate::jobs::run_worker(
                 worker_pool.clone(),
-                jobs.clone(),
+                jobs,
                 crate::jobs::WorkerConfig::from(&config.jobs),
                 shutdown.clone(),
             ))

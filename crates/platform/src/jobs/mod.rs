@@ -27,6 +27,46 @@ use crate::shutdown::Shutdown;
 
 pub mod sqs;
 
+/// Queue the next run of a recurring job, `delay` from now, unless one is
+/// already queued or running.
+async fn schedule(pool: &PgPool, r: &Recurring, delay: Duration) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO jobs (id, queue, kind, payload, dedup_key, max_attempts, run_at) \
+         SELECT $1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7) \
+         WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE kind = $3 AND dedup_key = $5 \
+                           AND status IN ('queued', 'running')) \
+         ON CONFLICT (kind, dedup_key) WHERE dedup_key IS NOT NULL AND status = 'queued' DO NOTHING",
+    )
+    .bind(Uuid::now_v7())
+    .bind(r.queue)
+    .bind(r.kind)
+    .bind(&r.payload)
+    .bind(RECURRING_KEY)
+    .bind(r.max_attempts)
+    .bind(delay.as_secs_f64())
+    .execute(pool)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
+/// Every recurring job that has no run queued or running gets one now.
+pub(crate) async fn schedule_missing(pool: &PgPool, registry: &Registry) {
+    for r in &registry.recurring {
+        if let Err(e) = schedule(pool, r, Duration::ZERO).await {
+            tracing::warn!(kind = r.kind, error = %e, "could not schedule a recurring job; will retry");
+        }
+    }
+}
+
+/// After a run of a recurring job ends (however), queue the next one.
+pub(crate) async fn schedule_next(pool: &PgPool, registry: &Registry, kind: &str) {
+    if let Some(r) = registry.recurring(kind)
+        && let Err(e) = schedule(pool, r, r.every).await
+    {
+        tracing::warn!(kind, error = %e, "could not schedule the next run; a worker will");
+    }
+}
+
 /// How long a busy worker waits for more slots to free before claiming.
 const CLAIM_GATHER: Duration = Duration::from_millis(3);
 
@@ -147,7 +187,22 @@ pub struct Registry {
     handlers: HashMap<&'static str, Entry>,
     queues: Vec<&'static str>,
     services: axum::http::Extensions,
+    recurring: Vec<Recurring>,
 }
+
+/// A job that runs every `every`: the next run is queued when one ends, and
+/// workers queue one (due at once) whenever none is queued or running — on a
+/// fresh database, or if a chain was lost. Its dedup key is `every`.
+#[derive(Clone)]
+pub(crate) struct Recurring {
+    kind: &'static str,
+    queue: &'static str,
+    every: Duration,
+    payload: Value,
+    max_attempts: i64,
+}
+
+const RECURRING_KEY: &str = "every";
 
 impl Registry {
     /// Make `service` (e.g. a partner API client) available to every job
@@ -155,6 +210,28 @@ impl Registry {
     pub fn with_service<T: Clone + Send + Sync + 'static>(mut self, service: T) -> Registry {
         self.services.insert(service);
         self
+    }
+
+    /// Run `job` every `every` (registering its kind too).
+    pub fn every<J: Job>(self, every: Duration, job: &J) -> anyhow::Result<Registry> {
+        let mut this = if self.handlers.contains_key(J::KIND) {
+            self
+        } else {
+            self.register::<J>()
+        };
+        this.recurring.retain(|r| r.kind != J::KIND);
+        this.recurring.push(Recurring {
+            kind: J::KIND,
+            queue: J::QUEUE,
+            every,
+            payload: serde_json::to_value(job)?,
+            max_attempts: J::MAX_ATTEMPTS,
+        });
+        Ok(this)
+    }
+
+    fn recurring(&self, kind: &str) -> Option<&Recurring> {
+        self.recurring.iter().find(|r| r.kind == kind)
     }
 
     /// Whether any job kind is registered.
@@ -262,16 +339,14 @@ pub async fn run_worker(
     let kinds: Vec<String> = registry.handlers.keys().map(|k| k.to_string()).collect();
     let queues: Vec<String> = registry.queues.iter().map(|q| q.to_string()).collect();
     let mut running = tokio::task::JoinSet::new();
-    let mut pruned_at: Option<Instant> = None;
+    let mut scheduled_at: Option<Instant> = None;
     let mut expired_checked: Option<Instant> = None;
     let mut rounds = 0usize;
     tracing::info!(worker = %worker_id, kinds = ?kinds, "job worker started");
     while !shutdown.is_triggered() {
-        if pruned_at.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
-            pruned_at = Some(Instant::now());
-            if let Err(e) = prune(&pool).await {
-                tracing::warn!(error = %e, "could not prune old jobs; will retry");
-            }
+        if scheduled_at.is_none_or(|t| t.elapsed() > Duration::from_secs(1)) {
+            scheduled_at = Some(Instant::now());
+            schedule_missing(&pool, &registry).await;
         }
         let free = slots.available_permits();
         let claimed = if free > 0 {
@@ -607,6 +682,9 @@ async fn execute(
         (Some(_), true) => "dead",
         (Some(_), false) => "retried",
     };
+    if outcome != "retried" {
+        schedule_next(&pool, &registry, &kind).await;
+    }
     record_run(&kind, outcome, started.elapsed());
 }
 
@@ -628,11 +706,28 @@ pub async fn record_queue_metrics(pool: &PgPool) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// The recurring job that forgets old finished jobs (every hour by default
+/// in `p360::job_registry`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PruneJobs;
+
+impl Job for PruneJobs {
+    const KIND: &'static str = "jobs.prune";
+    const MAX_ATTEMPTS: i64 = 3;
+
+    async fn run(self, ctx: JobContext) -> anyhow::Result<()> {
+        let removed = prune(&ctx.pool).await?;
+        tracing::info!(removed, "pruned finished jobs older than a week");
+        Ok(())
+    }
+}
+
 /// Forget succeeded jobs older than a week (dead letters stay until retried
 /// or removed by an operator).
 pub async fn prune(pool: &PgPool) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query(
-        "DELETE FROM jobs WHERE status = 'succeeded' AND finished_at < now() - interval '7 days'",
+        "DELETE FROM jobs WHERE status IN ('succeeded', 'superseded') \
+         AND finished_at < now() - interval '7 days'",
     )
     .execute(pool)
     .await?

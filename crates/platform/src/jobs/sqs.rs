@@ -29,8 +29,8 @@ use sqlx::postgres::PgListener;
 use uuid::Uuid;
 
 use super::{
-    CHANNEL, JobContext, Registry, WorkerConfig, invoke, next_due, record_run,
-    supersede_if_duplicate,
+    CHANNEL, JobContext, Registry, WorkerConfig, invoke, next_due, record_run, schedule_missing,
+    schedule_next, supersede_if_duplicate,
 };
 use crate::config::SqsConfig;
 use crate::shutdown::Shutdown;
@@ -112,6 +112,7 @@ pub(crate) async fn run_worker(
     tracing::info!(worker = %worker_id, kinds = ?kinds, queues = ?queues.main.values().collect::<Vec<_>>(), "SQS job worker started");
     let registry = Arc::new(registry);
     let relay = tokio::spawn(relay(
+        registry.clone(),
         pool.clone(),
         client.clone(),
         queues.clone(),
@@ -245,6 +246,7 @@ async fn queue_url_of(pool: &PgPool, queues: &Queues, id: Uuid) -> Option<String
 
 /// Move committed, due jobs from the outbox to SQS.
 async fn relay(
+    registry: Arc<Registry>,
     pool: PgPool,
     client: Client,
     queues: Queues,
@@ -263,7 +265,12 @@ async fn relay(
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     };
+    let mut scheduled_at: Option<Instant> = None;
     while !shutdown.is_triggered() {
+        if scheduled_at.is_none_or(|t| t.elapsed() > Duration::from_secs(1)) {
+            scheduled_at = Some(Instant::now());
+            schedule_missing(&pool, &registry).await;
+        }
         let sent = match relay_batch(&pool, &client, &queues, &queue_names, &kinds).await {
             Ok(n) => n,
             Err(e) => {
@@ -568,6 +575,9 @@ impl Execution {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&id);
+        if outcome != "retried" {
+            schedule_next(&self.pool, &self.registry, &kind).await;
+        }
         record_run(&kind, outcome, started.elapsed());
     }
 
