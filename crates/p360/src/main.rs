@@ -154,6 +154,9 @@ enum MigrateCommand {
     Down,
     /// List applied and pending migrations.
     Status,
+    /// List pending migrations by class: expand (safe while the running
+    /// version serves) or contract (only once it is gone).
+    Plan,
 }
 
 #[derive(Subcommand, Debug)]
@@ -240,6 +243,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
                 MigrateCommand::Up => MigrateAction::Up,
                 MigrateCommand::Down => MigrateAction::Down,
                 MigrateCommand::Status => MigrateAction::Status,
+                MigrateCommand::Plan => MigrateAction::Plan,
             };
             commands::migrate(config, action, shutdown).await
         }

@@ -357,3 +357,27 @@ async fn audit_verify_command_passes_then_names_the_broken_link() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     drop(served);
 }
+
+#[test]
+fn migrate_plan_classifies_pending_migrations() {
+    let tmp = TempDir::new("plan");
+    let data = tmp.path().join("var");
+    let data_s = data.to_str().unwrap();
+    let plan = p360_ok(&["migrate", "plan", "--data-dir", data_s]);
+    let rows: Vec<&str> = plan.lines().filter(|l| l.starts_with("2026")).collect();
+    assert!(rows.len() >= 11, "{plan}");
+    assert!(
+        rows.iter()
+            .all(|l| l.contains(" expand ") || l.contains(" contract ")),
+        "{plan}"
+    );
+    let activation = rows.iter().find(|l| l.contains("activation")).unwrap();
+    assert!(activation.contains(" contract "), "{activation}");
+    assert!(
+        plan.lines().last().unwrap().contains("1 contract"),
+        "{plan}"
+    );
+    p360_ok(&["migrate", "up", "--data-dir", data_s]);
+    let plan = p360_ok(&["migrate", "plan", "--data-dir", data_s]);
+    assert!(plan.contains("nothing pending"), "{plan}");
+}

@@ -131,6 +131,7 @@ pub enum MigrateAction {
     Up,
     Down,
     Status,
+    Plan,
 }
 
 /// `p360 migrate up|down|status`; prints a human summary on stdout.
@@ -163,6 +164,47 @@ pub async fn migrate(config: Config, action: MigrateAction, shutdown: Shutdown) 
                     };
                     println!("{:<16} {:<40} {state}", m.version, m.description);
                 }
+            }
+            MigrateAction::Plan => {
+                let pending: Vec<_> = db::migration_status(pool)
+                    .await?
+                    .into_iter()
+                    .filter(|m| m.applied_at.is_none())
+                    .collect();
+                if pending.is_empty() {
+                    println!("nothing pending: the database is up to date");
+                    return Ok(());
+                }
+                let undeclared: Vec<String> = pending
+                    .iter()
+                    .filter(|m| m.class.is_none())
+                    .map(|m| m.version.to_string())
+                    .collect();
+                if !undeclared.is_empty() {
+                    bail!(
+                        "migration(s) {} declare no class (expand or contract) in platform::db::MIGRATION_CLASSES",
+                        undeclared.join(", ")
+                    );
+                }
+                for m in &pending {
+                    println!(
+                        "{:<16} {:<40} {:<9} {}",
+                        m.version,
+                        m.description,
+                        m.class.map(|c| c.to_string()).unwrap_or_default(),
+                        m.class_reason.unwrap_or_default()
+                    );
+                }
+                let contract = pending
+                    .iter()
+                    .filter(|m| m.class == Some(db::MigrationClass::Contract))
+                    .count();
+                println!(
+                    "{} pending: {} expand (safe while the running version serves; before the new version starts), \
+                     {contract} contract (only once the old version is gone)",
+                    pending.len(),
+                    pending.len() - contract
+                );
             }
         }
         Ok(())

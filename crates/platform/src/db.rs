@@ -135,6 +135,62 @@ pub fn pool_options(cfg: &DatabaseConfig) -> PgPoolOptions {
         .test_before_acquire(false)
 }
 
+/// Whether a migration is safe while the previous version of the application
+/// still runs against the database (blue-green deploys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MigrationClass {
+    /// Safe under the old version: new tables, nullable or defaulted
+    /// columns, new indexes. Run before the new version starts.
+    Expand,
+    /// Breaks the old version: drops, renames, NOT NULL on existing data,
+    /// changed constraints it relies on. Run only once the old version is gone.
+    Contract,
+}
+
+impl std::fmt::Display for MigrationClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            MigrationClass::Expand => "expand",
+            MigrationClass::Contract => "contract",
+        })
+    }
+}
+
+/// The class of every migration, with why. Kept here rather than in the SQL
+/// files: editing an applied migration would change its checksum. A test
+/// fails when a migration has no entry.
+pub const MIGRATION_CLASSES: &[(i64, MigrationClass, &str)] = &[
+    (20261126000001, MigrationClass::Expand, "new table"),
+    (20261127000001, MigrationClass::Expand, "new tables"),
+    (20261127000002, MigrationClass::Expand, "new tables"),
+    (20261127000003, MigrationClass::Expand, "new tables"),
+    (20261127000004, MigrationClass::Expand, "new table"),
+    (20261127000005, MigrationClass::Expand, "new table"),
+    (20261127000006, MigrationClass::Expand, "new table"),
+    (
+        20261127000007,
+        MigrationClass::Expand,
+        "a new role and grants to it",
+    ),
+    (20261127000008, MigrationClass::Expand, "new table"),
+    (20261127000009, MigrationClass::Expand, "new table"),
+    (
+        20261127000010,
+        MigrationClass::Contract,
+        "replaces the jobs dedup index that the previous version's enqueue names in ON CONFLICT",
+    ),
+    (20261127000011, MigrationClass::Expand, "new index"),
+];
+
+/// The class of migration `version`, if declared.
+pub fn migration_class(version: i64) -> Option<(MigrationClass, &'static str)> {
+    MIGRATION_CLASSES
+        .iter()
+        .find(|(v, _, _)| *v == version)
+        .map(|(_, c, why)| (*c, *why))
+}
+
 /// One migration's state for `p360 migrate status`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct MigrationStatus {
@@ -144,6 +200,9 @@ pub struct MigrationStatus {
     pub applied_at: Option<DateTime<Utc>>,
     /// Applied in the database but unknown to this binary (applied by a newer version).
     pub unknown: bool,
+    /// Expand or contract; `None` when undeclared (or unknown to this binary).
+    pub class: Option<MigrationClass>,
+    pub class_reason: Option<&'static str>,
 }
 
 /// Apply every pending migration; returns the versions applied.
@@ -191,6 +250,8 @@ pub async fn migration_status(pool: &PgPool) -> Result<Vec<MigrationStatus>> {
                 .find(|(v, _, _)| *v == m.version)
                 .map(|(_, _, at)| *at),
             unknown: false,
+            class: migration_class(m.version).map(|c| c.0),
+            class_reason: migration_class(m.version).map(|c| c.1),
         })
         .collect();
     for (version, description, at) in &applied {
@@ -200,6 +261,8 @@ pub async fn migration_status(pool: &PgPool) -> Result<Vec<MigrationStatus>> {
                 description: description.clone(),
                 applied_at: Some(*at),
                 unknown: true,
+                class: None,
+                class_reason: None,
             });
         }
     }
@@ -224,4 +287,29 @@ async fn migrations_table_exists(pool: &PgPool) -> Result<bool> {
             .fetch_one(pool)
             .await?,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_migration_declares_its_class() {
+        let missing: Vec<i64> = MIGRATOR
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration())
+            .map(|m| m.version)
+            .filter(|v| migration_class(*v).is_none())
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "add these to MIGRATION_CLASSES (expand or contract, and why): {missing:?}"
+        );
+        let stale: Vec<i64> = MIGRATION_CLASSES
+            .iter()
+            .map(|(v, _, _)| *v)
+            .filter(|v| !MIGRATOR.version_exists(*v))
+            .collect();
+        assert!(stale.is_empty(), "classes of no migration: {stale:?}");
+    }
 }
