@@ -45,7 +45,7 @@ terraform-validate: ## terraform init -backend=false + validate of every root (n
 test: ## the test suite against real PostgreSQL and Redis (./scripts/test)
 	./scripts/test
 
-coverage: ## the test suite under cargo-llvm-cov, failing below 80% of lines
+coverage: ## the test suite under cargo-tarpaulin (LLVM engine), failing below 80% of lines
 	./scripts/coverage
 
 # ---- security
