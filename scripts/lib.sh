@@ -83,6 +83,11 @@ ensure_oidc_provider() {
 }
 
 # moto_server: an S3-compatible server for the object storage tests.
+# HAProxy, for the blue-green traffic tests (its runtime API).
+ensure_haproxy() {
+  command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || apt_install haproxy
+}
+
 ensure_moto() {
   if ! command -v moto_server >/dev/null 2>&1; then
     command -v pip3 >/dev/null 2>&1 || apt_install python3-pip

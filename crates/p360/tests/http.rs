@@ -240,3 +240,37 @@ async fn in_flight_requests_finish_during_graceful_shutdown() {
     app.stop().await.unwrap();
     assert_eq!(pending.await.unwrap(), "done");
 }
+
+#[tokio::test]
+async fn injected_faults_fail_requests_but_spare_readiness_and_metrics() {
+    let (app, _db) = spawn_app_with(
+        |c| {
+            c.faults.error_rate = 1.0;
+            c.faults.latency_ms = 200;
+        },
+        platform::http::ApiRoutes::new(),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let res = get(&app.url("/health/live")).await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(200),
+        "latency added"
+    );
+    assert_eq!(res.status(), 500);
+    assert!(is_problem(&res));
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["type"], "urn:p360:problem:injected-fault");
+    assert_eq!(get(&app.url("/health/ready")).await.status(), 200);
+    let metrics = get(&app.url("/metrics")).await;
+    assert_eq!(metrics.status(), 200);
+    let text = metrics.text().await.unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("p360_http_requests_total{")
+                && l.contains("route=\"/health/live\"")
+                && l.contains("status=\"500\"")),
+        "injected failures are counted: {text}"
+    );
+    app.stop().await.unwrap();
+}

@@ -72,6 +72,24 @@ pub struct Config {
     pub storage: StorageConfig,
     pub ttd: TtdConfig,
     pub jobs: JobsConfig,
+    pub faults: FaultsConfig,
+}
+
+/// Fault injection for drills and tests (blue-green rollbacks): a share of
+/// requests answered 500 and added latency. Refused in production mode.
+/// Readiness and `/metrics` are never faulted.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FaultsConfig {
+    /// 0 to 1.
+    pub error_rate: f64,
+    pub latency_ms: u64,
+}
+
+impl FaultsConfig {
+    pub fn active(&self) -> bool {
+        self.error_rate > 0.0 || self.latency_ms > 0
+    }
 }
 
 /// The Trade Desk's platform API. Without `base_url`, outside production,
@@ -359,6 +377,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             ttd: TtdConfig::default(),
             jobs: JobsConfig::default(),
+            faults: FaultsConfig::default(),
         }
     }
 }
@@ -580,6 +599,15 @@ impl Config {
             ));
         }
         self.validate_ttd()?;
+        if !(0.0..=1.0).contains(&self.faults.error_rate) {
+            return Err(ConfigError::invalid("faults.error_rate", "between 0 and 1"));
+        }
+        if self.mode == Mode::Production && self.faults.active() {
+            return Err(ConfigError::invalid(
+                "faults",
+                "fault injection is for drills and tests, not production mode",
+            ));
+        }
         if self.jobs.concurrency == 0 || self.jobs.lease_secs < 3 || self.jobs.poll_ms == 0 {
             return Err(ConfigError::invalid(
                 "jobs",
@@ -841,6 +869,26 @@ mod tests {
         assert_eq!(c.database.max_connections, 7);
         assert_eq!(c.http.listen.to_string(), "0.0.0.0:9000");
         assert_eq!(c.log.level, "debug");
+    }
+
+    #[test]
+    fn faults_are_refused_in_production_and_bounded() {
+        let c = load(&[("P360_FAULTS__ERROR_RATE", "0.2")]).unwrap();
+        assert!(c.faults.active());
+        let msg = load(&[
+            ("P360_MODE", "production"),
+            ("P360_DATABASE__URL", "postgres://db/p360"),
+            ("P360_TTD__BASE_URL", "https://api.thetradedesk.com"),
+            ("P360_TTD__PASSWORD", "x"),
+            ("P360_FAULTS__LATENCY_MS", "500"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(msg.contains("faults"), "{msg}");
+        let msg = load(&[("P360_FAULTS__ERROR_RATE", "1.5")])
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("faults.error_rate"), "{msg}");
     }
 
     #[test]

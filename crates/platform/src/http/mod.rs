@@ -101,6 +101,11 @@ pub fn router(state: AppState, capabilities: OpenApiRouter<AppState>) -> Router 
         )
         .fallback(middleware::not_found)
         .layer(DefaultBodyLimit::max(body_limit))
+        // Inside `observe`, so injected failures are counted like real ones.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::faults,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::observe,
