@@ -4,6 +4,10 @@
 //! The rollout controller, the AWS ALB backend and the metric sources build
 //! on it.
 
+pub mod controller;
+pub mod metrics;
 pub mod traffic;
 
+pub use controller::{Event, Outcome, Plan, Triggers, rollout};
+pub use metrics::{MetricSource, Reading, Scrape};
 pub use traffic::{Haproxy, TrafficBackend, Weights};

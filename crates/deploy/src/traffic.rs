@@ -73,6 +73,28 @@ impl Haproxy {
         Ok(answer.trim().to_string())
     }
 
+    /// Point the green server at `addr` (the new instance), e.g. before a
+    /// rollout; its health checks follow.
+    pub async fn point_green(&self, addr: std::net::SocketAddr) -> anyhow::Result<()> {
+        let answer = self
+            .command(&format!(
+                "set server {}/{} addr {} port {}",
+                self.backend,
+                self.green,
+                addr.ip(),
+                addr.port()
+            ))
+            .await?;
+        if answer.starts_with("No such") || answer.contains("Require") || answer.contains("nvalid")
+        {
+            bail!(
+                "HAProxy refused the new address of {}: {answer}",
+                self.green
+            );
+        }
+        Ok(())
+    }
+
     async fn weight_of(&self, server: &str) -> anyhow::Result<u8> {
         let answer = self
             .command(&format!("get weight {}/{server}", self.backend))

@@ -1,0 +1,155 @@
+//! What the controller watches on the green instance: its own `/metrics`
+//! and `/health/ready`, read directly (local and tests). A Prometheus query
+//! API or CloudWatch source can implement the same trait in production.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// One reading of the counters the rollback triggers need. Counters are
+/// cumulative; the controller compares successive readings.
+#[derive(Debug, Clone, Default)]
+pub struct Reading {
+    pub at: Option<Instant>,
+    pub ready: bool,
+    /// Application requests (health checks and scrapes excluded).
+    pub requests: f64,
+    /// Of which answered 5xx.
+    pub errors: f64,
+    pub latency_sum: f64,
+    pub latency_count: f64,
+    pub cpu_seconds: f64,
+    pub rss_bytes: f64,
+    /// `p360_db_up` (1 when the database answered the last scrape's check).
+    pub db_up: Option<f64>,
+    /// TTD syncs that failed for good.
+    pub integration_failures: f64,
+}
+
+pub trait MetricSource: Send + Sync {
+    fn read(&self) -> impl Future<Output = Reading> + Send;
+}
+
+/// Scrape an instance at `base` (e.g. `http://127.0.0.1:8360`).
+#[derive(Debug, Clone)]
+pub struct Scrape {
+    pub base: String,
+    client: reqwest::Client,
+}
+
+impl Scrape {
+    pub fn new(base: impl Into<String>) -> Scrape {
+        Scrape {
+            base: base.into(),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(2))
+                .build()
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl MetricSource for Scrape {
+    /// A failed scrape is a reading with `ready = false` and no counters.
+    async fn read(&self) -> Reading {
+        let ready = matches!(
+            self.client.get(format!("{}/health/ready", self.base)).send().await,
+            Ok(r) if r.status().is_success()
+        );
+        let text = match self
+            .client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+        {
+            Ok(r) if r.status().is_success() => r.text().await.unwrap_or_default(),
+            _ => String::new(),
+        };
+        let mut reading = parse(&text);
+        reading.ready = ready;
+        reading.at = Some(Instant::now());
+        reading
+    }
+}
+
+/// Routes that are not application traffic.
+fn operational(route: &str) -> bool {
+    route.starts_with("/health/") || route == "/metrics"
+}
+
+fn label<'a>(labels: &'a str, name: &str) -> Option<&'a str> {
+    let start = labels.find(&format!("{name}=\""))? + name.len() + 2;
+    let rest = &labels[start..];
+    Some(&rest[..rest.find('"')?])
+}
+
+/// The counters of a Prometheus text exposition that the triggers use.
+pub fn parse(text: &str) -> Reading {
+    let mut r = Reading::default();
+    for line in text.lines() {
+        if line.starts_with('#') {
+            continue;
+        }
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let Ok(value) = value.parse::<f64>() else {
+            continue;
+        };
+        let (name, labels) = match series.split_once('{') {
+            Some((n, l)) => (n, l.trim_end_matches('}')),
+            None => (series, ""),
+        };
+        let route = label(labels, "route").unwrap_or("");
+        match name {
+            "p360_http_requests_total" if !operational(route) => {
+                r.requests += value;
+                if label(labels, "status").is_some_and(|s| s.starts_with('5')) {
+                    r.errors += value;
+                }
+            }
+            "p360_http_request_duration_seconds_sum" if !operational(route) => {
+                r.latency_sum += value
+            }
+            "p360_http_request_duration_seconds_count" if !operational(route) => {
+                r.latency_count += value
+            }
+            "process_cpu_seconds_total" => r.cpu_seconds = value,
+            "process_resident_memory_bytes" => r.rss_bytes = value,
+            "p360_db_up" => r.db_up = Some(value),
+            "p360_ttd_sync_total" if label(labels, "outcome") == Some("failed") => {
+                r.integration_failures += value
+            }
+            _ => {}
+        }
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn application_traffic_errors_latency_and_process_gauges_are_read() {
+        let text = r#"# TYPE p360_http_requests_total counter
+p360_http_requests_total{route="/v1/me",method="GET",status="200"} 90
+p360_http_requests_total{route="/v1/me",method="GET",status="503"} 6
+p360_http_requests_total{route="unmatched",method="GET",status="500"} 4
+p360_http_requests_total{route="/health/ready",method="GET",status="200"} 1000
+p360_http_request_duration_seconds_sum{route="/v1/me",method="GET"} 5
+p360_http_request_duration_seconds_count{route="/v1/me",method="GET"} 100
+p360_http_request_duration_seconds_sum{route="/metrics",method="GET"} 50
+process_cpu_seconds_total 12.5
+process_resident_memory_bytes 31457280
+p360_db_up 1
+p360_ttd_sync_total{object="campaign",outcome="failed"} 2
+p360_ttd_sync_total{object="campaign",outcome="synced"} 7
+"#;
+        let r = parse(text);
+        assert_eq!((r.requests, r.errors), (100.0, 10.0));
+        assert_eq!((r.latency_sum, r.latency_count), (5.0, 100.0));
+        assert_eq!((r.cpu_seconds, r.rss_bytes), (12.5, 31_457_280.0));
+        assert_eq!(r.db_up, Some(1.0));
+        assert_eq!(r.integration_failures, 2.0);
+    }
+}
