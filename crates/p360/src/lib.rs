@@ -1,6 +1,8 @@
 //! What `p360 serve` serves, shared with the integration tests so that they
 //! test exactly the assembled application.
 
+pub mod drill;
+
 use platform::config::Config;
 use platform::http::{ApiRoutes, AppState};
 

@@ -87,10 +87,35 @@ enum Command {
         #[command(subcommand)]
         action: JobsCommand,
     },
+    /// Blue-green deployments.
+    Deploy {
+        #[command(subcommand)]
+        action: DeployCommand,
+    },
     /// Partner API sandboxes that speak the partners' wire formats.
     Sandbox {
         #[command(subcommand)]
         partner: SandboxCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum DeployCommand {
+    /// Demonstrate a good and a bad rollout through HAProxy on this machine
+    /// (needs Debian's haproxy); the last line is machine-readable.
+    Drill {
+        /// Where HAProxy listens.
+        #[arg(long, value_name = "ADDR")]
+        frontend: std::net::SocketAddr,
+        /// Requests per second through the frontend.
+        #[arg(long, default_value_t = 200)]
+        rate: u64,
+        /// Dwell of each traffic step, in milliseconds.
+        #[arg(long, default_value_t = 1500)]
+        dwell_ms: u64,
+        /// Share of requests the faulty green fails.
+        #[arg(long, default_value_t = 0.2)]
+        error_rate: f64,
     },
 }
 
@@ -280,6 +305,34 @@ async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
             action: AuditCommand::Verify,
         } => audit_verify(config, shutdown).await,
         Command::Jobs { action } => jobs_command(config, action, shutdown).await,
+        Command::Deploy {
+            action:
+                DeployCommand::Drill {
+                    frontend,
+                    rate,
+                    dwell_ms,
+                    error_rate,
+                },
+        } => {
+            if !(0.0..=1.0).contains(&error_rate) || rate == 0 {
+                anyhow::bail!("--error-rate must be between 0 and 1 and --rate positive");
+            }
+            let opts = p360::drill::DrillOptions {
+                frontend,
+                rate,
+                dwell: std::time::Duration::from_millis(dwell_ms),
+                error_rate,
+            };
+            let summary = tokio::select! {
+                s = p360::drill::drill(&opts) => s?,
+                _ = shutdown.wait() => return Ok(Outcome::Interrupted),
+            };
+            println!("{}", summary.line());
+            if summary.good_failed > 0 || !summary.bad_rolled_back {
+                anyhow::bail!("the drill failed: {}", summary.line());
+            }
+            Ok(Outcome::Completed)
+        }
         Command::Sandbox {
             partner:
                 SandboxCommand::Ttd {
