@@ -96,6 +96,25 @@ ensure_moto() {
   fi
 }
 
+# Cargo names the artifacts of path crates the same in every checkout and
+# trusts the modification times recorded by the checkout that built them
+# last, so a target dir shared by two checkouts can hand one of them the
+# other's build. When the checkout changes, rebuild this workspace's crates
+# (dependencies are unaffected).
+guard_target_dir() {
+  local dir mark here
+  dir="$(target_dir)"
+  mark="$dir/.p360-checkout"
+  here="$(pwd -P)"
+  if [ -f "$mark" ] && [ "$(cat "$mark")" != "$here" ]; then
+    say "target dir last used by $(cat "$mark"): rebuilding this workspace's crates"
+    cargo clean --quiet -p p360 -p platform -p tenancy -p campaigns -p activation \
+      -p deploy -p landing-lambda 2>/dev/null || true
+  fi
+  mkdir -p "$dir"
+  printf '%s\n' "$here" >"$mark"
+}
+
 target_dir() {
   printf '%s\n' "${CARGO_TARGET_DIR:-$PWD/target}"
 }
