@@ -1,8 +1,7 @@
-//! Blue-green deployments. This first slice holds the traffic side: weights
-//! between the blue and the green instance set through one trait, with the
-//! HAProxy runtime API as its first backend (local, on-premises and tests).
-//! The rollout controller, the AWS ALB backend and the metric sources build
-//! on it.
+//! Blue-green deployments: traffic weights between blue and green through
+//! one trait (HAProxy's runtime API; AWS ALB weighted target groups), the
+//! instances' metrics through another, and the rollout controller that
+//! shifts traffic step by step and rolls back on its triggers.
 
 pub mod controller;
 pub mod metrics;
@@ -10,4 +9,4 @@ pub mod traffic;
 
 pub use controller::{Event, Outcome, Plan, Triggers, rollout};
 pub use metrics::{MetricSource, Reading, Scrape};
-pub use traffic::{Haproxy, TrafficBackend, Weights};
+pub use traffic::{Alb, Haproxy, TrafficBackend, Weights};

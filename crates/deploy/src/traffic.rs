@@ -144,3 +144,139 @@ impl TrafficBackend for Haproxy {
         })
     }
 }
+
+/// An AWS Application Load Balancer: the blue and green target groups of a
+/// weighted forward action, on a listener rule (`rule_arn`) or, without one,
+/// on the listener's default action. Weights are set with
+/// `ModifyRule`/`ModifyListener` and read back with `DescribeRules`/
+/// `DescribeListeners`.
+#[derive(Debug, Clone)]
+pub struct Alb {
+    pub client: aws_sdk_elasticloadbalancingv2::Client,
+    pub listener_arn: String,
+    pub rule_arn: Option<String>,
+    pub blue_target_group: String,
+    pub green_target_group: String,
+}
+
+impl Alb {
+    /// The weighted forward action for `w` (also what a listener or rule is
+    /// created with).
+    pub fn forward(&self, w: Weights) -> aws_sdk_elasticloadbalancingv2::types::Action {
+        use aws_sdk_elasticloadbalancingv2::types::{
+            Action, ActionTypeEnum, ForwardActionConfig, TargetGroupStickinessConfig,
+            TargetGroupTuple,
+        };
+        let group = |arn: &str, weight: u8| {
+            TargetGroupTuple::builder()
+                .target_group_arn(arn)
+                .weight(i32::from(weight))
+                .build()
+        };
+        Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .forward_config(
+                ForwardActionConfig::builder()
+                    .target_groups(group(&self.blue_target_group, w.blue))
+                    .target_groups(group(&self.green_target_group, w.green))
+                    .target_group_stickiness_config(
+                        TargetGroupStickinessConfig::builder()
+                            .enabled(false)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    }
+
+    fn weights_of(
+        &self,
+        actions: &[aws_sdk_elasticloadbalancingv2::types::Action],
+    ) -> anyhow::Result<Weights> {
+        let groups = actions
+            .iter()
+            .find_map(|a| a.forward_config())
+            .map(|f| f.target_groups())
+            .context("the ALB action is not a weighted forward")?;
+        let weight = |arn: &str| {
+            groups
+                .iter()
+                .find(|g| g.target_group_arn() == Some(arn))
+                .and_then(|g| g.weight())
+                .unwrap_or(0)
+                .clamp(0, 100) as u8
+        };
+        Ok(Weights {
+            blue: weight(&self.blue_target_group),
+            green: weight(&self.green_target_group),
+        })
+    }
+}
+
+fn aws_error<E: std::error::Error + Send + Sync + 'static>(
+    e: aws_sdk_elasticloadbalancingv2::error::SdkError<E>,
+) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{}",
+        aws_sdk_elasticloadbalancingv2::error::DisplayErrorContext(e)
+    )
+}
+
+impl TrafficBackend for Alb {
+    async fn set_weights(&self, w: Weights) -> anyhow::Result<()> {
+        let action = self.forward(w);
+        match &self.rule_arn {
+            Some(rule) => {
+                self.client
+                    .modify_rule()
+                    .rule_arn(rule)
+                    .actions(action)
+                    .send()
+                    .await
+                    .map_err(aws_error)
+                    .context("ModifyRule")?;
+            }
+            None => {
+                self.client
+                    .modify_listener()
+                    .listener_arn(&self.listener_arn)
+                    .default_actions(action)
+                    .send()
+                    .await
+                    .map_err(aws_error)
+                    .context("ModifyListener")?;
+            }
+        }
+        tracing::info!(blue = w.blue, green = w.green, listener = %self.listener_arn, "ALB weights set");
+        Ok(())
+    }
+
+    async fn weights(&self) -> anyhow::Result<Weights> {
+        match &self.rule_arn {
+            Some(rule) => {
+                let out = self
+                    .client
+                    .describe_rules()
+                    .rule_arns(rule)
+                    .send()
+                    .await
+                    .map_err(aws_error)
+                    .context("DescribeRules")?;
+                let rule = out.rules().first().context("the listener rule is gone")?;
+                self.weights_of(rule.actions())
+            }
+            None => {
+                let out = self
+                    .client
+                    .describe_listeners()
+                    .listener_arns(&self.listener_arn)
+                    .send()
+                    .await
+                    .map_err(aws_error)
+                    .context("DescribeListeners")?;
+                let listener = out.listeners().first().context("the listener is gone")?;
+                self.weights_of(listener.default_actions())
+            }
+        }
+    }
+}
