@@ -101,6 +101,14 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum DeployCommand {
+    /// Check that a deploy may start: which migrations run before green
+    /// starts (expand) and after blue is gone (contract); exit 1 naming a
+    /// migration that would break the running version.
+    Preflight {
+        /// The first deploy: no running version, every migration may run first.
+        #[arg(long)]
+        first: bool,
+    },
     /// Demonstrate a good and a bad rollout through HAProxy on this machine
     /// (needs Debian's haproxy); the last line is machine-readable.
     Drill {
@@ -190,6 +198,8 @@ enum DbCommand {
     Url,
     /// Stop an embedded cluster that no running p360 process owns.
     Stop,
+    /// pg_dump the database to the object store (backups/<time>-v<migration>.dump).
+    Backup,
 }
 
 fn main() -> ExitCode {
@@ -306,6 +316,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
         } => audit_verify(config, shutdown).await,
         Command::Jobs { action } => jobs_command(config, action, shutdown).await,
         Command::Deploy {
+            action: DeployCommand::Preflight { first },
+        } => commands::deploy_preflight(config, first, shutdown).await,
+        Command::Deploy {
             action:
                 DeployCommand::Drill {
                     frontend,
@@ -369,6 +382,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
                 .await?;
             Ok(Outcome::Completed)
         }
+        Command::Db {
+            action: DbCommand::Backup,
+        } => commands::db_backup(config, shutdown).await,
         Command::Db {
             action: DbCommand::Stop,
         } => {

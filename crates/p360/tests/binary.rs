@@ -381,3 +381,66 @@ fn migrate_plan_classifies_pending_migrations() {
     let plan = p360_ok(&["migrate", "plan", "--data-dir", data_s]);
     assert!(plan.contains("nothing pending"), "{plan}");
 }
+
+/// A deploy must not start while a pending contract migration would break
+/// the running version: here the real migration 10 (it replaces the dedup
+/// index the previous version's enqueue names) before the expand migration 11.
+#[test]
+fn deploy_preflight_refuses_a_contract_migration_the_running_version_cannot_survive() {
+    let tmp = TempDir::new("preflight");
+    let data = tmp.path().join("var");
+    let data_s = data.to_str().unwrap();
+    // The database as the previous release left it: migrations up to 9.
+    p360_ok(&["migrate", "up", "--data-dir", data_s]);
+    for _ in 0..2 {
+        p360_ok(&["migrate", "down", "--data-dir", data_s]);
+    }
+    let out = p360(&["deploy", "preflight", "--data-dir", data_s])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: deploy refused: contract migration 20261127000010"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("expand migration 20261127000011"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "one clear line: {stderr}");
+    // A first deploy has no running version to protect.
+    let first = p360_ok(&["deploy", "preflight", "--first", "--data-dir", data_s]);
+    assert!(first.contains("2 migration(s) run before start"), "{first}");
+    // Up to date: nothing to hold back.
+    p360_ok(&["migrate", "up", "--data-dir", data_s]);
+    let ok = p360_ok(&["deploy", "preflight", "--data-dir", data_s]);
+    assert!(ok.contains("preflight passed"), "{ok}");
+}
+
+#[test]
+fn db_backup_writes_a_restorable_dump_to_the_object_store() {
+    let tmp = TempDir::new("backup");
+    let data = tmp.path().join("var");
+    let data_s = data.to_str().unwrap();
+    p360_ok(&["migrate", "up", "--data-dir", data_s]);
+    let out = p360_ok(&["db", "backup", "--data-dir", data_s]);
+    assert!(out.starts_with("backup backups/"), "{out}");
+    let key = out.split_whitespace().nth(1).unwrap().trim_end_matches(':');
+    assert!(key.ends_with("-v20261127000011.dump"), "{key}");
+    let file = data.join("objects").join(key);
+    assert!(file.metadata().unwrap().len() > 1000, "{}", file.display());
+    // pg_restore reads it back: the schema is all there.
+    let pg_restore = platform::embedded_pg::find_server_binaries(None)
+        .map(|d| d.join("pg_restore"))
+        .ok()
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| "pg_restore".into());
+    let listing = std::process::Command::new(pg_restore)
+        .args(["--list", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    assert!(listing.contains("TABLE public campaigns"), "{listing}");
+    assert!(listing.contains("TABLE public jobs"), "{listing}");
+}

@@ -212,6 +212,117 @@ pub async fn migrate(config: Config, action: MigrateAction, shutdown: Shutdown) 
     .await
 }
 
+/// `p360 deploy preflight`: may a blue-green deploy start against this
+/// database, and which migrations run when? Fails naming the migration that
+/// would break the running version. `first`: nothing runs yet, so every
+/// migration may run before the new version starts.
+pub async fn deploy_preflight(config: Config, first: bool, shutdown: Shutdown) -> Result<Outcome> {
+    with_database(&config, &shutdown, |database| async move {
+        let pending: Vec<_> = db::migration_status(&database.owner)
+            .await?
+            .into_iter()
+            .filter(|m| m.applied_at.is_none())
+            .collect();
+        let line = |m: &db::MigrationStatus| {
+            format!(
+                "  {} {} ({})",
+                m.version,
+                m.description,
+                m.class.map(|c| c.to_string()).unwrap_or_default()
+            )
+        };
+        if first {
+            println!(
+                "first deploy: no running version to protect; {} migration(s) run before start",
+                pending.len()
+            );
+            for m in &pending {
+                println!("{}", line(m));
+            }
+            return Ok(());
+        }
+        let plan = db::deploy_plan(&pending).map_err(|e| anyhow::anyhow!("deploy refused: {e}"))?;
+        println!("before green starts ({}):", plan.before_green.len());
+        for m in &plan.before_green {
+            println!("{}", line(m));
+        }
+        println!("after blue is gone ({}):", plan.after_blue.len());
+        for m in &plan.after_blue {
+            println!("{}", line(m));
+        }
+        println!("preflight passed");
+        Ok(())
+    })
+    .await
+}
+
+/// `p360 db backup`: `pg_dump` (custom format) of the database to the
+/// object store, as `backups/<UTC time>-v<latest migration>.dump`. Taken
+/// before migrating in a deploy. The dump is held in memory: for large
+/// production databases the RDS snapshots and point-in-time recovery are the
+/// backup; this one is the restore point of a release.
+pub async fn db_backup(config: Config, shutdown: Shutdown) -> Result<Outcome> {
+    use object_store::ObjectStoreExt;
+    let storage = crate::storage::Storage::from_config(&config)?;
+    let bin_dir = config.database.postgres_bin_dir.clone();
+    with_database(&config, &shutdown, |database| async move {
+        let mut url = url::Url::parse(database.url().expose_secret())
+            .context("the database URL does not parse")?;
+        // The password goes in the environment, not on a command line others can read.
+        let password = url.password().map(str::to_owned);
+        let _ = url.set_password(None);
+        let pg_dump = embedded_pg::find_server_binaries(bin_dir.as_deref())
+            .map(|dir| dir.join("pg_dump"))
+            .ok()
+            .filter(|p| p.is_file())
+            .unwrap_or_else(|| "pg_dump".into());
+        let version: i64 = sqlx::query_scalar(
+            "SELECT coalesce(max(version), 0) FROM _sqlx_migrations WHERE success",
+        )
+        .fetch_one(&database.owner)
+        .await
+        .unwrap_or(0);
+        let mut cmd = tokio::process::Command::new(&pg_dump);
+        cmd.args([
+            "--format=custom",
+            "--no-owner",
+            "--no-privileges",
+            "--dbname",
+        ])
+        .arg(url.as_str());
+        if let Some(p) = password {
+            cmd.env("PGPASSWORD", p);
+        }
+        let out = cmd
+            .output()
+            .await
+            .with_context(|| format!("cannot run {}", pg_dump.display()))?;
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            bail!(
+                "pg_dump failed: {}",
+                err.lines().next().unwrap_or("no message")
+            );
+        }
+        let key = format!(
+            "backups/{}-v{version}.dump",
+            chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ")
+        );
+        let size = out.stdout.len();
+        storage
+            .store
+            .put(
+                &object_store::path::Path::from(key.as_str()),
+                out.stdout.into(),
+            )
+            .await
+            .with_context(|| format!("cannot store the backup in {}", storage.describe))?;
+        println!("backup {key}: {size} bytes in {}", storage.describe);
+        Ok(())
+    })
+    .await
+}
+
 /// `p360 db url`: the URL of the database in use, for psql and other tools.
 pub async fn db_url(config: &Config) -> Result<String> {
     if let Some(url) = &config.database.url {

@@ -62,6 +62,11 @@ impl Database {
         }
     }
 
+    /// The URL connected to (a secret: it may hold a password).
+    pub fn url(&self) -> &secrecy::SecretString {
+        &self.url
+    }
+
     /// A pool of its own for the job workers, sized to their concurrency: a
     /// job waiting on a slow partner API holds a connection, and must not
     /// take one the API needs (a bulkhead).
@@ -191,6 +196,54 @@ pub fn migration_class(version: i64) -> Option<(MigrationClass, &'static str)> {
         .map(|(_, c, why)| (*c, *why))
 }
 
+/// How the pending migrations fit a blue-green deploy: expand migrations run
+/// before green starts, contract migrations after blue is gone.
+#[derive(Debug, Clone)]
+pub struct DeployPlan {
+    pub before_green: Vec<MigrationStatus>,
+    pub after_blue: Vec<MigrationStatus>,
+}
+
+/// Split pending migrations (in order) for a deploy while blue serves. A
+/// contract migration followed by an expand one cannot be deferred (the
+/// expand one depends on it) and cannot run while blue needs the old
+/// schema: the deploy must not start.
+pub fn deploy_plan(pending: &[MigrationStatus]) -> Result<DeployPlan, String> {
+    if let Some(m) = pending.iter().find(|m| m.class.is_none()) {
+        return Err(format!(
+            "migration {} ({}) declares no class (expand or contract)",
+            m.version, m.description
+        ));
+    }
+    let split = pending
+        .iter()
+        .position(|m| m.class == Some(MigrationClass::Contract))
+        .unwrap_or(pending.len());
+    let (before, after) = pending.split_at(split);
+    if let Some(expand) = after
+        .iter()
+        .find(|m| m.class == Some(MigrationClass::Expand))
+    {
+        let contract = &after[0];
+        return Err(format!(
+            "contract migration {} ({}: {}) must run before expand migration {} ({}), but the \
+             running version still needs the old schema; release the contract migration on its own \
+             after this version has replaced the running one",
+            contract.version,
+            contract.description,
+            contract
+                .class_reason
+                .unwrap_or("breaks the running version"),
+            expand.version,
+            expand.description
+        ));
+    }
+    Ok(DeployPlan {
+        before_green: before.to_vec(),
+        after_blue: after.to_vec(),
+    })
+}
+
 /// One migration's state for `p360 migrate status`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct MigrationStatus {
@@ -292,6 +345,35 @@ async fn migrations_table_exists(pool: &PgPool) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pending(classes: &[(i64, MigrationClass)]) -> Vec<MigrationStatus> {
+        classes
+            .iter()
+            .map(|(v, c)| MigrationStatus {
+                version: *v,
+                description: format!("m{v}"),
+                applied_at: None,
+                unknown: false,
+                class: Some(*c),
+                class_reason: Some("why"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn deploy_plans_defer_trailing_contracts_and_refuse_a_contract_before_an_expand() {
+        use MigrationClass::{Contract, Expand};
+        let plan = deploy_plan(&pending(&[(1, Expand), (2, Expand), (3, Contract)])).unwrap();
+        assert_eq!(plan.before_green.len(), 2);
+        assert_eq!(plan.after_blue.len(), 1);
+        let plan = deploy_plan(&pending(&[])).unwrap();
+        assert!(plan.before_green.is_empty() && plan.after_blue.is_empty());
+        let msg = deploy_plan(&pending(&[(1, Expand), (2, Contract), (3, Expand)])).unwrap_err();
+        assert!(
+            msg.contains("contract migration 2") && msg.contains("expand migration 3"),
+            "{msg}"
+        );
+    }
 
     #[test]
     fn every_migration_declares_its_class() {
