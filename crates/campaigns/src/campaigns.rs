@@ -702,16 +702,24 @@ pub async fn transition(
     ctx: InTenant,
     State(state): State<AppState>,
     Path((id, action)): Path<(Uuid, String)>,
-    body: Option<Json<TransitionBody>>,
+    body: axum::body::Bytes,
 ) -> Result<Versioned<Campaign>, ApiError> {
+    // The body is optional: none, an empty one (whatever the content type
+    // says) or `{"reason": ...}`.
+    let body: Option<TransitionBody> = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        Some(serde_json::from_slice(&body).map_err(|e| {
+            Problem::new(StatusCode::BAD_REQUEST, "bad-request", "Bad Request")
+                .with_detail(format!("the body is not a transition: {e}"))
+        })?)
+    };
     let t = TRANSITIONS
         .iter()
         .find(|t| t.action == action)
         .ok_or_else(|| Problem::not_found().with_detail(format!("no campaign action {action}")))?;
     ctx.principal.require(t.permission)?;
-    let reason = body
-        .and_then(|Json(b)| b.reason)
-        .map(|r| r.trim().to_string());
+    let reason = body.and_then(|b| b.reason).map(|r| r.trim().to_string());
     if t.action == "reject" && reason.as_deref().is_none_or(str::is_empty) {
         return Err(Problem::validation(vec![FieldError::new(
             "reason",

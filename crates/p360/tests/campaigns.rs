@@ -303,7 +303,18 @@ async fn approval_needs_a_second_person_and_transitions_are_checked() {
         "{body}"
     );
 
-    assert_eq!(act(&a.p, &marketer, id, "submit", None).await.0, 200);
+    // A JSON content type with no body (curl -H 'Content-Type: application/json'
+    // -X POST) is a transition without a reason; a body that is not JSON is 400.
+    let raw = |body: &'static str| {
+        a.p.client
+            .post(a.p.app.url(&format!("/v1/campaigns/{id}/submit")))
+            .bearer_auth(&marketer)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    assert_eq!(raw("{").await.unwrap().status(), 400);
+    assert_eq!(raw("").await.unwrap().status(), 200);
     assert_eq!(
         act(&a.p, &marketer, id, "approve", None).await.0,
         403,
