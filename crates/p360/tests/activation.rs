@@ -1127,3 +1127,51 @@ async fn on_embedded_defaults_serve_syncs_to_its_own_sandbox() {
     );
     drop(served);
 }
+
+/// TTD asks for at most four calls in flight per endpoint: twelve concurrent
+/// calls through one client never overlap more than that.
+#[tokio::test]
+async fn the_client_keeps_at_most_four_calls_in_flight_per_endpoint() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let now = std::sync::Arc::new(AtomicUsize::new(0));
+    let peak = std::sync::Arc::new(AtomicUsize::new(0));
+    let (n, p) = (now.clone(), peak.clone());
+    let app = axum::Router::new()
+        .route(
+            "/v3/authentication",
+            axum::routing::post(|| async { axum::Json(json!({"Token": "t"})) }),
+        )
+        .route(
+            "/v3/campaign/query/advertiser",
+            axum::routing::post(move || {
+                let (n, p) = (n.clone(), p.clone());
+                async move {
+                    let inside = n.fetch_add(1, Ordering::SeqCst) + 1;
+                    p.fetch_max(inside, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(150)).await;
+                    n.fetch_sub(1, Ordering::SeqCst);
+                    axum::Json(json!({"Result": [], "ResultCount": 0, "TotalFilteredCount": 0}))
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = ttd(&base, 0);
+    let started = Instant::now();
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..12 {
+        let client = client.clone();
+        calls.spawn(async move { client.query_page::<Campaign>("adv", 0, 10).await });
+    }
+    while let Some(r) = calls.join_next().await {
+        r.unwrap().unwrap();
+    }
+    assert_eq!(peak.load(Ordering::SeqCst), 4, "peak concurrency");
+    // Twelve calls four at a time: three rounds of 150 ms.
+    assert!(
+        started.elapsed() >= Duration::from_millis(440),
+        "{:?}",
+        started.elapsed()
+    );
+}
