@@ -9,4 +9,4 @@ pub mod traffic;
 
 pub use controller::{Event, Outcome, Plan, Triggers, rollout};
 pub use metrics::{MetricSource, Reading, Scrape};
-pub use traffic::{Alb, Haproxy, TrafficBackend, Weights};
+pub use traffic::{Alb, Haproxy, TrafficBackend, Weights, haproxy_program};

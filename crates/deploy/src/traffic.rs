@@ -39,6 +39,19 @@ pub trait TrafficBackend: Send + Sync {
     fn weights(&self) -> impl Future<Output = anyhow::Result<Weights>> + Send;
 }
 
+/// The `haproxy` program: on PATH, else Debian's `/usr/sbin/haproxy`
+/// (sbin is not on every user's PATH).
+pub fn haproxy_program() -> anyhow::Result<std::path::PathBuf> {
+    let on_path = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("haproxy"))
+            .find(|f| f.is_file())
+    });
+    on_path
+        .or_else(|| Some(std::path::PathBuf::from("/usr/sbin/haproxy")).filter(|p| p.is_file()))
+        .context("haproxy is not installed (Debian: apt-get install haproxy)")
+}
+
 /// HAProxy through its runtime API (`stats socket ... level admin`): the
 /// blue and green servers of one backend, weighted 0 to 100.
 #[derive(Debug, Clone)]

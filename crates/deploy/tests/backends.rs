@@ -34,16 +34,6 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// `haproxy` on PATH, else Debian's /usr/sbin/haproxy (sbin is not on
-/// every user's PATH).
-fn haproxy_bin() -> String {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join("haproxy").is_file()))
-        .filter(|found| *found)
-        .map(|_| "haproxy".to_string())
-        .unwrap_or_else(|| "/usr/sbin/haproxy".to_string())
-}
-
 /// An HTTP server answering its colour.
 async fn colour(name: &'static str) -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -93,7 +83,7 @@ async fn weights_move_traffic_between_blue_and_green() {
     )
     .unwrap();
     let _haproxy = Proc(
-        Command::new(haproxy_bin())
+        Command::new(deploy::haproxy_program().unwrap())
             .args(["-db", "-f", cfg.to_str().unwrap()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -168,7 +158,7 @@ async fn haproxy_for(blue: u16, green: u16) -> (Proc, Haproxy) {
     )
     .unwrap();
     let proc = Proc(
-        Command::new(haproxy_bin())
+        Command::new(deploy::haproxy_program().unwrap())
             .args(["-db", "-f", cfg.to_str().unwrap()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())

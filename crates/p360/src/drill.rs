@@ -160,17 +160,6 @@ impl Load {
     }
 }
 
-fn haproxy_bin() -> anyhow::Result<PathBuf> {
-    let on_path = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join("haproxy"))
-            .find(|f| f.is_file())
-    });
-    on_path
-        .or_else(|| Some(PathBuf::from("/usr/sbin/haproxy")).filter(|p| p.is_file()))
-        .context("haproxy is not installed (Debian: apt-get install haproxy)")
-}
-
 /// A scratch directory the embedded cluster's `postgres` user can traverse.
 fn workdir() -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!(
@@ -185,7 +174,7 @@ fn workdir() -> anyhow::Result<PathBuf> {
 }
 
 pub async fn drill(opts: &DrillOptions) -> anyhow::Result<Summary> {
-    let haproxy = haproxy_bin()?;
+    let haproxy = deploy::haproxy_program()?;
     if std::net::TcpListener::bind(opts.frontend).is_err() {
         bail!("the frontend address {} is in use", opts.frontend);
     }

@@ -431,11 +431,7 @@ fn db_backup_writes_a_restorable_dump_to_the_object_store() {
     let file = data.join("objects").join(key);
     assert!(file.metadata().unwrap().len() > 1000, "{}", file.display());
     // pg_restore reads it back: the schema is all there.
-    let pg_restore = platform::embedded_pg::find_server_binaries(None)
-        .map(|d| d.join("pg_restore"))
-        .ok()
-        .filter(|p| p.is_file())
-        .unwrap_or_else(|| "pg_restore".into());
+    let pg_restore = platform::embedded_pg::client_program(None, "pg_restore");
     let listing = std::process::Command::new(pg_restore)
         .args(["--list", file.to_str().unwrap()])
         .output()

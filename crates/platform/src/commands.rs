@@ -271,11 +271,7 @@ pub async fn db_backup(config: Config, shutdown: Shutdown) -> Result<Outcome> {
         // The password goes in the environment, not on a command line others can read.
         let password = url.password().map(str::to_owned);
         let _ = url.set_password(None);
-        let pg_dump = embedded_pg::find_server_binaries(bin_dir.as_deref())
-            .map(|dir| dir.join("pg_dump"))
-            .ok()
-            .filter(|p| p.is_file())
-            .unwrap_or_else(|| "pg_dump".into());
+        let pg_dump = embedded_pg::client_program(bin_dir.as_deref(), "pg_dump");
         let version: i64 = sqlx::query_scalar(
             "SELECT coalesce(max(version), 0) FROM _sqlx_migrations WHERE success",
         )

@@ -457,6 +457,17 @@ fn server_command<S: AsRef<OsStr>>(
     cmd
 }
 
+/// A PostgreSQL client program (`pg_dump`, `pg_restore`, ...) of the same
+/// installation as the server binaries when it is there, else `name` for a
+/// PATH lookup.
+pub fn client_program(configured: Option<&Path>, name: &str) -> PathBuf {
+    find_server_binaries(configured)
+        .map(|dir| dir.join(name))
+        .ok()
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| name.into())
+}
+
 /// Where `initdb`, `pg_ctl` and `postgres` live: `configured` if given, else
 /// PATH, then the newest `/usr/lib/postgresql/*/bin`.
 pub fn find_server_binaries(configured: Option<&Path>) -> Result<PathBuf> {

@@ -129,10 +129,6 @@ impl TtdClient {
         })
     }
 
-    pub fn base_url(&self) -> &str {
-        &self.inner.settings.base_url
-    }
-
     /// `POST /v3/{type}`: create; the answer carries TTD's id.
     pub async fn create<T: TtdObject>(&self, object: &T) -> Result<T, TtdError> {
         let body = serde_json::to_value(object).map_err(|e| decode("create", e))?;

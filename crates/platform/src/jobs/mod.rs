@@ -186,7 +186,7 @@ pub(crate) type Entry = (Handler, fn(i64) -> Duration);
 pub struct Registry {
     handlers: HashMap<&'static str, Entry>,
     queues: Vec<&'static str>,
-    services: axum::http::Extensions,
+    services: Arc<axum::http::Extensions>,
     recurring: Vec<Recurring>,
 }
 
@@ -208,7 +208,7 @@ impl Registry {
     /// Make `service` (e.g. a partner API client) available to every job
     /// through [`JobContext::service`].
     pub fn with_service<T: Clone + Send + Sync + 'static>(mut self, service: T) -> Registry {
-        self.services.insert(service);
+        Arc::make_mut(&mut self.services).insert(service);
         self
     }
 
@@ -232,11 +232,6 @@ impl Registry {
 
     fn recurring(&self, kind: &str) -> Option<&Recurring> {
         self.recurring.iter().find(|r| r.kind == kind)
-    }
-
-    /// Whether any job kind is registered.
-    pub fn is_empty(&self) -> bool {
-        self.handlers.is_empty()
     }
 
     pub fn register<J: Job>(mut self) -> Registry {
@@ -457,6 +452,57 @@ pub async fn run_worker(
     Ok(())
 }
 
+/// Record that a claimed job ended: `succeeded`, or `dead` with `error`.
+/// With `worker`, only while that worker still holds it.
+pub(crate) async fn finish(
+    pool: &PgPool,
+    id: Uuid,
+    worker: Option<&str>,
+    error: Option<&str>,
+) -> Result<sqlx::postgres::PgQueryResult, sqlx::Error> {
+    sqlx::query(
+        "UPDATE jobs SET status = $3, finished_at = now(), locked_until = NULL, \
+         last_error = $4, updated_at = now() WHERE id = $1 AND ($2::text IS NULL OR locked_by = $2)",
+    )
+    .bind(id)
+    .bind(worker)
+    .bind(if error.is_some() { "dead" } else { "succeeded" })
+    .bind(error)
+    .execute(pool)
+    .await
+}
+
+/// Put a job `worker` failed back for another attempt in `wait`, marked as
+/// held by `holder` (`None`: waiting in the table; `"sqs"`: SQS holds it).
+/// Returns whether a queued twin superseded it instead.
+pub(crate) async fn requeue(
+    pool: &PgPool,
+    id: Uuid,
+    worker: &str,
+    error: &str,
+    wait: Duration,
+    holder: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let requeued = sqlx::query(
+        "UPDATE jobs SET status = 'queued', run_at = now() + make_interval(secs => $4), \
+         locked_until = NULL, locked_by = $5, last_error = $3, updated_at = now() \
+         WHERE id = $1 AND locked_by = $2",
+    )
+    .bind(id)
+    .bind(worker)
+    .bind(error)
+    .bind(wait.as_secs_f64())
+    .bind(holder)
+    .execute(pool)
+    .await;
+    let superseded = matches!(
+        &requeued,
+        Err(sqlx::Error::Database(e)) if e.constraint() == Some("jobs_dedup_key")
+    );
+    supersede_if_duplicate(pool, id, worker, requeued).await?;
+    Ok(superseded)
+}
+
 /// A job going back to the queue while a twin with its dedup key is already
 /// queued would break the one-queued-job rule; the twin will do the same work
 /// with fresher input, so this one ends as `superseded`.
@@ -606,7 +652,7 @@ async fn execute(
         job_id: job.id,
         attempt: job.attempts,
         max_attempts: job.max_attempts,
-        services: Arc::new(registry.services.clone()),
+        services: registry.services.clone(),
     };
     // Renew the lease while the job runs.
     let renew = {
@@ -635,43 +681,19 @@ async fn execute(
     let last = permanent || job.attempts >= job.max_attempts;
     let kind = job.kind.clone();
     let result = match &error {
-        None => {
-            sqlx::query(
-                "UPDATE jobs SET status = 'succeeded', finished_at = now(), locked_until = NULL, \
-                 last_error = NULL, updated_at = now() WHERE id = $1 AND locked_by = $2",
-            )
-            .bind(job.id)
-            .bind(&worker)
-            .execute(&pool)
-            .await
-        }
+        None => finish(&pool, job.id, Some(&worker), None).await.map(|_| ()),
         Some(err) if last => {
             tracing::error!(job = %job.id, kind = %kind, error = %err, "job failed for the last time; dead-lettered");
-            sqlx::query(
-                "UPDATE jobs SET status = 'dead', finished_at = now(), locked_until = NULL, \
-                 last_error = $3, updated_at = now() WHERE id = $1 AND locked_by = $2",
-            )
-            .bind(job.id)
-            .bind(&worker)
-            .bind(err)
-            .execute(&pool)
-            .await
+            finish(&pool, job.id, Some(&worker), Some(err))
+                .await
+                .map(|_| ())
         }
         Some(err) => {
             let wait = backoff(job.attempts);
             tracing::warn!(job = %job.id, kind = %kind, attempt = job.attempts, retry_in_ms = wait.as_millis() as u64, error = %err, "job failed; will retry");
-            let requeued = sqlx::query(
-                "UPDATE jobs SET status = 'queued', run_at = now() + make_interval(secs => $4), \
-                 locked_until = NULL, locked_by = NULL, last_error = $3, updated_at = now() \
-                 WHERE id = $1 AND locked_by = $2",
-            )
-            .bind(job.id)
-            .bind(&worker)
-            .bind(err)
-            .bind(wait.as_secs_f64())
-            .execute(&pool)
-            .await;
-            supersede_if_duplicate(&pool, job.id, &worker, requeued).await
+            requeue(&pool, job.id, &worker, err, wait, None)
+                .await
+                .map(|_| ())
         }
     };
     if let Err(e) = result {

@@ -29,8 +29,8 @@ use sqlx::postgres::PgListener;
 use uuid::Uuid;
 
 use super::{
-    CHANNEL, JobContext, Registry, WorkerConfig, invoke, next_due, record_run, schedule_missing,
-    schedule_next, supersede_if_duplicate,
+    CHANNEL, JobContext, Registry, WorkerConfig, finish, invoke, next_due, record_run, requeue,
+    schedule_missing, schedule_next, supersede_if_duplicate,
 };
 use crate::config::SqsConfig;
 use crate::shutdown::Shutdown;
@@ -481,7 +481,7 @@ impl Execution {
             job_id: id,
             attempt,
             max_attempts,
-            services: Arc::new(self.registry.services.clone()),
+            services: self.registry.services.clone(),
         };
         let renew = {
             let (client, url, receipt, lease) = (
@@ -512,50 +512,22 @@ impl Execution {
         let outcome = match &error {
             None => {
                 self.delete(&receipt).await;
-                let _ = sqlx::query(
-                    "UPDATE jobs SET status = 'succeeded', finished_at = now(), locked_until = NULL, \
-                     last_error = NULL, updated_at = now() WHERE id = $1",
-                )
-                .bind(id)
-                .execute(&self.pool)
-                .await;
+                let _ = finish(&self.pool, id, None, None).await;
                 "succeeded"
             }
             Some(err) if last => {
                 tracing::error!(job = %id, kind = %kind, error = %err, "job failed for the last time; dead-lettered");
                 self.to_dlq(&body.to_string(), err).await;
                 self.delete(&receipt).await;
-                let _ = sqlx::query(
-                    "UPDATE jobs SET status = 'dead', finished_at = now(), locked_until = NULL, \
-                     last_error = $2, updated_at = now() WHERE id = $1",
-                )
-                .bind(id)
-                .bind(err)
-                .execute(&self.pool)
-                .await;
+                let _ = finish(&self.pool, id, None, Some(err)).await;
                 "dead"
             }
             Some(err) => {
                 let wait = backoff(attempt);
                 tracing::warn!(job = %id, kind = %kind, attempt, retry_in_ms = wait.as_millis() as u64, error = %err, "job failed; will retry");
-                let requeued = sqlx::query(
-                    "UPDATE jobs SET status = 'queued', run_at = now() + make_interval(secs => $3), \
-                     locked_until = NULL, locked_by = $4, last_error = $2, updated_at = now() \
-                     WHERE id = $1 AND locked_by = $5",
-                )
-                .bind(id)
-                .bind(err)
-                .bind(wait.as_secs_f64())
-                .bind(RELAYED)
-                .bind(&self.worker)
-                .execute(&self.pool)
-                .await;
-                let superseded = matches!(
-                    &requeued,
-                    Err(sqlx::Error::Database(e)) if e.constraint() == Some("jobs_dedup_key")
-                );
-                let _ = supersede_if_duplicate(&self.pool, id, &self.worker, requeued).await;
-                if superseded {
+                let superseded =
+                    requeue(&self.pool, id, &self.worker, err, wait, Some(RELAYED)).await;
+                if matches!(superseded, Ok(true)) {
                     self.delete(&receipt).await;
                 } else {
                     // SQS keeps it out of sight for the backoff.
