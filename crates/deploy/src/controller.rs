@@ -3,6 +3,7 @@
 //! back on blue at once when a rollback trigger fires.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use crate::metrics::{MetricSource, Reading};
@@ -51,6 +52,9 @@ pub struct Plan {
     /// How long green may take to become ready before the first step.
     pub ready_timeout: Duration,
     pub triggers: Triggers,
+    /// Index of the first step to take (a resumed rollout starts where the
+    /// stopped controller was).
+    pub start_step: usize,
 }
 
 impl Default for Plan {
@@ -61,6 +65,7 @@ impl Default for Plan {
             interval: Duration::from_secs(1),
             ready_timeout: Duration::from_secs(60),
             triggers: Triggers::default(),
+            start_step: 0,
         }
     }
 }
@@ -85,6 +90,31 @@ pub enum Event {
     Promoted {
         took: Duration,
     },
+}
+
+/// What an operator (or whoever supervises the rollout) asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Directive {
+    Continue,
+    /// Skip the remaining dwell: all traffic to green now.
+    Promote,
+    /// Back to blue now, for this reason.
+    RollBack(String),
+}
+
+/// Hears every event of a rollout and is asked, at every reading, whether
+/// to go on. A plain `FnMut(&Event)` is a supervisor that always goes on.
+pub trait Supervisor: Send {
+    fn event(&mut self, e: &Event) -> impl Future<Output = ()> + Send;
+    fn check(&mut self) -> impl Future<Output = Directive> + Send {
+        async { Directive::Continue }
+    }
+}
+
+impl<F: FnMut(&Event) + Send> Supervisor for F {
+    async fn event(&mut self, e: &Event) {
+        self(e)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -163,12 +193,13 @@ pub fn evaluate(
     None
 }
 
-/// Shift traffic to green step by step; roll back at the first trigger.
+/// Shift traffic to green step by step; roll back at the first trigger or
+/// when the supervisor asks.
 pub async fn rollout<B: TrafficBackend, M: MetricSource>(
     backend: &B,
     green: &M,
     plan: &Plan,
-    mut on_event: impl FnMut(&Event) + Send,
+    mut sup: impl Supervisor,
 ) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let mut readings: VecDeque<Reading> = VecDeque::new();
@@ -187,16 +218,19 @@ pub async fn rollout<B: TrafficBackend, M: MetricSource>(
                 0,
                 "readiness",
                 "green never became ready".into(),
-                &mut on_event,
+                &mut sup,
             )
             .await;
         }
+        if let Directive::RollBack(reason) = sup.check().await {
+            return roll_back(backend, 0, "manual", reason, &mut sup).await;
+        }
         tokio::time::sleep(plan.interval).await;
     }
-    for &step in &plan.steps {
+    'steps: for &step in plan.steps.iter().skip(plan.start_step) {
         let w = Weights::green(step)?;
         backend.set_weights(w).await?;
-        on_event(&Event::Weights(w));
+        sup.event(&Event::Weights(w)).await;
         let until = Instant::now() + plan.dwell;
         while Instant::now() < until {
             tokio::time::sleep(plan.interval).await;
@@ -223,19 +257,33 @@ pub async fn rollout<B: TrafficBackend, M: MetricSource>(
                 ),
                 _ => (None, None),
             };
-            on_event(&Event::Reading {
+            sup.event(&Event::Reading {
                 green: step,
                 error_rate,
                 avg_latency_s,
                 ready: not_ready == 0,
-            });
+            })
+            .await;
             if let Some((trigger, detail)) = evaluate(&plan.triggers, &readings, not_ready) {
-                return roll_back(backend, step, trigger, detail, &mut on_event).await;
+                return roll_back(backend, step, trigger, detail, &mut sup).await;
+            }
+            match sup.check().await {
+                Directive::Continue => {}
+                Directive::RollBack(reason) => {
+                    return roll_back(backend, step, "manual", reason, &mut sup).await;
+                }
+                Directive::Promote => {
+                    if step < 100 {
+                        backend.set_weights(Weights::green(100)?).await?;
+                        sup.event(&Event::Weights(Weights::green(100)?)).await;
+                    }
+                    break 'steps;
+                }
             }
         }
     }
     let took = started.elapsed();
-    on_event(&Event::Promoted { took });
+    sup.event(&Event::Promoted { took }).await;
     Ok(Outcome::Promoted { took })
 }
 
@@ -244,13 +292,14 @@ async fn roll_back<B: TrafficBackend>(
     at_green: u8,
     trigger: &'static str,
     detail: String,
-    on_event: &mut (impl FnMut(&Event) + Send),
+    sup: &mut impl Supervisor,
 ) -> anyhow::Result<Outcome> {
     let fired = Instant::now();
-    on_event(&Event::Triggered {
+    sup.event(&Event::Triggered {
         trigger,
         detail: detail.clone(),
-    });
+    })
+    .await;
     // Blue at once; a backend hiccup is retried, not left split.
     let mut attempt = 0;
     loop {
@@ -269,7 +318,7 @@ async fn roll_back<B: TrafficBackend>(
         }
     }
     let trigger_to_blue = fired.elapsed();
-    on_event(&Event::RolledBack { trigger_to_blue });
+    sup.event(&Event::RolledBack { trigger_to_blue }).await;
     Ok(Outcome::RolledBack {
         trigger,
         detail,

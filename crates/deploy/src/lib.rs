@@ -7,6 +7,8 @@ pub mod controller;
 pub mod metrics;
 pub mod traffic;
 
-pub use controller::{Event, Outcome, Plan, Triggers, rollout};
-pub use metrics::{MetricSource, Reading, Scrape};
-pub use traffic::{Alb, Haproxy, TrafficBackend, Weights, haproxy_program};
+pub mod smoke;
+
+pub use controller::{Directive, Event, Outcome, Plan, Supervisor, Triggers, rollout};
+pub use metrics::{MetricSource, Prometheus, Reading, Scrape};
+pub use traffic::{Alb, Haproxy, Oriented, TrafficBackend, Weights, elbv2_client, haproxy_program};

@@ -1,6 +1,7 @@
 //! What the controller watches on the green instance: its own `/metrics`
-//! and `/health/ready`, read directly (local and tests). A Prometheus query
-//! API or CloudWatch source can implement the same trait in production.
+//! and `/health/ready` read directly (local and tests), or the same series
+//! through a Prometheus server's query API (production, where green is many
+//! tasks behind a target group).
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -68,6 +69,138 @@ impl MetricSource for Scrape {
         reading.ready = ready;
         reading.at = Some(Instant::now());
         reading
+    }
+}
+
+/// Green's series in a Prometheus server: the same counters summed over
+/// green's instances, selected by `matchers` (e.g. `job="p360",slot="green"`);
+/// readiness is still asked of green itself at `ready_url` (Prometheus
+/// learns it a scrape later).
+#[derive(Debug, Clone)]
+pub struct Prometheus {
+    /// e.g. `http://prometheus:9090`.
+    pub base: String,
+    pub matchers: String,
+    pub ready_url: String,
+    client: reqwest::Client,
+}
+
+impl Prometheus {
+    pub fn new(
+        base: impl Into<String>,
+        matchers: impl Into<String>,
+        ready_url: impl Into<String>,
+    ) -> Prometheus {
+        Prometheus {
+            base: base.into().trim_end_matches('/').to_string(),
+            matchers: matchers.into(),
+            ready_url: ready_url.into(),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(3))
+                .build()
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The value of an instant query that yields one sample (`None`: no data).
+    pub async fn query(&self, promql: &str) -> anyhow::Result<Option<f64>> {
+        use anyhow::Context;
+        let url = reqwest::Url::parse_with_params(
+            &format!("{}/api/v1/query", self.base),
+            [("query", promql)],
+        )
+        .with_context(|| format!("the Prometheus URL {} does not parse", self.base))?;
+        let body: serde_json::Value = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach Prometheus at {}", self.base))?
+            .error_for_status()
+            .with_context(|| format!("Prometheus refused `{promql}`"))?
+            .json()
+            .await
+            .context("Prometheus answered something other than JSON")?;
+        let Some(sample) = body["data"]["result"].as_array().and_then(|r| r.first()) else {
+            return Ok(None);
+        };
+        // ["<unix time>", "<value>"]
+        let value = sample["value"][1]
+            .as_str()
+            .and_then(|v| v.parse::<f64>().ok())
+            .with_context(|| format!("Prometheus answered `{sample}` for `{promql}`"))?;
+        Ok(Some(value))
+    }
+
+    fn series(&self, name: &str, extra: &str) -> String {
+        let sep = if self.matchers.is_empty() || extra.is_empty() {
+            ""
+        } else {
+            ","
+        };
+        format!("{name}{{{}{sep}{extra}}}", self.matchers)
+    }
+}
+
+impl MetricSource for Prometheus {
+    /// Counters summed over green's instances. Any failed query makes the
+    /// reading not ready, like a failed scrape.
+    async fn read(&self) -> Reading {
+        const APP: &str = r#"route!~"/health/.*|/metrics""#;
+        let sum = |name: &str, extra: &str| format!("sum({})", self.series(name, extra));
+        let queries = [
+            sum("p360_http_requests_total", APP),
+            sum(
+                "p360_http_requests_total",
+                &format!(r#"{APP},status=~"5..""#),
+            ),
+            sum("p360_http_request_duration_seconds_sum", APP),
+            sum("p360_http_request_duration_seconds_count", APP),
+            // Per instance: the CPU trigger is a share of one core.
+            format!("avg({})", self.series("process_cpu_seconds_total", "")),
+            format!("max({})", self.series("process_resident_memory_bytes", "")),
+            format!("min({})", self.series("p360_db_up", "")),
+            sum("p360_ttd_sync_total", r#"outcome="failed""#),
+        ];
+        let ready = async {
+            matches!(
+                self.client.get(&self.ready_url).send().await,
+                Ok(r) if r.status().is_success()
+            )
+        };
+        let (ready, values) = tokio::join!(ready, async {
+            let mut values = Vec::with_capacity(queries.len());
+            for q in &queries {
+                values.push(self.query(q).await);
+            }
+            values
+        });
+        let mut r = Reading {
+            at: Some(Instant::now()),
+            ready,
+            ..Reading::default()
+        };
+        let mut v = Vec::with_capacity(values.len());
+        for value in values {
+            match value {
+                Ok(x) => v.push(x),
+                Err(e) => {
+                    tracing::warn!(error = format!("{e:#}"), "Prometheus reading failed");
+                    r.ready = false;
+                    return r;
+                }
+            }
+        }
+        let or0 = |x: Option<f64>| x.unwrap_or(0.0);
+        r.requests = or0(v[0]);
+        r.errors = or0(v[1]);
+        r.latency_sum = or0(v[2]);
+        r.latency_count = or0(v[3]);
+        r.cpu_seconds = or0(v[4]);
+        r.rss_bytes = or0(v[5]);
+        r.db_up = v[6];
+        r.integration_failures = or0(v[7]);
+        r
     }
 }
 

@@ -39,6 +39,50 @@ pub trait TrafficBackend: Send + Sync {
     fn weights(&self) -> impl Future<Output = anyhow::Result<Weights>> + Send;
 }
 
+impl<T: TrafficBackend> TrafficBackend for &T {
+    async fn set_weights(&self, w: Weights) -> anyhow::Result<()> {
+        (**self).set_weights(w).await
+    }
+
+    async fn weights(&self) -> anyhow::Result<Weights> {
+        (**self).weights().await
+    }
+}
+
+/// Which of a backend's two slots a deployment treats as blue. Slots
+/// alternate: the slot a deployment promotes is blue to the next one, so
+/// the controller sees "blue" and "green" while the load balancer keeps its
+/// two fixed slots (HAProxy servers, ALB target groups) named `blue` and `green`.
+#[derive(Debug, Clone)]
+pub struct Oriented<B> {
+    pub inner: B,
+    /// The slot named `green` is the one serving (blue to this deployment).
+    pub swapped: bool,
+}
+
+impl<B> Oriented<B> {
+    fn turn(&self, w: Weights) -> Weights {
+        if self.swapped {
+            Weights {
+                blue: w.green,
+                green: w.blue,
+            }
+        } else {
+            w
+        }
+    }
+}
+
+impl<B: TrafficBackend> TrafficBackend for Oriented<B> {
+    async fn set_weights(&self, w: Weights) -> anyhow::Result<()> {
+        self.inner.set_weights(self.turn(w)).await
+    }
+
+    async fn weights(&self) -> anyhow::Result<Weights> {
+        Ok(self.turn(self.inner.weights().await?))
+    }
+}
+
 /// The `haproxy` program: on PATH, else Debian's `/usr/sbin/haproxy`
 /// (sbin is not on every user's PATH).
 pub fn haproxy_program() -> anyhow::Result<std::path::PathBuf> {
@@ -170,6 +214,33 @@ pub struct Alb {
     pub rule_arn: Option<String>,
     pub blue_target_group: String,
     pub green_target_group: String,
+}
+
+/// An ELBv2 client: `endpoint`, `region` and static credentials when
+/// given (moto in tests), otherwise the AWS environment (task role, profile).
+pub async fn elbv2_client(
+    region: Option<&str>,
+    endpoint: Option<&str>,
+    credentials: Option<(&str, &str)>,
+) -> aws_sdk_elasticloadbalancingv2::Client {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(region) = region {
+        loader = loader.region(aws_config::Region::new(region.to_string()));
+    }
+    if let Some(endpoint) = endpoint {
+        loader = loader.endpoint_url(endpoint);
+    }
+    if let Some((id, secret)) = credentials {
+        loader =
+            loader.credentials_provider(aws_sdk_elasticloadbalancingv2::config::Credentials::new(
+                id,
+                secret,
+                None,
+                None,
+                "p360-config",
+            ));
+    }
+    aws_sdk_elasticloadbalancingv2::Client::new(&loader.load().await)
 }
 
 impl Alb {

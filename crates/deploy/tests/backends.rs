@@ -375,11 +375,16 @@ fn quick() -> Plan {
 async fn controller_suite<B: TrafficBackend>(lb: &B) {
     // A healthy green is promoted through every step.
     let mut seen = Vec::new();
-    let outcome = rollout(lb, &Scripted::new(true, 20.0, 0.0), &quick(), |e| {
-        if let deploy::Event::Weights(w) = e {
-            seen.push(w.green);
-        }
-    })
+    let outcome = rollout(
+        lb,
+        &Scripted::new(true, 20.0, 0.0),
+        &quick(),
+        |e: &deploy::Event| {
+            if let deploy::Event::Weights(w) = e {
+                seen.push(w.green);
+            }
+        },
+    )
     .await
     .unwrap();
     assert!(matches!(outcome, Outcome::Promoted { .. }), "{outcome:?}");
@@ -394,9 +399,14 @@ async fn controller_suite<B: TrafficBackend>(lb: &B) {
 
     // A failing green is rolled back at the first step, all traffic to blue.
     lb.set_weights(Weights::ALL_BLUE).await.unwrap();
-    let outcome = rollout(lb, &Scripted::new(true, 20.0, 3.0), &quick(), |_| {})
-        .await
-        .unwrap();
+    let outcome = rollout(
+        lb,
+        &Scripted::new(true, 20.0, 3.0),
+        &quick(),
+        |_: &deploy::Event| {},
+    )
+    .await
+    .unwrap();
     match outcome {
         Outcome::RolledBack {
             trigger, at_green, ..
@@ -408,9 +418,14 @@ async fn controller_suite<B: TrafficBackend>(lb: &B) {
     assert_eq!(lb.weights().await.unwrap(), Weights::ALL_BLUE);
 
     // A green that never becomes ready gets no traffic at all.
-    let outcome = rollout(lb, &Scripted::new(false, 0.0, 0.0), &quick(), |_| {})
-        .await
-        .unwrap();
+    let outcome = rollout(
+        lb,
+        &Scripted::new(false, 0.0, 0.0),
+        &quick(),
+        |_: &deploy::Event| {},
+    )
+    .await
+    .unwrap();
     assert!(
         matches!(
             outcome,

@@ -2,6 +2,7 @@
 //! test exactly the assembled application.
 
 pub mod drill;
+pub mod release;
 
 use platform::config::Config;
 use platform::http::{ApiRoutes, AppState};

@@ -101,6 +101,39 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum DeployCommand {
+    /// Deploy a version to the idle slot: preflight, backup, expand
+    /// migrations, start it, smoke-test it, shift traffic step by step with
+    /// automatic rollback, stop the old slot, contract migrations.
+    Start {
+        /// The release label the new slot must report (e.g. the image tag).
+        #[arg(long)]
+        version: String,
+        /// The first deploy: nothing serves yet; every migration runs first.
+        #[arg(long)]
+        first: bool,
+    },
+    /// Take over a deployment whose controller is gone, from where it stopped.
+    Resume,
+    /// The deployment in progress (else the latest) and the load balancer's weights.
+    Status,
+    /// Skip the remaining dwell of the deployment in progress.
+    Promote,
+    /// Put all traffic back on the serving slot and stop the new one.
+    Rollback,
+    /// Past deployments, newest first.
+    History {
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+    /// Run the smoke suite against an instance.
+    Smoke {
+        /// The instance's base URL, e.g. http://127.0.0.1:8362.
+        #[arg(long)]
+        url: String,
+        /// The release label it must report.
+        #[arg(long)]
+        release: Option<String>,
+    },
     /// Check that a deploy may start: which migrations run before green
     /// starts (expand) and after blue is gone (contract); exit 1 naming a
     /// migration that would break the running version.
@@ -318,6 +351,34 @@ async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
         Command::Deploy {
             action: DeployCommand::Preflight { first },
         } => commands::deploy_preflight(config, first, shutdown).await,
+        Command::Deploy {
+            action: DeployCommand::Smoke { url, release },
+        } => {
+            let checks = deploy::smoke::run(&url, release.as_deref()).await;
+            for c in &checks {
+                println!(
+                    "{} {:<8} {:>5} ms  {}",
+                    if c.ok { "ok  " } else { "FAIL" },
+                    c.name,
+                    c.ms,
+                    c.detail
+                );
+            }
+            let failed = checks.iter().filter(|c| !c.ok).count();
+            if failed > 0 {
+                anyhow::bail!("{failed} of {} smoke checks failed", checks.len());
+            }
+            Ok(Outcome::Completed)
+        }
+        Command::Deploy {
+            action:
+                action @ (DeployCommand::Start { .. }
+                | DeployCommand::Resume
+                | DeployCommand::Status
+                | DeployCommand::Promote
+                | DeployCommand::Rollback
+                | DeployCommand::History { .. }),
+        } => deploy_command(config, action, shutdown).await,
         Command::Deploy {
             action:
                 DeployCommand::Drill {
@@ -541,6 +602,69 @@ async fn jobs_command(
         Ok(())
     })
     .await
+}
+
+/// The deployment commands. A deploy is not cut short by a signal: the
+/// controller sees it and rolls back (or fails before moving traffic).
+async fn deploy_command(
+    config: Config,
+    action: DeployCommand,
+    shutdown: Shutdown,
+) -> anyhow::Result<Outcome> {
+    use p360::release::{self, Finished};
+    use std::sync::Arc;
+    let config = Arc::new(config);
+    let database = tokio::select! {
+        db = platform::db::Database::open(&config) => Arc::new(db?),
+        _ = shutdown.wait() => return Ok(Outcome::Interrupted),
+    };
+    let pool = database.owner.clone();
+    let result = async {
+        let finished = match action {
+            DeployCommand::Start { version, first } => {
+                release::start(config.clone(), database.clone(), version, first, shutdown).await?
+            }
+            DeployCommand::Resume => {
+                release::resume(config.clone(), database.clone(), shutdown).await?
+            }
+            DeployCommand::Rollback => {
+                println!(
+                    "{}",
+                    release::rollback(config.clone(), database.clone(), shutdown).await?
+                );
+                return Ok(());
+            }
+            DeployCommand::Promote => {
+                println!("{}", release::promote(&config, &pool).await?);
+                return Ok(());
+            }
+            DeployCommand::Status => {
+                print!("{}", release::status(&config, &pool).await?);
+                return Ok(());
+            }
+            DeployCommand::History { limit } => {
+                print!("{}", release::history(&pool, limit).await?);
+                return Ok(());
+            }
+            _ => unreachable!("only deployment commands come here"),
+        };
+        match finished {
+            Finished::Promoted => Ok(()),
+            Finished::RolledBack { trigger, detail } => {
+                anyhow::bail!("the deployment was rolled back ({trigger}: {detail})")
+            }
+            Finished::Failed(reason) => anyhow::bail!("the deployment failed in {reason}"),
+        }
+    }
+    .await;
+    drop(pool);
+    let closed = match Arc::into_inner(database) {
+        Some(db) => db.close().await,
+        None => Ok(()),
+    };
+    result?;
+    closed?;
+    Ok(Outcome::Completed)
 }
 
 /// Errors end the process with one line on stderr.

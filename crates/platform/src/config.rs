@@ -73,6 +73,148 @@ pub struct Config {
     pub ttd: TtdConfig,
     pub jobs: JobsConfig,
     pub faults: FaultsConfig,
+    /// The release label this process reports (`/health/live`), e.g. the
+    /// image tag; `p360 deploy` checks that green runs the version it
+    /// deploys. Default: the binary's version.
+    pub release: Option<String>,
+    pub deploy: DeployConfig,
+}
+
+/// `p360 deploy`: the load balancer's two slots (`blue`, `green`; they
+/// alternate as the serving one), where each slot's instances answer, what
+/// the controller watches and when it rolls back.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeployConfig {
+    /// `haproxy` (runtime API) or `alb` (weighted target groups).
+    pub traffic: DeployTraffic,
+    pub haproxy: HaproxyConfig,
+    pub alb: AlbConfig,
+    /// Each slot's own address (readiness, the smoke suite, scraping).
+    pub blue_url: String,
+    pub green_url: String,
+    /// `scrape` (each slot's `/metrics`) or `prometheus` (query API).
+    pub metrics: DeployMetrics,
+    pub prometheus_url: Option<String>,
+    /// Label matchers selecting a slot's series; `$slot` is the slot's name.
+    pub prometheus_matchers: String,
+    /// The new slot's traffic share at each step, in percent, ending at 100.
+    pub steps: Vec<u8>,
+    pub dwell_ms: u64,
+    /// How often the new slot is read.
+    pub interval_ms: u64,
+    pub ready_timeout_ms: u64,
+    /// Rates are computed over this window.
+    pub window_ms: u64,
+    pub max_error_rate: f64,
+    pub max_avg_latency_ms: u64,
+    /// CPU seconds per second, per instance (0.9 = 90 % of a core).
+    pub max_cpu: f64,
+    pub max_memory_mb: Option<u64>,
+    pub readiness_failures: u32,
+    /// Run with `sh -c` to start a slot's instances on a version
+    /// (environment: DEPLOY_SLOT, DEPLOY_VERSION, DEPLOY_URL).
+    /// Unset: the pipeline starts them before `p360 deploy start`.
+    pub start_command: Option<String>,
+    /// Run with `sh -c` to stop a slot's instances (they drain on SIGTERM).
+    pub stop_command: Option<String>,
+    /// How long the old slot stays up after a promotion before it is stopped.
+    pub keep_blue_ms: u64,
+    /// Every deployment event is POSTed here as JSON (`text` for chat hooks).
+    pub notify_webhook: Option<String>,
+    /// `pg_dump` to the object store before migrating.
+    pub backup: bool,
+    /// How often a controller says it is alive; three missed beats and its
+    /// deployment may be resumed or rolled back by another.
+    pub heartbeat_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeployTraffic {
+    #[default]
+    Haproxy,
+    Alb,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeployMetrics {
+    #[default]
+    Scrape,
+    Prometheus,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HaproxyConfig {
+    /// The runtime API: `host:port` or a Unix socket path (`level admin`).
+    pub admin: String,
+    pub backend: String,
+    /// Server names of the two slots.
+    pub blue: String,
+    pub green: String,
+}
+
+impl Default for HaproxyConfig {
+    fn default() -> Self {
+        HaproxyConfig {
+            admin: "/run/haproxy/admin.sock".into(),
+            backend: "p360".into(),
+            blue: "blue".into(),
+            green: "green".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlbConfig {
+    pub listener_arn: String,
+    /// The rule whose forward action is weighted; unset: the listener's default action.
+    pub rule_arn: Option<String>,
+    pub blue_target_group: String,
+    pub green_target_group: String,
+    pub region: Option<String>,
+    /// An ELBv2-compatible endpoint instead of AWS (tests: moto).
+    pub endpoint: Option<String>,
+    pub access_key_id: Option<String>,
+    #[serde(
+        serialize_with = "serialize_secret",
+        deserialize_with = "deserialize_opt_secret"
+    )]
+    pub secret_access_key: Option<SecretString>,
+}
+
+impl Default for DeployConfig {
+    fn default() -> Self {
+        DeployConfig {
+            traffic: DeployTraffic::Haproxy,
+            haproxy: HaproxyConfig::default(),
+            alb: AlbConfig::default(),
+            blue_url: "http://127.0.0.1:8360".into(),
+            green_url: "http://127.0.0.1:8362".into(),
+            metrics: DeployMetrics::Scrape,
+            prometheus_url: None,
+            prometheus_matchers: r#"job="p360",slot="$slot""#.into(),
+            steps: vec![5, 25, 50, 100],
+            dwell_ms: 30_000,
+            interval_ms: 1_000,
+            ready_timeout_ms: 120_000,
+            window_ms: 30_000,
+            max_error_rate: 0.05,
+            max_avg_latency_ms: 2_000,
+            max_cpu: 0.9,
+            max_memory_mb: None,
+            readiness_failures: 2,
+            start_command: None,
+            stop_command: None,
+            keep_blue_ms: 0,
+            notify_webhook: None,
+            backup: true,
+            heartbeat_ms: 2_000,
+        }
+    }
 }
 
 /// Fault injection for drills and tests (blue-green rollbacks): a share of
@@ -378,6 +520,8 @@ impl Default for Config {
             ttd: TtdConfig::default(),
             jobs: JobsConfig::default(),
             faults: FaultsConfig::default(),
+            release: None,
+            deploy: DeployConfig::default(),
         }
     }
 }
@@ -599,6 +743,7 @@ impl Config {
             ));
         }
         self.validate_ttd()?;
+        self.validate_deploy()?;
         if !(0.0..=1.0).contains(&self.faults.error_rate) {
             return Err(ConfigError::invalid("faults.error_rate", "between 0 and 1"));
         }
@@ -616,6 +761,50 @@ impl Config {
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| ConfigError::invalid("log.level", one_line(&e.to_string())))?;
+        Ok(())
+    }
+
+    fn validate_deploy(&self) -> Result<(), ConfigError> {
+        let d = &self.deploy;
+        let mut last = 0u8;
+        for &step in &d.steps {
+            if step <= last || step > 100 {
+                return Err(ConfigError::invalid(
+                    "deploy.steps",
+                    "rising percentages, each 1 to 100, ending at 100",
+                ));
+            }
+            last = step;
+        }
+        if last != 100 {
+            return Err(ConfigError::invalid("deploy.steps", "must end at 100"));
+        }
+        if !(0.0..=1.0).contains(&d.max_error_rate) {
+            return Err(ConfigError::invalid(
+                "deploy.max_error_rate",
+                "a share between 0 and 1",
+            ));
+        }
+        if d.interval_ms == 0 || d.heartbeat_ms == 0 {
+            return Err(ConfigError::invalid(
+                "deploy.interval_ms",
+                "deploy.interval_ms and deploy.heartbeat_ms must be positive",
+            ));
+        }
+        if d.metrics == DeployMetrics::Prometheus && d.prometheus_url.is_none() {
+            return Err(ConfigError::invalid(
+                "deploy.prometheus_url",
+                "required when deploy.metrics = \"prometheus\"",
+            ));
+        }
+        if let Some(r) = &self.release
+            && !is_release_label(r)
+        {
+            return Err(ConfigError::invalid(
+                "release",
+                "letters, digits and . _ + - (at most 128)",
+            ));
+        }
         Ok(())
     }
 
@@ -710,6 +899,15 @@ impl Config {
 }
 
 /// A plain lower-case SQL identifier, safe to put in `SET ROLE`.
+/// A release label: what `p360 deploy start --version` takes and
+/// `release` reports (e.g. an image tag or a git describe).
+pub fn is_release_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-'))
+}
+
 fn is_role_name(s: &str) -> bool {
     s.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
         && s.chars()

@@ -186,6 +186,7 @@ pub const MIGRATION_CLASSES: &[(i64, MigrationClass, &str)] = &[
         "replaces the jobs dedup index that the previous version's enqueue names in ON CONFLICT",
     ),
     (20261127000011, MigrationClass::Expand, "new index"),
+    (20261127000012, MigrationClass::Expand, "new tables"),
 ];
 
 /// The class of migration `version`, if declared.
@@ -262,6 +263,29 @@ pub struct MigrationStatus {
 pub async fn migrate_up(pool: &PgPool) -> Result<Vec<i64>> {
     let before = applied_versions(pool).await?;
     MIGRATOR.run(pool).await.context("migration failed")?;
+    let after = applied_versions(pool).await?;
+    Ok(after.into_iter().filter(|v| !before.contains(v)).collect())
+}
+
+/// Apply the pending migrations up to and including version `last` (a
+/// deploy's expand migrations, before the new version starts).
+pub async fn migrate_up_to(pool: &PgPool, last: i64) -> Result<Vec<i64>> {
+    let before = applied_versions(pool).await?;
+    let upto = Migrator {
+        migrations: MIGRATOR
+            .migrations
+            .iter()
+            .filter(|m| m.version <= last)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into(),
+        ignore_missing: MIGRATOR.ignore_missing,
+        locking: MIGRATOR.locking,
+        no_tx: MIGRATOR.no_tx,
+        table_name: MIGRATOR.table_name.clone(),
+        create_schemas: MIGRATOR.create_schemas.clone(),
+    };
+    upto.run(pool).await.context("migration failed")?;
     let after = applied_versions(pool).await?;
     Ok(after.into_iter().filter(|v| !before.contains(v)).collect())
 }

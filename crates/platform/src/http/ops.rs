@@ -29,6 +29,8 @@ pub struct Health {
     /// `live` or `ready`.
     pub status: &'static str,
     pub version: &'static str,
+    /// The release label (`release` in the configuration; else the version).
+    pub release: String,
     /// Result of each dependency check (readiness only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checks: Option<Checks>,
@@ -39,6 +41,14 @@ pub struct Checks {
     pub database: &'static str,
 }
 
+fn release(state: &AppState) -> String {
+    state
+        .config
+        .release
+        .clone()
+        .unwrap_or_else(|| state.build.version.to_string())
+}
+
 /// The process answers.
 #[utoipa::path(get, path = "/health/live", tag = "operations",
     responses((status = 200, description = "The process is running", body = Health)))]
@@ -46,6 +56,7 @@ pub async fn live(State(state): State<AppState>) -> Json<Health> {
     Json(Health {
         status: "live",
         version: state.build.version,
+        release: release(&state),
         checks: None,
     })
 }
@@ -69,6 +80,7 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Health>, Proble
         Ok(Ok(_)) => Ok(Json(Health {
             status: "ready",
             version: state.build.version,
+            release: release(&state),
             checks: Some(Checks { database: "ok" }),
         })),
         Ok(Err(e)) => {

@@ -1,0 +1,740 @@
+//! `p360 deploy start|resume|status|promote|rollback|history` end to end:
+//! HAProxy (Debian's `haproxy`) in front of two slots whose `p360 serve`
+//! instances the deploy's own start/stop commands launch and stop, a real
+//! PostgreSQL database, steady load through the frontend, and a webhook
+//! receiver as the notification channel. Also the zero-downtime stop: an
+//! instance taking half the traffic gets SIGTERM and no request fails.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Output, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use deploy::{Haproxy, TrafficBackend, Weights};
+
+const START: &str = r#"#!/bin/sh
+# Start the slot's instance on the version (P360_DEPLOY_*), in the background.
+set -e
+port=${DEPLOY_URL##*:}
+faults=0 latency=0
+case "$DEPLOY_VERSION" in *bad*) faults=1 ;; *slow*) latency=2100 ;; esac
+P360_RELEASE="$DEPLOY_VERSION" P360_FAULTS__ERROR_RATE=$faults P360_FAULTS__LATENCY_MS=$latency \
+  P360_HTTP__SHUTDOWN_DELAY_MS=1200 P360_LOG__LEVEL=info,p360::http=warn \
+  setsid "$SERVE_BIN" serve --no-worker --no-migrate --data-dir "$WORK/var" --listen "127.0.0.1:$port" \
+  >"$WORK/$DEPLOY_SLOT-$DEPLOY_VERSION.log" 2>&1 </dev/null &
+echo $! >"$WORK/$DEPLOY_SLOT.pid"
+"#;
+
+const STOP: &str = r#"#!/bin/sh
+# Stop the slot's instance: SIGTERM (it drains), then wait until it is gone.
+pid=$(cat "$WORK/$DEPLOY_SLOT.pid" 2>/dev/null) || exit 0
+rm -f "$WORK/$DEPLOY_SLOT.pid"
+kill -TERM "$pid" 2>/dev/null || exit 0
+while [ -e "/proc/$pid" ] && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null; do sleep 0.1; done
+"#;
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Two slots behind HAProxy, the deploy hooks, a database, a webhook receiver.
+struct Rig {
+    db: TestDb,
+    work: TempDir,
+    front: u16,
+    haproxy: Haproxy,
+    _lb: Proc,
+    ports: (u16, u16),
+    hook_port: u16,
+    notified: Arc<Mutex<Vec<serde_json::Value>>>,
+    dwell_ms: u64,
+}
+
+impl Rig {
+    async fn start(dwell_ms: u64) -> Rig {
+        let db = migrated_db().await;
+        let work = TempDir::new("release");
+        std::fs::write(work.path().join("start.sh"), START).unwrap();
+        std::fs::write(work.path().join("stop.sh"), STOP).unwrap();
+        let (front, admin) = (free_port(), free_port());
+        let ports = (free_port(), free_port());
+        let cfg = work.path().join("haproxy.cfg");
+        std::fs::write(
+            &cfg,
+            format!(
+                "global\n  stats socket ipv4@127.0.0.1:{admin} level admin\n  maxconn 512\n\
+                 defaults\n  mode http\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n  retries 2\n  option redispatch\n\
+                 frontend fe\n  bind 127.0.0.1:{front}\n  default_backend app\n\
+                 backend app\n  balance roundrobin\n  option httpchk GET /health/ready\n\
+                   default-server inter 300ms fall 2 rise 1\n\
+                   server blue 127.0.0.1:{} weight 100 check\n  server green 127.0.0.1:{} weight 0 check\n",
+                ports.0, ports.1
+            ),
+        )
+        .unwrap();
+        let lb = std::process::Command::new(deploy::haproxy_program().unwrap())
+            .args(["-db", "-f"])
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("haproxy");
+        let haproxy = Haproxy {
+            admin: format!("127.0.0.1:{admin}"),
+            backend: "app".into(),
+            blue: "blue".into(),
+            green: "green".into(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while haproxy.weights().await.is_err() {
+            assert!(Instant::now() < deadline, "haproxy did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // The notification channel: a webhook that keeps what it is sent.
+        let notified = Arc::new(Mutex::new(Vec::new()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let hook_port = listener.local_addr().unwrap().port();
+        let keep = notified.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |axum::Json(v): axum::Json<serde_json::Value>| {
+                let keep = keep.clone();
+                async move {
+                    keep.lock().unwrap().push(v);
+                    "ok"
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Rig {
+            db,
+            work,
+            front,
+            haproxy,
+            _lb: Proc(lb),
+            ports,
+            hook_port,
+            notified,
+            dwell_ms,
+        }
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        let w = self.work.path();
+        [
+            ("P360_DATABASE__URL", self.db.url.clone()),
+            ("SERVE_BIN", env!("CARGO_BIN_EXE_p360").to_string()),
+            ("WORK", w.display().to_string()),
+            ("P360_DEPLOY__HAPROXY__ADMIN", self.haproxy.admin.clone()),
+            ("P360_DEPLOY__HAPROXY__BACKEND", "app".into()),
+            (
+                "P360_DEPLOY__BLUE_URL",
+                format!("http://127.0.0.1:{}", self.ports.0),
+            ),
+            (
+                "P360_DEPLOY__GREEN_URL",
+                format!("http://127.0.0.1:{}", self.ports.1),
+            ),
+            (
+                "P360_DEPLOY__START_COMMAND",
+                format!("sh {}", w.join("start.sh").display()),
+            ),
+            (
+                "P360_DEPLOY__STOP_COMMAND",
+                format!("sh {}", w.join("stop.sh").display()),
+            ),
+            ("P360_DEPLOY__DWELL_MS", self.dwell_ms.to_string()),
+            ("P360_DEPLOY__INTERVAL_MS", "250".into()),
+            ("P360_DEPLOY__WINDOW_MS", "3000".into()),
+            ("P360_DEPLOY__READY_TIMEOUT_MS", "30000".into()),
+            ("P360_DEPLOY__HEARTBEAT_MS", "300".into()),
+            // Every process of the test shares two cores.
+            ("P360_DEPLOY__MAX_CPU", "4.0".into()),
+            (
+                "P360_DEPLOY__NOTIFY_WEBHOOK",
+                format!("http://127.0.0.1:{}/hook", self.hook_port),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    fn cmd(&self, args: &[&str]) -> std::process::Command {
+        let mut all = vec!["deploy"];
+        all.extend_from_slice(args);
+        let data = self.work.path().join("var");
+        let mut cmd = p360(&all);
+        cmd.arg("--data-dir").arg(&data).envs(self.env());
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("run p360 deploy")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "p360 deploy {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn spawn(&self, args: &[&str]) -> Child {
+        self.cmd(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn p360 deploy")
+    }
+
+    /// Start the first slot (blue) on `version` with the deploy's own hook.
+    async fn serve_blue(&self, version: &str) {
+        let status = std::process::Command::new("sh")
+            .arg(self.work.path().join("start.sh"))
+            .envs(self.env())
+            .env("DEPLOY_SLOT", "blue")
+            .env("DEPLOY_VERSION", version)
+            .env("DEPLOY_URL", format!("http://127.0.0.1:{}", self.ports.0))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        self.wait_ready(self.ports.0).await;
+        // ... and HAProxy's health checks have seen it.
+        self.wait_ready(self.front).await;
+    }
+
+    async fn wait_ready(&self, port: u16) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/health/ready")).await
+                && r.status().is_success()
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "127.0.0.1:{port} never ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn pid_of(&self, slot: &str) -> Option<i32> {
+        std::fs::read_to_string(self.work.path().join(format!("{slot}.pid")))
+            .ok()
+            .and_then(|p| p.trim().parse().ok())
+    }
+
+    /// The deployment row's weight (the new slot's share).
+    async fn weight(&self) -> Option<i64> {
+        sqlx::query_scalar("SELECT weight FROM deployments WHERE status = 'running'")
+            .fetch_optional(&self.db.pool)
+            .await
+            .unwrap()
+    }
+
+    async fn wait_weight(&self, want: i64) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.weight().await != Some(want) {
+            assert!(
+                Instant::now() < deadline,
+                "the shift never reached {want} %"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn log(&self, name: &str) -> PathBuf {
+        self.work.path().join(name)
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        for slot in ["blue", "green"] {
+            if let Some(pid) = self.pid_of(slot) {
+                // SAFETY: kill(2) on an instance this test started.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+}
+
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map(|s| {
+            !s.lines()
+                .any(|l| l.starts_with("State:") && l.contains('Z'))
+        })
+        .unwrap_or(false)
+}
+
+/// Steady requests through the frontend.
+struct Load {
+    sent: Arc<AtomicU64>,
+    failed: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    errors: Arc<Mutex<Vec<String>>>,
+}
+
+impl Load {
+    fn start(front: u16, per_second: u64) -> Load {
+        let load = Load {
+            sent: Default::default(),
+            failed: Default::default(),
+            stop: Default::default(),
+            errors: Default::default(),
+        };
+        let (sent, failed, stop, errors) = (
+            load.sent.clone(),
+            load.failed.clone(),
+            load.stop.clone(),
+            load.errors.clone(),
+        );
+        tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let url = format!("http://127.0.0.1:{front}/openapi.json");
+            let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / per_second));
+            while !stop.load(Ordering::Relaxed) {
+                tick.tick().await;
+                let (client, url, sent, failed, errors) = (
+                    client.clone(),
+                    url.clone(),
+                    sent.clone(),
+                    failed.clone(),
+                    errors.clone(),
+                );
+                tokio::spawn(async move {
+                    sent.fetch_add(1, Ordering::Relaxed);
+                    match client.get(&url).send().await {
+                        Ok(r) if r.status().is_success() => {}
+                        other => {
+                            failed.fetch_add(1, Ordering::Relaxed);
+                            errors.lock().unwrap().push(format!("{other:?}"));
+                        }
+                    }
+                });
+            }
+        });
+        load
+    }
+
+    fn take(&self) -> (u64, u64) {
+        (
+            self.sent.swap(0, Ordering::Relaxed),
+            self.failed.swap(0, Ordering::Relaxed),
+        )
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+async fn kinds(db: &TestDb) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT kind FROM deployment_events WHERE kind <> 'deployment.reading' ORDER BY id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap()
+}
+
+fn wait_child(child: &mut Child, limit: Duration) -> (i32, String, String) {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            use std::io::Read;
+            let (mut out, mut err) = (String::new(), String::new());
+            child
+                .stdout
+                .take()
+                .unwrap()
+                .read_to_string(&mut out)
+                .unwrap();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            return (status.code().unwrap_or(-1), out, err);
+        }
+        assert!(started.elapsed() < limit, "p360 deploy did not finish");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_good_version_is_promoted_and_a_faulty_one_rolled_back() {
+    let rig = Rig::start(800).await;
+    rig.serve_blue("1.0.0").await;
+    let load = Load::start(rig.front, 100);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    load.take();
+
+    // A good version: every phase, no failed request, the old slot stopped.
+    let blue_pid = rig.pid_of("blue").unwrap();
+    let started = Instant::now();
+    let out = rig.ok(&["start", "--version", "2.0.0"]);
+    let took = started.elapsed();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (sent, failed) = load.take();
+    eprintln!("{out}\ngood deploy: {failed} of {sent} requests failed in {took:?}");
+    assert_eq!(
+        failed,
+        0,
+        "requests failed during a good deploy: {:?}",
+        load.errors.lock().unwrap()
+    );
+    assert!(sent > 300, "the load ran ({sent})");
+    assert!(
+        out.contains("smoke suite against the green slot: 5 of 5 checks passed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("promoted: all traffic on the green slot"),
+        "{out}"
+    );
+    assert_eq!(
+        rig.haproxy.weights().await.unwrap(),
+        Weights {
+            blue: 0,
+            green: 100
+        }
+    );
+    assert!(!alive(blue_pid), "the old slot was stopped");
+    let kinds_good = kinds(&rig.db).await;
+    let expected = [
+        "deployment.started",
+        "deployment.preflight_passed",
+        "deployment.backup_taken",
+        "deployment.slot_started",
+        "deployment.smoke",
+        "deployment.weights",
+        "deployment.weights",
+        "deployment.weights",
+        "deployment.weights",
+        "deployment.slot_stopped",
+        "deployment.promoted",
+    ];
+    assert_eq!(kinds_good, expected);
+    let weights: Vec<i64> = sqlx::query_scalar(
+        "SELECT (detail->>'green')::bigint FROM deployment_events WHERE kind = 'deployment.weights' ORDER BY id",
+    )
+    .fetch_all(&rig.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(weights, [5, 25, 50, 100]);
+    let readings: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM deployment_events WHERE kind = 'deployment.reading'",
+    )
+    .fetch_one(&rig.db.pool)
+    .await
+    .unwrap();
+    assert!(readings >= 3, "readings are stored ({readings})");
+    // The backup is in the object store.
+    let key: String = sqlx::query_scalar("SELECT backup_key FROM deployments")
+        .fetch_one(&rig.db.pool)
+        .await
+        .unwrap();
+    assert!(
+        rig.work.path().join("var/objects").join(&key).is_file(),
+        "{key}"
+    );
+    // The audit log's platform chain has every announced event, and verifies.
+    let audited: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM audit_events WHERE target_type = 'deployment' ORDER BY seq",
+    )
+    .fetch_all(&rig.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, expected);
+    // The notification channel heard the same.
+    let heard: Vec<String> = rig
+        .notified
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|v| v["event"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(heard, expected);
+    assert!(
+        rig.notified.lock().unwrap()[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("p360 deploy 2.0.0: deployment ")
+    );
+
+    // A broken version fails the smoke suite before it gets any traffic.
+    let out = rig.run(&["start", "--version", "3.0.0-bad"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "error: the deployment was rolled back (smoke: live: GET /health/live: 500"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(
+        rig.haproxy.weights().await.unwrap(),
+        Weights {
+            blue: 0,
+            green: 100
+        }
+    );
+    load.take();
+
+    // A slow version goes to the idle slot (blue, now) and is rolled back.
+    let out = rig.run(&["start", "--version", "3.1.0-slow"]);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (sent, failed) = load.take();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{stdout}\nbad deploy: {failed} of {sent} requests failed\n{stderr}");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.starts_with("error: the deployment was rolled back (latency: average 2"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stdout.contains("deploying to the blue slot"), "{stdout}");
+    assert_eq!(
+        rig.haproxy.weights().await.unwrap(),
+        Weights {
+            blue: 0,
+            green: 100
+        },
+        "all traffic back on the serving slot"
+    );
+    assert!(rig.pid_of("blue").is_none(), "the faulty slot was stopped");
+    let history = rig.ok(&["history"]);
+    let rows: Vec<&str> = history.lines().skip(1).collect();
+    assert_eq!(rows.len(), 3, "{history}");
+    assert!(
+        rows[0].contains("3.1.0-slow")
+            && rows[0].contains("rolled_back")
+            && rows[0].contains("green->blue")
+            && rows[0].contains("latency"),
+        "{history}"
+    );
+    assert!(
+        rows[1].contains("3.0.0-bad") && rows[1].contains("smoke"),
+        "{history}"
+    );
+    assert!(
+        rows[2].contains("2.0.0")
+            && rows[2].contains("promoted")
+            && rows[2].contains("blue->green"),
+        "{history}"
+    );
+    let status = rig.ok(&["status"]);
+    assert!(status.contains("3.1.0-slow: rolled_back"), "{status}");
+    assert!(
+        status.contains("load balancer now: blue 0 / green 100"),
+        "{status}"
+    );
+
+    // The serving version is not deployed again; a bad label is refused.
+    let out = rig.run(&["start", "--version", "2.0.0"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("2.0.0 is already serving on the green slot"),
+        "{stderr}"
+    );
+    let out = rig.run(&["start", "--version", "no spaces"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a release label"));
+    // Deployment events went onto the audit log's hash chain intact.
+    let verify = p360(&["audit", "verify"])
+        .env("P360_DATABASE__URL", &rig.db.url)
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_survives_its_controller_and_obeys_promote_and_rollback() {
+    // Long dwell: only promote (or a rollback) ends these shifts quickly.
+    let rig = Rig::start(120_000).await;
+    rig.serve_blue("1.0.0").await;
+    let load = Load::start(rig.front, 50);
+
+    // The controller dies mid-shift: traffic stays split, and status says so.
+    let mut controller = rig.spawn(&["start", "--version", "2.0.0"]);
+    rig.wait_weight(5).await;
+    controller.kill().unwrap();
+    controller.wait().unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let status = rig.ok(&["status"]);
+    assert!(status.contains("WARNING: controller"), "{status}");
+    assert!(
+        status.contains("stopped in phase shift with 5 % on the green slot"),
+        "{status}"
+    );
+    assert!(
+        status.contains("load balancer now: blue 95 / green 5"),
+        "{status}"
+    );
+    let out = rig.run(&["start", "--version", "2.1.0"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is in progress (phase shift, 5 % on the green slot)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("p360 deploy resume"), "{stderr}");
+
+    // Resume picks it up where the load balancer is; promote ends the dwell.
+    let mut resumed = rig.spawn(&["resume"]);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let out = rig.ok(&["promote"]);
+    assert!(out.contains("to promote deployment"), "{out}");
+    let (code, out, err) = wait_child(&mut resumed, Duration::from_secs(60));
+    eprintln!("{out}\n{err}");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("resuming the shift at 5 %"), "{out}");
+    assert!(
+        out.contains("promoted: all traffic on the green slot"),
+        "{out}"
+    );
+    assert_eq!(
+        rig.haproxy.weights().await.unwrap(),
+        Weights {
+            blue: 0,
+            green: 100
+        }
+    );
+    let k = kinds(&rig.db).await;
+    assert!(k.contains(&"deployment.resumed".to_string()), "{k:?}");
+    assert!(
+        k.contains(&"deployment.promote_requested".to_string()),
+        "{k:?}"
+    );
+
+    // An operator's rollback reaches the live controller.
+    let mut controller = rig.spawn(&["start", "--version", "3.0.0"]);
+    rig.wait_weight(5).await;
+    let out = rig.ok(&["rollback"]);
+    assert!(
+        out.contains("rolled back: all traffic on the green slot"),
+        "{out}"
+    );
+    let (code, _, err) = wait_child(&mut controller, Duration::from_secs(30));
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("rolled back (manual: an operator asked"),
+        "{err}"
+    );
+    assert_eq!(
+        rig.haproxy.weights().await.unwrap(),
+        Weights {
+            blue: 0,
+            green: 100
+        }
+    );
+
+    // With its controller gone, rollback does the work itself.
+    let mut controller = rig.spawn(&["start", "--version", "4.0.0"]);
+    rig.wait_weight(5).await;
+    controller.kill().unwrap();
+    controller.wait().unwrap();
+    assert_eq!(
+        rig.haproxy.weights().await.unwrap(),
+        Weights { blue: 5, green: 95 },
+        "split, as the dead controller left it"
+    );
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let out = rig.ok(&["rollback"]);
+    assert!(
+        out.contains("4.0.0 rolled back: all traffic on the green slot"),
+        "{out}"
+    );
+    assert_eq!(
+        rig.haproxy.weights().await.unwrap(),
+        Weights {
+            blue: 0,
+            green: 100
+        }
+    );
+    assert!(rig.pid_of("blue").is_none(), "the new slot was stopped");
+    let out = rig.run(&["rollback"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no deployment is in progress"));
+    let (sent, failed) = load.take();
+    eprintln!("{failed} of {sent} requests failed");
+    assert_eq!(failed, 0, "{:?}", load.errors.lock().unwrap());
+}
+
+/// SIGTERM: readiness off first, HAProxy's health checks take the instance
+/// out, then it drains and exits; an instance with half the traffic stops
+/// without a failed request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_stopped_under_load_fails_no_request() {
+    let rig = Rig::start(1000).await;
+    rig.serve_blue("1.0.0").await;
+    // A second instance in the green slot, half of the traffic each.
+    let status = std::process::Command::new("sh")
+        .arg(rig.work.path().join("start.sh"))
+        .envs(rig.env())
+        .env("DEPLOY_SLOT", "green")
+        .env("DEPLOY_VERSION", "1.0.0")
+        .env("DEPLOY_URL", format!("http://127.0.0.1:{}", rig.ports.1))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    rig.wait_ready(rig.ports.1).await;
+    rig.haproxy
+        .set_weights(Weights {
+            blue: 50,
+            green: 50,
+        })
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let load = Load::start(rig.front, 200);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let pid = rig.pid_of("blue").unwrap();
+    let stopped = Instant::now();
+    // SAFETY: kill(2) on the instance this test started.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    while alive(pid) {
+        assert!(
+            stopped.elapsed() < Duration::from_secs(20),
+            "it never exited"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let exited = stopped.elapsed();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (sent, failed) = load.take();
+    eprintln!("stopped in {exited:?}; {failed} of {sent} requests failed");
+    assert_eq!(failed, 0, "{:?}", load.errors.lock().unwrap());
+    assert!(sent > 300, "{sent}");
+    assert!(
+        exited >= Duration::from_millis(1200),
+        "it kept serving for the shutdown delay"
+    );
+    let log = std::fs::read_to_string(rig.log("blue-1.0.0.log")).unwrap();
+    assert!(log.contains("shutting down: readiness off"), "{log}");
+    // HAProxy saw it go.
+    let state = rig.haproxy.command("show servers state app").await.unwrap();
+    let blue = state.lines().find(|l| l.contains(" blue ")).unwrap();
+    // srv_op_state 0 = stopped.
+    assert_eq!(blue.split_whitespace().nth(5), Some("0"), "{state}");
+}
