@@ -88,6 +88,11 @@ ensure_haproxy() {
   command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || apt_install haproxy
 }
 
+# Prometheus, for the deploy controller's Prometheus metric source.
+ensure_prometheus() {
+  command -v prometheus >/dev/null 2>&1 || apt_install prometheus
+}
+
 ensure_moto() {
   if ! command -v moto_server >/dev/null 2>&1; then
     command -v pip3 >/dev/null 2>&1 || apt_install python3-pip

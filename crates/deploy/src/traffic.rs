@@ -133,21 +133,22 @@ impl Haproxy {
     /// Point the green server at `addr` (the new instance), e.g. before a
     /// rollout; its health checks follow.
     pub async fn point_green(&self, addr: std::net::SocketAddr) -> anyhow::Result<()> {
+        self.point(&self.green, addr).await
+    }
+
+    /// Point `server` (one of the two slots) at `addr`.
+    pub async fn point(&self, server: &str, addr: std::net::SocketAddr) -> anyhow::Result<()> {
         let answer = self
             .command(&format!(
-                "set server {}/{} addr {} port {}",
+                "set server {}/{server} addr {} port {}",
                 self.backend,
-                self.green,
                 addr.ip(),
                 addr.port()
             ))
             .await?;
         if answer.starts_with("No such") || answer.contains("Require") || answer.contains("nvalid")
         {
-            bail!(
-                "HAProxy refused the new address of {}: {answer}",
-                self.green
-            );
+            bail!("HAProxy refused the new address of {server}: {answer}");
         }
         Ok(())
     }

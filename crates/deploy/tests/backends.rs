@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use std::sync::Mutex;
 
 use deploy::{
-    Alb, Haproxy, MetricSource, Outcome, Plan, Reading, TrafficBackend, Triggers, Weights, rollout,
+    Alb, Directive, Haproxy, MetricSource, Outcome, Plan, Reading, Supervisor, TrafficBackend,
+    Triggers, Weights, rollout,
 };
 
 struct Proc(Child);
@@ -438,6 +439,76 @@ async fn controller_suite<B: TrafficBackend>(lb: &B) {
         "{outcome:?}"
     );
     assert_eq!(lb.weights().await.unwrap(), Weights::ALL_BLUE);
+
+    // A resumed rollout starts at its step; an operator's promote skips
+    // the remaining (long) dwell.
+    let long = Plan {
+        dwell: Duration::from_secs(60),
+        start_step: 1,
+        ..quick()
+    };
+    let started = Instant::now();
+    let mut ask = Ask::new(Directive::Promote);
+    let outcome = rollout(lb, &Scripted::new(true, 20.0, 0.0), &long, &mut ask)
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Outcome::Promoted { .. }), "{outcome:?}");
+    assert_eq!(ask.seen, vec![25, 100]);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(lb.weights().await.unwrap(), Weights::green(100).unwrap());
+
+    // An operator's rollback puts everything back on blue at once.
+    lb.set_weights(Weights::ALL_BLUE).await.unwrap();
+    let long = Plan {
+        dwell: Duration::from_secs(60),
+        ..quick()
+    };
+    let mut ask = Ask::new(Directive::RollBack("asked".into()));
+    let outcome = rollout(lb, &Scripted::new(true, 20.0, 0.0), &long, &mut ask)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            &outcome,
+            Outcome::RolledBack { trigger: "manual", at_green: 5, detail, .. } if detail == "asked"
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(lb.weights().await.unwrap(), Weights::ALL_BLUE);
+}
+
+/// A supervisor that says `directive` at its third check.
+struct Ask {
+    directive: Directive,
+    checks: usize,
+    seen: Vec<u8>,
+}
+
+impl Ask {
+    fn new(directive: Directive) -> Ask {
+        Ask {
+            directive,
+            checks: 0,
+            seen: Vec::new(),
+        }
+    }
+}
+
+impl Supervisor for &mut Ask {
+    async fn event(&mut self, e: &deploy::Event) {
+        if let deploy::Event::Weights(w) = e {
+            self.seen.push(w.green);
+        }
+    }
+
+    async fn check(&mut self) -> Directive {
+        self.checks += 1;
+        if self.checks >= 3 {
+            self.directive.clone()
+        } else {
+            Directive::Continue
+        }
+    }
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use deploy::{Haproxy, Outcome, Plan, Scrape, TrafficBackend, Triggers, Weights, rollout};
+use deploy::{Haproxy, Outcome, Plan, Scrape, TrafficBackend, Triggers, rollout};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -75,6 +75,8 @@ impl Instance {
         ])
         .arg(work.join("var"))
         .env("P360_LOG__LEVEL", "info,p360::http=warn")
+        // As in production: readiness off, a pause for the health checks, then the drain.
+        .env("P360_HTTP__SHUTDOWN_DELAY_MS", "1000")
         .stdout(std::process::Stdio::piped())
         .stderr(log)
         .kill_on_drop(true);
@@ -275,7 +277,6 @@ async fn run(opts: &DrillOptions, haproxy: &Path, work: &Path) -> anyhow::Result
         print,
     )
     .await?;
-    let (good_sent, good_failed) = load.take();
     let good_rollout = match outcome {
         Outcome::Promoted { took } => took,
         Outcome::RolledBack {
@@ -284,17 +285,27 @@ async fn run(opts: &DrillOptions, haproxy: &Path, work: &Path) -> anyhow::Result
             bail!("the good rollout was rolled back ({trigger}: {detail})")
         }
     };
+    println!("   promoted in {:.1} s", good_rollout.as_secs_f64());
+    // The old version drains and stops under the same load.
+    let draining = Instant::now();
+    blue.stop().await;
     println!(
-        "   promoted in {:.1} s; {good_failed} of {good_sent} requests failed",
-        good_rollout.as_secs_f64()
+        "   blue stopped (SIGTERM: readiness off, drained) in {:.1} s",
+        draining.elapsed().as_secs_f64()
     );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (good_sent, good_failed) = load.take();
+    println!("   {good_failed} of {good_sent} requests failed");
     println!("== good rollout done");
 
-    // The promoted green becomes the drill's blue again; a faulty build takes green's place.
-    lb.set_weights(Weights::ALL_BLUE).await?;
-    green.stop().await;
-    let faulty = Instance::start(work, "faulty-green", Some(opts.error_rate)).await?;
-    lb.point_green(faulty.addr).await?;
+    // Green serves now; the next build goes to the idle blue slot, which
+    // this rollout calls green (the slots alternate).
+    let faulty = Instance::start(work, "faulty", Some(opts.error_rate)).await?;
+    lb.point(&lb.blue, faulty.addr).await?;
+    let swapped = deploy::Oriented {
+        inner: &lb,
+        swapped: true,
+    };
     tokio::time::sleep(Duration::from_secs(1)).await;
     load.take();
 
@@ -303,7 +314,7 @@ async fn run(opts: &DrillOptions, haproxy: &Path, work: &Path) -> anyhow::Result
         opts.error_rate * 100.0
     );
     let outcome = rollout(
-        &lb,
+        &swapped,
         &Scrape::new(format!("http://{}", faulty.addr)),
         &plan,
         print,
@@ -332,7 +343,7 @@ async fn run(opts: &DrillOptions, haproxy: &Path, work: &Path) -> anyhow::Result
     load.stop.store(true, Ordering::Relaxed);
 
     faulty.stop().await;
-    blue.stop().await;
+    green.stop().await;
     let _ = lb_proc.kill().await;
     let summary = Summary {
         good_sent,
