@@ -75,7 +75,8 @@ impl MetricSource for Scrape {
 /// Green's series in a Prometheus server: the same counters summed over
 /// green's instances, selected by `matchers` (e.g. `job="p360",slot="green"`);
 /// readiness is still asked of green itself at `ready_url` (Prometheus
-/// learns it a scrape later).
+/// learns it a scrape later). Amazon Managed Prometheus wants its queries
+/// signed with SigV4 (service `aps`): see [`Prometheus::with_sigv4`].
 #[derive(Debug, Clone)]
 pub struct Prometheus {
     /// e.g. `http://prometheus:9090`.
@@ -83,6 +84,14 @@ pub struct Prometheus {
     pub matchers: String,
     pub ready_url: String,
     client: reqwest::Client,
+    sigv4: Option<Sigv4>,
+}
+
+/// Signing of queries for Amazon Managed Prometheus.
+#[derive(Debug, Clone)]
+struct Sigv4 {
+    region: String,
+    credentials: aws_credential_types::provider::SharedCredentialsProvider,
 }
 
 impl Prometheus {
@@ -99,7 +108,68 @@ impl Prometheus {
                 .timeout(Duration::from_secs(3))
                 .build()
                 .unwrap_or_default(),
+            sigv4: None,
         }
+    }
+
+    /// Sign every query with SigV4 for `region` (service `aps`), with the
+    /// AWS environment's credentials (task role, profile, ...), or the given
+    /// static ones.
+    pub async fn with_sigv4(
+        mut self,
+        region: &str,
+        credentials: Option<aws_credential_types::Credentials>,
+    ) -> anyhow::Result<Prometheus> {
+        use anyhow::Context;
+        let credentials = match credentials {
+            Some(c) => aws_credential_types::provider::SharedCredentialsProvider::new(c),
+            None => aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new(region.to_string()))
+                .load()
+                .await
+                .credentials_provider()
+                .context("no AWS credentials to sign Prometheus queries with")?,
+        };
+        self.sigv4 = Some(Sigv4 {
+            region: region.to_string(),
+            credentials,
+        });
+        Ok(self)
+    }
+
+    /// The SigV4 headers of a GET of `url`, when signing.
+    async fn signature(&self, url: &str) -> anyhow::Result<Vec<(String, String)>> {
+        use anyhow::Context;
+        use aws_credential_types::provider::ProvideCredentials;
+        use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+        let Some(s) = &self.sigv4 else {
+            return Ok(Vec::new());
+        };
+        let identity = s
+            .credentials
+            .provide_credentials()
+            .await
+            .context("cannot get AWS credentials to sign a Prometheus query")?
+            .into();
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&s.region)
+            .name("aps")
+            .time(std::time::SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .context("SigV4 signing parameters")?
+            .into();
+        let request =
+            SignableRequest::new("GET", url, std::iter::empty(), SignableBody::Bytes(&[]))
+                .context("a Prometheus query that cannot be signed")?;
+        let (instructions, _) = sign(request, &params)
+            .context("SigV4 signing failed")?
+            .into_parts();
+        Ok(instructions
+            .headers()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect())
     }
 
     /// The value of an instant query that yields one sample (`None`: no data).
@@ -110,9 +180,11 @@ impl Prometheus {
             [("query", promql)],
         )
         .with_context(|| format!("the Prometheus URL {} does not parse", self.base))?;
-        let body: serde_json::Value = self
-            .client
-            .get(url)
+        let mut request = self.client.get(url.clone());
+        for (name, value) in self.signature(url.as_str()).await? {
+            request = request.header(name, value);
+        }
+        let body: serde_json::Value = request
             .send()
             .await
             .with_context(|| format!("cannot reach Prometheus at {}", self.base))?

@@ -232,3 +232,73 @@ async fn readings_come_from_prometheus_and_drive_a_rollback() {
     assert!(!gone.read().await.ready);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Amazon Managed Prometheus: every query carries a SigV4 signature for
+/// service `aps` in the configured region.
+#[tokio::test]
+async fn queries_to_managed_prometheus_are_signed_with_sigv4() {
+    let seen = Arc::new(Mutex::new(Vec::<(String, String, String)>::new()));
+    let keep = seen.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = axum::Router::new().route(
+        "/workspaces/ws-1/api/v1/query",
+        axum::routing::get(move |headers: axum::http::HeaderMap| {
+            let keep = keep.clone();
+            async move {
+                let h = |n: &str| {
+                    headers
+                        .get(n)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string()
+                };
+                keep.lock().unwrap().push((
+                    h("authorization"),
+                    h("x-amz-date"),
+                    h("x-amz-security-token"),
+                ));
+                axum::Json(serde_json::json!({
+                    "status": "success",
+                    "data": {"resultType": "vector", "result": [{"metric": {}, "value": [1, "42"]}]}
+                }))
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let source = Prometheus::new(
+        format!("http://127.0.0.1:{port}/workspaces/ws-1"),
+        r#"slot="green""#,
+        "http://127.0.0.1:1/health/ready",
+    )
+    .with_sigv4(
+        "eu-west-1",
+        Some(aws_credential_types::Credentials::new(
+            "AKIDEXAMPLE",
+            "secret",
+            Some("session-token".into()),
+            None,
+            "test",
+        )),
+    )
+    .await
+    .unwrap();
+    assert_eq!(source.query("sum(p360_db_up)").await.unwrap(), Some(42.0));
+    let seen = seen.lock().unwrap();
+    let (auth, date, token) = &seen[0];
+    // The credential scope's day is the request's (x-amz-date), today.
+    let today = &date[..8];
+    assert!(
+        chrono::NaiveDate::parse_from_str(today, "%Y%m%d").unwrap()
+            >= chrono::Utc::now().date_naive() - chrono::Days::new(1),
+        "{date}"
+    );
+    assert!(
+        auth.starts_with(&format!(
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/{today}/eu-west-1/aps/aws4_request, SignedHeaders="
+        )),
+        "{auth}"
+    );
+    assert!(auth.contains("Signature="), "{auth}");
+    assert_eq!(token, "session-token");
+}

@@ -138,15 +138,21 @@ enum Source {
 }
 
 impl Source {
-    fn for_slot(cfg: &DeployConfig, slot: Slot) -> Source {
-        match (cfg.metrics, &cfg.prometheus_url) {
-            (DeployMetrics::Prometheus, Some(url)) => Source::Prometheus(Prometheus::new(
-                url.clone(),
-                cfg.prometheus_matchers.replace("$slot", slot.name()),
-                format!("{}/health/ready", slot.url(cfg)),
-            )),
+    async fn for_slot(cfg: &DeployConfig, slot: Slot) -> Result<Source> {
+        Ok(match (cfg.metrics, &cfg.prometheus_url) {
+            (DeployMetrics::Prometheus, Some(url)) => {
+                let p = Prometheus::new(
+                    url.clone(),
+                    cfg.prometheus_matchers.replace("$slot", slot.name()),
+                    format!("{}/health/ready", slot.url(cfg)),
+                );
+                Source::Prometheus(match &cfg.prometheus_sigv4_region {
+                    Some(region) => p.with_sigv4(region, None).await?,
+                    None => p,
+                })
+            }
             _ => Source::Scrape(Scrape::new(slot.url(cfg))),
-        }
+        })
     }
 }
 
@@ -722,7 +728,7 @@ impl Controller {
                 plan.steps.get(plan.start_step).copied().unwrap_or(100)
             );
         }
-        let source = Source::for_slot(cfg, self.to);
+        let source = Source::for_slot(cfg, self.to).await?;
         let sup = Watch {
             c: self,
             last_reading: None,

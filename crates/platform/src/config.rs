@@ -98,6 +98,9 @@ pub struct DeployConfig {
     pub prometheus_url: Option<String>,
     /// Label matchers selecting a slot's series; `$slot` is the slot's name.
     pub prometheus_matchers: String,
+    /// Sign queries with SigV4 for this region (Amazon Managed Prometheus),
+    /// with the AWS environment's credentials.
+    pub prometheus_sigv4_region: Option<String>,
     /// The new slot's traffic share at each step, in percent, ending at 100.
     pub steps: Vec<u8>,
     pub dwell_ms: u64,
@@ -197,6 +200,7 @@ impl Default for DeployConfig {
             metrics: DeployMetrics::Scrape,
             prometheus_url: None,
             prometheus_matchers: r#"job="p360",slot="$slot""#.into(),
+            prometheus_sigv4_region: None,
             steps: vec![5, 25, 50, 100],
             dwell_ms: 30_000,
             interval_ms: 1_000,
