@@ -1094,6 +1094,34 @@ mod tests {
     }
 
     #[test]
+    fn deploy_settings_are_checked() {
+        let c = load(&[
+            ("P360_DEPLOY__STEPS", "[10, 100]"),
+            ("P360_DEPLOY__TRAFFIC", "alb"),
+            ("P360_RELEASE", "2.0.0-rc.1"),
+        ])
+        .unwrap();
+        assert_eq!(c.deploy.steps, [10, 100]);
+        assert_eq!(c.deploy.traffic, DeployTraffic::Alb);
+        for (key, value, named) in [
+            ("P360_DEPLOY__STEPS", "[50, 25, 100]", "deploy.steps"),
+            ("P360_DEPLOY__STEPS", "[5, 50]", "deploy.steps"),
+            ("P360_DEPLOY__MAX_ERROR_RATE", "2", "deploy.max_error_rate"),
+            (
+                "P360_DEPLOY__METRICS",
+                "prometheus",
+                "deploy.prometheus_url",
+            ),
+            ("P360_RELEASE", "1.0 beta", "release"),
+            ("P360_DEPLOY__TRAFFIC", "nginx", "deploy.traffic"),
+        ] {
+            let msg = load(&[(key, value)]).unwrap_err().to_string();
+            assert!(msg.contains(named), "{key}={value}: {msg}");
+            assert!(!msg.contains('\n'), "{msg}");
+        }
+    }
+
+    #[test]
     fn unknown_environment_key_is_named() {
         let e = load(&[("P360_DATABASE__MAX_CONECTIONS", "7")]).unwrap_err();
         let msg = e.to_string();
