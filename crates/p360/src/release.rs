@@ -230,7 +230,19 @@ fn select(tail: &'static str) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(format!("{SELECT} {tail}"))
 }
 
+/// Whether the deployment tables exist (the first `deploy start` creates them).
+async fn has_tables(pool: &PgPool) -> Result<bool> {
+    Ok(
+        sqlx::query_scalar("SELECT to_regclass('deployments') IS NOT NULL")
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
 async fn running(pool: &PgPool) -> Result<Option<Deployment>> {
+    if !has_tables(pool).await? {
+        return Ok(None);
+    }
     Ok(
         sqlx::query_as::<_, Deployment>(select("WHERE status = 'running'"))
             .fetch_optional(pool)
@@ -967,6 +979,13 @@ pub async fn start(
         bail!("--version `{version}` is not a release label (letters, digits and . _ + -)");
     }
     let pool = database.owner.clone();
+    // A database from before the deployment tables (migration 12, expand):
+    // check the plan, take the backup, and create them first, so that
+    // everything after is recorded.
+    let mut bootstrap = None;
+    if !has_tables(&pool).await? {
+        bootstrap = Some(create_tables(&config, &database, first).await?);
+    }
     if let Some(d) = running(&pool).await? {
         let who = if d.silent_ms > stale_after(&config.deploy) {
             format!(
@@ -1054,7 +1073,72 @@ pub async fn start(
         tenancy::audit::Outcome::Success,
     )
     .await;
+    if let Some((backup, applied)) = bootstrap {
+        if let Some((key, size)) = backup {
+            sqlx::query("UPDATE deployments SET backup_key = $2 WHERE id = $1")
+                .bind(id)
+                .bind(&key)
+                .execute(&c.database.owner)
+                .await?;
+            c.record(
+                "deployment.backup_taken",
+                json!({"key": key, "bytes": size}),
+                Some(format!(
+                    "backup {key} ({size} bytes), before the deployment tables were created"
+                )),
+                tenancy::audit::Outcome::Success,
+            )
+            .await;
+        }
+        c.record(
+            "deployment.migrated",
+            json!({"class": "expand", "versions": applied}),
+            Some(format!(
+                "expand migrations applied first, up to the deployment tables: {applied:?}"
+            )),
+            tenancy::audit::Outcome::Success,
+        )
+        .await;
+    }
     c.drive("preflight", first).await
+}
+
+/// The migration that creates the deployment tables.
+const DEPLOYMENTS_MIGRATION: i64 = 20261127000012;
+
+/// Create the deployment tables on a database from before them: only when
+/// the migration plan lets them run before the new version starts, after a
+/// backup. Returns the backup (key, size) and the versions applied.
+async fn create_tables(
+    config: &Config,
+    database: &Database,
+    first: bool,
+) -> Result<(Option<(String, usize)>, Vec<i64>)> {
+    let pending: Vec<_> = db::migration_status(&database.owner)
+        .await?
+        .into_iter()
+        .filter(|m| m.applied_at.is_none())
+        .collect();
+    if !first {
+        let plan = db::deploy_plan(&pending).map_err(|e| anyhow::anyhow!("deploy refused: {e}"))?;
+        if !plan
+            .before_green
+            .iter()
+            .any(|m| m.version == DEPLOYMENTS_MIGRATION)
+        {
+            bail!(
+                "deploy refused: the deployment tables (migration {DEPLOYMENTS_MIGRATION}) cannot be created before the new version starts"
+            );
+        }
+    }
+    let backup = if config.deploy.backup {
+        let (key, size, _) = platform::commands::backup(config, database).await?;
+        Some((key, size))
+    } else {
+        None
+    };
+    let applied = db::migrate_up_to(&database.owner, DEPLOYMENTS_MIGRATION).await?;
+    Ok((backup, applied))
 }
 
 /// `p360 deploy resume`: take over a deployment whose controller is gone.
@@ -1165,9 +1249,13 @@ pub async fn rollback(
 ) -> Result<String> {
     let pool = database.owner.clone();
     let Some(d) = running(&pool).await? else {
-        let last = sqlx::query_as::<_, Deployment>(select("ORDER BY started_at DESC LIMIT 1"))
-            .fetch_optional(&pool)
-            .await?;
+        let last = if has_tables(&pool).await? {
+            sqlx::query_as::<_, Deployment>(select("ORDER BY started_at DESC LIMIT 1"))
+                .fetch_optional(&pool)
+                .await?
+        } else {
+            None
+        };
         return Err(match last {
             Some(l) if l.status == "promoted" => anyhow::anyhow!(
                 "no deployment is in progress: {} was promoted and its old slot stopped; deploy the previous version to go back",
@@ -1252,6 +1340,9 @@ pub async fn rollback(
 /// controller's liveness, the load balancer's weights and recent events.
 pub async fn status(config: &Config, pool: &PgPool) -> Result<String> {
     use std::fmt::Write;
+    if !has_tables(pool).await? {
+        return Ok("no deployments yet\n".into());
+    }
     let d = match running(pool).await? {
         Some(d) => d,
         None => match sqlx::query_as::<_, Deployment>(select("ORDER BY started_at DESC LIMIT 1"))
@@ -1349,6 +1440,9 @@ pub async fn status(config: &Config, pool: &PgPool) -> Result<String> {
 /// `p360 deploy history`: deployments, newest first.
 pub async fn history(pool: &PgPool, limit: i64) -> Result<String> {
     use std::fmt::Write;
+    if !has_tables(pool).await? {
+        return Ok("no deployments yet\n".into());
+    }
     let rows = sqlx::query_as::<_, Deployment>(select("ORDER BY started_at DESC LIMIT $1"))
         .bind(limit)
         .fetch_all(pool)

@@ -738,3 +738,86 @@ async fn an_instance_stopped_under_load_fails_no_request() {
     // srv_op_state 0 = stopped.
     assert_eq!(blue.split_whitespace().nth(5), Some("0"), "{state}");
 }
+
+/// A database a release behind: a deploy whose pending migrations include a
+/// contract one the running version cannot survive is refused before
+/// anything changes; with only expand migrations pending they run (after
+/// the backup) before the new slot starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_run_in_their_phase_and_an_unsafe_contract_one_refuses_the_deploy() {
+    let rig = Rig::start(300).await;
+    let down = |n: usize| {
+        for _ in 0..n {
+            let out = p360(&["migrate", "down"])
+                .env("P360_DATABASE__URL", &rig.db.url)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    };
+    let up = || {
+        let out = p360(&["migrate", "up"])
+            .env("P360_DATABASE__URL", &rig.db.url)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+    };
+    let applied = |db: &TestDb| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT max(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    // At migration 9: 10 (contract) comes before 11 and 12 (expand).
+    down(3);
+    rig.serve_blue("1.0.0").await;
+    let out = rig.run(&["start", "--version", "2.0.0"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: deploy refused: contract migration 20261127000010"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert_eq!(applied(&rig.db).await, 20261127000009, "nothing migrated");
+    assert!(rig.pid_of("green").is_none(), "nothing started");
+    assert_eq!(rig.haproxy.weights().await.unwrap(), Weights::ALL_BLUE);
+    assert_eq!(rig.ok(&["status"]), "no deployments yet\n");
+
+    // At migration 10: 11 and 12 are expand, run before green starts.
+    up();
+    down(2);
+    assert_eq!(applied(&rig.db).await, 20261127000010);
+    let out = rig.ok(&["start", "--version", "2.0.0"]);
+    eprintln!("{out}");
+    assert_eq!(applied(&rig.db).await, 20261127000012);
+    let k = kinds(&rig.db).await;
+    let at = |kind: &str| {
+        k.iter()
+            .position(|x| x == kind)
+            .unwrap_or_else(|| panic!("{kind} in {k:?}"))
+    };
+    assert!(
+        at("deployment.backup_taken") < at("deployment.migrated"),
+        "{k:?}"
+    );
+    assert!(
+        at("deployment.migrated") < at("deployment.slot_started"),
+        "{k:?}"
+    );
+    assert!(out.contains("expand migrations applied first, up to the deployment tables: [20261127000011, 20261127000012]"), "{out}");
+    assert!(out.contains("promoted"), "{out}");
+    // The backup is from before the migrations.
+    let key: String = sqlx::query_scalar("SELECT backup_key FROM deployments")
+        .fetch_one(&rig.db.pool)
+        .await
+        .unwrap();
+    assert!(key.ends_with("-v20261127000010.dump"), "{key}");
+}
