@@ -182,6 +182,13 @@ impl Rig {
         self.cmd(args).output().expect("run p360 deploy")
     }
 
+    fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        self.cmd(args)
+            .envs(env.iter().copied())
+            .output()
+            .expect("run p360 deploy")
+    }
+
     fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert!(
@@ -498,8 +505,16 @@ async fn a_good_version_is_promoted_and_a_faulty_one_rolled_back() {
     );
     load.take();
 
-    // A slow version goes to the idle slot (blue, now) and is rolled back.
-    let out = rig.run(&["start", "--version", "3.1.0-slow"]);
+    // A slow version goes to the idle slot (blue, now) and is rolled back
+    // while it has a small share (the dwell is long enough for its slow
+    // requests to finish and be counted).
+    let out = rig.run_env(
+        &["start", "--version", "3.1.0-slow"],
+        &[
+            ("P360_DEPLOY__DWELL_MS", "6000"),
+            ("P360_DEPLOY__WINDOW_MS", "6000"),
+        ],
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (sent, failed) = load.take();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -512,6 +527,18 @@ async fn a_good_version_is_promoted_and_a_faulty_one_rolled_back() {
     );
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stdout.contains("deploying to the blue slot"), "{stdout}");
+    let most: i64 = sqlx::query_scalar(
+        "SELECT max((e.detail->>'blue')::bigint) FROM deployment_events e \
+         JOIN deployments d ON d.id = e.deployment_id \
+         WHERE d.version = '3.1.0-slow' AND e.kind = 'deployment.weights'",
+    )
+    .fetch_one(&rig.db.pool)
+    .await
+    .unwrap();
+    assert!(
+        most <= 25,
+        "the slow version got {most} % before the rollback"
+    );
     assert_eq!(
         rig.haproxy.weights().await.unwrap(),
         Weights {
