@@ -276,6 +276,27 @@ struct Controller {
 }
 
 impl Controller {
+    /// The controller of a stored deployment, taken over by this process.
+    async fn taking_over(
+        d: &Deployment,
+        config: Arc<Config>,
+        database: Arc<Database>,
+        shutdown: Shutdown,
+    ) -> Result<Controller> {
+        Ok(Controller {
+            balancer: Balancer::from_config(&config.deploy).await?,
+            database,
+            config,
+            id: d.id,
+            version: d.version.clone(),
+            from: Slot::parse(&d.from_slot)?,
+            to: Slot::parse(&d.to_slot)?,
+            shutdown,
+            http: http_client(),
+            started: Instant::now(),
+        })
+    }
+
     fn owner(&self) -> &PgPool {
         &self.database.owner
     }
@@ -1159,19 +1180,7 @@ pub async fn resume(
         me.clone(),
         Duration::from_millis(config.deploy.heartbeat_ms),
     );
-    let balancer = Balancer::from_config(&config.deploy).await?;
-    let c = Controller {
-        database,
-        config,
-        balancer,
-        id: d.id,
-        version: d.version.clone(),
-        from: Slot::parse(&d.from_slot)?,
-        to: Slot::parse(&d.to_slot)?,
-        shutdown,
-        http: http_client(),
-        started: Instant::now(),
-    };
+    let c = Controller::taking_over(&d, config, database, shutdown).await?;
     c.record(
         "deployment.resumed",
         json!({"controller": me, "previous": taken, "phase": d.phase}),
@@ -1306,19 +1315,7 @@ pub async fn rollback(
     // The controller is gone: roll back here.
     let me = controller_name();
     take_over(&pool, &d, &me, stale_after(&config.deploy)).await?;
-    let balancer = Balancer::from_config(&config.deploy).await?;
-    let c = Controller {
-        database,
-        config,
-        balancer,
-        id: d.id,
-        version: d.version.clone(),
-        from: Slot::parse(&d.from_slot)?,
-        to: Slot::parse(&d.to_slot)?,
-        shutdown,
-        http: http_client(),
-        started: Instant::now(),
-    };
+    let c = Controller::taking_over(&d, config, database, shutdown).await?;
     let fired = Instant::now();
     c.all_blue().await?;
     let ms = fired.elapsed().as_secs_f64() * 1000.0;
