@@ -42,6 +42,7 @@ impl Scrape {
         Scrape {
             base: base.into(),
             client: reqwest::Client::builder()
+                .user_agent(crate::USER_AGENT)
                 .timeout(Duration::from_secs(2))
                 .build()
                 .unwrap_or_default(),
@@ -105,6 +106,7 @@ impl Prometheus {
             matchers: matchers.into(),
             ready_url: ready_url.into(),
             client: reqwest::Client::builder()
+                .user_agent(crate::USER_AGENT)
                 .timeout(Duration::from_secs(3))
                 .build()
                 .unwrap_or_default(),

@@ -19,6 +19,7 @@ pub struct Check {
 /// `release`: the release label green must report (`/health/live`).
 pub async fn run(base: &str, release: Option<&str>) -> Vec<Check> {
     let client = reqwest::Client::builder()
+        .user_agent(crate::USER_AGENT)
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap_or_default();

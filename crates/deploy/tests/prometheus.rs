@@ -253,6 +253,7 @@ async fn queries_to_managed_prometheus_are_signed_with_sigv4() {
                         .unwrap_or("")
                         .to_string()
                 };
+                assert!(h("user-agent").starts_with("p360-deploy/"), "{headers:?}");
                 keep.lock().unwrap().push((
                     h("authorization"),
                     h("x-amz-date"),

@@ -498,13 +498,29 @@ impl Controller {
             .context("cannot put traffic back on the serving slot"))
     }
 
-    /// Wait until the new slot is ready; `false` on timeout or shutdown.
+    /// Whether an operator asked this deployment to roll back.
+    async fn rollback_requested(&self) -> bool {
+        sqlx::query_scalar::<_, Option<String>>("SELECT requested FROM deployments WHERE id = $1")
+            .bind(self.id)
+            .fetch_one(self.owner())
+            .await
+            .ok()
+            .flatten()
+            .as_deref()
+            == Some("rollback")
+    }
+
+    /// Wait until the new slot is ready; `false` on timeout, shutdown or an
+    /// operator's rollback.
     async fn wait_ready(&self) -> bool {
         let url = format!("{}/health/ready", self.to.url(self.cfg()));
         let deadline = Instant::now() + Duration::from_millis(self.cfg().ready_timeout_ms);
         while Instant::now() < deadline && !self.shutdown.is_triggered() {
             if matches!(self.http.get(&url).send().await, Ok(r) if r.status().is_success()) {
                 return true;
+            }
+            if self.rollback_requested().await {
+                return false;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -564,9 +580,16 @@ impl Controller {
         let cfg = self.cfg().clone();
         let mut plan_mig = None;
         for (i, &phase) in PHASES.iter().enumerate().skip(from) {
-            if self.shutdown.is_triggered() && phase_index(phase) <= phase_index("smoke") {
-                let e = anyhow::anyhow!("the controller was stopped (SIGTERM/SIGINT)");
-                return self.failed(phase, &e).await;
+            if phase_index(phase) <= phase_index("smoke") {
+                if self.shutdown.is_triggered() {
+                    let e = anyhow::anyhow!("the controller was stopped (SIGTERM/SIGINT)");
+                    return self.failed(phase, &e).await;
+                }
+                if self.rollback_requested().await {
+                    return self
+                        .rolled_back("manual", "an operator asked (p360 deploy rollback)")
+                        .await;
+                }
             }
             self.set_phase(phase).await?;
             let step: Result<Option<Finished>> = async {
@@ -632,7 +655,17 @@ impl Controller {
                         self.hook("start", cfg.start_command.as_ref(), self.to).await?;
                     }
                     "smoke" => {
-                        if !self.wait_ready().await {
+                        let ready = self.wait_ready().await;
+                        if !ready && self.rollback_requested().await {
+                            return Ok(Some(
+                                self.rolled_back(
+                                    "manual",
+                                    "an operator asked (p360 deploy rollback)",
+                                )
+                                .await?,
+                            ));
+                        }
+                        if !ready {
                             return Ok(Some(
                                 self.rolled_back(
                                     "readiness",
@@ -952,6 +985,7 @@ impl Drop for Heartbeat {
 
 fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
+        .user_agent(deploy::USER_AGENT)
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap_or_default()

@@ -21,7 +21,7 @@ const START: &str = r#"#!/bin/sh
 set -e
 port=${DEPLOY_URL##*:}
 faults=0 latency=0
-case "$DEPLOY_VERSION" in *bad*) faults=1 ;; *slow*) latency=2100 ;; esac
+case "$DEPLOY_VERSION" in *bad*) faults=1 ;; *slowstart*) sleep 2 ;; *slow*) latency=2100 ;; esac
 P360_RELEASE="$DEPLOY_VERSION" P360_FAULTS__ERROR_RATE=$faults P360_FAULTS__LATENCY_MS=$latency \
   P360_HTTP__SHUTDOWN_DELAY_MS=1200 P360_LOG__LEVEL=info,p360::http=warn \
   setsid "$SERVE_BIN" serve --no-worker --no-migrate --data-dir "$WORK/var" --listen "127.0.0.1:$port" \
@@ -703,6 +703,37 @@ async fn a_deployment_survives_its_controller_and_obeys_promote_and_rollback() {
     assert!(rig.pid_of("blue").is_none(), "the new slot was stopped");
     let out = rig.run(&["rollback"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no deployment is in progress"));
+
+    // A rollback asked for before the shift: the new slot never gets traffic.
+    let mut controller = rig.spawn(&["start", "--version", "5.0.0-slowstart"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sqlx::query_scalar::<_, String>("SELECT phase FROM deployments WHERE status = 'running'")
+        .fetch_optional(&rig.db.pool)
+        .await
+        .unwrap()
+        .as_deref()
+        != Some("start")
+    {
+        assert!(Instant::now() < deadline, "never reached the start phase");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let out = rig.ok(&["rollback"]);
+    assert!(out.contains("5.0.0-slowstart rolled back"), "{out}");
+    let (code, out, err) = wait_child(&mut controller, Duration::from_secs(30));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        err.contains("rolled back (manual: an operator asked"),
+        "{err}"
+    );
+    assert!(!out.contains("weights:"), "no traffic moved: {out}");
+    assert_eq!(
+        rig.haproxy.weights().await.unwrap(),
+        Weights {
+            blue: 0,
+            green: 100
+        }
+    );
+    assert!(rig.pid_of("blue").is_none(), "the new slot was stopped");
     let (sent, failed) = load.take();
     eprintln!("{failed} of {sent} requests failed");
     assert_eq!(failed, 0, "{:?}", load.errors.lock().unwrap());

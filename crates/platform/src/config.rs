@@ -15,7 +15,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Environment variables with the `P360_` prefix that are not configuration keys.
-const RESERVED_ENV: &[&str] = &["P360_CONFIG"];
+/// `P360_BIN` and `P360_INFRA_TOOLS` name the binary and tools to deployment scripts.
+const RESERVED_ENV: &[&str] = &["P360_CONFIG", "P360_BIN", "P360_INFRA_TOOLS"];
 /// Prefixes of `P360_` variables read by tooling (test harness, scripts), not by the app.
 const RESERVED_ENV_PREFIXES: &[&str] = &["P360_TEST_"];
 
