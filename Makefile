@@ -13,7 +13,8 @@ TARGET = $(if $(URL),--url $(URL),--env $(ENV))
 
 .PHONY: help fmt-check clippy squawk test coverage deny check-infra terraform-fmt \
         terraform-validate checkov hadolint monitoring-check pipeline-check trivy \
-        release lambda image image-push deploy switch-traffic integration-test uat smoke-test
+        release lambda image image-push deploy deploy-status deploy-promote deploy-rollback \
+        deploy-resume deploy-history switch-traffic integration-test uat smoke-test
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -82,10 +83,27 @@ image-push: ## build, Trivy-scan and push to ECR_REPOSITORY as $(VERSION) and sh
 	./scripts/image push
 
 # ---- deploy and verify (ENV=dev|staging|production, VERSION=x.y.z)
-deploy: ## terraform apply, migrations as a one-off task, p360 deploy start --version $(VERSION)
+# The deploy targets run where ENV's database and slot test URLs are reachable:
+# a host in ENV's VPC (the pipeline: the GitLab runner tagged p360-vpc-ENV).
+deploy: ## terraform apply, then p360 deploy start --version $(VERSION) (blue-green, migrations included)
 	./scripts/deploy $(ENV) $(VERSION)
 
-switch-traffic: ## all traffic of ENV to COLOUR=blue|green (manual rollback)
+deploy-status: ## p360 deploy status of ENV: phase, weights, controller liveness, events
+	./scripts/deploy $(ENV) status
+
+deploy-promote: ## p360 deploy promote: skip the remaining dwell of ENV's deployment
+	./scripts/deploy $(ENV) promote
+
+deploy-rollback: ## p360 deploy rollback: all traffic back on the old slot, new slot stopped
+	./scripts/deploy $(ENV) rollback
+
+deploy-resume: ## p360 deploy resume: take over ENV's deployment whose controller fell silent
+	./scripts/deploy $(ENV) resume
+
+deploy-history: ## p360 deploy history of ENV
+	./scripts/deploy $(ENV) history
+
+switch-traffic: ## BREAK-GLASS: all traffic of ENV to COLOUR=blue|green without the controller
 	./scripts/switch-traffic $(ENV) $(COLOUR)
 
 integration-test: ## URL (or ENV): health, readiness, OpenAPI, version, error contract

@@ -9,10 +9,15 @@ locals {
   app_domain    = var.app_domain_name
   origin_domain = "origin.${var.app_domain_name}"
   api_domain    = var.api_domain_name
+  # This environment's ALB under a name never failed over (the deploy's slot URLs).
+  slots_domain = "${var.environment}.slots.${var.zone_name}"
 
   # After a DR failover the application serves files from the replicas of the
   # primary region's buckets instead of this environment's own (empty) ones.
   external_buckets = var.files_bucket_name == null ? {} : { files = "arn:aws:s3:::${var.files_bucket_name}" }
+
+  # The ALB's per-slot test listeners (compute), open to this VPC only (networking).
+  slot_test_ports = { blue = 8081, green = 8082 }
 
   prometheus_rule_files = {
     for f in fileset(var.prometheus_rules_dir, "*.rules.yml") : f => file("${var.prometheus_rules_dir}/${f}")
@@ -29,6 +34,8 @@ module "security" {
   name                         = local.name
   environment                  = var.environment
   waf_rate_limit_per_5_minutes = var.waf_rate_limit_per_5_minutes
+  deploy_probe_sources         = [for ip in module.networking.nat_public_ips : "${ip}/32"]
+  slots_domain_name            = local.slots_domain
   log_retention_days           = var.log_retention_days
   secret_recovery_window_days  = var.secret_recovery_window_days
   secret_replica_region        = var.replicate_to_dr ? var.dr_region : null
@@ -52,6 +59,7 @@ module "networking" {
   cidr_block              = var.vpc_cidr
   availability_zones      = var.availability_zones
   single_nat_gateway      = var.single_nat_gateway
+  slot_test_ports         = values(local.slot_test_ports)
   kms_key_arn             = module.security.kms_key_arn
   flow_log_retention_days = var.log_retention_days
 }
@@ -134,6 +142,7 @@ module "dns" {
   app_domain_name         = local.app_domain
   origin_domain_name      = local.origin_domain
   api_domain_name         = local.api_domain
+  slots_domain_name       = local.slots_domain
   failover_role           = var.dns_failover_role
   create_app_record       = var.create_cloudfront
   health_alarm_names      = module.monitoring.target_group_alarm_names
@@ -154,6 +163,8 @@ module "compute" {
   private_subnet_ids    = module.networking.private_subnet_ids
   alb_security_group_id = module.networking.security_group_ids["alb"]
   app_security_group_id = module.networking.security_group_ids["app"]
+  slot_test_ports       = local.slot_test_ports
+  slot_test_domain_name = local.slots_domain
 
   image_repository_url = var.image_repository_url
   image_tag            = var.image_tag

@@ -9,19 +9,29 @@ output "api_url" {
 }
 
 output "deploy" {
-  description = "What scripts/deploy and p360 deploy need: cluster, services, task families, target groups, the weighted rule, subnets and security group of one-off tasks."
+  description = "What scripts/deploy, scripts/ecs-slot and p360 deploy need: the ALB (listener, weighted rule, target groups, each slot's test URL), the ECS cluster, services, task definitions and sizes, the Prometheus query endpoint, the backups bucket, the database secret, the deploy runner's security group."
   value = {
+    region                 = data.aws_region.current.name
     cluster                = module.compute.cluster_name
     api_services           = module.compute.api_service_names
     worker_service         = module.compute.worker_service_name
     task_families          = module.compute.task_definition_families
-    target_groups          = module.compute.target_group_arns
+    task_definitions       = module.compute.task_definition_arns
+    image                  = module.compute.image
+    slot_capacity          = module.compute.slot_capacity
+    worker_min_count       = module.compute.worker_min_count
+    listener_arn           = module.compute.listener_arn
     listener_rule_arn      = module.compute.listener_rule_arn
+    target_groups          = module.compute.target_group_arns
+    slot_urls              = module.compute.slot_urls
     subnets                = module.networking.private_subnet_ids
     security_group         = module.networking.security_group_ids["app"]
+    runner_security_group  = module.networking.security_group_ids["deploy"]
     cloudfront_id          = module.compute.cloudfront_distribution_id
     alarm_topic_arns       = module.monitoring.alarm_topic_arns
     prometheus_query_url   = module.monitoring.prometheus_endpoint
+    prometheus_region      = module.monitoring.prometheus_region
+    backups_bucket         = module.storage.bucket_ids["backups"]
     database_address       = module.database.primary_address
     database_replicas      = module.database.replica_addresses
     database_master_secret = module.database.master_user_secret_arn

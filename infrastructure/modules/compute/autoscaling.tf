@@ -1,14 +1,24 @@
-# Target tracking: CPU for the API (each colour scales on its own), SQS backlog
+# Target tracking: CPU for the API (each slot scales on its own), SQS backlog
 # per task for the workers.
-
+#
+# An API slot's bounds belong to the deployment: scripts/ecs-slot sets them to
+# api_min_count..api_max_count (deploy output slot_capacity) when it starts the
+# slot and to 0..0 when it stops it, so that autoscaling never brings a stopped
+# slot back. Both slots are created stopped (0..0); Terraform ignores the bounds
+# afterwards, and a change of api_min_count/api_max_count takes effect at the
+# next deployment.
 resource "aws_appautoscaling_target" "api" {
   for_each = local.colours
 
   service_namespace  = "ecs"
   resource_id        = "service/${aws_ecs_cluster.this.name}/${aws_ecs_service.api[each.key].name}"
   scalable_dimension = "ecs:service:DesiredCount"
-  min_capacity       = var.api_min_count
-  max_capacity       = var.api_max_count
+  min_capacity       = 0
+  max_capacity       = 0
+
+  lifecycle {
+    ignore_changes = [min_capacity, max_capacity]
+  }
 }
 
 resource "aws_appautoscaling_policy" "api_cpu" {

@@ -1,6 +1,8 @@
 # ALB with HTTPS only, reachable only from CloudFront (security group on the
 # CloudFront origin-facing prefix list, plus a secret origin header checked by
-# the listener rule), two target groups and one weighted forward rule.
+# the listener rule), two target groups and one weighted forward rule; and one
+# test listener per slot (slot_test_ports), which the networking module opens
+# to this VPC only: `p360 deploy` checks a slot there before it gets traffic.
 
 resource "aws_lb" "this" {
   # checkov:skip=CKV2_AWS_76:The attached ACL (security module) carries AWSManagedRulesKnownBadInputsRuleSet, the Log4j rules; checkov cannot follow the ACL across module boundaries, and its extra demand, AnonymousIpList, would block customers on corporate VPNs.
@@ -39,10 +41,10 @@ resource "aws_lb_target_group" "api" {
   health_check {
     path                = "/health/ready"
     matcher             = "200"
-    interval            = 10
-    timeout             = 5
-    healthy_threshold   = 2
-    unhealthy_threshold = 3
+    interval            = local.health_check.interval
+    timeout             = local.health_check.timeout
+    healthy_threshold   = local.health_check.healthy_threshold
+    unhealthy_threshold = local.health_check.unhealthy_threshold
   }
 
   tags = { Colour = each.key }
@@ -140,4 +142,26 @@ resource "aws_lb_listener_rule" "api" {
   lifecycle {
     ignore_changes = [action]
   }
+}
+
+# Each slot's own address, whatever the weights: every request to port
+# slot_test_ports[slot] goes to that slot's target group (/metrics included).
+# p360 deploy's readiness checks and smoke suite use them (deploy.blue_url,
+# deploy.green_url). No origin header: the security group admits only this
+# VPC (its NAT gateways' addresses, networking module).
+resource "aws_lb_listener" "slot_test" {
+  for_each = local.colours
+
+  load_balancer_arn = aws_lb.this.arn
+  port              = var.slot_test_ports[each.key]
+  protocol          = "HTTPS"
+  ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+  certificate_arn   = var.certificate_arn
+
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.api[each.key].arn
+  }
+
+  tags = { Colour = each.key, Purpose = "deploy-test" }
 }

@@ -1,11 +1,18 @@
-# ECS on Fargate: the API (`p360 serve`) as two services, blue and green, each
-# behind its own target group; the workers (`p360 worker`) as one service; and
-# `p360 migrate up` as a task definition run once before every deployment.
+# ECS on Fargate: the API (`p360 serve`) as two services, blue and green (the
+# load balancer's two slots), each behind its own target group and with its own
+# task definition family; the workers (`p360 worker`) as one service; and
+# `p360 migrate` as a task definition for one-off runs by hand (status, a
+# revert: docs/runbooks/database-migration.md; deployments migrate by
+# themselves).
 #
-# Ownership at run time: Terraform creates these objects; the deploy controller
-# (`p360 deploy start --version V`) registers new task-definition revisions, updates
-# the idle colour's service and moves the listener-rule weights. Terraform
-# therefore ignores task_definition, desired_count and the rule's weights.
+# Ownership at run time: Terraform registers a revision of every task
+# definition on the image it is given (image_tag) and creates the services,
+# both API slots stopped. `p360 deploy start --version V` (scripts/deploy) then
+# owns them: through scripts/ecs-slot it moves the idle slot's service to the
+# new revision and scales it (desired count, autoscaling bounds), stops the old
+# slot and moves the worker; it moves the listener-rule weights itself.
+# Terraform therefore ignores task_definition, desired_count, the autoscaling
+# bounds of the API slots and the rule's weights.
 
 data "aws_region" "current" {}
 
@@ -16,6 +23,8 @@ locals {
 
   common_environment = [
     { name = "P360_MODE", value = "production" },
+    # /health/live reports it; p360 deploy checks that a slot runs the version it deploys.
+    { name = "P360_RELEASE", value = var.image_tag },
     { name = "P360_DATA_DIR", value = "/tmp/p360" },
     { name = "P360_LOG__FORMAT", value = "json" },
     { name = "P360_LOG__LEVEL", value = var.log_level },
@@ -35,6 +44,25 @@ locals {
 
   # The app's root filesystem is read-only; /tmp is a task-local volume.
   tmp_mount = [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }]
+
+  # Stopping an API task. ECS first deregisters it from its target group and
+  # waits deregistration_delay_seconds (the ALB sends it nothing new, requests
+  # in flight finish), then sends SIGTERM; the app turns readiness off, keeps
+  # serving http.shutdown_delay_ms, stops accepting, gives requests in flight
+  # http.drain_timeout_ms and exits. The shutdown delay covers the ALB's
+  # health check interval x unhealthy threshold, so a task signalled without a
+  # deregistration first is out of the target group before it stops accepting;
+  # the drain covers the longest request (http.request_timeout_ms, 30 s by
+  # default); stopTimeout (SIGKILL) comes after both.
+  health_check = {
+    interval            = 10
+    timeout             = 5
+    healthy_threshold   = 2
+    unhealthy_threshold = 3
+  }
+  shutdown_delay_seconds = local.health_check.interval * local.health_check.unhealthy_threshold
+  drain_timeout_seconds  = 30
+  api_stop_timeout       = local.shutdown_delay_seconds + local.drain_timeout_seconds + 5
 
   log_config = {
     for role in ["api", "worker", "migrate"] : role => {
@@ -71,8 +99,12 @@ resource "aws_ecs_cluster_capacity_providers" "this" {
 # ---------------------------------------------------------------------------
 # Task definitions
 
+# One family per slot: the same container, but each slot's collector labels
+# its series with the slot (monitoring module, adot_container_definitions).
 resource "aws_ecs_task_definition" "api" {
-  family                   = "${var.name}-api"
+  for_each = local.colours
+
+  family                   = "${var.name}-api-${each.key}"
   skip_destroy             = true
   requires_compatibilities = ["FARGATE"]
   network_mode             = "awsvpc"
@@ -92,17 +124,19 @@ resource "aws_ecs_task_definition" "api" {
 
   container_definitions = jsonencode(concat([
     {
-      name                   = "p360"
-      image                  = local.image
-      essential              = true
-      command                = ["serve", "--no-worker"]
+      name      = "p360"
+      image     = local.image
+      essential = true
+      # --no-migrate: p360 deploy runs the migrations, expand ones before this
+      # version starts and contract ones once the previous version is gone.
+      command                = ["serve", "--no-worker", "--no-migrate"]
       user                   = "10001:10001"
       readonlyRootFilesystem = true
       portMappings           = [{ containerPort = var.app_port, protocol = "tcp" }]
       environment = concat(local.common_environment_all, [
         { name = "P360_HTTP__LISTEN", value = "0.0.0.0:${var.app_port}" },
-        # Keep serving with readiness false while the ALB deregisters the task.
-        { name = "P360_HTTP__SHUTDOWN_DELAY_MS", value = tostring(var.deregistration_delay_seconds * 1000) },
+        { name = "P360_HTTP__SHUTDOWN_DELAY_MS", value = tostring(local.shutdown_delay_seconds * 1000) },
+        { name = "P360_HTTP__DRAIN_TIMEOUT_MS", value = tostring(local.drain_timeout_seconds * 1000) },
         { name = "OTEL_SERVICE_NAME", value = "p360-api" },
       ])
       secrets     = local.secrets
@@ -114,11 +148,18 @@ resource "aws_ecs_task_definition" "api" {
         retries     = 3
         startPeriod = 30
       }
-      stopTimeout      = var.deregistration_delay_seconds + 15
+      stopTimeout      = local.api_stop_timeout
       logConfiguration = local.log_config["api"]
       dependsOn        = [{ containerName = "aws-otel-collector", condition = "START" }]
     },
-  ], [var.adot_container_definitions["api"]]))
+  ], [var.adot_container_definitions["api-${each.key}"]]))
+
+  lifecycle {
+    precondition {
+      condition     = local.api_stop_timeout <= 120
+      error_message = "Fargate allows a stopTimeout of at most 120 s: shorten the shutdown delay or the drain."
+    }
+  }
 }
 
 resource "aws_ecs_task_definition" "worker" {
@@ -160,8 +201,10 @@ resource "aws_ecs_task_definition" "worker" {
   ], [var.adot_container_definitions["worker"]]))
 }
 
-# One-off: `aws ecs run-task` with this definition before traffic moves
-# (scripts/deploy does it). It needs nothing but the database.
+# One-off runs by hand (`aws ecs run-task`, command overrides such as
+# ["migrate","status"] or ["migrate","down"]). Deployments do not use it:
+# `p360 deploy` applies migrations itself, split around the traffic switch.
+# It needs nothing but the database.
 resource "aws_ecs_task_definition" "migrate" {
   family                   = "${var.name}-migrate"
   skip_destroy             = true
@@ -199,13 +242,15 @@ resource "aws_ecs_task_definition" "migrate" {
 # ---------------------------------------------------------------------------
 # Services
 
+# Both slots start stopped: the first `scripts/deploy` (p360 deploy start
+# --first) starts one on its version, after the migrations.
 resource "aws_ecs_service" "api" {
   for_each = local.colours
 
   name            = "api-${each.key}"
   cluster         = aws_ecs_cluster.this.id
-  task_definition = aws_ecs_task_definition.api.arn
-  desired_count   = var.api_min_count
+  task_definition = aws_ecs_task_definition.api[each.key].arn
+  desired_count   = 0
   launch_type     = "FARGATE"
 
   enable_execute_command             = false

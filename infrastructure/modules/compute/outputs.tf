@@ -19,12 +19,35 @@ output "worker_service_name" {
 }
 
 output "task_definition_families" {
-  description = "Task definition families: api, worker, migrate."
+  description = "Task definition families: api (by slot: blue, green), worker, migrate."
   value = {
-    api     = aws_ecs_task_definition.api.family
+    api     = { for c, td in aws_ecs_task_definition.api : c => td.family }
     worker  = aws_ecs_task_definition.worker.family
     migrate = aws_ecs_task_definition.migrate.family
   }
+}
+
+output "task_definition_arns" {
+  description = "The revisions this apply registered, on image_tag: api (by slot: blue, green), worker."
+  value = {
+    api    = { for c, td in aws_ecs_task_definition.api : c => td.arn }
+    worker = aws_ecs_task_definition.worker.arn
+  }
+}
+
+output "image" {
+  description = "The image (repository:tag) of the revisions this apply registered."
+  value       = local.image
+}
+
+output "slot_capacity" {
+  description = "Task count bounds of a started API slot (scripts/ecs-slot): min, max."
+  value       = { min = var.api_min_count, max = var.api_max_count }
+}
+
+output "worker_min_count" {
+  description = "Minimum worker tasks (scripts/ecs-slot starts the worker with this many when it has none)."
+  value       = var.worker_min_count
 }
 
 output "alb_arn" {
@@ -45,6 +68,16 @@ output "alb_dns_name" {
 output "alb_zone_id" {
   description = "Hosted zone of the ALB, for alias records."
   value       = aws_lb.this.zone_id
+}
+
+output "listener_arn" {
+  description = "The HTTPS listener (deploy.alb.listener_arn)."
+  value       = aws_lb_listener.https.arn
+}
+
+output "slot_urls" {
+  description = "Each slot's own URL, the test listeners (reachable from inside the VPC only): blue, green."
+  value       = { for c, l in aws_lb_listener.slot_test : c => "https://${var.slot_test_domain_name}:${l.port}" }
 }
 
 output "listener_rule_arn" {

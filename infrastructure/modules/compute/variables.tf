@@ -86,13 +86,13 @@ variable "worker_memory" {
 
 variable "api_min_count" {
   type        = number
-  description = "Minimum API tasks per colour."
+  description = "Minimum API tasks of the serving slot (scripts/ecs-slot applies it when a deployment starts a slot)."
   default     = 1
 }
 
 variable "api_max_count" {
   type        = number
-  description = "Maximum API tasks per colour."
+  description = "Maximum API tasks of the serving slot (scripts/ecs-slot applies it when a deployment starts a slot)."
   default     = 2
 }
 
@@ -143,8 +143,19 @@ variable "worker_spot_percent" {
 
 variable "deregistration_delay_seconds" {
   type        = number
-  description = "Seconds the ALB drains a deregistering task; the app keeps serving that long after SIGTERM."
-  default     = 15
+  description = "Seconds the ALB lets requests in flight to a deregistering task finish before ECS signals it: at least the longest request (http.request_timeout_ms, 30 s)."
+  default     = 30
+}
+
+variable "slot_test_ports" {
+  type        = map(number)
+  description = "ALB port of each slot's test listener (blue, green), reachable from inside the VPC only (networking module); p360 deploy checks a slot there."
+  default     = { blue = 8081, green = 8082 }
+
+  validation {
+    condition     = length(setsubtract(["blue", "green"], keys(var.slot_test_ports))) == 0
+    error_message = "slot_test_ports needs a port for blue and for green."
+  }
 }
 
 variable "database_max_connections" {
@@ -188,7 +199,7 @@ variable "log_group_names" {
 
 variable "adot_container_definitions" {
   type        = any
-  description = "ADOT collector sidecar container definitions by role, api and worker (monitoring module output adot_container_definitions)."
+  description = "ADOT collector sidecar container definitions by task definition: api-blue, api-green and worker (monitoring module output adot_container_definitions)."
 }
 
 variable "certificate_arn" {
@@ -228,6 +239,11 @@ variable "domain_name" {
 variable "origin_domain_name" {
   type        = string
   description = "Host name CloudFront reaches the ALB on (an alias record to the ALB), e.g. origin.app.p360.example."
+}
+
+variable "slot_test_domain_name" {
+  type        = string
+  description = "Host name of this ALB that is never failed over (dns module slots_domain_name; the certificate covers it): the host of the slots' test URLs, e.g. production.slots.p360.example."
 }
 
 variable "regional_web_acl_arn" {

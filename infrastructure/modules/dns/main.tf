@@ -5,6 +5,9 @@
 #   app.<zone>         -> CloudFront            (certificate in us-east-1; only where the distribution is)
 #   origin.app.<zone>  -> ALB, CloudFront's origin  (regional certificate)
 #   api.<zone>         -> API Gateway           (regional certificate)
+#   <env>.slots.<zone> -> this environment's ALB, never failed over: the
+#                         per-slot test listeners p360 deploy checks a new
+#                         slot at (regional certificate)
 #
 # In a primary/DR pair (failover_role) origin and api are failover records:
 # PRIMARY here with a health check that follows the primary's "no healthy task"
@@ -21,7 +24,7 @@ data "aws_region" "current" {}
 
 resource "aws_acm_certificate" "regional" {
   domain_name               = var.origin_domain_name
-  subject_alternative_names = [var.api_domain_name]
+  subject_alternative_names = [var.api_domain_name, var.slots_domain_name]
   validation_method         = "DNS"
 
   lifecycle {
@@ -149,6 +152,22 @@ resource "aws_route53_record" "app" {
   alias {
     name                   = var.cloudfront_domain_name
     zone_id                = var.cloudfront_zone_id
+    evaluate_target_health = false
+  }
+}
+
+# This environment's ALB by a name of its own: origin_domain_name may point at
+# the other region (failover), but a deployment must reach the slots of the
+# environment it deploys to.
+resource "aws_route53_record" "slots" {
+  # checkov:skip=CKV2_AWS_23:The alias target is this stack's ALB, passed in from the compute module.
+  zone_id = data.aws_route53_zone.this.zone_id
+  name    = var.slots_domain_name
+  type    = "A"
+
+  alias {
+    name                   = var.alb_dns_name
+    zone_id                = var.alb_zone_id
     evaluate_target_health = false
   }
 }

@@ -4,7 +4,7 @@ output "zone_id" {
 }
 
 output "regional_certificate_arn" {
-  description = "Validated regional certificate (origin and API host names)."
+  description = "Validated regional certificate (origin, API and slots host names)."
   value       = aws_acm_certificate_validation.regional.certificate_arn
 }
 

@@ -18,6 +18,11 @@ variable "api_domain_name" {
   description = "Host name of the external API (API Gateway), e.g. api.p360.example."
 }
 
+variable "slots_domain_name" {
+  type        = string
+  description = "Host name of this environment's ALB itself, never failed over (unlike origin_domain_name): p360 deploy reaches each slot's test listener on it, e.g. production.slots.p360.example. Unique per environment."
+}
+
 variable "create_app_record" {
   type        = bool
   description = "Create the application's record and its CloudFront certificate (false in a DR stack, which has no distribution)."

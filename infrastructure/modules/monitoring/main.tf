@@ -171,17 +171,28 @@ resource "aws_xray_sampling_rule" "default" {
 }
 
 # ---------------------------------------------------------------------------
-# ADOT collector sidecar, configured inline (AOT_CONFIG_CONTENT).
+# ADOT collector sidecar, configured inline (AOT_CONFIG_CONTENT). One
+# configuration per task definition: api-blue and api-green scrape /metrics and
+# label every series with their slot (slot="blue"|"green"), so that
+# `p360 deploy` selects one slot's series (deploy.prometheus_matchers,
+# job="p360",slot="$slot"); the worker only forwards traces.
 
 locals {
+  adot_roles = {
+    "api-blue"  = { service = "p360-api", slot = "blue", scrape = true }
+    "api-green" = { service = "p360-api", slot = "green", scrape = true }
+    worker      = { service = "p360-worker", slot = "", scrape = false }
+  }
+
   adot_config = {
-    for role in ["api", "worker"] : role => templatefile("${path.module}/adot-config.yaml.tftpl", {
+    for role, r in local.adot_roles : role => templatefile("${path.module}/adot-config.yaml.tftpl", {
       region          = local.region
       remote_write    = "${aws_prometheus_workspace.this.prometheus_endpoint}api/v1/remote_write"
-      scrape_metrics  = role == "api"
+      scrape_metrics  = r.scrape
       metrics_port    = var.app_port
       environment     = var.environment
-      service         = "p360-${role}"
+      service         = r.service
+      slot            = r.slot
       emf_namespace   = var.metrics_namespace
       emf_log_group   = aws_cloudwatch_log_group.this["adot"].name
       scrape_interval = "30s"

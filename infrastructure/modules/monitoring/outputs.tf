@@ -13,13 +13,18 @@ output "prometheus_workspace_arn" {
   value       = aws_prometheus_workspace.this.arn
 }
 
+output "prometheus_region" {
+  description = "Region of the managed Prometheus workspace: p360 deploy signs its queries for it (SigV4, service aps)."
+  value       = local.region
+}
+
 output "prometheus_endpoint" {
   description = "Query endpoint of the managed Prometheus workspace (a Grafana data source)."
   value       = aws_prometheus_workspace.this.prometheus_endpoint
 }
 
 output "adot_container_definitions" {
-  description = "ADOT collector sidecar container definitions by task role: api (scrapes /metrics), worker."
+  description = "ADOT collector sidecar container definitions by task definition: api-blue and api-green (scrape /metrics, series labelled slot=\"blue\"|\"green\"), worker."
   value       = local.adot_container_definitions
 }
 

@@ -34,7 +34,7 @@ output "nat_public_ips" {
 }
 
 output "security_group_ids" {
-  description = "Security group per tier: alb, app, database, cache, lambda, endpoints."
+  description = "Security group per tier: alb, app, database, cache, lambda, endpoints, deploy (the deploy runner host)."
   value = {
     alb       = aws_security_group.alb.id
     app       = aws_security_group.app.id
@@ -42,6 +42,7 @@ output "security_group_ids" {
     cache     = aws_security_group.cache.id
     lambda    = aws_security_group.lambda.id
     endpoints = aws_security_group.endpoints.id
+    deploy    = aws_security_group.deploy.id
   }
 }
 

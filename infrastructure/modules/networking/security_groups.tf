@@ -147,3 +147,80 @@ resource "aws_vpc_security_group_ingress_rule" "endpoints_https" {
   to_port           = 443
   cidr_ipv4         = var.cidr_block
 }
+
+# The per-slot test listeners of the ALB (compute module), which the deploy
+# controller's readiness checks and smoke suite use. The ALB is internet-facing,
+# so a host inside the VPC reaches it at its public addresses, through its NAT
+# gateway: the source the ALB sees is a NAT gateway's address, never a VPC
+# address. Opening these ports to the NAT addresses opens them to this VPC only.
+resource "aws_vpc_security_group_ingress_rule" "alb_slot_test_from_vpc" {
+  for_each = {
+    for pair in setproduct(range(local.nat_count), var.slot_test_ports) : "nat${pair[0]}-${pair[1]}" => { nat = pair[0], port = pair[1] }
+  }
+
+  security_group_id = aws_security_group.alb.id
+  description       = "Per-slot test listener ${each.value.port} from this VPC (NAT gateway ${each.value.nat})"
+  ip_protocol       = "tcp"
+  from_port         = each.value.port
+  to_port           = each.value.port
+  cidr_ipv4         = "${aws_eip.nat[each.value.nat].public_ip}/32"
+}
+
+# The host the deploy jobs run on (a GitLab runner in this VPC's private
+# subnets, outside Terraform): `p360 deploy` there reaches the database, the
+# slots' test listeners and the AWS APIs.
+resource "aws_security_group" "deploy" {
+  # checkov:skip=CKV2_AWS_5:Attached to the GitLab runner host of the deploy jobs, which Terraform does not manage (docs/runbooks/environment-setup.md).
+  name        = "${var.name}-deploy"
+  description = "Deploy runner: p360 deploy, terraform, the AWS CLI"
+  vpc_id      = aws_vpc.this.id
+
+  tags = { Name = "${var.name}-deploy", Tier = "app" }
+}
+
+resource "aws_vpc_security_group_egress_rule" "deploy_https" {
+  security_group_id = aws_security_group.deploy.id
+  description       = "HTTPS to AWS APIs, GitLab, the Terraform and package registries"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+}
+
+resource "aws_vpc_security_group_egress_rule" "deploy_http" {
+  security_group_id = aws_security_group.deploy.id
+  description       = "HTTP to the Debian package mirrors (scripts/install-deploy-tools; apt verifies signatures)"
+  ip_protocol       = "tcp"
+  from_port         = 80
+  to_port           = 80
+  cidr_ipv4         = "0.0.0.0/0"
+}
+
+resource "aws_vpc_security_group_egress_rule" "deploy_slot_test" {
+  for_each = toset([for p in var.slot_test_ports : tostring(p)])
+
+  security_group_id = aws_security_group.deploy.id
+  description       = "The ALB's per-slot test listener ${each.key} (at its public addresses)"
+  ip_protocol       = "tcp"
+  from_port         = tonumber(each.key)
+  to_port           = tonumber(each.key)
+  cidr_ipv4         = "0.0.0.0/0"
+}
+
+resource "aws_vpc_security_group_egress_rule" "deploy_to_database" {
+  security_group_id            = aws_security_group.deploy.id
+  description                  = "PostgreSQL: migrations, pg_dump, the deployments table"
+  ip_protocol                  = "tcp"
+  from_port                    = 5432
+  to_port                      = 5432
+  referenced_security_group_id = aws_security_group.database.id
+}
+
+resource "aws_vpc_security_group_ingress_rule" "database_from_deploy" {
+  security_group_id            = aws_security_group.database.id
+  description                  = "PostgreSQL from the deploy runner (p360 deploy)"
+  ip_protocol                  = "tcp"
+  from_port                    = 5432
+  to_port                      = 5432
+  referenced_security_group_id = aws_security_group.deploy.id
+}

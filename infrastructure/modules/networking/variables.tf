@@ -36,6 +36,12 @@ variable "app_port" {
   default     = 8360
 }
 
+variable "slot_test_ports" {
+  type        = list(number)
+  description = "ALB ports of the per-slot test listeners (compute module: blue, green), opened to this VPC's NAT addresses only: the deploy runner reaches each slot there."
+  default     = [8081, 8082]
+}
+
 variable "interface_endpoints" {
   type        = list(string)
   description = "AWS services reached through interface VPC endpoints (service name suffixes)."

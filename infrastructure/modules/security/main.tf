@@ -147,6 +147,21 @@ locals {
   ]
 }
 
+# The deploy controller's probes of a new slot (readiness every 200 ms, the
+# smoke suite, a readiness check with every reading) reach the ALB's per-slot
+# test listeners from the environment's own NAT gateways; the security group
+# admits nothing else there. They are let through before the managed rules
+# (the Common rule set blocks requests without a User-Agent) and the rate limit.
+resource "aws_wafv2_ip_set" "deploy_probes" {
+  count = length(var.deploy_probe_sources) > 0 && var.slots_domain_name != "" ? 1 : 0
+
+  name               = "${var.name}-deploy-probes"
+  description        = "NAT gateways of the environment: the deploy runner's source addresses"
+  scope              = "REGIONAL"
+  ip_address_version = "IPV4"
+  addresses          = var.deploy_probe_sources
+}
+
 resource "aws_wafv2_web_acl" "regional" {
   name        = "${var.name}-regional"
   description = "ALB and API Gateway: OWASP managed rules and a per-IP rate limit"
@@ -154,6 +169,49 @@ resource "aws_wafv2_web_acl" "regional" {
 
   default_action {
     allow {}
+  }
+
+  dynamic "rule" {
+    for_each = aws_wafv2_ip_set.deploy_probes
+    content {
+      name     = "allow-deploy-probes"
+      priority = 0
+
+      action {
+        allow {}
+      }
+
+      statement {
+        and_statement {
+          statement {
+            ip_set_reference_statement {
+              arn = rule.value.arn
+            }
+          }
+          statement {
+            byte_match_statement {
+              search_string         = var.slots_domain_name
+              positional_constraint = "STARTS_WITH"
+              field_to_match {
+                single_header {
+                  name = "host"
+                }
+              }
+              text_transformation {
+                priority = 0
+                type     = "LOWERCASE"
+              }
+            }
+          }
+        }
+      }
+
+      visibility_config {
+        cloudwatch_metrics_enabled = true
+        metric_name                = "allow-deploy-probes"
+        sampled_requests_enabled   = true
+      }
+    }
   }
 
   dynamic "rule" {

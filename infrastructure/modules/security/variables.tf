@@ -14,6 +14,23 @@ variable "waf_rate_limit_per_5_minutes" {
   default     = 2000
 }
 
+variable "deploy_probe_sources" {
+  type        = list(string)
+  description = "CIDRs of the environment's own NAT gateways (networking output nat_public_ips as /32): requests from them to slots_domain_name, the deploy's probes of the ALB's per-slot test listeners, skip the regional ACL's managed rules and rate limit. Empty: no exception."
+  default     = []
+}
+
+variable "slots_domain_name" {
+  type        = string
+  description = "Host name of the ALB's per-slot test listeners (dns module slots_domain_name); only requests to it are excepted (deploy_probe_sources)."
+  default     = ""
+
+  validation {
+    condition     = var.slots_domain_name == lower(var.slots_domain_name)
+    error_message = "slots_domain_name must be lower case (it is compared with the lower-cased Host header)."
+  }
+}
+
 variable "create_cloudfront_web_acl" {
   type        = bool
   description = "Create the CLOUDFRONT-scoped web ACL in us-east-1 (false where no distribution is created)."
