@@ -1034,13 +1034,6 @@ pub async fn start(
         bail!("--version `{version}` is not a release label (letters, digits and . _ + -)");
     }
     let pool = database.owner.clone();
-    // A database from before the deployment tables (migration 12, expand):
-    // check the plan, take the backup, and create them first, so that
-    // everything after is recorded.
-    let mut bootstrap = None;
-    if !has_tables(&pool).await? {
-        bootstrap = Some(create_tables(&config, &database, first).await?);
-    }
     if let Some(d) = running(&pool).await? {
         let who = if d.silent_ms > stale_after(&config.deploy) {
             format!(
@@ -1076,6 +1069,13 @@ pub async fn start(
         if live == version {
             bail!("{version} is already serving on the {} slot", from.name());
         }
+    }
+    // A database from before the deployment tables (migration 12, expand):
+    // check the plan, take the backup, and create them first, so that
+    // everything after is recorded.
+    let mut bootstrap = None;
+    if !has_tables(&pool).await? {
+        bootstrap = Some(create_tables(&config, &database, first).await?);
     }
     let id = Uuid::now_v7();
     let me = controller_name();

@@ -853,6 +853,19 @@ async fn migrations_run_in_their_phase_and_an_unsafe_contract_one_refuses_the_de
     up();
     down(2);
     assert_eq!(applied(&rig.db).await, 20261127000010);
+    // A load balancer it cannot reach stops it before anything changes.
+    let out = rig.run_env(
+        &["start", "--version", "2.0.0"],
+        &[("P360_DEPLOY__HAPROXY__ADMIN", "127.0.0.1:1")],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: cannot read the load balancer's weights: "),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert_eq!(applied(&rig.db).await, 20261127000010, "nothing migrated");
     let out = rig.ok(&["start", "--version", "2.0.0"]);
     eprintln!("{out}");
     assert_eq!(applied(&rig.db).await, 20261127000012);
