@@ -392,7 +392,7 @@ fn deploy_preflight_refuses_a_contract_migration_the_running_version_cannot_surv
     let data_s = data.to_str().unwrap();
     // The database as the previous release left it: migrations up to 9.
     p360_ok(&["migrate", "up", "--data-dir", data_s]);
-    for _ in 0..3 {
+    for _ in 0..4 {
         p360_ok(&["migrate", "down", "--data-dir", data_s]);
     }
     let out = p360(&["deploy", "preflight", "--data-dir", data_s])
@@ -411,7 +411,7 @@ fn deploy_preflight_refuses_a_contract_migration_the_running_version_cannot_surv
     assert_eq!(stderr.trim().lines().count(), 1, "one clear line: {stderr}");
     // A first deploy has no running version to protect.
     let first = p360_ok(&["deploy", "preflight", "--first", "--data-dir", data_s]);
-    assert!(first.contains("3 migration(s) run before start"), "{first}");
+    assert!(first.contains("4 migration(s) run before start"), "{first}");
     // Up to date: nothing to hold back.
     p360_ok(&["migrate", "up", "--data-dir", data_s]);
     let ok = p360_ok(&["deploy", "preflight", "--data-dir", data_s]);
@@ -427,7 +427,7 @@ fn db_backup_writes_a_restorable_dump_to_the_object_store() {
     let out = p360_ok(&["db", "backup", "--data-dir", data_s]);
     assert!(out.starts_with("backup backups/"), "{out}");
     let key = out.split_whitespace().nth(1).unwrap().trim_end_matches(':');
-    assert!(key.ends_with("-v20261127000012.dump"), "{key}");
+    assert!(key.ends_with("-v20261127000013.dump"), "{key}");
     let file = data.join("objects").join(key);
     assert!(file.metadata().unwrap().len() > 1000, "{}", file.display());
     // pg_restore reads it back: the schema is all there.

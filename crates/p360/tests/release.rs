@@ -620,6 +620,24 @@ async fn a_deployment_survives_its_controller_and_obeys_promote_and_rollback() {
         status.contains("load balancer now: blue 95 / green 5"),
         "{status}"
     );
+    // The serving instances export it, for the alert that pages.
+    let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", rig.ports.0))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let gauge = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} missing"))
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(gauge("p360_deploy_in_progress"), 1.0);
+    assert_eq!(gauge("p360_deploy_weight_percent"), 5.0);
+    assert!(gauge("p360_deploy_controller_silent_seconds") > 1.0);
     let out = rig.run(&["start", "--version", "2.1.0"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -833,8 +851,8 @@ async fn migrations_run_in_their_phase_and_an_unsafe_contract_one_refuses_the_de
                 .unwrap()
         }
     };
-    // At migration 9: 10 (contract) comes before 11 and 12 (expand).
-    down(3);
+    // At migration 9: 10 (contract) comes before 11, 12 and 13 (expand).
+    down(4);
     rig.serve_blue("1.0.0").await;
     let out = rig.run(&["start", "--version", "2.0.0"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -849,9 +867,10 @@ async fn migrations_run_in_their_phase_and_an_unsafe_contract_one_refuses_the_de
     assert_eq!(rig.haproxy.weights().await.unwrap(), Weights::ALL_BLUE);
     assert_eq!(rig.ok(&["status"]), "no deployments yet\n");
 
-    // At migration 10: 11 and 12 are expand, run before green starts.
+    // At migration 10: 11, 12 and 13 are expand, run before green starts
+    // (up to 12, the deployment tables, before anything is recorded).
     up();
-    down(2);
+    down(3);
     assert_eq!(applied(&rig.db).await, 20261127000010);
     // A load balancer it cannot reach stops it before anything changes.
     let out = rig.run_env(
@@ -868,7 +887,7 @@ async fn migrations_run_in_their_phase_and_an_unsafe_contract_one_refuses_the_de
     assert_eq!(applied(&rig.db).await, 20261127000010, "nothing migrated");
     let out = rig.ok(&["start", "--version", "2.0.0"]);
     eprintln!("{out}");
-    assert_eq!(applied(&rig.db).await, 20261127000012);
+    assert_eq!(applied(&rig.db).await, 20261127000013);
     let k = kinds(&rig.db).await;
     let at = |kind: &str| {
         k.iter()

@@ -187,6 +187,7 @@ pub const MIGRATION_CLASSES: &[(i64, MigrationClass, &str)] = &[
     ),
     (20261127000011, MigrationClass::Expand, "new index"),
     (20261127000012, MigrationClass::Expand, "new tables"),
+    (20261127000013, MigrationClass::Expand, "a grant"),
 ];
 
 /// The class of migration `version`, if declared.

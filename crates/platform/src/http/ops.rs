@@ -91,6 +91,23 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Health>, Proble
     }
 }
 
+/// The deployment in progress, as `p360 deploy` records it: whether one
+/// runs, the new slot's share, and how long its controller has been silent
+/// (a dead controller can leave traffic split; an alert watches this).
+async fn record_deploy_metrics(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
+    let (running, weight, silent): (i64, f64, f64) = sqlx::query_as(
+        "SELECT count(*), coalesce(max(weight), 0)::float8, \
+         coalesce(max(extract(epoch FROM now() - heartbeat_at)), 0)::float8 \
+         FROM deployments WHERE status = 'running'",
+    )
+    .fetch_one(pool)
+    .await?;
+    metrics::gauge!("p360_deploy_in_progress").set(running as f64);
+    metrics::gauge!("p360_deploy_weight_percent").set(weight);
+    metrics::gauge!("p360_deploy_controller_silent_seconds").set(silent);
+    Ok(())
+}
+
 /// Prometheus text exposition of the process's metrics.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4")))]
@@ -117,6 +134,14 @@ pub async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
             }
         };
     metrics::gauge!("p360_db_up").set(if db_up { 1.0 } else { 0.0 });
+    if db_up {
+        match tokio::time::timeout(READY_DB_TIMEOUT, record_deploy_metrics(pool)).await {
+            Ok(Ok(())) => {}
+            // Before migration 13, or a database without the deployment tables.
+            Ok(Err(e)) => tracing::debug!(error = %e, "deployment metrics unavailable"),
+            Err(_) => tracing::debug!("deployment metrics timed out"),
+        }
+    }
     crate::telemetry::record_process_metrics();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
