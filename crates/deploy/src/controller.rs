@@ -100,6 +100,9 @@ pub enum Directive {
     Promote,
     /// Back to blue now, for this reason.
     RollBack(String),
+    /// Stop at once without touching traffic: someone else controls the
+    /// rollout now (e.g. another controller took it over).
+    Abandon(String),
 }
 
 /// Hears every event of a rollout and is asked, at every reading, whether
@@ -222,8 +225,12 @@ pub async fn rollout<B: TrafficBackend, M: MetricSource>(
             )
             .await;
         }
-        if let Directive::RollBack(reason) = sup.check().await {
-            return roll_back(backend, 0, "manual", reason, &mut sup).await;
+        match sup.check().await {
+            Directive::RollBack(reason) => {
+                return roll_back(backend, 0, "manual", reason, &mut sup).await;
+            }
+            Directive::Abandon(reason) => anyhow::bail!("rollout abandoned: {reason}"),
+            Directive::Continue | Directive::Promote => {}
         }
         tokio::time::sleep(plan.interval).await;
     }
@@ -272,6 +279,7 @@ pub async fn rollout<B: TrafficBackend, M: MetricSource>(
                 Directive::RollBack(reason) => {
                     return roll_back(backend, step, "manual", reason, &mut sup).await;
                 }
+                Directive::Abandon(reason) => anyhow::bail!("rollout abandoned: {reason}"),
                 Directive::Promote => {
                     if step < 100 {
                         backend.set_weights(Weights::green(100)?).await?;

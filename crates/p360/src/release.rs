@@ -19,6 +19,7 @@
 //! platform chain) and, when configured, the notification webhook.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -273,15 +274,23 @@ struct Controller {
     shutdown: Shutdown,
     http: reqwest::Client,
     started: Instant,
+    /// Set by the heartbeat when another controller took this deployment
+    /// over: from then on this one must not touch traffic or state.
+    lost: Arc<AtomicBool>,
 }
 
 impl Controller {
+    fn is_lost(&self) -> bool {
+        self.lost.load(Ordering::Relaxed)
+    }
+
     /// The controller of a stored deployment, taken over by this process.
     async fn taking_over(
         d: &Deployment,
         config: Arc<Config>,
         database: Arc<Database>,
         shutdown: Shutdown,
+        lost: Arc<AtomicBool>,
     ) -> Result<Controller> {
         Ok(Controller {
             balancer: Balancer::from_config(&config.deploy).await?,
@@ -294,6 +303,7 @@ impl Controller {
             shutdown,
             http: http_client(),
             started: Instant::now(),
+            lost,
         })
     }
 
@@ -580,6 +590,12 @@ impl Controller {
         let cfg = self.cfg().clone();
         let mut plan_mig = None;
         for (i, &phase) in PHASES.iter().enumerate().skip(from) {
+            if self.is_lost() {
+                bail!(
+                    "deployment {} was taken over by another controller; this one stopped in {phase}",
+                    self.id
+                );
+            }
             if phase_index(phase) <= phase_index("smoke") {
                 if self.shutdown.is_triggered() {
                     let e = anyhow::anyhow!("the controller was stopped (SIGTERM/SIGINT)");
@@ -742,6 +758,12 @@ impl Controller {
             }
             .await;
             match step {
+                Err(e) if self.is_lost() => {
+                    return Err(e.context(format!(
+                        "deployment {} was taken over by another controller; this one stopped in {phase} without touching it",
+                        self.id
+                    )));
+                }
                 Ok(Some(finished)) => return Ok(finished),
                 Ok(None) => {}
                 // Before traffic moves, a failure ends the deployment.
@@ -804,6 +826,8 @@ impl Controller {
             Ok(Outcome::RolledBack {
                 trigger, detail, ..
             }) => Ok(Some(self.rolled_back(trigger, &detail).await?)),
+            // Taken over: the other controller owns the traffic now.
+            Err(e) if self.is_lost() => Err(e),
             Err(e) => {
                 // A load balancer error mid-ramp: never leave traffic split.
                 match self.all_blue().await {
@@ -916,6 +940,9 @@ impl Supervisor for Watch<'_> {
 
     async fn check(&mut self) -> Directive {
         let c = self.c;
+        if c.is_lost() {
+            return Directive::Abandon("another controller took this deployment over".into());
+        }
         if c.shutdown.is_triggered() {
             return Directive::RollBack(
                 "the controller was stopped (SIGTERM/SIGINT) during the shift".into(),
@@ -950,11 +977,18 @@ impl Supervisor for Watch<'_> {
     }
 }
 
-/// Keep `id`'s heartbeat fresh until dropped.
+/// Keep `id`'s heartbeat fresh until dropped; set `lost` if another
+/// controller took the deployment over.
 struct Heartbeat(tokio::task::JoinHandle<()>);
 
 impl Heartbeat {
-    fn start(pool: PgPool, id: Uuid, me: String, every: Duration) -> Heartbeat {
+    fn start(
+        pool: PgPool,
+        id: Uuid,
+        me: String,
+        every: Duration,
+        lost: Arc<AtomicBool>,
+    ) -> Heartbeat {
         Heartbeat(tokio::spawn(async move {
             loop {
                 let beat = sqlx::query(
@@ -966,8 +1000,24 @@ impl Heartbeat {
                 .execute(&pool)
                 .await;
                 match beat {
-                    // Finished (or, after a long stall, taken over by another controller).
-                    Ok(r) if r.rows_affected() == 0 => return,
+                    Ok(r) if r.rows_affected() == 0 => {
+                        let now: Option<(String, String)> = sqlx::query_as(
+                            "SELECT controller, status FROM deployments WHERE id = $1",
+                        )
+                        .bind(id)
+                        .fetch_optional(&pool)
+                        .await
+                        .unwrap_or(None);
+                        if let Some((controller, status)) = now
+                            && status == "running"
+                            && controller != me
+                        {
+                            tracing::error!(deployment = %id, taken_by = %controller, "another controller took this deployment over; stopping without touching traffic");
+                            lost.store(true, Ordering::Relaxed);
+                        }
+                        // Finished, or taken over.
+                        return;
+                    }
                     Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
                     Ok(_) => {}
                 }
@@ -1099,11 +1149,13 @@ pub async fn start(
         }
         e => e.into(),
     })?;
+    let lost = Arc::new(AtomicBool::new(false));
     let _beat = Heartbeat::start(
         pool.clone(),
         id,
         me.clone(),
         Duration::from_millis(config.deploy.heartbeat_ms),
+        lost.clone(),
     );
     let c = Controller {
         database,
@@ -1116,6 +1168,7 @@ pub async fn start(
         shutdown,
         http,
         started: Instant::now(),
+        lost,
     };
     c.record(
         "deployment.started",
@@ -1208,13 +1261,15 @@ pub async fn resume(
     };
     let me = controller_name();
     let taken = take_over(&pool, &d, &me, stale_after(&config.deploy)).await?;
+    let lost = Arc::new(AtomicBool::new(false));
     let _beat = Heartbeat::start(
         pool.clone(),
         d.id,
         me.clone(),
         Duration::from_millis(config.deploy.heartbeat_ms),
+        lost.clone(),
     );
-    let c = Controller::taking_over(&d, config, database, shutdown).await?;
+    let c = Controller::taking_over(&d, config, database, shutdown, lost).await?;
     c.record(
         "deployment.resumed",
         json!({"controller": me, "previous": taken, "phase": d.phase}),
@@ -1349,7 +1404,7 @@ pub async fn rollback(
     // The controller is gone: roll back here.
     let me = controller_name();
     take_over(&pool, &d, &me, stale_after(&config.deploy)).await?;
-    let c = Controller::taking_over(&d, config, database, shutdown).await?;
+    let c = Controller::taking_over(&d, config, database, shutdown, Arc::default()).await?;
     let fired = Instant::now();
     c.all_blue().await?;
     let ms = fired.elapsed().as_secs_f64() * 1000.0;

@@ -752,6 +752,40 @@ async fn a_deployment_survives_its_controller_and_obeys_promote_and_rollback() {
         }
     );
     assert!(rig.pid_of("blue").is_none(), "the new slot was stopped");
+
+    // A controller whose deployment another one took over stops at once and
+    // leaves the traffic to its new owner.
+    let mut controller = rig.spawn(&["start", "--version", "6.0.0"]);
+    rig.wait_weight(5).await;
+    sqlx::query(
+        "UPDATE deployments SET controller = 'elsewhere:1', heartbeat_at = now() \
+         WHERE status = 'running'",
+    )
+    .execute(&rig.db.pool)
+    .await
+    .unwrap();
+    let (code, _, err) = wait_child(&mut controller, Duration::from_secs(30));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("taken over by another controller"), "{err}");
+    assert_eq!(
+        rig.haproxy.weights().await.unwrap(),
+        Weights { blue: 5, green: 95 },
+        "untouched by the controller that lost it"
+    );
+    // Its new owner never beats: rollback takes over from it.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let out = rig.ok(&["rollback"]);
+    assert!(
+        out.contains("6.0.0 rolled back: all traffic on the green slot"),
+        "{out}"
+    );
+    assert_eq!(
+        rig.haproxy.weights().await.unwrap(),
+        Weights {
+            blue: 0,
+            green: 100
+        }
+    );
     let (sent, failed) = load.take();
     eprintln!("{failed} of {sent} requests failed");
     assert_eq!(failed, 0, "{:?}", load.errors.lock().unwrap());
