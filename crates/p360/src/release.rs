@@ -660,8 +660,8 @@ impl Controller {
                             let applied = db::migrate_up_to(self.owner(), last.version).await?;
                             self.record(
                                 "deployment.migrated",
-                                json!({"class": "expand", "versions": applied}),
-                                Some(format!("expand migrations applied: {applied:?}")),
+                                json!({"class": migration_class(first), "versions": applied}),
+                                Some(format!("{} migrations applied: {applied:?}", migration_class(first))),
                                 tenancy::audit::Outcome::Success,
                             )
                             .await;
@@ -1200,15 +1200,22 @@ pub async fn start(
         }
         c.record(
             "deployment.migrated",
-            json!({"class": "expand", "versions": applied}),
+            json!({"class": migration_class(first), "versions": applied}),
             Some(format!(
-                "expand migrations applied first, up to the deployment tables: {applied:?}"
+                "{} migrations applied first, up to the deployment tables: {applied:?}",
+                migration_class(first)
             )),
             tenancy::audit::Outcome::Success,
         )
         .await;
     }
     c.drive("preflight", first).await
+}
+
+/// What the migrations run before the new slot starts are: expand ones,
+/// or on a first deploy (nothing to protect) any pending ones.
+fn migration_class(first: bool) -> &'static str {
+    if first { "pending" } else { "expand" }
 }
 
 /// The migration that creates the deployment tables.

@@ -262,6 +262,10 @@ impl Rig {
         }
     }
 
+    fn url_front(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.front)
+    }
+
     fn log(&self, name: &str) -> PathBuf {
         self.work.path().join(name)
     }
@@ -944,4 +948,60 @@ async fn migrations_run_in_their_phase_and_an_unsafe_contract_one_refuses_the_de
         .await
         .unwrap();
     assert!(key.ends_with("-v20261127000010.dump"), "{key}");
+}
+
+/// The first deploy: nothing serves yet, so every pending migration (the
+/// contract one too) runs before the new slot starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_deploy_needs_nothing_serving_and_runs_every_migration_first() {
+    let rig = Rig::start(300).await;
+    for _ in 0..4 {
+        let out = p360(&["migrate", "down"])
+            .env("P360_DATABASE__URL", &rig.db.url)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+    }
+    // Without --first it wants a serving version to protect.
+    let out = rig.run(&["start", "--version", "1.0.0"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the serving blue slot does not answer") && stderr.contains("--first"),
+        "{stderr}"
+    );
+    let out = rig.ok(&["start", "--first", "--version", "1.0.0"]);
+    eprintln!("{out}");
+    assert!(out.contains("deploying to the green slot"), "{out}");
+    assert!(
+        out.contains("promoted: all traffic on the green slot"),
+        "{out}"
+    );
+    let latest: i64 = sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+        .fetch_one(&rig.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(latest, 20261127000013, "every migration applied");
+    let k = kinds(&rig.db).await;
+    let migrated = k.iter().rposition(|x| x == "deployment.migrated").unwrap();
+    let started = k
+        .iter()
+        .position(|x| x == "deployment.slot_started")
+        .unwrap();
+    assert!(migrated < started, "{k:?}");
+    assert!(
+        out.contains("pending migrations applied first, up to the deployment tables: [20261127000010, 20261127000011, 20261127000012]"),
+        "{out}"
+    );
+    assert_eq!(
+        rig.haproxy.weights().await.unwrap(),
+        Weights {
+            blue: 0,
+            green: 100
+        }
+    );
+    let live = reqwest::get(rig.url_front("/health/live")).await.unwrap();
+    assert_eq!(
+        live.json::<serde_json::Value>().await.unwrap()["release"],
+        "1.0.0"
+    );
 }
