@@ -303,12 +303,9 @@ async fn roll_back<B: TrafficBackend>(
     sup: &mut impl Supervisor,
 ) -> anyhow::Result<Outcome> {
     let fired = Instant::now();
-    sup.event(&Event::Triggered {
-        trigger,
-        detail: detail.clone(),
-    })
-    .await;
-    // Blue at once; a backend hiccup is retried, not left split.
+    // Blue at once, before anyone is told (a slow audit store or webhook
+    // must not hold traffic on a failing green); a backend hiccup is
+    // retried, not left split.
     let mut attempt = 0;
     loop {
         match backend.set_weights(Weights::ALL_BLUE).await {
@@ -326,6 +323,11 @@ async fn roll_back<B: TrafficBackend>(
         }
     }
     let trigger_to_blue = fired.elapsed();
+    sup.event(&Event::Triggered {
+        trigger,
+        detail: detail.clone(),
+    })
+    .await;
     sup.event(&Event::RolledBack { trigger_to_blue }).await;
     Ok(Outcome::RolledBack {
         trigger,

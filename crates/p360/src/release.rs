@@ -273,6 +273,9 @@ struct Controller {
     to: Slot,
     shutdown: Shutdown,
     http: reqwest::Client,
+    /// Events for the notification webhook, posted in order by a task of
+    /// their own so that a slow webhook never holds the controller up.
+    notices: Option<Notices>,
     started: Instant,
     /// Set by the heartbeat when another controller took this deployment
     /// over: from then on this one must not touch traffic or state.
@@ -291,6 +294,7 @@ impl Controller {
         database: Arc<Database>,
         shutdown: Shutdown,
         lost: Arc<AtomicBool>,
+        notices: Option<Notices>,
     ) -> Result<Controller> {
         Ok(Controller {
             balancer: Balancer::from_config(&config.deploy).await?,
@@ -302,6 +306,7 @@ impl Controller {
             to: Slot::parse(&d.to_slot)?,
             shutdown,
             http: http_client(),
+            notices,
             started: Instant::now(),
             lost,
         })
@@ -375,23 +380,17 @@ impl Controller {
     }
 
     async fn notify(&self, action: &str, text: &str, detail: &Value) {
-        let Some(url) = &self.cfg().notify_webhook else {
+        let Some(notices) = &self.notices else {
             return;
         };
-        let body = json!({
+        // The receiving task ends only after this sender is dropped.
+        let _ = notices.send(json!({
             "text": format!("p360 deploy {}: {text}", self.version),
             "event": action,
             "deployment": self.id,
             "version": self.version,
             "detail": detail,
-        });
-        match self.http.post(url).json(&body).send().await {
-            Ok(r) if r.status().is_success() => {}
-            Ok(r) => {
-                tracing::warn!(status = %r.status(), action, "the notification webhook refused an event")
-            }
-            Err(e) => tracing::warn!(error = %e, action, "the notification webhook is unreachable"),
-        }
+        }));
     }
 
     async fn set_phase(&self, phase: &str) -> Result<()> {
@@ -1033,6 +1032,44 @@ impl Drop for Heartbeat {
     }
 }
 
+type Notices = tokio::sync::mpsc::UnboundedSender<Value>;
+
+/// The webhook's sender task, if one is configured: posts each event in
+/// order; a failure is logged and the next event is sent.
+fn notifier(cfg: &DeployConfig) -> (Option<Notices>, Option<tokio::task::JoinHandle<()>>) {
+    let Some(url) = cfg.notify_webhook.clone() else {
+        return (None, None);
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let http = http_client();
+    let task = tokio::spawn(async move {
+        while let Some(body) = rx.recv().await {
+            let event = body["event"].as_str().unwrap_or("").to_string();
+            match http.post(&url).json(&body).send().await {
+                Ok(r) if r.status().is_success() => {}
+                Ok(r) => {
+                    tracing::warn!(status = %r.status(), event, "the notification webhook refused an event")
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, event, "the notification webhook is unreachable")
+                }
+            }
+        }
+    });
+    (Some(tx), Some(task))
+}
+
+/// Let the webhook task deliver what is queued, for a bounded time.
+async fn deliver(task: Option<tokio::task::JoinHandle<()>>) {
+    if let Some(task) = task
+        && tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .is_err()
+    {
+        tracing::warn!("the notification webhook did not take every event within 10 s");
+    }
+}
+
 fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .user_agent(deploy::USER_AGENT)
@@ -1150,6 +1187,7 @@ pub async fn start(
         e => e.into(),
     })?;
     let lost = Arc::new(AtomicBool::new(false));
+    let (notices, sender) = notifier(&config.deploy);
     let _beat = Heartbeat::start(
         pool.clone(),
         id,
@@ -1167,6 +1205,7 @@ pub async fn start(
         to: from.other(),
         shutdown,
         http,
+        notices,
         started: Instant::now(),
         lost,
     };
@@ -1209,7 +1248,10 @@ pub async fn start(
         )
         .await;
     }
-    c.drive("preflight", first).await
+    let finished = c.drive("preflight", first).await;
+    drop(c);
+    deliver(sender).await;
+    finished
 }
 
 /// What the migrations run before the new slot starts are: expand ones,
@@ -1276,7 +1318,8 @@ pub async fn resume(
         Duration::from_millis(config.deploy.heartbeat_ms),
         lost.clone(),
     );
-    let c = Controller::taking_over(&d, config, database, shutdown, lost).await?;
+    let (notices, sender) = notifier(&config.deploy);
+    let c = Controller::taking_over(&d, config, database, shutdown, lost, notices).await?;
     c.record(
         "deployment.resumed",
         json!({"controller": me, "previous": taken, "phase": d.phase}),
@@ -1287,7 +1330,10 @@ pub async fn resume(
         tenancy::audit::Outcome::Success,
     )
     .await;
-    c.drive(&d.phase, false).await
+    let finished = c.drive(&d.phase, false).await;
+    drop(c);
+    deliver(sender).await;
+    finished
 }
 
 /// Become the controller of `d` if its own has been silent long enough.
@@ -1411,7 +1457,9 @@ pub async fn rollback(
     // The controller is gone: roll back here.
     let me = controller_name();
     take_over(&pool, &d, &me, stale_after(&config.deploy)).await?;
-    let c = Controller::taking_over(&d, config, database, shutdown, Arc::default()).await?;
+    let (notices, sender) = notifier(&config.deploy);
+    let c =
+        Controller::taking_over(&d, config, database, shutdown, Arc::default(), notices).await?;
     let fired = Instant::now();
     c.all_blue().await?;
     let ms = fired.elapsed().as_secs_f64() * 1000.0;
@@ -1423,6 +1471,8 @@ pub async fn rollback(
         ),
     )
     .await?;
+    drop(c);
+    deliver(sender).await;
     Ok(format!(
         "deployment {} of {} rolled back: all traffic on the {} slot ({ms:.0} ms)",
         d.id, d.version, d.from_slot

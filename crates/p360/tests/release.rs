@@ -104,16 +104,25 @@ impl Rig {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let hook_port = listener.local_addr().unwrap().port();
         let keep = notified.clone();
-        let app = axum::Router::new().route(
-            "/hook",
-            axum::routing::post(move |axum::Json(v): axum::Json<serde_json::Value>| {
-                let keep = keep.clone();
-                async move {
-                    keep.lock().unwrap().push(v);
-                    "ok"
-                }
-            }),
-        );
+        let app = axum::Router::new()
+            // A webhook that never answers in time.
+            .route(
+                "/hang",
+                axum::routing::post(|| async {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    "late"
+                }),
+            )
+            .route(
+                "/hook",
+                axum::routing::post(move |axum::Json(v): axum::Json<serde_json::Value>| {
+                    let keep = keep.clone();
+                    async move {
+                        keep.lock().unwrap().push(v);
+                        "ok"
+                    }
+                }),
+            );
         tokio::spawn(async move { axum::serve(listener, app).await });
         Rig {
             db,
@@ -509,6 +518,7 @@ async fn a_good_version_is_promoted_and_a_faulty_one_rolled_back() {
     );
     load.take();
 
+    let hang = format!("http://127.0.0.1:{}/hang", rig.hook_port);
     // A slow version goes to the idle slot (blue, now) and is rolled back
     // while it has a small share (the dwell is long enough for its slow
     // requests to finish and be counted).
@@ -517,6 +527,8 @@ async fn a_good_version_is_promoted_and_a_faulty_one_rolled_back() {
         &[
             ("P360_DEPLOY__DWELL_MS", "6000"),
             ("P360_DEPLOY__WINDOW_MS", "6000"),
+            // A webhook that hangs must not hold the rollback up.
+            ("P360_DEPLOY__NOTIFY_WEBHOOK", &hang),
         ],
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -525,11 +537,19 @@ async fn a_good_version_is_promoted_and_a_faulty_one_rolled_back() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     eprintln!("{stdout}\nbad deploy: {failed} of {sent} requests failed\n{stderr}");
     assert_eq!(out.status.code(), Some(1));
+    // The error is the last line; the warnings before it are the webhook's.
+    let last = stderr.trim().lines().last().unwrap_or("");
     assert!(
-        stderr.starts_with("error: the deployment was rolled back (latency: average 2"),
+        last.starts_with("error: the deployment was rolled back (latency: average 2"),
         "{stderr}"
     );
-    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .filter(|l| *l != last)
+            .all(|l| l.contains("notification webhook")),
+        "{stderr}"
+    );
     assert!(stdout.contains("deploying to the blue slot"), "{stdout}");
     let most: i64 = sqlx::query_scalar(
         "SELECT max((e.detail->>'blue')::bigint) FROM deployment_events e \
@@ -542,6 +562,18 @@ async fn a_good_version_is_promoted_and_a_faulty_one_rolled_back() {
     assert!(
         most <= 25,
         "the slow version got {most} % before the rollback"
+    );
+    let restored_ms: f64 = sqlx::query_scalar(
+        "SELECT (e.detail->>'trigger_to_blue_ms')::float8 FROM deployment_events e \
+         JOIN deployments d ON d.id = e.deployment_id \
+         WHERE d.version = '3.1.0-slow' AND e.kind = 'deployment.traffic_restored'",
+    )
+    .fetch_one(&rig.db.pool)
+    .await
+    .unwrap();
+    assert!(
+        restored_ms < 1000.0,
+        "traffic back on blue {restored_ms} ms after the trigger"
     );
     assert_eq!(
         rig.haproxy.weights().await.unwrap(),
