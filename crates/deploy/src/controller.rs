@@ -264,6 +264,10 @@ pub async fn rollout<B: TrafficBackend, M: MetricSource>(
                 ),
                 _ => (None, None),
             };
+            // Judge before telling anyone: storing the reading must not delay a rollback.
+            if let Some((trigger, detail)) = evaluate(&plan.triggers, &readings, not_ready) {
+                return roll_back(backend, step, trigger, detail, &mut sup).await;
+            }
             sup.event(&Event::Reading {
                 green: step,
                 error_rate,
@@ -271,9 +275,6 @@ pub async fn rollout<B: TrafficBackend, M: MetricSource>(
                 ready: not_ready == 0,
             })
             .await;
-            if let Some((trigger, detail)) = evaluate(&plan.triggers, &readings, not_ready) {
-                return roll_back(backend, step, trigger, detail, &mut sup).await;
-            }
             match sup.check().await {
                 Directive::Continue => {}
                 Directive::RollBack(reason) => {
