@@ -364,14 +364,15 @@ impl Controller {
             }
             tx.commit().await?;
             anyhow::Ok(())
-        }
-        .await;
-        if let Err(e) = stored {
-            tracing::error!(
+        };
+        match tokio::time::timeout(STORE_TIMEOUT, stored).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(
                 error = format!("{e:#}"),
                 action,
                 "cannot store a deployment event"
-            );
+            ),
+            Err(_) => tracing::error!(action, "storing a deployment event timed out"),
         }
         if let Some(text) = text {
             println!("{text}");
@@ -947,12 +948,17 @@ impl Supervisor for Watch<'_> {
                 "the controller was stopped (SIGTERM/SIGINT) during the shift".into(),
             );
         }
-        let requested: Option<String> =
+        // A database that does not answer must not stall the rollout.
+        let requested: Option<String> = tokio::time::timeout(
+            STORE_TIMEOUT,
             sqlx::query_scalar("SELECT requested FROM deployments WHERE id = $1")
                 .bind(c.id)
-                .fetch_one(c.owner())
-                .await
-                .unwrap_or(None);
+                .fetch_one(c.owner()),
+        )
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .flatten();
         match requested.as_deref() {
             Some("promote") => {
                 let _ = sqlx::query("UPDATE deployments SET requested = NULL WHERE id = $1")
@@ -1259,6 +1265,10 @@ pub async fn start(
 fn migration_class(first: bool) -> &'static str {
     if first { "pending" } else { "expand" }
 }
+
+/// How long the controller waits for its own bookkeeping (events, operator
+/// requests) during a rollout before going on without it.
+const STORE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The migration that creates the deployment tables.
 const DEPLOYMENTS_MIGRATION: i64 = 20261127000012;
