@@ -271,6 +271,30 @@ impl Rig {
         }
     }
 
+    /// The load balancer's weights of the blue and green slots.
+    async fn assert_weights(&self, blue: u8, green: u8, why: &str) {
+        assert_eq!(
+            self.haproxy.weights().await.unwrap(),
+            Weights { blue, green },
+            "{why}"
+        );
+    }
+
+    /// Wait out the stale threshold of a silent controller, then roll
+    /// `version` back with `p360 deploy rollback` (which takes over).
+    async fn rollback_after_silence(&self, version: &str) {
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let out = self.ok(&["rollback"]);
+        assert!(
+            out.contains(&format!(
+                "{version} rolled back: all traffic on the green slot"
+            )),
+            "{out}"
+        );
+        self.assert_weights(0, 100, "all traffic back on the serving slot")
+            .await;
+    }
+
     fn url_front(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.front)
     }
@@ -429,13 +453,7 @@ async fn a_good_version_is_promoted_and_a_faulty_one_rolled_back() {
         out.contains("promoted: all traffic on the green slot"),
         "{out}"
     );
-    assert_eq!(
-        rig.haproxy.weights().await.unwrap(),
-        Weights {
-            blue: 0,
-            green: 100
-        }
-    );
+    rig.assert_weights(0, 100, "").await;
     assert!(!alive(blue_pid), "the old slot was stopped");
     let kinds_good = kinds(&rig.db).await;
     let expected = [
@@ -509,13 +527,7 @@ async fn a_good_version_is_promoted_and_a_faulty_one_rolled_back() {
         ),
         "{stderr}"
     );
-    assert_eq!(
-        rig.haproxy.weights().await.unwrap(),
-        Weights {
-            blue: 0,
-            green: 100
-        }
-    );
+    rig.assert_weights(0, 100, "").await;
     load.take();
 
     let hang = format!("http://127.0.0.1:{}/hang", rig.hook_port);
@@ -575,14 +587,8 @@ async fn a_good_version_is_promoted_and_a_faulty_one_rolled_back() {
         restored_ms < 1000.0,
         "traffic back on blue {restored_ms} ms after the trigger"
     );
-    assert_eq!(
-        rig.haproxy.weights().await.unwrap(),
-        Weights {
-            blue: 0,
-            green: 100
-        },
-        "all traffic back on the serving slot"
-    );
+    rig.assert_weights(0, 100, "all traffic back on the serving slot")
+        .await;
     assert!(rig.pid_of("blue").is_none(), "the faulty slot was stopped");
     let history = rig.ok(&["history"]);
     let rows: Vec<&str> = history.lines().skip(1).collect();
@@ -695,13 +701,7 @@ async fn a_deployment_survives_its_controller_and_obeys_promote_and_rollback() {
         out.contains("promoted: all traffic on the green slot"),
         "{out}"
     );
-    assert_eq!(
-        rig.haproxy.weights().await.unwrap(),
-        Weights {
-            blue: 0,
-            green: 100
-        }
-    );
+    rig.assert_weights(0, 100, "").await;
     let k = kinds(&rig.db).await;
     assert!(k.contains(&"deployment.resumed".to_string()), "{k:?}");
     assert!(
@@ -723,37 +723,16 @@ async fn a_deployment_survives_its_controller_and_obeys_promote_and_rollback() {
         err.contains("rolled back (manual: an operator asked"),
         "{err}"
     );
-    assert_eq!(
-        rig.haproxy.weights().await.unwrap(),
-        Weights {
-            blue: 0,
-            green: 100
-        }
-    );
+    rig.assert_weights(0, 100, "").await;
 
     // With its controller gone, rollback does the work itself.
     let mut controller = rig.spawn(&["start", "--version", "4.0.0"]);
     rig.wait_weight(5).await;
     controller.kill().unwrap();
     controller.wait().unwrap();
-    assert_eq!(
-        rig.haproxy.weights().await.unwrap(),
-        Weights { blue: 5, green: 95 },
-        "split, as the dead controller left it"
-    );
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    let out = rig.ok(&["rollback"]);
-    assert!(
-        out.contains("4.0.0 rolled back: all traffic on the green slot"),
-        "{out}"
-    );
-    assert_eq!(
-        rig.haproxy.weights().await.unwrap(),
-        Weights {
-            blue: 0,
-            green: 100
-        }
-    );
+    rig.assert_weights(5, 95, "split, as the dead controller left it")
+        .await;
+    rig.rollback_after_silence("4.0.0").await;
     assert!(rig.pid_of("blue").is_none(), "the new slot was stopped");
     let out = rig.run(&["rollback"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no deployment is in progress"));
@@ -780,13 +759,7 @@ async fn a_deployment_survives_its_controller_and_obeys_promote_and_rollback() {
         "{err}"
     );
     assert!(!out.contains("weights:"), "no traffic moved: {out}");
-    assert_eq!(
-        rig.haproxy.weights().await.unwrap(),
-        Weights {
-            blue: 0,
-            green: 100
-        }
-    );
+    rig.assert_weights(0, 100, "").await;
     assert!(rig.pid_of("blue").is_none(), "the new slot was stopped");
 
     // A controller whose deployment another one took over stops at once and
@@ -803,25 +776,10 @@ async fn a_deployment_survives_its_controller_and_obeys_promote_and_rollback() {
     let (code, _, err) = wait_child(&mut controller, Duration::from_secs(30));
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("taken over by another controller"), "{err}");
-    assert_eq!(
-        rig.haproxy.weights().await.unwrap(),
-        Weights { blue: 5, green: 95 },
-        "untouched by the controller that lost it"
-    );
+    rig.assert_weights(5, 95, "untouched by the controller that lost it")
+        .await;
     // Its new owner never beats: rollback takes over from it.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    let out = rig.ok(&["rollback"]);
-    assert!(
-        out.contains("6.0.0 rolled back: all traffic on the green slot"),
-        "{out}"
-    );
-    assert_eq!(
-        rig.haproxy.weights().await.unwrap(),
-        Weights {
-            blue: 0,
-            green: 100
-        }
-    );
+    rig.rollback_after_silence("6.0.0").await;
     let (sent, failed) = load.take();
     eprintln!("{failed} of {sent} requests failed");
     assert_eq!(failed, 0, "{:?}", load.errors.lock().unwrap());
@@ -934,7 +892,7 @@ async fn migrations_run_in_their_phase_and_an_unsafe_contract_one_refuses_the_de
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert_eq!(applied(&rig.db).await, 20261127000009, "nothing migrated");
     assert!(rig.pid_of("green").is_none(), "nothing started");
-    assert_eq!(rig.haproxy.weights().await.unwrap(), Weights::ALL_BLUE);
+    rig.assert_weights(100, 0, "").await;
     assert_eq!(rig.ok(&["status"]), "no deployments yet\n");
 
     // At migration 10: 11, 12 and 13 are expand, run before green starts
@@ -1024,13 +982,7 @@ async fn a_first_deploy_needs_nothing_serving_and_runs_every_migration_first() {
         out.contains("pending migrations applied first, up to the deployment tables: [20261127000010, 20261127000011, 20261127000012]"),
         "{out}"
     );
-    assert_eq!(
-        rig.haproxy.weights().await.unwrap(),
-        Weights {
-            blue: 0,
-            green: 100
-        }
-    );
+    rig.assert_weights(0, 100, "").await;
     let live = reqwest::get(rig.url_front("/health/live")).await.unwrap();
     assert_eq!(
         live.json::<serde_json::Value>().await.unwrap()["release"],
