@@ -3,32 +3,15 @@
 //! readings are the slot's series summed over its instances, and the
 //! rollout controller rolls a failing slot back through it.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use deploy::{MetricSource, Outcome, Plan, Prometheus, TrafficBackend, Triggers, Weights, rollout};
 
-struct Proc(Child);
+mod common;
 
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos()
-        ^ std::process::id().wrapping_mul(2_654_435_761);
-    (0..10_000u32)
-        .map(|i| 20_000 + ((seed.wrapping_add(i.wrapping_mul(7919))) % 10_000) as u16)
-        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
-        .expect("a free port")
-}
+use common::{Proc, free_port};
 
 /// Counters an instance exposes.
 #[derive(Default, Clone, Copy)]
