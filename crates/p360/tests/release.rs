@@ -627,6 +627,28 @@ async fn a_good_version_is_promoted_and_a_faulty_one_rolled_back() {
     );
     let out = rig.run(&["start", "--version", "no spaces"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a release label"));
+    // Platform admins read the deployment events through the API.
+    let token = p360(&["token", "--role", "platform_admin", "--data-dir"])
+        .arg(rig.work.path().join("var"))
+        .output()
+        .unwrap();
+    let token = String::from_utf8(token.stdout).unwrap();
+    let token = token.trim().lines().last().unwrap();
+    let page: serde_json::Value = reqwest::Client::new()
+        .get(rig.url_front(
+            "/v1/audit-events?scope=platform&target_type=deployment&action=deployment.promoted",
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{page}");
+    assert_eq!(items[0]["changes"]["version"], "2.0.0", "{page}");
+    assert_eq!(items[0]["actor_type"], "system", "{page}");
     // Deployment events went onto the audit log's hash chain intact.
     let verify = p360(&["audit", "verify"])
         .env("P360_DATABASE__URL", &rig.db.url)

@@ -414,6 +414,12 @@ async fn role_by_route_table_matches_the_permission_matrix() {
         ),
         (Method::GET, "/v1/audit-events", None, Permission::AuditRead),
         (Method::GET, "/v1/jobs", None, Permission::JobsOperate),
+        (
+            Method::GET,
+            "/v1/audit-events?scope=platform",
+            None,
+            Permission::PlatformAuditRead,
+        ),
     ];
     for role in Role::ALL {
         let tenant = (role.kind() == tenancy::roles::UserKind::Customer).then_some("acme");

@@ -296,6 +296,9 @@ pub struct Filter {
     pub to: Option<DateTime<Utc>>,
     /// Only events of this tenant (within the visibility).
     pub tenant: Option<TenantId>,
+    /// The platform's own chain (no tenant: deployments, job retries)
+    /// instead of the tenants' events.
+    pub platform: bool,
 }
 
 /// Events visible in `vis`, newest first, after `cursor` (occurred_at, id).
@@ -313,9 +316,10 @@ pub async fn list(
     };
     let rows = sqlx::query_as(
         "SELECT * FROM audit_events \
-         WHERE tenant_id IS NOT NULL \
-           AND ($1::uuid[] IS NULL OR tenant_id = ANY($1)) \
-           AND ($2::uuid IS NULL OR tenant_id = $2) \
+         WHERE (($12 AND tenant_id IS NULL) \
+             OR (NOT $12 AND tenant_id IS NOT NULL \
+                 AND ($1::uuid[] IS NULL OR tenant_id = ANY($1)) \
+                 AND ($2::uuid IS NULL OR tenant_id = $2))) \
            AND ($3::text IS NULL OR actor_id = $3) \
            AND ($4::text IS NULL OR action = $4) \
            AND ($5::text IS NULL OR target_type = $5) \
@@ -336,6 +340,7 @@ pub async fn list(
     .bind(cursor.map(|c| c.0))
     .bind(cursor.map(|c| c.1))
     .bind(limit)
+    .bind(filter.platform)
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;

@@ -19,6 +19,7 @@ use crate::scope::Visibility;
 const MAX_EXPORT: i64 = 100_000;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Actor id (a user or API key id).
@@ -37,6 +38,10 @@ pub struct AuditQuery {
     pub limit: Option<i64>,
     /// `ndjson` exports every matching event as newline-delimited JSON.
     pub format: Option<String>,
+    /// `tenants` (default): the events of the caller's tenant(s);
+    /// `platform`: the platform's own chain — deployments, job retries
+    /// (platform admins; `P360-Tenant` does not apply).
+    pub scope: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -47,7 +52,8 @@ pub struct AuditPage {
 }
 
 /// Audit events of the caller's tenant (staff: their assigned tenants, or the
-/// one chosen with `P360-Tenant`), newest first.
+/// one chosen with `P360-Tenant`), newest first; with `scope=platform`, the
+/// platform's own events (deployments, job retries) for platform admins.
 #[utoipa::path(get, path = "/v1/audit-events", tag = "audit", params(AuditQuery),
     responses((status = 200, body = AuditPage), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn list(
@@ -57,7 +63,26 @@ pub async fn list(
     Query(q): Query<AuditQuery>,
 ) -> Result<Response, ApiError> {
     principal.require(Permission::AuditRead)?;
-    let vis = principal.visibility();
+    let platform = match q.scope.as_deref() {
+        None | Some("tenants") => false,
+        Some("platform") => {
+            principal.require(Permission::PlatformAuditRead)?;
+            true
+        }
+        Some(_) => {
+            return Err(Problem::validation(vec![FieldError::new(
+                "scope",
+                "invalid_value",
+                "tenants or platform",
+            )])
+            .into());
+        }
+    };
+    let vis = if platform {
+        Visibility::All
+    } else {
+        principal.visibility()
+    };
     let mut filter = Filter {
         actor_id: q.actor,
         action: q.action,
@@ -66,8 +91,13 @@ pub async fn list(
         from: q.from,
         to: q.to,
         tenant: None,
+        platform,
     };
-    if let Some(slug) = headers.get(TENANT_HEADER).and_then(|v| v.to_str().ok()) {
+    if let Some(slug) = headers
+        .get(TENANT_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|_| !platform)
+    {
         let t = crate::tenants::id_by_slug(&state.pool, slug)
             .await?
             .filter(|t| vis.includes(*t))

@@ -16,6 +16,7 @@ use crate::roles::Permission;
 use crate::scope::Visibility;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct JobsQuery {
     /// `queued`, `running`, `succeeded`, `dead` or `superseded`.

@@ -61,6 +61,8 @@ pub enum Permission {
     BillingManage,
     /// See background jobs of every tenant and retry them (operators).
     JobsOperate,
+    /// Read the platform's own audit chain: deployments, job retries (operators).
+    PlatformAuditRead,
 }
 
 impl Role {
@@ -162,7 +164,7 @@ impl Role {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 15] = [
+    pub const ALL: [Permission; 16] = [
         Permission::TenantsManage,
         Permission::TenantsRead,
         Permission::UsersRead,
@@ -178,6 +180,7 @@ impl Permission {
         Permission::BillingRead,
         Permission::BillingManage,
         Permission::JobsOperate,
+        Permission::PlatformAuditRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -197,6 +200,7 @@ impl Permission {
             Permission::BillingRead => "billing.read",
             Permission::BillingManage => "billing.manage",
             Permission::JobsOperate => "jobs.operate",
+            Permission::PlatformAuditRead => "audit.platform_read",
         }
     }
 }
