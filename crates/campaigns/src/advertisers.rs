@@ -165,6 +165,7 @@ pub async fn get(
 pub struct ListQuery {
     /// Case-insensitive substring of the name.
     pub name: Option<String>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }

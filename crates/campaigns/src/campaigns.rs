@@ -425,6 +425,7 @@ pub struct ListQuery {
     pub flight_to: Option<NaiveDate>,
     /// Case-insensitive substring of the name.
     pub name: Option<String>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }

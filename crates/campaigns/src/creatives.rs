@@ -331,6 +331,7 @@ pub async fn get(
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     pub advertiser_id: Option<Uuid>,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }

@@ -34,7 +34,8 @@ pub struct AuditQuery {
     pub to: Option<DateTime<Utc>>,
     /// From `next_cursor` of the previous page.
     pub cursor: Option<String>,
-    /// Page size, 1 to 500 (default 50).
+    /// Page size, 1 to 500 (default 50); with `format=ndjson` up to 100,000 (default).
+    #[param(minimum = 1, maximum = 100000)]
     pub limit: Option<i64>,
     /// `ndjson` exports every matching event as newline-delimited JSON.
     pub format: Option<String>,

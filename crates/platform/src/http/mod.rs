@@ -76,6 +76,90 @@ impl AppState {
 )]
 struct ApiDoc;
 
+/// What every operation can answer besides its own responses, and what the
+/// route annotations leave implicit:
+/// - errors are `application/problem+json` (annotations that name `Problem`
+///   without a content type get it);
+/// - every operation may answer 400 (a malformed path, query or body), 429
+///   (rate limited), 500 and 503 (overloaded, shutting down, a dependency
+///   down); every `/v1` operation 401 (no or a bad credential) and 422
+///   (validation), and takes the optional `P360-Tenant` header; an operation
+///   with a body 415 (not JSON);
+/// - axum's catch-all segments (`{*path}`) are OpenAPI's `{path}`.
+fn complete_document(mut doc: serde_json::Value) -> serde_json::Value {
+    use serde_json::{Value, json};
+    let problem = |description: &str| {
+        json!({
+            "description": description,
+            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        })
+    };
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        let entries: Vec<(String, Value)> = std::mem::take(paths).into_iter().collect();
+        for (path, mut item) in entries {
+            let api = path.starts_with("/v1/");
+            if let Some(ops) = item.as_object_mut() {
+                for op in ops.values_mut() {
+                    let mut common = vec![
+                        ("400", "Malformed path, query or body"),
+                        (
+                            "429",
+                            "Rate limited: retry after the Retry-After header's seconds",
+                        ),
+                        ("500", "Internal error (quote the request_id)"),
+                        (
+                            "503",
+                            "Timed out, shutting down, or a dependency is unavailable",
+                        ),
+                    ];
+                    if api {
+                        common.push(("401", "No credential, or one that is invalid or expired"));
+                        common.push(("422", "Validation failed: `errors` names each field"));
+                        // Staff name the tenant they act in.
+                        let tenant = json!({
+                            "in": "header",
+                            "name": "P360-Tenant",
+                            "required": false,
+                            "description": "Staff: the slug of the tenant to act in (customers act in their own).",
+                            "schema": {"type": "string"}
+                        });
+                        match op.get_mut("parameters").and_then(Value::as_array_mut) {
+                            Some(params) => params.push(tenant),
+                            None => op["parameters"] = json!([tenant]),
+                        }
+                    }
+                    if op.get("requestBody").is_some() {
+                        common.push(("415", "The body is not application/json"));
+                    }
+                    let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut)
+                    else {
+                        continue;
+                    };
+                    for response in responses.values_mut() {
+                        if let Some(content) =
+                            response.get_mut("content").and_then(Value::as_object_mut)
+                            && content.get("application/json").is_some_and(|c| {
+                                c["schema"]["$ref"] == "#/components/schemas/Problem"
+                            })
+                            && let Some(c) = content.remove("application/json")
+                        {
+                            content.insert("application/problem+json".into(), c);
+                        }
+                    }
+                    for (status, description) in common {
+                        responses
+                            .entry(status)
+                            .or_insert_with(|| problem(description));
+                    }
+                }
+            }
+            let path = path.replace("{*", "{");
+            paths.insert(path, item);
+        }
+    }
+    doc
+}
+
 /// The complete application router: the operational endpoints, the given
 /// capability routes, the OpenAPI document of all of them, and the middleware.
 pub fn router(state: AppState, capabilities: OpenApiRouter<AppState>) -> Router {
@@ -84,7 +168,12 @@ pub fn router(state: AppState, capabilities: OpenApiRouter<AppState>) -> Router 
         .merge(capabilities)
         .split_for_parts();
     // Rendered once: the document only changes with the binary.
-    let document = axum::body::Bytes::from(api.to_json().expect("the OpenAPI document serialises"));
+    let document = axum::body::Bytes::from(
+        serde_json::to_vec(&complete_document(
+            serde_json::to_value(&api).expect("the OpenAPI document serialises"),
+        ))
+        .expect("the OpenAPI document serialises"),
+    );
     let body_limit = state.config.http.body_limit_bytes;
     router
         .route(

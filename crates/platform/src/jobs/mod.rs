@@ -766,7 +766,7 @@ pub struct JobView {
     pub status: String,
     pub attempts: i64,
     pub max_attempts: i64,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Object, nullable)]
     pub payload: Value,
     pub dedup_key: Option<String>,
     /// When it runs next (queued) or ran last.
