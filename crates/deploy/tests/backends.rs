@@ -51,40 +51,7 @@ async fn split(client: &reqwest::Client, front: &str, n: usize) -> (usize, usize
 #[tokio::test]
 async fn weights_move_traffic_between_blue_and_green() {
     let (blue, green) = (colour("blue").await, colour("green").await);
-    let (front, admin) = (free_port(), free_port());
-    let dir = std::env::temp_dir().join(format!("p360-haproxy-{}-{front}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let cfg = dir.join("haproxy.cfg");
-    std::fs::write(
-        &cfg,
-        format!(
-            "global\n  stats socket ipv4@127.0.0.1:{admin} level admin\n  maxconn 256\n\
-             defaults\n  mode http\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n\
-             frontend fe\n  bind 127.0.0.1:{front}\n  default_backend app\n\
-             backend app\n  balance roundrobin\n\
-               server blue 127.0.0.1:{blue} weight 100\n  server green 127.0.0.1:{green} weight 0\n"
-        ),
-    )
-    .unwrap();
-    let _haproxy = Proc(
-        Command::new(deploy::haproxy_program().unwrap())
-            .args(["-db", "-f", cfg.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("haproxy (Debian package haproxy)"),
-    );
-    let lb = Haproxy {
-        admin: format!("127.0.0.1:{admin}"),
-        backend: "app".into(),
-        blue: "blue".into(),
-        green: "green".into(),
-    };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while lb.weights().await.is_err() {
-        assert!(Instant::now() < deadline, "haproxy did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (_haproxy, lb, front) = haproxy_for(blue, green).await;
     let client = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{front}/");
 
@@ -121,12 +88,11 @@ async fn weights_move_traffic_between_blue_and_green() {
     };
     let err = wrong.set_weights(Weights::ALL_BLUE).await.unwrap_err();
     assert!(format!("{err:#}").contains("HAProxy"), "{err:#}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// HAProxy with a backend `app` of servers blue (weight 100) and green (0);
-/// returns the process and the backend handle.
-async fn haproxy_for(blue: u16, green: u16) -> (Proc, Haproxy) {
+/// HAProxy with a backend `app` of servers blue (weight 100) and green (0),
+/// round robin; returns the process, the backend handle and the frontend port.
+async fn haproxy_for(blue: u16, green: u16) -> (Proc, Haproxy, u16) {
     let (front, admin) = (free_port(), free_port());
     let dir = std::env::temp_dir().join(format!("p360-haproxy-{}-{front}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -137,7 +103,8 @@ async fn haproxy_for(blue: u16, green: u16) -> (Proc, Haproxy) {
             "global\n  stats socket ipv4@127.0.0.1:{admin} level admin\n\
              defaults\n  mode http\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n\
              frontend fe\n  bind 127.0.0.1:{front}\n  default_backend app\n\
-             backend app\n  server blue 127.0.0.1:{blue} weight 100\n  server green 127.0.0.1:{green} weight 0\n"
+             backend app\n  balance roundrobin\n\
+               server blue 127.0.0.1:{blue} weight 100\n  server green 127.0.0.1:{green} weight 0\n"
         ),
     )
     .unwrap();
@@ -160,7 +127,9 @@ async fn haproxy_for(blue: u16, green: u16) -> (Proc, Haproxy) {
         assert!(Instant::now() < deadline, "haproxy did not start");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    (proc, lb)
+    // HAProxy read its configuration at start.
+    let _ = std::fs::remove_dir_all(&dir);
+    (proc, lb, front)
 }
 
 /// moto's EC2 query API, for the VPC and subnets an ALB needs.
@@ -496,7 +465,7 @@ impl Supervisor for &mut Ask {
 
 #[tokio::test]
 async fn the_controller_suite_on_haproxy() {
-    let (_proc, lb) = haproxy_for(free_port(), free_port()).await;
+    let (_proc, lb, _) = haproxy_for(free_port(), free_port()).await;
     controller_suite(&lb).await;
 }
 

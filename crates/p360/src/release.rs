@@ -423,7 +423,11 @@ impl Controller {
     }
 
     /// Run `deploy.start_command` / `stop_command` for `slot`.
-    async fn hook(&self, which: &str, command: Option<&String>, slot: Slot) -> Result<()> {
+    async fn hook(&self, hook: Hook, slot: Slot) -> Result<()> {
+        let (name, command) = match hook {
+            Hook::Start => ("start", &self.cfg().start_command),
+            Hook::Stop => ("stop", &self.cfg().stop_command),
+        };
         let Some(command) = command else {
             return Ok(());
         };
@@ -438,53 +442,35 @@ impl Controller {
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true)
             .spawn()
-            .with_context(|| format!("cannot run deploy.{which}_command"))?;
+            .with_context(|| format!("cannot run deploy.{name}_command"))?;
         let status = tokio::time::timeout(Duration::from_secs(600), child.wait())
             .await
-            .with_context(|| format!("deploy.{which}_command did not finish in 10 minutes"))??;
+            .with_context(|| format!("deploy.{name}_command did not finish in 10 minutes"))??;
         if !status.success() {
             bail!(
-                "deploy.{which}_command for the {} slot failed ({status})",
+                "deploy.{name}_command for the {} slot failed ({status})",
                 slot.name()
             );
         }
+        let (action, done) = match hook {
+            Hook::Start => (
+                "deployment.slot_started",
+                format!("started on {}", self.version),
+            ),
+            Hook::Stop => ("deployment.slot_stopped", "stopped".to_string()),
+        };
         self.record(
-            if which == "start" {
-                "deployment.slot_started"
-            } else {
-                "deployment.slot_stopped"
-            },
+            action,
             json!({"slot": slot.name(), "ms": started.elapsed().as_millis() as u64}),
             Some(format!(
-                "{} slot {} ({:.1} s)",
+                "{} slot {done} ({:.1} s)",
                 slot.name(),
-                if which == "start" {
-                    format!("started on {}", self.version)
-                } else {
-                    "stopped".to_string()
-                },
                 started.elapsed().as_secs_f64()
             )),
             tenancy::audit::Outcome::Success,
         )
         .await;
         Ok(())
-    }
-
-    /// The pending migrations, split for this deploy.
-    async fn migration_plan(&self, first: bool) -> Result<db::DeployPlan> {
-        let pending: Vec<_> = db::migration_status(self.owner())
-            .await?
-            .into_iter()
-            .filter(|m| m.applied_at.is_none())
-            .collect();
-        if first {
-            return Ok(db::DeployPlan {
-                before_green: pending,
-                after_blue: Vec::new(),
-            });
-        }
-        db::deploy_plan(&pending).map_err(|e| anyhow::anyhow!("deploy refused: {e}"))
     }
 
     /// Traffic back on the serving slot, retried: never leave it split.
@@ -508,16 +494,23 @@ impl Controller {
             .context("cannot put traffic back on the serving slot"))
     }
 
-    /// Whether an operator asked this deployment to roll back.
+    /// What an operator asked of this deployment (`promote`, `rollback`), if
+    /// anything. A database that does not answer must not stall the rollout.
+    async fn requested(&self) -> Option<String> {
+        tokio::time::timeout(
+            STORE_TIMEOUT,
+            sqlx::query_scalar("SELECT requested FROM deployments WHERE id = $1")
+                .bind(self.id)
+                .fetch_one(self.owner()),
+        )
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .flatten()
+    }
+
     async fn rollback_requested(&self) -> bool {
-        sqlx::query_scalar::<_, Option<String>>("SELECT requested FROM deployments WHERE id = $1")
-            .bind(self.id)
-            .fetch_one(self.owner())
-            .await
-            .ok()
-            .flatten()
-            .as_deref()
-            == Some("rollback")
+        self.requested().await.as_deref() == Some("rollback")
     }
 
     /// Wait until the new slot is ready; `false` on timeout, shutdown or an
@@ -540,11 +533,9 @@ impl Controller {
     /// Stop the new slot and close the deployment as rolled back (no
     /// traffic, or traffic already back on blue).
     async fn rolled_back(&self, trigger: &str, detail: &str) -> Result<Finished> {
-        self.hook("stop", self.cfg().stop_command.as_ref(), self.to)
-            .await
-            .unwrap_or_else(|e| {
-                tracing::error!(error = format!("{e:#}"), "stopping the new slot failed")
-            });
+        self.hook(Hook::Stop, self.to).await.unwrap_or_else(|e| {
+            tracing::error!(error = format!("{e:#}"), "stopping the new slot failed")
+        });
         self.finish("rolled_back", Some(trigger), Some(detail))
             .await?;
         self.record(
@@ -567,11 +558,9 @@ impl Controller {
     async fn failed(&self, phase: &str, e: &anyhow::Error) -> Result<Finished> {
         let reason = format!("{phase}: {e:#}");
         if phase_index(phase) >= phase_index("start") {
-            self.hook("stop", self.cfg().stop_command.as_ref(), self.to)
-                .await
-                .unwrap_or_else(|e| {
-                    tracing::error!(error = format!("{e:#}"), "stopping the new slot failed")
-                });
+            self.hook(Hook::Stop, self.to).await.unwrap_or_else(|e| {
+                tracing::error!(error = format!("{e:#}"), "stopping the new slot failed")
+            });
         }
         self.finish("failed", None, Some(&reason)).await?;
         self.record(
@@ -611,7 +600,7 @@ impl Controller {
             let step: Result<Option<Finished>> = async {
                 match phase {
                     "preflight" => {
-                        let plan = self.migration_plan(first).await?;
+                        let plan = migration_plan(self.owner(), first).await?;
                         self.record(
                             "deployment.preflight_passed",
                             json!({
@@ -654,7 +643,7 @@ impl Controller {
                     "expand" => {
                         let plan = match plan_mig.take() {
                             Some(p) => p,
-                            None => self.migration_plan(first).await?,
+                            None => migration_plan(self.owner(), first).await?,
                         };
                         if let Some(last) = plan.before_green.last() {
                             let applied = db::migrate_up_to(self.owner(), last.version).await?;
@@ -668,7 +657,7 @@ impl Controller {
                         }
                     }
                     "start" => {
-                        self.hook("start", cfg.start_command.as_ref(), self.to).await?;
+                        self.hook(Hook::Start, self.to).await?;
                     }
                     "smoke" => {
                         let ready = self.wait_ready().await;
@@ -738,7 +727,7 @@ impl Controller {
                                 _ = self.shutdown.wait() => {}
                             }
                         }
-                        self.hook("stop", cfg.stop_command.as_ref(), self.from).await?;
+                        self.hook(Hook::Stop, self.from).await?;
                     }
                     "contract" => {
                         let applied = db::migrate_up(self.owner()).await?;
@@ -851,6 +840,13 @@ impl Controller {
     }
 }
 
+/// The two commands that act on a slot's instances.
+#[derive(Debug, Clone, Copy)]
+enum Hook {
+    Start,
+    Stop,
+}
+
 /// How a deployment ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Finished {
@@ -948,18 +944,7 @@ impl Supervisor for Watch<'_> {
                 "the controller was stopped (SIGTERM/SIGINT) during the shift".into(),
             );
         }
-        // A database that does not answer must not stall the rollout.
-        let requested: Option<String> = tokio::time::timeout(
-            STORE_TIMEOUT,
-            sqlx::query_scalar("SELECT requested FROM deployments WHERE id = $1")
-                .bind(c.id)
-                .fetch_one(c.owner()),
-        )
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .flatten();
-        match requested.as_deref() {
+        match c.requested().await.as_deref() {
             Some("promote") => {
                 let _ = sqlx::query("UPDATE deployments SET requested = NULL WHERE id = $1")
                     .bind(c.id)
@@ -1273,6 +1258,19 @@ const STORE_TIMEOUT: Duration = Duration::from_secs(2);
 /// The migration that creates the deployment tables.
 const DEPLOYMENTS_MIGRATION: i64 = 20261127000012;
 
+/// The pending migrations, split for a deploy: on a first deploy (nothing
+/// runs yet) all of them before the new slot starts.
+async fn migration_plan(pool: &PgPool, first: bool) -> Result<db::DeployPlan> {
+    let pending = db::pending_migrations(pool).await?;
+    if first {
+        return Ok(db::DeployPlan {
+            before_green: pending,
+            after_blue: Vec::new(),
+        });
+    }
+    db::deploy_plan(&pending).map_err(|e| anyhow::anyhow!("deploy refused: {e}"))
+}
+
 /// Create the deployment tables on a database from before them: only when
 /// the migration plan lets them run before the new version starts, after a
 /// backup. Returns the backup (key, size) and the versions applied.
@@ -1281,13 +1279,8 @@ async fn create_tables(
     database: &Database,
     first: bool,
 ) -> Result<(Option<(String, usize)>, Vec<i64>)> {
-    let pending: Vec<_> = db::migration_status(&database.owner)
-        .await?
-        .into_iter()
-        .filter(|m| m.applied_at.is_none())
-        .collect();
     if !first {
-        let plan = db::deploy_plan(&pending).map_err(|e| anyhow::anyhow!("deploy refused: {e}"))?;
+        let plan = migration_plan(&database.owner, false).await?;
         if !plan
             .before_green
             .iter()

@@ -166,11 +166,7 @@ pub async fn migrate(config: Config, action: MigrateAction, shutdown: Shutdown) 
                 }
             }
             MigrateAction::Plan => {
-                let pending: Vec<_> = db::migration_status(pool)
-                    .await?
-                    .into_iter()
-                    .filter(|m| m.applied_at.is_none())
-                    .collect();
+                let pending = db::pending_migrations(pool).await?;
                 if pending.is_empty() {
                     println!("nothing pending: the database is up to date");
                     return Ok(());
@@ -218,11 +214,7 @@ pub async fn migrate(config: Config, action: MigrateAction, shutdown: Shutdown) 
 /// migration may run before the new version starts.
 pub async fn deploy_preflight(config: Config, first: bool, shutdown: Shutdown) -> Result<Outcome> {
     with_database(&config, &shutdown, |database| async move {
-        let pending: Vec<_> = db::migration_status(&database.owner)
-            .await?
-            .into_iter()
-            .filter(|m| m.applied_at.is_none())
-            .collect();
+        let pending = db::pending_migrations(&database.owner).await?;
         let line = |m: &db::MigrationStatus| {
             format!(
                 "  {} {} ({})",

@@ -348,6 +348,15 @@ pub async fn migration_status(pool: &PgPool) -> Result<Vec<MigrationStatus>> {
     Ok(out)
 }
 
+/// The migrations this binary knows that the database has not applied, in order.
+pub async fn pending_migrations(pool: &PgPool) -> Result<Vec<MigrationStatus>> {
+    Ok(migration_status(pool)
+        .await?
+        .into_iter()
+        .filter(|m| m.applied_at.is_none())
+        .collect())
+}
+
 async fn applied_versions(pool: &PgPool) -> Result<Vec<i64>> {
     if !migrations_table_exists(pool).await? {
         return Ok(Vec::new());
