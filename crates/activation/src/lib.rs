@@ -2,15 +2,17 @@
 //! speaks the same API (for laptops and tests), and the jobs that keep TTD in
 //! step with approved campaigns.
 
+pub mod config;
 pub mod sync;
 pub mod ttd;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use platform::config::{Config, Mode};
+use platform::config::Mode;
 use platform::jobs::Registry;
 
+pub use config::TtdConfig;
 pub use sync::{SyncCampaign, SyncService, campaign_changed};
 
 /// Where `p360 serve` mounts the in-process sandbox.
@@ -18,15 +20,15 @@ pub const SANDBOX_PATH: &str = "/sandbox/ttd";
 
 /// Whether this configuration uses the in-process sandbox (no TTD URL set,
 /// outside production).
-pub fn uses_sandbox(config: &Config) -> bool {
-    config.ttd.base_url.is_none() && config.mode != Mode::Production
+pub fn uses_sandbox(config: &TtdConfig, mode: Mode) -> bool {
+    config.base_url.is_none() && mode != Mode::Production
 }
 
 /// The TTD base URL the sync calls: the configured one, or the sandbox that
 /// `p360 serve` mounts at `http.listen` (also what a worker-only process
 /// calls on embedded defaults).
-pub fn base_url(config: &Config, listen: SocketAddr) -> String {
-    match &config.ttd.base_url {
+pub fn base_url(config: &TtdConfig, listen: SocketAddr) -> String {
+    match &config.base_url {
         Some(u) => u.clone(),
         None => {
             let mut addr = listen;
@@ -41,16 +43,16 @@ pub fn base_url(config: &Config, listen: SocketAddr) -> String {
 /// Register the sync jobs with their TTD client.
 pub fn register(
     registry: Registry,
-    config: &Config,
+    config: &TtdConfig,
     listen: SocketAddr,
 ) -> anyhow::Result<Registry> {
     let base = base_url(config, listen);
-    let client = ttd::TtdClient::new(ttd::TtdSettings::from_config(&config.ttd, base))?;
+    let client = ttd::TtdClient::new(ttd::TtdSettings::from_config(config, base))?;
     let service = SyncService {
         client,
-        partner_id: config.ttd.partner_id.clone(),
-        creative_base_url: config.ttd.creative_base_url.clone(),
-        failure_webhook: config.ttd.failure_webhook.clone(),
+        partner_id: config.partner_id.clone(),
+        creative_base_url: config.creative_base_url.clone(),
+        failure_webhook: config.failure_webhook.clone(),
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()?,

@@ -34,7 +34,7 @@ async fn main() -> anyhow::Result<()> {
         anyhow::bail!("usage: bench_jobs DATABASE_URL N [sqs ENDPOINT]");
     };
     let sqs_endpoint = (args.get(3).map(String::as_str) == Some("sqs")).then(|| args[4].clone());
-    let mut config = platform::config::Config::default();
+    let mut config = platform::config::PlatformConfig::default();
     config.database.app_role = String::new();
     let pool = platform::db::connect_app(url, &config.database)?;
     sqlx::query("DELETE FROM jobs WHERE kind = 'bench.noop'")

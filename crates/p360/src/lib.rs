@@ -1,32 +1,46 @@
 //! What `p360 serve` serves, shared with the integration tests so that they
-//! test exactly the assembled application.
+//! test exactly the assembled application: the configuration composed from
+//! every capability's section, their routes and their job kinds.
 
-pub mod drill;
-pub mod release;
+pub mod config;
 
-use platform::config::Config;
+pub use config::Config;
+
 use platform::http::{ApiRoutes, AppState};
+use platform::testing::TestApp;
 
 /// Every capability's HTTP routes, with the services they share.
-pub fn api_routes(state: &AppState) -> anyhow::Result<ApiRoutes> {
+pub fn api_routes(state: &AppState, config: &Config) -> anyhow::Result<ApiRoutes> {
     let auth = tenancy::AuthService::new(
         state.pool.clone(),
-        &state.config,
+        &config.auth,
+        &config.platform,
         state.rate_limiter.clone(),
     )?;
     let routes = tenancy::with_auth(tenancy::routes().merge(campaigns::routes()), auth);
     // On embedded defaults (no TTD URL) the TTD sandbox runs in-process.
-    Ok(if activation::uses_sandbox(&state.config) {
-        routes.nest_service(activation::SANDBOX_PATH, activation::sandbox_router())
-    } else {
-        routes
-    })
+    Ok(
+        if activation::uses_sandbox(&config.ttd, config.platform.mode) {
+            routes.nest_service(activation::SANDBOX_PATH, activation::sandbox_router())
+        } else {
+            routes
+        },
+    )
+}
+
+/// What wraps every route inside the request middleware: fault injection
+/// for drills (`[faults]`, off unless configured).
+pub fn wrap_routes(
+    config: &Config,
+) -> impl FnOnce(axum::Router<AppState>) -> axum::Router<AppState> {
+    let faults = config.faults.clone();
+    move |router| release::faults::wrap(router, &faults)
 }
 
 /// Every capability's background job kinds, with the clients they need
 /// (`p360 worker`: the in-process sandbox, if used, is at `http.listen`).
 pub fn job_registry(config: &Config) -> anyhow::Result<platform::jobs::Registry> {
-    job_registry_at(config, config.http.listen)
+    job_registry_at(config, config.platform.http.listen)
 }
 
 /// As [`job_registry`], for a server that listens on `listen`.
@@ -38,5 +52,18 @@ pub fn job_registry_at(
         std::time::Duration::from_secs(3600),
         &platform::jobs::PruneJobs,
     )?;
-    activation::register(registry, config, listen)
+    activation::register(registry, &config.ttd, listen)
+}
+
+/// The assembled application on `pool`, served in-process on a loopback port
+/// (tests).
+pub async fn spawn_app(pool: sqlx::PgPool, config: Config) -> anyhow::Result<TestApp> {
+    let wrap = wrap_routes(&config);
+    TestApp::spawn_wrapped(
+        pool,
+        config.platform.clone(),
+        |s| api_routes(s, &config),
+        wrap,
+    )
+    .await
 }

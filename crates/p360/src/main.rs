@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use p360::api_routes;
+use p360::Config;
 use platform::commands::{self, MigrateAction, Outcome, ServeOptions};
-use platform::config::{CliOverrides, Config};
+use platform::config::{AppConfig, CliOverrides};
 use platform::shutdown::Shutdown;
 use platform::telemetry::{self, BuildInfo, LogTarget};
 
@@ -258,11 +258,11 @@ fn main() -> ExitCode {
         _ => LogTarget::Stderr,
     };
     let log_cfg = match target {
-        LogTarget::Stdout => config.log.clone(),
+        LogTarget::Stdout => config.platform.log.clone(),
         // One-shot commands keep stderr quiet unless something is wrong.
         LogTarget::Stderr => platform::config::LogConfig {
             level: "warn".into(),
-            ..config.log.clone()
+            ..config.platform.log.clone()
         },
     };
     telemetry::init_logging(&log_cfg, target);
@@ -289,22 +289,24 @@ async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
             no_worker,
             ..
         } => {
+            let wrap = p360::wrap_routes(&config);
             commands::serve(
-                config,
+                config.platform.clone(),
                 BUILD,
                 ServeOptions {
                     no_migrate,
                     no_worker,
                 },
-                api_routes,
-                p360::job_registry_at,
+                |state| p360::api_routes(state, &config),
+                wrap,
+                |listen| p360::job_registry_at(&config, listen),
                 shutdown,
             )
             .await
         }
         Command::Worker => {
             let jobs = p360::job_registry(&config)?;
-            commands::worker(config, jobs, shutdown).await
+            commands::worker(config.platform, jobs, shutdown).await
         }
         Command::Migrate { action } => {
             let action = match action {
@@ -313,7 +315,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
                 MigrateCommand::Status => MigrateAction::Status,
                 MigrateCommand::Plan => MigrateAction::Plan,
             };
-            commands::migrate(config, action, shutdown).await
+            commands::migrate(config.platform, action, shutdown).await
         }
         Command::Config => {
             print!("{}", config.to_redacted_toml());
@@ -322,7 +324,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
         Command::Db {
             action: DbCommand::Url,
         } => {
-            println!("{}", commands::db_url(&config).await?);
+            println!("{}", commands::db_url(&config.platform).await?);
             Ok(Outcome::Completed)
         }
         Command::Token {
@@ -350,7 +352,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
         Command::Jobs { action } => jobs_command(config, action, shutdown).await,
         Command::Deploy {
             action: DeployCommand::Preflight { first },
-        } => commands::deploy_preflight(config, first, shutdown).await,
+        } => commands::deploy_preflight(config.platform, first, shutdown).await,
         Command::Deploy {
             action: DeployCommand::Smoke { url, release },
         } => {
@@ -391,14 +393,14 @@ async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
             if !(0.0..=1.0).contains(&error_rate) || rate == 0 {
                 anyhow::bail!("--error-rate must be between 0 and 1 and --rate positive");
             }
-            let opts = p360::drill::DrillOptions {
+            let opts = release::drill::DrillOptions {
                 frontend,
                 rate,
                 dwell: std::time::Duration::from_millis(dwell_ms),
                 error_rate,
             };
             let summary = tokio::select! {
-                s = p360::drill::drill(&opts) => s?,
+                s = release::drill::drill(&opts) => s?,
                 _ = shutdown.wait() => return Ok(Outcome::Interrupted),
             };
             println!("{}", summary.line());
@@ -445,19 +447,19 @@ async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
         }
         Command::Db {
             action: DbCommand::Backup,
-        } => commands::db_backup(config, shutdown).await,
+        } => commands::db_backup(config.platform, shutdown).await,
         Command::Db {
             action: DbCommand::Stop,
         } => {
-            if commands::db_stop(&config).await? {
+            if commands::db_stop(&config.platform).await? {
                 println!(
                     "stopped the embedded cluster in {}",
-                    config.data_dir.display()
+                    config.platform.data_dir.display()
                 );
             } else {
                 println!(
                     "no embedded cluster is running in {}",
-                    config.data_dir.display()
+                    config.platform.data_dir.display()
                 );
             }
             Ok(Outcome::Completed)
@@ -466,7 +468,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
 }
 
 fn token(config: &Config, claims: tenancy::auth::dev::DevClaims) -> anyhow::Result<Outcome> {
-    if !config.auth.dev_issuer_enabled(config.mode) {
+    if !config.auth.dev_issuer_enabled(config.platform.mode) {
         anyhow::bail!(
             "the development issuer is disabled (production mode or auth.dev_issuer = false)"
         );
@@ -481,7 +483,7 @@ fn token(config: &Config, claims: tenancy::auth::dev::DevClaims) -> anyhow::Resu
     if role.kind() == tenancy::roles::UserKind::Customer && claims.tenant.is_none() {
         anyhow::bail!("--tenant SLUG is required for the customer role {role}");
     }
-    let token = tenancy::auth::dev_token(&config.data_dir, &claims)?;
+    let token = tenancy::auth::dev_token(&config.platform.data_dir, &claims)?;
     eprintln!(
         "# {} token for {}{}, valid {} s; use it as: Authorization: Bearer <token>",
         role,
@@ -500,7 +502,7 @@ fn token(config: &Config, claims: tenancy::auth::dev::DevClaims) -> anyhow::Resu
 async fn audit_verify(config: Config, shutdown: Shutdown) -> anyhow::Result<Outcome> {
     let broken = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let found = broken.clone();
-    let outcome = commands::with_database(&config, &shutdown, |db| async move {
+    let outcome = commands::with_database(&config.platform, &shutdown, |db| async move {
         let report = tenancy::audit::verify(&db.owner).await?;
         println!(
             "checked {} chain(s), {} event(s)",
@@ -525,7 +527,7 @@ async fn jobs_command(
     action: JobsCommand,
     shutdown: Shutdown,
 ) -> anyhow::Result<Outcome> {
-    commands::with_database(&config, &shutdown, |db| async move {
+    commands::with_database(&config.platform, &shutdown, |db| async move {
         match action {
             JobsCommand::List {
                 status,
@@ -611,11 +613,11 @@ async fn deploy_command(
     action: DeployCommand,
     shutdown: Shutdown,
 ) -> anyhow::Result<Outcome> {
-    use p360::release::{self, Finished};
+    use ::release::process::{self as release, Finished};
     use std::sync::Arc;
-    let config = Arc::new(config);
+    let config = Arc::new(config.release());
     let database = tokio::select! {
-        db = platform::db::Database::open(&config) => Arc::new(db?),
+        db = platform::db::Database::open(&config.platform) => Arc::new(db?),
         _ = shutdown.wait() => return Ok(Outcome::Interrupted),
     };
     let pool = database.owner.clone();

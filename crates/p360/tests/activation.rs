@@ -249,16 +249,19 @@ async fn sandbox(options: SandboxOptions) -> String {
 /// Run a job worker for `p`'s app, with `configure` applied to its configuration.
 fn worker(
     p: &Platform,
-    configure: impl FnOnce(&mut platform::config::Config),
+    configure: impl FnOnce(&mut p360::Config),
 ) -> (Shutdown, tokio::task::JoinHandle<anyhow::Result<()>>) {
-    let mut config = (*p.app.state.config).clone();
-    config.http.listen = p.app.addr;
+    let mut config = p.config.clone();
+    config.platform.http.listen = p.app.addr;
     configure(&mut config);
     let registry = p360::job_registry(&config).unwrap();
     let shutdown = Shutdown::manual();
     // A pool of its own, as `p360 serve` gives its worker.
-    let pool =
-        platform::db::connect_app(&p.db.url, &platform::db::worker_pool_config(&config)).unwrap();
+    let pool = platform::db::connect_app(
+        &p.db.url,
+        &platform::db::worker_pool_config(&config.platform),
+    )
+    .unwrap();
     let handle = tokio::spawn(platform::jobs::run_worker(
         pool,
         registry,
@@ -732,7 +735,7 @@ async fn a_sync_ttd_refuses_fails_at_once_notifies_and_can_be_retried() {
     let p = Platform::start().await;
     let ttd_config = |password: &str| {
         let (base, hook, password) = (base.clone(), hook.clone(), password.to_string());
-        move |c: &mut platform::config::Config| {
+        move |c: &mut p360::Config| {
             c.ttd.base_url = Some(base);
             c.ttd.login = "p360".into();
             c.ttd.password = Some(password.into());

@@ -270,11 +270,11 @@ async fn creatives_on_s3() {
     assert!(created.status().is_success());
     let ep = endpoint.clone();
     let p = Platform::start_with(move |c| {
-        c.storage.s3_bucket = Some("p360-creatives".into());
-        c.storage.s3_endpoint = Some(ep);
-        c.storage.s3_region = Some("us-east-1".into());
-        c.storage.s3_access_key_id = Some("testing".into());
-        c.storage.s3_secret_access_key = Some(SecretString::from("testing"));
+        c.platform.storage.s3_bucket = Some("p360-creatives".into());
+        c.platform.storage.s3_endpoint = Some(ep);
+        c.platform.storage.s3_region = Some("us-east-1".into());
+        c.platform.storage.s3_access_key_id = Some("testing".into());
+        c.platform.storage.s3_secret_access_key = Some(SecretString::from("testing"));
     })
     .await;
     creative_flow(&p).await;

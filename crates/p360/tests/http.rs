@@ -243,14 +243,19 @@ async fn in_flight_requests_finish_during_graceful_shutdown() {
 
 #[tokio::test]
 async fn injected_faults_fail_requests_but_spare_readiness_and_metrics() {
-    let (app, _db) = spawn_app_with(
-        |c| {
-            c.faults.error_rate = 1.0;
-            c.faults.latency_ms = 200;
-        },
-        platform::http::ApiRoutes::new(),
+    let _db = migrated_db().await;
+    let faults = release::config::FaultsConfig {
+        error_rate: 1.0,
+        latency_ms: 200,
+    };
+    let app = TestApp::spawn_wrapped(
+        _db.pool.clone(),
+        Default::default(),
+        |_| Ok(platform::http::ApiRoutes::new()),
+        |r| release::faults::wrap(r, &faults),
     )
-    .await;
+    .await
+    .expect("app starts");
     let started = std::time::Instant::now();
     let res = get(&app.url("/health/live")).await;
     assert!(

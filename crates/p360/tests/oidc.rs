@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::*;
-use platform::config::{IssuerConfig, IssuerKind};
 use serde_json::{Value, json};
+use tenancy::config::{IssuerConfig, IssuerKind};
 
 const AUDIENCE: &str = "https://api.p360.example";
 

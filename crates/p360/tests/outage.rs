@@ -16,7 +16,7 @@ async fn database_outage_is_503_and_recovers() {
         .await
         .unwrap();
     let url = pg.url();
-    let mut config = platform::config::Config::default();
+    let mut config = platform::config::PlatformConfig::default();
     config.database.acquire_timeout_ms = 500;
     let pool = platform::db::connect(&url, &config.database).await.unwrap();
     platform::db::migrate_up(&pool).await.unwrap();

@@ -66,8 +66,8 @@ async fn me_status(p: &Platform, app: &TestApp, token: &str) -> reqwest::Respons
 #[tokio::test]
 async fn in_process_limits_answer_429_with_retry_after() {
     let p = Platform::start_with(|c| {
-        c.rate_limit.user = TIGHT;
-        c.rate_limit.anonymous = TIGHT;
+        c.platform.rate_limit.user = TIGHT;
+        c.platform.rate_limit.anonymous = TIGHT;
     })
     .await;
     p.tenant("acme").await;
@@ -101,18 +101,12 @@ async fn in_process_limits_answer_429_with_retry_after() {
 async fn redis_shares_limits_between_instances() {
     let redis_url = "redis://127.0.0.1:6379";
     let p = Platform::start_with(|c| {
-        c.rate_limit.user = TIGHT;
-        c.redis.url = Some(SecretString::from(redis_url));
+        c.platform.rate_limit.user = TIGHT;
+        c.platform.redis.url = Some(SecretString::from(redis_url));
     })
     .await;
     // A second instance on the same database and Redis.
-    let mut config = platform::config::Config {
-        data_dir: p.data.path().to_path_buf(),
-        ..Default::default()
-    };
-    config.rate_limit.user = TIGHT;
-    config.redis.url = Some(SecretString::from(redis_url));
-    let other = TestApp::spawn_with(p.app.state.pool.clone(), config, p360::api_routes)
+    let other = p360::spawn_app(p.app.state.pool.clone(), p.config.clone())
         .await
         .unwrap();
     wait_for_redis(&p.app).await;
@@ -136,8 +130,8 @@ async fn starts_without_redis_shares_once_it_answers_and_falls_back_when_it_goes
     let url = format!("redis://127.0.0.1:{port}");
     // Nothing listens yet: the service starts anyway, limiting in-process.
     let p = Platform::start_with(|c| {
-        c.rate_limit.user = TIGHT;
-        c.redis.url = Some(SecretString::from(url.as_str()));
+        c.platform.rate_limit.user = TIGHT;
+        c.platform.redis.url = Some(SecretString::from(url.as_str()));
     })
     .await;
     p.tenant("acme").await;

@@ -587,11 +587,7 @@ async fn tenant_slugs_are_validated_and_unique() {
 async fn revocation_reaches_every_instance() {
     let p = Platform::start().await;
     // A second instance on the same database, with its own principal cache.
-    let config = platform::config::Config {
-        data_dir: p.data.path().to_path_buf(),
-        ..Default::default()
-    };
-    let other = TestApp::spawn_with(p.app.state.pool.clone(), config, p360::api_routes)
+    let other = p360::spawn_app(p.app.state.pool.clone(), p.config.clone())
         .await
         .unwrap();
     p.tenant("acme").await;

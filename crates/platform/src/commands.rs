@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use secrecy::ExposeSecret;
 
-use crate::config::Config;
+use crate::config::PlatformConfig;
 use crate::db::{self, Database};
 use crate::embedded_pg;
 use crate::http::AppState;
@@ -31,18 +31,19 @@ pub struct ServeOptions {
 /// `p360 serve`: database, migrations, HTTP (`routes` are the capabilities'
 /// endpoints) until SIGINT/SIGTERM, then an orderly stop.
 pub async fn serve(
-    config: Config,
+    config: PlatformConfig,
     build: BuildInfo,
     opts: ServeOptions,
     routes: impl FnOnce(&AppState) -> Result<OpenApiRouter<AppState>>,
-    jobs: impl FnOnce(&Config, std::net::SocketAddr) -> Result<crate::jobs::Registry>,
+    wrap: impl FnOnce(axum::Router<AppState>) -> axum::Router<AppState>,
+    jobs: impl FnOnce(std::net::SocketAddr) -> Result<crate::jobs::Registry>,
     shutdown: Shutdown,
 ) -> Result<Outcome> {
     // Bind first: a port in use should not cost a database start.
     let listener = crate::server::bind(config.http.listen).await?;
     // Job kinds may call this very server (e.g. the in-process TTD sandbox),
     // so they are told the address actually bound (`--listen 127.0.0.1:0`).
-    let jobs = jobs(&config, listener.local_addr()?)?;
+    let jobs = jobs(listener.local_addr()?)?;
     let config = Arc::new(config);
     let Some(database) = until_shutdown(&shutdown, Database::open(&config)).await? else {
         return Ok(Outcome::Interrupted);
@@ -56,7 +57,7 @@ pub async fn serve(
         }
         log_instance(&database).await;
         let state = AppState::new(database.pool.clone(), config.clone(), build).await?;
-        let app = crate::http::router(state.clone(), routes(&state)?);
+        let app = crate::http::router_with(state.clone(), routes(&state)?, wrap);
         let worker_pool = database.worker_pool(&config)?;
         let worker = (!opts.no_worker).then(|| {
             tokio::spawn(crate::jobs::run_worker(
@@ -99,7 +100,7 @@ async fn log_instance(database: &Database) {
 /// `p360 worker`: run background jobs only (production scales them apart
 /// from the API), until SIGINT/SIGTERM.
 pub async fn worker(
-    config: Config,
+    config: PlatformConfig,
     jobs: crate::jobs::Registry,
     shutdown: Shutdown,
 ) -> Result<Outcome> {
@@ -135,7 +136,11 @@ pub enum MigrateAction {
 }
 
 /// `p360 migrate up|down|status`; prints a human summary on stdout.
-pub async fn migrate(config: Config, action: MigrateAction, shutdown: Shutdown) -> Result<Outcome> {
+pub async fn migrate(
+    config: PlatformConfig,
+    action: MigrateAction,
+    shutdown: Shutdown,
+) -> Result<Outcome> {
     with_database(&config, &shutdown, |database| async move {
         let pool = &database.owner;
         match action {
@@ -212,7 +217,11 @@ pub async fn migrate(config: Config, action: MigrateAction, shutdown: Shutdown) 
 /// database, and which migrations run when? Fails naming the migration that
 /// would break the running version. `first`: nothing runs yet, so every
 /// migration may run before the new version starts.
-pub async fn deploy_preflight(config: Config, first: bool, shutdown: Shutdown) -> Result<Outcome> {
+pub async fn deploy_preflight(
+    config: PlatformConfig,
+    first: bool,
+    shutdown: Shutdown,
+) -> Result<Outcome> {
     with_database(&config, &shutdown, |database| async move {
         let pending = db::pending_migrations(&database.owner).await?;
         let line = |m: &db::MigrationStatus| {
@@ -253,84 +262,18 @@ pub async fn deploy_preflight(config: Config, first: bool, shutdown: Shutdown) -
 /// before migrating in a deploy. The dump is held in memory: for large
 /// production databases the RDS snapshots and point-in-time recovery are the
 /// backup; this one is the restore point of a release.
-pub async fn db_backup(config: Config, shutdown: Shutdown) -> Result<Outcome> {
+pub async fn db_backup(config: PlatformConfig, shutdown: Shutdown) -> Result<Outcome> {
     let config2 = config.clone();
     with_database(&config, &shutdown, |database| async move {
-        let (key, size, place) = backup(&config2, &database).await?;
+        let (key, size, place) = crate::backup::pg_dump(&config2, &database).await?;
         println!("backup {key}: {size} bytes in {place}");
         Ok(())
     })
     .await
 }
 
-/// `pg_dump` `database` to the object store: the key, its size and where
-/// the store is.
-pub async fn backup(config: &Config, database: &Database) -> Result<(String, usize, String)> {
-    use object_store::ObjectStoreExt;
-    let storage = crate::storage::Storage::from_config(config)?;
-    let mut url = url::Url::parse(database.url().expose_secret())
-        .context("the database URL does not parse")?;
-    // The password goes in the environment, not on a command line others can read.
-    let password = url.password().map(str::to_owned);
-    let _ = url.set_password(None);
-    // Connection parameters of sqlx's own (e.g. statement-cache-capacity)
-    // are not libpq's, which would refuse them.
-    let libpq: Vec<(String, String)> = url
-        .query_pairs()
-        .filter(|(k, _)| !k.contains('-'))
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    url.set_query(None);
-    if !libpq.is_empty() {
-        url.query_pairs_mut().extend_pairs(libpq);
-    }
-    let pg_dump =
-        embedded_pg::client_program(config.database.postgres_bin_dir.as_deref(), "pg_dump");
-    let version: i64 =
-        sqlx::query_scalar("SELECT coalesce(max(version), 0) FROM _sqlx_migrations WHERE success")
-            .fetch_one(&database.owner)
-            .await
-            .unwrap_or(0);
-    let mut cmd = tokio::process::Command::new(&pg_dump);
-    cmd.args([
-        "--format=custom",
-        "--no-owner",
-        "--no-privileges",
-        "--dbname",
-    ])
-    .arg(url.as_str());
-    if let Some(p) = password {
-        cmd.env("PGPASSWORD", p);
-    }
-    let out = cmd
-        .output()
-        .await
-        .with_context(|| format!("cannot run {}", pg_dump.display()))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        bail!(
-            "pg_dump failed: {}",
-            err.lines().next().unwrap_or("no message")
-        );
-    }
-    let key = format!(
-        "backups/{}-v{version}.dump",
-        chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ")
-    );
-    let size = out.stdout.len();
-    storage
-        .store
-        .put(
-            &object_store::path::Path::from(key.as_str()),
-            out.stdout.into(),
-        )
-        .await
-        .with_context(|| format!("cannot store the backup in {}", storage.describe))?;
-    Ok((key, size, storage.describe.to_string()))
-}
-
 /// `p360 db url`: the URL of the database in use, for psql and other tools.
-pub async fn db_url(config: &Config) -> Result<String> {
+pub async fn db_url(config: &PlatformConfig) -> Result<String> {
     if let Some(url) = &config.database.url {
         return Ok(url.expose_secret().to_string());
     }
@@ -346,7 +289,7 @@ pub async fn db_url(config: &Config) -> Result<String> {
 
 /// `p360 db stop`: stop an embedded cluster no live p360 process owns (e.g. one
 /// left by a killed process, or by the test harness).
-pub async fn db_stop(config: &Config) -> Result<bool> {
+pub async fn db_stop(config: &PlatformConfig) -> Result<bool> {
     if config.database.url.is_some() {
         bail!("database.url is configured: there is no embedded cluster to stop");
     }
@@ -359,7 +302,11 @@ pub async fn db_stop(config: &Config) -> Result<bool> {
 
 /// Open the database, run `f`, and always close it (stopping an owned cluster),
 /// also when a signal cuts the work short.
-pub async fn with_database<F, Fut>(config: &Config, shutdown: &Shutdown, f: F) -> Result<Outcome>
+pub async fn with_database<F, Fut>(
+    config: &PlatformConfig,
+    shutdown: &Shutdown,
+    f: F,
+) -> Result<Outcome>
 where
     F: FnOnce(Arc<Database>) -> Fut,
     Fut: Future<Output = Result<()>>,

@@ -10,7 +10,7 @@ use secrecy::ExposeSecret;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
-use crate::config::{Config, DatabaseConfig};
+use crate::config::{DatabaseConfig, PlatformConfig};
 use crate::embedded_pg::{EmbeddedPostgres, Ownership};
 
 /// Every migration of the platform, embedded in the binary (`migrations/`).
@@ -28,7 +28,7 @@ pub struct Database {
 
 impl Database {
     /// Connect to `database.url`, or start (or join) the embedded cluster of the data dir.
-    pub async fn open(config: &Config) -> Result<Database> {
+    pub async fn open(config: &PlatformConfig) -> Result<Database> {
         let (url, embedded) = match &config.database.url {
             Some(url) => (url.expose_secret().to_string(), None),
             None => {
@@ -70,7 +70,7 @@ impl Database {
     /// A pool of its own for the job workers, sized to their concurrency: a
     /// job waiting on a slow partner API holds a connection, and must not
     /// take one the API needs (a bulkhead).
-    pub fn worker_pool(&self, config: &Config) -> Result<PgPool> {
+    pub fn worker_pool(&self, config: &PlatformConfig) -> Result<PgPool> {
         connect_app(self.url.expose_secret(), &worker_pool_config(config))
     }
 
@@ -87,7 +87,7 @@ impl Database {
 
 /// The database settings of a worker pool: one connection per concurrent
 /// job, and two for leases and bookkeeping.
-pub fn worker_pool_config(config: &Config) -> DatabaseConfig {
+pub fn worker_pool_config(config: &PlatformConfig) -> DatabaseConfig {
     DatabaseConfig {
         max_connections: config.jobs.concurrency as u32 + 2,
         min_connections: 0,

@@ -2,6 +2,9 @@
 //! PostgreSQL cluster, the pool and migrations, HTTP plumbing and telemetry.
 //! Capabilities build on it; it knows nothing about any of them.
 
+extern crate self as platform;
+
+pub mod backup;
 pub mod commands;
 pub mod config;
 pub mod db;

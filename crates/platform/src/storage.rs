@@ -10,7 +10,7 @@ use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use secrecy::ExposeSecret;
 
-use crate::config::Config;
+use crate::config::PlatformConfig;
 
 /// Where objects live.
 #[derive(Clone)]
@@ -21,7 +21,7 @@ pub struct Storage {
 }
 
 impl Storage {
-    pub fn from_config(config: &Config) -> anyhow::Result<Storage> {
+    pub fn from_config(config: &PlatformConfig) -> anyhow::Result<Storage> {
         let s = &config.storage;
         match &s.s3_bucket {
             Some(bucket) => {

@@ -205,7 +205,7 @@ impl TestApp {
     /// port 0) and extra `routes`.
     pub async fn spawn(
         pool: PgPool,
-        config: crate::config::Config,
+        config: crate::config::PlatformConfig,
         routes: crate::http::ApiRoutes,
     ) -> Result<TestApp> {
         TestApp::spawn_with(pool, config, |_| Ok(routes)).await
@@ -214,8 +214,19 @@ impl TestApp {
     /// Like [`TestApp::spawn`], with routes built from the app state (as `p360 serve` does).
     pub async fn spawn_with(
         pool: PgPool,
-        mut config: crate::config::Config,
+        config: crate::config::PlatformConfig,
         routes: impl FnOnce(&crate::http::AppState) -> Result<crate::http::ApiRoutes>,
+    ) -> Result<TestApp> {
+        TestApp::spawn_wrapped(pool, config, routes, |r| r).await
+    }
+
+    /// Like [`TestApp::spawn_with`], with `wrap` around every route inside
+    /// the request middleware (see [`crate::http::router_with`]).
+    pub async fn spawn_wrapped(
+        pool: PgPool,
+        mut config: crate::config::PlatformConfig,
+        routes: impl FnOnce(&crate::http::AppState) -> Result<crate::http::ApiRoutes>,
+        wrap: impl FnOnce(axum::Router<crate::http::AppState>) -> axum::Router<crate::http::AppState>,
     ) -> Result<TestApp> {
         config.http.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
         let listener = crate::server::bind(config.http.listen).await?;
@@ -226,7 +237,7 @@ impl TestApp {
         };
         let state = crate::http::AppState::new(pool, std::sync::Arc::new(config), build).await?;
         let shutdown = crate::shutdown::Shutdown::manual();
-        let app = crate::http::router(state.clone(), routes(&state)?);
+        let app = crate::http::router_with(state.clone(), routes(&state)?, wrap);
         let server = tokio::spawn(crate::server::serve(
             listener,
             app,

@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod audit;
 mod audit_routes;
 pub mod auth;
+pub mod config;
 pub mod events;
 pub mod idempotency;
 pub mod jobs_routes;

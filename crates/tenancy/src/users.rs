@@ -172,7 +172,7 @@ async fn provision(
     let role = token_role(token);
     let staff = match role {
         Some(r) => r.kind() == UserKind::Staff,
-        None => token.kind == platform::config::IssuerKind::Internal,
+        None => token.kind == crate::config::IssuerKind::Internal,
     };
     if staff {
         let role = role.ok_or_else(|| forbidden("no P360 staff role in the token"))?;

@@ -70,7 +70,7 @@ pub struct TtdSettings {
 impl TtdSettings {
     /// From the `[ttd]` configuration, with `base_url` decided by the caller
     /// (the configured one, or the in-process sandbox).
-    pub fn from_config(c: &platform::config::TtdConfig, base_url: String) -> TtdSettings {
+    pub fn from_config(c: &crate::config::TtdConfig, base_url: String) -> TtdSettings {
         TtdSettings {
             base_url,
             login: c.login.clone(),

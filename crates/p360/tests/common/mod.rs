@@ -25,11 +25,11 @@ pub async fn spawn_app() -> (TestApp, TestDb) {
 }
 
 pub async fn spawn_app_with(
-    configure: impl FnOnce(&mut platform::config::Config),
+    configure: impl FnOnce(&mut platform::config::PlatformConfig),
     routes: platform::http::ApiRoutes,
 ) -> (TestApp, TestDb) {
     let db = migrated_db().await;
-    let mut config = platform::config::Config::default();
+    let mut config = platform::config::PlatformConfig::default();
     configure(&mut config);
     let app = TestApp::spawn(db.pool.clone(), config, routes)
         .await
@@ -226,6 +226,8 @@ pub struct Platform {
     pub dev: tenancy::auth::dev::DevIssuer,
     pub data: TempDir,
     pub client: reqwest::Client,
+    /// The configuration the app runs with.
+    pub config: p360::Config,
 }
 
 impl Platform {
@@ -233,17 +235,15 @@ impl Platform {
         Platform::start_with(|_| {}).await
     }
 
-    pub async fn start_with(configure: impl FnOnce(&mut platform::config::Config)) -> Platform {
+    pub async fn start_with(configure: impl FnOnce(&mut p360::Config)) -> Platform {
         let data = TempDir::new("platform");
         let db = migrated_db().await;
-        let mut config = platform::config::Config {
-            data_dir: data.path().to_path_buf(),
-            ..Default::default()
-        };
+        let mut config = p360::Config::default();
+        config.platform.data_dir = data.path().to_path_buf();
         configure(&mut config);
         // The app queries as the application role, as `p360 serve` does.
-        let pool = platform::db::connect_app(&db.url, &config.database).unwrap();
-        let app = TestApp::spawn_with(pool, config, p360::api_routes)
+        let pool = platform::db::connect_app(&db.url, &config.platform.database).unwrap();
+        let app = p360::spawn_app(pool, config.clone())
             .await
             .expect("app starts");
         let dev = tenancy::auth::dev::DevIssuer::load_or_create(data.path()).unwrap();
@@ -253,6 +253,7 @@ impl Platform {
             dev,
             data,
             client: reqwest::Client::new(),
+            config,
         }
     }
 

@@ -172,28 +172,3 @@ impl Drop for InFlight {
         self.0.decrement(1.0);
     }
 }
-
-/// Injected faults (`[faults]`, never in production mode): added latency,
-/// and a share of requests answered 500. Readiness and `/metrics` are spared,
-/// so that health checks and the deploy controller see the truth.
-pub async fn faults(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let f = &state.config.faults;
-    if !f.active() || matches!(req.uri().path(), "/health/ready" | "/metrics") {
-        return next.run(req).await;
-    }
-    if f.latency_ms > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(f.latency_ms)).await;
-    }
-    // The low bits of a v7 UUID are random.
-    let roll = (uuid::Uuid::now_v7().as_u128() & 0xffff_ffff) as f64 / 4_294_967_296.0;
-    if roll < f.error_rate {
-        return Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "injected-fault",
-            "Injected fault",
-        )
-        .with_detail("faults.error_rate is set on this instance")
-        .into_response();
-    }
-    next.run(req).await
-}

@@ -17,14 +17,14 @@ use sqlx::PgPool;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::config::Config;
+use crate::config::PlatformConfig;
 use crate::telemetry::BuildInfo;
 
 /// State every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
-    pub config: Arc<Config>,
+    pub config: Arc<PlatformConfig>,
     pub build: BuildInfo,
     pub metrics: PrometheusHandle,
     pub rate_limiter: Arc<crate::rate_limit::RateLimiter>,
@@ -37,7 +37,7 @@ impl AppState {
     /// The shared state; connects to Redis when `redis.url` is set.
     pub async fn new(
         pool: PgPool,
-        config: Arc<Config>,
+        config: Arc<PlatformConfig>,
         build: BuildInfo,
     ) -> anyhow::Result<AppState> {
         let limiter =
@@ -163,6 +163,17 @@ fn complete_document(mut doc: serde_json::Value) -> serde_json::Value {
 /// The complete application router: the operational endpoints, the given
 /// capability routes, the OpenAPI document of all of them, and the middleware.
 pub fn router(state: AppState, capabilities: OpenApiRouter<AppState>) -> Router {
+    router_with(state, capabilities, |r| r)
+}
+
+/// As [`router`], with `wrap` applied to every route inside the request
+/// middleware (e.g. fault injection, whose failures are then observed like
+/// real ones).
+pub fn router_with(
+    state: AppState,
+    capabilities: OpenApiRouter<AppState>,
+    wrap: impl FnOnce(Router<AppState>) -> Router<AppState>,
+) -> Router {
     let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(ops::routes())
         .merge(capabilities)
@@ -175,7 +186,7 @@ pub fn router(state: AppState, capabilities: OpenApiRouter<AppState>) -> Router 
         .expect("the OpenAPI document serialises"),
     );
     let body_limit = state.config.http.body_limit_bytes;
-    router
+    let router = router
         .route(
             "/openapi.json",
             axum::routing::get(move || {
@@ -189,12 +200,8 @@ pub fn router(state: AppState, capabilities: OpenApiRouter<AppState>) -> Router 
             }),
         )
         .fallback(middleware::not_found)
-        .layer(DefaultBodyLimit::max(body_limit))
-        // Inside `observe`, so injected failures are counted like real ones.
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::faults,
-        ))
+        .layer(DefaultBodyLimit::max(body_limit));
+    wrap(router)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::observe,

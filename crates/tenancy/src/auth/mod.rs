@@ -11,11 +11,12 @@ pub mod jwt;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::config::{AuthConfig, IssuerKind};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use platform::config::{Config, IssuerKind};
+use platform::config::PlatformConfig;
 use platform::http::problem::{ApiError, Problem};
 use platform::rate_limit::{Backend, Decision, RateLimiter};
 use sqlx::PgPool;
@@ -194,17 +195,17 @@ pub struct AuthService {
 impl AuthService {
     pub fn new(
         pool: PgPool,
-        config: &Config,
+        config: &AuthConfig,
+        platform: &PlatformConfig,
         limiter: Arc<RateLimiter>,
     ) -> anyhow::Result<Arc<AuthService>> {
         let mut issuers: Vec<Issuer> = config
-            .auth
             .issuers
             .iter()
             .map(|c| Issuer::new(c.clone(), KeySource::Remote(c.jwks_url.clone())))
             .collect();
-        let dev = if config.auth.dev_issuer_enabled(config.mode) {
-            let d = dev::DevIssuer::load_or_create(&config.data_dir)?;
+        let dev = if config.dev_issuer_enabled(platform.mode) {
+            let d = dev::DevIssuer::load_or_create(&platform.data_dir)?;
             issuers.push(Issuer::new(
                 dev::DevIssuer::issuer_config(),
                 KeySource::Static(vec![d.jwk()]),
@@ -225,7 +226,7 @@ impl AuthService {
             issuers,
             dev,
             http,
-            leeway: config.auth.leeway_secs,
+            leeway: config.leeway_secs,
         }))
     }
 

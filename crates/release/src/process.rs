@@ -22,13 +22,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::config::{DeployConfig, DeployMetrics, DeployTraffic, ReleaseConfig as Config};
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 use deploy::{
     Alb, Directive, Event, Haproxy, MetricSource, Oriented, Outcome, Plan, Prometheus, Reading,
     Scrape, Supervisor, TrafficBackend, Triggers, Weights,
 };
-use platform::config::{Config, DeployConfig, DeployMetrics, DeployTraffic};
 use platform::db::{self, Database};
 use platform::shutdown::Shutdown;
 use serde_json::{Value, json};
@@ -625,7 +625,7 @@ impl Controller {
                                 .await?;
                         if cfg.backup && done.is_none() {
                             let (key, size, place) =
-                                platform::commands::backup(&self.config, &self.database).await?;
+                                platform::backup::pg_dump(&self.config.platform, &self.database).await?;
                             sqlx::query("UPDATE deployments SET backup_key = $2 WHERE id = $1")
                                 .bind(self.id)
                                 .bind(&key)
@@ -1292,7 +1292,7 @@ async fn create_tables(
         }
     }
     let backup = if config.deploy.backup {
-        let (key, size, _) = platform::commands::backup(config, database).await?;
+        let (key, size, _) = platform::backup::pg_dump(&config.platform, database).await?;
         Some((key, size))
     } else {
         None

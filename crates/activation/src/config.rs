@@ -1,0 +1,96 @@
+//! `[ttd]`: The Trade Desk's platform API, and where the sync's results and
+//! failures go.
+
+use platform::config::{
+    ConfigError, Mode, PlatformConfig, Section, check_http_url, deserialize_opt_secret,
+    serialize_secret,
+};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+/// The Trade Desk's platform API. Without `base_url`, outside production,
+/// `p360 serve` mounts the TTD sandbox at `/sandbox/ttd/v3` and the sync uses
+/// it (a worker-only process reaches it at `http.listen`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TtdConfig {
+    /// e.g. `https://api.thetradedesk.com` (the client appends `/v3/...`).
+    pub base_url: Option<String>,
+    pub login: String,
+    #[serde(
+        serialize_with = "serialize_secret",
+        deserialize_with = "deserialize_opt_secret"
+    )]
+    pub password: Option<SecretString>,
+    /// The partner the advertisers are created under.
+    pub partner_id: String,
+    /// Lifetime requested for each API token.
+    pub token_minutes: u32,
+    /// Per-call timeout.
+    pub timeout_ms: u64,
+    /// Calls in flight at once per endpoint (TTD asks for at most 4).
+    pub max_concurrency: usize,
+    /// Retries of one call on throttling, 5xx and timeouts (creates are only
+    /// retried when TTD cannot have acted: 429 and 503).
+    pub max_retries: u32,
+    /// POSTed as JSON when a sync fails for good (besides the error log).
+    pub failure_webhook: Option<String>,
+    /// Public base URL TTD fetches creative files from (the CDN in front of
+    /// the creatives bucket): `{base}/{creative id}`.
+    pub creative_base_url: String,
+}
+
+impl Default for TtdConfig {
+    fn default() -> Self {
+        TtdConfig {
+            base_url: None,
+            login: "p360-sandbox".into(),
+            password: None,
+            partner_id: "p360partner".into(),
+            token_minutes: 60,
+            timeout_ms: 10_000,
+            max_concurrency: 4,
+            max_retries: 5,
+            failure_webhook: None,
+            creative_base_url: "https://creatives.p360.test".into(),
+        }
+    }
+}
+
+impl Section for TtdConfig {
+    fn validate(&self, platform: &PlatformConfig) -> Result<(), ConfigError> {
+        for (key, value) in [
+            ("ttd.base_url", self.base_url.as_deref()),
+            ("ttd.failure_webhook", self.failure_webhook.as_deref()),
+            (
+                "ttd.creative_base_url",
+                Some(self.creative_base_url.as_str()),
+            ),
+        ] {
+            if let Some(v) = value {
+                check_http_url(key, v)?;
+            }
+        }
+        if platform.mode == Mode::Production {
+            if self.base_url.is_none() {
+                return Err(ConfigError::invalid(
+                    "ttd.base_url",
+                    "required in production mode (the sandbox is for development)",
+                ));
+            }
+            if self.password.is_none() || self.login.is_empty() {
+                return Err(ConfigError::invalid(
+                    "ttd.password",
+                    "ttd.login and ttd.password are required in production mode",
+                ));
+            }
+        }
+        if self.max_concurrency == 0 || self.timeout_ms == 0 || self.token_minutes < 2 {
+            return Err(ConfigError::invalid(
+                "ttd",
+                "max_concurrency and timeout_ms must be positive and token_minutes at least 2",
+            ));
+        }
+        Ok(())
+    }
+}

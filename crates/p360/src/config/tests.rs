@@ -1,0 +1,112 @@
+//! The capabilities' sections, through the composed loader.
+
+use platform::config::{AppConfig, CliOverrides, ConfigError};
+use release::config::DeployTraffic;
+
+use super::Config;
+
+fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let env = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+    platform::config::load(None, env, &CliOverrides::default())
+}
+
+#[test]
+fn faults_are_refused_in_production_and_bounded() {
+    let c = load(&[("P360_FAULTS__ERROR_RATE", "0.2")]).unwrap();
+    assert!(c.faults.active());
+    let msg = load(&[
+        ("P360_MODE", "production"),
+        ("P360_DATABASE__URL", "postgres://db/p360"),
+        ("P360_TTD__BASE_URL", "https://api.thetradedesk.com"),
+        ("P360_TTD__PASSWORD", "x"),
+        ("P360_FAULTS__LATENCY_MS", "500"),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(msg.contains("faults"), "{msg}");
+    let msg = load(&[("P360_FAULTS__ERROR_RATE", "1.5")])
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("faults.error_rate"), "{msg}");
+}
+
+#[test]
+fn deploy_settings_are_checked() {
+    let c = load(&[
+        ("P360_DEPLOY__STEPS", "[10, 100]"),
+        ("P360_DEPLOY__TRAFFIC", "alb"),
+        ("P360_RELEASE", "2.0.0-rc.1"),
+    ])
+    .unwrap();
+    assert_eq!(c.deploy.steps, [10, 100]);
+    assert_eq!(c.deploy.traffic, DeployTraffic::Alb);
+    for (key, value, named) in [
+        ("P360_DEPLOY__STEPS", "[50, 25, 100]", "deploy.steps"),
+        ("P360_DEPLOY__STEPS", "[5, 50]", "deploy.steps"),
+        ("P360_DEPLOY__MAX_ERROR_RATE", "2", "deploy.max_error_rate"),
+        (
+            "P360_DEPLOY__METRICS",
+            "prometheus",
+            "deploy.prometheus_url",
+        ),
+        ("P360_RELEASE", "1.0 beta", "release"),
+        ("P360_DEPLOY__TRAFFIC", "nginx", "deploy.traffic"),
+    ] {
+        let msg = load(&[(key, value)]).unwrap_err().to_string();
+        assert!(msg.contains(named), "{key}={value}: {msg}");
+        assert!(!msg.contains('\n'), "{msg}");
+    }
+}
+
+#[test]
+fn capability_sections_name_their_keys_and_origin() {
+    let msg = load(&[("P360_TTD__BASE_URL", "ftp://ttd")])
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("ttd.base_url"), "{msg}");
+    let msg = load(&[("P360_TTD__MAX_CONCURENCY", "3")])
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("ttd.max_concurency"), "{msg}");
+    assert!(msg.contains("(from P360_TTD__MAX_CONCURENCY)"), "{msg}");
+    let msg = load(&[
+        ("P360_MODE", "production"),
+        ("P360_AUTH__DEV_ISSUER", "true"),
+    ])
+    .unwrap_err()
+    .to_string();
+    // The platform's own check comes first: production needs a database URL.
+    assert!(msg.contains("database.url"), "{msg}");
+    let msg = load(&[
+        ("P360_MODE", "production"),
+        ("P360_DATABASE__URL", "postgres://db/p360"),
+        ("P360_AUTH__DEV_ISSUER", "true"),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(msg.contains("auth.dev_issuer"), "{msg}");
+    let msg = load(&[("P360_BILLING__GRACE_DAYS", "5")])
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("unknown field"), "{msg}");
+}
+
+#[test]
+fn every_section_is_rendered_with_secrets_redacted() {
+    let c = load(&[
+        ("P360_TTD__PASSWORD", "hunter2"),
+        ("P360_DEPLOY__ALB__SECRET_ACCESS_KEY", "hunter3"),
+    ])
+    .unwrap();
+    let out = c.to_redacted_toml();
+    for section in [
+        "[http]", "[auth]", "[ttd]", "[deploy]", "[faults]", "[jobs]",
+    ] {
+        assert!(out.contains(section), "{section} missing: {out}");
+    }
+    assert!(
+        !out.contains("hunter2") && !out.contains("hunter3"),
+        "{out}"
+    );
+    assert!(!format!("{c:?}").contains("hunter2"));
+}

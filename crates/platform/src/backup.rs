@@ -1,0 +1,81 @@
+//! A restore point: `pg_dump` (custom format) of the database to the object
+//! store, as `backups/<UTC time>-v<latest migration>.dump`. `p360 db backup`
+//! takes one, and a deploy takes one before migrating. The dump is held in
+//! memory: for large production databases the RDS snapshots and
+//! point-in-time recovery are the backup.
+
+use anyhow::{Context, Result, bail};
+use secrecy::ExposeSecret;
+
+use crate::config::PlatformConfig;
+use crate::db::Database;
+use crate::embedded_pg;
+
+/// `pg_dump` `database` to the object store: the key, its size and where
+/// the store is.
+pub async fn pg_dump(
+    config: &PlatformConfig,
+    database: &Database,
+) -> Result<(String, usize, String)> {
+    use object_store::ObjectStoreExt;
+    let storage = crate::storage::Storage::from_config(config)?;
+    let mut url = url::Url::parse(database.url().expose_secret())
+        .context("the database URL does not parse")?;
+    // The password goes in the environment, not on a command line others can read.
+    let password = url.password().map(str::to_owned);
+    let _ = url.set_password(None);
+    // Connection parameters of sqlx's own (e.g. statement-cache-capacity)
+    // are not libpq's, which would refuse them.
+    let libpq: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| !k.contains('-'))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    url.set_query(None);
+    if !libpq.is_empty() {
+        url.query_pairs_mut().extend_pairs(libpq);
+    }
+    let pg_dump =
+        embedded_pg::client_program(config.database.postgres_bin_dir.as_deref(), "pg_dump");
+    let version: i64 =
+        sqlx::query_scalar("SELECT coalesce(max(version), 0) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&database.owner)
+            .await
+            .unwrap_or(0);
+    let mut cmd = tokio::process::Command::new(&pg_dump);
+    cmd.args([
+        "--format=custom",
+        "--no-owner",
+        "--no-privileges",
+        "--dbname",
+    ])
+    .arg(url.as_str());
+    if let Some(p) = password {
+        cmd.env("PGPASSWORD", p);
+    }
+    let out = cmd
+        .output()
+        .await
+        .with_context(|| format!("cannot run {}", pg_dump.display()))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        bail!(
+            "pg_dump failed: {}",
+            err.lines().next().unwrap_or("no message")
+        );
+    }
+    let key = format!(
+        "backups/{}-v{version}.dump",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ")
+    );
+    let size = out.stdout.len();
+    storage
+        .store
+        .put(
+            &object_store::path::Path::from(key.as_str()),
+            out.stdout.into(),
+        )
+        .await
+        .with_context(|| format!("cannot store the backup in {}", storage.describe))?;
+    Ok((key, size, storage.describe.to_string()))
+}

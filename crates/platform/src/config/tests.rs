@@ -1,0 +1,136 @@
+//! The loader, through a configuration made of the platform's sections only.
+
+use super::*;
+
+crate::app_config! {
+struct Config {}
+}
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn load(pairs: &[(&str, &str)]) -> Result<PlatformConfig, ConfigError> {
+    super::load::<Config>(None, env(pairs), &CliOverrides::default()).map(|c| c.platform)
+}
+
+#[test]
+fn environment_overrides_nested_keys_with_types() {
+    let c = load(&[
+        ("P360_DATABASE__MAX_CONNECTIONS", "7"),
+        ("P360_HTTP__LISTEN", "0.0.0.0:9000"),
+        ("P360_LOG__LEVEL", "debug"),
+        ("P360_CONFIG", "ignored.toml"),
+        ("P360_TEST_DATABASE_URL", "postgres://x"),
+        ("HOME", "/root"),
+    ])
+    .unwrap();
+    assert_eq!(c.database.max_connections, 7);
+    assert_eq!(c.http.listen.to_string(), "0.0.0.0:9000");
+    assert_eq!(c.log.level, "debug");
+}
+
+#[test]
+fn unknown_environment_key_is_named() {
+    let e = load(&[("P360_DATABASE__MAX_CONECTIONS", "7")]).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("database.max_conections"), "{msg}");
+    assert!(msg.contains("P360_DATABASE__MAX_CONECTIONS"), "{msg}");
+    assert!(!msg.contains('\n'));
+}
+
+#[test]
+fn wrong_type_names_key_and_reason() {
+    let msg = load(&[("P360_DATABASE__MAX_CONNECTIONS", "many")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.starts_with("config key `database.max_connections`"),
+        "{msg}"
+    );
+    assert!(msg.contains("invalid type"), "{msg}");
+}
+
+#[test]
+fn file_layer_sits_between_defaults_and_environment() {
+    let dir = std::env::temp_dir().join(format!("p360-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("p360.toml");
+    std::fs::write(
+        &file,
+        "[database]\nmax_connections = 3\nmin_connections = 2\n[http]\nrequest_timeout_ms = 100\n",
+    )
+    .unwrap();
+    let c = super::load::<Config>(
+        Some(&file),
+        env(&[("P360_DATABASE__MAX_CONNECTIONS", "5")]),
+        &CliOverrides::default(),
+    )
+    .unwrap();
+    assert_eq!(c.platform.database.max_connections, 5);
+    assert_eq!(c.platform.database.min_connections, 2);
+    assert_eq!(c.platform.http.request_timeout_ms, 100);
+
+    std::fs::write(&file, "[database\nmax = 1").unwrap();
+    let msg = super::load::<Config>(Some(&file), env(&[]), &CliOverrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("not valid TOML"), "{msg}");
+    assert!(!msg.contains('\n'), "{msg}");
+
+    std::fs::write(&file, "[http]\nlisten = \"nowhere\"\n").unwrap();
+    let msg = super::load::<Config>(Some(&file), env(&[]), &CliOverrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("`http.listen`"), "{msg}");
+    assert!(msg.contains("p360.toml"), "{msg}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn validation_rejects_inconsistent_values() {
+    let msg = load(&[
+        ("P360_DATABASE__MAX_CONNECTIONS", "2"),
+        ("P360_DATABASE__MIN_CONNECTIONS", "3"),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(msg.contains("database.min_connections"), "{msg}");
+    let msg = load(&[("P360_MODE", "production")])
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("database.url"), "{msg}");
+    let msg = load(&[("P360_DATABASE__URL", "mysql://x")])
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("scheme"), "{msg}");
+}
+
+#[test]
+fn secrets_are_redacted_in_rendered_config() {
+    let c = load(&[(
+        "P360_DATABASE__URL",
+        "postgres://app:hunter2@db.internal:5432/p360?password=hunter3",
+    )])
+    .unwrap();
+    let out = Config {
+        platform: c.clone(),
+    }
+    .to_redacted_toml();
+    assert!(!out.contains("hunter2"), "{out}");
+    assert!(!out.contains("hunter3"), "{out}");
+    assert!(out.contains("db.internal"), "{out}");
+    assert!(!format!("{c:?}").contains("hunter2"));
+}
+
+#[test]
+fn numeric_value_reaches_a_string_key_as_a_string() {
+    let msg = load(&[("P360_DATABASE__URL", "12345")])
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("not a URL"), "{msg}");
+    assert!(!msg.contains("12345"), "secret echoed: {msg}");
+}

@@ -1,0 +1,106 @@
+//! `[auth]`: the OIDC issuers whose access tokens are accepted, and the
+//! built-in development issuer.
+
+use platform::config::{ConfigError, Mode, PlatformConfig, Section};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// OIDC issuers whose access tokens are accepted.
+    pub issuers: Vec<IssuerConfig>,
+    /// The built-in development issuer (`p360 token`); on by default outside
+    /// production, refused in production.
+    pub dev_issuer: Option<bool>,
+    /// Clock leeway for `exp` and `nbf`.
+    pub leeway_secs: u64,
+}
+
+/// One trusted OIDC issuer (`[[auth.issuers]]`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuerConfig {
+    /// Any label, used in logs and metrics.
+    pub name: String,
+    /// Must equal the tokens' `iss` exactly.
+    pub issuer: String,
+    /// Must be one of the tokens' `aud`.
+    pub audience: String,
+    /// Taken from `{issuer}/.well-known/openid-configuration` when absent.
+    pub jwks_url: Option<String>,
+    /// `external`: customer users; `internal`: agency staff.
+    pub kind: IssuerKind,
+    /// Claim holding the tenant slug (external issuers).
+    pub tenant_claim: Option<String>,
+    /// Claim holding role names (Entra ID: `roles`).
+    pub roles_claim: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IssuerKind {
+    External,
+    Internal,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            issuers: Vec::new(),
+            dev_issuer: None,
+            leeway_secs: 30,
+        }
+    }
+}
+
+impl AuthConfig {
+    /// Whether the built-in development issuer runs.
+    pub fn dev_issuer_enabled(&self, mode: Mode) -> bool {
+        self.dev_issuer.unwrap_or(mode == Mode::Development)
+    }
+}
+
+impl Section for AuthConfig {
+    fn validate(&self, platform: &PlatformConfig) -> Result<(), ConfigError> {
+        if platform.mode == Mode::Production && self.dev_issuer == Some(true) {
+            return Err(ConfigError::invalid(
+                "auth.dev_issuer",
+                "the development issuer cannot run in production mode",
+            ));
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, iss) in self.issuers.iter().enumerate() {
+            let key = |k: &str| format!("auth.issuers[{i}].{k}");
+            if !names.insert(iss.name.as_str()) {
+                return Err(ConfigError::invalid(&key("name"), "duplicate issuer name"));
+            }
+            if iss.issuer.is_empty() {
+                return Err(ConfigError::invalid(&key("issuer"), "must not be empty"));
+            }
+            if iss.audience.is_empty() {
+                return Err(ConfigError::invalid(&key("audience"), "must not be empty"));
+            }
+            let jwks = iss.jwks_url.clone().unwrap_or_else(|| iss.issuer.clone());
+            match url::Url::parse(&jwks) {
+                Ok(u) if matches!(u.scheme(), "https" | "http") => {}
+                _ => {
+                    return Err(ConfigError::invalid(
+                        &key(if iss.jwks_url.is_some() {
+                            "jwks_url"
+                        } else {
+                            "issuer"
+                        }),
+                        "must be an http(s) URL (JWKS are fetched from it)",
+                    ));
+                }
+            }
+            if iss.kind == IssuerKind::External && iss.tenant_claim.is_none() {
+                return Err(ConfigError::invalid(
+                    &key("tenant_claim"),
+                    "required for external issuers (customer users belong to a tenant)",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
