@@ -1,10 +1,18 @@
 //! Activation on The Trade Desk: the TTD platform API client, a sandbox that
 //! speaks the same API (for laptops and tests), and the jobs that keep TTD in
 //! step with approved campaigns.
+//!
+//! It learns about campaign changes from `campaign.*` domain events
+//! ([`events::consumer`]), reads campaigns through `campaigns::read`, keeps
+//! its state in its own tables ([`store`]) and shows it on the campaigns API
+//! through [`view::View`]. `campaigns` does not depend on this crate.
 
 pub mod config;
+pub mod events;
+pub mod store;
 pub mod sync;
 pub mod ttd;
+pub mod view;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,7 +21,8 @@ use platform::config::Mode;
 use platform::jobs::Registry;
 
 pub use config::TtdConfig;
-pub use sync::{SyncCampaign, SyncService, campaign_changed};
+pub use events::consumer;
+pub use sync::{SyncCampaign, SyncService};
 
 /// Where `p360 serve` mounts the in-process sandbox.
 pub const SANDBOX_PATH: &str = "/sandbox/ttd";
@@ -57,12 +66,15 @@ pub fn register(
             .redirect(reqwest::redirect::Policy::none())
             .build()?,
     };
-    Ok(registry
-        .register::<SyncCampaign>()
-        .with_service(Arc::new(service)))
+    Ok(registry.register::<SyncCampaign>(Arc::new(service)))
 }
 
 /// The sandbox with default options (no faults), for mounting in-process.
 pub fn sandbox_router() -> axum::Router {
     ttd::sandbox::router(ttd::sandbox::SandboxOptions::default())
+}
+
+/// The activation view the campaigns API shows.
+pub fn view() -> Arc<dyn campaigns::ActivationView> {
+    Arc::new(view::View)
 }

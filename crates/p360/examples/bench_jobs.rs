@@ -19,6 +19,7 @@ struct Noop {
 impl Job for Noop {
     const KIND: &'static str = "bench.noop";
     const QUEUE: &'static str = "bench";
+    type Context = ();
 
     async fn run(self, _ctx: JobContext) -> anyhow::Result<()> {
         Ok(())
@@ -96,7 +97,7 @@ async fn main() -> anyhow::Result<()> {
         let worker_pool = platform::db::connect_app(url, &db)?;
         workers.push(tokio::spawn(jobs::run_worker(
             worker_pool,
-            Registry::default().register::<Noop>(),
+            Registry::default().register::<Noop>(()),
             worker_config,
             shutdown.clone(),
         )));

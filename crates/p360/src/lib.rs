@@ -17,7 +17,12 @@ pub fn api_routes(state: &AppState, config: &Config) -> anyhow::Result<ApiRoutes
         &config.platform,
         state.rate_limiter.clone(),
     )?;
-    let routes = tenancy::with_auth(tenancy::routes().merge(campaigns::routes()), auth);
+    let routes = tenancy::with_auth(
+        tenancy::routes()
+            .merge(campaigns::routes(activation::view()))
+            .merge(operations::routes()),
+        auth,
+    );
     // On embedded defaults (no TTD URL) the TTD sandbox runs in-process.
     Ok(
         if activation::uses_sandbox(&config.ttd, config.platform.mode) {
@@ -51,8 +56,15 @@ pub fn job_registry_at(
     let registry = platform::jobs::Registry::default().every(
         std::time::Duration::from_secs(3600),
         &platform::jobs::PruneJobs,
+        (),
     )?;
+    let registry = tenancy::register(registry, event_consumers())?;
     activation::register(registry, &config.ttd, listen)
+}
+
+/// Every capability's subscribers to domain events.
+pub fn event_consumers() -> tenancy::events::Consumers {
+    tenancy::events::Consumers::default().with(activation::consumer())
 }
 
 /// The assembled application on `pool`, served in-process on a loopback port

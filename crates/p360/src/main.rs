@@ -545,7 +545,7 @@ async fn jobs_command(
                 if !(1..=10_000).contains(&limit) {
                     anyhow::bail!("--limit must be between 1 and 10000");
                 }
-                let jobs = platform::jobs::list(
+                let jobs = operations::jobs::list(
                     &db.pool,
                     &platform::jobs::JobFilter {
                         status,
@@ -578,26 +578,17 @@ async fn jobs_command(
                 }
             }
             JobsCommand::Retry { id } => {
-                let mut tx =
-                    tenancy::scope::begin(&db.pool, &tenancy::scope::Visibility::All).await?;
-                let job = platform::jobs::retry(&mut tx, id)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("cannot retry job {id}: {e}"))?;
-                tenancy::audit::record(
-                    &mut tx,
-                    &tenancy::auth::Actor::System,
+                // An operator on the machine itself: a system path.
+                let job = operations::jobs::retry(
+                    &db.pool,
+                    tenancy::scope::AllTenants::system(),
+                    &tenancy::principal::Actor::System,
                     &tenancy::audit::RequestMeta::default(),
-                    tenancy::audit::NewEvent {
-                        tenant: None,
-                        action: "job.retried",
-                        target_type: "job",
-                        target_id: Some(id.to_string()),
-                        changes: serde_json::json!({"after": {"status": job.status, "kind": job.kind}, "via": "cli"}),
-                        outcome: tenancy::audit::Outcome::Success,
-                    },
+                    id,
+                    "cli",
                 )
-                .await?;
-                tx.commit().await?;
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot retry job {id}: {e}"))?;
                 println!("job {id} ({}) queued again", job.kind);
             }
         }

@@ -23,6 +23,7 @@ struct Effect {
 impl Job for Effect {
     const KIND: &'static str = "test.effect";
     const MAX_ATTEMPTS: i64 = 3;
+    type Context = ();
 
     fn dedup_key(&self) -> Option<String> {
         Some(self.tag.clone())
@@ -127,6 +128,7 @@ struct Tick;
 
 impl Job for Tick {
     const KIND: &'static str = "test.tick";
+    type Context = ();
 
     async fn run(self, ctx: JobContext) -> anyhow::Result<()> {
         sqlx::query("INSERT INTO job_effects (tag, attempt) VALUES ('tick', $1)")
@@ -163,7 +165,7 @@ fn start_worker(
     let shutdown = Shutdown::manual();
     let handle = tokio::spawn(jobs::run_worker(
         db.pool.clone(),
-        Registry::default().register::<Effect>(),
+        Registry::default().register::<Effect>(()),
         config,
         shutdown.clone(),
     ));
@@ -362,8 +364,8 @@ async fn recurring_jobs_run_on_their_interval_once_at_a_time(db: Harness) {
     for _ in 0..2 {
         let shutdown = Shutdown::manual();
         let registry = Registry::default()
-            .register::<Effect>()
-            .every(Duration::from_millis(300), &Tick)
+            .register::<Effect>(())
+            .every(Duration::from_millis(300), &Tick, ())
             .unwrap();
         workers.push((
             shutdown.clone(),

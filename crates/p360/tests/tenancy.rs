@@ -799,19 +799,30 @@ async fn row_level_security_scopes_the_application_role() {
         .await
         .unwrap();
     assert_eq!(role, "p360_app");
-    let count = |vis: tenancy::scope::Visibility| async move {
-        let mut tx = tenancy::scope::begin(pool, &vis).await.unwrap();
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM api_keys")
-            .fetch_one(&mut *tx)
+    async fn count(conn: &mut sqlx::PgConnection) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM api_keys")
+            .fetch_one(conn)
             .await
-            .unwrap();
-        tx.commit().await.unwrap();
-        n
-    };
+            .unwrap()
+    }
     let acme_id = tenancy::scope::TenantId(acme.parse().unwrap());
-    assert_eq!(count(tenancy::scope::Visibility::one(acme_id)).await, 1);
-    assert_eq!(count(tenancy::scope::Visibility::Tenants(vec![])).await, 0);
-    assert_eq!(count(tenancy::scope::Visibility::All).await, 2);
+    let mut one = tenancy::TenantTx::begin(pool, acme_id).await.unwrap();
+    assert_eq!(count(&mut one).await, 1);
+    // A staff member assigned to no tenant sees none.
+    let unassigned = tenancy::Principal {
+        actor: tenancy::principal::Actor::System,
+        role: tenancy::roles::Role::AdOps,
+        tenant: None,
+        assigned: Vec::new(),
+        email: None,
+        meta: Default::default(),
+    };
+    let mut none = unassigned.begin_visible(pool).await.unwrap();
+    assert_eq!(count(&mut none).await, 0);
+    let mut all = tenancy::scope::ScopedTx::all(pool, tenancy::scope::AllTenants::system())
+        .await
+        .unwrap();
+    assert_eq!(count(&mut all).await, 2);
     // Outside a scoped transaction nothing tenant-owned is visible.
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM api_keys")
         .fetch_one(pool)
@@ -819,7 +830,7 @@ async fn row_level_security_scopes_the_application_role() {
         .unwrap();
     assert_eq!(n, 0);
     // The application role cannot rewrite the audit log, trigger or not.
-    let mut tx = tenancy::scope::begin(pool, &tenancy::scope::Visibility::All)
+    let mut tx = tenancy::scope::ScopedTx::all(pool, tenancy::scope::AllTenants::system())
         .await
         .unwrap();
     let denied = sqlx::query("DELETE FROM audit_events")

@@ -188,6 +188,16 @@ pub const MIGRATION_CLASSES: &[(i64, MigrationClass, &str)] = &[
     (20261127000011, MigrationClass::Expand, "new index"),
     (20261127000012, MigrationClass::Expand, "new tables"),
     (20261127000013, MigrationClass::Expand, "a grant"),
+    (
+        20261203000014,
+        MigrationClass::Expand,
+        "new tables, a nullable column and an index",
+    ),
+    (
+        20261203000015,
+        MigrationClass::Contract,
+        "drops campaigns.activation, which the previous version writes",
+    ),
 ];
 
 /// The class of migration `version`, if declared.

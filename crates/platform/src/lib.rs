@@ -17,3 +17,4 @@ pub mod shutdown;
 pub mod storage;
 pub mod telemetry;
 pub mod testing;
+pub mod types;

@@ -349,7 +349,7 @@ impl Controller {
             if text.is_some() {
                 tenancy::audit::record(
                     &mut tx,
-                    &tenancy::auth::Actor::System,
+                    &tenancy::principal::Actor::System,
                     &tenancy::audit::RequestMeta::default(),
                     tenancy::audit::NewEvent {
                         tenant: None,

@@ -1,42 +1,44 @@
 //! Identity and tenancy: tenants, users and roles, authentication (OIDC
-//! access tokens, the development issuer, API keys), tenant scoping, and the
-//! tamper-evident audit log every capability writes to.
+//! access tokens, the development issuer, API keys), tenant scoping (the
+//! tenant transaction every capability works in), the tamper-evident audit
+//! log and the domain-event outbox every capability writes to.
 
 pub mod api_keys;
 pub mod audit;
-mod audit_routes;
 pub mod auth;
 pub mod config;
 pub mod events;
 pub mod idempotency;
-pub mod jobs_routes;
+pub mod principal;
 pub mod roles;
 pub mod scope;
 pub mod tenants;
 pub mod users;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Extension;
 use platform::http::ApiRoutes;
+use platform::jobs::Registry;
 use utoipa_axum::routes;
 
-pub use auth::{AuthService, InTenant, Principal};
+pub use auth::AuthService;
+pub use principal::{InTenant, Principal};
+pub use scope::{TenantId, TenantTx};
 
 /// The tenancy routes. `auth` must also be installed (as an extension) on
 /// every other capability's routes that authenticate; [`with_auth`] does it.
 pub fn routes() -> ApiRoutes {
     ApiRoutes::new()
-        .routes(routes!(tenants::create, tenants::list))
-        .routes(routes!(users::me))
-        .routes(routes!(users::list, users::invite))
-        .routes(routes!(users::update))
-        .routes(routes!(users::assign))
-        .routes(routes!(api_keys::create, api_keys::list))
-        .routes(routes!(api_keys::get, api_keys::revoke))
-        .routes(routes!(audit_routes::list))
-        .routes(routes!(jobs_routes::list))
-        .routes(routes!(jobs_routes::retry))
+        .routes(routes!(tenants::api::create, tenants::api::list))
+        .routes(routes!(users::api::me))
+        .routes(routes!(users::api::list, users::api::invite))
+        .routes(routes!(users::api::update))
+        .routes(routes!(users::api::assign))
+        .routes(routes!(api_keys::api::create, api_keys::api::list))
+        .routes(routes!(api_keys::api::get, api_keys::api::revoke))
+        .routes(routes!(audit::api::list))
         .route(
             "/dev-issuer/.well-known/openid-configuration",
             axum::routing::get(dev_discovery),
@@ -44,19 +46,21 @@ pub fn routes() -> ApiRoutes {
         .route("/dev-issuer/jwks.json", axum::routing::get(dev_jwks))
 }
 
+/// Tenancy's jobs: the hourly expiry of idempotency keys, and the relay that
+/// delivers domain events to `consumers` (every capability's subscribers).
+pub fn register(registry: Registry, consumers: events::Consumers) -> anyhow::Result<Registry> {
+    Ok(registry
+        .every(
+            Duration::from_secs(3600),
+            &idempotency::ExpireIdempotencyKeys,
+            (),
+        )?
+        .register::<events::RelayEvents>(consumers))
+}
+
 /// Make the auth service available to the extractors of `routes`, and honour
-/// `Idempotency-Key` on their POSTs. Also starts the hourly expiry of old keys.
+/// `Idempotency-Key` on their POSTs.
 pub fn with_auth(routes: ApiRoutes, auth: Arc<AuthService>) -> ApiRoutes {
-    let pool = auth.pool().clone();
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
-        loop {
-            every.tick().await;
-            if let Err(e) = idempotency::expire(&pool).await {
-                tracing::warn!(error = %e, "could not expire idempotency keys; will retry");
-            }
-        }
-    });
     // The last layer added runs first: the extension must be in place
     // before the idempotency layer authenticates.
     routes

@@ -1,23 +1,27 @@
-//! Tenant scoping of database work. Every transaction that touches tenant-owned
-//! rows is opened through [`begin`], which sets the tenants the row-level
-//! security policies let it see; store functions still filter by tenant
-//! explicitly, RLS is the second lock.
+//! Tenant scoping of database work. Every transaction is opened here, with
+//! the tenants the row-level security policies let it see set in the same
+//! round trip as `BEGIN`:
+//!
+//! - [`TenantTx`]: exactly one tenant. What capabilities use: a request
+//!   handler gets one from its `InTenant` (`ctx.begin(&pool)`), a job from the
+//!   tenant its payload names. Store functions take `&mut TenantTx` and read
+//!   the tenant from it, so they cannot be called for "no tenant" or be handed
+//!   the wrong one separately.
+//! - [`ScopedTx`]: several or all tenants, for platform administration and
+//!   system work. Seeing every tenant takes an [`AllTenants`] proof, which
+//!   only a principal whose role sees all tenants
+//!   (`Principal::all_tenants`) or a named system path
+//!   ([`AllTenants::system`]) can produce.
+//!
+//! Store functions still filter by tenant explicitly; RLS is the second lock.
 
-use serde::{Deserialize, Serialize};
-use sqlx::{PgPool, Postgres, Transaction};
-use utoipa::ToSchema;
-use uuid::Uuid;
+use std::ops::{Deref, DerefMut};
 
-/// The id of a tenant (customer organisation).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, sqlx::Type)]
-#[sqlx(transparent)]
-#[serde(transparent)]
-pub struct TenantId(pub Uuid);
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
-impl std::fmt::Display for TenantId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
+platform::typed_id! {
+    /// The id of a tenant (customer organisation).
+    pub struct TenantId;
 }
 
 /// Which tenants' rows a transaction may see.
@@ -40,35 +44,224 @@ impl Visibility {
             Visibility::Tenants(ts) => ts.contains(&t),
         }
     }
+
+    /// The tenant ids, or `None` for all.
+    pub fn ids(&self) -> Option<Vec<uuid::Uuid>> {
+        match self {
+            Visibility::All => None,
+            Visibility::Tenants(ts) => Some(ts.iter().map(|t| t.0).collect()),
+        }
+    }
+
+    fn settings(&self) -> (&'static str, String) {
+        match self {
+            Visibility::All => ("on", String::new()),
+            Visibility::Tenants(ts) => (
+                "off",
+                ts.iter()
+                    .map(|t| t.0.to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+        }
+    }
+}
+
+/// Proof that the holder may see every tenant's rows.
+#[derive(Debug, Clone, Copy)]
+pub struct AllTenants(());
+
+impl AllTenants {
+    /// For system paths that act for no tenant in particular: authentication
+    /// look-ups, the audit verifier, the event relay, operators' commands on
+    /// the machine itself. Request handlers get theirs from the principal.
+    pub fn system() -> AllTenants {
+        AllTenants(())
+    }
+
+    pub(crate) fn for_staff() -> AllTenants {
+        AllTenants(())
+    }
+}
+
+/// How a transaction sees concurrent commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Isolation {
+    ReadCommitted,
+    /// One snapshot for every statement: a consistent read of several tables.
+    RepeatableReadOnly,
 }
 
 /// Begin a transaction that sees only `vis`. The scope is set in the same
 /// round trip as `BEGIN` (a simple-query batch): this runs on every request.
-pub async fn begin(
+async fn begin(
     pool: &PgPool,
     vis: &Visibility,
+    isolation: Isolation,
 ) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-    let (all, ids) = match vis {
-        Visibility::All => ("on", String::new()),
-        Visibility::Tenants(ts) => (
-            "off",
-            ts.iter()
-                .map(|t| t.0.to_string())
-                .collect::<Vec<_>>()
-                .join(","),
-        ),
+    let (all, ids) = vis.settings();
+    let mode = match isolation {
+        Isolation::ReadCommitted => "",
+        Isolation::RepeatableReadOnly => " ISOLATION LEVEL REPEATABLE READ READ ONLY",
     };
-    // Only "on"/"off" and UUIDs rendered by the uuid crate reach this string.
+    // Only fixed keywords, "on"/"off" and UUIDs rendered by the uuid crate
+    // reach this string.
     pool.begin_with(sqlx::AssertSqlSafe(format!(
-        "BEGIN; SELECT set_config('p360.all_tenants', '{all}', true), \
+        "BEGIN{mode}; SELECT set_config('p360.all_tenants', '{all}', true), \
          set_config('p360.tenant_ids', '{ids}', true)"
     )))
     .await
 }
 
-/// End a read-only transaction without waiting for it: dropping it queues a
-/// ROLLBACK that sqlx sends together with the connection's next statement, so
-/// reads cost one round trip less than with an explicit COMMIT.
-pub fn end_read(tx: Transaction<'static, Postgres>) {
-    drop(tx);
+/// Either kind of scoped transaction, for code that only needs to run
+/// statements and commit (e.g. announcing a change to every instance).
+pub trait ScopedTransaction: DerefMut<Target = PgConnection> + Send {
+    fn commit(self) -> impl std::future::Future<Output = Result<(), sqlx::Error>> + Send;
+}
+
+impl ScopedTransaction for TenantTx {
+    async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl ScopedTransaction for ScopedTx {
+    async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+/// A transaction that sees exactly one tenant.
+pub struct TenantTx {
+    tx: Transaction<'static, Postgres>,
+    tenant: TenantId,
+}
+
+impl TenantTx {
+    /// Begin acting in `tenant`. Request handlers use `InTenant::begin`;
+    /// this is for jobs and event consumers acting on the tenant their input
+    /// names.
+    pub async fn begin(pool: &PgPool, tenant: TenantId) -> Result<TenantTx, sqlx::Error> {
+        let tx = begin(pool, &Visibility::one(tenant), Isolation::ReadCommitted).await?;
+        Ok(TenantTx { tx, tenant })
+    }
+
+    /// A read-only transaction on one snapshot (REPEATABLE READ): several
+    /// reads that must agree with each other, e.g. everything a sync pushes.
+    pub async fn begin_snapshot(pool: &PgPool, tenant: TenantId) -> Result<TenantTx, sqlx::Error> {
+        let tx = begin(
+            pool,
+            &Visibility::one(tenant),
+            Isolation::RepeatableReadOnly,
+        )
+        .await?;
+        Ok(TenantTx { tx, tenant })
+    }
+
+    /// The tenant this transaction acts in.
+    pub fn tenant(&self) -> TenantId {
+        self.tenant
+    }
+
+    pub fn conn(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    /// End a read-only transaction without waiting for it: dropping it queues
+    /// a ROLLBACK that sqlx sends together with the connection's next
+    /// statement, so reads cost one round trip less than with a COMMIT.
+    pub fn end_read(self) {
+        drop(self);
+    }
+
+    /// Act in another tenant within the same transaction (the event relay,
+    /// which handles events of many tenants in one transaction).
+    pub(crate) async fn rescope(&mut self, tenant: TenantId) -> Result<(), sqlx::Error> {
+        if tenant == self.tenant {
+            return Ok(());
+        }
+        sqlx::query(
+            "SELECT set_config('p360.all_tenants', 'off', true), \
+             set_config('p360.tenant_ids', $1, true)",
+        )
+        .bind(tenant.0.to_string())
+        .execute(&mut *self.tx)
+        .await?;
+        self.tenant = tenant;
+        Ok(())
+    }
+}
+
+impl Deref for TenantTx {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for TenantTx {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+}
+
+/// A transaction that sees several tenants, or all of them.
+pub struct ScopedTx {
+    tx: Transaction<'static, Postgres>,
+    visibility: Visibility,
+}
+
+impl ScopedTx {
+    /// Every tenant.
+    pub async fn all(pool: &PgPool, _: AllTenants) -> Result<ScopedTx, sqlx::Error> {
+        ScopedTx::begin(pool, Visibility::All).await
+    }
+
+    /// What a principal may see (`Principal::visibility`).
+    pub(crate) async fn begin(
+        pool: &PgPool,
+        visibility: Visibility,
+    ) -> Result<ScopedTx, sqlx::Error> {
+        let tx = begin(pool, &visibility, Isolation::ReadCommitted).await?;
+        Ok(ScopedTx { tx, visibility })
+    }
+
+    pub fn visibility(&self) -> &Visibility {
+        &self.visibility
+    }
+
+    pub fn conn(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    /// Narrow the transaction to one tenant (the event relay).
+    pub(crate) async fn into_tenant(self, tenant: TenantId) -> Result<TenantTx, sqlx::Error> {
+        let mut t = TenantTx {
+            tx: self.tx,
+            tenant: TenantId(uuid::Uuid::nil()),
+        };
+        t.rescope(tenant).await?;
+        Ok(t)
+    }
+}
+
+impl Deref for ScopedTx {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for ScopedTx {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
 }

@@ -404,3 +404,28 @@ impl Drop for Moto {
         let _ = self.child.wait();
     }
 }
+
+/// The newest migration this binary knows.
+pub fn latest_migration() -> i64 {
+    platform::db::MIGRATOR
+        .iter()
+        .map(|m| m.version)
+        .max()
+        .unwrap()
+}
+
+/// How many migrations come after `version` (to go back to it with `migrate down`).
+pub fn migrations_after(version: i64) -> usize {
+    platform::db::MIGRATOR
+        .iter()
+        .filter(|m| m.version > version && m.migration_type.is_up_migration())
+        .count()
+}
+
+/// How many migrations are classed contract.
+pub fn contract_migrations() -> usize {
+    platform::db::MIGRATION_CLASSES
+        .iter()
+        .filter(|(_, c, _)| *c == platform::db::MigrationClass::Contract)
+        .count()
+}

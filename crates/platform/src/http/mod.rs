@@ -6,6 +6,7 @@ pub mod middleware;
 pub mod ops;
 pub mod pagination;
 pub mod problem;
+pub mod versioned;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -4,7 +4,10 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use uuid::Uuid;
+
+use super::problem::{ApiError, FieldError, Problem};
 
 /// Where a page starts: after the item with this (time, id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +35,91 @@ impl Cursor {
 /// Page sizes: default and maximum.
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 500;
+
+/// `limit` and `cursor` of a list request, validated (422 listing both).
+pub fn page(limit: Option<i64>, cursor: Option<&str>) -> Result<(i64, Option<Cursor>), ApiError> {
+    page_up_to(limit, cursor, DEFAULT_LIMIT, MAX_LIMIT)
+}
+
+/// As [`page`], with another default and maximum (e.g. exports).
+pub fn page_up_to(
+    limit: Option<i64>,
+    cursor: Option<&str>,
+    default: i64,
+    max: i64,
+) -> Result<(i64, Option<Cursor>), ApiError> {
+    let mut errors = Vec::new();
+    let parsed = parse_page(limit, cursor, default, max, &mut errors);
+    if errors.is_empty() {
+        Ok(parsed)
+    } else {
+        Err(Problem::validation(errors).into())
+    }
+}
+
+/// `limit` (default `default`, 1 to `max`) and `cursor`, adding a field
+/// error for each that is wrong (for handlers checking other fields too).
+pub fn parse_page(
+    limit: Option<i64>,
+    cursor: Option<&str>,
+    default: i64,
+    max: i64,
+    errors: &mut Vec<FieldError>,
+) -> (i64, Option<Cursor>) {
+    let limit = limit.unwrap_or(default);
+    if !(1..=max).contains(&limit) {
+        errors.push(FieldError::new(
+            "limit",
+            "out_of_range",
+            format!("1 to {max}"),
+        ));
+    }
+    let cursor = match cursor.map(Cursor::decode) {
+        Some(Some(c)) => Some(c),
+        Some(None) => {
+            errors.push(FieldError::new(
+                "cursor",
+                "invalid",
+                "not a cursor from this API",
+            ));
+            None
+        }
+        None => None,
+    };
+    (limit, cursor)
+}
+
+/// A page of a list.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// The same page with each item converted.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next_cursor: self.next_cursor,
+        }
+    }
+
+    /// Build a page from up to `limit + 1` rows.
+    pub fn from_rows(mut rows: Vec<T>, limit: i64, position: impl Fn(&T) -> Cursor) -> Page<T> {
+        let next_cursor = if rows.len() as i64 > limit {
+            rows.truncate(limit as usize);
+            rows.last().map(|r| position(r).encode())
+        } else {
+            None
+        };
+        Page {
+            items: rows,
+            next_cursor,
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

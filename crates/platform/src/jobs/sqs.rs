@@ -481,7 +481,7 @@ impl Execution {
             job_id: id,
             attempt,
             max_attempts,
-            services: self.registry.services.clone(),
+            services: (),
         };
         let renew = {
             let (client, url, receipt, lease) = (

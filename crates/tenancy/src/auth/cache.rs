@@ -16,10 +16,10 @@ use std::time::{Duration, Instant};
 
 use aws_lc_rs::digest::{SHA256, digest};
 use sqlx::postgres::PgListener;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::{Actor, Principal};
+use crate::principal::{Actor, Principal};
 use crate::scope::TenantId;
 
 /// The longest a cached principal is trusted without a database look-up.
@@ -54,14 +54,9 @@ impl Invalidation {
 }
 
 /// Announce a change to every instance; delivered when `tx` commits.
-pub async fn announce(
-    tx: &mut Transaction<'static, Postgres>,
-    what: &Invalidation,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(CHANNEL)
-        .bind(what.encode())
-        .execute(&mut **tx)
+pub async fn announce(tx: &mut PgConnection, what: &Invalidation) -> Result<(), sqlx::Error> {
+    sqlx::query!("SELECT pg_notify($1, $2)", CHANNEL, what.encode())
+        .execute(tx)
         .await?;
     Ok(())
 }
@@ -155,7 +150,8 @@ impl PrincipalCache {
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         map.retain(|_, e| match what {
             Invalidation::Actor(id) => match &e.principal.actor {
-                Actor::User(u) | Actor::ApiKey(u) => u != id,
+                Actor::User(u) => u.0 != *id,
+                Actor::ApiKey(k) => k.0 != *id,
                 Actor::System => true,
             },
             Invalidation::Tenant(t) => {

@@ -1,5 +1,5 @@
 //! Authentication: bearer tokens (OIDC access tokens or `p360_` API keys) to a
-//! [`Principal`], and the extractors handlers use.
+//! [`Principal`], and the extractors handlers use (`Principal`, `InTenant`).
 //!
 //! Failures are 401 problem+json with `WWW-Authenticate: Bearer
 //! error="invalid_token"`; a valid identity without permission is 403.
@@ -11,174 +11,25 @@ pub mod jwt;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::config::{AuthConfig, IssuerKind};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{StatusCode, header};
 use platform::config::PlatformConfig;
-use platform::http::problem::{ApiError, Problem};
+use platform::http::problem::Problem;
 use platform::rate_limit::{Backend, Decision, RateLimiter};
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use crate::api_keys;
-use crate::audit::RequestMeta;
-use crate::roles::{Permission, Role, UserKind};
-use crate::scope::{TenantId, Visibility};
+use crate::config::{AuthConfig, IssuerKind};
+use crate::principal::{
+    Actor, AuthRejection, InTenant, Principal, RequestMeta, Unauthorized, request_meta,
+};
+use crate::roles::{Role, UserKind};
+use crate::scope::{AllTenants, ScopedTransaction, ScopedTx};
 use crate::users;
 use jwt::{Issuer, KeySource, TokenError, VerifiedToken};
 
-/// The header staff use to choose the tenant they act in.
-pub const TENANT_HEADER: &str = "p360-tenant";
-
-/// Who acts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Actor {
-    User(Uuid),
-    ApiKey(Uuid),
-    System,
-}
-
-impl Actor {
-    pub fn audit_parts(&self) -> (&'static str, Option<String>) {
-        match self {
-            Actor::User(id) => ("user", Some(id.to_string())),
-            Actor::ApiKey(id) => ("api_key", Some(id.to_string())),
-            Actor::System => ("system", None),
-        }
-    }
-}
-
-/// An authenticated caller.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    pub actor: Actor,
-    pub role: Role,
-    /// Customers and API keys: their tenant.
-    pub tenant: Option<TenantId>,
-    /// Staff: the tenants they are assigned to.
-    pub assigned: Vec<TenantId>,
-    pub email: Option<String>,
-    pub meta: RequestMeta,
-}
-
-impl Principal {
-    /// 403 unless the role has `p`.
-    pub fn require(&self, p: Permission) -> Result<(), ApiError> {
-        if self.role.allows(p) {
-            Ok(())
-        } else {
-            Err(forbidden(format!(
-                "the {} role does not have the {} permission",
-                self.role,
-                p.as_str()
-            ))
-            .into())
-        }
-    }
-
-    /// The tenants this principal may see.
-    pub fn visibility(&self) -> Visibility {
-        match (self.role.kind(), self.tenant) {
-            (UserKind::Customer, Some(t)) => Visibility::one(t),
-            (UserKind::Customer, None) => Visibility::Tenants(Vec::new()),
-            (UserKind::Staff, _) if self.role.sees_all_tenants() => Visibility::All,
-            (UserKind::Staff, _) => Visibility::Tenants(self.assigned.clone()),
-        }
-    }
-
-    pub fn is_staff(&self) -> bool {
-        self.role.kind() == UserKind::Staff
-    }
-}
-
-pub fn forbidden(detail: impl Into<String>) -> Problem {
-    Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden").with_detail(detail)
-}
-
-/// A 401 with the `WWW-Authenticate` challenge.
-#[derive(Debug)]
-pub struct Unauthorized {
-    detail: String,
-    /// `false` when no credentials were sent at all (no `error=` in the challenge).
-    invalid_token: bool,
-}
-
-impl Unauthorized {
-    pub fn invalid(detail: impl Into<String>) -> Unauthorized {
-        Unauthorized {
-            detail: detail.into(),
-            invalid_token: true,
-        }
-    }
-}
-
-impl IntoResponse for Unauthorized {
-    fn into_response(self) -> Response {
-        let mut res = Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized")
-            .with_detail(self.detail)
-            .into_response();
-        let challenge = if self.invalid_token {
-            "Bearer error=\"invalid_token\""
-        } else {
-            "Bearer"
-        };
-        res.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static(challenge),
-        );
-        res
-    }
-}
-
-/// Rejection of the auth extractors.
-#[derive(Debug)]
-pub enum AuthRejection {
-    Unauthorized(Unauthorized),
-    Api(ApiError),
-    RateLimited(std::time::Duration),
-}
-
-impl IntoResponse for AuthRejection {
-    fn into_response(self) -> Response {
-        match self {
-            AuthRejection::Unauthorized(u) => u.into_response(),
-            AuthRejection::Api(e) => e.into_response(),
-            AuthRejection::RateLimited(wait) => {
-                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-                let mut res = Problem::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate-limited",
-                    "Too many requests",
-                )
-                .with_detail(format!("retry after {secs} s"))
-                .into_response();
-                res.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
-                res
-            }
-        }
-    }
-}
-
-impl From<ApiError> for AuthRejection {
-    fn from(e: ApiError) -> Self {
-        AuthRejection::Api(e)
-    }
-}
-
-impl From<Problem> for AuthRejection {
-    fn from(p: Problem) -> Self {
-        AuthRejection::Api(p.into())
-    }
-}
-
-impl From<sqlx::Error> for AuthRejection {
-    fn from(e: sqlx::Error) -> Self {
-        AuthRejection::Api(e.into())
-    }
-}
+pub use crate::principal::TENANT_HEADER;
 
 /// Verifies credentials and resolves them to principals. Shared by all routes
 /// (installed as a request extension).
@@ -263,7 +114,7 @@ impl AuthService {
                 .map_err(|e| AuthRejection::Unauthorized(Unauthorized::invalid(e.to_string())))?;
             let exp = verified.expires_at;
             (
-                users::resolve(&self.pool, &verified, meta).await?,
+                users::provision::resolve(&self.pool, &verified, meta).await?,
                 Some(exp),
             )
         };
@@ -275,7 +126,7 @@ impl AuthService {
     /// instance (delivered on commit) and drop it from this one's cache at once.
     pub async fn commit_change(
         &self,
-        mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+        mut tx: impl ScopedTransaction,
         what: cache::Invalidation,
     ) -> Result<(), sqlx::Error> {
         cache::announce(&mut tx, &what).await?;
@@ -286,28 +137,24 @@ impl AuthService {
 
     /// Keep last-use times current for cached actors, off the request path.
     fn touch_if_due(&self, key: &cache::Key, principal: &Principal) {
-        let (sql, every) = match principal.actor {
-            Actor::ApiKey(_) => (
-                "UPDATE api_keys SET last_used_at = now() WHERE id = $1",
-                std::time::Duration::from_secs(60),
-            ),
-            Actor::User(_) => (
-                "UPDATE users SET last_seen_at = now() WHERE id = $1",
-                std::time::Duration::from_secs(300),
-            ),
+        let every = match principal.actor {
+            Actor::ApiKey(_) => std::time::Duration::from_secs(60),
+            Actor::User(_) => std::time::Duration::from_secs(300),
             Actor::System => return,
         };
         if !self.cache.touch_due(key, every) {
             return;
         }
-        let (Actor::ApiKey(id) | Actor::User(id)) = principal.actor else {
-            return;
-        };
+        let actor = principal.actor.clone();
         let pool = self.pool.clone();
         tokio::spawn(async move {
             let result = async {
-                let mut tx = crate::scope::begin(&pool, &Visibility::All).await?;
-                sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+                let mut tx = ScopedTx::all(&pool, AllTenants::system()).await?;
+                match actor {
+                    Actor::ApiKey(id) => api_keys::store::used(&mut tx, id, false).await?,
+                    Actor::User(id) => users::store::touch(&mut tx, id).await?,
+                    Actor::System => {}
+                }
                 tx.commit().await
             }
             .await;
@@ -385,13 +232,11 @@ fn auth_service(parts: &Parts) -> Result<Arc<AuthService>, AuthRejection> {
 }
 
 fn bearer(parts: &Parts) -> Result<&str, AuthRejection> {
-    let value = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .ok_or(AuthRejection::Unauthorized(Unauthorized {
-            detail: "this endpoint needs an Authorization: Bearer token".into(),
-            invalid_token: false,
-        }))?;
+    let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
+        AuthRejection::Unauthorized(Unauthorized::missing(
+            "this endpoint needs an Authorization: Bearer token",
+        ))
+    })?;
     let value = value.to_str().map_err(|_| {
         AuthRejection::Unauthorized(Unauthorized::invalid("malformed Authorization header"))
     })?;
@@ -407,61 +252,6 @@ fn bearer(parts: &Parts) -> Result<&str, AuthRejection> {
         )));
     }
     Ok(token.trim())
-}
-
-/// Request id, source IP and user agent, for the audit log.
-pub fn request_meta(parts: &Parts) -> RequestMeta {
-    RequestMeta {
-        request_id: parts
-            .extensions
-            .get::<platform::http::middleware::RequestId>()
-            .map(|r| r.0.clone()),
-        source_ip: parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip().to_string()),
-        user_agent: parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.chars().take(512).collect()),
-    }
-}
-
-/// A principal acting in one tenant: customers in their own; staff in the one
-/// named by the `P360-Tenant` header (slug), which must be visible to them.
-#[derive(Debug, Clone)]
-pub struct InTenant {
-    pub principal: Principal,
-    pub tenant: TenantId,
-}
-
-impl InTenant {
-    /// Audit a successful change to an object of this tenant, in `tx`.
-    pub async fn record_change(
-        &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
-        action: &'static str,
-        target_type: &'static str,
-        target_id: impl ToString,
-        changes: serde_json::Value,
-    ) -> Result<(), sqlx::Error> {
-        crate::audit::record(
-            tx,
-            &self.principal.actor,
-            &self.principal.meta,
-            crate::audit::NewEvent {
-                tenant: Some(self.tenant),
-                action,
-                target_type,
-                target_id: Some(target_id.to_string()),
-                changes,
-                outcome: crate::audit::Outcome::Success,
-            },
-        )
-        .await?;
-        Ok(())
-    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for InTenant {
@@ -490,7 +280,7 @@ impl<S: Send + Sync> FromRequestParts<S> for InTenant {
                     "staff choose the tenant to act in with the P360-Tenant header (its slug)",
                 )
             })?;
-        let tenant = crate::tenants::id_by_slug(&service.pool, slug)
+        let tenant = crate::tenants::store::id_by_slug(&service.pool, slug)
             .await?
             .filter(|t| principal.visibility().includes(*t))
             .ok_or_else(|| Problem::not_found().with_detail(format!("no tenant {slug}")))?;

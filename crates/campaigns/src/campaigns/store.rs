@@ -1,0 +1,322 @@
+//! The SQL of campaigns.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use tenancy::{TenantId, TenantTx};
+use uuid::Uuid;
+
+use super::Row;
+use super::workflow::{Action, CampaignStatus, IoTerms, Objective, Pacing};
+use crate::ids::{AdvertiserId, CampaignId, InsertionOrderId};
+
+/// The insertion order a campaign belongs to, locked.
+pub struct IoLock {
+    pub advertiser_id: AdvertiserId,
+    pub currency: String,
+    pub terms: IoTerms,
+}
+
+/// Lock the IO (serialising budget changes under it) and return it.
+pub async fn lock_io(
+    tx: &mut TenantTx,
+    id: InsertionOrderId,
+) -> Result<Option<IoLock>, sqlx::Error> {
+    let tenant = tx.tenant();
+    let r = sqlx::query!(
+        r#"SELECT advertiser_id AS "advertiser_id: AdvertiserId", currency, budget_micros,
+                  start_date, end_date
+           FROM insertion_orders WHERE id = $1 AND tenant_id = $2 FOR UPDATE"#,
+        id as InsertionOrderId,
+        tenant as TenantId
+    )
+    .fetch_optional(tx.conn())
+    .await?;
+    Ok(r.map(|r| IoLock {
+        advertiser_id: r.advertiser_id,
+        currency: r.currency,
+        terms: IoTerms {
+            budget_micros: r.budget_micros,
+            start_date: r.start_date,
+            end_date: r.end_date,
+        },
+    }))
+}
+
+/// Budget already committed to the IO's other campaigns (not archived).
+pub async fn committed(
+    tx: &mut TenantTx,
+    io: InsertionOrderId,
+    except: Option<CampaignId>,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT coalesce(sum(budget_micros), 0)::bigint AS "sum!" FROM campaigns
+           WHERE insertion_order_id = $1 AND status <> 'archived'
+             AND ($2::uuid IS NULL OR id <> $2)"#,
+        io as InsertionOrderId,
+        except as Option<CampaignId>
+    )
+    .fetch_one(tx.conn())
+    .await
+}
+
+/// What a new campaign is made of.
+pub struct New<'a> {
+    pub insertion_order_id: InsertionOrderId,
+    pub advertiser_id: AdvertiserId,
+    pub currency: &'a str,
+    pub name: &'a str,
+    pub objective: Objective,
+    pub budget_micros: i64,
+    pub daily_cap_micros: Option<i64>,
+    pub flight_start: NaiveDate,
+    pub flight_end: NaiveDate,
+    pub pacing: Pacing,
+    pub kpi_goal: Option<&'a serde_json::Value>,
+}
+
+pub async fn insert(tx: &mut TenantTx, c: &New<'_>) -> Result<Row, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query_as!(
+        Row,
+        r#"INSERT INTO campaigns (id, tenant_id, insertion_order_id, advertiser_id, currency, name,
+               objective, budget_micros, daily_cap_micros, flight_start, flight_end, pacing, kpi_goal)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+           RETURNING id AS "id: CampaignId", insertion_order_id AS "insertion_order_id: InsertionOrderId",
+               advertiser_id AS "advertiser_id: AdvertiserId", currency, name,
+               objective AS "objective: Objective", budget_micros, daily_cap_micros, flight_start,
+               flight_end, pacing AS "pacing: Pacing", kpi_goal, status AS "status: CampaignStatus",
+               submitted_by, submitted_at, approved_by, approved_at, first_approved_at,
+               rejection_reason, version, created_at, updated_at"#,
+        CampaignId::new() as CampaignId,
+        tenant as TenantId,
+        c.insertion_order_id as InsertionOrderId,
+        c.advertiser_id as AdvertiserId,
+        c.currency,
+        c.name,
+        c.objective as Objective,
+        c.budget_micros,
+        c.daily_cap_micros,
+        c.flight_start,
+        c.flight_end,
+        c.pacing as Pacing,
+        c.kpi_goal
+    )
+    .fetch_one(tx.conn())
+    .await
+}
+
+pub async fn get(tx: &mut TenantTx, id: CampaignId) -> Result<Option<Row>, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query_as!(
+        Row,
+        r#"SELECT id AS "id: CampaignId", insertion_order_id AS "insertion_order_id: InsertionOrderId",
+               advertiser_id AS "advertiser_id: AdvertiserId", currency, name,
+               objective AS "objective: Objective", budget_micros, daily_cap_micros, flight_start,
+               flight_end, pacing AS "pacing: Pacing", kpi_goal, status AS "status: CampaignStatus",
+               submitted_by, submitted_at, approved_by, approved_at, first_approved_at,
+               rejection_reason, version, created_at, updated_at
+           FROM campaigns WHERE id = $1 AND tenant_id = $2"#,
+        id as CampaignId,
+        tenant as TenantId
+    )
+    .fetch_optional(tx.conn())
+    .await
+}
+
+/// The campaign, locked for a change.
+pub async fn lock(tx: &mut TenantTx, id: CampaignId) -> Result<Option<Row>, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query_as!(
+        Row,
+        r#"SELECT id AS "id: CampaignId", insertion_order_id AS "insertion_order_id: InsertionOrderId",
+               advertiser_id AS "advertiser_id: AdvertiserId", currency, name,
+               objective AS "objective: Objective", budget_micros, daily_cap_micros, flight_start,
+               flight_end, pacing AS "pacing: Pacing", kpi_goal, status AS "status: CampaignStatus",
+               submitted_by, submitted_at, approved_by, approved_at, first_approved_at,
+               rejection_reason, version, created_at, updated_at
+           FROM campaigns WHERE id = $1 AND tenant_id = $2 FOR UPDATE"#,
+        id as CampaignId,
+        tenant as TenantId
+    )
+    .fetch_optional(tx.conn())
+    .await
+}
+
+/// The insertion order of a campaign (to lock it first).
+pub async fn insertion_order_of(
+    tx: &mut TenantTx,
+    id: CampaignId,
+) -> Result<Option<InsertionOrderId>, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query_scalar!(
+        r#"SELECT insertion_order_id AS "io: InsertionOrderId" FROM campaigns
+           WHERE id = $1 AND tenant_id = $2"#,
+        id as CampaignId,
+        tenant as TenantId
+    )
+    .fetch_optional(tx.conn())
+    .await
+}
+
+/// List filters (each optional).
+#[derive(Debug, Default)]
+pub struct Filter {
+    pub status: Option<CampaignStatus>,
+    pub advertiser_id: Option<AdvertiserId>,
+    pub insertion_order_id: Option<InsertionOrderId>,
+    /// Campaigns whose flight overlaps [from, to].
+    pub flight_from: Option<NaiveDate>,
+    pub flight_to: Option<NaiveDate>,
+    /// A LIKE pattern (escaped) the name contains, case-insensitively.
+    pub name: Option<String>,
+}
+
+/// Newest first, after the cursor (created_at, id).
+pub async fn list(
+    tx: &mut TenantTx,
+    f: &Filter,
+    before: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<Row>, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query_as!(
+        Row,
+        r#"SELECT id AS "id: CampaignId", insertion_order_id AS "insertion_order_id: InsertionOrderId",
+               advertiser_id AS "advertiser_id: AdvertiserId", currency, name,
+               objective AS "objective: Objective", budget_micros, daily_cap_micros, flight_start,
+               flight_end, pacing AS "pacing: Pacing", kpi_goal, status AS "status: CampaignStatus",
+               submitted_by, submitted_at, approved_by, approved_at, first_approved_at,
+               rejection_reason, version, created_at, updated_at
+           FROM campaigns WHERE tenant_id = $1
+             AND ($2::text IS NULL OR status = $2)
+             AND ($3::uuid IS NULL OR advertiser_id = $3)
+             AND ($4::uuid IS NULL OR insertion_order_id = $4)
+             AND ($5::date IS NULL OR flight_end >= $5)
+             AND ($6::date IS NULL OR flight_start <= $6)
+             AND ($7::text IS NULL OR name ILIKE '%' || $7 || '%')
+             AND ($8::timestamptz IS NULL OR (created_at, id) < ($8, $9))
+           ORDER BY created_at DESC, id DESC LIMIT $10"#,
+        tenant as TenantId,
+        f.status as Option<CampaignStatus>,
+        f.advertiser_id as Option<AdvertiserId>,
+        f.insertion_order_id as Option<InsertionOrderId>,
+        f.flight_from,
+        f.flight_to,
+        f.name,
+        before.map(|b| b.0),
+        before.map(|b| b.1),
+        limit
+    )
+    .fetch_all(tx.conn())
+    .await
+}
+
+/// What an update writes (fields left `None` stay as they are).
+pub struct Changes<'a> {
+    pub name: Option<&'a str>,
+    pub objective: Option<Objective>,
+    pub budget_micros: Option<i64>,
+    pub flight_start: NaiveDate,
+    pub flight_end: NaiveDate,
+    pub pacing: Option<Pacing>,
+    pub daily_cap_micros: Option<i64>,
+    pub kpi_goal: Option<&'a serde_json::Value>,
+    /// The change needs approval again: `by` becomes its submitter.
+    pub back_to_approval: bool,
+    pub by: &'a str,
+}
+
+pub async fn update(
+    tx: &mut TenantTx,
+    id: CampaignId,
+    c: &Changes<'_>,
+) -> Result<Row, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query_as!(
+        Row,
+        r#"UPDATE campaigns SET name = coalesce($3, name), objective = coalesce($4, objective),
+               budget_micros = coalesce($5, budget_micros), flight_start = $6, flight_end = $7,
+               pacing = coalesce($8, pacing), daily_cap_micros = coalesce($9, daily_cap_micros),
+               kpi_goal = coalesce($10, kpi_goal),
+               status = CASE WHEN $11 THEN 'pending_approval' ELSE status END,
+               submitted_by = CASE WHEN $11 THEN $12 ELSE submitted_by END,
+               submitted_at = CASE WHEN $11 THEN now() ELSE submitted_at END,
+               approved_by = CASE WHEN $11 THEN NULL ELSE approved_by END,
+               approved_at = CASE WHEN $11 THEN NULL ELSE approved_at END,
+               version = version + 1, updated_at = now()
+           WHERE id = $1 AND tenant_id = $2
+           RETURNING id AS "id: CampaignId", insertion_order_id AS "insertion_order_id: InsertionOrderId",
+               advertiser_id AS "advertiser_id: AdvertiserId", currency, name,
+               objective AS "objective: Objective", budget_micros, daily_cap_micros, flight_start,
+               flight_end, pacing AS "pacing: Pacing", kpi_goal, status AS "status: CampaignStatus",
+               submitted_by, submitted_at, approved_by, approved_at, first_approved_at,
+               rejection_reason, version, created_at, updated_at"#,
+        id as CampaignId,
+        tenant as TenantId,
+        c.name,
+        c.objective as Option<Objective>,
+        c.budget_micros,
+        c.flight_start,
+        c.flight_end,
+        c.pacing as Option<Pacing>,
+        c.daily_cap_micros,
+        c.kpi_goal,
+        c.back_to_approval,
+        c.by
+    )
+    .fetch_one(tx.conn())
+    .await
+}
+
+/// Apply a workflow step: the new status and who took the step.
+pub async fn transition(
+    tx: &mut TenantTx,
+    id: CampaignId,
+    action: Action,
+    by: &str,
+    reason: Option<&str>,
+) -> Result<Row, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query_as!(
+        Row,
+        r#"UPDATE campaigns SET status = $3,
+               submitted_by = CASE WHEN $4 = 'submit' THEN $5 ELSE submitted_by END,
+               submitted_at = CASE WHEN $4 = 'submit' THEN now() ELSE submitted_at END,
+               approved_by = CASE WHEN $4 = 'approve' THEN $5 ELSE approved_by END,
+               approved_at = CASE WHEN $4 = 'approve' THEN now() ELSE approved_at END,
+               first_approved_at = CASE WHEN $4 = 'approve'
+                   THEN coalesce(first_approved_at, now()) ELSE first_approved_at END,
+               rejection_reason = CASE WHEN $4 = 'reject' THEN $6
+                   WHEN $4 = 'submit' THEN NULL ELSE rejection_reason END,
+               version = version + 1, updated_at = now()
+           WHERE id = $1 AND tenant_id = $2
+           RETURNING id AS "id: CampaignId", insertion_order_id AS "insertion_order_id: InsertionOrderId",
+               advertiser_id AS "advertiser_id: AdvertiserId", currency, name,
+               objective AS "objective: Objective", budget_micros, daily_cap_micros, flight_start,
+               flight_end, pacing AS "pacing: Pacing", kpi_goal, status AS "status: CampaignStatus",
+               submitted_by, submitted_at, approved_by, approved_at, first_approved_at,
+               rejection_reason, version, created_at, updated_at"#,
+        id as CampaignId,
+        tenant as TenantId,
+        action.to() as CampaignStatus,
+        action.as_str(),
+        by,
+        reason
+    )
+    .fetch_one(tx.conn())
+    .await
+}
+
+/// Back to approval after a change elsewhere (its ad groups); the new version.
+pub async fn resubmit(tx: &mut TenantTx, id: CampaignId, by: &str) -> Result<i64, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query_scalar!(
+        "UPDATE campaigns SET status = 'pending_approval', submitted_by = $3, submitted_at = now(), \
+         approved_by = NULL, approved_at = NULL, version = version + 1, updated_at = now() \
+         WHERE id = $1 AND tenant_id = $2 RETURNING version",
+        id as CampaignId,
+        tenant as TenantId,
+        by
+    )
+    .fetch_one(tx.conn())
+    .await
+}

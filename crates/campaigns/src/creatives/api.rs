@@ -1,0 +1,220 @@
+//! `/v1/creatives`: the multipart upload, reads, changes and previews.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use platform::http::AppState;
+use platform::http::pagination::{Cursor, Page, page};
+use platform::http::problem::{ApiError, FieldError, Problem};
+use platform::http::versioned::{Precondition, Versioned};
+use serde::Deserialize;
+use tenancy::InTenant;
+use tenancy::roles::Permission;
+use utoipa::IntoParams;
+
+use super::files::MAX_ZIP_BYTES;
+use super::{Creative, CreativeKind, CreativePatch, CreativeUpload, Upload, service};
+use crate::ids::{AdvertiserId, CreativeId};
+
+/// Read the form, holding at most the file size limit in memory.
+async fn read_form(mut multipart: Multipart) -> Result<Upload, ApiError> {
+    let mut form = Upload::default();
+    let bad = |detail: String| {
+        Problem::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request").with_detail(detail)
+    };
+    while let Some(mut field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| bad(e.body_text()))?
+    {
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "file" {
+            let mut bytes = Vec::new();
+            while let Some(chunk) = field.chunk().await.map_err(|e| bad(e.body_text()))? {
+                if bytes.len() + chunk.len() > MAX_ZIP_BYTES {
+                    return Err(Problem::validation(vec![FieldError::new(
+                        "file",
+                        "too_large",
+                        format!("files are limited to {} KB", MAX_ZIP_BYTES / 1024),
+                    )])
+                    .into());
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            form.file = Some(bytes);
+        } else {
+            let text = field.text().await.map_err(|e| bad(e.body_text()))?;
+            match name.as_str() {
+                "advertiser_id" => form.advertiser_id = Some(text),
+                "name" => form.name = Some(text),
+                "click_url" => form.click_url = Some(text),
+                other => {
+                    return Err(Problem::validation(vec![FieldError::new(
+                        other,
+                        "unknown_field",
+                        "not a field of this form",
+                    )])
+                    .into());
+                }
+            }
+        }
+    }
+    Ok(form)
+}
+
+/// Upload a creative.
+#[utoipa::path(post, path = "/v1/creatives", tag = "campaigns", operation_id = "creatives_create",
+    request_body(content = CreativeUpload, content_type = "multipart/form-data"),
+    responses((status = 201, body = Creative), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create(
+    ctx: InTenant,
+    State(state): State<AppState>,
+    multipart: Multipart,
+) -> Result<Versioned<Creative>, ApiError> {
+    ctx.require(Permission::CampaignsWrite)?;
+    let form = read_form(multipart).await?;
+    let mut tx = ctx.begin(&state.pool).await?;
+    let creative = service::create(&mut tx, &ctx.principal, &state.storage, form).await?;
+    tx.commit().await?;
+    Ok(Versioned::created(creative.version, creative))
+}
+
+async fn find(state: &AppState, ctx: &InTenant, id: CreativeId) -> Result<Creative, ApiError> {
+    let mut tx = ctx.begin(&state.pool).await?;
+    let found = service::get(&mut tx, &ctx.principal, id).await;
+    tx.end_read();
+    found
+}
+
+/// One creative.
+#[utoipa::path(get, path = "/v1/creatives/{id}", tag = "campaigns", operation_id = "creatives_get",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Creative), (status = 404, body = Problem)))]
+pub async fn get(
+    ctx: InTenant,
+    State(state): State<AppState>,
+    Path(id): Path<CreativeId>,
+) -> Result<Versioned<Creative>, ApiError> {
+    let c = find(&state, &ctx, id).await?;
+    Ok(Versioned::ok(c.version, c))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pub advertiser_id: Option<AdvertiserId>,
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// Creatives, newest first.
+#[utoipa::path(get, path = "/v1/creatives", tag = "campaigns", operation_id = "creatives_list",
+    params(ListQuery),
+    responses((status = 200, body = Page<Creative>)))]
+pub async fn list(
+    ctx: InTenant,
+    State(state): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Page<Creative>>, ApiError> {
+    ctx.require(Permission::CampaignsRead)?;
+    let (limit, cursor) = page(q.limit, q.cursor.as_deref())?;
+    let mut tx = ctx.begin(&state.pool).await?;
+    let rows = service::list(&mut tx, &ctx.principal, q.advertiser_id, cursor, limit + 1).await;
+    tx.end_read();
+    Ok(Json(Page::from_rows(rows?, limit, |c| Cursor {
+        at: c.created_at,
+        id: c.id.0,
+    })))
+}
+
+/// The creative as it renders: the image, or the HTML5 bundle's `index.html`.
+#[utoipa::path(get, path = "/v1/creatives/{id}/preview", tag = "campaigns", operation_id = "creatives_preview",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, description = "The image or index.html"), (status = 404, body = Problem)))]
+pub async fn preview(
+    ctx: InTenant,
+    State(state): State<AppState>,
+    Path(id): Path<CreativeId>,
+) -> Result<Response, ApiError> {
+    let c = find(&state, &ctx, id).await?;
+    serve_file(&state, &c, &c.preview_path()).await
+}
+
+/// A file of an HTML5 bundle (scripts, styles, images it loads).
+#[utoipa::path(get, path = "/v1/creatives/{id}/preview/{*path}", tag = "campaigns", operation_id = "creatives_preview_file",
+    params(("id" = Uuid, Path), ("path" = String, Path)),
+    responses((status = 200, description = "The file"), (status = 404, body = Problem)))]
+pub async fn preview_file(
+    ctx: InTenant,
+    State(state): State<AppState>,
+    Path((id, path)): Path<(CreativeId, String)>,
+) -> Result<Response, ApiError> {
+    let c = find(&state, &ctx, id).await?;
+    if c.kind != CreativeKind::Html5 {
+        return Err(Problem::not_found().into());
+    }
+    serve_file(&state, &c, &path).await
+}
+
+async fn serve_file(state: &AppState, c: &Creative, path: &str) -> Result<Response, ApiError> {
+    let (bytes, content_type) = service::read_file(&state.storage, c, path).await?;
+    let mut res = Response::new(Body::from(bytes));
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&content_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    // HTML5 runs sandboxed: its scripts run, but in an opaque origin with no
+    // access to the app's cookies, storage or API, and it loads only its own files.
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "sandbox allow-scripts; default-src 'self' data: blob:; script-src 'self' 'unsafe-inline'; \
+             style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'none'; frame-ancestors 'self'",
+        ),
+    );
+    Ok(res.into_response())
+}
+
+/// Rename a creative or change its click-through URL (`If-Match` required).
+#[utoipa::path(patch, path = "/v1/creatives/{id}", tag = "campaigns", operation_id = "creatives_update",
+    request_body = CreativePatch, params(("id" = Uuid, Path)),
+    responses((status = 200, body = Creative), (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem), (status = 428, body = Problem)))]
+pub async fn update(
+    ctx: InTenant,
+    State(state): State<AppState>,
+    Path(id): Path<CreativeId>,
+    expected: Precondition,
+    Json(body): Json<CreativePatch>,
+) -> Result<Versioned<Creative>, ApiError> {
+    let mut tx = ctx.begin(&state.pool).await?;
+    let c = service::update(&mut tx, &ctx.principal, id, &expected, body).await?;
+    tx.commit().await?;
+    Ok(Versioned::ok(c.version, c))
+}
+
+/// Archive a creative: it keeps its files and history, and can no longer be
+/// assigned to ad groups (`If-Match` required).
+#[utoipa::path(delete, path = "/v1/creatives/{id}", tag = "campaigns", operation_id = "creatives_archive",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Creative), (status = 404, body = Problem), (status = 412, body = Problem), (status = 428, body = Problem)))]
+pub async fn archive(
+    ctx: InTenant,
+    State(state): State<AppState>,
+    Path(id): Path<CreativeId>,
+    expected: Precondition,
+) -> Result<Versioned<Creative>, ApiError> {
+    let mut tx = ctx.begin(&state.pool).await?;
+    let c = service::archive(&mut tx, &ctx.principal, id, &expected).await?;
+    tx.commit().await?;
+    Ok(Versioned::ok(c.version, c))
+}

@@ -1,0 +1,149 @@
+//! `Idempotency-Key` on POST: a retry with the same key and the same request
+//! gets the original response (with `Idempotent-Replayed: true`); the same key
+//! with a different request is 422; while the first is still running, 409.
+//!
+//! Keys belong to the authenticated actor. The first response is stored unless
+//! it is a 5xx (so a failure can be retried). A key whose first request never
+//! finished (the process died) is taken over after a minute. Keys expire
+//! after a day ([`ExpireIdempotencyKeys`], a recurring job).
+
+use std::sync::Arc;
+
+use aws_lc_rs::digest::{SHA256, digest};
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Request};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use platform::http::problem::Problem;
+
+use crate::auth::AuthService;
+use crate::principal::Principal;
+
+pub mod store;
+
+pub use store::ExpireIdempotencyKeys;
+
+pub static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+pub static REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+/// Largest response body that is stored for replay.
+const MAX_STORED: usize = 1024 * 1024;
+
+pub async fn layer(req: Request, next: Next) -> Response {
+    if req.method() != Method::POST || !req.headers().contains_key(&IDEMPOTENCY_KEY) {
+        return next.run(req).await;
+    }
+    let key = match req.headers()[&IDEMPOTENCY_KEY].to_str() {
+        Ok(k) if !k.is_empty() && k.len() <= 255 => k.to_string(),
+        _ => {
+            return Problem::validation(vec![platform::http::problem::FieldError::new(
+                "Idempotency-Key",
+                "invalid",
+                "1 to 255 printable characters",
+            )])
+            .into_response();
+        }
+    };
+    let (mut parts, body) = req.into_parts();
+    let Some(auth) = parts.extensions.get::<Arc<AuthService>>().cloned() else {
+        return next.run(Request::from_parts(parts, body)).await;
+    };
+    // Unauthenticated requests go on to be refused by the handler as usual.
+    let principal = match Principal::from_request_parts(&mut parts, &()).await {
+        Ok(p) => p,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let limit = 16 * 1024 * 1024;
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(b) => b,
+        Err(_) => {
+            return Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE).into_response();
+        }
+    };
+    let mut input = Vec::with_capacity(bytes.len() + 64);
+    input.extend(parts.uri.to_string().as_bytes());
+    input.push(0);
+    input.extend(&bytes);
+    let hash = digest(&SHA256, &input).as_ref().to_vec();
+    let actor = principal.actor_ref();
+    let pool = auth.pool().clone();
+    match store::claim(&pool, &actor, &key, &hash).await {
+        Ok(true) => {}
+        Ok(false) => return replay(&pool, &actor, &key, &hash).await,
+        Err(e) => return platform::http::problem::ApiError::from(e).into_response(),
+    }
+
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    if response.status().is_server_error() {
+        store::forget(&pool, &actor, &key).await;
+        return response;
+    }
+    let (res_parts, res_body) = response.into_parts();
+    let body = match axum::body::to_bytes(res_body, MAX_STORED).await {
+        Ok(b) => b,
+        Err(_) => {
+            store::forget(&pool, &actor, &key).await;
+            return Problem::internal().into_response();
+        }
+    };
+    let text = |h: HeaderName| {
+        res_parts
+            .headers
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let answer = store::Stored {
+        request_hash: hash,
+        status: Some(i64::from(res_parts.status.as_u16())),
+        content_type: text(header::CONTENT_TYPE),
+        location: text(header::LOCATION),
+        etag: text(header::ETAG),
+        body: Some(body.to_vec()),
+    };
+    if let Err(e) = store::save(&pool, &actor, &key, &answer).await {
+        tracing::warn!(error = %e, "could not store the idempotent response; a retry will run again");
+        store::forget(&pool, &actor, &key).await;
+    }
+    Response::from_parts(res_parts, Body::from(body))
+}
+
+async fn replay(pool: &sqlx::PgPool, actor: &str, key: &str, hash: &[u8]) -> Response {
+    let stored = match store::find(pool, actor, key).await {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return Problem::conflict("the first request with this Idempotency-Key failed; retry")
+                .into_response();
+        }
+        Err(e) => return platform::http::problem::ApiError::from(e).into_response(),
+    };
+    if stored.request_hash != hash {
+        return Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency-key-reused",
+            "Idempotency-Key reused",
+        )
+        .with_detail("this Idempotency-Key was used for a different request")
+        .into_response();
+    }
+    let Some(status) = stored.status else {
+        return Problem::conflict("a request with this Idempotency-Key is still being processed")
+            .into_response();
+    };
+    let mut res = Response::new(Body::from(stored.body.unwrap_or_default()));
+    *res.status_mut() = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
+    let h = res.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_TYPE, stored.content_type),
+        (header::LOCATION, stored.location),
+        (header::ETAG, stored.etag),
+    ] {
+        if let Some(v) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            h.insert(name, v);
+        }
+    }
+    h.insert(REPLAYED.clone(), HeaderValue::from_static("true"));
+    res
+}

@@ -1,0 +1,172 @@
+//! Sign-in: a verified token to a [`Principal`], provisioning the user the
+//! first time (staff from the issuer's roles claim; customers from the
+//! token's tenant and role or an invitation for their address).
+
+use platform::http::problem::{ApiError, Problem};
+use sqlx::{PgConnection, PgPool};
+
+use super::{UserStatus, store};
+use crate::audit::{self, NewEvent, Outcome};
+use crate::auth::jwt::VerifiedToken;
+use crate::auth::kind_allowed;
+use crate::config::IssuerKind;
+use crate::principal::{Actor, AuthRejection, Principal, RequestMeta, UserId, forbidden};
+use crate::roles::{Role, UserKind};
+use crate::scope::{AllTenants, ScopedTx, TenantId};
+
+/// Resolve a verified token to a principal, provisioning the user on first sign-in.
+pub async fn resolve(
+    pool: &PgPool,
+    token: &VerifiedToken,
+    meta: RequestMeta,
+) -> Result<Principal, AuthRejection> {
+    match resolve_once(pool, token, meta.clone()).await {
+        // Two first requests of the same user at once: the loser finds the
+        // account the winner made.
+        Err(AuthRejection::Api(ApiError::Problem(p)))
+            if p.detail.as_deref() == Some(PROVISION_RACE) =>
+        {
+            resolve_once(pool, token, meta).await
+        }
+        other => other,
+    }
+}
+
+const PROVISION_RACE: &str = "the account was provisioned by a concurrent request; retry";
+
+async fn resolve_once(
+    pool: &PgPool,
+    token: &VerifiedToken,
+    meta: RequestMeta,
+) -> Result<Principal, AuthRejection> {
+    // Sign-in comes before any tenant is known: a system path.
+    let mut tx = ScopedTx::all(pool, AllTenants::system()).await?;
+    let found = store::by_subject(&mut tx, &token.issuer, &token.subject).await?;
+    let (id, tenant, role, email) = match found {
+        Some(known) => {
+            if known.status == UserStatus::Deactivated {
+                return Err(forbidden("this account is deactivated").into());
+            }
+            let mut role = Role::parse(&known.role).ok_or_else(|| forbidden("unknown role"))?;
+            if role.kind() == UserKind::Staff
+                && let Some(claimed) = token_role(token)
+                && claimed != role
+                && claimed.kind() == UserKind::Staff
+            {
+                store::set_role(&mut tx, known.id, claimed.as_str()).await?;
+                role = claimed;
+            }
+            (known.id, known.tenant_id, role, known.email)
+        }
+        None => provision(&mut tx, token, &meta).await?,
+    };
+    if let Some(t) = tenant
+        && !crate::tenants::store::is_active(&mut tx, t).await?
+    {
+        return Err(forbidden("this tenant is suspended").into());
+    }
+    store::seen(&mut tx, id).await?;
+    let assigned = if role.kind() == UserKind::Staff {
+        store::assigned_tenants(&mut tx, id).await?
+    } else {
+        Vec::new()
+    };
+    tx.commit().await?;
+    Ok(Principal {
+        actor: Actor::User(id),
+        role,
+        tenant,
+        assigned,
+        email,
+        meta,
+    })
+}
+
+/// The most privileged recognised role in the token that its issuer may grant.
+fn token_role(token: &VerifiedToken) -> Option<Role> {
+    Role::ALL.into_iter().find(|r| {
+        token.roles.iter().any(|t| t == r.as_str()) && kind_allowed(token.kind, token.dev, *r)
+    })
+}
+
+async fn provision(
+    conn: &mut PgConnection,
+    token: &VerifiedToken,
+    meta: &RequestMeta,
+) -> Result<(UserId, Option<TenantId>, Role, Option<String>), AuthRejection> {
+    let role = token_role(token);
+    let staff = match role {
+        Some(r) => r.kind() == UserKind::Staff,
+        None => token.kind == IssuerKind::Internal,
+    };
+    if staff {
+        let role = role.ok_or_else(|| forbidden("no P360 staff role in the token"))?;
+        let id = store::insert_from_token(conn, token, None, role.as_str())
+            .await
+            .map_err(provision_race)?;
+        record_provisioned(conn, id, None, role, "user.provisioned", meta).await?;
+        return Ok((id, None, role, token.email.clone()));
+    }
+    let tenant = match &token.tenant {
+        Some(slug) => crate::tenants::store::id_by_slug(&mut *conn, slug).await?,
+        None => None,
+    };
+    // An invitation for this e-mail address (in the token's tenant, if it names one).
+    if let Some(email) = &token.email
+        && let [(id, tenant, role)] = store::invitations(conn, email, tenant).await?.as_slice()
+    {
+        let role = Role::parse(role).ok_or_else(|| forbidden("unknown role"))?;
+        store::accept_invitation(conn, *id, token)
+            .await
+            .map_err(provision_race)?;
+        record_provisioned(conn, *id, Some(*tenant), role, "user.joined", meta).await?;
+        return Ok((*id, Some(*tenant), role, token.email.clone()));
+    }
+    match (tenant, role) {
+        (Some(tenant), Some(role)) => {
+            let id = store::insert_from_token(conn, token, Some(tenant), role.as_str())
+                .await
+                .map_err(provision_race)?;
+            record_provisioned(conn, id, Some(tenant), role, "user.provisioned", meta).await?;
+            Ok((id, Some(tenant), role, token.email.clone()))
+        }
+        _ => Err(forbidden(
+            "no P360 account: the token names no known tenant and role, and there is no invitation for this address",
+        )
+        .into()),
+    }
+}
+
+/// Two first requests of the same user at once: the loser retries as a known user.
+fn provision_race(e: sqlx::Error) -> AuthRejection {
+    if matches!(&e, sqlx::Error::Database(db) if db.code().as_deref() == Some("23505")) {
+        Problem::conflict(PROVISION_RACE).into()
+    } else {
+        e.into()
+    }
+}
+
+async fn record_provisioned(
+    conn: &mut PgConnection,
+    id: UserId,
+    tenant: Option<TenantId>,
+    role: Role,
+    action: &'static str,
+    meta: &RequestMeta,
+) -> Result<(), sqlx::Error> {
+    audit::record(
+        conn,
+        &Actor::User(id),
+        meta,
+        NewEvent {
+            tenant,
+            action,
+            target_type: "user",
+            target_id: Some(id.to_string()),
+            changes: serde_json::json!({"after": {"role": role.as_str(), "status": "active"}}),
+            outcome: Outcome::Success,
+        },
+    )
+    .await?;
+    Ok(())
+}
