@@ -613,7 +613,7 @@ async fn deploy_command(
     action: DeployCommand,
     shutdown: Shutdown,
 ) -> anyhow::Result<Outcome> {
-    use ::release::process::{self as release, Finished};
+    use ::release::deployment::{self as release, Finished};
     use std::sync::Arc;
     let config = Arc::new(config.release());
     let database = tokio::select! {
