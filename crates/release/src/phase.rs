@@ -298,7 +298,7 @@ impl Controller {
                     Err(e2) => {
                         self.record(
                             "deployment.stuck",
-                            json!({"phase": "shift", "error": format!("{e:#}"), "rollback_error": format!("{e2:#}")}),
+                            json!({"phase": Phase::Shift, "error": format!("{e:#}"), "rollback_error": format!("{e2:#}")}),
                             Some(format!(
                                 "TRAFFIC MAY BE SPLIT: {e:#}; putting it back on the {} slot failed too ({e2:#}); run `p360 deploy rollback`",
                                 self.from.name()
