@@ -5,7 +5,7 @@
 extern crate self as platform;
 
 pub mod backup;
-pub mod commands;
+pub mod cli;
 pub mod config;
 pub mod db;
 pub mod embedded_pg;

@@ -2,8 +2,28 @@
 //! end and stored as they go (`p360 deploy ...`), on the mechanisms of the
 //! `deploy` crate (traffic backends, metric sources, the rollout controller),
 //! plus fault injection and the one-machine drill that exercise it.
+//!
+//! - [`deployment`]: the commands (start, resume, promote, rollback, status,
+//!   history);
+//! - [`phase`]: the phases in order, one function each;
+//! - `controller`: what drives one deployment through them; `supervisor`:
+//!   its watch over the traffic shift;
+//! - [`store`]: every SQL statement on the deployment tables;
+//! - `heartbeat`: liveness and take-over; `notify`: events to the store, the
+//!   audit log and the webhook; `migrations`: which run when;
+//! - [`backend`]: slots, load balancer and metric source from the
+//!   configuration; [`render`]: status and history as text.
 
+pub mod backend;
 pub mod config;
+mod controller;
+pub mod deployment;
 pub mod drill;
 pub mod faults;
-pub mod process;
+mod heartbeat;
+mod migrations;
+mod notify;
+pub mod phase;
+pub mod render;
+pub mod store;
+mod supervisor;

@@ -1,0 +1,34 @@
+//! `p360 worker`: background jobs only (production scales them apart from
+//! the API), until SIGINT/SIGTERM.
+
+use anyhow::Result;
+use p360::Config;
+use platform::cli::{Outcome, until_shutdown};
+use platform::db::Database;
+use platform::shutdown::Shutdown;
+
+pub async fn run(config: Config, shutdown: Shutdown) -> Result<Outcome> {
+    let jobs = p360::job_registry(&config)?;
+    let config = config.platform;
+    let Some(database) = until_shutdown(&shutdown, Database::open(&config)).await? else {
+        return Ok(Outcome::Interrupted);
+    };
+    // The worker sees the shutdown itself: it drains, then releases what is left.
+    let result = async {
+        let pool = database.worker_pool(&config)?;
+        let ran = platform::jobs::run_worker(
+            pool.clone(),
+            jobs,
+            platform::jobs::WorkerConfig::from(&config.jobs),
+            shutdown,
+        )
+        .await;
+        pool.close().await;
+        ran
+    }
+    .await;
+    let closed = database.close().await;
+    result?;
+    closed?;
+    Ok(Outcome::Completed)
+}

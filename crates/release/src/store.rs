@@ -1,0 +1,389 @@
+//! The deployments store: every SQL statement on `deployments` and
+//! `deployment_events` (migration 12, owner role only), with the typed rows
+//! they read. The rest of the crate never writes SQL of its own.
+
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::postgres::{PgTypeInfo, PgValueRef, Postgres};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::backend::Slot;
+use crate::phase::Phase;
+
+/// How long the controller waits for its own bookkeeping (events, operator
+/// requests) during a rollout before going on without it.
+pub(crate) const STORE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A stored deployment.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Deployment {
+    pub id: Uuid,
+    pub version: String,
+    pub status: Status,
+    pub phase: Phase,
+    pub from_slot: Slot,
+    pub to_slot: Slot,
+    pub weight: i64,
+    pub requested: Option<Request>,
+    pub trigger: Option<String>,
+    pub reason: Option<String>,
+    pub backup_key: Option<String>,
+    pub controller: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Milliseconds since the controller's last heartbeat.
+    pub silent_ms: i64,
+}
+
+/// `deployments.status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Running,
+    Promoted,
+    RolledBack,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Running => "running",
+            Status::Promoted => "promoted",
+            Status::RolledBack => "rolled_back",
+            Status::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Status> {
+        Ok(match s {
+            "running" => Status::Running,
+            "promoted" => Status::Promoted,
+            "rolled_back" => Status::RolledBack,
+            "failed" => Status::Failed,
+            other => bail!("unknown deployment status `{other}`"),
+        })
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `pad`: a width in a table (`{:<11}`) applies as to the stored text.
+        f.pad(self.as_str())
+    }
+}
+
+/// What an operator asked of a running deployment (`deployments.requested`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    Promote,
+    Rollback,
+}
+
+impl Request {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Request::Promote => "promote",
+            Request::Rollback => "rollback",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Request> {
+        Ok(match s {
+            "promote" => Request::Promote,
+            "rollback" => Request::Rollback,
+            other => bail!("unknown deployment request `{other}`"),
+        })
+    }
+}
+
+/// The text columns read as this crate's enums (they are bound with
+/// `as_str`/`name`).
+macro_rules! text_column {
+    ($ty:ty, $parse:expr) => {
+        impl sqlx::Type<Postgres> for $ty {
+            fn type_info() -> PgTypeInfo {
+                <String as sqlx::Type<Postgres>>::type_info()
+            }
+
+            fn compatible(ty: &PgTypeInfo) -> bool {
+                <String as sqlx::Type<Postgres>>::compatible(ty)
+            }
+        }
+
+        impl<'r> sqlx::Decode<'r, Postgres> for $ty {
+            fn decode(value: PgValueRef<'r>) -> Result<$ty, sqlx::error::BoxDynError> {
+                let s = <&str as sqlx::Decode<'r, Postgres>>::decode(value)?;
+                Ok($parse(s)?)
+            }
+        }
+    };
+}
+
+text_column!(Status, Status::parse);
+text_column!(Request, Request::parse);
+text_column!(Slot, Slot::parse);
+// `phase` has no CHECK constraint: see `Phase::from_stored`.
+text_column!(Phase, |s| anyhow::Ok(Phase::from_stored(s)));
+
+/// One row of `deployment_events`, as `status` shows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Event {
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub detail: Value,
+}
+
+/// A deployment as `deploy start` inserts it (phase `preflight`).
+pub(crate) struct NewDeployment<'a> {
+    pub id: Uuid,
+    pub version: &'a str,
+    pub from: Slot,
+    pub to: Slot,
+    pub steps: Vec<i64>,
+    pub dwell_ms: i64,
+    pub controller: &'a str,
+}
+
+const SELECT: &str = "SELECT id, version, status, phase, from_slot, to_slot, weight, requested, \
+     trigger, reason, backup_key, controller, started_at, finished_at, \
+     (extract(epoch FROM now() - heartbeat_at) * 1000)::bigint AS silent_ms FROM deployments";
+
+/// The deployments query with `tail` (a constant clause) appended.
+fn select(tail: &'static str) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(format!("{SELECT} {tail}"))
+}
+
+/// Whether the deployment tables exist (the first `deploy start` creates them).
+pub(crate) async fn has_tables(pool: &PgPool) -> Result<bool> {
+    Ok(
+        sqlx::query_scalar("SELECT to_regclass('deployments') IS NOT NULL")
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+/// The deployment in progress, if any (none before the tables exist).
+pub(crate) async fn running(pool: &PgPool) -> Result<Option<Deployment>> {
+    if !has_tables(pool).await? {
+        return Ok(None);
+    }
+    Ok(
+        sqlx::query_as::<_, Deployment>(select("WHERE status = 'running'"))
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+/// The deployment started last (the tables must exist).
+pub(crate) async fn latest(pool: &PgPool) -> Result<Option<Deployment>> {
+    Ok(
+        sqlx::query_as::<_, Deployment>(select("ORDER BY started_at DESC LIMIT 1"))
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+/// The last `limit` deployments, newest first (the tables must exist).
+pub(crate) async fn history(pool: &PgPool, limit: i64) -> Result<Vec<Deployment>> {
+    Ok(
+        sqlx::query_as::<_, Deployment>(select("ORDER BY started_at DESC LIMIT $1"))
+            .bind(limit)
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
+/// Store a new running deployment; refused if another one runs.
+pub(crate) async fn insert(pool: &PgPool, d: &NewDeployment<'_>) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO deployments (id, version, phase, from_slot, to_slot, steps, dwell_ms, controller) \
+         VALUES ($1, $2, 'preflight', $3, $4, $5, $6, $7)",
+    )
+    .bind(d.id)
+    .bind(d.version)
+    .bind(d.from.name())
+    .bind(d.to.name())
+    .bind(&d.steps)
+    .bind(d.dwell_ms)
+    .bind(d.controller)
+    .execute(pool)
+    .await
+    .map_err(|e| match e {
+        sqlx::Error::Database(e) if e.is_unique_violation() => {
+            anyhow::anyhow!("another deployment started at the same moment")
+        }
+        e => e.into(),
+    })?;
+    Ok(())
+}
+
+/// Append an event (in the caller's transaction, next to its audit event).
+pub(crate) async fn insert_event(
+    conn: &mut PgConnection,
+    id: Uuid,
+    kind: &str,
+    detail: &Value,
+) -> Result<()> {
+    sqlx::query("INSERT INTO deployment_events (deployment_id, kind, detail) VALUES ($1, $2, $3)")
+        .bind(id)
+        .bind(kind)
+        .bind(detail)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The latest events of `id` other than readings (at most 20), oldest first.
+pub(crate) async fn recent_events(pool: &PgPool, id: Uuid) -> Result<Vec<Event>> {
+    Ok(sqlx::query_as::<_, Event>(
+        "SELECT at, kind, detail FROM (SELECT id, at, kind, detail FROM deployment_events \
+         WHERE deployment_id = $1 AND kind <> 'deployment.reading' ORDER BY id DESC LIMIT 20) e ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?)
+}
+
+pub(crate) async fn set_phase(pool: &PgPool, id: Uuid, phase: Phase) -> Result<()> {
+    sqlx::query("UPDATE deployments SET phase = $2 WHERE id = $1")
+        .bind(id)
+        .bind(phase.as_str())
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Close the deployment (clearing any operator request).
+pub(crate) async fn finish(
+    pool: &PgPool,
+    id: Uuid,
+    status: Status,
+    trigger: Option<&str>,
+    reason: Option<&str>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE deployments SET status = $2, trigger = $3, reason = $4, requested = NULL, \
+         finished_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .bind(status.as_str())
+    .bind(trigger)
+    .bind(reason)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The new slot's weight as last set, in percent.
+pub(crate) async fn set_weight(pool: &PgPool, id: Uuid, weight: i64) -> Result<()> {
+    sqlx::query("UPDATE deployments SET weight = $2 WHERE id = $1")
+        .bind(id)
+        .bind(weight)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn backup_key(pool: &PgPool, id: Uuid) -> Result<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT backup_key FROM deployments WHERE id = $1")
+            .bind(id)
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+pub(crate) async fn set_backup_key(pool: &PgPool, id: Uuid, key: &str) -> Result<()> {
+    sqlx::query("UPDATE deployments SET backup_key = $2 WHERE id = $1")
+        .bind(id)
+        .bind(key)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// What an operator asked of `id`, if anything.
+pub(crate) async fn requested(pool: &PgPool, id: Uuid) -> Result<Option<Request>> {
+    Ok(
+        sqlx::query_scalar("SELECT requested FROM deployments WHERE id = $1")
+            .bind(id)
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+/// Ask the controller of `id`, if it still runs, for `request`.
+pub(crate) async fn request(pool: &PgPool, id: Uuid, request: Request) -> Result<()> {
+    sqlx::query("UPDATE deployments SET requested = $2 WHERE id = $1 AND status = 'running'")
+        .bind(id)
+        .bind(request.as_str())
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// The request was taken up.
+pub(crate) async fn clear_request(pool: &PgPool, id: Uuid) -> Result<()> {
+    sqlx::query("UPDATE deployments SET requested = NULL WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn status(pool: &PgPool, id: Uuid) -> Result<Status> {
+    Ok(
+        sqlx::query_scalar("SELECT status FROM deployments WHERE id = $1")
+            .bind(id)
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+/// A heartbeat of `controller` into `id`: `false` when the row no longer
+/// runs under it (finished, or taken over).
+pub(crate) async fn beat(pool: &PgPool, id: Uuid, controller: &str) -> Result<bool> {
+    let beat = sqlx::query(
+        "UPDATE deployments SET heartbeat_at = now() \
+         WHERE id = $1 AND controller = $2 AND status = 'running'",
+    )
+    .bind(id)
+    .bind(controller)
+    .execute(pool)
+    .await?;
+    Ok(beat.rows_affected() > 0)
+}
+
+/// Who controls `id` now, and its status.
+pub(crate) async fn controller_of(pool: &PgPool, id: Uuid) -> Result<Option<(String, Status)>> {
+    Ok(
+        sqlx::query_as("SELECT controller, status FROM deployments WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+/// Make `controller` the controller of running `id` if its own has been
+/// silent for more than `stale_ms`; `false` if it has not.
+pub(crate) async fn take_over(
+    pool: &PgPool,
+    id: Uuid,
+    controller: &str,
+    stale_ms: i64,
+) -> Result<bool> {
+    let taken = sqlx::query(
+        "UPDATE deployments SET controller = $2, heartbeat_at = now() \
+         WHERE id = $1 AND status = 'running' AND heartbeat_at < now() - make_interval(secs => $3::float8 / 1000)",
+    )
+    .bind(id)
+    .bind(controller)
+    .bind(stale_ms as f64)
+    .execute(pool)
+    .await?;
+    Ok(taken.rows_affected() > 0)
+}
