@@ -28,6 +28,8 @@ COPY . .
 # build.rs records this commit in p360_build_info (no .git in the build context).
 ARG SOURCE_GIT_SHA=unknown
 ENV SOURCE_GIT_SHA=${SOURCE_GIT_SHA}
+# Queries are checked against the committed .sqlx data: no database at build time.
+ENV SQLX_OFFLINE=true
 RUN cargo build --release --locked -p p360 \
     && install -m 0755 target/release/p360 /usr/local/bin/p360
 

@@ -3,6 +3,10 @@
 
 say() { printf '==> %s\n' "$*" >&2; }
 
+# Queries compile against the committed .sqlx data, never a live database
+# (scripts/check-sqlx checks that data; --prepare rewrites it).
+export SQLX_OFFLINE="${SQLX_OFFLINE:-true}"
+
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
@@ -114,7 +118,7 @@ guard_target_dir() {
   if [ -f "$mark" ] && [ "$(cat "$mark")" != "$here" ]; then
     say "target dir last used by $(cat "$mark"): rebuilding this workspace's crates"
     cargo clean --quiet -p p360 -p platform -p tenancy -p campaigns -p activation \
-      -p deploy -p landing-lambda 2>/dev/null || true
+      -p deploy -p landing-lambda -p release -p operations 2>/dev/null || true
   fi
   mkdir -p "$dir"
   printf '%s\n' "$here" >"$mark"

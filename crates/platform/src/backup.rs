@@ -37,11 +37,12 @@ pub async fn pg_dump(
     }
     let pg_dump =
         embedded_pg::client_program(config.database.postgres_bin_dir.as_deref(), "pg_dump");
-    let version: i64 =
-        sqlx::query_scalar("SELECT coalesce(max(version), 0) FROM _sqlx_migrations WHERE success")
-            .fetch_one(&database.owner)
-            .await
-            .unwrap_or(0);
+    let version: i64 = sqlx::query_scalar!(
+        r#"SELECT coalesce(max(version), 0) AS "version!" FROM _sqlx_migrations WHERE success"#
+    )
+    .fetch_one(&database.owner)
+    .await
+    .unwrap_or(0);
     let mut cmd = tokio::process::Command::new(&pg_dump);
     cmd.args([
         "--format=custom",

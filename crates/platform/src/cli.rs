@@ -60,7 +60,7 @@ pub async fn until_shutdown<T>(
 /// Log which database a long-running command works on (its
 /// `platform_instance` id), once it is open.
 pub async fn log_instance(database: &Database) {
-    match sqlx::query_scalar::<_, uuid::Uuid>("SELECT id FROM platform_instance")
+    match sqlx::query_scalar!("SELECT id FROM platform_instance")
         .fetch_optional(&database.pool)
         .await
     {

@@ -318,12 +318,15 @@ pub async fn migrate_down(pool: &PgPool) -> Result<Option<i64>> {
 /// Known migrations (applied or pending) and applied ones this binary does not know.
 pub async fn migration_status(pool: &PgPool) -> Result<Vec<MigrationStatus>> {
     let applied: Vec<(i64, String, DateTime<Utc>)> = if migrations_table_exists(pool).await? {
-        sqlx::query_as(
+        sqlx::query!(
             "SELECT version, description, installed_on FROM _sqlx_migrations \
-             WHERE success ORDER BY version",
+             WHERE success ORDER BY version"
         )
         .fetch_all(pool)
         .await?
+        .into_iter()
+        .map(|r| (r.version, r.description, r.installed_on))
+        .collect()
     } else {
         Vec::new()
     };
@@ -372,7 +375,7 @@ async fn applied_versions(pool: &PgPool) -> Result<Vec<i64>> {
         return Ok(Vec::new());
     }
     Ok(
-        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+        sqlx::query_scalar!("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
             .fetch_all(pool)
             .await?,
     )
@@ -380,7 +383,7 @@ async fn applied_versions(pool: &PgPool) -> Result<Vec<i64>> {
 
 async fn migrations_table_exists(pool: &PgPool) -> Result<bool> {
     Ok(
-        sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        sqlx::query_scalar!(r#"SELECT to_regclass('_sqlx_migrations') IS NOT NULL AS "exists!""#)
             .fetch_one(pool)
             .await?,
     )

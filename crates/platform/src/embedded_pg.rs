@@ -250,11 +250,12 @@ impl EmbeddedPostgres {
         let mut conn = sqlx::PgConnection::connect(&self.paths.url("postgres"))
             .await
             .context("cannot connect to embedded PostgreSQL")?;
-        let exists: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-                .bind(DATABASE)
-                .fetch_one(&mut conn)
-                .await?;
+        let exists: bool = sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS "exists!""#,
+            DATABASE
+        )
+        .fetch_one(&mut conn)
+        .await?;
         if !exists {
             sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {DATABASE}")))
                 .execute(&mut conn)

@@ -108,8 +108,8 @@ impl Drop for TestDb {
 /// Drop test databases left by test processes that died before their `Drop`
 /// ran (killed, aborted). The creating process id is part of the name.
 async fn sweep_abandoned(admin: &mut PgConnection) -> Result<()> {
-    let names: Vec<String> = sqlx::query_scalar(
-        "SELECT datname::text FROM pg_database WHERE datname LIKE 'p360\\_test\\_%'",
+    let names: Vec<String> = sqlx::query_scalar!(
+        r#"SELECT datname::text AS "name!" FROM pg_database WHERE datname LIKE 'p360\_test\_%'"#
     )
     .fetch_all(&mut *admin)
     .await?;
@@ -153,15 +153,16 @@ async fn ensure_template(admin: &mut PgConnection, admin_url: &str) -> Result<St
         std::hash::Hash::hash(&*m.checksum, &mut hasher);
     }
     let name = format!("p360_tpl_{:016x}", std::hash::Hasher::finish(&hasher));
-    sqlx::query("SELECT pg_advisory_lock(3600360)")
+    sqlx::query!("SELECT pg_advisory_lock(3600360)")
         .execute(&mut *admin)
         .await?;
     let result = async {
-        let exists: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-                .bind(&name)
-                .fetch_one(&mut *admin)
-                .await?;
+        let exists: bool = sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS "exists!""#,
+            &name
+        )
+        .fetch_one(&mut *admin)
+        .await?;
         if !exists {
             let building = format!("{name}_building");
             sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
@@ -185,8 +186,8 @@ async fn ensure_template(admin: &mut PgConnection, admin_url: &str) -> Result<St
         anyhow::Ok(())
     }
     .await;
-    sqlx::query("SELECT pg_advisory_unlock(3600360)")
-        .execute(&mut *admin)
+    sqlx::query_scalar!("SELECT pg_advisory_unlock(3600360)")
+        .fetch_one(&mut *admin)
         .await?;
     result?;
     Ok(name)

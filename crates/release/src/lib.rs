@@ -27,3 +27,8 @@ pub mod phase;
 pub mod render;
 pub mod store;
 mod supervisor;
+
+/// Export the deployment gauges on this process's `/metrics`.
+pub fn export_gauges() {
+    platform::http::ops::on_scrape("deployments", |pool| Box::pin(store::record_gauges(pool)));
+}

@@ -19,7 +19,7 @@ use crate::phase::Phase;
 pub(crate) const STORE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A stored deployment.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Deployment {
     pub id: Uuid,
     pub version: String,
@@ -130,7 +130,7 @@ text_column!(Slot, Slot::parse);
 text_column!(Phase, |s| anyhow::Ok(Phase::from_stored(s)));
 
 /// One row of `deployment_events`, as `status` shows it.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Event {
     pub at: DateTime<Utc>,
     pub kind: String,
@@ -148,19 +148,10 @@ pub(crate) struct NewDeployment<'a> {
     pub controller: &'a str,
 }
 
-const SELECT: &str = "SELECT id, version, status, phase, from_slot, to_slot, weight, requested, \
-     trigger, reason, backup_key, controller, started_at, finished_at, \
-     (extract(epoch FROM now() - heartbeat_at) * 1000)::bigint AS silent_ms FROM deployments";
-
-/// The deployments query with `tail` (a constant clause) appended.
-fn select(tail: &'static str) -> sqlx::AssertSqlSafe<String> {
-    sqlx::AssertSqlSafe(format!("{SELECT} {tail}"))
-}
-
 /// Whether the deployment tables exist (the first `deploy start` creates them).
 pub(crate) async fn has_tables(pool: &PgPool) -> Result<bool> {
     Ok(
-        sqlx::query_scalar("SELECT to_regclass('deployments') IS NOT NULL")
+        sqlx::query_scalar!(r#"SELECT to_regclass('deployments') IS NOT NULL AS "exists!""#)
             .fetch_one(pool)
             .await?,
     )
@@ -171,45 +162,51 @@ pub(crate) async fn running(pool: &PgPool) -> Result<Option<Deployment>> {
     if !has_tables(pool).await? {
         return Ok(None);
     }
-    Ok(
-        sqlx::query_as::<_, Deployment>(select("WHERE status = 'running'"))
-            .fetch_optional(pool)
-            .await?,
+    Ok(sqlx::query_as!(
+        Deployment,
+        r#"SELECT id, version, status AS "status: Status", phase AS "phase: Phase",
+     from_slot AS "from_slot: Slot", to_slot AS "to_slot: Slot", weight,
+     requested AS "requested: Request", trigger, reason, backup_key, controller, started_at,
+     finished_at, (extract(epoch FROM now() - heartbeat_at) * 1000)::bigint AS "silent_ms!"
+     FROM deployments WHERE status = 'running'"#
     )
+    .fetch_optional(pool)
+    .await?)
 }
 
 /// The deployment started last (the tables must exist).
 pub(crate) async fn latest(pool: &PgPool) -> Result<Option<Deployment>> {
-    Ok(
-        sqlx::query_as::<_, Deployment>(select("ORDER BY started_at DESC LIMIT 1"))
-            .fetch_optional(pool)
-            .await?,
+    Ok(sqlx::query_as!(
+        Deployment,
+        r#"SELECT id, version, status AS "status: Status", phase AS "phase: Phase",
+     from_slot AS "from_slot: Slot", to_slot AS "to_slot: Slot", weight,
+     requested AS "requested: Request", trigger, reason, backup_key, controller, started_at,
+     finished_at, (extract(epoch FROM now() - heartbeat_at) * 1000)::bigint AS "silent_ms!"
+     FROM deployments ORDER BY started_at DESC LIMIT 1"#
     )
+    .fetch_optional(pool)
+    .await?)
 }
 
 /// The last `limit` deployments, newest first (the tables must exist).
 pub(crate) async fn history(pool: &PgPool, limit: i64) -> Result<Vec<Deployment>> {
-    Ok(
-        sqlx::query_as::<_, Deployment>(select("ORDER BY started_at DESC LIMIT $1"))
-            .bind(limit)
-            .fetch_all(pool)
-            .await?,
+    Ok(sqlx::query_as!(
+        Deployment,
+        r#"SELECT id, version, status AS "status: Status", phase AS "phase: Phase",
+     from_slot AS "from_slot: Slot", to_slot AS "to_slot: Slot", weight,
+     requested AS "requested: Request", trigger, reason, backup_key, controller, started_at,
+     finished_at, (extract(epoch FROM now() - heartbeat_at) * 1000)::bigint AS "silent_ms!"
+     FROM deployments ORDER BY started_at DESC LIMIT $1"#,
+        limit
     )
+    .fetch_all(pool)
+    .await?)
 }
 
 /// Store a new running deployment; refused if another one runs.
 pub(crate) async fn insert(pool: &PgPool, d: &NewDeployment<'_>) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO deployments (id, version, phase, from_slot, to_slot, steps, dwell_ms, controller) \
-         VALUES ($1, $2, 'preflight', $3, $4, $5, $6, $7)",
-    )
-    .bind(d.id)
-    .bind(d.version)
-    .bind(d.from.name())
-    .bind(d.to.name())
-    .bind(&d.steps)
-    .bind(d.dwell_ms)
-    .bind(d.controller)
+    sqlx::query!("INSERT INTO deployments (id, version, phase, from_slot, to_slot, steps, dwell_ms, controller) \
+         VALUES ($1, $2, 'preflight', $3, $4, $5, $6, $7)", d.id, d.version, d.from.name(), d.to.name(), &d.steps, d.dwell_ms, d.controller)
     .execute(pool)
     .await
     .map_err(|e| match e {
@@ -228,32 +225,39 @@ pub(crate) async fn insert_event(
     kind: &str,
     detail: &Value,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO deployment_events (deployment_id, kind, detail) VALUES ($1, $2, $3)")
-        .bind(id)
-        .bind(kind)
-        .bind(detail)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "INSERT INTO deployment_events (deployment_id, kind, detail) VALUES ($1, $2, $3)",
+        id,
+        kind,
+        detail
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
 /// The latest events of `id` other than readings (at most 20), oldest first.
 pub(crate) async fn recent_events(pool: &PgPool, id: Uuid) -> Result<Vec<Event>> {
-    Ok(sqlx::query_as::<_, Event>(
-        "SELECT at, kind, detail FROM (SELECT id, at, kind, detail FROM deployment_events \
-         WHERE deployment_id = $1 AND kind <> 'deployment.reading' ORDER BY id DESC LIMIT 20) e ORDER BY id",
+    Ok(sqlx::query_as!(
+        Event,
+        r#"SELECT at AS "at!", kind AS "kind!", detail AS "detail!"
+           FROM (SELECT id, at, kind, detail FROM deployment_events
+                 WHERE deployment_id = $1 AND kind <> 'deployment.reading'
+                 ORDER BY id DESC LIMIT 20) e ORDER BY id"#,
+        id
     )
-    .bind(id)
     .fetch_all(pool)
     .await?)
 }
 
 pub(crate) async fn set_phase(pool: &PgPool, id: Uuid, phase: Phase) -> Result<()> {
-    sqlx::query("UPDATE deployments SET phase = $2 WHERE id = $1")
-        .bind(id)
-        .bind(phase.as_str())
-        .execute(pool)
-        .await?;
+    sqlx::query!(
+        "UPDATE deployments SET phase = $2 WHERE id = $1",
+        id,
+        phase.as_str()
+    )
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
@@ -265,14 +269,14 @@ pub(crate) async fn finish(
     trigger: Option<&str>,
     reason: Option<&str>,
 ) -> Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE deployments SET status = $2, trigger = $3, reason = $4, requested = NULL, \
          finished_at = now() WHERE id = $1",
+        id,
+        status.as_str(),
+        trigger,
+        reason
     )
-    .bind(id)
-    .bind(status.as_str())
-    .bind(trigger)
-    .bind(reason)
     .execute(pool)
     .await?;
     Ok(())
@@ -280,79 +284,83 @@ pub(crate) async fn finish(
 
 /// The new slot's weight as last set, in percent.
 pub(crate) async fn set_weight(pool: &PgPool, id: Uuid, weight: i64) -> Result<()> {
-    sqlx::query("UPDATE deployments SET weight = $2 WHERE id = $1")
-        .bind(id)
-        .bind(weight)
-        .execute(pool)
-        .await?;
+    sqlx::query!(
+        "UPDATE deployments SET weight = $2 WHERE id = $1",
+        id,
+        weight
+    )
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
 pub(crate) async fn backup_key(pool: &PgPool, id: Uuid) -> Result<Option<String>> {
     Ok(
-        sqlx::query_scalar("SELECT backup_key FROM deployments WHERE id = $1")
-            .bind(id)
+        sqlx::query_scalar!("SELECT backup_key FROM deployments WHERE id = $1", id)
             .fetch_one(pool)
             .await?,
     )
 }
 
 pub(crate) async fn set_backup_key(pool: &PgPool, id: Uuid, key: &str) -> Result<()> {
-    sqlx::query("UPDATE deployments SET backup_key = $2 WHERE id = $1")
-        .bind(id)
-        .bind(key)
-        .execute(pool)
-        .await?;
+    sqlx::query!(
+        "UPDATE deployments SET backup_key = $2 WHERE id = $1",
+        id,
+        key
+    )
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
 /// What an operator asked of `id`, if anything.
 pub(crate) async fn requested(pool: &PgPool, id: Uuid) -> Result<Option<Request>> {
-    Ok(
-        sqlx::query_scalar("SELECT requested FROM deployments WHERE id = $1")
-            .bind(id)
-            .fetch_one(pool)
-            .await?,
+    Ok(sqlx::query_scalar!(
+        r#"SELECT requested AS "requested: Request" FROM deployments WHERE id = $1"#,
+        id
     )
+    .fetch_one(pool)
+    .await?)
 }
 
 /// Ask the controller of `id`, if it still runs, for `request`.
 pub(crate) async fn request(pool: &PgPool, id: Uuid, request: Request) -> Result<()> {
-    sqlx::query("UPDATE deployments SET requested = $2 WHERE id = $1 AND status = 'running'")
-        .bind(id)
-        .bind(request.as_str())
-        .execute(pool)
-        .await?;
+    sqlx::query!(
+        "UPDATE deployments SET requested = $2 WHERE id = $1 AND status = 'running'",
+        id,
+        request.as_str()
+    )
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
 /// The request was taken up.
 pub(crate) async fn clear_request(pool: &PgPool, id: Uuid) -> Result<()> {
-    sqlx::query("UPDATE deployments SET requested = NULL WHERE id = $1")
-        .bind(id)
+    sqlx::query!("UPDATE deployments SET requested = NULL WHERE id = $1", id)
         .execute(pool)
         .await?;
     Ok(())
 }
 
 pub(crate) async fn status(pool: &PgPool, id: Uuid) -> Result<Status> {
-    Ok(
-        sqlx::query_scalar("SELECT status FROM deployments WHERE id = $1")
-            .bind(id)
-            .fetch_one(pool)
-            .await?,
+    Ok(sqlx::query_scalar!(
+        r#"SELECT status AS "status: Status" FROM deployments WHERE id = $1"#,
+        id
     )
+    .fetch_one(pool)
+    .await?)
 }
 
 /// A heartbeat of `controller` into `id`: `false` when the row no longer
 /// runs under it (finished, or taken over).
 pub(crate) async fn beat(pool: &PgPool, id: Uuid, controller: &str) -> Result<bool> {
-    let beat = sqlx::query(
+    let beat = sqlx::query!(
         "UPDATE deployments SET heartbeat_at = now() \
          WHERE id = $1 AND controller = $2 AND status = 'running'",
+        id,
+        controller
     )
-    .bind(id)
-    .bind(controller)
     .execute(pool)
     .await?;
     Ok(beat.rows_affected() > 0)
@@ -360,12 +368,13 @@ pub(crate) async fn beat(pool: &PgPool, id: Uuid, controller: &str) -> Result<bo
 
 /// Who controls `id` now, and its status.
 pub(crate) async fn controller_of(pool: &PgPool, id: Uuid) -> Result<Option<(String, Status)>> {
-    Ok(
-        sqlx::query_as("SELECT controller, status FROM deployments WHERE id = $1")
-            .bind(id)
-            .fetch_optional(pool)
-            .await?,
+    Ok(sqlx::query!(
+        r#"SELECT controller, status AS "status: Status" FROM deployments WHERE id = $1"#,
+        id
     )
+    .fetch_optional(pool)
+    .await?
+    .map(|r| (r.controller, r.status)))
 }
 
 /// Make `controller` the controller of running `id` if its own has been
@@ -376,14 +385,27 @@ pub(crate) async fn take_over(
     controller: &str,
     stale_ms: i64,
 ) -> Result<bool> {
-    let taken = sqlx::query(
-        "UPDATE deployments SET controller = $2, heartbeat_at = now() \
-         WHERE id = $1 AND status = 'running' AND heartbeat_at < now() - make_interval(secs => $3::float8 / 1000)",
-    )
-    .bind(id)
-    .bind(controller)
-    .bind(stale_ms as f64)
+    let taken = sqlx::query!("UPDATE deployments SET controller = $2, heartbeat_at = now() \
+         WHERE id = $1 AND status = 'running' AND heartbeat_at < now() - make_interval(secs => $3::float8 / 1000)", id, controller, stale_ms as f64)
     .execute(pool)
     .await?;
     Ok(taken.rows_affected() > 0)
+}
+
+/// The deployment in progress, as every serving instance exports it on
+/// `/metrics`: whether one runs, the new slot's share, and how long its
+/// controller has been silent (a dead controller can leave traffic split; an
+/// alert watches this). The application role may read the table (migration 13).
+pub async fn record_gauges(pool: &PgPool) -> Result<(), sqlx::Error> {
+    let r = sqlx::query!(
+        r#"SELECT count(*) AS "running!", coalesce(max(weight), 0)::float8 AS "weight!",
+                  coalesce(max(extract(epoch FROM now() - heartbeat_at)), 0)::float8 AS "silent!"
+           FROM deployments WHERE status = 'running'"#
+    )
+    .fetch_one(pool)
+    .await?;
+    metrics::gauge!("p360_deploy_in_progress").set(r.running as f64);
+    metrics::gauge!("p360_deploy_weight_percent").set(r.weight);
+    metrics::gauge!("p360_deploy_controller_silent_seconds").set(r.silent);
+    Ok(())
 }

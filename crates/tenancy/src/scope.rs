@@ -184,12 +184,12 @@ impl TenantTx {
         if tenant == self.tenant {
             return Ok(());
         }
-        sqlx::query(
-            "SELECT set_config('p360.all_tenants', 'off', true), \
-             set_config('p360.tenant_ids', $1, true)",
+        sqlx::query!(
+            r#"SELECT set_config('p360.all_tenants', 'off', true) AS "all",
+                      set_config('p360.tenant_ids', $1, true) AS "ids""#,
+            tenant.0.to_string()
         )
-        .bind(tenant.0.to_string())
-        .execute(&mut *self.tx)
+        .fetch_one(&mut *self.tx)
         .await?;
         self.tenant = tenant;
         Ok(())

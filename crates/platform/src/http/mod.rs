@@ -114,6 +114,8 @@ fn complete_document(mut doc: serde_json::Value) -> serde_json::Value {
                         ),
                     ];
                     if api {
+                        // Either credential, sent as `Authorization: Bearer ...`.
+                        op["security"] = json!([{"bearer_jwt": []}, {"api_key": []}]);
                         common.push(("401", "No credential, or one that is invalid or expired"));
                         common.push(("422", "Validation failed: `errors` names each field"));
                         // Staff name the tenant they act in.
@@ -157,6 +159,28 @@ fn complete_document(mut doc: serde_json::Value) -> serde_json::Value {
             let path = path.replace("{*", "{");
             paths.insert(path, item);
         }
+    }
+    let components = doc
+        .as_object_mut()
+        .map(|d| d.entry("components").or_insert_with(|| json!({})));
+    if let Some(components) = components.and_then(Value::as_object_mut) {
+        components.insert(
+            "securitySchemes".into(),
+            json!({
+                "bearer_jwt": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "An OIDC access token from a configured issuer (or the development issuer, `p360 token`)."
+                },
+                "api_key": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "p360_ API key",
+                    "description": "An API key (`p360_...`), created with POST /v1/api-keys, sent as a bearer token."
+                }
+            }),
+        );
     }
     doc
 }

@@ -50,7 +50,7 @@ fn release(state: &AppState) -> String {
 }
 
 /// The process answers.
-#[utoipa::path(get, path = "/health/live", tag = "operations",
+#[utoipa::path(get, path = "/health/live", tag = "operations", operation_id = "health_live",
     responses((status = 200, description = "The process is running", body = Health)))]
 pub async fn live(State(state): State<AppState>) -> Json<Health> {
     Json(Health {
@@ -62,7 +62,7 @@ pub async fn live(State(state): State<AppState>) -> Json<Health> {
 }
 
 /// Ready to take traffic: dependencies reachable and not shutting down.
-#[utoipa::path(get, path = "/health/ready", tag = "operations",
+#[utoipa::path(get, path = "/health/ready", tag = "operations", operation_id = "health_ready",
     responses(
         (status = 200, description = "Ready for traffic", body = Health),
         (status = 503, description = "Shutting down or a dependency is unreachable", body = Problem, content_type = "application/problem+json")
@@ -73,7 +73,7 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Health>, Proble
     }
     let db = tokio::time::timeout(
         READY_DB_TIMEOUT,
-        sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.pool),
+        sqlx::query_scalar!("SELECT 1 AS one").fetch_one(&state.pool),
     )
     .await;
     match db {
@@ -91,25 +91,26 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Health>, Proble
     }
 }
 
-/// The deployment in progress, as `p360 deploy` records it: whether one
-/// runs, the new slot's share, and how long its controller has been silent
-/// (a dead controller can leave traffic split; an alert watches this).
-async fn record_deploy_metrics(pool: &sqlx::PgPool) -> Result<(), sqlx::Error> {
-    let (running, weight, silent): (i64, f64, f64) = sqlx::query_as(
-        "SELECT count(*), coalesce(max(weight), 0)::float8, \
-         coalesce(max(extract(epoch FROM now() - heartbeat_at)), 0)::float8 \
-         FROM deployments WHERE status = 'running'",
-    )
-    .fetch_one(pool)
-    .await?;
-    metrics::gauge!("p360_deploy_in_progress").set(running as f64);
-    metrics::gauge!("p360_deploy_weight_percent").set(weight);
-    metrics::gauge!("p360_deploy_controller_silent_seconds").set(silent);
-    Ok(())
+/// Gauges a capability refreshes when `/metrics` is scraped, from the
+/// database (e.g. the release process's deployment in progress).
+pub type ScrapeHook = for<'a> fn(
+    &'a sqlx::PgPool,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<(), sqlx::Error>> + Send + 'a>,
+>;
+
+static SCRAPE_HOOKS: std::sync::Mutex<Vec<(&'static str, ScrapeHook)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Refresh `name`'s gauges at every scrape (registering a name again replaces it).
+pub fn on_scrape(name: &'static str, hook: ScrapeHook) {
+    let mut hooks = SCRAPE_HOOKS.lock().unwrap_or_else(|e| e.into_inner());
+    hooks.retain(|(n, _)| *n != name);
+    hooks.push((name, hook));
 }
 
 /// Prometheus text exposition of the process's metrics.
-#[utoipa::path(get, path = "/metrics", tag = "operations",
+#[utoipa::path(get, path = "/metrics", tag = "operations", operation_id = "metrics_get",
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4")))]
 pub async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
     let pool = &state.pool;
@@ -135,11 +136,17 @@ pub async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
         };
     metrics::gauge!("p360_db_up").set(if db_up { 1.0 } else { 0.0 });
     if db_up {
-        match tokio::time::timeout(READY_DB_TIMEOUT, record_deploy_metrics(pool)).await {
-            Ok(Ok(())) => {}
-            // Before migration 13, or a database without the deployment tables.
-            Ok(Err(e)) => tracing::debug!(error = %e, "deployment metrics unavailable"),
-            Err(_) => tracing::debug!("deployment metrics timed out"),
+        let hooks = SCRAPE_HOOKS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for (name, hook) in hooks {
+            match tokio::time::timeout(READY_DB_TIMEOUT, hook(pool)).await {
+                Ok(Ok(())) => {}
+                // E.g. a database without that capability's tables yet.
+                Ok(Err(e)) => tracing::debug!(gauges = name, error = %e, "metrics unavailable"),
+                Err(_) => tracing::debug!(gauges = name, "metrics timed out"),
+            }
         }
     }
     crate::telemetry::record_process_metrics();

@@ -10,15 +10,17 @@ use super::{CHANNEL, Job, JobContext};
 /// Queue depth, oldest ready job and dead letters, for `/metrics` (each
 /// query reads a partial or status index, not the job history).
 pub async fn record_queue_metrics(pool: &PgPool) -> Result<(), sqlx::Error> {
-    let (ready, oldest): (i64, Option<f64>) = sqlx::query_as(
-        "SELECT count(*), extract(epoch FROM now() - min(run_at))::float8 FROM jobs \
-         WHERE status = 'queued' AND run_at <= now()",
+    let r = sqlx::query!(
+        r#"SELECT count(*) AS "ready!", extract(epoch FROM now() - min(run_at))::float8 AS oldest
+           FROM jobs WHERE status = 'queued' AND run_at <= now()"#
     )
     .fetch_one(pool)
     .await?;
-    let dead: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE status = 'dead'")
-        .fetch_one(pool)
-        .await?;
+    let (ready, oldest) = (r.ready, r.oldest);
+    let dead: i64 =
+        sqlx::query_scalar!(r#"SELECT count(*) AS "dead!" FROM jobs WHERE status = 'dead'"#)
+            .fetch_one(pool)
+            .await?;
     metrics::gauge!("p360_jobs_ready").set(ready as f64);
     metrics::gauge!("p360_jobs_oldest_ready_seconds").set(oldest.unwrap_or(0.0));
     metrics::gauge!("p360_jobs_dead").set(dead as f64);
@@ -45,9 +47,9 @@ impl Job for PruneJobs {
 /// Forget succeeded jobs older than a week (dead letters stay until retried
 /// or removed by an operator).
 pub async fn prune(pool: &PgPool) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(
+    Ok(sqlx::query!(
         "DELETE FROM jobs WHERE status IN ('succeeded', 'superseded') \
-         AND finished_at < now() - interval '7 days'",
+         AND finished_at < now() - interval '7 days'"
     )
     .execute(pool)
     .await?
@@ -55,7 +57,7 @@ pub async fn prune(pool: &PgPool) -> Result<u64, sqlx::Error> {
 }
 
 /// A job as operators see it.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct JobView {
     pub id: Uuid,
     pub queue: String,
@@ -89,18 +91,19 @@ pub struct JobFilter {
 pub const STATUSES: [&str; 5] = ["queued", "running", "succeeded", "dead", "superseded"];
 
 pub async fn list(pool: &PgPool, f: &JobFilter) -> Result<Vec<JobView>, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        JobView,
         "SELECT id, queue, kind, status, attempts, max_attempts, payload, dedup_key, run_at, \
          locked_by, last_error, created_at, updated_at, finished_at FROM jobs \
          WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR kind = $2) \
            AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4)) \
          ORDER BY created_at DESC, id DESC LIMIT $5",
+        f.status,
+        f.kind,
+        f.before.map(|b| b.0),
+        f.before.map(|b| b.1),
+        f.limit
     )
-    .bind(&f.status)
-    .bind(&f.kind)
-    .bind(f.before.map(|b| b.0))
-    .bind(f.before.map(|b| b.1))
-    .bind(f.limit)
     .fetch_all(pool)
     .await
 }
@@ -121,11 +124,13 @@ pub enum RetryError {
 /// Run a dead job again with a fresh set of attempts, or a queued job now
 /// instead of after its backoff, in `tx`; workers are notified on commit.
 pub async fn retry(tx: &mut PgConnection, id: Uuid) -> Result<JobView, RetryError> {
-    let current: Option<(String, String, Option<String>, String)> =
-        sqlx::query_as("SELECT status, kind, dedup_key, queue FROM jobs WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let current = sqlx::query!(
+        "SELECT status, kind, dedup_key, queue FROM jobs WHERE id = $1 FOR UPDATE",
+        id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .map(|r| (r.status, r.kind, r.dedup_key, r.queue));
     let Some((status, kind, dedup_key, queue)) = current else {
         return Err(RetryError::NotFound);
     };
@@ -135,30 +140,29 @@ pub async fn retry(tx: &mut PgConnection, id: Uuid) -> Result<JobView, RetryErro
     if status == "dead"
         && let Some(key) = &dedup_key
     {
-        let twin: Option<Uuid> = sqlx::query_scalar(
+        let twin: Option<Uuid> = sqlx::query_scalar!(
             "SELECT id FROM jobs WHERE kind = $1 AND dedup_key = $2 AND status = 'queued'",
+            &kind,
+            key
         )
-        .bind(&kind)
-        .bind(key)
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(twin) = twin {
             return Err(RetryError::Duplicate(twin));
         }
     }
-    let view: JobView = sqlx::query_as(
+    let view = sqlx::query_as!(
+        JobView,
         "UPDATE jobs SET status = 'queued', run_at = now(), finished_at = NULL, locked_by = NULL, \
          locked_until = NULL, attempts = CASE WHEN status = 'dead' THEN 0 ELSE attempts END, \
          updated_at = now() WHERE id = $1 \
          RETURNING id, queue, kind, status, attempts, max_attempts, payload, dedup_key, run_at, \
          locked_by, last_error, created_at, updated_at, finished_at",
+        id
     )
-    .bind(id)
     .fetch_one(&mut *tx)
     .await?;
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(CHANNEL)
-        .bind(&queue)
+    sqlx::query!("SELECT pg_notify($1, $2)", CHANNEL, &queue)
         .execute(&mut *tx)
         .await?;
     tracing::info!(job = %id, kind = %kind, "job retried by an operator");

@@ -33,20 +33,11 @@ pub(crate) use worker::{finish, invoke, next_due, record_run, requeue, supersede
 /// Queue the next run of a recurring job, `delay` from now, unless one is
 /// already queued or running.
 async fn schedule(pool: &PgPool, r: &Recurring, delay: Duration) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query(
-        "INSERT INTO jobs (id, queue, kind, payload, dedup_key, max_attempts, run_at) \
+    let inserted = sqlx::query!("INSERT INTO jobs (id, queue, kind, payload, dedup_key, max_attempts, run_at) \
          SELECT $1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7) \
          WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE kind = $3 AND dedup_key = $5 \
                            AND status IN ('queued', 'running')) \
-         ON CONFLICT (kind, dedup_key) WHERE dedup_key IS NOT NULL AND status = 'queued' DO NOTHING",
-    )
-    .bind(Uuid::now_v7())
-    .bind(r.queue)
-    .bind(r.kind)
-    .bind(&r.payload)
-    .bind(RECURRING_KEY)
-    .bind(r.max_attempts)
-    .bind(delay.as_secs_f64())
+         ON CONFLICT (kind, dedup_key) WHERE dedup_key IS NOT NULL AND status = 'queued' DO NOTHING", Uuid::now_v7(), r.queue, r.kind, &r.payload, RECURRING_KEY, r.max_attempts, delay.as_secs_f64())
     .execute(pool)
     .await?;
     Ok(inserted.rows_affected() == 1)
@@ -153,27 +144,25 @@ pub async fn enqueue<J: Job>(
 ) -> Result<Option<Uuid>, sqlx::Error> {
     let id = Uuid::now_v7();
     let payload = serde_json::to_value(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let inserted = sqlx::query(
+    let inserted = sqlx::query!(
         "INSERT INTO jobs (id, queue, kind, payload, dedup_key, max_attempts, run_at) \
          VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now())) \
          ON CONFLICT (kind, dedup_key) WHERE dedup_key IS NOT NULL AND status = 'queued' \
          DO NOTHING",
+        id,
+        J::QUEUE,
+        J::KIND,
+        payload,
+        job.dedup_key(),
+        J::MAX_ATTEMPTS,
+        run_at
     )
-    .bind(id)
-    .bind(J::QUEUE)
-    .bind(J::KIND)
-    .bind(payload)
-    .bind(job.dedup_key())
-    .bind(J::MAX_ATTEMPTS)
-    .bind(run_at)
     .execute(&mut *tx)
     .await?;
     if inserted.rows_affected() == 0 {
         return Ok(None);
     }
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(CHANNEL)
-        .bind(J::QUEUE)
+    sqlx::query!("SELECT pg_notify($1, $2)", CHANNEL, J::QUEUE)
         .execute(&mut *tx)
         .await?;
     Ok(Some(id))

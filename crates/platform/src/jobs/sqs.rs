@@ -214,13 +214,13 @@ pub(crate) async fn run_worker(
                 .send()
                 .await;
         }
-        let requeued = sqlx::query(
+        let requeued = sqlx::query!(
             "UPDATE jobs SET status = 'queued', attempts = greatest(attempts - 1, 0), \
              locked_until = NULL, locked_by = $2, updated_at = now() \
              WHERE id = $1 AND status = 'running'",
+            id,
+            RELAYED
         )
-        .bind(id)
-        .bind(RELAYED)
         .execute(&pool)
         .await;
         if supersede_if_duplicate(&pool, id, &worker_id, requeued)
@@ -236,8 +236,7 @@ pub(crate) async fn run_worker(
 }
 
 async fn queue_url_of(pool: &PgPool, queues: &Queues, id: Uuid) -> Option<String> {
-    let queue: String = sqlx::query_scalar("SELECT queue FROM jobs WHERE id = $1")
-        .bind(id)
+    let queue: String = sqlx::query_scalar!("SELECT queue FROM jobs WHERE id = $1", id)
         .fetch_optional(pool)
         .await
         .ok()??;
@@ -298,7 +297,6 @@ async fn relay(
 
 const RELAY_BATCH: usize = 100;
 
-#[derive(sqlx::FromRow)]
 struct Outgoing {
     id: Uuid,
     queue: String,
@@ -323,15 +321,16 @@ async fn relay_batch(
         if left <= 0 {
             break;
         }
-        let more: Vec<Outgoing> = sqlx::query_as(
+        let more = sqlx::query_as!(
+            Outgoing,
             "SELECT id, queue, kind, payload, max_attempts FROM jobs \
              WHERE status = 'queued' AND locked_by IS NULL AND queue = $1 AND run_at <= now() \
                AND kind = ANY($2) \
              ORDER BY run_at LIMIT $3 FOR UPDATE SKIP LOCKED",
+            queue,
+            kinds,
+            left
         )
-        .bind(queue)
-        .bind(kinds)
-        .bind(left)
         .fetch_all(&mut *tx)
         .await?;
         jobs.extend(more);
@@ -379,11 +378,13 @@ async fn relay_batch(
             }
         }
     }
-    sqlx::query("UPDATE jobs SET locked_by = $2, updated_at = now() WHERE id = ANY($1)")
-        .bind(&sent)
-        .bind(RELAYED)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "UPDATE jobs SET locked_by = $2, updated_at = now() WHERE id = ANY($1)",
+        &sent,
+        RELAYED
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     metrics::counter!("p360_jobs_relayed_total").increment(sent.len() as u64);
     Ok(jobs.len())
@@ -447,15 +448,15 @@ impl Execution {
         let max_attempts = body["max_attempts"].as_i64().unwrap_or(1);
         // The row says whether the job still wants running (a duplicate
         // delivery of a finished job does not).
-        let claimed = sqlx::query(
+        let claimed = sqlx::query!(
             "UPDATE jobs SET status = 'running', attempts = $2, locked_by = $3, \
              locked_until = now() + make_interval(secs => $4), updated_at = now() \
              WHERE id = $1 AND status IN ('queued', 'running')",
+            id,
+            attempt,
+            &self.worker,
+            f64::from(self.lease_secs)
         )
-        .bind(id)
-        .bind(attempt)
-        .bind(&self.worker)
-        .bind(f64::from(self.lease_secs))
         .execute(&self.pool)
         .await;
         match claimed {

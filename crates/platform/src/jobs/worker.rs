@@ -69,7 +69,6 @@ impl Default for WorkerConfig {
     }
 }
 
-#[derive(sqlx::FromRow)]
 struct Claimed {
     id: Uuid,
     kind: String,
@@ -196,20 +195,21 @@ pub async fn run_worker(
     running.abort_all();
     // Jobs still held by this worker go back to the queue without costing an
     // attempt (one by one: a job whose twin was queued meanwhile is superseded).
-    let held: Vec<Uuid> =
-        sqlx::query_scalar("SELECT id FROM jobs WHERE status = 'running' AND locked_by = $1")
-            .bind(&worker_id)
-            .fetch_all(&pool)
-            .await?;
+    let held: Vec<Uuid> = sqlx::query_scalar!(
+        "SELECT id FROM jobs WHERE status = 'running' AND locked_by = $1",
+        &worker_id
+    )
+    .fetch_all(&pool)
+    .await?;
     let mut released = 0;
     for id in held {
-        let requeued = sqlx::query(
+        let requeued = sqlx::query!(
             "UPDATE jobs SET status = 'queued', attempts = greatest(attempts - 1, 0), \
              locked_until = NULL, locked_by = NULL, updated_at = now() \
              WHERE id = $1 AND status = 'running' AND locked_by = $2",
+            id,
+            &worker_id
         )
-        .bind(id)
-        .bind(&worker_id)
         .execute(&pool)
         .await;
         released += supersede_if_duplicate(&pool, id, &worker_id, requeued)
@@ -228,14 +228,8 @@ pub(crate) async fn finish(
     worker: Option<&str>,
     error: Option<&str>,
 ) -> Result<sqlx::postgres::PgQueryResult, sqlx::Error> {
-    sqlx::query(
-        "UPDATE jobs SET status = $3, finished_at = now(), locked_until = NULL, \
-         last_error = $4, updated_at = now() WHERE id = $1 AND ($2::text IS NULL OR locked_by = $2)",
-    )
-    .bind(id)
-    .bind(worker)
-    .bind(if error.is_some() { "dead" } else { "succeeded" })
-    .bind(error)
+    sqlx::query!("UPDATE jobs SET status = $3, finished_at = now(), locked_until = NULL, \
+         last_error = $4, updated_at = now() WHERE id = $1 AND ($2::text IS NULL OR locked_by = $2)", id, worker, if error.is_some() { "dead" } else { "succeeded" }, error)
     .execute(pool)
     .await
 }
@@ -251,16 +245,16 @@ pub(crate) async fn requeue(
     wait: Duration,
     holder: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
-    let requeued = sqlx::query(
+    let requeued = sqlx::query!(
         "UPDATE jobs SET status = 'queued', run_at = now() + make_interval(secs => $4), \
          locked_until = NULL, locked_by = $5, last_error = $3, updated_at = now() \
          WHERE id = $1 AND locked_by = $2",
+        id,
+        worker,
+        error,
+        wait.as_secs_f64(),
+        holder
     )
-    .bind(id)
-    .bind(worker)
-    .bind(error)
-    .bind(wait.as_secs_f64())
-    .bind(holder)
     .execute(pool)
     .await;
     let superseded = matches!(
@@ -282,13 +276,9 @@ pub(crate) async fn supersede_if_duplicate(
 ) -> Result<sqlx::postgres::PgQueryResult, sqlx::Error> {
     match requeued {
         Err(sqlx::Error::Database(e)) if e.constraint() == Some("jobs_dedup_key") => {
-            sqlx::query(
-                "UPDATE jobs SET status = 'superseded', finished_at = now(), locked_until = NULL, \
+            sqlx::query!("UPDATE jobs SET status = 'superseded', finished_at = now(), locked_until = NULL, \
                  last_error = coalesce(last_error || ' ', '') || '(superseded by a newer queued job)', \
-                 updated_at = now() WHERE id = $1 AND locked_by = $2",
-            )
-            .bind(id)
-            .bind(worker)
+                 updated_at = now() WHERE id = $1 AND locked_by = $2", id, worker)
             .execute(pool)
             .await
         }
@@ -302,12 +292,12 @@ pub(crate) async fn next_due(
     queues: &[String],
     kinds: &[String],
 ) -> Result<Option<f64>, sqlx::Error> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "SELECT extract(epoch FROM min(run_at) - now())::float8 FROM jobs \
          WHERE status = 'queued' AND queue = ANY($1) AND kind = ANY($2)",
+        queues,
+        kinds
     )
-    .bind(queues)
-    .bind(kinds)
     .fetch_one(pool)
     .await
 }
@@ -341,42 +331,47 @@ impl Claimer<'_> {
         } = *self;
         // `id = ANY(ARRAY(...))`: PostgreSQL cannot know the LIMIT of a prepared
         // statement and would join `id IN (...)` by scanning the table.
-        const SET: &str = "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $3, \
-         locked_until = now() + make_interval(secs => $5), updated_at = now() WHERE id = ANY(ARRAY";
-        const RETURNING: &str = " RETURNING id, kind, payload, attempts, max_attempts";
         let mut claimed: Vec<Claimed> = Vec::new();
         if expired_too {
-            let sql = format!(
-                "{SET}(SELECT id FROM jobs WHERE status = 'running' AND locked_until < now() \
-             AND queue = ANY($1) AND kind = ANY($2) LIMIT $4 FOR UPDATE SKIP LOCKED)){RETURNING}"
-            );
-            claimed = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(queues)
-                .bind(kinds)
-                .bind(worker)
-                .bind(limit)
-                .bind(lease.as_secs_f64())
-                .fetch_all(pool)
-                .await?;
+            claimed = sqlx::query_as!(
+                Claimed,
+                "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $3, \
+                 locked_until = now() + make_interval(secs => $5), updated_at = now() \
+                 WHERE id = ANY(ARRAY(SELECT id FROM jobs WHERE status = 'running' \
+                     AND locked_until < now() AND queue = ANY($1) AND kind = ANY($2) \
+                     LIMIT $4 FOR UPDATE SKIP LOCKED)) \
+                 RETURNING id, kind, payload, attempts, max_attempts",
+                queues,
+                kinds,
+                worker,
+                limit,
+                lease.as_secs_f64()
+            )
+            .fetch_all(pool)
+            .await?;
         }
-        let sql = format!(
-            "{SET}(SELECT id FROM jobs WHERE status = 'queued' AND queue = $1 AND run_at <= now() \
-         AND kind = ANY($2) ORDER BY run_at LIMIT $4 FOR UPDATE SKIP LOCKED)){RETURNING}"
-        );
         for i in 0..queues.len() {
             let left = limit - claimed.len() as i64;
             if left <= 0 {
                 break;
             }
             let queue = &queues[(first + i) % queues.len()];
-            let more: Vec<Claimed> = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-                .bind(queue)
-                .bind(kinds)
-                .bind(worker)
-                .bind(left)
-                .bind(lease.as_secs_f64())
-                .fetch_all(pool)
-                .await?;
+            let more = sqlx::query_as!(
+                Claimed,
+                "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $3, \
+                 locked_until = now() + make_interval(secs => $5), updated_at = now() \
+                 WHERE id = ANY(ARRAY(SELECT id FROM jobs WHERE status = 'queued' AND queue = $1 \
+                     AND run_at <= now() AND kind = ANY($2) ORDER BY run_at \
+                     LIMIT $4 FOR UPDATE SKIP LOCKED)) \
+                 RETURNING id, kind, payload, attempts, max_attempts",
+                queue,
+                kinds,
+                worker,
+                left,
+                lease.as_secs_f64()
+            )
+            .fetch_all(pool)
+            .await?;
             claimed.extend(more);
         }
         Ok(claimed)
@@ -429,13 +424,13 @@ async fn execute(
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(lease / 3).await;
-                let renewed = sqlx::query(
+                let renewed = sqlx::query!(
                     "UPDATE jobs SET locked_until = now() + make_interval(secs => $3) \
                      WHERE id = $1 AND locked_by = $2 AND status = 'running'",
+                    job.id,
+                    &worker,
+                    lease.as_secs_f64()
                 )
-                .bind(job.id)
-                .bind(&worker)
-                .bind(lease.as_secs_f64())
                 .execute(&pool)
                 .await;
                 if let Err(e) = renewed {

@@ -19,6 +19,7 @@ use crate::principal::{Actor, Principal};
 use crate::scope::{AllTenants, ScopedTx, TenantId, TenantTx};
 
 pub mod api;
+pub mod store;
 
 const GENESIS: [u8; 32] = [0; 32];
 
@@ -54,7 +55,7 @@ pub struct NewEvent {
 }
 
 /// A stored event, as listed by the API.
-#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct AuditEvent {
     pub id: Uuid,
     #[serde(skip)]
@@ -149,20 +150,7 @@ pub async fn record(
     event: NewEvent,
 ) -> Result<Uuid, sqlx::Error> {
     let chain_id = event.tenant.map(|t| t.0).unwrap_or(Uuid::nil());
-    sqlx::query(
-        "INSERT INTO audit_chains (chain_id, last_seq, last_hash) VALUES ($1, 0, $2) \
-         ON CONFLICT (chain_id) DO NOTHING",
-    )
-    .bind(chain_id)
-    .bind(GENESIS.as_slice())
-    .execute(&mut *tx)
-    .await?;
-    let (last_seq, last_hash): (i64, Vec<u8>) = sqlx::query_as(
-        "SELECT last_seq, last_hash FROM audit_chains WHERE chain_id = $1 FOR UPDATE",
-    )
-    .bind(chain_id)
-    .fetch_one(&mut *tx)
-    .await?;
+    let (last_seq, last_hash) = store::lock_head(tx, chain_id, &GENESIS).await?;
     let now = Utc::now();
     let (actor_type, actor_id) = actor.audit_parts();
     let mut ev = AuditEvent {
@@ -188,36 +176,7 @@ pub async fn record(
         hash: Vec::new(),
     };
     ev.hash = ev.compute_hash();
-    sqlx::query(
-        "INSERT INTO audit_events (id, chain_id, seq, tenant_id, occurred_at, actor_type, actor_id, \
-         action, target_type, target_id, request_id, source_ip, user_agent, changes, outcome, \
-         prev_hash, hash) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)",
-    )
-    .bind(ev.id)
-    .bind(ev.chain_id)
-    .bind(ev.seq)
-    .bind(ev.tenant_id)
-    .bind(ev.occurred_at)
-    .bind(&ev.actor_type)
-    .bind(&ev.actor_id)
-    .bind(&ev.action)
-    .bind(&ev.target_type)
-    .bind(&ev.target_id)
-    .bind(&ev.request_id)
-    .bind(&ev.source_ip)
-    .bind(&ev.user_agent)
-    .bind(&ev.changes)
-    .bind(&ev.outcome)
-    .bind(&ev.prev_hash)
-    .bind(&ev.hash)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("UPDATE audit_chains SET last_seq = $2, last_hash = $3 WHERE chain_id = $1")
-        .bind(chain_id)
-        .bind(ev.seq)
-        .bind(&ev.hash)
-        .execute(&mut *tx)
-        .await?;
+    store::append(tx, &ev).await?;
     Ok(ev.id)
 }
 
@@ -233,26 +192,14 @@ pub struct VerifyReport {
 /// Recompute every chain; report the first broken link of each.
 pub async fn verify(pool: &PgPool) -> Result<VerifyReport, sqlx::Error> {
     let mut tx = ScopedTx::all(pool, AllTenants::system()).await?;
-    let heads: Vec<(Uuid, i64, Vec<u8>)> =
-        sqlx::query_as("SELECT chain_id, last_seq, last_hash FROM audit_chains ORDER BY chain_id")
-            .fetch_all(&mut *tx)
-            .await?;
+    let heads = store::heads(&mut tx).await?;
     let mut chain_ids: Vec<Uuid> = heads.iter().map(|h| h.0).collect();
-    let orphans: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT DISTINCT chain_id FROM audit_events e \
-         WHERE NOT EXISTS (SELECT 1 FROM audit_chains c WHERE c.chain_id = e.chain_id)",
-    )
-    .fetch_all(&mut *tx)
-    .await?;
+    let orphans = store::headless_chains(&mut tx).await?;
     chain_ids.extend(&orphans);
     let mut report = VerifyReport::default();
     for chain in chain_ids {
         report.chains += 1;
-        let events: Vec<AuditEvent> =
-            sqlx::query_as("SELECT * FROM audit_events WHERE chain_id = $1 ORDER BY seq")
-                .bind(chain)
-                .fetch_all(&mut *tx)
-                .await?;
+        let events = store::chain(&mut tx, chain).await?;
         report.events += events.len();
         let head = heads.iter().find(|h| h.0 == chain);
         if let Some(problem) = check_chain(chain, &events, head.map(|h| (h.1, h.2.as_slice()))) {
@@ -333,34 +280,6 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<AuditEvent>, sqlx::Error> {
     let tenant_ids = tx.visibility().ids();
-    let rows = sqlx::query_as(
-        "SELECT * FROM audit_events \
-         WHERE (($12 AND tenant_id IS NULL) \
-             OR (NOT $12 AND tenant_id IS NOT NULL \
-                 AND ($1::uuid[] IS NULL OR tenant_id = ANY($1)) \
-                 AND ($2::uuid IS NULL OR tenant_id = $2))) \
-           AND ($3::text IS NULL OR actor_id = $3) \
-           AND ($4::text IS NULL OR action = $4) \
-           AND ($5::text IS NULL OR target_type = $5) \
-           AND ($6::text IS NULL OR target_id = $6) \
-           AND ($7::timestamptz IS NULL OR occurred_at >= $7) \
-           AND ($8::timestamptz IS NULL OR occurred_at < $8) \
-           AND ($9::timestamptz IS NULL OR (occurred_at, id) < ($9, $10)) \
-         ORDER BY occurred_at DESC, id DESC LIMIT $11",
-    )
-    .bind(tenant_ids)
-    .bind(filter.tenant.map(|t| t.0))
-    .bind(&filter.actor_id)
-    .bind(&filter.action)
-    .bind(&filter.target_type)
-    .bind(&filter.target_id)
-    .bind(filter.from)
-    .bind(filter.to)
-    .bind(cursor.map(|c| c.0))
-    .bind(cursor.map(|c| c.1))
-    .bind(limit)
-    .bind(filter.platform)
-    .fetch_all(tx.conn())
-    .await?;
+    let rows = store::list(tx.conn(), tenant_ids.as_deref(), filter, cursor, limit).await?;
     Ok(rows)
 }
