@@ -1178,3 +1178,101 @@ async fn the_client_keeps_at_most_four_calls_in_flight_per_endpoint() {
         started.elapsed()
     );
 }
+
+/// The sync is a consumer of the outbox: approving a campaign writes a
+/// `campaign.approved` event in the approval's transaction, the relay hands
+/// it to activation (moving activation's cursor past it), and the sync job
+/// activation queues names that event. A change rolled back leaves neither
+/// an event nor a sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sync_is_triggered_by_consuming_the_approved_event() {
+    let p = Platform::start().await;
+    let (stop, handle) = worker(&p, |_| {});
+    let f = platform_fixture(&p).await;
+    let id = f.submitted_campaign("Launch").await;
+    f.approve(&id).await;
+    f.wait_synced(std::slice::from_ref(&id), Duration::from_secs(20))
+        .await;
+    let db = &p.db.pool;
+    let campaign: uuid::Uuid = id.parse().unwrap();
+    let (event, event_tx, event_seq): (uuid::Uuid, String, i64) = sqlx::query_as(
+        "SELECT id, tx_id::text, seq FROM domain_events \
+         WHERE aggregate_id = $1 AND event_type = 'campaign.approved'",
+    )
+    .bind(campaign)
+    .fetch_one(db)
+    .await
+    .unwrap();
+    let syncs: Vec<Value> = sqlx::query_scalar(
+        "SELECT payload FROM jobs WHERE kind = 'ttd.sync_campaign' AND payload->>'campaign_id' = $1",
+    )
+    .bind(&id)
+    .fetch_all(db)
+    .await
+    .unwrap();
+    assert_eq!(syncs.len(), 1, "{syncs:?}");
+    assert_eq!(syncs[0]["event_id"], json!(event), "{syncs:?}");
+    let consumed: bool = sqlx::query_scalar(
+        "SELECT (last_tx, last_seq) >= ($1::text::xid8, $2) FROM event_consumers WHERE name = 'activation'",
+    )
+    .bind(&event_tx)
+    .bind(event_seq)
+    .fetch_one(db)
+    .await
+    .unwrap();
+    assert!(consumed, "activation's cursor is past the approved event");
+
+    // The same service the API calls, in a transaction that is rolled back.
+    let tenant: uuid::Uuid = sqlx::query_scalar("SELECT tenant_id FROM campaigns WHERE id = $1")
+        .bind(campaign)
+        .fetch_one(db)
+        .await
+        .unwrap();
+    let events_before: i64 = sqlx::query_scalar("SELECT count(*) FROM domain_events")
+        .fetch_one(db)
+        .await
+        .unwrap();
+    let syncs_jobs = "SELECT count(*) FROM jobs WHERE kind = 'ttd.sync_campaign'";
+    let jobs_before: i64 = sqlx::query_scalar(syncs_jobs)
+        .fetch_one(db)
+        .await
+        .unwrap();
+    let ops = tenancy::Principal {
+        actor: tenancy::principal::Actor::User(tenancy::principal::UserId::new()),
+        role: tenancy::roles::Role::CustomerAdmin,
+        tenant: Some(tenancy::TenantId(tenant)),
+        assigned: Vec::new(),
+        email: None,
+        meta: Default::default(),
+    };
+    let mut tx = tenancy::TenantTx::begin(&p.app.state.pool, tenancy::TenantId(tenant))
+        .await
+        .unwrap();
+    let paused = campaigns::campaigns::service::transition(
+        &mut tx,
+        &ops,
+        campaigns::CampaignId(campaign),
+        campaigns::campaigns::Action::Pause,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(paused.status, campaigns::campaigns::CampaignStatus::Paused);
+    drop(tx); // rolled back
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let events_after: i64 = sqlx::query_scalar("SELECT count(*) FROM domain_events")
+        .fetch_one(db)
+        .await
+        .unwrap();
+    let jobs_after: i64 = sqlx::query_scalar(syncs_jobs)
+        .fetch_one(db)
+        .await
+        .unwrap();
+    assert_eq!(events_after, events_before, "no event from a rolled-back change");
+    assert_eq!(jobs_after, jobs_before, "no relay, no sync");
+    let shown = f.api.get(&format!("/v1/campaigns/{id}"), &f.admin).await;
+    assert_eq!(shown["status"], "approved");
+    assert_eq!(shown["activation"]["status"], "synced", "{shown}");
+    stop.trigger();
+    handle.await.unwrap().unwrap();
+}
