@@ -11,7 +11,6 @@ pub mod ad_groups;
 pub mod advertisers;
 pub mod campaigns;
 pub mod creatives;
-pub mod events;
 pub mod ids;
 pub mod insertion_orders;
 pub mod money;
@@ -25,7 +24,7 @@ use axum::Extension;
 use platform::http::ApiRoutes;
 use utoipa_axum::routes;
 
-pub use campaigns::{ActivationView, NoActivation};
+pub use campaigns::{ActivationView, NoActivation, events};
 pub use ids::{AdGroupId, AdvertiserId, CampaignId, CreativeId, InsertionOrderId};
 
 /// The routes, showing campaigns with their activation as `view` reports it.

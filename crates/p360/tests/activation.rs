@@ -1233,10 +1233,7 @@ async fn the_sync_is_triggered_by_consuming_the_approved_event() {
         .await
         .unwrap();
     let syncs_jobs = "SELECT count(*) FROM jobs WHERE kind = 'ttd.sync_campaign'";
-    let jobs_before: i64 = sqlx::query_scalar(syncs_jobs)
-        .fetch_one(db)
-        .await
-        .unwrap();
+    let jobs_before: i64 = sqlx::query_scalar(syncs_jobs).fetch_one(db).await.unwrap();
     let ops = tenancy::Principal {
         actor: tenancy::principal::Actor::User(tenancy::principal::UserId::new()),
         role: tenancy::roles::Role::CustomerAdmin,
@@ -1264,11 +1261,11 @@ async fn the_sync_is_triggered_by_consuming_the_approved_event() {
         .fetch_one(db)
         .await
         .unwrap();
-    let jobs_after: i64 = sqlx::query_scalar(syncs_jobs)
-        .fetch_one(db)
-        .await
-        .unwrap();
-    assert_eq!(events_after, events_before, "no event from a rolled-back change");
+    let jobs_after: i64 = sqlx::query_scalar(syncs_jobs).fetch_one(db).await.unwrap();
+    assert_eq!(
+        events_after, events_before,
+        "no event from a rolled-back change"
+    );
     assert_eq!(jobs_after, jobs_before, "no relay, no sync");
     let shown = f.api.get(&format!("/v1/campaigns/{id}"), &f.admin).await;
     assert_eq!(shown["status"], "approved");

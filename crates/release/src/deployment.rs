@@ -3,7 +3,7 @@
 //!
 //! The load balancer has two fixed slots, `blue` and `green`; whichever
 //! serves when a deployment starts is its blue, the other its green. `start`
-//! stores a deployment and drives its phases (see [`crate::phase`]) with a
+//! stores a deployment and drives its phases (see [`crate::model::Phase`]) with a
 //! controller that beats a heartbeat into its row; a deployment whose
 //! controller fell silent is shown as such by `status` and taken over by
 //! `resume` (which carries on from the stored phase and the load balancer's
@@ -29,18 +29,12 @@ use crate::config::ReleaseConfig as Config;
 use crate::controller::Controller;
 use crate::heartbeat::{Heartbeat, controller_name, stale_after, take_over};
 use crate::migrations::{create_tables, migration_class};
+pub use crate::model::Finished;
+use crate::model::Phase;
+use crate::model::{Request, Status};
 use crate::notify::{Journal, deliver, notifier};
-use crate::phase::Phase;
 use crate::render;
-use crate::store::{self, NewDeployment, Request, Status};
-
-/// How a deployment ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Finished {
-    Promoted,
-    RolledBack { trigger: String, detail: String },
-    Failed(String),
-}
+use crate::store::{self, NewDeployment};
 
 /// `p360 deploy start --version V`.
 pub async fn start(

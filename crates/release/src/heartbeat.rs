@@ -13,7 +13,8 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::config::DeployConfig;
-use crate::store::{self, Deployment, Status};
+use crate::model::Status;
+use crate::store::{self, Deployment};
 
 /// How long a controller may be silent (in milliseconds) before it counts
 /// as gone: three heartbeats.

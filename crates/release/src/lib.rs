@@ -5,9 +5,11 @@
 //!
 //! - [`deployment`]: the commands (start, resume, promote, rollback, status,
 //!   history);
-//! - [`phase`]: the phases in order, one function each;
-//! - `controller`: what drives one deployment through them; `supervisor`:
-//!   its watch over the traffic shift;
+//! - [`model`]: the phases in order, how a deployment ends, its status and
+//!   operators' requests (no I/O);
+//! - `controller`: what drives one deployment through its phases, one
+//!   function each (`controller::phases`), and its watch over the traffic
+//!   shift (`controller::supervisor`);
 //! - [`store`]: every SQL statement on the deployment tables;
 //! - `heartbeat`: liveness and take-over; `notify`: events to the store, the
 //!   audit log and the webhook; `migrations`: which run when;
@@ -22,11 +24,10 @@ pub mod drill;
 pub mod faults;
 mod heartbeat;
 mod migrations;
+pub mod model;
 mod notify;
-pub mod phase;
 pub mod render;
 pub mod store;
-mod supervisor;
 
 /// Export the deployment gauges on this process's `/metrics`.
 pub fn export_gauges() {

@@ -6,7 +6,8 @@ use std::fmt::{self, Write};
 
 use deploy::Weights;
 
-use crate::store::{Deployment, Event, Status};
+use crate::model::Status;
+use crate::store::{Deployment, Event};
 
 /// What `status` and `history` print before the first deployment.
 pub const NO_DEPLOYMENTS: &str = "no deployments yet\n";
@@ -138,7 +139,7 @@ mod tests {
 
     use super::*;
     use crate::backend::Slot;
-    use crate::phase::Phase;
+    use crate::model::Phase;
 
     fn deployment(status: Status, phase: Phase) -> Deployment {
         let started_at = Utc.with_ymd_and_hms(2026, 11, 27, 10, 0, 0).unwrap();

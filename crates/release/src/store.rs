@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::postgres::{PgTypeInfo, PgValueRef, Postgres};
@@ -12,7 +12,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::backend::Slot;
-use crate::phase::Phase;
+use crate::model::{Phase, Request, Status};
 
 /// How long the controller waits for its own bookkeeping (events, operator
 /// requests) during a rollout before going on without it.
@@ -37,67 +37,6 @@ pub struct Deployment {
     pub finished_at: Option<DateTime<Utc>>,
     /// Milliseconds since the controller's last heartbeat.
     pub silent_ms: i64,
-}
-
-/// `deployments.status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Running,
-    Promoted,
-    RolledBack,
-    Failed,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Running => "running",
-            Status::Promoted => "promoted",
-            Status::RolledBack => "rolled_back",
-            Status::Failed => "failed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<Status> {
-        Ok(match s {
-            "running" => Status::Running,
-            "promoted" => Status::Promoted,
-            "rolled_back" => Status::RolledBack,
-            "failed" => Status::Failed,
-            other => bail!("unknown deployment status `{other}`"),
-        })
-    }
-}
-
-impl std::fmt::Display for Status {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // `pad`: a width in a table (`{:<11}`) applies as to the stored text.
-        f.pad(self.as_str())
-    }
-}
-
-/// What an operator asked of a running deployment (`deployments.requested`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Request {
-    Promote,
-    Rollback,
-}
-
-impl Request {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Request::Promote => "promote",
-            Request::Rollback => "rollback",
-        }
-    }
-
-    pub fn parse(s: &str) -> Result<Request> {
-        Ok(match s {
-            "promote" => Request::Promote,
-            "rollback" => Request::Rollback,
-            other => bail!("unknown deployment request `{other}`"),
-        })
-    }
 }
 
 /// The text columns read as this crate's enums (they are bound with

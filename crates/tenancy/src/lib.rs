@@ -6,7 +6,9 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod cache;
 pub mod config;
+pub mod credentials;
 pub mod events;
 pub mod idempotency;
 pub mod principal;
@@ -63,9 +65,11 @@ pub fn register(registry: Registry, consumers: events::Consumers) -> anyhow::Res
 pub fn with_auth(routes: ApiRoutes, auth: Arc<AuthService>) -> ApiRoutes {
     // The last layer added runs first: the extension must be in place
     // before the idempotency layer authenticates.
+    let cache = auth.cache();
     routes
         .layer(axum::middleware::from_fn(idempotency::layer))
         .layer(Extension(auth))
+        .layer(Extension(cache))
 }
 
 async fn dev_discovery(

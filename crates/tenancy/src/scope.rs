@@ -17,11 +17,24 @@
 
 use std::ops::{Deref, DerefMut};
 
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgExecutor, PgPool, Postgres, Transaction};
 
 platform::typed_id! {
     /// The id of a tenant (customer organisation).
     pub struct TenantId;
+}
+
+/// The tenant with this slug (the `tenants` table is global: no scope applies).
+pub async fn tenant_by_slug<'e>(
+    db: impl PgExecutor<'e>,
+    slug: &str,
+) -> Result<Option<TenantId>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT id AS "id: TenantId" FROM tenants WHERE slug = $1"#,
+        slug
+    )
+    .fetch_optional(db)
+    .await
 }
 
 /// Which tenants' rows a transaction may see.

@@ -7,6 +7,7 @@
 //! TTD sync) act on those events, never on this module's tables.
 
 pub mod api;
+pub mod events;
 pub mod service;
 pub mod store;
 pub mod view;

@@ -8,13 +8,13 @@ use platform::http::versioned::Precondition;
 use tenancy::roles::Permission;
 use tenancy::{Principal, TenantTx};
 
+use super::events;
 use super::store::{self, Changes, Filter, New};
 use super::workflow::{
     self, Action, CampaignStatus, Flight, Objective, Pacing, Refused, check_against_ad_groups,
     check_against_io,
 };
 use super::{Campaign, CampaignPatch, NewCampaign, Row};
-use crate::events;
 use crate::ids::CampaignId;
 use crate::validate::{check_enum, check_money, check_name};
 
@@ -154,7 +154,7 @@ pub async fn update(
         &mut errors,
     );
     if let Some(b) = budget {
-        let held = crate::ad_groups::store::committed(tx, id, None).await?;
+        let held = store::ad_groups_budget(tx, id).await?;
         check_against_ad_groups(b, held, &mut errors);
     }
     if !errors.is_empty() {

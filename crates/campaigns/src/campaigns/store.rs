@@ -58,6 +58,17 @@ pub async fn committed(
     .await
 }
 
+/// Budget held by the campaign's active ad groups.
+pub async fn ad_groups_budget(tx: &mut TenantTx, id: CampaignId) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT coalesce(sum(budget_micros), 0)::bigint AS "sum!" FROM ad_groups
+           WHERE campaign_id = $1 AND status = 'active'"#,
+        id as CampaignId
+    )
+    .fetch_one(tx.conn())
+    .await
+}
+
 /// What a new campaign is made of.
 pub struct New<'a> {
     pub insertion_order_id: InsertionOrderId,

@@ -10,8 +10,7 @@ use platform::http::problem::{ApiError, FieldError, Problem, conflict_on};
 
 use super::{ApiKey, CreatedApiKey, NewApiKey, SHOWN_PREFIX, hash, new_secret, store};
 use crate::audit;
-use crate::auth::AuthService;
-use crate::auth::cache::Invalidation;
+use crate::cache::{Invalidation, PrincipalCache};
 use crate::principal::{Actor, ApiKeyId, InTenant};
 use crate::roles::Permission;
 use crate::users::customer_role;
@@ -105,7 +104,7 @@ pub async fn get(
 pub async fn revoke(
     ctx: InTenant,
     State(state): State<AppState>,
-    Extension(auth): Extension<Arc<AuthService>>,
+    Extension(sessions): Extension<Arc<PrincipalCache>>,
     Path(id): Path<ApiKeyId>,
 ) -> Result<StatusCode, ApiError> {
     ctx.require(Permission::ApiKeysManage)?;
@@ -122,7 +121,8 @@ pub async fn revoke(
         serde_json::json!({"after": {"revoked_at": key.revoked_at}}),
     )
     .await?;
-    auth.commit_change(tx, Invalidation::Actor(key.id.0))
+    sessions
+        .commit_change(tx, Invalidation::Actor(key.id.0))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

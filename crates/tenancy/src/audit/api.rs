@@ -89,7 +89,7 @@ pub async fn list(
         .and_then(|v| v.to_str().ok())
         .filter(|_| !platform)
     {
-        let t = crate::tenants::store::id_by_slug(&state.pool, slug)
+        let t = crate::scope::tenant_by_slug(&state.pool, slug)
             .await?
             .filter(|t| vis.includes(*t))
             .ok_or_else(|| Problem::not_found().with_detail(format!("no tenant {slug}")))?;

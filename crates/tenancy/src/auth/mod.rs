@@ -4,11 +4,8 @@
 //! Failures are 401 problem+json with `WWW-Authenticate: Bearer
 //! error="invalid_token"`; a valid identity without permission is 403.
 
-pub mod cache;
-pub mod dev;
-pub mod jwt;
+pub use crate::credentials::{dev, dev_token, jwt, kind_allowed};
 
-use std::path::Path;
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
@@ -20,14 +17,14 @@ use platform::rate_limit::{Backend, Decision, RateLimiter};
 use sqlx::PgPool;
 
 use crate::api_keys;
-use crate::config::{AuthConfig, IssuerKind};
+use crate::cache::{Invalidation, PrincipalCache};
+use crate::config::AuthConfig;
+use crate::credentials::jwt::{Issuer, KeySource, TokenError, VerifiedToken};
 use crate::principal::{
     Actor, AuthRejection, InTenant, Principal, RequestMeta, Unauthorized, request_meta,
 };
-use crate::roles::{Role, UserKind};
 use crate::scope::{AllTenants, ScopedTransaction, ScopedTx};
 use crate::users;
-use jwt::{Issuer, KeySource, TokenError, VerifiedToken};
 
 pub use crate::principal::TENANT_HEADER;
 
@@ -36,7 +33,7 @@ pub use crate::principal::TENANT_HEADER;
 pub struct AuthService {
     pool: PgPool,
     limiter: Arc<RateLimiter>,
-    cache: Arc<cache::PrincipalCache>,
+    cache: Arc<PrincipalCache>,
     issuers: Vec<Issuer>,
     dev: Option<dev::DevIssuer>,
     http: reqwest::Client,
@@ -68,8 +65,8 @@ impl AuthService {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(5))
             .build()?;
-        let principals = Arc::new(cache::PrincipalCache::default());
-        cache::spawn_listener(pool.clone(), principals.clone());
+        let principals = Arc::new(PrincipalCache::default());
+        crate::cache::spawn_listener(pool.clone(), principals.clone());
         Ok(Arc::new(AuthService {
             pool,
             limiter,
@@ -95,7 +92,7 @@ impl AuthService {
         token: &str,
         meta: RequestMeta,
     ) -> Result<Principal, AuthRejection> {
-        let key = cache::key(token);
+        let key = crate::cache::key(token);
         if let Some(mut principal) = self.cache.get(&key) {
             principal.meta = meta;
             self.touch_if_due(&key, &principal);
@@ -126,17 +123,20 @@ impl AuthService {
     /// instance (delivered on commit) and drop it from this one's cache at once.
     pub async fn commit_change(
         &self,
-        mut tx: impl ScopedTransaction,
-        what: cache::Invalidation,
+        tx: impl ScopedTransaction,
+        what: Invalidation,
     ) -> Result<(), sqlx::Error> {
-        cache::announce(&mut tx, &what).await?;
-        tx.commit().await?;
-        self.cache.forget(&what);
-        Ok(())
+        self.cache.commit_change(tx, what).await
+    }
+
+    /// The cache of authenticated principals (handlers that change
+    /// authentication commit through it).
+    pub fn cache(&self) -> Arc<PrincipalCache> {
+        self.cache.clone()
     }
 
     /// Keep last-use times current for cached actors, off the request path.
-    fn touch_if_due(&self, key: &cache::Key, principal: &Principal) {
+    fn touch_if_due(&self, key: &crate::cache::Key, principal: &Principal) {
         let every = match principal.actor {
             Actor::ApiKey(_) => std::time::Duration::from_secs(60),
             Actor::User(_) => std::time::Duration::from_secs(300),
@@ -280,24 +280,10 @@ impl<S: Send + Sync> FromRequestParts<S> for InTenant {
                     "staff choose the tenant to act in with the P360-Tenant header (its slug)",
                 )
             })?;
-        let tenant = crate::tenants::store::id_by_slug(&service.pool, slug)
+        let tenant = crate::scope::tenant_by_slug(&service.pool, slug)
             .await?
             .filter(|t| principal.visibility().includes(*t))
             .ok_or_else(|| Problem::not_found().with_detail(format!("no tenant {slug}")))?;
         Ok(InTenant { principal, tenant })
     }
-}
-
-/// Staff issuers provision users only with a staff role; customer issuers only
-/// with a customer role. The development issuer allows both.
-pub fn kind_allowed(kind: IssuerKind, dev: bool, role: Role) -> bool {
-    dev || match kind {
-        IssuerKind::Internal => role.kind() == UserKind::Staff,
-        IssuerKind::External => role.kind() == UserKind::Customer,
-    }
-}
-
-/// Load (or create) the development issuer's key for `p360 token`.
-pub fn dev_token(data_dir: &Path, claims: &dev::DevClaims) -> anyhow::Result<String> {
-    dev::DevIssuer::load_or_create(data_dir)?.mint(claims)
 }

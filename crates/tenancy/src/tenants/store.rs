@@ -1,21 +1,9 @@
 //! The SQL of tenants (a global table: no tenant scope applies to it).
 
-use sqlx::{PgConnection, PgExecutor, PgPool};
+use sqlx::{PgConnection, PgPool};
 
 use super::{Tenant, TenantStatus};
 use crate::scope::TenantId;
-
-pub async fn id_by_slug<'e>(
-    db: impl PgExecutor<'e>,
-    slug: &str,
-) -> Result<Option<TenantId>, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"SELECT id AS "id: TenantId" FROM tenants WHERE slug = $1"#,
-        slug
-    )
-    .fetch_optional(db)
-    .await
-}
 
 /// Whether the tenant exists and is active.
 pub async fn is_active(conn: &mut PgConnection, id: TenantId) -> Result<bool, sqlx::Error> {

@@ -15,8 +15,7 @@ use super::{
     Assignments, Invitation, User, UserPatch, UserStatus, customer_role, email_is_plausible, store,
 };
 use crate::audit::{self, NewEvent, Outcome};
-use crate::auth::AuthService;
-use crate::auth::cache::Invalidation;
+use crate::cache::{Invalidation, PrincipalCache};
 use crate::principal::{Actor, InTenant, Principal, UserId, forbidden};
 use crate::roles::{Permission, Role};
 use crate::scope::{ScopedTx, TenantId};
@@ -119,7 +118,7 @@ pub async fn invite(
 pub async fn update(
     ctx: InTenant,
     State(state): State<AppState>,
-    Extension(auth): Extension<Arc<AuthService>>,
+    Extension(sessions): Extension<Arc<PrincipalCache>>,
     Path(id): Path<UserId>,
     Json(body): Json<UserPatch>,
 ) -> Result<Json<User>, ApiError> {
@@ -182,7 +181,9 @@ pub async fn update(
         },
     )
     .await?;
-    auth.commit_change(tx, Invalidation::Actor(id.0)).await?;
+    sessions
+        .commit_change(tx, Invalidation::Actor(id.0))
+        .await?;
     Ok(Json(after))
 }
 
@@ -193,7 +194,7 @@ pub async fn update(
 pub async fn assign(
     principal: Principal,
     State(state): State<AppState>,
-    Extension(auth): Extension<Arc<AuthService>>,
+    Extension(sessions): Extension<Arc<PrincipalCache>>,
     Path(id): Path<UserId>,
     Json(body): Json<Assignments>,
 ) -> Result<Json<Vec<String>>, ApiError> {
@@ -243,6 +244,8 @@ pub async fn assign(
         },
     )
     .await?;
-    auth.commit_change(tx, Invalidation::Actor(id.0)).await?;
+    sessions
+        .commit_change(tx, Invalidation::Actor(id.0))
+        .await?;
     Ok(Json(slugs))
 }

@@ -7,9 +7,9 @@ use sqlx::{PgConnection, PgPool};
 
 use super::{UserStatus, store};
 use crate::audit::{self, NewEvent, Outcome};
-use crate::auth::jwt::VerifiedToken;
-use crate::auth::kind_allowed;
 use crate::config::IssuerKind;
+use crate::credentials::jwt::VerifiedToken;
+use crate::credentials::kind_allowed;
 use crate::principal::{Actor, AuthRejection, Principal, RequestMeta, UserId, forbidden};
 use crate::roles::{Role, UserKind};
 use crate::scope::{AllTenants, ScopedTx, TenantId};
@@ -108,7 +108,7 @@ async fn provision(
         return Ok((id, None, role, token.email.clone()));
     }
     let tenant = match &token.tenant {
-        Some(slug) => crate::tenants::store::id_by_slug(&mut *conn, slug).await?,
+        Some(slug) => crate::scope::tenant_by_slug(&mut *conn, slug).await?,
         None => None,
     };
     // An invitation for this e-mail address (in the token's tenant, if it names one).

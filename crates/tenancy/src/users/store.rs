@@ -3,7 +3,7 @@
 use sqlx::PgConnection;
 
 use super::{User, UserStatus};
-use crate::auth::jwt::VerifiedToken;
+use crate::credentials::jwt::VerifiedToken;
 use crate::principal::UserId;
 use crate::scope::{TenantId, TenantTx};
 

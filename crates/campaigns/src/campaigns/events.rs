@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 use tenancy::TenantTx;
 
-use crate::campaigns::CampaignStatus;
+use super::CampaignStatus;
 use crate::ids::CampaignId;
 
 /// Events about campaigns start with this.

@@ -18,10 +18,14 @@ use uuid::Uuid;
 
 use crate::backend::{Balancer, Slot, http_client};
 use crate::config::{DeployConfig, ReleaseConfig as Config};
-use crate::deployment::Finished;
+use crate::model::{Finished, Phase, Request, Status};
 use crate::notify::{Journal, Notices};
-use crate::phase::{Phase, Run};
-use crate::store::{self, Deployment, Request, STORE_TIMEOUT, Status};
+
+mod phases;
+mod supervisor;
+
+use crate::store::{self, Deployment, STORE_TIMEOUT};
+use phases::Run;
 
 /// What a controller works with.
 pub(crate) struct Controller {

@@ -1,6 +1,5 @@
-//! The phases of a deployment, in the order they run, and what each one
-//! does: one function per phase on the controller, chosen by an exhaustive
-//! `match`.
+//! What each phase of a deployment does: one function per phase on the
+//! controller, chosen by an exhaustive `match` on [`Phase`].
 //!
 //! `preflight` (the migration plan) -> `backup` (`pg_dump` to the object
 //! store) -> `expand` (migrations safe under the running version) -> `start`
@@ -10,7 +9,6 @@
 //! (keep the old slot warm, then `deploy.stop_command`) -> `contract` (the
 //! migrations the old version could not survive).
 
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -18,82 +16,12 @@ use deploy::{Outcome, TrafficBackend};
 use platform::db::{self, DeployPlan};
 use serde_json::json;
 
+use super::supervisor::Watch;
+use super::{Controller, Hook};
 use crate::backend::{self, Source};
-use crate::controller::{Controller, Hook};
-use crate::deployment::Finished;
 use crate::migrations::{migration_class, migration_plan};
+use crate::model::{Finished, Phase};
 use crate::store;
-use crate::supervisor::Watch;
-
-/// A phase of a deployment, stored in `deployments.phase`; ordered as they run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Phase {
-    Preflight,
-    Backup,
-    Expand,
-    Start,
-    Smoke,
-    Shift,
-    Drain,
-    Contract,
-}
-
-impl Phase {
-    /// Every phase, in order.
-    pub const ALL: [Phase; 8] = [
-        Phase::Preflight,
-        Phase::Backup,
-        Phase::Expand,
-        Phase::Start,
-        Phase::Smoke,
-        Phase::Shift,
-        Phase::Drain,
-        Phase::Contract,
-    ];
-
-    /// The name stored in `deployments.phase` and shown to operators.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Preflight => "preflight",
-            Phase::Backup => "backup",
-            Phase::Expand => "expand",
-            Phase::Start => "start",
-            Phase::Smoke => "smoke",
-            Phase::Shift => "shift",
-            Phase::Drain => "drain",
-            Phase::Contract => "contract",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Phase> {
-        Phase::ALL.into_iter().find(|p| p.as_str() == s)
-    }
-
-    /// The phase of a stored deployment. The column has no CHECK constraint:
-    /// a name this binary does not know counts as the first phase, as it
-    /// always has.
-    pub fn from_stored(s: &str) -> Phase {
-        Phase::parse(s).unwrap_or(Phase::Preflight)
-    }
-
-    /// This phase and every one after it, in order.
-    pub fn and_after(self) -> impl Iterator<Item = Phase> {
-        Phase::ALL.into_iter().filter(move |p| *p >= self)
-    }
-}
-
-impl fmt::Display for Phase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // `pad`: a width in a table (`{:<11}`) applies as to the stored text.
-        f.pad(self.as_str())
-    }
-}
-
-impl serde::Serialize for Phase {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
 
 /// What the phases of one run of a controller hand on: the migration plan
 /// checked in `preflight` is the one `expand` applies.
@@ -341,37 +269,5 @@ impl Controller {
             .await;
         }
         Ok(None)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Phase;
-
-    #[test]
-    fn stored_names_round_trip_in_order() {
-        let names: Vec<&str> = Phase::ALL.iter().map(|p| p.as_str()).collect();
-        assert_eq!(
-            names,
-            [
-                "preflight",
-                "backup",
-                "expand",
-                "start",
-                "smoke",
-                "shift",
-                "drain",
-                "contract"
-            ]
-        );
-        for p in Phase::ALL {
-            assert_eq!(Phase::parse(p.as_str()), Some(p));
-        }
-        assert!(Phase::ALL.windows(2).all(|w| w[0] < w[1]));
-        assert_eq!(Phase::from_stored("unknown"), Phase::Preflight);
-        assert_eq!(
-            Phase::Shift.and_after().collect::<Vec<_>>(),
-            [Phase::Shift, Phase::Drain, Phase::Contract]
-        );
     }
 }

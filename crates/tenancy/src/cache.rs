@@ -20,7 +20,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::principal::{Actor, Principal};
-use crate::scope::TenantId;
+use crate::scope::{ScopedTransaction, TenantId};
 
 /// The longest a cached principal is trusted without a database look-up.
 pub const TTL: Duration = Duration::from_secs(30);
@@ -50,6 +50,21 @@ impl Invalidation {
             "tenant" => Some(Invalidation::Tenant(TenantId(id))),
             _ => None,
         }
+    }
+}
+
+impl PrincipalCache {
+    /// Commit a change that affects authentication: announce it to every
+    /// instance (delivered on commit) and drop it from this one at once.
+    pub async fn commit_change(
+        &self,
+        mut tx: impl ScopedTransaction,
+        what: Invalidation,
+    ) -> Result<(), sqlx::Error> {
+        announce(&mut tx, &what).await?;
+        tx.commit().await?;
+        self.forget(&what);
+        Ok(())
     }
 }
 

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use deploy::{Directive, Event, Supervisor};
 use serde_json::json;
 
-use crate::controller::Controller;
-use crate::store::{self, Request};
+use super::Controller;
+use crate::model::Request;
+use crate::store;
 
 /// The rollout's supervisor for one controller.
 pub(crate) struct Watch<'a> {
