@@ -223,4 +223,29 @@ mod tests {
         );
         assert_eq!(m("100", "JPY").positive_micros(), Ok(100 * MICROS));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn formatting_and_parsing_are_exact_inverses(m in -9_000_000_000_000_000i64..9_000_000_000_000_000) {
+                prop_assert_eq!(parse_micros(&format_micros(m, 0), 6), Ok(m));
+                prop_assert_eq!(parse_micros(&format_micros(m, 2), 6), Ok(m));
+            }
+
+            #[test]
+            fn an_amount_keeps_the_precision_of_its_currency(units in 0i64..1_000_000_000, cents in 0i64..100, extra in 1i64..10) {
+                let two = format!("{units}.{cents:02}");
+                prop_assert_eq!(parse_micros(&two, 2), Ok(units * MICROS + cents * 10_000));
+                // A third decimal that is not zero is refused at two digits.
+                let three = format!("{two}{extra}");
+                prop_assert_eq!(parse_micros(&three, 2), Err(MoneyError::TooPrecise("2".into())));
+                // The wire form of a stored amount reads back to the same micros.
+                let wire = MoneyWire::from_micros(units * MICROS + cents * 10_000, "USD");
+                prop_assert_eq!(wire.rate_micros(), Ok(units * MICROS + cents * 10_000));
+            }
+        }
+    }
 }
