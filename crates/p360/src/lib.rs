@@ -12,6 +12,7 @@ use platform::testing::TestApp;
 /// Every capability's HTTP routes, with the services they share.
 pub fn api_routes(state: &AppState, config: &Config) -> anyhow::Result<ApiRoutes> {
     release::export_gauges();
+    tenancy::events::export_gauges();
     let auth = tenancy::AuthService::new(
         state.pool.clone(),
         &config.auth,

@@ -240,6 +240,20 @@ async fn relay(pool: &PgPool, consumer: &Consumer) -> anyhow::Result<Batch> {
     })
 }
 
+/// Export `p360_events_behind{consumer}` (committed events a consumer has
+/// not handled yet) on this process's `/metrics`: a consumer stuck on an
+/// event it keeps failing shows there.
+pub fn export_gauges() {
+    platform::http::ops::on_scrape("events", |pool| {
+        Box::pin(async move {
+            for (consumer, behind) in lag(pool).await? {
+                metrics::gauge!("p360_events_behind", "consumer" => consumer).set(behind as f64);
+            }
+            Ok(())
+        })
+    });
+}
+
 /// Where each consumer stands: (name, events behind). For `/metrics` and tests.
 pub async fn lag(pool: &PgPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
     let mut tx = ScopedTx::all(pool, AllTenants::system()).await?;

@@ -15,7 +15,8 @@ variable "queues" {
     max_receive_count          = number
   }))
   description = "Queues by name; each gets a dead-letter queue after max_receive_count receives."
-  # default, activation: the job queues of `jobs.backend = "sqs"` (the application
+  # default, activation, events: the job queues of `jobs.backend = "sqs"` (events:
+  # the domain-event relay; the application
   # dead-letters a job itself after its MAX_ATTEMPTS; the redrive policy is the
   # safety net for messages that crash workers). ingest: files that landed.
   default = {
@@ -25,6 +26,11 @@ variable "queues" {
       max_receive_count          = 50
     }
     activation = {
+      visibility_timeout_seconds = 60
+      retention_seconds          = 1209600
+      max_receive_count          = 50
+    }
+    events = {
       visibility_timeout_seconds = 60
       retention_seconds          = 1209600
       max_receive_count          = 50
