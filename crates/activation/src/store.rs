@@ -96,7 +96,7 @@ pub async fn generation(
 }
 
 /// Record a sync's outcome, unless a newer change has queued another sync
-/// since this one read the campaign (its generation moved on).
+/// since this one read the campaign (its generation moved on): `false` then.
 pub async fn set_outcome(
     tx: &mut TenantTx,
     campaign: CampaignId,
@@ -104,8 +104,8 @@ pub async fn set_outcome(
     status: &str,
     ttd: Option<&Value>,
     error: Option<&str>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
+) -> Result<bool, sqlx::Error> {
+    let updated = sqlx::query!(
         "UPDATE campaign_activations SET status = $3, last_error = $4, \
              ttd = coalesce($5, ttd), \
              synced_at = CASE WHEN $5::jsonb IS NULL THEN synced_at ELSE now() END, \
@@ -118,8 +118,9 @@ pub async fn set_outcome(
         ttd
     )
     .execute(tx.conn())
-    .await?;
-    Ok(())
+    .await?
+    .rows_affected();
+    Ok(updated == 1)
 }
 
 /// The TTD object (`object`, `p360_id`) became, and the hash of what TTD last accepted.

@@ -16,7 +16,11 @@
 //! events of transactions older than every transaction still running
 //! (`pg_snapshot_xmin`), so an event committed late by a slow transaction can
 //! never fall behind a cursor that already moved past it. When such events
-//! wait, the relay looks again shortly (`RETRY_HIDDEN`).
+//! wait, the relay looks again shortly (`RETRY_HIDDEN`). It also looks again
+//! whenever a transaction older than its own is still running: that one may
+//! have written an event not yet visible, and its relay job may be the one
+//! running now (deduplication folds a new relay job into a queued one, which
+//! can start before the later writer commits).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -179,6 +183,14 @@ async fn relay(pool: &PgPool, consumer: &Consumer) -> anyhow::Result<Batch> {
     )
     .fetch_one(tx.conn())
     .await?;
+    // A transaction older than this one still running may have written an
+    // event we cannot see yet, whose relay job was folded into the one
+    // running now (it was queued when that transaction enqueued): look again.
+    let older_running = sqlx::query_scalar!(
+        r#"SELECT pg_snapshot_xmin(pg_current_snapshot()) < pg_current_xact_id() AS "older!""#
+    )
+    .fetch_one(tx.conn())
+    .await?;
     let rows = sqlx::query!(
         r#"SELECT id, seq, tx_id::text AS "tx_id!", tenant_id AS "tenant_id: TenantId",
                   event_type, aggregate_type, aggregate_id, payload, occurred_at,
@@ -193,7 +205,7 @@ async fn relay(pool: &PgPool, consumer: &Consumer) -> anyhow::Result<Batch> {
     .fetch_all(tx.conn())
     .await?;
     let settled = rows.iter().take_while(|r| r.settled).count();
-    let hidden = settled < rows.len();
+    let hidden = older_running || settled < rows.len();
     let Some(last) = rows[..settled].last() else {
         return Ok(Batch {
             delivered: 0,

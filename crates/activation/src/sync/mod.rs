@@ -121,6 +121,9 @@ impl Job for SyncCampaign {
     }
 }
 
+/// Record the outcome; when a newer change moved the generation on, make
+/// sure a sync runs for it: that change's job may have been folded into this
+/// one while it waited, and it read the campaign before the change committed.
 async fn outcome(
     pool: &sqlx::PgPool,
     tenant: TenantId,
@@ -131,7 +134,18 @@ async fn outcome(
     error: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     let mut tx = TenantTx::begin(pool, tenant).await?;
-    store::set_outcome(&mut tx, campaign, generation, status, ttd, error).await?;
+    if !store::set_outcome(&mut tx, campaign, generation, status, ttd, error).await?
+        && store::generation(&mut tx, campaign)
+            .await?
+            .is_some_and(|current| current > generation)
+    {
+        let again = SyncCampaign {
+            tenant_id: tenant.0,
+            campaign_id: campaign.0,
+            event_id: None,
+        };
+        platform::jobs::enqueue(tx.conn(), &again, None).await?;
+    }
     tx.commit().await
 }
 
