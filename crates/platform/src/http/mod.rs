@@ -243,7 +243,7 @@ pub fn router_with(
         .layer(DefaultBodyLimit::max(body_limit));
     wrap(router)
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            middleware::Observe::from(&state.config.http),
             middleware::observe,
         ))
         .with_state(state)
