@@ -1,13 +1,16 @@
 //! The request middleware every route runs behind.
 
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use tracing::Instrument;
+use tower_layer::Layer;
+use tower_service::Service;
 
 use super::problem::{self, Problem};
 use crate::config::HttpConfig;
@@ -20,8 +23,11 @@ const ERROR_BODY_LIMIT: usize = 16 * 1024;
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-/// What the request middleware needs of the configuration, copied out of it
-/// once so that a request does not clone the whole [`AppState`](super::AppState).
+/// The request middleware every route runs behind, as a tower layer: request
+/// id, structured log line, metrics, timeout, body-size check, and
+/// problem+json for every error response whoever produced it. It keeps only
+/// what it needs of the configuration, and calls the route directly (axum's
+/// `from_fn` would box the route again and clone it on every request).
 #[derive(Debug, Clone, Copy)]
 pub struct Observe {
     pub body_limit: usize,
@@ -37,77 +43,132 @@ impl From<&HttpConfig> for Observe {
     }
 }
 
-/// Request id, structured log line, metrics, timeout, body-size check, and
-/// problem+json for every error response whoever produced it.
-pub async fn observe(State(cfg): State<Observe>, mut req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    // The client's id, if it is one we can echo, else a new UUIDv7.
-    let (request_id, id_header) = match req
-        .headers()
-        .get(&REQUEST_ID)
-        .filter(|v| is_acceptable_request_id(v.as_bytes()))
-    {
-        Some(v) => (v.to_str().unwrap_or_default().to_owned(), v.clone()),
-        None => {
-            let mut buf = uuid::Uuid::encode_buffer();
-            let id = new_request_id().hyphenated().encode_lower(&mut buf);
-            (
-                id.to_owned(),
-                HeaderValue::from_str(id).expect("a UUID is a valid header value"),
-            )
+impl<S> Layer<S> for Observe {
+    type Service = Observed<S>;
+
+    fn layer(&self, inner: S) -> Observed<S> {
+        Observed { cfg: *self, inner }
+    }
+}
+
+/// A route behind [`Observe`].
+#[derive(Debug, Clone)]
+pub struct Observed<S> {
+    cfg: Observe,
+    inner: S,
+}
+impl<S> Service<Request> for Observed<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        let started = Instant::now();
+        // The client's id, if it is one we can echo, else a new UUIDv7.
+        let (request_id, id_header) = match req
+            .headers()
+            .get(&REQUEST_ID)
+            .filter(|v| is_acceptable_request_id(v.as_bytes()))
+        {
+            Some(v) => (v.to_str().unwrap_or_default().to_owned(), v.clone()),
+            None => {
+                let mut buf = uuid::Uuid::encode_buffer();
+                let id = new_request_id().hyphenated().encode_lower(&mut buf);
+                (
+                    id.to_owned(),
+                    HeaderValue::from_str(id).expect("a UUID is a valid header value"),
+                )
+            }
+        };
+        let span = tracing::info_span!("request", request_id = request_id.as_str());
+        req.extensions_mut().insert(RequestId(request_id));
+        let method = req.method().clone();
+        let uri = req.uri().clone();
+        let route = metric_handles::route(req.extensions().get::<MatchedPath>());
+        let in_flight = InFlight::new(route);
+
+        let limit = self.cfg.body_limit;
+        let declared_len = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let handled = if declared_len.is_some_and(|n| n > limit as u64) {
+            None
+        } else {
+            Some(span.in_scope(|| self.inner.call(req)))
+        };
+        let timeout = self.cfg.timeout;
+        Box::pin(async move {
+            let _in_flight = in_flight;
+            let response = match handled {
+                None => Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE)
+                    .with_detail(format!("request bodies are limited to {limit} bytes"))
+                    .into_response(),
+                Some(handled) => match within(started + timeout, &span, handled).await {
+                    Some(res) => res,
+                    None => Problem::service_unavailable(format!(
+                        "the request did not complete within {} ms",
+                        timeout.as_millis()
+                    ))
+                    .into_response(),
+                },
+            };
+            let mut response =
+                if response.status().is_client_error() || response.status().is_server_error() {
+                    let id = id_header.to_str().unwrap_or_default();
+                    as_problem(response, id).await
+                } else {
+                    response
+                };
+            let status = response.status();
+            response.headers_mut().insert(REQUEST_ID.clone(), id_header);
+
+            let latency = started.elapsed();
+            metric_handles::record(route, &method, status, latency);
+            span.in_scope(|| {
+                tracing::info!(
+                    target: "p360::http",
+                    method = method.as_str(),
+                    route = route.label,
+                    path = uri.path(),
+                    status = status.as_u16(),
+                    latency_ms = latency.as_secs_f64() * 1000.0,
+                    "request"
+                )
+            });
+            Ok(response)
+        })
+    }
+}
+
+/// The route's answer, polled inside the request span, unless `deadline`
+/// passes first. Most requests are answered on their first poll: they get no
+/// timer.
+async fn within<F>(deadline: Instant, span: &tracing::Span, handled: F) -> Option<Response>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    let mut handled = std::pin::pin!(handled);
+    let mut in_span = std::future::poll_fn(|cx| span.in_scope(|| handled.as_mut().poll(cx)));
+    let first = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut in_span).poll(cx))).await;
+    let answered = match first {
+        Poll::Ready(answered) => answered,
+        Poll::Pending => {
+            let deadline = tokio::time::Instant::from_std(deadline);
+            tokio::time::timeout_at(deadline, in_span).await.ok()?
         }
     };
-    let span = tracing::info_span!("request", request_id = request_id.as_str());
-    req.extensions_mut().insert(RequestId(request_id));
-    let method = req.method().clone();
-    let uri = req.uri().clone();
-    let route = metric_handles::route(req.extensions().get::<MatchedPath>());
-    let _in_flight = InFlight::new(route);
-    let limit = cfg.body_limit;
-
-    let declared_len = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let response = if declared_len.is_some_and(|n| n > limit as u64) {
-        Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE)
-            .with_detail(format!("request bodies are limited to {limit} bytes"))
-            .into_response()
-    } else {
-        match tokio::time::timeout(cfg.timeout, next.run(req).instrument(span.clone())).await {
-            Ok(res) => res,
-            Err(_) => Problem::service_unavailable(format!(
-                "the request did not complete within {} ms",
-                cfg.timeout.as_millis()
-            ))
-            .into_response(),
-        }
-    };
-    let mut response = if response.status().is_client_error() || response.status().is_server_error()
-    {
-        let id = id_header.to_str().unwrap_or_default();
-        as_problem(response, id).await
-    } else {
-        response
-    };
-    let status = response.status();
-    response.headers_mut().insert(REQUEST_ID.clone(), id_header);
-
-    let latency = started.elapsed();
-    metric_handles::record(route, &method, status, latency);
-    span.in_scope(|| {
-        tracing::info!(
-            target: "p360::http",
-            method = method.as_str(),
-            route = route.label,
-            path = uri.path(),
-            status = status.as_u16(),
-            latency_ms = latency.as_secs_f64() * 1000.0,
-            "request"
-        )
-    });
-    response
+    let Ok(res) = answered;
+    Some(res)
 }
 
 /// A new request id: a UUIDv7 (the time in milliseconds, then 74 random

@@ -242,10 +242,7 @@ pub fn router_with(
         .fallback(middleware::not_found)
         .layer(DefaultBodyLimit::max(body_limit));
     wrap(router)
-        .layer(axum::middleware::from_fn_with_state(
-            middleware::Observe::from(&state.config.http),
-            middleware::observe,
-        ))
+        .layer(middleware::Observe::from(&state.config.http))
         .with_state(state)
 }
 
