@@ -374,6 +374,7 @@ pub fn record_process_metrics() {
 /// JSON strings, integers and booleans as such, floats as numbers (`null`
 /// when not finite). Span fields keep the order they were recorded in.
 mod json_lines {
+    use std::cell::RefCell;
     use std::fmt::{self, Write as _};
 
     use tracing::field::{Field, Visit};
@@ -396,55 +397,62 @@ mod json_lines {
         fn format_event(
             &self,
             ctx: &FmtContext<'_, S, SpanFields>,
-            mut writer: Writer<'_>,
+            writer: Writer<'_>,
             event: &Event<'_>,
         ) -> fmt::Result {
-            let meta = event.metadata();
-            writer.write_str("{\"timestamp\":\"")?;
-            write_timestamp(&mut writer, std::time::SystemTime::now())?;
-            writer.write_str("\",\"level\":\"")?;
-            writer.write_str(meta.level().as_str())?;
-            writer.write_char('"')?;
-            event.record(&mut Members {
-                out: &mut writer,
-                first: false,
-                result: Ok(()),
-                strip_raw: false,
-            });
-            writer.write_str(",\"target\":")?;
-            write_str(&mut writer, meta.target())?;
-            let span = event
-                .parent()
-                .and_then(|id| ctx.span(id))
-                .or_else(|| ctx.lookup_current());
-            if let Some(span) = span {
-                writer.write_str(",\"span\":{")?;
-                let extensions = span.extensions();
-                let fields = extensions
-                    .get::<FormattedFields<SpanFields>>()
-                    .map_or("", |f| f.fields.as_str());
-                writer.write_str(fields)?;
-                if !fields.is_empty() {
-                    writer.write_char(',')?;
+            in_scratch(writer, |line| {
+                let meta = event.metadata();
+                line.push_str("{\"timestamp\":\"");
+                write_timestamp(line, std::time::SystemTime::now())?;
+                line.push_str("\",\"level\":\"");
+                line.push_str(meta.level().as_str());
+                line.push('"');
+                let mut members = Members {
+                    out: line,
+                    first: false,
+                    result: Ok(()),
+                    strip_raw: false,
+                };
+                event.record(&mut members);
+                members.result?;
+                line.push_str(",\"target\":");
+                write_str(line, meta.target())?;
+                let span = event
+                    .parent()
+                    .and_then(|id| ctx.span(id))
+                    .or_else(|| ctx.lookup_current());
+                if let Some(span) = span {
+                    line.push_str(",\"span\":{");
+                    let extensions = span.extensions();
+                    let fields = extensions
+                        .get::<FormattedFields<SpanFields>>()
+                        .map_or("", |f| f.fields.as_str());
+                    line.push_str(fields);
+                    if !fields.is_empty() {
+                        line.push(',');
+                    }
+                    line.push_str("\"name\":");
+                    write_str(line, span.metadata().name())?;
+                    line.push('}');
                 }
-                writer.write_str("\"name\":")?;
-                write_str(&mut writer, span.metadata().name())?;
-                writer.write_char('}')?;
-            }
-            writer.write_str("}\n")
+                line.push_str("}\n");
+                Ok(())
+            })
         }
     }
 
     impl<'w> FormatFields<'w> for SpanFields {
-        fn format_fields<R: RecordFields>(&self, mut writer: Writer<'w>, fields: R) -> fmt::Result {
-            let mut members = Members {
-                out: &mut writer,
-                first: true,
-                result: Ok(()),
-                strip_raw: true,
-            };
-            fields.record(&mut members);
-            members.result
+        fn format_fields<R: RecordFields>(&self, writer: Writer<'w>, fields: R) -> fmt::Result {
+            in_scratch(writer, |members| {
+                let mut members = Members {
+                    out: members,
+                    first: true,
+                    result: Ok(()),
+                    strip_raw: true,
+                };
+                fields.record(&mut members);
+                members.result
+            })
         }
 
         fn add_fields(
@@ -462,6 +470,34 @@ mod json_lines {
             fields.record(&mut members);
             members.result
         }
+    }
+
+    /// Put text together in a buffer of the thread's, then hand it to `out`
+    /// in one write: no dynamic call per piece, and a span's fields stored in
+    /// one allocation of their size.
+    fn in_scratch(
+        mut out: Writer<'_>,
+        write: impl FnOnce(&mut String) -> fmt::Result,
+    ) -> fmt::Result {
+        thread_local! {
+            static SCRATCH: RefCell<String> = RefCell::new(String::with_capacity(1024));
+        }
+        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut buf) => {
+                buf.clear();
+                let written = write(&mut buf).and_then(|()| out.write_str(&buf));
+                if buf.capacity() > 64 * 1024 {
+                    *buf = String::with_capacity(1024);
+                }
+                written
+            }
+            // A value being formatted logged something: a buffer of its own.
+            Err(_) => {
+                let mut buf = String::new();
+                write(&mut buf)?;
+                out.write_str(&buf)
+            }
+        })
     }
 
     /// Writes each field as `,"name":value` (no comma before the first one
