@@ -4,11 +4,17 @@
 //! every job has succeeded.
 //!
 //! `bench_jobs URL N [sqs ENDPOINT]` — URL is a migrated database.
+//!
+//! The workers run as in `p360 worker`: JSON logs at info on stdout and the
+//! Prometheus recorder installed, so that what a job costs in logs and
+//! metrics is measured too. The result is the line starting `backend=`.
 
 use std::time::{Duration, Instant};
 
+use platform::config::LogConfig;
 use platform::jobs::{self, Backend, Job, JobContext, Registry, WorkerConfig};
 use platform::shutdown::Shutdown;
+use platform::telemetry::{self, BuildInfo, LogTarget};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize)]
@@ -29,6 +35,11 @@ impl Job for Noop {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let _log = telemetry::init_logging(&LogConfig::default(), LogTarget::Stdout);
+    let _metrics = telemetry::prometheus(BuildInfo {
+        version: env!("CARGO_PKG_VERSION"),
+        git_sha: "bench",
+    });
     let args: Vec<String> = std::env::args().collect();
     let (Some(url), Some(n)) = (args.get(1), args.get(2).and_then(|n| n.parse::<u64>().ok()))
     else {

@@ -111,7 +111,8 @@ fn main() -> ExitCode {
             ..config.platform.log.clone()
         },
     };
-    telemetry::init_logging(&log_cfg, target);
+    // Dropped last, after the runtime: writes out the queued log lines.
+    let _log = telemetry::init_logging(&log_cfg, target);
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -21,9 +21,16 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::config::PlatformConfig;
 use crate::telemetry::BuildInfo;
 
-/// State every handler can reach.
+/// State every handler can reach: one shared allocation, so that cloning it
+/// (which axum does several times per request, once per layer of the route
+/// service and again for the handler and its `State` extractor) costs one
+/// reference count instead of a copy of every field. Its fields are reached
+/// through `Deref`, as `state.pool`, `state.config` and so on.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<SharedState>);
+
+/// The fields of [`AppState`].
+pub struct SharedState {
     pub pool: PgPool,
     pub config: Arc<PlatformConfig>,
     pub build: BuildInfo,
@@ -31,7 +38,15 @@ pub struct AppState {
     pub rate_limiter: Arc<crate::rate_limit::RateLimiter>,
     pub storage: crate::storage::Storage,
     /// Cleared as soon as shutdown begins, so load balancers stop routing here.
-    accepting: Arc<AtomicBool>,
+    accepting: AtomicBool,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = SharedState;
+
+    fn deref(&self) -> &SharedState {
+        &self.0
+    }
 }
 
 impl AppState {
@@ -44,15 +59,15 @@ impl AppState {
         let limiter =
             crate::rate_limit::RateLimiter::new(config.rate_limit.clone(), &config.redis).await?;
         let storage = crate::storage::Storage::from_config(&config)?;
-        Ok(AppState {
+        Ok(AppState(Arc::new(SharedState {
             pool,
             config,
             build,
             rate_limiter: Arc::new(limiter),
             storage,
             metrics: crate::telemetry::prometheus(build),
-            accepting: Arc::new(AtomicBool::new(true)),
-        })
+            accepting: AtomicBool::new(true),
+        })))
     }
 
     pub fn is_shutting_down(&self) -> bool {
@@ -227,10 +242,7 @@ pub fn router_with(
         .fallback(middleware::not_found)
         .layer(DefaultBodyLimit::max(body_limit));
     wrap(router)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::observe,
-        ))
+        .layer(middleware::Observe::from(&state.config.http))
         .with_state(state)
 }
 
