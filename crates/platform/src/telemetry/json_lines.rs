@@ -115,10 +115,7 @@ impl<'w> FormatFields<'w> for SpanFields {
 /// Put text together in a buffer of the thread's, then hand it to `out`
 /// in one write: no dynamic call per piece, and a span's fields stored in
 /// one allocation of their size.
-fn in_scratch(
-    mut out: Writer<'_>,
-    write: impl FnOnce(&mut String) -> fmt::Result,
-) -> fmt::Result {
+fn in_scratch(mut out: Writer<'_>, write: impl FnOnce(&mut String) -> fmt::Result) -> fmt::Result {
     thread_local! {
         static SCRATCH: RefCell<String> = RefCell::new(String::with_capacity(1024));
     }
