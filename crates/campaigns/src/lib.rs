@@ -13,6 +13,7 @@ pub mod campaigns;
 pub mod creatives;
 pub mod ids;
 pub mod insertion_orders;
+pub mod list;
 pub mod money;
 pub mod read;
 pub mod validate;

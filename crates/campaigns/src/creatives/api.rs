@@ -9,14 +9,13 @@ use platform::http::AppState;
 use platform::http::pagination::{Cursor, Page, page};
 use platform::http::problem::{ApiError, FieldError, Problem};
 use platform::http::versioned::{Precondition, Versioned};
-use serde::Deserialize;
 use tenancy::InTenant;
 use tenancy::roles::Permission;
-use utoipa::IntoParams;
 
 use super::files::MAX_ZIP_BYTES;
 use super::{Creative, CreativeKind, CreativePatch, CreativeUpload, Upload, service};
-use crate::ids::{AdvertiserId, CreativeId};
+use crate::ids::CreativeId;
+use crate::list::ByAdvertiser;
 
 /// Read the form, holding at most the file size limit in memory.
 async fn read_form(mut multipart: Multipart) -> Result<Upload, ApiError> {
@@ -101,24 +100,14 @@ pub async fn get(
     Ok(Versioned::ok(c.version, c))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    pub advertiser_id: Option<AdvertiserId>,
-    #[param(minimum = 1, maximum = 500)]
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
-}
-
 /// Creatives, newest first.
 #[utoipa::path(get, path = "/v1/creatives", tag = "campaigns", operation_id = "creatives_list",
-    params(ListQuery),
+    params(ByAdvertiser),
     responses((status = 200, body = Page<Creative>)))]
 pub async fn list(
     ctx: InTenant,
     State(state): State<AppState>,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<ByAdvertiser>,
 ) -> Result<Json<Page<Creative>>, ApiError> {
     ctx.require(Permission::CampaignsRead)?;
     let (limit, cursor) = page(q.limit, q.cursor.as_deref())?;

@@ -6,12 +6,11 @@ use platform::http::AppState;
 use platform::http::pagination::{Cursor, Page, page};
 use platform::http::problem::{ApiError, Problem};
 use platform::http::versioned::{Precondition, Versioned};
-use serde::Deserialize;
 use tenancy::InTenant;
-use utoipa::IntoParams;
 
 use super::{InsertionOrder, InsertionOrderPatch, NewInsertionOrder, service};
-use crate::ids::{AdvertiserId, InsertionOrderId};
+use crate::ids::InsertionOrderId;
+use crate::list::ByAdvertiser;
 
 /// Create an insertion order for an advertiser, in the advertiser's currency.
 #[utoipa::path(post, path = "/v1/insertion-orders", tag = "campaigns", operation_id = "insertion_orders_create",
@@ -44,24 +43,14 @@ pub async fn get(
     Ok(Versioned::ok(row.version, row.into()))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    pub advertiser_id: Option<AdvertiserId>,
-    #[param(minimum = 1, maximum = 500)]
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
-}
-
 /// Insertion orders, newest first.
 #[utoipa::path(get, path = "/v1/insertion-orders", tag = "campaigns", operation_id = "insertion_orders_list",
-    params(ListQuery),
+    params(ByAdvertiser),
     responses((status = 200, body = Page<InsertionOrder>)))]
 pub async fn list(
     ctx: InTenant,
     State(state): State<AppState>,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<ByAdvertiser>,
 ) -> Result<Json<Page<InsertionOrder>>, ApiError> {
     ctx.require(tenancy::roles::Permission::CampaignsRead)?;
     let (limit, cursor) = page(q.limit, q.cursor.as_deref())?;

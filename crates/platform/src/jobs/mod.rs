@@ -61,6 +61,22 @@ pub(crate) async fn schedule_next(pool: &PgPool, registry: &Registry, kind: &str
     }
 }
 
+/// Let in-flight jobs finish within `within`, then abort the rest and wait
+/// until they are gone (so nothing still holds a job the caller gives back).
+pub(crate) async fn drain<T: 'static>(running: &mut tokio::task::JoinSet<T>, within: Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    while !running.is_empty() {
+        if tokio::time::timeout_at(deadline, running.join_next())
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    running.abort_all();
+    while running.join_next().await.is_some() {}
+}
+
 pub(crate) const CHANNEL: &str = "p360_jobs";
 
 /// What a running job can reach: the database, its own run, and the

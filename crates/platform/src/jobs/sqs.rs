@@ -184,18 +184,7 @@ pub(crate) async fn run_worker(
         }
         while running.try_join_next().is_some() {}
     }
-    let deadline = Instant::now() + config.drain;
-    while !running.is_empty() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if tokio::time::timeout(left, running.join_next())
-            .await
-            .is_err()
-        {
-            break;
-        }
-    }
-    running.abort_all();
-    while running.join_next().await.is_some() {}
+    super::drain(&mut running, config.drain).await;
     // What did not finish goes back at once, without costing an attempt.
     let left: Vec<(Uuid, String)> = held
         .lock()

@@ -182,17 +182,7 @@ pub async fn run_worker(
             }
         }
     }
-    let deadline = Instant::now() + config.drain;
-    while !running.is_empty() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if tokio::time::timeout(left, running.join_next())
-            .await
-            .is_err()
-        {
-            break;
-        }
-    }
-    running.abort_all();
+    super::drain(&mut running, config.drain).await;
     // Jobs still held by this worker go back to the queue without costing an
     // attempt (one by one: a job whose twin was queued meanwhile is superseded).
     let held: Vec<Uuid> = sqlx::query_scalar!(
