@@ -38,6 +38,12 @@ pub struct TtdConfig {
     /// Public base URL TTD fetches creative files from (the CDN in front of
     /// the creatives bucket): `{base}/{creative id}`.
     pub creative_base_url: String,
+    /// A create TTD may have applied although its answer never came (a
+    /// timeout, a 5xx after sending) can land after the sync has looked for
+    /// it and created it again. This long after such a create, and five
+    /// times as long after, the objects carrying its marker are counted and
+    /// every duplicate is archived.
+    pub duplicate_check_after_ms: u64,
 }
 
 impl Default for TtdConfig {
@@ -53,6 +59,7 @@ impl Default for TtdConfig {
             max_retries: 5,
             failure_webhook: None,
             creative_base_url: "https://creatives.p360.test".into(),
+            duplicate_check_after_ms: 600_000,
         }
     }
 }
@@ -85,10 +92,14 @@ impl Section for TtdConfig {
                 ));
             }
         }
-        if self.max_concurrency == 0 || self.timeout_ms == 0 || self.token_minutes < 2 {
+        if self.max_concurrency == 0
+            || self.timeout_ms == 0
+            || self.token_minutes < 2
+            || self.duplicate_check_after_ms == 0
+        {
             return Err(ConfigError::invalid(
                 "ttd",
-                "max_concurrency and timeout_ms must be positive and token_minutes at least 2",
+                "max_concurrency, timeout_ms and duplicate_check_after_ms must be positive and token_minutes at least 2",
             ));
         }
         Ok(())

@@ -22,7 +22,7 @@ use platform::jobs::Registry;
 
 pub use config::TtdConfig;
 pub use events::consumer;
-pub use sync::{SyncCampaign, SyncService};
+pub use sync::{CheckDuplicates, SyncCampaign, SyncService};
 
 /// Where `p360 serve` mounts the in-process sandbox.
 pub const SANDBOX_PATH: &str = "/sandbox/ttd";
@@ -62,11 +62,15 @@ pub fn register(
         partner_id: config.partner_id.clone(),
         creative_base_url: config.creative_base_url.clone(),
         failure_webhook: config.failure_webhook.clone(),
+        duplicate_check_after: std::time::Duration::from_millis(config.duplicate_check_after_ms),
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()?,
     };
-    Ok(registry.register::<SyncCampaign>(Arc::new(service)))
+    let service = Arc::new(service);
+    Ok(registry
+        .register::<SyncCampaign>(service.clone())
+        .register::<CheckDuplicates>(service))
 }
 
 /// The sandbox with default options (no faults), for mounting in-process.

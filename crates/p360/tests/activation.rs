@@ -1273,3 +1273,110 @@ async fn the_sync_is_triggered_by_consuming_the_approved_event() {
     stop.trigger();
     handle.await.unwrap().unwrap();
 }
+
+/// The value of one counter line (`name{labels}`) on `p`'s own `/metrics`.
+async fn counter(p: &Platform, series: &str) -> f64 {
+    let text = reqwest::get(p.app.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// TTD applies a campaign create only after the client gave up on it (504)
+/// and after the next attempt's look-up found nothing, so the sync creates
+/// the campaign again. The duplicate check archives the one P360 does not
+/// map: TTD ends with one live campaign, and the duplicate is visible as such.
+#[tokio::test]
+async fn a_create_ttd_applies_late_leaves_one_live_object() {
+    let base = sandbox(SandboxOptions::default()).await;
+    let p = Platform::start().await;
+    let (stop, handle) = worker(&p, |c| {
+        c.ttd.base_url = Some(base.clone());
+        c.ttd.duplicate_check_after_ms = 1500;
+    });
+    let f = platform_fixture(&p).await;
+    let id = f.submitted_campaign("Late").await;
+    let armed = reqwest::Client::new()
+        .post(format!("{base}/_sandbox/faults/arm"))
+        .json(&json!({"fault": "late_apply", "path": "campaign"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(armed.status(), 204);
+    let archived = "p360_ttd_duplicates_archived_total{object=\"campaign\"}";
+    let before = counter(&p, archived).await;
+    f.approve(&id).await;
+    let activation = f
+        .wait_synced(std::slice::from_ref(&id), Duration::from_secs(30))
+        .await
+        .remove(0);
+    let mapped = activation["ttd"]["campaign_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The late create landed: two campaigns carry the marker, until the
+    // check archives one.
+    let client = ttd(&base, 3);
+    let marker = format!("p360:campaign:{id}");
+    let started = Instant::now();
+    let h = loop {
+        let h = holdings(&client).await;
+        if h.campaigns.iter().any(|c| c.availability == "Archived") {
+            break h;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no duplicate archived: {:#?}",
+            h.campaigns
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(h.campaigns.len(), 2, "the sync's create and the late one");
+    let live: Vec<&Campaign> = h
+        .campaigns
+        .iter()
+        .filter(|c| c.availability != "Archived")
+        .collect();
+    assert_eq!(live.len(), 1, "{:#?}", h.campaigns);
+    assert_eq!(live[0].campaign_id.as_deref(), Some(mapped.as_str()));
+    assert_eq!(live[0].description.as_deref(), Some(marker.as_str()));
+    let duplicate = h
+        .campaigns
+        .iter()
+        .find(|c| c.availability == "Archived")
+        .unwrap();
+    assert_ne!(duplicate.campaign_id.as_deref(), Some(mapped.as_str()));
+    assert_eq!(
+        duplicate.description.as_deref(),
+        Some(format!("{marker}:duplicate").as_str())
+    );
+    assert_eq!(h.advertisers.len(), 1);
+    assert_eq!(h.creatives.len(), 1);
+    assert_eq!(
+        h.ad_groups.len(),
+        1,
+        "ad groups only under the live campaign"
+    );
+    assert_eq!(h.ad_groups[0].campaign_id, mapped);
+    assert_eq!(counter(&p, archived).await - before, 1.0);
+
+    let faults: Value = reqwest::get(format!("{base}/_sandbox/faults"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(faults["late_apply"], 1, "{faults}");
+    // The campaign still shows synced to its one live TTD campaign.
+    let shown = f.activation(&id).await;
+    assert_eq!(shown["status"], "synced");
+    assert_eq!(shown["ttd"]["campaign_id"], mapped);
+    stop.trigger();
+    handle.await.unwrap().unwrap();
+}

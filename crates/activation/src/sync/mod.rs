@@ -3,7 +3,10 @@
 //! TTD ([`push`]); the outcome lands in activation's own state, unless a
 //! newer change has asked for another sync meanwhile.
 
+mod duplicates;
 mod push;
+
+pub use duplicates::CheckDuplicates;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +30,8 @@ pub struct SyncService {
     /// Where TTD fetches creative files from (the CDN in front of the bucket).
     pub creative_base_url: String,
     pub failure_webhook: Option<String>,
+    /// When to count the objects of a create whose answer never came.
+    pub duplicate_check_after: Duration,
     pub http: reqwest::Client,
 }
 

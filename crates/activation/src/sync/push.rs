@@ -27,7 +27,7 @@ use sqlx::PgPool;
 use tenancy::{TenantId, TenantTx};
 use uuid::Uuid;
 
-use super::SyncService;
+use super::{CheckDuplicates, SyncService};
 use crate::store;
 use crate::ttd::TtdError;
 use crate::ttd::model::{
@@ -44,7 +44,7 @@ fn availability(status: CampaignStatus) -> &'static str {
     }
 }
 
-fn marker(object: &str, id: impl Display) -> String {
+pub(super) fn marker(object: &str, id: impl Display) -> String {
     format!("p360:{object}:{id}")
 }
 
@@ -286,12 +286,20 @@ impl Writer<'_> {
                         (existing, "adopted")
                     }
                     None => {
-                        let created = client.create(&desired).await.map_err(|e| match e {
-                            TtdError::Ambiguous { .. } => anyhow::Error::new(e).context(
-                                "the next attempt looks for the object before creating it",
-                            ),
-                            e => e.into(),
-                        })?;
+                        let created = match client.create(&desired).await {
+                            Ok(created) => created,
+                            Err(e @ TtdError::Ambiguous { .. }) => {
+                                // TTD may still apply it, even after the
+                                // next attempt's look-up: count later.
+                                let check = CheckDuplicates::new(self.tenant, object, id, parent);
+                                check.schedule(tx.conn(), self.svc).await?;
+                                tx.commit().await?;
+                                return Err(anyhow::Error::new(e).context(
+                                    "the next attempt looks for the object before creating it",
+                                ));
+                            }
+                            Err(e) => return Err(e.into()),
+                        };
                         let Some(new_id) = created.id() else {
                             anyhow::bail!("TTD created a {object} but answered without its id");
                         };

@@ -173,6 +173,10 @@ pub trait TtdObject: Serialize + DeserializeOwned + Clone + Send + Sync + 'stati
     const ID: &'static str;
     fn id(&self) -> Option<&str>;
     fn description(&self) -> Option<&str>;
+    /// Take the object out of service for good (a duplicate): archived,
+    /// disabled where TTD has the flag, and described as `description` so
+    /// that no later look-up by marker adopts it.
+    fn retire(&mut self, description: String);
 }
 
 impl TtdObject for Advertiser {
@@ -185,6 +189,10 @@ impl TtdObject for Advertiser {
     }
     fn description(&self) -> Option<&str> {
         self.description.as_deref()
+    }
+    fn retire(&mut self, description: String) {
+        self.description = Some(description);
+        self.availability = Some("Archived".into());
     }
 }
 
@@ -199,6 +207,10 @@ impl TtdObject for Campaign {
     fn description(&self) -> Option<&str> {
         self.description.as_deref()
     }
+    fn retire(&mut self, description: String) {
+        self.description = Some(description);
+        self.availability = "Archived".into();
+    }
 }
 
 impl TtdObject for AdGroup {
@@ -212,6 +224,11 @@ impl TtdObject for AdGroup {
     fn description(&self) -> Option<&str> {
         self.description.as_deref()
     }
+    fn retire(&mut self, description: String) {
+        self.description = Some(description);
+        self.is_enabled = false;
+        self.availability = "Archived".into();
+    }
 }
 
 impl TtdObject for Creative {
@@ -224,5 +241,9 @@ impl TtdObject for Creative {
     }
     fn description(&self) -> Option<&str> {
         self.description.as_deref()
+    }
+    fn retire(&mut self, description: String) {
+        self.description = Some(description);
+        self.availability = Some("Archived".into());
     }
 }

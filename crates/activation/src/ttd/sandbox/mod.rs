@@ -2,7 +2,11 @@
 //! with TTD's authentication, field names, validation errors and paging, its
 //! state in memory, and faults injected on request — 429 with `Retry-After`,
 //! 500/503, slow answers, and creates that succeed but whose answer is lost
-//! (502, or no answer until the client gives up).
+//! (502, or no answer until the client gives up). A test can also arm a
+//! *late apply* for the next create of a type (`POST /_sandbox/faults/arm`):
+//! the gateway answers 504 at once, and the create lands only once the next
+//! look-up of that type has been answered — after the client gave up and
+//! looked for it, the worst case for a client that looks before creating.
 //!
 //! Served standalone by `p360 sandbox ttd --listen ADDR`, or mounted by
 //! `p360 serve` at `/sandbox/ttd` when no TTD URL is configured.
@@ -68,6 +72,10 @@ struct Sandbox {
     store: Mutex<Store>,
     rng: Mutex<u64>,
     faults: Mutex<HashMap<&'static str, u64>>,
+    /// Types (path segments) whose next create is applied late.
+    armed: Mutex<Vec<String>>,
+    /// Creates answered 504 and not applied yet, by type.
+    held: Mutex<Vec<(String, Request, Next)>>,
 }
 
 type Shared = Arc<Sandbox>;
@@ -80,6 +88,8 @@ pub fn router(options: SandboxOptions) -> axum::Router {
         store: Mutex::new(Store::default()),
         rng: Mutex::new(seed),
         faults: Mutex::new(HashMap::new()),
+        armed: Mutex::new(Vec::new()),
+        held: Mutex::new(Vec::new()),
     });
     let v3 = axum::Router::new()
         .route(
@@ -116,6 +126,7 @@ pub fn router(options: SandboxOptions) -> axum::Router {
         .nest("/v3", v3)
         .route("/_sandbox/expire-tokens", post(expire_tokens))
         .route("/_sandbox/faults", get(fault_counts))
+        .route("/_sandbox/faults/arm", post(arm))
         .with_state(sandbox)
 }
 
@@ -240,6 +251,29 @@ impl Sandbox {
         Some(faults[(self.next_random() % faults.len() as u64) as usize])
     }
 
+    /// Whether the next create of `kind` was armed to be applied late (disarms it).
+    fn take_armed(&self, kind: &str) -> bool {
+        let mut armed = self.armed.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(at) = armed.iter().position(|p| p == kind) else {
+            return false;
+        };
+        armed.remove(at);
+        true
+    }
+
+    /// Apply the creates of `kind` held back by a late apply.
+    async fn apply_held(&self, kind: &str) {
+        let held: Vec<(Request, Next)> = {
+            let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+            let (now, later): (Vec<_>, Vec<_>) = held.drain(..).partition(|(k, _, _)| k == kind);
+            *held = later;
+            now.into_iter().map(|(_, r, n)| (r, n)).collect()
+        };
+        for (req, next) in held {
+            let _applied = next.run(req).await;
+        }
+    }
+
     fn count(&self, name: &'static str) {
         *self
             .faults
@@ -251,6 +285,32 @@ impl Sandbox {
 }
 
 async fn inject_faults(State(s): State<Shared>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().trim_start_matches('/').to_owned();
+    if req.method() == axum::http::Method::POST {
+        if let Some((kind, _)) = path.split_once("/query/") {
+            // A look-up: answer it as of now, then apply the held creates.
+            let answer = next.clone().run(req).await;
+            s.apply_held(kind).await;
+            return answer;
+        }
+        if s.take_armed(&path) {
+            s.count("late_apply");
+            let (parts, body) = req.into_parts();
+            let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
+                return invalid(vec![("body".into(), "is unreadable".into())]);
+            };
+            let req = Request::from_parts(parts, axum::body::Body::from(bytes));
+            s.held
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((path, req, next));
+            return error(
+                StatusCode::GATEWAY_TIMEOUT,
+                "The request timed out.",
+                vec![],
+            );
+        }
+    }
     let Some(fault) = s.pick_fault() else {
         return next.run(req).await;
     };
@@ -310,6 +370,34 @@ async fn expire_tokens(State(s): State<Shared>) -> StatusCode {
         .tokens
         .clear();
     StatusCode::NO_CONTENT
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Arm {
+    /// Only `late_apply`.
+    fault: String,
+    /// The type whose next create meets it: `advertiser`, `campaign`, `adgroup`, `creative`.
+    path: String,
+}
+
+async fn arm(State(s): State<Shared>, Json(a): Json<Arm>) -> Response {
+    if a.fault != "late_apply"
+        || !matches!(
+            a.path.as_str(),
+            "advertiser" | "campaign" | "adgroup" | "creative"
+        )
+    {
+        return invalid(vec![(
+            "fault".into(),
+            "Only late_apply, for advertiser, campaign, adgroup or creative.".into(),
+        )]);
+    }
+    s.armed
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(a.path);
+    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn fault_counts(State(s): State<Shared>) -> Json<Value> {
