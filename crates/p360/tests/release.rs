@@ -72,7 +72,7 @@ impl Rig {
             &cfg,
             format!(
                 "global\n  stats socket ipv4@127.0.0.1:{admin} level admin\n  maxconn 512\n\
-                 defaults\n  mode http\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n  retries 2\n  option redispatch\n\
+                 defaults\n  mode http\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n  retries 0\n\
                  frontend fe\n  bind 127.0.0.1:{front}\n  default_backend app\n\
                  backend app\n  balance roundrobin\n  option httpchk GET /health/ready\n\
                    default-server inter 300ms fall 2 rise 1\n\

@@ -36,18 +36,29 @@ pub struct Summary {
     pub bad_failed: u64,
     pub bad_rolled_back: bool,
     pub bad_trigger: String,
+    /// The controller's own figure: from its trigger to its weight call.
     pub rollback: Duration,
+    /// From the faulty green's first traffic to the load's last failed
+    /// request: how long users saw failures.
+    pub rollback_client: Duration,
 }
+
+/// What the drill relaxes against production's defaults, said next to its figures.
+pub const RELAXED: &str = "dwell from --dwell (default 30 s), read every 250 ms (1 s), \
+trigger window 3 s (30 s), min 5 requests per window (10), CPU trigger 4.0 cores (0.9: \
+every process shares this machine's cores); error-rate 5 %, latency 2 s and readiness \
+triggers at their defaults; HAProxy without retries or redispatch, like the ALB";
 
 impl Summary {
     pub fn line(&self) -> String {
         format!(
-            "good_failed={} good_sent={} good_rollout_s={:.1} bad_rolled_back={} bad_trigger={} rollback_s={:.3} bad_failed={} bad_sent={}",
+            "good_failed={} good_sent={} good_rollout_s={:.1} bad_rolled_back={} bad_trigger={} rollback_client_s={:.3} rollback_controller_s={:.3} bad_failed={} bad_sent={}",
             self.good_failed,
             self.good_sent,
             self.good_rollout.as_secs_f64(),
             self.bad_rolled_back,
             self.bad_trigger,
+            self.rollback_client.as_secs_f64(),
             self.rollback.as_secs_f64(),
             self.bad_failed,
             self.bad_sent
@@ -124,6 +135,8 @@ impl Instance {
 struct Load {
     sent: Arc<AtomicU64>,
     failed: Arc<AtomicU64>,
+    /// When the last failed request ended.
+    last_failure: Arc<std::sync::Mutex<Option<Instant>>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -147,6 +160,8 @@ impl Load {
                         matches!(client.get(&url).send().await, Ok(r) if r.status().is_success());
                     if !ok {
                         l.failed.fetch_add(1, Ordering::Relaxed);
+                        let mut last = l.last_failure.lock().unwrap_or_else(|e| e.into_inner());
+                        *last = last.max(Some(Instant::now()));
                     }
                 });
             }
@@ -155,6 +170,7 @@ impl Load {
     }
 
     fn take(&self) -> (u64, u64) {
+        *self.last_failure.lock().unwrap_or_else(|e| e.into_inner()) = None;
         (
             self.sent.swap(0, Ordering::Relaxed),
             self.failed.swap(0, Ordering::Relaxed),
@@ -203,7 +219,7 @@ async fn run(opts: &DrillOptions, haproxy: &Path, work: &Path) -> anyhow::Result
         &cfg,
         format!(
             "global\n  stats socket {} level admin\n  maxconn 1024\n\
-             defaults\n  mode http\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n  retries 2\n\
+             defaults\n  mode http\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n  retries 0\n\
              frontend fe\n  bind {}\n  default_backend app\n\
              backend app\n  balance roundrobin\n  option httpchk GET /health/ready\n\
                default-server inter 500ms fall 2 rise 1\n\
@@ -269,6 +285,7 @@ async fn run(opts: &DrillOptions, haproxy: &Path, work: &Path) -> anyhow::Result
         }
     };
 
+    println!("relaxed against production: {RELAXED}");
     println!("== good rollout");
     let outcome = rollout(
         &lb,
@@ -313,15 +330,29 @@ async fn run(opts: &DrillOptions, haproxy: &Path, work: &Path) -> anyhow::Result
         "== bad rollout (green fails {:.0} % of requests)",
         opts.error_rate * 100.0
     );
+    // When the faulty green first gets traffic: users can see failures from then.
+    let mut faulty_from: Option<Instant> = None;
     let outcome = rollout(
         &swapped,
         &Scrape::new(format!("http://{}", faulty.addr)),
         &plan,
-        print,
+        |e: &deploy::Event| {
+            if let deploy::Event::Weights(w) = e
+                && w.green > 0
+            {
+                faulty_from.get_or_insert_with(Instant::now);
+            }
+            print(e)
+        },
     )
     .await?;
     // Let requests in flight at the rollback finish before counting.
     tokio::time::sleep(Duration::from_millis(500)).await;
+    let last_failure = *load.last_failure.lock().unwrap_or_else(|e| e.into_inner());
+    let rollback_client = match (faulty_from, last_failure) {
+        (Some(from), Some(last)) => last.saturating_duration_since(from),
+        _ => Duration::ZERO,
+    };
     let (bad_sent, bad_failed) = load.take();
     let (bad_rolled_back, bad_trigger, rollback) = match outcome {
         Outcome::RolledBack {
@@ -331,7 +362,10 @@ async fn run(opts: &DrillOptions, haproxy: &Path, work: &Path) -> anyhow::Result
             ..
         } => {
             println!(
-                "   rolled back at {at_green} % on {trigger}; all traffic on blue {:.3} s after the trigger",
+                "   rolled back at {at_green} % on {trigger}; users saw failures for {:.3} s \
+                 (green's first traffic to the last failed request); all traffic on blue \
+                 {:.3} s after the trigger",
+                rollback_client.as_secs_f64(),
                 trigger_to_blue.as_secs_f64()
             );
             (true, trigger.to_string(), trigger_to_blue)
@@ -354,6 +388,7 @@ async fn run(opts: &DrillOptions, haproxy: &Path, work: &Path) -> anyhow::Result
         bad_rolled_back,
         bad_trigger,
         rollback,
+        rollback_client,
     };
     Ok(summary)
 }
