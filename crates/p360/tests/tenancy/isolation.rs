@@ -32,6 +32,8 @@ async fn another_tenants_objects_answer_404() {
         .await;
     assert_eq!(s, 201, "{invited}");
     let user_id = invited["id"].as_str().unwrap();
+    let (_, key_before) = p.get(&format!("/v1/api-keys/{key_id}"), &acme).await;
+    let user_before = user_entry(&p, &acme, user_id).await;
 
     // Globex sees none of it: reads, updates and deletes all answer 404.
     let (s, _) = p.get(&format!("/v1/api-keys/{key_id}"), &globex).await;
@@ -74,10 +76,14 @@ async fn another_tenants_objects_answer_404() {
         "{events}"
     );
 
-    // The key is intact for its owner.
+    // The key is intact for its owner, and the user is still a viewer.
     let (s, k) = p.get(&format!("/v1/api-keys/{key_id}"), &acme).await;
     assert_eq!(s, 200);
     assert!(k["revoked_at"].is_null());
+    assert_eq!(k, key_before);
+    let u = user_entry(&p, &acme, user_id).await;
+    assert_eq!(u["role"], "viewer", "{u}");
+    assert_eq!(u, user_before);
 
     // Staff see a tenant only once assigned; unknown or unassigned tenants are 404.
     let ops = p.token("ad_ops", None, "ops@agency.test");
@@ -94,7 +100,8 @@ async fn another_tenants_objects_answer_404() {
 
 /// Every route that addresses one object by id, taken from the OpenAPI
 /// document (so a new route cannot be forgotten), answers 404 when another
-/// tenant's object is named, whatever the method.
+/// tenant's object is named, whatever the method; and after the foreign
+/// writes the owner reads every object exactly as before.
 #[tokio::test]
 async fn every_route_with_an_object_id_hides_other_tenants_objects() {
     let p = Platform::start().await;
@@ -191,6 +198,22 @@ async fn every_route_with_an_object_id_hides_other_tenants_objects() {
     ];
     // Routes for staff only: customers are refused before any lookup.
     let staff_only = ["/v1/users/{id}/tenants", "/v1/jobs/{id}/retry"];
+    // What acme sees of each object before globex tries anything. The user
+    // has no route of its own: it is read from the list.
+    let mut reads: Vec<String> = objects
+        .iter()
+        .filter(|(prefix, _)| !prefix.starts_with("/v1/jobs") && !prefix.starts_with("/v1/users"))
+        .map(|(prefix, id)| prefix.replace("{id}", id))
+        .collect();
+    reads.push(format!("/v1/campaigns/{}/ad-groups", id(&campaign)));
+    let before = owner_view(&p, &acme, &reads).await;
+    let user_before = user_entry(&p, &acme, &id(&user)).await;
+    let etag = |url: &str| {
+        before
+            .iter()
+            .find(|(read, ..)| url.starts_with(read.as_str()))
+            .and_then(|(_, _, tag, _)| tag.clone())
+    };
 
     let doc: Value = get(&p.app.url("/openapi.json")).await.json().await.unwrap();
     let mut walked = 0;
@@ -205,21 +228,37 @@ async fn every_route_with_an_object_id_hides_other_tenants_objects() {
         let url = path
             .replace("{id}", &template.1)
             .replace("{action}", "submit")
-            .replace("{*path}", "index.html");
+            .replace("{path}", "index.html");
         for method in item.as_object().unwrap().keys() {
             let method: Method = method.to_uppercase().parse().unwrap();
+            // Each write is one that would change the object if it landed.
             let body = if path.ends_with("/ad-groups") {
-                Some(ad_group_body.clone())
+                let mut other = ad_group_body.clone();
+                other["name"] = json!("planted");
+                Some(other)
             } else if path.ends_with("/tenants") {
-                Some(json!({"tenants": []}))
+                Some(json!({"tenants": ["globex"]}))
             } else if path.starts_with("/v1/users") {
-                Some(json!({"role": "viewer"}))
+                Some(json!({"role": "customer_admin"}))
             } else if matches!(method, Method::PATCH) {
                 Some(json!({"name": "taken over"}))
             } else {
                 None
             };
-            let (status, res) = p.call(method.clone(), &url, Some(&globex), body).await;
+            let mut req = p
+                .client
+                .request(method.clone(), p.app.url(&url))
+                .bearer_auth(&globex);
+            // With the object's current ETag: only tenancy stands in the way.
+            if let Some(tag) = etag(&url).filter(|_| method != Method::GET) {
+                req = req.header("if-match", tag);
+            }
+            if let Some(b) = body {
+                req = req.json(&b);
+            }
+            let res = req.send().await.unwrap();
+            let status = res.status();
+            let res = res.text().await.unwrap();
             let expected = if staff_only.contains(&path.as_str()) {
                 403
             } else {
@@ -230,6 +269,54 @@ async fn every_route_with_an_object_id_hides_other_tenants_objects() {
         }
     }
     assert!(walked >= 4, "walked {walked} routes");
+
+    // Nothing globex sent landed: acme reads every object exactly as before.
+    let after = owner_view(&p, &acme, &reads).await;
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(a, b, "{} changed after the foreign writes", b.0);
+    }
+    let user_after = user_entry(&p, &acme, &id(&user)).await;
+    assert_eq!(user_after["role"], "viewer");
+    assert_eq!(user_after, user_before);
+}
+
+/// Status, ETag and body of each of `urls` as `token` reads them.
+async fn owner_view(
+    p: &Platform,
+    token: &str,
+    urls: &[String],
+) -> Vec<(String, reqwest::StatusCode, Option<String>, Value)> {
+    let mut seen = Vec::new();
+    for url in urls {
+        let res = p
+            .client
+            .get(p.app.url(url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        assert_eq!(status, 200, "{url}");
+        let tag = res
+            .headers()
+            .get("etag")
+            .map(|v| v.to_str().unwrap().to_string());
+        seen.push((url.clone(), status, tag, res.json().await.unwrap()));
+    }
+    seen
+}
+
+/// The user `id` as `token` sees it in the tenant's list.
+async fn user_entry(p: &Platform, token: &str, id: &str) -> Value {
+    let (s, users) = p.get("/v1/users", token).await;
+    assert_eq!(s, 200, "{users}");
+    users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == id)
+        .unwrap_or_else(|| panic!("user {id} not listed: {users}"))
+        .clone()
 }
 
 /// Row-level security is a real second lock: the application role sees only
