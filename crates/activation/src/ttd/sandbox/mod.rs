@@ -5,14 +5,16 @@
 //! (502, or no answer until the client gives up).
 //!
 //! Served standalone by `p360 sandbox ttd --listen ADDR`, or mounted by
-//! `p360 serve` at `/sandbox/ttd` when no TTD URL is configured.
+//! `p360 serve` at `/sandbox/ttd` when no TTD URL is configured. For tests,
+//! `/_sandbox/faults` counts the faults injected and `/_sandbox/requests` the
+//! requests received per endpoint (`PUT /v3/advertiser`), faulted or not.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::extract::{Path, Request, State};
+use axum::extract::{MatchedPath, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -68,6 +70,8 @@ struct Sandbox {
     store: Mutex<Store>,
     rng: Mutex<u64>,
     faults: Mutex<HashMap<&'static str, u64>>,
+    /// Requests received, by `METHOD /v3/path` (the route, ids not filled in).
+    requests: Mutex<HashMap<String, u64>>,
 }
 
 type Shared = Arc<Sandbox>;
@@ -80,6 +84,7 @@ pub fn router(options: SandboxOptions) -> axum::Router {
         store: Mutex::new(Store::default()),
         rng: Mutex::new(seed),
         faults: Mutex::new(HashMap::new()),
+        requests: Mutex::new(HashMap::new()),
     });
     let v3 = axum::Router::new()
         .route(
@@ -111,11 +116,16 @@ pub fn router(options: SandboxOptions) -> axum::Router {
         .layer(axum::middleware::from_fn_with_state(
             sandbox.clone(),
             inject_faults,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            sandbox.clone(),
+            count_requests,
         ));
     axum::Router::new()
         .nest("/v3", v3)
         .route("/_sandbox/expire-tokens", post(expire_tokens))
         .route("/_sandbox/faults", get(fault_counts))
+        .route("/_sandbox/requests", get(request_counts))
         .with_state(sandbox)
 }
 
@@ -310,6 +320,28 @@ async fn expire_tokens(State(s): State<Shared>) -> StatusCode {
         .tokens
         .clear();
     StatusCode::NO_CONTENT
+}
+
+/// Count every request that reaches a `/v3` route, before any fault.
+async fn count_requests(State(s): State<Shared>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or(req.uri().path(), MatchedPath::as_str);
+    // Mounted under a prefix (`/sandbox/ttd/v3/...`), named from `/v3` on.
+    let route = route.find("/v3/").map_or(route, |at| &route[at..]);
+    let key = format!("{} {route}", req.method());
+    *s.requests
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(key)
+        .or_default() += 1;
+    next.run(req).await
+}
+
+async fn request_counts(State(s): State<Shared>) -> Json<Value> {
+    let requests = s.requests.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    Json(json!(requests))
 }
 
 async fn fault_counts(State(s): State<Shared>) -> Json<Value> {
