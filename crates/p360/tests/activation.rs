@@ -326,6 +326,19 @@ async fn holdings(client: &TtdClient) -> Holdings {
     h
 }
 
+/// Requests the sandbox at `base` received, by endpoint (`PUT /v3/advertiser`).
+async fn sandbox_requests(base: &str) -> Value {
+    let res = reqwest::get(format!("{base}/_sandbox/requests"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+fn sent(requests: &Value, endpoint: &str) -> u64 {
+    requests[endpoint].as_u64().unwrap_or(0)
+}
+
 fn distinct<'a>(descriptions: impl Iterator<Item = Option<&'a str>>) -> usize {
     descriptions.flatten().collect::<HashSet<_>>().len()
 }
@@ -553,6 +566,16 @@ async fn an_approved_campaign_reaches_ttd_and_follows_its_changes() {
         g.ad_group_id.as_deref()
     );
 
+    // What the sandbox (this app's own) and the app had counted so far.
+    let sandbox_url = p.app.url("/sandbox/ttd");
+    let sent_before = sandbox_requests(&sandbox_url).await;
+    assert_eq!(
+        sent(&sent_before, "POST /v3/advertiser"),
+        1,
+        "the advertiser was created once: {sent_before}"
+    );
+    let metrics_before = scrape(&p.app).await;
+
     // Pausing reaches TTD as Availability.
     f.api
         .post(&format!("/v1/campaigns/{id}/pause"), &f.admin, json!({}))
@@ -578,20 +601,21 @@ async fn an_approved_campaign_reaches_ttd_and_follows_its_changes() {
         ),
         (1, 1, 1, 1)
     );
-    let metrics = reqwest::get(p.app.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let sent_after = sandbox_requests(&sandbox_url).await;
+    let moved = |endpoint: &str| sent(&sent_after, endpoint) - sent(&sent_before, endpoint);
     assert!(
-        metrics.contains("p360_ttd_objects_total{object=\"advertiser\",action=\"unchanged\"}"),
-        "{metrics}"
+        moved("PUT /v3/campaign") >= 1,
+        "the pause was sent: {sent_after}"
     );
-    assert!(metrics.contains("p360_ttd_sync_total{object=\"campaign\",outcome=\"synced\"}"));
-    assert!(
-        metrics.contains("p360_ttd_requests_total{endpoint=\"PUT /v3/campaign\",status=\"200\"}")
-    );
+    for endpoint in ["POST /v3/advertiser", "PUT /v3/advertiser"] {
+        assert_eq!(moved(endpoint), 0, "{endpoint} sent again: {sent_after}");
+    }
+    // The app's counters say the same (deltas: the recorder is process-wide).
+    let metrics = scrape(&p.app).await;
+    let grew = |series: &str| delta(&metrics_before, &metrics, series);
+    assert!(grew(r#"p360_ttd_objects_total{object="advertiser",action="unchanged"}"#) >= 1.0);
+    assert!(grew(r#"p360_ttd_sync_total{object="campaign",outcome="synced"}"#) >= 1.0);
+    assert!(grew(r#"p360_ttd_requests_total{endpoint="PUT /v3/campaign",status="200"}"#) >= 1.0);
     eprintln!("first sync took {synced_in:?}");
     stop.trigger();
     handle.await.unwrap().unwrap();

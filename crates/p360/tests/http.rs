@@ -124,50 +124,113 @@ async fn request_id_is_taken_from_the_client_and_echoed() {
     app.stop().await.unwrap();
 }
 
+/// What this test's requests, pool and queue did, read as deltas of its own
+/// app's `/metrics`: the recorder is process-wide, so under `cargo test` a
+/// sibling test's app could otherwise make a series appear for us. The
+/// request series use routes (and a method) no other test has.
 #[tokio::test]
 async fn metrics_show_request_counters_latency_pool_and_build_info() {
-    let (app, _db) = spawn_app().await;
+    let gate = std::sync::Arc::new(tokio::sync::Notify::new());
+    let held = gate.clone();
+    let routes = platform::http::ApiRoutes::new()
+        .route("/metrics-probe", axum::routing::get(|| async { "ok" }))
+        .route(
+            "/metrics-probe/held",
+            axum::routing::get(move || {
+                let held = held.clone();
+                async move {
+                    held.notified().await;
+                    "done"
+                }
+            }),
+        );
+    let db = migrated_db().await;
+    // A pool size of its own, to see that the pool gauges are this app's.
+    let mut config = platform::config::PlatformConfig::default();
+    config.database.max_connections = 7;
+    let pool = platform::db::connect(&db.url, &config.database)
+        .await
+        .unwrap();
+    let app = TestApp::spawn(pool, config, routes).await.unwrap();
+
+    let before = scrape(&app).await;
     for _ in 0..3 {
-        get(&app.url("/health/live")).await;
+        assert_eq!(get(&app.url("/metrics-probe")).await.status(), 200);
     }
-    get(&app.url("/nope")).await;
-    let res = get(&app.url("/metrics")).await;
-    assert_eq!(res.status(), 200);
-    let text = res.text().await.unwrap();
-    let count = text
-        .lines()
-        .find(|l| {
-            l.starts_with("p360_http_requests_total{")
-                && l.contains("route=\"/health/live\"")
-                && l.contains("status=\"200\"")
-        })
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse::<f64>().ok())
-        .expect("request counter for /health/live");
-    assert!(count >= 3.0, "{count}");
-    assert!(
-        text.contains("route=\"unmatched\""),
-        "unknown routes share one label"
-    );
-    assert!(text.contains("p360_http_request_duration_seconds_bucket{"));
-    assert!(text.contains("p360_http_requests_in_flight{"));
-    assert!(text.contains("p360_db_pool_connections{state=\"idle\"}"));
-    assert!(text.contains("p360_db_pool_max_connections"));
-    assert!(text.contains("p360_build_info{"));
-    assert!(text.contains("p360_jobs_ready"), "queue depth");
-    assert!(text.contains("p360_jobs_oldest_ready_seconds"));
-    assert!(text.contains("p360_jobs_dead"));
-    assert!(text.contains("p360_db_up 1"));
-    let gauge = |name: &str| {
-        text.lines()
-            .find(|l| l.starts_with(&format!("{name} ")))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or_else(|| panic!("{name} missing"))
+    let unknown = reqwest::Client::new()
+        .request(
+            reqwest::Method::from_bytes(b"PROBE").unwrap(),
+            app.url("/nope"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .status();
+    // Three ready jobs (the oldest due 90 s ago) and two dead ones.
+    sqlx::raw_sql(
+        "INSERT INTO jobs (id, queue, kind, payload, max_attempts, status, run_at) \
+         SELECT gen_random_uuid(), 'default', 'metrics.probe', '{}', 1, s, now() - interval '90 seconds' \
+         FROM unnest(ARRAY['queued', 'queued', 'queued', 'dead', 'dead']) AS s",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    // One request held in flight until the gauge shows it.
+    let in_flight = tokio::spawn(reqwest::get(app.url("/metrics-probe/held")));
+    let held_series = r#"p360_http_requests_in_flight{route="/metrics-probe/held"}"#;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let text = scrape(&app).await;
+        if sample(&text, held_series) == 1.0 {
+            break text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{held_series}: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    assert!(gauge("process_resident_memory_bytes") > 1e6);
-    assert!(gauge("process_cpu_seconds_total") > 0.0);
-    assert!(gauge("process_start_time_seconds") > 1.7e9);
+    gate.notify_one();
+    assert_eq!(in_flight.await.unwrap().unwrap().status(), 200);
+
+    let grew = |series: &str| delta(&before, &text, series);
+    assert_eq!(
+        grew(r#"p360_http_requests_total{route="/metrics-probe",method="GET",status="200"}"#),
+        3.0,
+        "{text}"
+    );
+    assert_eq!(
+        grew(r#"p360_http_request_duration_seconds_count{route="/metrics-probe",method="GET"}"#),
+        3.0
+    );
+    // Unknown routes share one label.
+    assert_eq!(
+        grew(&format!(
+            r#"p360_http_requests_total{{route="unmatched",method="PROBE",status="{}"}}"#,
+            unknown.as_str()
+        )),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(sample(&text, "p360_db_pool_max_connections"), 7.0);
+    let open = sample(&text, r#"p360_db_pool_connections{state="idle"}"#)
+        + sample(&text, r#"p360_db_pool_connections{state="in_use"}"#);
+    assert!((1.0..=7.0).contains(&open), "{open} connections");
+    assert_eq!(grew("p360_jobs_ready"), 3.0, "queue depth");
+    assert_eq!(grew("p360_jobs_dead"), 2.0);
+    assert!(sample(&text, "p360_jobs_oldest_ready_seconds") >= 90.0);
+    assert_eq!(sample(&text, "p360_db_up"), 1.0);
+    // Process-wide by nature: one binary, one process.
+    assert!(text.contains("p360_build_info{"));
+    assert!(sample(&text, "process_resident_memory_bytes") > 1e6);
+    assert!(sample(&text, "process_cpu_seconds_total") > 0.0);
+    assert!(sample(&text, "process_start_time_seconds") > 1.7e9);
+    let after = scrape(&app).await;
+    assert_eq!(
+        sample(&after, held_series),
+        0.0,
+        "the held request finished"
+    );
     app.stop().await.unwrap();
 }
 
@@ -256,6 +319,8 @@ async fn injected_faults_fail_requests_but_spare_readiness_and_metrics() {
     )
     .await
     .expect("app starts");
+    // /metrics is spared by the faults: read it before and after.
+    let before = scrape(&app).await;
     let started = std::time::Instant::now();
     let res = get(&app.url("/health/live")).await;
     assert!(
@@ -267,15 +332,15 @@ async fn injected_faults_fail_requests_but_spare_readiness_and_metrics() {
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["type"], "urn:p360:problem:injected-fault");
     assert_eq!(get(&app.url("/health/ready")).await.status(), 200);
-    let metrics = get(&app.url("/metrics")).await;
-    assert_eq!(metrics.status(), 200);
-    let text = metrics.text().await.unwrap();
-    assert!(
-        text.lines()
-            .any(|l| l.starts_with("p360_http_requests_total{")
-                && l.contains("route=\"/health/live\"")
-                && l.contains("status=\"500\"")),
-        "injected failures are counted: {text}"
+    let text = scrape(&app).await;
+    assert_eq!(
+        delta(
+            &before,
+            &text,
+            r#"p360_http_requests_total{route="/health/live",method="GET",status="500"}"#
+        ),
+        1.0,
+        "the injected failure is counted: {text}"
     );
     app.stop().await.unwrap();
 }

@@ -429,3 +429,57 @@ pub fn contract_migrations() -> usize {
         .filter(|(_, c, _)| *c == platform::db::MigrationClass::Contract)
         .count()
 }
+
+/// The Prometheus text an app's `/metrics` answers now.
+pub async fn scrape(app: &TestApp) -> String {
+    let res = get(&app.url("/metrics")).await;
+    assert_eq!(res.status(), 200);
+    res.text().await.unwrap()
+}
+
+/// One sample of a Prometheus text exposition: `series` is the name with its
+/// labels (`p360_ttd_sync_total{object="campaign",outcome="synced"}`, in any
+/// order). 0 when absent: a counter nobody has incremented yet.
+pub fn sample(text: &str, series: &str) -> f64 {
+    let wanted = parse_series(series);
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit_once(' '))
+        .find(|(s, _)| parse_series(s) == wanted)
+        .map_or(0.0, |(_, v)| v.parse().expect("a sample value"))
+}
+
+/// A series' name and its labels, sorted.
+fn parse_series(series: &str) -> (String, Vec<(String, String)>) {
+    let Some((name, labels)) = series.split_once('{') else {
+        return (series.trim().to_string(), Vec::new());
+    };
+    let mut parsed = Vec::new();
+    let mut rest = labels.trim_end().strip_suffix('}').unwrap_or(labels);
+    while let Some((key, after)) = rest.split_once("=\"") {
+        let mut value = String::new();
+        let mut chars = after.char_indices();
+        let mut end = after.len();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => value.extend(chars.next().map(|(_, c)| c)),
+                '"' => {
+                    end = i + 1;
+                    break;
+                }
+                c => value.push(c),
+            }
+        }
+        parsed.push((key.trim_start_matches(',').to_string(), value));
+        rest = &after[end..];
+    }
+    parsed.sort();
+    (name.to_string(), parsed)
+}
+
+/// How much `series` grew between two scrapes. The recorder is process-wide
+/// (under `cargo test` every test's app shares it), so a test asserts on what
+/// moved while it acted, never on a series merely being present.
+pub fn delta(before: &str, after: &str, series: &str) -> f64 {
+    sample(after, series) - sample(before, series)
+}

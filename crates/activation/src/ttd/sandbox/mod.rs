@@ -9,7 +9,9 @@
 //! looked for it, the worst case for a client that looks before creating.
 //!
 //! Served standalone by `p360 sandbox ttd --listen ADDR`, or mounted by
-//! `p360 serve` at `/sandbox/ttd` when no TTD URL is configured.
+//! `p360 serve` at `/sandbox/ttd` when no TTD URL is configured. For tests,
+//! `/_sandbox/faults` counts the faults injected and `/_sandbox/requests` the
+//! requests received per endpoint (`PUT /v3/advertiser`), faulted or not.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -26,8 +28,10 @@ use serde_json::{Value, json};
 
 use super::model::{AdGroup, Advertiser, Campaign, Creative};
 
+mod faults;
 mod validate;
 
+use faults::{arm, count_requests, fault_counts, inject_faults, request_counts};
 use validate::Validate;
 
 /// How the sandbox behaves.
@@ -76,6 +80,8 @@ struct Sandbox {
     armed: Mutex<Vec<String>>,
     /// Creates answered 504 and not applied yet, by type.
     held: Mutex<Vec<(String, Request, Next)>>,
+    /// Requests received, by `METHOD /v3/path` (the route, ids not filled in).
+    requests: Mutex<HashMap<String, u64>>,
 }
 
 type Shared = Arc<Sandbox>;
@@ -90,6 +96,7 @@ pub fn router(options: SandboxOptions) -> axum::Router {
         faults: Mutex::new(HashMap::new()),
         armed: Mutex::new(Vec::new()),
         held: Mutex::new(Vec::new()),
+        requests: Mutex::new(HashMap::new()),
     });
     let v3 = axum::Router::new()
         .route(
@@ -121,12 +128,17 @@ pub fn router(options: SandboxOptions) -> axum::Router {
         .layer(axum::middleware::from_fn_with_state(
             sandbox.clone(),
             inject_faults,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            sandbox.clone(),
+            count_requests,
         ));
     axum::Router::new()
         .nest("/v3", v3)
         .route("/_sandbox/expire-tokens", post(expire_tokens))
         .route("/_sandbox/faults", get(fault_counts))
         .route("/_sandbox/faults/arm", post(arm))
+        .route("/_sandbox/requests", get(request_counts))
         .with_state(sandbox)
 }
 
@@ -211,158 +223,6 @@ async fn authenticate(State(s): State<Shared>, req: Request, next: Next) -> Resp
     next.run(req).await
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Fault {
-    Throttle,
-    ServerError,
-    Unavailable,
-    Slow,
-    LostAnswer,
-    LostHang,
-}
-
-impl Sandbox {
-    /// splitmix64: reproducible for a seed, good enough to pick faults.
-    fn next_random(&self) -> u64 {
-        let mut state = self.rng.lock().unwrap_or_else(|e| e.into_inner());
-        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = *state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn pick_fault(&self) -> Option<Fault> {
-        if self.options.fault_rate <= 0.0 {
-            return None;
-        }
-        let roll = (self.next_random() >> 11) as f64 / (1u64 << 53) as f64;
-        if roll >= self.options.fault_rate {
-            return None;
-        }
-        let faults = [
-            Fault::Throttle,
-            Fault::ServerError,
-            Fault::Unavailable,
-            Fault::Slow,
-            Fault::LostAnswer,
-            Fault::LostHang,
-        ];
-        Some(faults[(self.next_random() % faults.len() as u64) as usize])
-    }
-
-    /// Whether the next create of `kind` was armed to be applied late (disarms it).
-    fn take_armed(&self, kind: &str) -> bool {
-        let mut armed = self.armed.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(at) = armed.iter().position(|p| p == kind) else {
-            return false;
-        };
-        armed.remove(at);
-        true
-    }
-
-    /// Apply the creates of `kind` held back by a late apply.
-    async fn apply_held(&self, kind: &str) {
-        let held: Vec<(Request, Next)> = {
-            let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
-            let (now, later): (Vec<_>, Vec<_>) = held.drain(..).partition(|(k, _, _)| k == kind);
-            *held = later;
-            now.into_iter().map(|(_, r, n)| (r, n)).collect()
-        };
-        for (req, next) in held {
-            let _applied = next.run(req).await;
-        }
-    }
-
-    fn count(&self, name: &'static str) {
-        *self
-            .faults
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(name)
-            .or_default() += 1;
-    }
-}
-
-async fn inject_faults(State(s): State<Shared>, req: Request, next: Next) -> Response {
-    let path = req.uri().path().trim_start_matches('/').to_owned();
-    if req.method() == axum::http::Method::POST {
-        if let Some((kind, _)) = path.split_once("/query/") {
-            // A look-up: answer it as of now, then apply the held creates.
-            let answer = next.clone().run(req).await;
-            s.apply_held(kind).await;
-            return answer;
-        }
-        if s.take_armed(&path) {
-            s.count("late_apply");
-            let (parts, body) = req.into_parts();
-            let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
-                return invalid(vec![("body".into(), "is unreadable".into())]);
-            };
-            let req = Request::from_parts(parts, axum::body::Body::from(bytes));
-            s.held
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push((path, req, next));
-            return error(
-                StatusCode::GATEWAY_TIMEOUT,
-                "The request timed out.",
-                vec![],
-            );
-        }
-    }
-    let Some(fault) = s.pick_fault() else {
-        return next.run(req).await;
-    };
-    let retry_after = |mut r: Response| {
-        r.headers_mut()
-            .insert("Retry-After", HeaderValue::from_static("1"));
-        r
-    };
-    match fault {
-        Fault::Throttle => {
-            s.count("throttle");
-            retry_after(error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many requests.",
-                vec![],
-            ))
-        }
-        Fault::ServerError => {
-            s.count("server_error");
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "An error has occurred.",
-                vec![],
-            )
-        }
-        Fault::Unavailable => {
-            s.count("unavailable");
-            retry_after(error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The service is temporarily unavailable.",
-                vec![],
-            ))
-        }
-        Fault::Slow => {
-            s.count("slow");
-            tokio::time::sleep(s.options.slow).await;
-            next.run(req).await
-        }
-        Fault::LostAnswer => {
-            s.count("lost_answer");
-            let _done = next.run(req).await;
-            error(StatusCode::BAD_GATEWAY, "Bad gateway.", vec![])
-        }
-        Fault::LostHang => {
-            s.count("lost_hang");
-            let _done = next.run(req).await;
-            tokio::time::sleep(s.options.lost_hang).await;
-            error(StatusCode::BAD_GATEWAY, "Bad gateway.", vec![])
-        }
-    }
-}
-
 async fn expire_tokens(State(s): State<Shared>) -> StatusCode {
     s.store
         .lock()
@@ -370,39 +230,6 @@ async fn expire_tokens(State(s): State<Shared>) -> StatusCode {
         .tokens
         .clear();
     StatusCode::NO_CONTENT
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Arm {
-    /// Only `late_apply`.
-    fault: String,
-    /// The type whose next create meets it: `advertiser`, `campaign`, `adgroup`, `creative`.
-    path: String,
-}
-
-async fn arm(State(s): State<Shared>, Json(a): Json<Arm>) -> Response {
-    if a.fault != "late_apply"
-        || !matches!(
-            a.path.as_str(),
-            "advertiser" | "campaign" | "adgroup" | "creative"
-        )
-    {
-        return invalid(vec![(
-            "fault".into(),
-            "Only late_apply, for advertiser, campaign, adgroup or creative.".into(),
-        )]);
-    }
-    s.armed
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(a.path);
-    StatusCode::NO_CONTENT.into_response()
-}
-
-async fn fault_counts(State(s): State<Shared>) -> Json<Value> {
-    let faults = s.faults.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    Json(json!(faults))
 }
 
 /// Parse a JSON body as `T`, turning serde's complaint into TTD's error shape.

@@ -1,0 +1,385 @@
+//! Isolation between tenants, from the outside: another tenant's objects
+//! answer 404 whatever the route and method, and row-level security holds
+//! even for a query without a WHERE clause.
+
+use crate::common::*;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn another_tenants_objects_answer_404() {
+    let p = Platform::start().await;
+    p.tenant("acme").await;
+    p.tenant("globex").await;
+    let acme = p.token("customer_admin", Some("acme"), "admin@acme.test");
+    let globex = p.token("customer_admin", Some("globex"), "admin@globex.test");
+
+    let (s, key) = p
+        .post(
+            "/v1/api-keys",
+            &acme,
+            json!({"name": "etl", "role": "marketer"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{key}");
+    let key_id = key["id"].as_str().unwrap();
+    let (s, invited) = p
+        .post(
+            "/v1/users",
+            &acme,
+            json!({"email": "new@acme.test", "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{invited}");
+    let user_id = invited["id"].as_str().unwrap();
+    let (_, key_before) = p.get(&format!("/v1/api-keys/{key_id}"), &acme).await;
+    let user_before = user_entry(&p, &acme, user_id).await;
+
+    // Globex sees none of it: reads, updates and deletes all answer 404.
+    let (s, _) = p.get(&format!("/v1/api-keys/{key_id}"), &globex).await;
+    assert_eq!(s, 404);
+    let (s, _) = p
+        .call(
+            Method::DELETE,
+            &format!("/v1/api-keys/{key_id}"),
+            Some(&globex),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+    let (s, _) = p
+        .call(
+            Method::PATCH,
+            &format!("/v1/users/{user_id}"),
+            Some(&globex),
+            Some(json!({"role": "customer_admin"})),
+        )
+        .await;
+    assert_eq!(s, 404);
+    let (_, keys) = p.get("/v1/api-keys", &globex).await;
+    assert_eq!(keys.as_array().unwrap().len(), 0);
+    let (_, users) = p.get("/v1/users", &globex).await;
+    assert!(
+        users
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|u| u["email"] != "new@acme.test")
+    );
+    let (_, events) = p.get("/v1/audit-events", &globex).await;
+    assert!(
+        events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["action"] != "api_key.created"),
+        "{events}"
+    );
+
+    // The key is intact for its owner, and the user is still a viewer.
+    let (s, k) = p.get(&format!("/v1/api-keys/{key_id}"), &acme).await;
+    assert_eq!(s, 200);
+    assert!(k["revoked_at"].is_null());
+    assert_eq!(k, key_before);
+    let u = user_entry(&p, &acme, user_id).await;
+    assert_eq!(u["role"], "viewer", "{u}");
+    assert_eq!(u, user_before);
+
+    // Staff see a tenant only once assigned; unknown or unassigned tenants are 404.
+    let ops = p.token("ad_ops", None, "ops@agency.test");
+    let res = p
+        .client
+        .get(p.app.url("/v1/api-keys"))
+        .bearer_auth(&ops)
+        .header("p360-tenant", "acme")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}
+
+/// Every route that addresses one object by id, taken from the OpenAPI
+/// document (so a new route cannot be forgotten), answers 404 when another
+/// tenant's object is named, whatever the method; and after the foreign
+/// writes the owner reads every object exactly as before.
+#[tokio::test]
+async fn every_route_with_an_object_id_hides_other_tenants_objects() {
+    let p = Platform::start().await;
+    p.tenant("acme").await;
+    p.tenant("globex").await;
+    let acme = p.token("customer_admin", Some("acme"), "admin@acme.test");
+    let globex = p.token("customer_admin", Some("globex"), "admin@globex.test");
+    let (_, key) = p
+        .post(
+            "/v1/api-keys",
+            &acme,
+            json!({"name": "etl", "role": "viewer"}),
+        )
+        .await;
+    let (_, user) = p
+        .post(
+            "/v1/users",
+            &acme,
+            json!({"email": "u@acme.test", "role": "viewer"}),
+        )
+        .await;
+    let (s, adv) = p
+        .post(
+            "/v1/advertisers",
+            &acme,
+            json!({"name": "A", "domain": "a.example", "currency": "USD"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{adv}");
+    let (s, io) = p
+        .post(
+            "/v1/insertion-orders",
+            &acme,
+            json!({"advertiser_id": adv["id"], "name": "IO", "budget": {"amount": "1000", "currency": "USD"},
+                   "start_date": "2027-01-01", "end_date": "2027-12-31",
+                   "pricing": {"model": "cpm", "rate": {"amount": "5", "currency": "USD"}}}),
+        )
+        .await;
+    assert_eq!(s, 201, "{io}");
+    let (s, campaign) = p
+        .post(
+            "/v1/campaigns",
+            &acme,
+            json!({"insertion_order_id": io["id"], "name": "C", "objective": "awareness",
+                   "budget": {"amount": "100", "currency": "USD"},
+                   "flight": {"start": "2027-02-01", "end": "2027-03-01"}, "pacing": "even"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{campaign}");
+    let ad_group_body = json!({"name": "AG", "budget": {"amount": "10", "currency": "USD"},
+        "base_bid_cpm": {"amount": "2", "currency": "USD"}, "max_bid_cpm": {"amount": "4", "currency": "USD"}});
+    let (s, ad_group) = p
+        .post(
+            &format!(
+                "/v1/campaigns/{}/ad-groups",
+                campaign["id"].as_str().unwrap()
+            ),
+            &acme,
+            ad_group_body.clone(),
+        )
+        .await;
+    assert_eq!(s, 201, "{ad_group}");
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+    png.extend(300u32.to_be_bytes());
+    png.extend(250u32.to_be_bytes());
+    png.extend([8, 6, 0, 0, 0, 0, 0, 0, 0]);
+    let form = reqwest::multipart::Form::new()
+        .text("advertiser_id", adv["id"].as_str().unwrap().to_string())
+        .text("name", "MPU")
+        .text("click_url", "https://a.example/")
+        .part("file", reqwest::multipart::Part::bytes(png));
+    let creative: Value = p
+        .client
+        .post(p.app.url("/v1/creatives"))
+        .bearer_auth(&acme)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = |v: &Value| v["id"].as_str().unwrap().to_string();
+    // The acme object each kind of route addresses.
+    let objects: Vec<(&str, String)> = vec![
+        ("/v1/api-keys/{id}", id(&key)),
+        ("/v1/users/{id}", id(&user)),
+        ("/v1/advertisers/{id}", id(&adv)),
+        ("/v1/insertion-orders/{id}", id(&io)),
+        ("/v1/campaigns/{id}", id(&campaign)),
+        ("/v1/ad-groups/{id}", id(&ad_group)),
+        ("/v1/creatives/{id}", id(&creative)),
+        ("/v1/jobs/{id}", uuid::Uuid::now_v7().to_string()),
+    ];
+    // Routes for staff only: customers are refused before any lookup.
+    let staff_only = ["/v1/users/{id}/tenants", "/v1/jobs/{id}/retry"];
+    // What acme sees of each object before globex tries anything. The user
+    // has no route of its own: it is read from the list.
+    let mut reads: Vec<String> = objects
+        .iter()
+        .filter(|(prefix, _)| !prefix.starts_with("/v1/jobs") && !prefix.starts_with("/v1/users"))
+        .map(|(prefix, id)| prefix.replace("{id}", id))
+        .collect();
+    reads.push(format!("/v1/campaigns/{}/ad-groups", id(&campaign)));
+    let before = owner_view(&p, &acme, &reads).await;
+    let user_before = user_entry(&p, &acme, &id(&user)).await;
+    let etag = |url: &str| {
+        before
+            .iter()
+            .find(|(read, ..)| url.starts_with(read.as_str()))
+            .and_then(|(_, _, tag, _)| tag.clone())
+    };
+
+    let doc: Value = get(&p.app.url("/openapi.json")).await.json().await.unwrap();
+    let mut walked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if !path.contains('{') {
+            continue;
+        }
+        let template = objects
+            .iter()
+            .find(|(prefix, _)| path.starts_with(prefix))
+            .unwrap_or_else(|| panic!("{path}: add the object it addresses to this test"));
+        let url = path
+            .replace("{id}", &template.1)
+            .replace("{action}", "submit")
+            .replace("{path}", "index.html");
+        for method in item.as_object().unwrap().keys() {
+            let method: Method = method.to_uppercase().parse().unwrap();
+            // Each write is one that would change the object if it landed.
+            let body = if path.ends_with("/ad-groups") {
+                let mut other = ad_group_body.clone();
+                other["name"] = json!("planted");
+                Some(other)
+            } else if path.ends_with("/tenants") {
+                Some(json!({"tenants": ["globex"]}))
+            } else if path.starts_with("/v1/users") {
+                Some(json!({"role": "customer_admin"}))
+            } else if matches!(method, Method::PATCH) {
+                Some(json!({"name": "taken over"}))
+            } else {
+                None
+            };
+            let mut req = p
+                .client
+                .request(method.clone(), p.app.url(&url))
+                .bearer_auth(&globex);
+            // With the object's current ETag: only tenancy stands in the way.
+            if let Some(tag) = etag(&url).filter(|_| method != Method::GET) {
+                req = req.header("if-match", tag);
+            }
+            if let Some(b) = body {
+                req = req.json(&b);
+            }
+            let res = req.send().await.unwrap();
+            let status = res.status();
+            let res = res.text().await.unwrap();
+            let expected = if staff_only.contains(&path.as_str()) {
+                403
+            } else {
+                404
+            };
+            assert_eq!(status, expected, "{method} {path} as another tenant: {res}");
+            walked += 1;
+        }
+    }
+    assert!(walked >= 4, "walked {walked} routes");
+
+    // Nothing globex sent landed: acme reads every object exactly as before.
+    let after = owner_view(&p, &acme, &reads).await;
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(a, b, "{} changed after the foreign writes", b.0);
+    }
+    let user_after = user_entry(&p, &acme, &id(&user)).await;
+    assert_eq!(user_after["role"], "viewer");
+    assert_eq!(user_after, user_before);
+}
+
+/// Status, ETag and body of each of `urls` as `token` reads them.
+async fn owner_view(
+    p: &Platform,
+    token: &str,
+    urls: &[String],
+) -> Vec<(String, reqwest::StatusCode, Option<String>, Value)> {
+    let mut seen = Vec::new();
+    for url in urls {
+        let res = p
+            .client
+            .get(p.app.url(url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        assert_eq!(status, 200, "{url}");
+        let tag = res
+            .headers()
+            .get("etag")
+            .map(|v| v.to_str().unwrap().to_string());
+        seen.push((url.clone(), status, tag, res.json().await.unwrap()));
+    }
+    seen
+}
+
+/// The user `id` as `token` sees it in the tenant's list.
+async fn user_entry(p: &Platform, token: &str, id: &str) -> Value {
+    let (s, users) = p.get("/v1/users", token).await;
+    assert_eq!(s, 200, "{users}");
+    users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == id)
+        .unwrap_or_else(|| panic!("user {id} not listed: {users}"))
+        .clone()
+}
+
+/// Row-level security is a real second lock: the application role sees only
+/// the tenants its transaction is scoped to, even without a WHERE clause.
+#[tokio::test]
+async fn row_level_security_scopes_the_application_role() {
+    let p = Platform::start().await;
+    let acme = p.tenant("acme").await;
+    p.tenant("globex").await;
+    for (tenant, email) in [("acme", "a@acme.test"), ("globex", "g@globex.test")] {
+        let token = p.token("customer_admin", Some(tenant), email);
+        let (s, _) = p
+            .post(
+                "/v1/api-keys",
+                &token,
+                json!({"name": "k", "role": "viewer"}),
+            )
+            .await;
+        assert_eq!(s, 201);
+    }
+    let pool = &p.app.state.pool;
+    let role: String = sqlx::query_scalar("SELECT current_user::text")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(role, "p360_app");
+    async fn count(conn: &mut sqlx::PgConnection) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM api_keys")
+            .fetch_one(conn)
+            .await
+            .unwrap()
+    }
+    let acme_id = tenancy::scope::TenantId(acme.parse().unwrap());
+    let mut one = tenancy::TenantTx::begin(pool, acme_id).await.unwrap();
+    assert_eq!(count(&mut one).await, 1);
+    // A staff member assigned to no tenant sees none.
+    let unassigned = tenancy::Principal {
+        actor: tenancy::principal::Actor::System,
+        role: tenancy::roles::Role::AdOps,
+        tenant: None,
+        assigned: Vec::new(),
+        email: None,
+        meta: Default::default(),
+    };
+    let mut none = unassigned.begin_visible(pool).await.unwrap();
+    assert_eq!(count(&mut none).await, 0);
+    let mut all = tenancy::scope::ScopedTx::all(pool, tenancy::scope::AllTenants::system())
+        .await
+        .unwrap();
+    assert_eq!(count(&mut all).await, 2);
+    // Outside a scoped transaction nothing tenant-owned is visible.
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM api_keys")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+    // The application role cannot rewrite the audit log, trigger or not.
+    let mut tx = tenancy::scope::ScopedTx::all(pool, tenancy::scope::AllTenants::system())
+        .await
+        .unwrap();
+    let denied = sqlx::query("DELETE FROM audit_events")
+        .execute(&mut *tx)
+        .await;
+    let err = denied.unwrap_err().to_string();
+    assert!(err.contains("permission denied"), "{err}");
+}
