@@ -105,6 +105,16 @@ ensure_moto() {
   fi
 }
 
+# cargo-nextest: scripts/test runs the suite with it (.config/nextest.toml
+# keeps the process-spawning tests from piling up and bounds hung tests).
+NEXTEST_VERSION=0.9.143
+ensure_nextest() {
+  cargo nextest --version >/dev/null 2>&1 && return 0
+  say "installing cargo-nextest $NEXTEST_VERSION (crates.io)"
+  # (Its build in a temporary dir, not the target dir the tests share.)
+  env -u CARGO_TARGET_DIR cargo install cargo-nextest --locked --version "$NEXTEST_VERSION"
+}
+
 # Cargo names the artifacts of path crates the same in every checkout and
 # trusts the modification times recorded by the checkout that built them
 # last, so a target dir shared by two checkouts can hand one of them the
