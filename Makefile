@@ -51,7 +51,7 @@ coverage: ## the test suite under cargo-tarpaulin (LLVM engine), failing below 8
 
 # ---- security
 deny: ## cargo deny: advisories, licences, bans, sources (deny.toml)
-	@cargo deny --version >/dev/null 2>&1 || cargo install cargo-deny --locked --version 0.20.2
+	@bash -c '. scripts/lib.sh; ensure_cargo_deny'
 	cargo deny --locked check
 
 checkov: ## checkov over infrastructure/ and the Dockerfile

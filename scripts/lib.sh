@@ -105,6 +105,25 @@ ensure_moto() {
   fi
 }
 
+# cargo-nextest: scripts/test runs the suite with it (.config/nextest.toml
+# keeps the process-spawning tests from piling up and bounds hung tests).
+NEXTEST_VERSION=0.9.143
+ensure_nextest() {
+  cargo nextest --version >/dev/null 2>&1 && return 0
+  say "installing cargo-nextest $NEXTEST_VERSION (crates.io)"
+  # (Its build in a temporary dir, not the target dir the tests share.)
+  env -u CARGO_TARGET_DIR cargo install cargo-nextest --locked --version "$NEXTEST_VERSION"
+}
+
+# cargo-deny: Cargo.lock's licences, bans and sources against deny.toml
+# (.ci/run, make deny).
+CARGO_DENY_VERSION=0.20.2
+ensure_cargo_deny() {
+  cargo deny --version >/dev/null 2>&1 && return 0
+  say "installing cargo-deny $CARGO_DENY_VERSION (crates.io)"
+  env -u CARGO_TARGET_DIR cargo install cargo-deny --locked --version "$CARGO_DENY_VERSION"
+}
+
 # Cargo names the artifacts of path crates the same in every checkout and
 # trusts the modification times recorded by the checkout that built them
 # last, so a target dir shared by two checkouts can hand one of them the

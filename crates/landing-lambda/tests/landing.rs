@@ -8,6 +8,12 @@ use aws_lambda_events::event::s3::S3Event;
 use landing_lambda::{Landed, decode_key, forward, landed_files, message, source_of};
 use serde_json::{Value, json};
 
+/// Free ports below the kernel's ephemeral range, reserved across test
+/// processes: the same picker as the platform's tests.
+#[path = "../../p360/tests/common/ports.rs"]
+mod ports;
+use ports::free_port;
+
 fn sample() -> S3Event {
     serde_json::from_str(include_str!("events/partner_file.json")).expect("a valid S3 event")
 }
@@ -78,18 +84,6 @@ impl Drop for Moto {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    // Below the ephemeral range, like the platform's tests.
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    (0..10_000u32)
-        .map(|i| 30_000 + ((seed.wrapping_add(i.wrapping_mul(7919))) % 5_000) as u16)
-        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
-        .expect("a free port")
 }
 
 #[tokio::test]

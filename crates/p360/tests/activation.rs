@@ -1252,7 +1252,9 @@ async fn the_sync_is_triggered_by_consuming_the_approved_event() {
         .fetch_one(db)
         .await
         .unwrap();
-    let events_before: i64 = sqlx::query_scalar("SELECT count(*) FROM domain_events")
+    let campaign_events = "SELECT count(*) FROM domain_events WHERE aggregate_id = $1";
+    let events_before: i64 = sqlx::query_scalar(campaign_events)
+        .bind(campaign)
         .fetch_one(db)
         .await
         .unwrap();
@@ -1280,8 +1282,32 @@ async fn the_sync_is_triggered_by_consuming_the_approved_event() {
     .unwrap();
     assert_eq!(paused.status, campaigns::campaigns::CampaignStatus::Paused);
     drop(tx); // rolled back
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let events_after: i64 = sqlx::query_scalar("SELECT count(*) FROM domain_events")
+    // A committed change after it (a campaign submitted, which needs no
+    // sync): once activation's cursor is past that one's events, the relay
+    // has run after the rollback and would have seen anything it left.
+    let control: uuid::Uuid = f.submitted_campaign("Control").await.parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let past: bool = sqlx::query_scalar(
+            "SELECT coalesce(bool_and((c.last_tx, c.last_seq) >= (e.tx_id, e.seq)), false) \
+             FROM domain_events e, event_consumers c \
+             WHERE e.aggregate_id = $1 AND c.name = 'activation'",
+        )
+        .bind(control)
+        .fetch_one(db)
+        .await
+        .unwrap();
+        if past {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "activation never consumed the later change"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let events_after: i64 = sqlx::query_scalar(campaign_events)
+        .bind(campaign)
         .fetch_one(db)
         .await
         .unwrap();

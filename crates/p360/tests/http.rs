@@ -266,9 +266,22 @@ async fn readiness_turns_false_as_soon_as_shutdown_begins() {
         200
     );
     app.trigger_shutdown();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The server task turns readiness off when it sees the signal: wait for
+    // that, well within the 1.5 s delay during which it keeps serving.
+    let triggered = std::time::Instant::now();
+    let res = loop {
+        let res = client.get(app.url("/health/ready")).send().await.unwrap();
+        if res.status() != 200 {
+            break res;
+        }
+        assert!(
+            triggered.elapsed() < Duration::from_millis(1000),
+            "still ready {:?} after the shutdown began",
+            triggered.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
     // Still serving during the delay, but no longer ready.
-    let res = client.get(app.url("/health/ready")).send().await.unwrap();
     assert_eq!(res.status(), 503);
     assert!(is_problem(&res));
     assert_eq!(
@@ -285,13 +298,20 @@ async fn readiness_turns_false_as_soon_as_shutdown_begins() {
 
 #[tokio::test]
 async fn in_flight_requests_finish_during_graceful_shutdown() {
+    // The handler says when the request is inside; the shutdown starts then.
+    let inside = std::sync::Arc::new(tokio::sync::Notify::new());
     let (app, _db) = spawn_app_with(
         |c| c.http.drain_timeout_ms = 5000,
         platform::http::ApiRoutes::new().route(
             "/work",
-            axum::routing::get(|| async {
-                tokio::time::sleep(Duration::from_millis(700)).await;
-                "done"
+            axum::routing::get({
+                let inside = inside.clone();
+                || async move {
+                    inside.notify_one();
+                    // The work: long enough to still run when the shutdown starts.
+                    tokio::time::sleep(Duration::from_millis(700)).await;
+                    "done"
+                }
             }),
         ),
     )
@@ -299,7 +319,9 @@ async fn in_flight_requests_finish_during_graceful_shutdown() {
     let url = app.url("/work");
     let pending =
         tokio::spawn(async move { reqwest::get(url).await.unwrap().text().await.unwrap() });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::timeout(Duration::from_secs(10), inside.notified())
+        .await
+        .expect("the request reached its handler");
     app.stop().await.unwrap();
     assert_eq!(pending.await.unwrap(), "done");
 }

@@ -253,6 +253,36 @@ async fn jobs_follow_their_transaction_retry_and_dead_letter(db: Harness) {
     worker.await.unwrap().unwrap();
 }
 
+/// Wait until the worker (or, on SQS, its relay) listens for notifications
+/// and has gone idle: a connection of the test's database has run `LISTEN`,
+/// and one has run the look-up of the next due job, the last query before
+/// the idle wait. Read on a connection of its own, outside the pool: a pooled
+/// one could be the very connection whose last query is looked for.
+async fn wait_idle_listening(db: &TestDb) {
+    use sqlx::Connection;
+    let mut own = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (listening, idle): (bool, bool) = sqlx::query_as(
+            "SELECT coalesce(bool_or(query LIKE 'LISTEN %'), false), \
+                    coalesce(bool_or(query LIKE '%min(run_at) - now()%'), false) \
+             FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .fetch_one(&mut own)
+        .await
+        .unwrap();
+        if listening && idle {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the worker never went idle listening (LISTEN: {listening}, idle: {idle})"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn a_notification_wakes_an_idle_worker_at_once(db: Harness) {
     let (shutdown, worker) = start_worker(
         &db,
@@ -261,7 +291,7 @@ async fn a_notification_wakes_an_idle_worker_at_once(db: Harness) {
             ..Default::default()
         },
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_idle_listening(&db).await;
     let started = Instant::now();
     let id = enqueue(&db, effect("wake", 0)).await.unwrap();
     wait_for(&db, id, "succeeded").await;
@@ -381,6 +411,7 @@ async fn recurring_jobs_run_on_their_interval_once_at_a_time(db: Harness) {
             )),
         ));
     }
+    // Time passing is what is tested: ten intervals of the recurring job.
     tokio::time::sleep(Duration::from_millis(3000)).await;
     let pending: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM jobs WHERE kind = 'test.tick' AND status IN ('queued', 'running')",

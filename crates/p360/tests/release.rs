@@ -21,6 +21,7 @@ const START: &str = r#"#!/bin/sh
 set -e
 port=${DEPLOY_URL##*:}
 faults=0 latency=0
+# (slowstart: a version slow to start, on purpose, so that a rollback can come first.)
 case "$DEPLOY_VERSION" in *bad*) faults=1 ;; *slowstart*) sleep 2 ;; *slow*) latency=2100 ;; esac
 P360_RELEASE="$DEPLOY_VERSION" P360_FAULTS__ERROR_RATE=$faults P360_FAULTS__LATENCY_MS=$latency \
   P360_HTTP__SHUTDOWN_DELAY_MS=1200 P360_LOG__LEVEL=info,p360::http=warn \
@@ -36,6 +37,11 @@ rm -f "$WORK/$DEPLOY_SLOT.pid"
 kill -TERM "$pid" 2>/dev/null || exit 0
 while [ -e "/proc/$pid" ] && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null; do sleep 0.1; done
 "#;
+
+/// The controllers' heartbeat here; silent for three of them, a controller
+/// counts as gone.
+const HEARTBEAT_MS: i64 = 300;
+const STALE_MS: i64 = 3 * HEARTBEAT_MS;
 
 struct Proc(Child);
 
@@ -165,7 +171,7 @@ impl Rig {
             ("P360_DEPLOY__INTERVAL_MS", "250".into()),
             ("P360_DEPLOY__WINDOW_MS", "3000".into()),
             ("P360_DEPLOY__READY_TIMEOUT_MS", "30000".into()),
-            ("P360_DEPLOY__HEARTBEAT_MS", "300".into()),
+            ("P360_DEPLOY__HEARTBEAT_MS", HEARTBEAT_MS.to_string()),
             // Every process of the test shares two cores.
             ("P360_DEPLOY__MAX_CPU", "4.0".into()),
             (
@@ -271,6 +277,31 @@ impl Rig {
         }
     }
 
+    /// Wait until HAProxy's health checks have `server` in the state `state`
+    /// (srv_op_state: 0 stopped, 2 running).
+    async fn wait_haproxy_state(&self, server: &str, state: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let all = self
+                .haproxy
+                .command("show servers state app")
+                .await
+                .unwrap();
+            let line = all
+                .lines()
+                .find(|l| l.contains(&format!(" {server} ")))
+                .unwrap_or_else(|| panic!("no {server} in {all}"));
+            if line.split_whitespace().nth(5) == Some(state) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "HAProxy never had {server} in state {state}: {all}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// The load balancer's weights of the blue and green slots.
     async fn assert_weights(&self, blue: u8, green: u8, why: &str) {
         assert_eq!(
@@ -280,10 +311,33 @@ impl Rig {
         );
     }
 
-    /// Wait out the stale threshold of a silent controller, then roll
-    /// `version` back with `p360 deploy rollback` (which takes over).
+    /// Wait until the running deployment's controller has been silent for
+    /// more than `ms` (its heartbeat is a timestamp in the deployment's row).
+    async fn wait_silent(&self, ms: i64) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let silent: Option<i64> = sqlx::query_scalar(
+                "SELECT (extract(epoch FROM now() - heartbeat_at) * 1000)::bigint \
+                 FROM deployments WHERE status = 'running'",
+            )
+            .fetch_optional(&self.db.pool)
+            .await
+            .unwrap();
+            if silent.is_some_and(|s| s > ms) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the controller never fell silent for {ms} ms ({silent:?})"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Wait until the controller counts as gone, then roll `version` back
+    /// with `p360 deploy rollback` (which takes over).
     async fn rollback_after_silence(&self, version: &str) {
-        tokio::time::sleep(Duration::from_millis(1200)).await;
+        self.wait_silent(STALE_MS).await;
         let out = self.ok(&["rollback"]);
         assert!(
             out.contains(&format!(
@@ -325,66 +379,99 @@ fn alive(pid: i32) -> bool {
 }
 
 /// Steady requests through the frontend.
-struct Load {
-    sent: Arc<AtomicU64>,
-    failed: Arc<AtomicU64>,
-    stop: Arc<AtomicBool>,
-    errors: Arc<Mutex<Vec<String>>>,
+#[derive(Default)]
+struct LoadState {
+    sent: AtomicU64,
+    failed: AtomicU64,
+    /// Answered with a success (never reset).
+    succeeded: AtomicU64,
+    in_flight: AtomicU64,
+    paused: AtomicBool,
+    stop: AtomicBool,
+    errors: Mutex<Vec<String>>,
+}
+
+struct Load(Arc<LoadState>);
+
+impl std::ops::Deref for Load {
+    type Target = LoadState;
+    fn deref(&self) -> &LoadState {
+        &self.0
+    }
 }
 
 impl Load {
     fn start(front: u16, per_second: u64) -> Load {
-        let load = Load {
-            sent: Default::default(),
-            failed: Default::default(),
-            stop: Default::default(),
-            errors: Default::default(),
-        };
-        let (sent, failed, stop, errors) = (
-            load.sent.clone(),
-            load.failed.clone(),
-            load.stop.clone(),
-            load.errors.clone(),
-        );
+        let load = Load(Arc::default());
+        let state = load.0.clone();
         tokio::spawn(async move {
             let client = reqwest::Client::new();
             let url = format!("http://127.0.0.1:{front}/openapi.json");
             let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / per_second));
-            while !stop.load(Ordering::Relaxed) {
+            while !state.stop.load(Ordering::SeqCst) {
                 tick.tick().await;
-                let (client, url, sent, failed, errors) = (
-                    client.clone(),
-                    url.clone(),
-                    sent.clone(),
-                    failed.clone(),
-                    errors.clone(),
-                );
+                // In flight before looking at the pause: `take` either sees
+                // this request or this loop sees the pause.
+                state.in_flight.fetch_add(1, Ordering::SeqCst);
+                if state.paused.load(Ordering::SeqCst) {
+                    state.in_flight.fetch_sub(1, Ordering::SeqCst);
+                    continue;
+                }
+                state.sent.fetch_add(1, Ordering::SeqCst);
+                let (client, url, state) = (client.clone(), url.clone(), state.clone());
                 tokio::spawn(async move {
-                    sent.fetch_add(1, Ordering::Relaxed);
                     match client.get(&url).send().await {
-                        Ok(r) if r.status().is_success() => {}
+                        Ok(r) if r.status().is_success() => {
+                            state.succeeded.fetch_add(1, Ordering::SeqCst);
+                        }
                         other => {
-                            failed.fetch_add(1, Ordering::Relaxed);
-                            errors.lock().unwrap().push(format!("{other:?}"));
+                            state.failed.fetch_add(1, Ordering::SeqCst);
+                            state.errors.lock().unwrap().push(format!("{other:?}"));
                         }
                     }
+                    state.in_flight.fetch_sub(1, Ordering::SeqCst);
                 });
             }
         });
         load
     }
 
-    fn take(&self) -> (u64, u64) {
-        (
-            self.sent.swap(0, Ordering::Relaxed),
-            self.failed.swap(0, Ordering::Relaxed),
-        )
+    /// Wait until `n` more requests have been answered with a success: the
+    /// load is getting through the frontend.
+    async fn wait_succeeded(&self, n: u64) {
+        let base = self.succeeded.load(Ordering::SeqCst);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.succeeded.load(Ordering::SeqCst) < base + n {
+            assert!(
+                Instant::now() < deadline,
+                "the load is not getting through: {:?}",
+                self.errors.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// The requests sent and failed since the last take, every one of them
+    /// answered: the load pauses until those in flight have their answer.
+    async fn take(&self) -> (u64, u64) {
+        self.paused.store(true, Ordering::SeqCst);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.in_flight.load(Ordering::SeqCst) > 0 {
+            assert!(Instant::now() < deadline, "requests never answered");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let counts = (
+            self.sent.swap(0, Ordering::SeqCst),
+            self.failed.swap(0, Ordering::SeqCst),
+        );
+        self.paused.store(false, Ordering::SeqCst);
+        counts
     }
 }
 
 impl Drop for Load {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.store(true, Ordering::SeqCst);
     }
 }
 
@@ -427,16 +514,15 @@ async fn a_good_version_is_promoted_and_a_faulty_one_rolled_back() {
     let rig = Rig::start(800).await;
     rig.serve_blue("1.0.0").await;
     let load = Load::start(rig.front, 100);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    load.take();
+    load.wait_succeeded(20).await;
+    load.take().await;
 
     // A good version: every phase, no failed request, the old slot stopped.
     let blue_pid = rig.pid_of("blue").unwrap();
     let started = Instant::now();
     let out = rig.ok(&["start", "--version", "2.0.0"]);
     let took = started.elapsed();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let (sent, failed) = load.take();
+    let (sent, failed) = load.take().await;
     eprintln!("{out}\ngood deploy: {failed} of {sent} requests failed in {took:?}");
     assert_eq!(
         failed,
@@ -528,7 +614,7 @@ async fn a_good_version_is_promoted_and_a_faulty_one_rolled_back() {
         "{stderr}"
     );
     rig.assert_weights(0, 100, "").await;
-    load.take();
+    load.take().await;
 
     let hang = format!("http://127.0.0.1:{}/hang", rig.hook_port);
     // A slow version goes to the idle slot (blue, now) and is rolled back
@@ -543,8 +629,7 @@ async fn a_good_version_is_promoted_and_a_faulty_one_rolled_back() {
             ("P360_DEPLOY__NOTIFY_WEBHOOK", &hang),
         ],
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let (sent, failed) = load.take();
+    let (sent, failed) = load.take().await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
     eprintln!("{stdout}\nbad deploy: {failed} of {sent} requests failed\n{stderr}");
@@ -673,7 +758,8 @@ async fn a_deployment_survives_its_controller_and_obeys_promote_and_rollback() {
     rig.wait_weight(5).await;
     controller.kill().unwrap();
     controller.wait().unwrap();
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // Silent past the stale threshold, and for over a second (the gauge below).
+    rig.wait_silent(STALE_MS.max(1_000)).await;
     let status = rig.ok(&["status"]);
     assert!(status.contains("WARNING: controller"), "{status}");
     assert!(
@@ -712,7 +798,15 @@ async fn a_deployment_survives_its_controller_and_obeys_promote_and_rollback() {
 
     // Resume picks it up where the load balancer is; promote ends the dwell.
     let mut resumed = rig.spawn(&["resume"]);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Promote asks a live controller: wait for resume's to have taken over.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !kinds(&rig.db)
+        .await
+        .contains(&"deployment.resumed".to_string())
+    {
+        assert!(Instant::now() < deadline, "resume never took over");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let out = rig.ok(&["promote"]);
     assert!(out.contains("to promote deployment"), "{out}");
     let (code, out, err) = wait_child(&mut resumed, Duration::from_secs(60));
@@ -802,7 +896,7 @@ async fn a_deployment_survives_its_controller_and_obeys_promote_and_rollback() {
         .await;
     // Its new owner never beats: rollback takes over from it.
     rig.rollback_after_silence("6.0.0").await;
-    let (sent, failed) = load.take();
+    let (sent, failed) = load.take().await;
     eprintln!("{failed} of {sent} requests failed");
     assert_eq!(failed, 0, "{:?}", load.errors.lock().unwrap());
 }
@@ -832,9 +926,11 @@ async fn an_instance_stopped_under_load_fails_no_request() {
         })
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // HAProxy's health checks have green up: it takes its half at once.
+    rig.wait_haproxy_state("green", "2").await;
     let load = Load::start(rig.front, 200);
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // A second of load on both before the stop.
+    load.wait_succeeded(200).await;
     let pid = rig.pid_of("blue").unwrap();
     let stopped = Instant::now();
     // SAFETY: kill(2) on the instance this test started.
@@ -847,8 +943,7 @@ async fn an_instance_stopped_under_load_fails_no_request() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let exited = stopped.elapsed();
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let (sent, failed) = load.take();
+    let (sent, failed) = load.take().await;
     eprintln!("stopped in {exited:?}; {failed} of {sent} requests failed");
     assert_eq!(failed, 0, "{:?}", load.errors.lock().unwrap());
     assert!(sent > 300, "{sent}");
@@ -859,10 +954,7 @@ async fn an_instance_stopped_under_load_fails_no_request() {
     let log = std::fs::read_to_string(rig.log("blue-1.0.0.log")).unwrap();
     assert!(log.contains("shutting down: readiness off"), "{log}");
     // HAProxy saw it go.
-    let state = rig.haproxy.command("show servers state app").await.unwrap();
-    let blue = state.lines().find(|l| l.contains(" blue ")).unwrap();
-    // srv_op_state 0 = stopped.
-    assert_eq!(blue.split_whitespace().nth(5), Some("0"), "{state}");
+    rig.wait_haproxy_state("blue", "0").await;
 }
 
 /// A database a release behind: a deploy whose pending migrations include a

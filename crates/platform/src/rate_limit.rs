@@ -172,7 +172,11 @@ const MAX_BUCKETS: usize = 100_000;
 
 impl LocalBuckets {
     fn take(&self, key: &str, rule: Rule) -> Decision {
-        let now = Instant::now();
+        self.take_at(key, rule, Instant::now())
+    }
+
+    /// [`LocalBuckets::take`] at `now` (the tests' clock).
+    fn take_at(&self, key: &str, rule: Rule, now: Instant) -> Decision {
         let capacity = f64::from(rule.burst.max(1));
         let per_ms = rule.per_ms();
         let mut map = self.buckets.lock().expect("rate limit buckets");
@@ -201,24 +205,40 @@ impl LocalBuckets {
 mod tests {
     use super::*;
 
+    /// One token a minute: no refill can land between the test's own calls,
+    /// whatever the machine's load; the clock is the test's.
+    const SLOW: Rule = Rule {
+        per_minute: 1,
+        burst: 3,
+    };
+
     #[test]
     fn local_bucket_allows_the_burst_then_limits_with_a_wait() {
         let b = LocalBuckets::default();
-        let rule = Rule {
-            per_minute: 60,
-            burst: 3,
-        };
+        let t0 = Instant::now();
         for _ in 0..3 {
-            assert_eq!(b.take("k", rule), Decision::Allowed);
+            assert_eq!(b.take_at("k", SLOW, t0), Decision::Allowed);
         }
-        match b.take("k", rule) {
-            Decision::Limited { retry_after } => {
-                assert!(retry_after <= Duration::from_secs(1), "{retry_after:?}");
-                assert!(retry_after >= Duration::from_millis(900), "{retry_after:?}");
-            }
-            d => panic!("expected a limit, got {d:?}"),
-        }
+        let Decision::Limited { retry_after } = b.take_at("k", SLOW, t0) else {
+            panic!("expected a limit after the burst");
+        };
+        assert_eq!(retry_after, Duration::from_secs(60));
         // Other keys have their own buckets.
-        assert_eq!(b.take("other", rule), Decision::Allowed);
+        assert_eq!(b.take_at("other", SLOW, t0), Decision::Allowed);
+        // Just before the announced wait is over: still limited, by what is left.
+        let almost = t0 + retry_after - Duration::from_secs(1);
+        match b.take_at("k", SLOW, almost) {
+            Decision::Limited { retry_after } => {
+                assert_eq!(retry_after, Duration::from_secs(1), "{retry_after:?}");
+            }
+            d => panic!("refilled early: {d:?}"),
+        }
+        // Once it is over, one token (and only one) is back.
+        let after = almost + Duration::from_millis(1_001);
+        assert_eq!(b.take_at("k", SLOW, after), Decision::Allowed);
+        assert!(matches!(
+            b.take_at("k", SLOW, after),
+            Decision::Limited { .. }
+        ));
     }
 }

@@ -7,6 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub use platform::testing::{TestApp, TestDb};
+pub use ports::free_port;
+
+mod ports;
 
 /// Where the harness keeps its embedded cluster when `P360_TEST_DATABASE_URL` is unset.
 pub fn cluster_dir() -> PathBuf {
@@ -321,25 +324,6 @@ impl Platform {
         assert_eq!(s, 201, "{body}");
         body["id"].as_str().unwrap().to_string()
     }
-}
-
-/// A free port for a server a test starts itself (Redis, moto, an OIDC
-/// provider). Taken from 20000-29999, below Linux's ephemeral range, so that
-/// the port-0 binds of other tests running in parallel cannot grab it between
-/// our check and the server's bind.
-pub fn free_port() -> u16 {
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos()
-        ^ std::process::id().wrapping_mul(2_654_435_761);
-    for i in 0..10_000u32 {
-        let port = 20_000 + ((seed.wrapping_add(i.wrapping_mul(7919))) % 10_000) as u16;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port in 20000-29999");
 }
 
 /// A `moto_server` (PyPI moto[server]) on a free port, stopped when dropped:
