@@ -1324,19 +1324,6 @@ async fn the_sync_is_triggered_by_consuming_the_approved_event() {
     handle.await.unwrap().unwrap();
 }
 
-/// The value of one counter line (`name{labels}`) on `p`'s own `/metrics`.
-async fn counter(p: &Platform, series: &str) -> f64 {
-    let text = reqwest::get(p.app.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
 /// TTD applies a campaign create only after the client gave up on it (504)
 /// and after the next attempt's look-up found nothing, so the sync creates
 /// the campaign again. The duplicate check archives the one P360 does not
@@ -1359,7 +1346,7 @@ async fn a_create_ttd_applies_late_leaves_one_live_object() {
         .unwrap();
     assert_eq!(armed.status(), 204);
     let archived = "p360_ttd_duplicates_archived_total{object=\"campaign\"}";
-    let before = counter(&p, archived).await;
+    let before = scrape(&p.app).await;
     f.approve(&id).await;
     let activation = f
         .wait_synced(std::slice::from_ref(&id), Duration::from_secs(30))
@@ -1414,7 +1401,7 @@ async fn a_create_ttd_applies_late_leaves_one_live_object() {
         "ad groups only under the live campaign"
     );
     assert_eq!(h.ad_groups[0].campaign_id, mapped);
-    assert_eq!(counter(&p, archived).await - before, 1.0);
+    assert_eq!(delta(&before, &scrape(&p.app).await, archived), 1.0);
 
     let faults: Value = reqwest::get(format!("{base}/_sandbox/faults"))
         .await
