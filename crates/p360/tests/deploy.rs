@@ -138,8 +138,11 @@ async fn the_drill_promotes_a_good_green_and_rolls_back_a_faulty_one() {
         eprintln!("the independent client saw failures for {seen:?}");
         assert!(seen < Duration::from_secs(5), "{seen:?}");
     }
+    // The trigger fires on the first failure green answers; that one
+    // request went to the drill's load or to this client.
     assert!(
-        field("bad_failed").parse::<u64>().unwrap() > 0,
+        field("bad_failed").parse::<u64>().unwrap() > 0
+            || last_bad_failure.lock().unwrap().is_some(),
         "the faults were real"
     );
     let (sent, failed) = (sent.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
