@@ -1334,7 +1334,10 @@ async fn a_create_ttd_applies_late_leaves_one_live_object() {
     let p = Platform::start().await;
     let (stop, handle) = worker(&p, |c| {
         c.ttd.base_url = Some(base.clone());
-        c.ttd.duplicate_check_after_ms = 1500;
+        // Well after the sync's retry (backoff 1-1.5 s, polled every 0.5 s):
+        // the check's own look-up would otherwise land the held create
+        // first, and the retry would adopt it (one object, no duplicate).
+        c.ttd.duplicate_check_after_ms = 5000;
     });
     let f = platform_fixture(&p).await;
     let id = f.submitted_campaign("Late").await;
