@@ -57,11 +57,14 @@ resource "aws_lb_listener" "https" {
   ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
   certificate_arn   = var.certificate_arn
 
-  # Anything that did not come through CloudFront.
+  # Anything that did not come through CloudFront. ELBv2 fixed responses
+  # allow only text/plain, text/css, text/html, application/javascript and
+  # application/json (terraform validate refused application/problem+json in
+  # every environment): the body is still a problem document.
   default_action {
     type = "fixed-response"
     fixed_response {
-      content_type = "application/problem+json"
+      content_type = "application/json"
       message_body = "{\"type\":\"urn:p360:problem:forbidden\",\"title\":\"Forbidden\",\"status\":403}"
       status_code  = "403"
     }
