@@ -1266,12 +1266,14 @@ async fn the_sync_is_triggered_by_consuming_the_approved_event() {
         .fetch_one(db)
         .await
         .unwrap();
-    let campaign_events = "SELECT count(*) FROM domain_events WHERE aggregate_id = $1";
-    let events_before: i64 = sqlx::query_scalar(campaign_events)
-        .bind(campaign)
+    let campaign_events = || {
+        sqlx::query_scalar!(
+            r#"SELECT count(*) AS "n!" FROM domain_events WHERE aggregate_id = $1"#,
+            campaign
+        )
         .fetch_one(db)
-        .await
-        .unwrap();
+    };
+    let events_before = campaign_events().await.unwrap();
     let syncs_jobs = "SELECT count(*) FROM jobs WHERE kind = 'ttd.sync_campaign'";
     let jobs_before: i64 = sqlx::query_scalar(syncs_jobs).fetch_one(db).await.unwrap();
     let ops = tenancy::Principal {
@@ -1302,12 +1304,12 @@ async fn the_sync_is_triggered_by_consuming_the_approved_event() {
     let control: uuid::Uuid = f.submitted_campaign("Control").await.parse().unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let past: bool = sqlx::query_scalar(
-            "SELECT coalesce(bool_and((c.last_tx, c.last_seq) >= (e.tx_id, e.seq)), false) \
-             FROM domain_events e, event_consumers c \
-             WHERE e.aggregate_id = $1 AND c.name = 'activation'",
+        let past = sqlx::query_scalar!(
+            r#"SELECT coalesce(bool_and((c.last_tx, c.last_seq) >= (e.tx_id, e.seq)), false) AS "past!"
+               FROM domain_events e, event_consumers c
+               WHERE e.aggregate_id = $1 AND c.name = 'activation'"#,
+            control
         )
-        .bind(control)
         .fetch_one(db)
         .await
         .unwrap();
@@ -1320,11 +1322,7 @@ async fn the_sync_is_triggered_by_consuming_the_approved_event() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let events_after: i64 = sqlx::query_scalar(campaign_events)
-        .bind(campaign)
-        .fetch_one(db)
-        .await
-        .unwrap();
+    let events_after = campaign_events().await.unwrap();
     let jobs_after: i64 = sqlx::query_scalar(syncs_jobs).fetch_one(db).await.unwrap();
     assert_eq!(
         events_after, events_before,

@@ -263,15 +263,16 @@ async fn wait_idle_listening(db: &TestDb) {
     let mut own = sqlx::PgConnection::connect(&db.url).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let (listening, idle): (bool, bool) = sqlx::query_as(
-            "SELECT coalesce(bool_or(query LIKE 'LISTEN %'), false), \
-                    coalesce(bool_or(query LIKE '%min(run_at) - now()%'), false) \
-             FROM pg_stat_activity \
-             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        let row = sqlx::query!(
+            r#"SELECT coalesce(bool_or(query LIKE 'LISTEN %'), false) AS "listening!",
+                      coalesce(bool_or(query LIKE '%min(run_at) - now()%'), false) AS "idle!"
+               FROM pg_stat_activity
+               WHERE datname = current_database() AND pid <> pg_backend_pid()"#
         )
         .fetch_one(&mut own)
         .await
         .unwrap();
+        let (listening, idle) = (row.listening, row.idle);
         if listening && idle {
             return;
         }

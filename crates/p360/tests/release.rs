@@ -316,13 +316,14 @@ impl Rig {
     async fn wait_silent(&self, ms: i64) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let silent: Option<i64> = sqlx::query_scalar(
+            let silent = sqlx::query_scalar!(
                 "SELECT (extract(epoch FROM now() - heartbeat_at) * 1000)::bigint \
-                 FROM deployments WHERE status = 'running'",
+                 FROM deployments WHERE status = 'running'"
             )
             .fetch_optional(&self.db.pool)
             .await
-            .unwrap();
+            .unwrap()
+            .flatten();
             if silent.is_some_and(|s| s > ms) {
                 return;
             }
