@@ -85,7 +85,7 @@ resource "aws_lb_listener_rule" "hide_metrics" {
   action {
     type = "fixed-response"
     fixed_response {
-      content_type = "application/problem+json"
+      content_type = "application/json"
       message_body = "{\"type\":\"urn:p360:problem:not-found\",\"title\":\"Not Found\",\"status\":404}"
       status_code  = "404"
     }
