@@ -8,7 +8,10 @@ locals {
 
   app_domain    = var.app_domain_name
   origin_domain = "origin.${var.app_domain_name}"
-  api_domain    = var.api_domain_name
+  # Where TTD fetches creative files: the app's GET /creatives/{id}, through
+  # the distribution's /creatives/* behaviour (compute module, cdn.tf).
+  creative_base_url = coalesce(var.ttd_creative_base_url, "https://${var.app_domain_name}/creatives")
+  api_domain        = var.api_domain_name
   # This environment's ALB under a name never failed over (the deploy's slot URLs).
   slots_domain = "${var.environment}.slots.${var.zone_name}"
 
@@ -36,15 +39,17 @@ module "security" {
   waf_rate_limit_per_5_minutes = var.waf_rate_limit_per_5_minutes
   deploy_probe_sources         = [for ip in module.networking.nat_public_ips : "${ip}/32"]
   slots_domain_name            = local.slots_domain
+  origin_domain_name           = local.origin_domain
   log_retention_days           = var.log_retention_days
   secret_recovery_window_days  = var.secret_recovery_window_days
   secret_replica_region        = var.replicate_to_dr ? var.dr_region : null
   create_cloudfront_web_acl    = var.create_cloudfront
   enable_account_controls      = var.enable_account_controls
   access_logs_bucket_id        = module.storage.access_logs_bucket_id
-  bucket_arns                  = merge(module.storage.bucket_arns, local.external_buckets)
-  api_bucket_keys              = concat(["creatives", "uploads", "exports"], keys(local.external_buckets))
-  worker_bucket_keys           = concat(["creatives", "uploads", "exports", "backups", "audit-archive"], keys(local.external_buckets))
+  # The trail records object-level events of these buckets; roles get only the keys named below.
+  bucket_arns        = merge(module.storage.bucket_arns, local.external_buckets, var.audited_bucket_arns)
+  api_bucket_keys    = concat(["creatives", "uploads", "exports"], keys(local.external_buckets))
+  worker_bucket_keys = concat(["creatives", "uploads", "exports", "backups", "audit-archive"], keys(local.external_buckets))
   # The application sends dead letters itself, and re-drives them on retry.
   queue_arns               = concat(values(module.messaging.queue_arns), values(module.messaging.dlq_arns))
   topic_arns               = values(module.messaging.topic_arns)
@@ -59,6 +64,7 @@ module "networking" {
   cidr_block              = var.vpc_cidr
   availability_zones      = var.availability_zones
   single_nat_gateway      = var.single_nat_gateway
+  interface_endpoints     = var.interface_endpoints
   slot_test_ports         = values(local.slot_test_ports)
   kms_key_arn             = module.security.kms_key_arn
   flow_log_retention_days = var.log_retention_days
@@ -157,14 +163,14 @@ module "dns" {
 module "compute" {
   source = "../modules/compute"
 
-  name                  = local.name
-  vpc_id                = module.networking.vpc_id
-  public_subnet_ids     = module.networking.public_subnet_ids
-  private_subnet_ids    = module.networking.private_subnet_ids
-  alb_security_group_id = module.networking.security_group_ids["alb"]
-  app_security_group_id = module.networking.security_group_ids["app"]
-  slot_test_ports       = local.slot_test_ports
-  slot_test_domain_name = local.slots_domain
+  name                   = local.name
+  vpc_id                 = module.networking.vpc_id
+  public_subnet_ids      = module.networking.public_subnet_ids
+  private_subnet_ids     = module.networking.private_subnet_ids
+  alb_security_group_ids = [module.networking.security_group_ids["alb"], module.networking.security_group_ids["alb_slot_test"]]
+  app_security_group_id  = module.networking.security_group_ids["app"]
+  slot_test_ports        = local.slot_test_ports
+  slot_test_domain_name  = local.slots_domain
 
   image_repository_url = var.image_repository_url
   image_tag            = var.image_tag
@@ -194,7 +200,7 @@ module "compute" {
     P360_JOBS__SQS__QUEUE_PREFIX = "${local.name}-"
     P360_JOBS__SQS__REGION       = data.aws_region.current.name
     P360_TTD__BASE_URL           = var.ttd_base_url
-    P360_TTD__CREATIVE_BASE_URL  = coalesce(var.ttd_creative_base_url, "https://${local.app_domain}/creatives")
+    P360_TTD__CREATIVE_BASE_URL  = local.creative_base_url
   }
   # The ttd secret is JSON: {"login": ..., "password": ..., "partner_id": ...}.
   secret_environment = {

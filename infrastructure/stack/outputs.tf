@@ -20,6 +20,7 @@ output "deploy" {
     image                  = module.compute.image
     slot_capacity          = module.compute.slot_capacity
     worker_min_count       = module.compute.worker_min_count
+    worker_capacity        = module.compute.worker_capacity
     listener_arn           = module.compute.listener_arn
     listener_rule_arn      = module.compute.listener_rule_arn
     target_groups          = module.compute.target_group_arns
@@ -70,4 +71,9 @@ output "queue_urls" {
 output "secret_arns" {
   description = "Secrets Manager secrets by name."
   value       = module.security.secret_arns
+}
+
+output "creative_base_url" {
+  description = "Base URL of the creative files TTD fetches (ttd.creative_base_url): {base}/{creative id}."
+  value       = local.creative_base_url
 }

@@ -337,3 +337,15 @@ variable "budget_alert_emails" {
   description = "E-mail addresses alerted by the budget."
   default     = []
 }
+
+variable "audited_bucket_arns" {
+  type        = map(string)
+  description = "Further buckets whose object-level events the account's trail records (with enable_account_controls), by purpose: e.g. the Terraform state bucket, which bootstrap makes outside any stack. No role gets access through this."
+  default     = {}
+}
+
+variable "interface_endpoints" {
+  type        = list(string)
+  description = "AWS services the tasks reach through interface VPC endpoints (each ~$7.30 a month per zone); the rest go through the NAT gateways. infrastructure/README.md, Cost, says which each environment takes and why."
+  default     = ["ecr.api", "ecr.dkr", "logs", "sqs", "secretsmanager", "kms", "aps-workspaces", "monitoring"]
+}

@@ -21,7 +21,7 @@ resource "aws_kms_key" "state" {
 
 resource "aws_s3_bucket" "state" {
   # checkov:skip=CKV_AWS_144:State is versioned and small; a lost region is recovered by re-running bootstrap there and importing.
-  # checkov:skip=CKV_AWS_18:Access to state is recorded by CloudTrail data events; server access logs would add nothing.
+  # checkov:skip=CKV_AWS_18:Object-level access to state is recorded by production's multi-region trail (data events, audited_bucket_arns in environments/production); server access logs would add nothing.
   # checkov:skip=CKV2_AWS_62:Nothing consumes state-file events.
   bucket = var.bucket_name
 

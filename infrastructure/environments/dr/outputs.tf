@@ -7,3 +7,8 @@ output "deploy" {
   description = "Names and ARNs scripts/deploy works with (null while standing by)."
   value       = one(module.p360[*].deploy)
 }
+
+output "creative_base_url" {
+  description = "Base URL of the creative files TTD fetches (null while standing by)."
+  value       = one(module.p360[*].creative_base_url)
+}

@@ -36,9 +36,12 @@ module "p360" {
   worker_min_count = 2
   worker_max_count = 10
 
-  db_instance_class           = "db.r5.large"
-  db_multi_az                 = true
-  db_read_replica_count       = 2
+  db_instance_class = "db.r5.large"
+  db_multi_az       = true
+  # The plan's two read replicas are for reporting reads; until the reporting
+  # capability reads through database.read_url, no code would use them and
+  # they would cost as much as the primary (infrastructure/README.md).
+  db_read_replica_count       = 0
   db_allocated_storage_gb     = 200
   db_max_allocated_storage_gb = 1000
   cache_node_type             = "cache.r6g.large"
@@ -55,6 +58,10 @@ module "p360" {
   alarm_subscriptions  = var.alarm_subscriptions
   alert_emails         = var.ops_emails
   prometheus_rules_dir = "${path.root}/../../../deploy/monitoring/prometheus/rules"
-  monthly_budget_usd   = 3500
-  budget_alert_emails  = var.ops_emails
+  # The Terraform state bucket (bootstrap/backend) is read and written by
+  # every pipeline: its object-level access is recorded by this trail.
+  audited_bucket_arns = { terraform-state = "arn:aws:s3:::p360-terraform-state" }
+
+  monthly_budget_usd  = 3500
+  budget_alert_emails = var.ops_emails
 }

@@ -27,3 +27,8 @@ output "nat_public_ips" {
   description = "Egress addresses for partner allow-lists."
   value       = module.p360.nat_public_ips
 }
+
+output "creative_base_url" {
+  description = "Base URL of the creative files TTD fetches: {base}/{creative id}."
+  value       = module.p360.creative_base_url
+}

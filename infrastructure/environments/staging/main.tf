@@ -13,6 +13,8 @@ module "p360" {
   dr_region          = var.dr_region
   availability_zones = ["us-east-1a", "us-east-1b", "us-east-1c"]
   vpc_cidr           = "10.20.0.0/16"
+  # The traffic-heavy services only (image pulls, logs, job polling, metrics).
+  interface_endpoints = ["ecr.api", "ecr.dkr", "logs", "sqs", "aps-workspaces"]
 
   zone_name       = var.zone_name
   app_domain_name = "app.staging.${var.zone_name}"

@@ -9,6 +9,10 @@ output "primary_endpoint" {
 }
 
 output "member_clusters" {
-  description = "Cache cluster ids of the nodes (CloudWatch dimension CacheClusterId)."
-  value       = sort(aws_elasticache_replication_group.this.member_clusters)
+  description = "Cache cluster ids of the nodes (CloudWatch dimension CacheClusterId), known at plan time."
+  # ElastiCache names the nodes of a cluster-mode-disabled replication group
+  # <group id>-001, -002, ...; the resource's member_clusters attribute says the
+  # same but only after apply, and the alarms' for_each needs the keys at plan
+  # time (plan failed with "Invalid for_each argument").
+  value = [for i in range(var.node_count) : format("%s-%03d", aws_elasticache_replication_group.this.replication_group_id, i + 1)]
 }

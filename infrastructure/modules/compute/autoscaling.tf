@@ -41,12 +41,21 @@ resource "aws_appautoscaling_policy" "api_cpu" {
   }
 }
 
+# The worker's bounds belong to the deployment in the same way: created 0..0
+# (a minimum of worker_min_count would let autoscaling start the worker before
+# the first deploy has migrated the schema), set to worker_min_count..
+# worker_max_count (deploy output worker_capacity) by scripts/ecs-slot when it
+# starts the worker.
 resource "aws_appautoscaling_target" "worker" {
   service_namespace  = "ecs"
   resource_id        = "service/${aws_ecs_cluster.this.name}/${aws_ecs_service.worker.name}"
   scalable_dimension = "ecs:service:DesiredCount"
-  min_capacity       = var.worker_min_count
-  max_capacity       = var.worker_max_count
+  min_capacity       = 0
+  max_capacity       = 0
+
+  lifecycle {
+    ignore_changes = [min_capacity, max_capacity]
+  }
 }
 
 resource "aws_appautoscaling_policy" "worker_backlog" {

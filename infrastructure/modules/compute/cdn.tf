@@ -4,16 +4,13 @@
 # that fails over from the primary's ALB to the DR stack's, so one distribution
 # serves both; a DR stack creates none (create_cloudfront = false).
 
-data "aws_cloudfront_cache_policy" "disabled" {
-  count = var.create_cloudfront ? 1 : 0
-
-  name = "Managed-CachingDisabled"
-}
-
-data "aws_cloudfront_origin_request_policy" "all_viewer" {
-  count = var.create_cloudfront ? 1 : 0
-
-  name = "Managed-AllViewerExceptHostHeader"
+# AWS-managed policies by their fixed, documented ids ("Use managed cache
+# policies" / "Use managed origin request policies", CloudFront Developer
+# Guide): the same in every account, so no look-up at plan time.
+locals {
+  cache_policy_caching_disabled      = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad" # Managed-CachingDisabled
+  cache_policy_caching_optimized     = "658327ea-f89d-4fab-a63d-7e88639e58f6" # Managed-CachingOptimized
+  origin_request_all_viewer_not_host = "b689b0a8-53d0-40ab-baf2-68738e2966ac" # Managed-AllViewerExceptHostHeader
 }
 
 resource "aws_cloudfront_response_headers_policy" "security" {
@@ -45,7 +42,7 @@ resource "aws_cloudfront_response_headers_policy" "security" {
 
 resource "aws_cloudfront_distribution" "this" {
   # checkov:skip=CKV2_AWS_47:The attached ACL (security module) carries AWSManagedRulesKnownBadInputsRuleSet, the Log4j rules; checkov cannot follow the ACL across module boundaries, and its extra demand, AnonymousIpList, would block customers on corporate VPNs.
-  # checkov:skip=CKV_AWS_310:One origin by design; regional failover is DNS failover to the DR stack's own distribution.
+  # checkov:skip=CKV_AWS_310:One origin by design: its name (origin.<app>) fails over in Route 53 from the primary's ALB to the DR stack's ALB, so a second origin group would point at the same name.
   # checkov:skip=CKV_AWS_305:The origin is an API; "/" is answered by the application itself.
   # checkov:skip=CKV_AWS_374:B2B customers and agency staff sign in from anywhere; access is controlled by authentication, not geography.
   count = var.create_cloudfront ? 1 : 0
@@ -83,8 +80,24 @@ resource "aws_cloudfront_distribution" "this" {
     allowed_methods            = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
     cached_methods             = ["GET", "HEAD"]
     compress                   = true
-    cache_policy_id            = data.aws_cloudfront_cache_policy.disabled[0].id
-    origin_request_policy_id   = data.aws_cloudfront_origin_request_policy.all_viewer[0].id
+    cache_policy_id            = local.cache_policy_caching_disabled
+    origin_request_policy_id   = local.origin_request_all_viewer_not_host
+    response_headers_policy_id = aws_cloudfront_response_headers_policy.security[0].id
+  }
+
+  # Creative files, which The Trade Desk fetches at the URLs the sync sends
+  # (ttd.creative_base_url = https://<app domain>/creatives): the application's
+  # public GET /creatives/{id}, cached at the edge for as long as its
+  # Cache-Control allows. No viewer headers, cookies or query strings reach
+  # the origin here: the route needs none.
+  ordered_cache_behavior {
+    path_pattern               = "/creatives/*"
+    target_origin_id           = "alb"
+    viewer_protocol_policy     = "redirect-to-https"
+    allowed_methods            = ["GET", "HEAD"]
+    cached_methods             = ["GET", "HEAD"]
+    compress                   = true
+    cache_policy_id            = local.cache_policy_caching_optimized
     response_headers_policy_id = aws_cloudfront_response_headers_policy.security[0].id
   }
 

@@ -286,11 +286,16 @@ resource "aws_ecs_service" "api" {
   depends_on = [aws_lb_listener_rule.api]
 }
 
+# The worker starts stopped too: at apply there is no schema and no secret
+# values yet, so tasks started then fail, the circuit breaker stops the
+# service, and the first deploy found its image tag already current and left
+# it stopped. scripts/ecs-slot starts it (worker_capacity) on the version the
+# serving slot runs, after the migrations.
 resource "aws_ecs_service" "worker" {
   name            = "worker"
   cluster         = aws_ecs_cluster.this.id
   task_definition = aws_ecs_task_definition.worker.arn
-  desired_count   = var.worker_min_count
+  desired_count   = 0
 
   enable_execute_command             = false
   propagate_tags                     = "SERVICE"
@@ -324,4 +329,7 @@ resource "aws_ecs_service" "worker" {
   lifecycle {
     ignore_changes = [task_definition, desired_count]
   }
+
+  # A capacity provider strategy names providers the cluster must already have.
+  depends_on = [aws_ecs_cluster_capacity_providers.this]
 }

@@ -45,6 +45,11 @@ output "slot_capacity" {
   value       = { min = var.api_min_count, max = var.api_max_count }
 }
 
+output "worker_capacity" {
+  description = "Task count bounds of the started worker service (scripts/ecs-slot): min, max."
+  value       = { min = var.worker_min_count, max = var.worker_max_count }
+}
+
 output "worker_min_count" {
   description = "Minimum worker tasks (scripts/ecs-slot starts the worker with this many when it has none)."
   value       = var.worker_min_count

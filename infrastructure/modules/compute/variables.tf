@@ -18,9 +18,9 @@ variable "private_subnet_ids" {
   description = "Subnets of the ECS tasks."
 }
 
-variable "alb_security_group_id" {
-  type        = string
-  description = "Security group of the ALB (networking output security_group_ids.alb)."
+variable "alb_security_group_ids" {
+  type        = list(string)
+  description = "Security groups of the ALB (networking outputs security_group_ids.alb and .alb_slot_test)."
 }
 
 variable "app_security_group_id" {

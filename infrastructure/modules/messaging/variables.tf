@@ -74,8 +74,13 @@ variable "lambda_architecture" {
 
 variable "lambda_reserved_concurrency" {
   type        = number
-  description = "Concurrent executions reserved for (and capping) the landing Lambda."
-  default     = 10
+  description = "Concurrent executions reserved for (and capping) the landing Lambda; -1 reserves none. A new account's quota is 10 with 10 always unreserved, so any reservation fails there until the quota is raised."
+  default     = -1
+
+  validation {
+    condition     = var.lambda_reserved_concurrency == -1 || var.lambda_reserved_concurrency >= 1
+    error_message = "lambda_reserved_concurrency must be -1 (none reserved) or at least 1."
+  }
 }
 
 variable "subnet_ids" {

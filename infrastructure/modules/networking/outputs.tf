@@ -34,15 +34,16 @@ output "nat_public_ips" {
 }
 
 output "security_group_ids" {
-  description = "Security group per tier: alb, app, database, cache, lambda, endpoints, deploy (the deploy runner host)."
+  description = "Security group per tier: alb, alb_slot_test (the ALB's second group), app, database, cache, lambda, endpoints, deploy (the deploy runner host)."
   value = {
-    alb       = aws_security_group.alb.id
-    app       = aws_security_group.app.id
-    database  = aws_security_group.database.id
-    cache     = aws_security_group.cache.id
-    lambda    = aws_security_group.lambda.id
-    endpoints = aws_security_group.endpoints.id
-    deploy    = aws_security_group.deploy.id
+    alb           = aws_security_group.alb.id
+    alb_slot_test = aws_security_group.alb_slot_test.id
+    app           = aws_security_group.app.id
+    database      = aws_security_group.database.id
+    cache         = aws_security_group.cache.id
+    lambda        = aws_security_group.lambda.id
+    endpoints     = aws_security_group.endpoints.id
+    deploy        = aws_security_group.deploy.id
   }
 }
 

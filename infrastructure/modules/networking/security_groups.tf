@@ -153,12 +153,26 @@ resource "aws_vpc_security_group_ingress_rule" "endpoints_https" {
 # so a host inside the VPC reaches it at its public addresses, through its NAT
 # gateway: the source the ALB sees is a NAT gateway's address, never a VPC
 # address. Opening these ports to the NAT addresses opens them to this VPC only.
+#
+# They live in a second group of the ALB: the CloudFront prefix list alone
+# counts as ~55 of the 60 inbound rules a group may hold (its max entries),
+# and with one NAT gateway per zone (staging, production, DR) 3 x 2 slot rules
+# took the ALB's group past the limit at apply.
+resource "aws_security_group" "alb_slot_test" {
+  # checkov:skip=CKV2_AWS_5:Attached to the ALB (compute module) through this module's security_group_ids output.
+  name        = "${var.name}-alb-slot-test"
+  description = "Application load balancer: per-slot test listeners from this VPC's NAT addresses"
+  vpc_id      = aws_vpc.this.id
+
+  tags = { Name = "${var.name}-alb-slot-test", Tier = "edge" }
+}
+
 resource "aws_vpc_security_group_ingress_rule" "alb_slot_test_from_vpc" {
   for_each = {
     for pair in setproduct(range(local.nat_count), var.slot_test_ports) : "nat${pair[0]}-${pair[1]}" => { nat = pair[0], port = pair[1] }
   }
 
-  security_group_id = aws_security_group.alb.id
+  security_group_id = aws_security_group.alb_slot_test.id
   description       = "Per-slot test listener ${each.value.port} from this VPC (NAT gateway ${each.value.nat})"
   ip_protocol       = "tcp"
   from_port         = each.value.port

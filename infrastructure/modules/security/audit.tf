@@ -3,7 +3,7 @@
 # off where another stack of the same account already owns them.
 
 resource "aws_guardduty_detector" "this" {
-  # checkov:skip=CKV2_AWS_3:Each environment is its own account with its own detector; no AWS Organizations delegated administrator is assumed.
+  # checkov:skip=CKV2_AWS_3:One account holds every environment and is in no AWS Organization, so there is no delegated administrator to name; the stack with enable_account_controls (production, and DR in its region) owns the account's detector per region.
   count = var.enable_account_controls ? 1 : 0
 
   enable                       = true
@@ -376,8 +376,19 @@ locals {
   }
 }
 
+# CLOUDFRONT_VIEWER_POLICY_HTTPS (like every CloudFront rule) exists only in
+# us-east-1, where CloudFront's configuration items are recorded; the DR
+# environment's recorder in us-west-2 cannot create it.
+locals {
+  us_east_1_only_rules = ["cloudfront-viewer-policy-https"]
+  region_config_rules = {
+    for k, v in local.config_rules : k => v
+    if data.aws_region.current.name == "us-east-1" || !contains(local.us_east_1_only_rules, k)
+  }
+}
+
 resource "aws_config_config_rule" "this" {
-  for_each = var.enable_account_controls ? local.config_rules : {}
+  for_each = var.enable_account_controls ? local.region_config_rules : {}
 
   name = "${var.name}-${each.key}"
 

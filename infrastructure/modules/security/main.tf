@@ -71,7 +71,7 @@ data "aws_iam_policy_document" "kms" {
 
   statement {
     sid       = "CloudTrailEncryptsTrail"
-    actions   = ["kms:GenerateDataKey*", "kms:DescribeKey"]
+    actions   = ["kms:GenerateDataKey*"]
     resources = ["*"]
     principals {
       type        = "Service"
@@ -81,6 +81,25 @@ data "aws_iam_policy_document" "kms" {
       test     = "StringLike"
       variable = "kms:EncryptionContext:aws:cloudtrail:arn"
       values   = ["arn:${local.partition}:cloudtrail:*:${local.account_id}:trail/*"]
+    }
+  }
+
+  # DescribeKey carries no encryption context, so under the condition above
+  # CloudTrail could never call it and trail creation fails with
+  # InsufficientEncryptionPolicyException. It gets its own statement, bounded
+  # by the source account instead.
+  statement {
+    sid       = "CloudTrailDescribesKey"
+    actions   = ["kms:DescribeKey"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudtrail.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
     }
   }
 }
@@ -138,6 +157,7 @@ resource "aws_secretsmanager_secret" "this" {
 # (CLOUDFRONT, which AWS only accepts in us-east-1: provider aws.global).
 
 locals {
+  waf_redacted_headers = ["authorization", "cookie", "x-api-key", "x-origin-verify"]
   managed_rule_groups = [
     # name, priority: OWASP coverage
     { name = "AWSManagedRulesAmazonIpReputationList", priority = 10 }, # known bad sources
@@ -228,6 +248,19 @@ resource "aws_wafv2_web_acl" "regional" {
         managed_rule_group_statement {
           vendor_name = "AWS"
           name        = rule.value.name
+
+          # Bodies over the inspection limit (8 KB at the ALB, 16 KB at
+          # CloudFront) are counted and labelled here; "block-large-bodies"
+          # blocks them everywhere but the creative upload routes.
+          dynamic "rule_action_override" {
+            for_each = rule.value.name == "AWSManagedRulesCommonRuleSet" ? ["SizeRestrictions_BODY"] : []
+            content {
+              name = rule_action_override.value
+              action_to_use {
+                count {}
+              }
+            }
+          }
         }
       }
 
@@ -236,6 +269,53 @@ resource "aws_wafv2_web_acl" "regional" {
         metric_name                = rule.value.name
         sampled_requests_enabled   = true
       }
+    }
+  }
+
+  # The Common rule set blocks every body over 8 KB (SizeRestrictions_BODY),
+  # so every creative upload got 403. Its match is counted above; here a body
+  # it labelled is blocked unless it goes to an upload route, whose size the
+  # application itself limits (http.body_limit_bytes, 2 MB; 200 KB per image
+  # and 1 MB per HTML5 zip).
+  rule {
+    name     = "block-large-bodies"
+    priority = 21
+
+    action {
+      block {}
+    }
+
+    statement {
+      and_statement {
+        statement {
+          label_match_statement {
+            scope = "LABEL"
+            key   = "awswaf:managed:aws:core-rule-set:SizeRestrictions_Body"
+          }
+        }
+        statement {
+          not_statement {
+            statement {
+              regex_match_statement {
+                regex_string = var.upload_path_regex
+                field_to_match {
+                  uri_path {}
+                }
+                text_transformation {
+                  priority = 0
+                  type     = "NONE"
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "block-large-bodies"
+      sampled_requests_enabled   = true
     }
   }
 
@@ -262,6 +342,13 @@ resource "aws_wafv2_web_acl" "regional" {
     }
   }
 
+  # Behind CloudFront the source address the ALB's ACL sees is an edge
+  # server's, which thousands of viewers share: keyed on it, the limit blocked
+  # whole regions at once. Requests for the origin name can only come through
+  # CloudFront (the ALB's security group admits CloudFront's addresses alone)
+  # and CloudFront's ACL limits them per viewer address, so this rule leaves
+  # them out; X-Forwarded-For is not used as a key, since a client sets its
+  # first entry. It still limits API Gateway's direct traffic per address.
   rule {
     name     = "rate-limit-per-ip"
     priority = 100
@@ -274,6 +361,29 @@ resource "aws_wafv2_web_acl" "regional" {
       rate_based_statement {
         limit              = var.waf_rate_limit_per_5_minutes
         aggregate_key_type = "IP"
+
+        dynamic "scope_down_statement" {
+          for_each = var.origin_domain_name == "" ? [] : [var.origin_domain_name]
+          content {
+            not_statement {
+              statement {
+                byte_match_statement {
+                  search_string         = scope_down_statement.value
+                  positional_constraint = "EXACTLY"
+                  field_to_match {
+                    single_header {
+                      name = "host"
+                    }
+                  }
+                  text_transformation {
+                    priority = 0
+                    type     = "LOWERCASE"
+                  }
+                }
+              }
+            }
+          }
+        }
       }
     }
 
@@ -317,6 +427,19 @@ resource "aws_wafv2_web_acl" "cloudfront" {
         managed_rule_group_statement {
           vendor_name = "AWS"
           name        = rule.value.name
+
+          # Bodies over the inspection limit (8 KB at the ALB, 16 KB at
+          # CloudFront) are counted and labelled here; "block-large-bodies"
+          # blocks them everywhere but the creative upload routes.
+          dynamic "rule_action_override" {
+            for_each = rule.value.name == "AWSManagedRulesCommonRuleSet" ? ["SizeRestrictions_BODY"] : []
+            content {
+              name = rule_action_override.value
+              action_to_use {
+                count {}
+              }
+            }
+          }
         }
       }
 
@@ -325,6 +448,53 @@ resource "aws_wafv2_web_acl" "cloudfront" {
         metric_name                = rule.value.name
         sampled_requests_enabled   = true
       }
+    }
+  }
+
+  # The Common rule set blocks every body over 8 KB (SizeRestrictions_BODY),
+  # so every creative upload got 403. Its match is counted above; here a body
+  # it labelled is blocked unless it goes to an upload route, whose size the
+  # application itself limits (http.body_limit_bytes, 2 MB; 200 KB per image
+  # and 1 MB per HTML5 zip).
+  rule {
+    name     = "block-large-bodies"
+    priority = 21
+
+    action {
+      block {}
+    }
+
+    statement {
+      and_statement {
+        statement {
+          label_match_statement {
+            scope = "LABEL"
+            key   = "awswaf:managed:aws:core-rule-set:SizeRestrictions_Body"
+          }
+        }
+        statement {
+          not_statement {
+            statement {
+              regex_match_statement {
+                regex_string = var.upload_path_regex
+                field_to_match {
+                  uri_path {}
+                }
+                text_transformation {
+                  priority = 0
+                  type     = "NONE"
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "block-large-bodies"
+      sampled_requests_enabled   = true
     }
   }
 
@@ -390,6 +560,18 @@ resource "aws_cloudwatch_log_group" "waf_regional" {
 resource "aws_wafv2_web_acl_logging_configuration" "regional" {
   resource_arn            = aws_wafv2_web_acl.regional.arn
   log_destination_configs = [aws_cloudwatch_log_group.waf_regional.arn]
+
+  # Credentials never reach the logs (kept log_retention_days): bearer tokens
+  # and API keys (Authorization), session cookies, and the secret header
+  # CloudFront adds for the ALB.
+  dynamic "redacted_fields" {
+    for_each = local.waf_redacted_headers
+    content {
+      single_header {
+        name = redacted_fields.value
+      }
+    }
+  }
 }
 
 resource "aws_cloudwatch_log_group" "waf_cloudfront" {
@@ -407,4 +589,16 @@ resource "aws_wafv2_web_acl_logging_configuration" "cloudfront" {
 
   resource_arn            = aws_wafv2_web_acl.cloudfront[0].arn
   log_destination_configs = [aws_cloudwatch_log_group.waf_cloudfront[0].arn]
+
+  # Credentials never reach the logs (kept log_retention_days): bearer tokens
+  # and API keys (Authorization), session cookies, and the secret header
+  # CloudFront adds for the ALB.
+  dynamic "redacted_fields" {
+    for_each = local.waf_redacted_headers
+    content {
+      single_header {
+        name = redacted_fields.value
+      }
+    }
+  }
 }

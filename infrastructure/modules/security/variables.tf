@@ -125,3 +125,15 @@ variable "trail_sns_topic_arn" {
   description = "SNS topic notified of every trail file delivery (null: none)."
   default     = null
 }
+
+variable "origin_domain_name" {
+  type        = string
+  description = "Host name CloudFront sends to the ALB (origin.<app domain>); the regional ACL's per-address rate limit leaves these requests to CloudFront's ACL. Empty: no exception."
+  default     = ""
+}
+
+variable "upload_path_regex" {
+  type        = string
+  description = "URI paths whose bodies may exceed the Common rule set's 8 KB body limit: the creative upload routes (POST /v1/creatives, PATCH /v1/creatives/{id})."
+  default     = "^/v1/creatives(/[0-9A-Za-z_-]+)?$"
+}

@@ -114,6 +114,9 @@ resource "aws_s3_bucket_logging" "this" {
   bucket        = aws_s3_bucket.this[each.key].id
   target_bucket = aws_s3_bucket.access_logs.id
   target_prefix = "s3/${each.key}/"
+
+  # Server access logging checks that the target's policy lets the logging service write.
+  depends_on = [aws_s3_bucket_policy.access_logs]
 }
 
 resource "aws_s3_bucket_object_lock_configuration" "this" {

@@ -36,7 +36,6 @@ resource "aws_s3_bucket" "replica" {
   # checkov:skip=CKV_AWS_144:This is the cross-region replica; replicating it again would be circular.
   # checkov:skip=CKV_AWS_18:Replica buckets are written only by S3 replication; the source buckets keep access logs.
   # checkov:skip=CKV2_AWS_62:Replicas are read only during a DR failover.
-  # checkov:skip=CKV2_AWS_61:Lifecycle of replicated objects follows the source bucket's rules, replicated deletes included.
   provider = aws.dr
   for_each = local.replicated
 
@@ -67,6 +66,43 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "replica" {
     }
     bucket_key_enabled = true
   }
+}
+
+# Replication carries delete markers but not lifecycle expirations (S3 does
+# not replicate actions a lifecycle rule takes), so each replica applies its
+# source's rules itself: the same expirations and noncurrent-version expiry,
+# or the replicas would keep every backup and old creative version for ever.
+resource "aws_s3_bucket_lifecycle_configuration" "replica" {
+  provider = aws.dr
+  for_each = local.replicated
+
+  bucket = aws_s3_bucket.replica[each.key].id
+
+  rule {
+    id     = "as-the-source"
+    status = "Enabled"
+    filter {}
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+
+    dynamic "expiration" {
+      for_each = each.value.expire_days == null ? [] : [each.value.expire_days]
+      content {
+        days = expiration.value
+      }
+    }
+
+    dynamic "noncurrent_version_expiration" {
+      for_each = each.value.noncurrent_days == null ? [] : [each.value.noncurrent_days]
+      content {
+        noncurrent_days = noncurrent_version_expiration.value
+      }
+    }
+  }
+
+  depends_on = [aws_s3_bucket_versioning.replica]
 }
 
 resource "aws_s3_bucket_public_access_block" "replica" {
