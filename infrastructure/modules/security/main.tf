@@ -575,12 +575,13 @@ resource "aws_wafv2_web_acl_logging_configuration" "regional" {
 }
 
 resource "aws_cloudwatch_log_group" "waf_cloudfront" {
-  # checkov:skip=CKV_AWS_158:The platform key lives in the primary region; this us-east-1 group uses CloudWatch's default encryption.
+  # checkov:skip=CKV_AWS_158:Encrypted with the platform key whenever the stack's region is us-east-1, as in every environment with a distribution; a key serves one region only, so a primary elsewhere gets CloudWatch's default encryption here.
   provider = aws.global
   count    = var.create_cloudfront_web_acl ? 1 : 0
 
   name              = "aws-waf-logs-${var.name}-cloudfront"
   retention_in_days = var.log_retention_days
+  kms_key_id        = local.region == "us-east-1" ? aws_kms_key.main.arn : null
 }
 
 resource "aws_wafv2_web_acl_logging_configuration" "cloudfront" {
