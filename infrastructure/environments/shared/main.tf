@@ -1,7 +1,8 @@
 # Account-wide pieces every environment shares:
 #   - the ECR repository the pipeline pushes to (replicated to the DR region)
 #   - the cost allocation tags and the plan's overall budgets
-#   - the GitLab CI identity (OIDC): a build role (push images) and a deploy role
+#   - the GitLab CI identity (OIDC): a build role (push, promote images), a deploy
+#     role per environment, and the permissions boundary of them all (ci.tf)
 #   - API Gateway's account-wide logging role in us-east-1
 
 data "aws_caller_identity" "current" {}

@@ -45,3 +45,21 @@ variable "protected_branch" {
   description = "The protected branch deployments run from."
   default     = "main"
 }
+
+variable "release_tag_pattern" {
+  type        = string
+  description = "Git tags whose pipelines release (IAM StringLike pattern on the ref name); protect the same pattern in GitLab."
+  default     = "v*"
+}
+
+variable "state_bucket" {
+  type        = string
+  description = "Terraform state bucket of the us-east-1 roots (infrastructure/bootstrap)."
+  default     = "p360-terraform-state"
+}
+
+variable "dr_state_bucket" {
+  type        = string
+  description = "Terraform state bucket of environments/dr, in the DR region (infrastructure/bootstrap)."
+  default     = "p360-terraform-state-dr"
+}

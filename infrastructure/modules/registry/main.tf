@@ -19,12 +19,29 @@ resource "aws_ecr_repository" "this" {
   }
 }
 
+# ECR has no "keep" action; instead, an image that matches the tag selection of
+# a rule cannot be expired by any rule of lower priority. Rule 1 selects every
+# image carrying a release tag (v<semver>, put on the main build's image by the
+# tag pipeline's image-promote job) and expires only beyond a count no
+# repository reaches, so a released image, which also carries its sha- tag, is
+# never taken by rule 3.
 resource "aws_ecr_lifecycle_policy" "this" {
   repository = aws_ecr_repository.this.name
   policy = jsonencode({
     rules = [
       {
         rulePriority = 1
+        description  = "Release images (${var.release_tag_prefix}*) are kept"
+        selection = {
+          tagStatus     = "tagged"
+          tagPrefixList = [var.release_tag_prefix]
+          countType     = "imageCountMoreThan"
+          countNumber   = 9999
+        }
+        action = { type = "expire" }
+      },
+      {
+        rulePriority = 2
         description  = "Untagged layers go after a week"
         selection = {
           tagStatus   = "untagged"
@@ -35,7 +52,7 @@ resource "aws_ecr_lifecycle_policy" "this" {
         action = { type = "expire" }
       },
       {
-        rulePriority = 2
+        rulePriority = 3
         description  = "Keep the newest ${var.keep_images} commit builds"
         selection = {
           tagStatus     = "tagged"
