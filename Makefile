@@ -36,10 +36,10 @@ squawk: ## lint the SQL migrations
 check-infra: ## every non-Rust check: terraform fmt, variables, checkov, hadolint, promtool, pipeline
 	./scripts/check-infra
 
-terraform-fmt: ## terraform fmt -check and the variable check
+terraform-fmt: ## terraform fmt -check, variable and schema checks, validate, plan against moto, plan assertions
 	./scripts/check-infra terraform
 
-terraform-validate: ## terraform init -backend=false + validate of every root (needs the Terraform registry)
+terraform-validate: ## terraform init + validate of every root, plan of every environment against moto (offline)
 	./scripts/terraform-validate
 
 # ---- test

@@ -2,12 +2,16 @@
 # with their sizes; nothing here is specific to one environment.
 
 data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
 
 locals {
   name = "p360-${var.environment}"
 
   app_domain    = var.app_domain_name
   origin_domain = "origin.${var.app_domain_name}"
+  # environments/shared's boundary: the CI deploy roles create roles only with it.
+  permissions_boundary_arn = var.permissions_boundary_name == null ? null : "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:policy/${var.permissions_boundary_name}"
   # Where TTD fetches creative files: the app's GET /creatives/{id}, through
   # the distribution's /creatives/* behaviour (compute module, cdn.tf).
   creative_base_url = coalesce(var.ttd_creative_base_url, "https://${var.app_domain_name}/creatives")
@@ -33,6 +37,7 @@ module "security" {
     aws        = aws
     aws.global = aws.global
   }
+  permissions_boundary_arn = local.permissions_boundary_arn
 
   name                         = local.name
   environment                  = var.environment
@@ -58,7 +63,8 @@ module "security" {
 }
 
 module "networking" {
-  source = "../modules/networking"
+  source                   = "../modules/networking"
+  permissions_boundary_arn = local.permissions_boundary_arn
 
   name                    = local.name
   cidr_block              = var.vpc_cidr
@@ -76,6 +82,7 @@ module "storage" {
     aws    = aws
     aws.dr = aws.dr
   }
+  permissions_boundary_arn = local.permissions_boundary_arn
 
   name               = local.name
   kms_key_arn        = module.security.kms_key_arn
@@ -92,6 +99,7 @@ module "database" {
     aws    = aws
     aws.dr = aws.dr
   }
+  permissions_boundary_arn = local.permissions_boundary_arn
 
   name                                 = local.name
   subnet_ids                           = module.networking.data_subnet_ids
@@ -124,7 +132,8 @@ module "cache" {
 }
 
 module "messaging" {
-  source = "../modules/messaging"
+  source                   = "../modules/messaging"
+  permissions_boundary_arn = local.permissions_boundary_arn
 
   name               = local.name
   kms_key_arn        = module.security.kms_key_arn
@@ -226,7 +235,8 @@ module "compute" {
 }
 
 module "api_gateway" {
-  source = "../modules/api_gateway"
+  source                   = "../modules/api_gateway"
+  permissions_boundary_arn = local.permissions_boundary_arn
 
   name                        = "${local.name}-external"
   backend_domain_name         = local.app_domain

@@ -349,3 +349,9 @@ variable "interface_endpoints" {
   description = "AWS services the tasks reach through interface VPC endpoints (each ~$7.30 a month per zone); the rest go through the NAT gateways. infrastructure/README.md, Cost, says which each environment takes and why."
   default     = ["ecr.api", "ecr.dkr", "logs", "sqs", "secretsmanager", "kms", "aps-workspaces", "monitoring"]
 }
+
+variable "permissions_boundary_name" {
+  type        = string
+  description = "Name of the managed policy every IAM role of the stack carries as its permissions boundary (environments/shared makes p360-ci-boundary; the CI deploy roles may create roles only with it). Null: none, for an account without environments/shared."
+  default     = "p360-ci-boundary"
+}

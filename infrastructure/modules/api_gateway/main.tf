@@ -138,8 +138,9 @@ data "aws_iam_policy_document" "cloudwatch_assume" {
 resource "aws_iam_role" "cloudwatch" {
   count = var.manage_account_logging_role ? 1 : 0
 
-  name               = "${var.name}-apigateway-logs"
-  assume_role_policy = data.aws_iam_policy_document.cloudwatch_assume.json
+  name                 = "${var.name}-apigateway-logs"
+  assume_role_policy   = data.aws_iam_policy_document.cloudwatch_assume.json
+  permissions_boundary = var.permissions_boundary_arn
 }
 
 resource "aws_iam_role_policy_attachment" "cloudwatch" {

@@ -87,3 +87,9 @@ variable "manage_account_logging_role" {
   description = "Set the account's API Gateway CloudWatch role (one per account and region); the stage's execution logging needs it set, here or elsewhere."
   default     = true
 }
+
+variable "permissions_boundary_arn" {
+  type        = string
+  description = "Permissions boundary of every IAM role this module creates (environments/shared output ci_permissions_boundary_arn): the CI deploy roles may create roles only with it. Null: none."
+  default     = null
+}

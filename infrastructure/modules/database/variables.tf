@@ -129,3 +129,9 @@ variable "restore_source_automated_backups_arn" {
   description = "ARN of the replicated automated backups to restore from when create_from_backup is true."
   default     = null
 }
+
+variable "permissions_boundary_arn" {
+  type        = string
+  description = "Permissions boundary of every IAM role this module creates (environments/shared output ci_permissions_boundary_arn): the CI deploy roles may create roles only with it. Null: none."
+  default     = null
+}

@@ -114,3 +114,9 @@ variable "log_retention_days" {
   description = "Retention of the Lambda log group, in days."
   default     = 365
 }
+
+variable "permissions_boundary_arn" {
+  type        = string
+  description = "Permissions boundary of every IAM role this module creates (environments/shared output ci_permissions_boundary_arn): the CI deploy roles may create roles only with it. Null: none."
+  default     = null
+}

@@ -70,3 +70,9 @@ variable "flow_log_retention_days" {
   description = "Retention of the VPC flow log group, in days."
   default     = 365
 }
+
+variable "permissions_boundary_arn" {
+  type        = string
+  description = "Permissions boundary of every IAM role this module creates (environments/shared output ci_permissions_boundary_arn): the CI deploy roles may create roles only with it. Null: none."
+  default     = null
+}

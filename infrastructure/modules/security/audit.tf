@@ -203,8 +203,9 @@ data "aws_iam_policy_document" "trail_assume" {
 resource "aws_iam_role" "trail" {
   count = var.enable_account_controls ? 1 : 0
 
-  name               = "${var.name}-cloudtrail-logs"
-  assume_role_policy = data.aws_iam_policy_document.trail_assume.json
+  name                 = "${var.name}-cloudtrail-logs"
+  assume_role_policy   = data.aws_iam_policy_document.trail_assume.json
+  permissions_boundary = var.permissions_boundary_arn
 }
 
 resource "aws_iam_role_policy" "trail" {
@@ -267,8 +268,9 @@ data "aws_iam_policy_document" "config_assume" {
 resource "aws_iam_role" "config" {
   count = var.enable_account_controls ? 1 : 0
 
-  name               = "${var.name}-aws-config"
-  assume_role_policy = data.aws_iam_policy_document.config_assume.json
+  name                 = "${var.name}-aws-config"
+  assume_role_policy   = data.aws_iam_policy_document.config_assume.json
+  permissions_boundary = var.permissions_boundary_arn
 }
 
 resource "aws_iam_role_policy_attachment" "config" {

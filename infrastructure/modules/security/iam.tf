@@ -21,9 +21,10 @@ data "aws_iam_policy_document" "ecs_tasks_assume" {
 }
 
 resource "aws_iam_role" "execution" {
-  name               = "${var.name}-ecs-execution"
-  description        = "ECS agent: pull p360 images, write container logs, inject secrets"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  name                 = "${var.name}-ecs-execution"
+  description          = "ECS agent: pull p360 images, write container logs, inject secrets"
+  assume_role_policy   = data.aws_iam_policy_document.ecs_tasks_assume.json
+  permissions_boundary = var.permissions_boundary_arn
 }
 
 resource "aws_iam_role_policy_attachment" "execution_managed" {
@@ -111,9 +112,10 @@ data "aws_iam_policy_document" "app_common" {
 }
 
 resource "aws_iam_role" "api" {
-  name               = "${var.name}-api"
-  description        = "p360 serve tasks"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  name                 = "${var.name}-api"
+  description          = "p360 serve tasks"
+  assume_role_policy   = data.aws_iam_policy_document.ecs_tasks_assume.json
+  permissions_boundary = var.permissions_boundary_arn
 }
 
 data "aws_iam_policy_document" "api" {
@@ -138,9 +140,10 @@ resource "aws_iam_role_policy" "api" {
 }
 
 resource "aws_iam_role" "worker" {
-  name               = "${var.name}-worker"
-  description        = "p360 worker tasks"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  name                 = "${var.name}-worker"
+  description          = "p360 worker tasks"
+  assume_role_policy   = data.aws_iam_policy_document.ecs_tasks_assume.json
+  permissions_boundary = var.permissions_boundary_arn
 }
 
 data "aws_iam_policy_document" "worker" {

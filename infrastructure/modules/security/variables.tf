@@ -137,3 +137,9 @@ variable "upload_path_regex" {
   description = "URI paths whose bodies may exceed the Common rule set's 8 KB body limit: the creative upload routes (POST /v1/creatives, PATCH /v1/creatives/{id})."
   default     = "^/v1/creatives(/[0-9A-Za-z_-]+)?$"
 }
+
+variable "permissions_boundary_arn" {
+  type        = string
+  description = "Permissions boundary of every IAM role this module creates (environments/shared output ci_permissions_boundary_arn): the CI deploy roles may create roles only with it. Null: none."
+  default     = null
+}

@@ -129,8 +129,9 @@ data "aws_iam_policy_document" "replication_assume" {
 resource "aws_iam_role" "replication" {
   count = var.replicate_to_dr ? 1 : 0
 
-  name               = "${var.name}-s3-replication"
-  assume_role_policy = data.aws_iam_policy_document.replication_assume.json
+  name                 = "${var.name}-s3-replication"
+  assume_role_policy   = data.aws_iam_policy_document.replication_assume.json
+  permissions_boundary = var.permissions_boundary_arn
 }
 
 data "aws_iam_policy_document" "replication" {

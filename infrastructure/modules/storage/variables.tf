@@ -71,3 +71,9 @@ variable "replicate_to_dr" {
   description = "Replicate creatives, backups and the audit archive to the DR region (provider aws.dr)."
   default     = false
 }
+
+variable "permissions_boundary_arn" {
+  type        = string
+  description = "Permissions boundary of every IAM role this module creates (environments/shared output ci_permissions_boundary_arn): the CI deploy roles may create roles only with it. Null: none."
+  default     = null
+}
