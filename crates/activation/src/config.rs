@@ -2,8 +2,7 @@
 //! failures go.
 
 use platform::config::{
-    ConfigError, Mode, PlatformConfig, Section, check_http_url, deserialize_opt_secret,
-    serialize_secret,
+    ConfigError, Mode, PlatformConfig, Section, check_http_url, serialize_secret,
 };
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -17,10 +16,7 @@ pub struct TtdConfig {
     /// e.g. `https://api.thetradedesk.com` (the client appends `/v3/...`).
     pub base_url: Option<String>,
     pub login: String,
-    #[serde(
-        serialize_with = "serialize_secret",
-        deserialize_with = "deserialize_opt_secret"
-    )]
+    #[serde(serialize_with = "serialize_secret")]
     pub password: Option<SecretString>,
     /// The partner the advertisers are created under.
     pub partner_id: String,

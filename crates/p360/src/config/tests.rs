@@ -110,3 +110,41 @@ fn every_section_is_rendered_with_secrets_redacted() {
     );
     assert!(!format!("{c:?}").contains("hunter2"));
 }
+
+#[test]
+fn numeric_ids_and_secrets_from_the_environment_stay_strings() {
+    use secrecy::ExposeSecret;
+
+    let c = load(&[
+        ("P360_TTD__PARTNER_ID", "1234567"),
+        ("P360_TTD__LOGIN", "0042"),
+        ("P360_TTD__PASSWORD", "31415926535"),
+        ("P360_AUTH__ISSUERS", "[]"),
+        ("P360_DEPLOY__HAPROXY__BACKEND", "8080"),
+        ("P360_DEPLOY__ALB__LISTENER_ARN", "123"),
+        ("P360_TTD__MAX_RETRIES", "3"),
+    ])
+    .unwrap();
+    assert_eq!(c.ttd.partner_id, "1234567");
+    assert_eq!(c.ttd.login, "0042");
+    assert_eq!(
+        c.ttd.password.as_ref().unwrap().expose_secret(),
+        "31415926535"
+    );
+    assert_eq!(c.deploy.haproxy.backend, "8080");
+    assert_eq!(c.deploy.alb.listener_arn, "123");
+    assert_eq!(c.ttd.max_retries, 3);
+
+    let msg = load(&[("P360_TTD__MAX_RETRIES", "lots")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.starts_with("config key `ttd.max_retries` (from P360_TTD__MAX_RETRIES): invalid type"),
+        "{msg}"
+    );
+    let msg = load(&[("P360_TTD__TOKEN_MINUTES", "1.5")])
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("`ttd.token_minutes`"), "{msg}");
+    assert!(msg.contains("float"), "{msg}");
+}
