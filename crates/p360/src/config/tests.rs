@@ -19,6 +19,10 @@ fn faults_are_refused_in_production_and_bounded() {
         ("P360_DATABASE__URL", "postgres://db/p360"),
         ("P360_TTD__BASE_URL", "https://api.thetradedesk.com"),
         ("P360_TTD__PASSWORD", "x"),
+        (
+            "P360_TTD__CREATIVE_BASE_URL",
+            "https://app.example/creatives",
+        ),
         ("P360_FAULTS__LATENCY_MS", "500"),
     ])
     .unwrap_err()
@@ -147,4 +151,20 @@ fn numeric_ids_and_secrets_from_the_environment_stay_strings() {
         .to_string();
     assert!(msg.contains("`ttd.token_minutes`"), "{msg}");
     assert!(msg.contains("float"), "{msg}");
+}
+
+#[test]
+fn production_needs_the_public_creative_base_url() {
+    let production = [
+        ("P360_MODE", "production"),
+        ("P360_DATABASE__URL", "postgres://db/p360"),
+        ("P360_TTD__BASE_URL", "https://api.thetradedesk.com"),
+        ("P360_TTD__PASSWORD", "x"),
+    ];
+    let msg = load(&production).unwrap_err().to_string();
+    assert!(msg.contains("ttd.creative_base_url"), "{msg}");
+    let mut env = production.to_vec();
+    env.push(("P360_TTD__CREATIVE_BASE_URL", "https://app.example/creatives"));
+    let c = load(&env).unwrap();
+    assert_eq!(c.ttd.creative_base_url, "https://app.example/creatives");
 }
