@@ -275,7 +275,7 @@ pub async fn public_file(
     responses(
         (status = 200, description = "The file's headers (Content-Type, Content-Length, ETag, Cache-Control)"),
         (status = 304, description = "Not modified (If-None-Match)"),
-        (status = 404, body = Problem)))]
+        (status = 404, description = "Not found (HEAD: the problem's headers, no body)")))]
 pub async fn public_file_head(
     caller: Anonymous,
     state: State<AppState>,

@@ -164,7 +164,10 @@ fn production_needs_the_public_creative_base_url() {
     let msg = load(&production).unwrap_err().to_string();
     assert!(msg.contains("ttd.creative_base_url"), "{msg}");
     let mut env = production.to_vec();
-    env.push(("P360_TTD__CREATIVE_BASE_URL", "https://app.example/creatives"));
+    env.push((
+        "P360_TTD__CREATIVE_BASE_URL",
+        "https://app.example/creatives",
+    ));
     let c = load(&env).unwrap();
     assert_eq!(c.ttd.creative_base_url, "https://app.example/creatives");
 }
