@@ -2,11 +2,14 @@
 //! failures go.
 
 use platform::config::{
-    ConfigError, Mode, PlatformConfig, Section, check_http_url, deserialize_opt_secret,
-    serialize_secret,
+    ConfigError, Mode, PlatformConfig, Section, check_http_url, serialize_secret,
 };
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
+
+/// `ttd.creative_base_url` unless set: a placeholder host, with the path of
+/// the app's public creative route.
+pub const DEFAULT_CREATIVE_BASE_URL: &str = "https://creatives.p360.test/creatives";
 
 /// The Trade Desk's platform API. Without `base_url`, outside production,
 /// `p360 serve` mounts the TTD sandbox at `/sandbox/ttd/v3` and the sync uses
@@ -17,10 +20,7 @@ pub struct TtdConfig {
     /// e.g. `https://api.thetradedesk.com` (the client appends `/v3/...`).
     pub base_url: Option<String>,
     pub login: String,
-    #[serde(
-        serialize_with = "serialize_secret",
-        deserialize_with = "deserialize_opt_secret"
-    )]
+    #[serde(serialize_with = "serialize_secret")]
     pub password: Option<SecretString>,
     /// The partner the advertisers are created under.
     pub partner_id: String,
@@ -35,8 +35,14 @@ pub struct TtdConfig {
     pub max_retries: u32,
     /// POSTed as JSON when a sync fails for good (besides the error log).
     pub failure_webhook: Option<String>,
-    /// Public base URL TTD fetches creative files from (the CDN in front of
-    /// the creatives bucket): `{base}/{creative id}`.
+    /// Public base URL TTD fetches creative files from:
+    /// `{base}/{creative id}` (an image) or `{base}/{creative id}.zip` (an
+    /// HTML5 bundle), which the app serves publicly at `/creatives/...`, so
+    /// this is the app's public https URL + `/creatives` (behind a CDN or
+    /// not). The default names a placeholder host (TTD and its sandbox take
+    /// https URLs only; the app serves http): on embedded defaults the path
+    /// of what the sandbox was sent is served by the app itself. Production
+    /// mode refuses the placeholder.
     pub creative_base_url: String,
     /// A create TTD may have applied although its answer never came (a
     /// timeout, a 5xx after sending) can land after the sync has looked for
@@ -58,7 +64,7 @@ impl Default for TtdConfig {
             max_concurrency: 4,
             max_retries: 5,
             failure_webhook: None,
-            creative_base_url: "https://creatives.p360.test".into(),
+            creative_base_url: DEFAULT_CREATIVE_BASE_URL.into(),
             duplicate_check_after_ms: 600_000,
         }
     }
@@ -83,6 +89,12 @@ impl Section for TtdConfig {
                 return Err(ConfigError::invalid(
                     "ttd.base_url",
                     "required in production mode (the sandbox is for development)",
+                ));
+            }
+            if self.creative_base_url == DEFAULT_CREATIVE_BASE_URL {
+                return Err(ConfigError::invalid(
+                    "ttd.creative_base_url",
+                    "required in production mode: the app's public https URL + /creatives, where TTD fetches creative files",
                 ));
             }
             if self.password.is_none() || self.login.is_empty() {

@@ -58,5 +58,9 @@ pub fn routes(view: Arc<dyn ActivationView>) -> ApiRoutes {
         ))
         .routes(routes!(creatives::api::preview))
         .routes(routes!(creatives::api::preview_file))
+        .routes(routes!(
+            creatives::api::public_file,
+            creatives::api::public_file_head
+        ))
         .layer(Extension(view))
 }

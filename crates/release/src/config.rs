@@ -2,9 +2,7 @@
 //! metric sources, rollback triggers, hooks) and `[faults]` (fault injection
 //! for drills, refused in production).
 
-use platform::config::{
-    ConfigError, Mode, PlatformConfig, Section, deserialize_opt_secret, serialize_secret,
-};
+use platform::config::{ConfigError, Mode, PlatformConfig, Section, serialize_secret};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
@@ -110,10 +108,7 @@ pub struct AlbConfig {
     /// An ELBv2-compatible endpoint instead of AWS (tests: moto).
     pub endpoint: Option<String>,
     pub access_key_id: Option<String>,
-    #[serde(
-        serialize_with = "serialize_secret",
-        deserialize_with = "deserialize_opt_secret"
-    )]
+    #[serde(serialize_with = "serialize_secret")]
     pub secret_access_key: Option<SecretString>,
 }
 

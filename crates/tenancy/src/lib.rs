@@ -25,7 +25,7 @@ use platform::http::ApiRoutes;
 use platform::jobs::Registry;
 use utoipa_axum::routes;
 
-pub use auth::AuthService;
+pub use auth::{Anonymous, AuthService};
 pub use principal::{InTenant, Principal};
 pub use scope::{TenantId, TenantTx};
 

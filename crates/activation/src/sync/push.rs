@@ -19,7 +19,7 @@ use std::fmt::Display;
 
 use campaigns::ad_groups::AdGroupStatus;
 use campaigns::campaigns::{CampaignStatus, Pacing};
-use campaigns::creatives::CreativeKind;
+use campaigns::creatives::{CreativeKind, public_name};
 use campaigns::read::CampaignSnapshot;
 use chrono::NaiveDate;
 use serde_json::{Value, json};
@@ -128,7 +128,7 @@ pub(super) async fn push(
             (
                 None,
                 Some(Html5Attributes {
-                    html5_zip_url: format!("{base}/{}.zip", cr.id),
+                    html5_zip_url: format!("{base}/{}", public_name(cr.id, cr.kind)),
                     clickthrough_url: cr.click_url.clone(),
                     landing_page_url: cr.click_url.clone(),
                     width: cr.width,
@@ -138,7 +138,7 @@ pub(super) async fn push(
         } else {
             (
                 Some(ImageAttributes {
-                    image_url: format!("{base}/{}", cr.id),
+                    image_url: format!("{base}/{}", public_name(cr.id, cr.kind)),
                     clickthrough_url: cr.click_url.clone(),
                     landing_page_url: cr.click_url.clone(),
                 }),

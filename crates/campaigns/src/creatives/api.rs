@@ -1,16 +1,17 @@
-//! `/v1/creatives`: the multipart upload, reads, changes and previews.
+//! `/v1/creatives`: the multipart upload, reads, changes and previews; and
+//! `/creatives/{name}`, the public file TTD is sent the URL of.
 
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Multipart, Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use platform::http::AppState;
 use platform::http::pagination::{Cursor, Page, page};
 use platform::http::problem::{ApiError, FieldError, Problem};
 use platform::http::versioned::{Precondition, Versioned};
-use tenancy::InTenant;
 use tenancy::roles::Permission;
+use tenancy::{Anonymous, InTenant};
 
 use super::files::MAX_ZIP_BYTES;
 use super::{Creative, CreativeKind, CreativePatch, CreativeUpload, Upload, service};
@@ -206,4 +207,92 @@ pub async fn archive(
     let c = service::archive(&mut tx, &ctx.principal, id, &expected).await?;
     tx.commit().await?;
     Ok(Versioned::ok(c.version, c))
+}
+
+/// How long browsers, CDNs and TTD may keep a public creative file. A file
+/// never changes under its URL (a new file is a new creative); archiving one
+/// takes at most this long to reach caches.
+pub const PUBLIC_MAX_AGE_SECS: u32 = 3600;
+
+/// A creative's public file: what TTD is sent the URL of.
+///
+/// The image, or an HTML5 creative's zip, at the name the sync sends (`{id}`
+/// or `{id}.zip` under `ttd.creative_base_url`). Public: no credentials,
+/// rate limited per source address. Only a creative that an active ad group
+/// of an approved, active or paused campaign runs is served; anything else
+/// is 404.
+#[utoipa::path(get, path = "/creatives/{name}", tag = "campaigns", operation_id = "creatives_public_file",
+    params(("name" = String, Path, description = "The creative's id; an HTML5 creative's followed by `.zip`")),
+    responses(
+        (status = 200, description = "The file, with its content type, an ETag and public caching",
+            headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 404, body = Problem)))]
+pub async fn public_file(
+    _caller: Anonymous,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let file = service::find_public(&state.pool, &name).await?;
+    let etag = format!("\"{}\"", file.sha256);
+    let mut res = if none_match(&headers, &etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let bytes = service::read_public(&state.storage, &file).await?;
+        let mut res = Response::new(Body::from(bytes));
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_str(&file.mime)
+                .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+        );
+        res
+    };
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_str(&format!("public, max-age={PUBLIC_MAX_AGE_SECS}"))
+            .expect("a valid header"),
+    );
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    // Opened directly, nothing in it runs with the app's origin.
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; img-src 'self'; sandbox"),
+    );
+    Ok(res)
+}
+
+/// The headers `GET /creatives/{name}` would answer, without the file.
+#[utoipa::path(head, path = "/creatives/{name}", tag = "campaigns", operation_id = "creatives_public_file_head",
+    params(("name" = String, Path, description = "The creative's id; an HTML5 creative's followed by `.zip`")),
+    responses(
+        (status = 200, description = "The file's headers (Content-Type, Content-Length, ETag, Cache-Control)"),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 404, description = "Not found (HEAD: the problem's headers, no body)")))]
+pub async fn public_file_head(
+    caller: Anonymous,
+    state: State<AppState>,
+    name: Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    // The body is dropped for HEAD by the router, its length kept.
+    public_file(caller, state, name, headers).await
+}
+
+/// Whether `If-None-Match` names `etag` (weakly) or is `*`.
+fn none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|t| t == "*" || t.trim_start_matches("W/") == etag)
 }

@@ -83,6 +83,54 @@ impl Creative {
     }
 }
 
+/// The name of a creative's public file under `ttd.creative_base_url`, which
+/// is what the app's public route `GET /creatives/{name}` serves: an image at
+/// `{id}`, an HTML5 creative's bundle (TTD takes HTML5 as the zip) at
+/// `{id}.zip`. The TTD sync builds its URLs with this, so the two agree.
+pub fn public_name(id: CreativeId, kind: CreativeKind) -> String {
+    match kind {
+        CreativeKind::Html5 => format!("{id}.zip"),
+        CreativeKind::Image => id.to_string(),
+    }
+}
+
+/// The creative and kind a [`public_name`] names, if it is one.
+pub fn parse_public_name(name: &str) -> Option<(CreativeId, CreativeKind)> {
+    let (id, kind) = match name.strip_suffix(".zip") {
+        Some(id) => (id, CreativeKind::Html5),
+        None => (name, CreativeKind::Image),
+    };
+    // Only the canonical spelling, so that one file has one URL.
+    let id: CreativeId = id.parse().ok()?;
+    (public_name(id, kind) == name).then_some((id, kind))
+}
+
+/// What anyone may fetch of a creative (see `store::public_file`): the
+/// file TTD is sent, nothing else of the creative or its tenant.
+#[derive(Debug, Clone)]
+pub struct PublicFile {
+    pub kind: CreativeKind,
+    /// The uploaded file's type: the image's, or `application/zip`.
+    pub mime: String,
+    /// Of the uploaded file: the ETag.
+    pub sha256: String,
+    pub storage_prefix: String,
+    pub files: serde_json::Value,
+}
+
+impl PublicFile {
+    /// The object store key of the uploaded file: the image, or the bundle's zip.
+    pub fn key(&self) -> Option<String> {
+        match self.kind {
+            CreativeKind::Html5 => Some(format!("{}/bundle.zip", self.storage_prefix)),
+            CreativeKind::Image => {
+                let path = self.files.get(0)?.get("path")?.as_str()?;
+                Some(format!("{}/{path}", self.storage_prefix))
+            }
+        }
+    }
+}
+
 /// The multipart form of `POST /v1/creatives` (for the API description).
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)]

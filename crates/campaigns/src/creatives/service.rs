@@ -7,12 +7,17 @@ use platform::http::pagination::Cursor;
 use platform::http::problem::{ApiError, FieldError, Problem, conflict_on};
 use platform::http::versioned::Precondition;
 use platform::storage::Storage;
+use sqlx::PgPool;
 use tenancy::roles::Permission;
+use tenancy::scope::{AllTenants, ScopedTx};
 use tenancy::{Principal, TenantTx};
 
 use super::files::{self, Checked};
 use super::store::{self, New};
-use super::{Creative, CreativeKind, CreativePatch, Upload, click_url_is_valid, sha256_hex};
+use super::{
+    Creative, CreativeKind, CreativePatch, PublicFile, Upload, click_url_is_valid,
+    parse_public_name, sha256_hex,
+};
 use crate::ids::{AdvertiserId, CreativeId};
 use crate::validate::check_name;
 
@@ -193,8 +198,35 @@ pub async fn read_file(
     path: &str,
 ) -> Result<(axum::body::Bytes, String), ApiError> {
     let (key, content_type) = c.file(path).ok_or_else(Problem::not_found)?;
+    Ok((read_key(storage, &key).await?, content_type))
+}
+
+/// The creative file `name` (a [`super::public_name`]) if the public may
+/// fetch it, else 404 whatever the reason (no such creative, another kind's
+/// name, not in a running campaign, archived). Found across tenants: a named
+/// system path, reading only the file's own columns.
+pub async fn find_public(pool: &PgPool, name: &str) -> Result<PublicFile, ApiError> {
+    let (id, kind) = parse_public_name(name).ok_or_else(Problem::not_found)?;
+    let mut tx = ScopedTx::all(pool, AllTenants::system()).await?;
+    let found = store::public_file(&mut tx, id, kind).await;
+    drop(tx); // read only: rolled back
+    found?.ok_or_else(|| Problem::not_found().into())
+}
+
+/// The bytes of a public file found with [`find_public`].
+pub async fn read_public(
+    storage: &Storage,
+    file: &PublicFile,
+) -> Result<axum::body::Bytes, ApiError> {
+    let key = file
+        .key()
+        .ok_or_else(|| anyhow::anyhow!("creative without a recorded file"))?;
+    read_key(storage, &key).await
+}
+
+async fn read_key(storage: &Storage, key: &str) -> Result<axum::body::Bytes, ApiError> {
     let object_path =
-        ObjectPath::parse(&key).map_err(|e| anyhow::anyhow!("bad object key {key}: {e}"))?;
+        ObjectPath::parse(key).map_err(|e| anyhow::anyhow!("bad object key {key}: {e}"))?;
     let bytes = storage
         .store
         .get(&object_path)
@@ -203,7 +235,7 @@ pub async fn read_file(
         .bytes()
         .await
         .map_err(|e| anyhow::anyhow!("cannot read {key}: {e}"))?;
-    Ok((bytes, content_type))
+    Ok(bytes)
 }
 
 /// Find, check the precondition and then the field errors found before.

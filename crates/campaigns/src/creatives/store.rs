@@ -1,10 +1,11 @@
 //! The SQL of creatives.
 
 use chrono::{DateTime, Utc};
+use tenancy::scope::ScopedTx;
 use tenancy::{TenantId, TenantTx};
 use uuid::Uuid;
 
-use super::{Creative, CreativeKind, CreativeStatus};
+use super::{Creative, CreativeKind, CreativeStatus, PublicFile};
 use crate::ids::{AdvertiserId, CreativeId};
 
 /// What an upload stores.
@@ -191,5 +192,32 @@ pub async fn active_among(
         tenant as TenantId
     )
     .fetch_all(tx.conn())
+    .await
+}
+
+/// The public file of creative `id`, in whichever tenant holds it, if the
+/// public may see it: the creative is active and an active ad group of an
+/// approved, active or paused campaign runs it, as the TTD sync sends it. A
+/// creative in no such campaign (a draft's, an archived one's) is not found.
+pub async fn public_file(
+    tx: &mut ScopedTx,
+    id: CreativeId,
+    kind: CreativeKind,
+) -> Result<Option<PublicFile>, sqlx::Error> {
+    sqlx::query_as!(
+        PublicFile,
+        r#"SELECT c.kind AS "kind: CreativeKind", c.mime, c.sha256, c.storage_prefix, c.files
+           FROM creatives c
+           WHERE c.id = $1 AND c.kind = $2 AND c.status = 'active'
+             AND EXISTS (
+               SELECT 1 FROM ad_groups g
+               JOIN campaigns k ON k.id = g.campaign_id AND k.tenant_id = g.tenant_id
+               WHERE g.tenant_id = c.tenant_id AND g.status = 'active'
+                 AND c.id = ANY (g.creative_ids)
+                 AND k.status IN ('approved', 'active', 'paused'))"#,
+        id as CreativeId,
+        kind as CreativeKind
+    )
+    .fetch_optional(tx.conn())
     .await
 }

@@ -19,6 +19,10 @@ fn faults_are_refused_in_production_and_bounded() {
         ("P360_DATABASE__URL", "postgres://db/p360"),
         ("P360_TTD__BASE_URL", "https://api.thetradedesk.com"),
         ("P360_TTD__PASSWORD", "x"),
+        (
+            "P360_TTD__CREATIVE_BASE_URL",
+            "https://app.example/creatives",
+        ),
         ("P360_FAULTS__LATENCY_MS", "500"),
     ])
     .unwrap_err()
@@ -109,4 +113,61 @@ fn every_section_is_rendered_with_secrets_redacted() {
         "{out}"
     );
     assert!(!format!("{c:?}").contains("hunter2"));
+}
+
+#[test]
+fn numeric_ids_and_secrets_from_the_environment_stay_strings() {
+    use secrecy::ExposeSecret;
+
+    let c = load(&[
+        ("P360_TTD__PARTNER_ID", "1234567"),
+        ("P360_TTD__LOGIN", "0042"),
+        ("P360_TTD__PASSWORD", "31415926535"),
+        ("P360_AUTH__ISSUERS", "[]"),
+        ("P360_DEPLOY__HAPROXY__BACKEND", "8080"),
+        ("P360_DEPLOY__ALB__LISTENER_ARN", "123"),
+        ("P360_TTD__MAX_RETRIES", "3"),
+    ])
+    .unwrap();
+    assert_eq!(c.ttd.partner_id, "1234567");
+    assert_eq!(c.ttd.login, "0042");
+    assert_eq!(
+        c.ttd.password.as_ref().unwrap().expose_secret(),
+        "31415926535"
+    );
+    assert_eq!(c.deploy.haproxy.backend, "8080");
+    assert_eq!(c.deploy.alb.listener_arn, "123");
+    assert_eq!(c.ttd.max_retries, 3);
+
+    let msg = load(&[("P360_TTD__MAX_RETRIES", "lots")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.starts_with("config key `ttd.max_retries` (from P360_TTD__MAX_RETRIES): invalid type"),
+        "{msg}"
+    );
+    let msg = load(&[("P360_TTD__TOKEN_MINUTES", "1.5")])
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("`ttd.token_minutes`"), "{msg}");
+    assert!(msg.contains("float"), "{msg}");
+}
+
+#[test]
+fn production_needs_the_public_creative_base_url() {
+    let production = [
+        ("P360_MODE", "production"),
+        ("P360_DATABASE__URL", "postgres://db/p360"),
+        ("P360_TTD__BASE_URL", "https://api.thetradedesk.com"),
+        ("P360_TTD__PASSWORD", "x"),
+    ];
+    let msg = load(&production).unwrap_err().to_string();
+    assert!(msg.contains("ttd.creative_base_url"), "{msg}");
+    let mut env = production.to_vec();
+    env.push((
+        "P360_TTD__CREATIVE_BASE_URL",
+        "https://app.example/creatives",
+    ));
+    let c = load(&env).unwrap();
+    assert_eq!(c.ttd.creative_base_url, "https://app.example/creatives");
 }

@@ -15,14 +15,16 @@
 //! [`app_config!`](crate::app_config): adding a section is one line there.
 
 mod sections;
+mod tree;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Deserializer, Serializer};
+use serde::Serializer;
 
 pub use sections::*;
+use tree::Node;
 
 /// Environment variables with the `P360_` prefix that are not configuration keys.
 /// `P360_BIN` and `P360_INFRA_TOOLS` name the binary and tools to deployment scripts.
@@ -72,7 +74,7 @@ pub trait Section {
 /// capabilities'. Implemented by [`app_config!`](crate::app_config).
 pub trait AppConfig: Sized {
     #[doc(hidden)]
-    fn from_tree(tree: toml::Value) -> Result<Self, serde_path_to_error::Error<toml::de::Error>>;
+    fn from_tree(tree: __private::Tree) -> Result<Self, __private::PathError>;
     fn platform(&self) -> &PlatformConfig;
     fn platform_mut(&mut self) -> &mut PlatformConfig;
     /// Every section's checks, the platform's first.
@@ -94,19 +96,20 @@ pub fn load<C: AppConfig>(
     env: impl IntoIterator<Item = (String, String)>,
     cli: &CliOverrides,
 ) -> Result<C, ConfigError> {
-    let mut tree = toml::Table::new();
+    let mut tree: BTreeMap<String, Node> = BTreeMap::new();
     let mut origins: BTreeMap<String, String> = BTreeMap::new();
     if let Some(path) = file {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        tree = text
+        let table = text
             .parse::<toml::Table>()
             .map_err(|e| ConfigError::Syntax {
                 path: path.to_path_buf(),
                 reason: one_line(&e.to_string()),
             })?;
+        tree = table.into_iter().map(|(k, v)| (k, Node::from(v))).collect();
     }
     let mut env: Vec<(String, String)> =
         env.into_iter().filter(|(k, _)| is_config_env(k)).collect();
@@ -121,7 +124,7 @@ pub fn load<C: AppConfig>(
                 reason: "malformed variable name".into(),
             });
         }
-        insert_path(&mut tree, &path, env_value(&raw)).map_err(|reason| ConfigError::Invalid {
+        insert_path(&mut tree, &path, Node::Env(raw)).map_err(|reason| ConfigError::Invalid {
             key: path.join("."),
             origin: format!(" (from {name})"),
             reason,
@@ -129,7 +132,7 @@ pub fn load<C: AppConfig>(
         origins.insert(path.join("."), name);
     }
 
-    let mut config = C::from_tree(toml::Value::Table(tree)).map_err(|e| {
+    let mut config = C::from_tree(__private::Tree(Node::Table(tree))).map_err(|e| {
         let key = e.path().to_string();
         let origin = origins
             .get(&key)
@@ -236,12 +239,12 @@ macro_rules! app_config {
 
             impl $crate::config::AppConfig for $name {
                 fn from_tree(
-                    tree: $crate::config::__private::toml::Value,
+                    tree: $crate::config::__private::Tree,
                 ) -> ::std::result::Result<
                     Self,
                     $crate::config::__private::PathError,
                 > {
-                    let f: Flat = $crate::config::__private::serde_path_to_error::deserialize(tree)?;
+                    let f: Flat = $crate::config::__private::deserialize(tree)?;
                     ::std::result::Result::Ok($name {
                         platform: P {
                             mode: f.mode,
@@ -289,6 +292,14 @@ pub mod __private {
 
     pub type PathError = serde_path_to_error::Error<toml::de::Error>;
 
+    /// The merged layers, environment values still raw text (see `tree`).
+    pub struct Tree(pub(super) super::Node);
+
+    /// Deserialise the tree in one pass, keeping the path of any error.
+    pub fn deserialize<T: serde::de::DeserializeOwned>(tree: Tree) -> Result<T, PathError> {
+        serde_path_to_error::deserialize(tree.0)
+    }
+
     pub fn render(value: &impl serde::Serialize) -> String {
         toml::to_string_pretty(value).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
@@ -326,35 +337,21 @@ fn is_config_env(name: &str) -> bool {
         && !RESERVED_ENV_PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
-/// Environment values are strings; numbers, booleans and arrays written in TOML
-/// syntax are taken as such so that typed keys can be set from the environment.
-/// String-typed keys accept any scalar back (see [`deserialize_scalar_string`]).
-fn env_value(raw: &str) -> toml::Value {
-    if let Ok(table) = format!("v = {raw}").parse::<toml::Table>()
-        && let Some(v) = table.get("v")
-        && matches!(
-            v,
-            toml::Value::Integer(_)
-                | toml::Value::Float(_)
-                | toml::Value::Boolean(_)
-                | toml::Value::Array(_)
-        )
-    {
-        return v.clone();
-    }
-    toml::Value::String(raw.to_string())
-}
-
-fn insert_path(table: &mut toml::Table, path: &[&str], value: toml::Value) -> Result<(), String> {
+fn insert_path(
+    table: &mut BTreeMap<String, Node>,
+    path: &[&str],
+    value: Node,
+) -> Result<(), String> {
     let (last, parents) = path.split_last().expect("path has at least one element");
     let mut cur = table;
     for p in parents {
         let entry = cur
             .entry(p.to_string())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        cur = entry
-            .as_table_mut()
-            .ok_or_else(|| format!("`{p}` is a value, not a section"))?;
+            .or_insert_with(|| Node::Table(BTreeMap::new()));
+        cur = match entry {
+            Node::Table(t) => t,
+            _ => return Err(format!("`{p}` is a value, not a section")),
+        };
     }
     cur.insert(last.to_string(), value);
     Ok(())
@@ -362,38 +359,6 @@ fn insert_path(table: &mut toml::Table, path: &[&str], value: toml::Value) -> Re
 
 pub(crate) fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Scalar {
-    S(String),
-    I(i64),
-    F(f64),
-    B(bool),
-}
-
-impl Scalar {
-    fn into_string(self) -> String {
-        match self {
-            Scalar::S(s) => s,
-            Scalar::I(i) => i.to_string(),
-            Scalar::F(f) => f.to_string(),
-            Scalar::B(b) => b.to_string(),
-        }
-    }
-}
-
-/// A string key that also accepts a number or boolean from the environment.
-pub fn deserialize_scalar_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    Scalar::deserialize(d).map(Scalar::into_string)
-}
-
-/// An optional secret that also accepts a number or boolean from the environment.
-pub fn deserialize_opt_secret<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<SecretString>, D::Error> {
-    Option::<Scalar>::deserialize(d).map(|o| o.map(|s| SecretString::from(s.into_string())))
 }
 
 /// Secrets are shown only as `[redacted]`.

@@ -9,8 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ConfigError, deserialize_opt_secret, deserialize_scalar_string, is_release_label, is_role_name,
-    one_line, serialize_secret, serialize_secret_url,
+    ConfigError, is_release_label, is_role_name, one_line, serialize_secret, serialize_secret_url,
 };
 
 /// The platform's part of the configuration.
@@ -206,10 +205,7 @@ pub struct SqsConfig {
     /// Static credentials for an SQS-compatible endpoint; on AWS leave unset
     /// and let the task role provide them.
     pub access_key_id: Option<String>,
-    #[serde(
-        serialize_with = "serialize_secret",
-        deserialize_with = "deserialize_opt_secret"
-    )]
+    #[serde(serialize_with = "serialize_secret")]
     pub secret_access_key: Option<SecretString>,
 }
 
@@ -240,10 +236,7 @@ pub struct StorageConfig {
     /// Static credentials for an S3-compatible store; on AWS leave unset and
     /// let the task role (or the AWS environment) provide them.
     pub s3_access_key_id: Option<String>,
-    #[serde(
-        serialize_with = "serialize_secret",
-        deserialize_with = "deserialize_opt_secret"
-    )]
+    #[serde(serialize_with = "serialize_secret")]
     pub s3_secret_access_key: Option<SecretString>,
 }
 
@@ -291,10 +284,7 @@ impl Default for RateLimitConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct RedisConfig {
     /// `redis://` URL (secret); shared rate limits when set.
-    #[serde(
-        serialize_with = "serialize_secret_url",
-        deserialize_with = "deserialize_opt_secret"
-    )]
+    #[serde(serialize_with = "serialize_secret_url")]
     pub url: Option<SecretString>,
 }
 
@@ -318,10 +308,7 @@ pub struct HttpConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
     /// PostgreSQL URL; when absent an embedded cluster under `data_dir` is used.
-    #[serde(
-        serialize_with = "serialize_secret_url",
-        deserialize_with = "deserialize_opt_secret"
-    )]
+    #[serde(serialize_with = "serialize_secret_url")]
     pub url: Option<SecretString>,
     pub max_connections: u32,
     pub min_connections: u32,
@@ -340,7 +327,6 @@ pub struct DatabaseConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     /// A tracing filter, e.g. `info` or `info,sqlx=warn`.
-    #[serde(deserialize_with = "deserialize_scalar_string")]
     pub level: String,
     pub format: LogFormat,
 }

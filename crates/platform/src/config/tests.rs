@@ -134,3 +134,102 @@ fn numeric_value_reaches_a_string_key_as_a_string() {
     assert!(msg.contains("not a URL"), "{msg}");
     assert!(!msg.contains("12345"), "secret echoed: {msg}");
 }
+
+#[test]
+fn string_keys_take_environment_text_verbatim() {
+    let c = load(&[
+        ("P360_JOBS__SQS__QUEUE_PREFIX", "0x1F"),
+        ("P360_JOBS__SQS__ACCESS_KEY_ID", "1234567"),
+        ("P360_JOBS__SQS__SECRET_ACCESS_KEY", "1e3"),
+        ("P360_STORAGE__S3_ACCESS_KEY_ID", "007"),
+        ("P360_STORAGE__S3_SECRET_ACCESS_KEY", "1_000"),
+        ("P360_LOG__LEVEL", "true"),
+        ("P360_DATABASE__APP_ROLE", "nan"),
+        ("P360_DATABASE__POSTGRES_BIN_DIR", "15"),
+        ("P360_RELEASE", "42"),
+        ("P360_DATABASE__MAX_CONNECTIONS", "0x10"),
+    ])
+    .unwrap();
+    assert_eq!(c.jobs.sqs.queue_prefix, "0x1F");
+    assert_eq!(c.jobs.sqs.access_key_id.as_deref(), Some("1234567"));
+    let secret = c.jobs.sqs.secret_access_key.as_ref().unwrap();
+    assert_eq!(secret.expose_secret(), "1e3");
+    assert_eq!(c.storage.s3_access_key_id.as_deref(), Some("007"));
+    let secret = c.storage.s3_secret_access_key.as_ref().unwrap();
+    assert_eq!(secret.expose_secret(), "1_000");
+    assert_eq!(c.log.level, "true");
+    assert_eq!(c.database.app_role, "nan");
+    assert_eq!(c.database.postgres_bin_dir, Some(PathBuf::from("15")));
+    assert_eq!(c.release.as_deref(), Some("42"));
+    // A numeric key still reads TOML syntax.
+    assert_eq!(c.database.max_connections, 16);
+}
+
+#[test]
+fn file_scalars_are_accepted_for_string_keys() {
+    let dir = std::env::temp_dir().join(format!("p360-cfg-scalar-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("p360.toml");
+    std::fs::write(
+        &file,
+        "[storage]\ns3_access_key_id = 1234567\n[jobs.sqs]\nqueue_prefix = true\n",
+    )
+    .unwrap();
+    let c = super::load::<Config>(Some(&file), env(&[]), &CliOverrides::default()).unwrap();
+    assert_eq!(
+        c.platform.storage.s3_access_key_id.as_deref(),
+        Some("1234567")
+    );
+    assert_eq!(c.platform.jobs.sqs.queue_prefix, "true");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn wrong_types_are_still_named() {
+    for (key, value, named, reason) in [
+        (
+            "P360_DATABASE__MAX_CONNECTIONS",
+            "ten",
+            "database.max_connections",
+            "invalid type: string \"ten\", expected u32",
+        ),
+        (
+            "P360_RATE_LIMIT__ENABLED",
+            "yes",
+            "rate_limit.enabled",
+            "invalid type: string \"yes\", expected a boolean",
+        ),
+        (
+            "P360_HTTP__REQUEST_TIMEOUT_MS",
+            "-5",
+            "http.request_timeout_ms",
+            "invalid value: integer `-5`, expected u64",
+        ),
+        (
+            "P360_LOG__FORMAT",
+            "7",
+            "log.format",
+            "unknown variant `7`, expected `json` or `pretty`",
+        ),
+        (
+            "P360_HTTP__LISTEN",
+            "8080",
+            "http.listen",
+            "invalid socket address syntax",
+        ),
+    ] {
+        let msg = load(&[(key, value)]).unwrap_err().to_string();
+        assert!(
+            msg.starts_with(&format!("config key `{named}` (from {key}): ")),
+            "{msg}"
+        );
+        assert!(msg.contains(reason), "{key}={value}: {msg}");
+    }
+    // A section given a value, and a value given a section.
+    let msg = load(&[("P360_HTTP", "1")]).unwrap_err().to_string();
+    assert!(msg.contains("`http`"), "{msg}");
+    let msg = load(&[("P360_LOG__LEVEL__X", "1")])
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("log.level"), "{msg}");
+}

@@ -207,19 +207,48 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
             ),
             Err(_) => return authenticated,
         };
-        if let (Decision::Limited { retry_after }, backend) =
-            service.limiter.check(&key, rule).await
-        {
-            metrics::counter!("p360_rate_limited_total", "backend" => match backend {
-                Backend::Redis => "redis",
-                Backend::InProcess => "in_process",
-            })
-            .increment(1);
-            return Err(AuthRejection::RateLimited(retry_after));
-        }
+        take_token(&service, &key, rule).await?;
         let principal = authenticated?;
         parts.extensions.insert(principal.clone());
         Ok(principal)
+    }
+}
+
+/// Take one token from `key`'s bucket, or refuse with 429 (counted).
+async fn take_token(
+    service: &AuthService,
+    key: &str,
+    rule: platform::rate_limit::Rule,
+) -> Result<(), AuthRejection> {
+    if let (Decision::Limited { retry_after }, backend) = service.limiter.check(key, rule).await {
+        metrics::counter!("p360_rate_limited_total", "backend" => match backend {
+            Backend::Redis => "redis",
+            Backend::InProcess => "in_process",
+        })
+        .increment(1);
+        return Err(AuthRejection::RateLimited(retry_after));
+    }
+    Ok(())
+}
+
+/// A caller of a public route, which takes no credentials (an `Authorization`
+/// header is ignored): rate limited by source address with
+/// `rate_limit.anonymous`, the bucket requests without valid credentials
+/// share.
+#[derive(Debug, Clone)]
+pub struct Anonymous {
+    pub meta: RequestMeta,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Anonymous {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let service = auth_service(parts)?;
+        let meta = request_meta(parts);
+        let key = format!("ip:{}", meta.source_ip.as_deref().unwrap_or("unknown"));
+        take_token(&service, &key, service.limiter.rules.anonymous).await?;
+        Ok(Anonymous { meta })
     }
 }
 
