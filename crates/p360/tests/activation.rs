@@ -1276,8 +1276,10 @@ async fn the_sync_is_triggered_by_consuming_the_approved_event() {
     let events_before = campaign_events().await.unwrap();
     let syncs_jobs = "SELECT count(*) FROM jobs WHERE kind = 'ttd.sync_campaign'";
     let jobs_before: i64 = sqlx::query_scalar(syncs_jobs).fetch_one(db).await.unwrap();
+    let ops_id = tenancy::principal::UserId::new();
     let ops = tenancy::Principal {
-        actor: tenancy::principal::Actor::User(tenancy::principal::UserId::new()),
+        actor: tenancy::principal::Actor::User(ops_id),
+        person: Some(ops_id),
         role: tenancy::roles::Role::CustomerAdmin,
         tenant: Some(tenancy::TenantId(tenant)),
         assigned: Vec::new(),

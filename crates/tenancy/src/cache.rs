@@ -166,7 +166,8 @@ impl PrincipalCache {
         map.retain(|_, e| match what {
             Invalidation::Actor(id) => match &e.principal.actor {
                 Actor::User(u) => u.0 != *id,
-                Actor::ApiKey(k) => k.0 != *id,
+                // A key acts for its creator: it goes when they change.
+                Actor::ApiKey(k) => k.0 != *id && e.principal.person.map(|p| p.0) != Some(*id),
                 Actor::System => true,
             },
             Invalidation::Tenant(t) => {

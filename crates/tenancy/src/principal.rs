@@ -55,6 +55,10 @@ impl Actor {
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub actor: Actor,
+    /// The person the credential acts for: the user themself, or the user
+    /// who created an API key. None for the system and for keys no user
+    /// created (service identities), which can therefore never approve.
+    pub person: Option<UserId>,
     pub role: Role,
     /// Customers and API keys: their tenant.
     pub tenant: Option<TenantId>,
@@ -96,6 +100,17 @@ impl Principal {
     pub fn actor_ref(&self) -> String {
         let (kind, id) = self.actor.audit_parts();
         format!("{kind}:{}", id.unwrap_or_default())
+    }
+
+    /// The person acting, as recorded in `submitted_by`/`approved_by`
+    /// (`user:<id>`), whatever credential they use: the maker-checker rule
+    /// compares people, so a user's own API key is that user. A credential
+    /// without a person records its actor (`api_key:<id>`).
+    pub fn maker_ref(&self) -> String {
+        match self.person {
+            Some(u) => format!("user:{u}"),
+            None => self.actor_ref(),
+        }
     }
 
     /// The tenants this principal may see.

@@ -162,7 +162,7 @@ pub async fn update(
     }
     let spend_changed = (budget.is_some() && budget != Some(before.budget_micros))
         || (patch.flight.is_some() && flight != before.flight());
-    let me = by.actor_ref();
+    let me = by.maker_ref();
     let after = store::update(
         tx,
         id,
@@ -175,7 +175,10 @@ pub async fn update(
             pacing,
             daily_cap_micros: daily_cap,
             kpi_goal: patch.kpi_goal.as_ref(),
-            back_to_approval: workflow::needs_reapproval(before.status, spend_changed),
+            // A pending version that changes is a new submission, with the
+            // editor as its maker: an approver who edits can no longer approve.
+            back_to_approval: workflow::needs_reapproval(before.status, spend_changed)
+                || before.status == CampaignStatus::PendingApproval,
             by: &me,
         },
     )
@@ -199,7 +202,10 @@ pub async fn transition(
         return Err(refused(Refused::ReasonRequired));
     }
     let before = store::lock(tx, id).await?.ok_or_else(Problem::not_found)?;
-    let me = by.actor_ref();
+    if action == Action::Approve && by.person.is_none() {
+        return Err(refused(Refused::NoPerson));
+    }
+    let me = by.maker_ref();
     workflow::check_transition(before.status, action, before.submitted_by.as_deref(), &me)
         .map_err(refused)?;
     let after = store::transition(tx, id, action, &me, reason.as_deref()).await?;
@@ -232,7 +238,12 @@ fn refused(r: Refused) -> ApiError {
         ))
         .into(),
         Refused::OwnSubmission => tenancy::principal::forbidden(
-            "you cannot approve your own submission; another approver must",
+            "you cannot approve your own submission (or your last edit of it), \
+             whichever credential you use; another approver must",
+        )
+        .into(),
+        Refused::NoPerson => tenancy::principal::forbidden(
+            "an API key that acts for no user cannot approve; a person must",
         )
         .into(),
         Refused::ReasonRequired => Problem::validation(vec![FieldError::new(
@@ -245,7 +256,8 @@ fn refused(r: Refused) -> ApiError {
 }
 
 /// A change to what a campaign spends, made elsewhere (its ad groups): a
-/// campaign cleared to spend goes back to approval, with `by` as submitter.
+/// campaign cleared to spend, or waiting for approval, goes (back) to
+/// approval with `by` as its maker.
 pub async fn resubmit_if_cleared(
     tx: &mut TenantTx,
     by: &Principal,
@@ -253,10 +265,10 @@ pub async fn resubmit_if_cleared(
     status: CampaignStatus,
     version: i64,
 ) -> Result<(), ApiError> {
-    if !workflow::needs_reapproval(status, true) {
+    if !workflow::needs_reapproval(status, true) && status != CampaignStatus::PendingApproval {
         return Ok(());
     }
-    let new_version = store::resubmit(tx, id, &by.actor_ref()).await?;
+    let new_version = store::resubmit(tx, id, &by.maker_ref()).await?;
     events::campaign(
         tx,
         "campaign.resubmitted",

@@ -362,6 +362,7 @@ async fn row_level_security_scopes_the_application_role() {
     // A staff member assigned to no tenant sees none.
     let unassigned = tenancy::Principal {
         actor: tenancy::principal::Actor::System,
+        person: None,
         role: tenancy::roles::Role::AdOps,
         tenant: None,
         assigned: Vec::new(),

@@ -11,7 +11,8 @@ use platform::http::problem::{ApiError, FieldError, Problem, conflict_on};
 use super::{ApiKey, CreatedApiKey, NewApiKey, SHOWN_PREFIX, hash, new_secret, store};
 use crate::audit;
 use crate::cache::{Invalidation, PrincipalCache};
-use crate::principal::{Actor, ApiKeyId, InTenant};
+use crate::idempotency::SecretInResponse;
+use crate::principal::{ApiKeyId, InTenant};
 use crate::roles::Permission;
 use crate::users::customer_role;
 
@@ -23,7 +24,7 @@ pub async fn create(
     ctx: InTenant,
     State(state): State<AppState>,
     Json(body): Json<NewApiKey>,
-) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
+) -> Result<(StatusCode, Extension<SecretInResponse>, Json<CreatedApiKey>), ApiError> {
     ctx.require(Permission::ApiKeysManage)?;
     let name = body.name.trim().to_string();
     let mut errors = Vec::new();
@@ -35,10 +36,9 @@ pub async fn create(
         return Err(Problem::validation(errors).into());
     };
     let secret = new_secret()?;
-    let created_by = match ctx.principal.actor {
-        Actor::User(id) => Some(id),
-        _ => None,
-    };
+    // A key acts for the person behind the credential that made it (a key
+    // minted with a key is still that person's, and stops with them).
+    let created_by = ctx.principal.person;
     let mut tx = ctx.begin(&state.pool).await?;
     let key = store::insert(
         &mut tx,
@@ -64,7 +64,17 @@ pub async fn create(
     )
     .await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(CreatedApiKey { key, secret })))
+    // Shown once: an idempotent replay answers without it.
+    let replay = SecretInResponse::new(format!(
+        "this request created API key {} ({}); its secret is shown only once. \
+         If the response was lost, revoke the key and create another.",
+        key.id, key.prefix
+    ));
+    Ok((
+        StatusCode::CREATED,
+        Extension(replay),
+        Json(CreatedApiKey { key, secret }),
+    ))
 }
 
 /// The tenant's API keys (secrets are never shown again).

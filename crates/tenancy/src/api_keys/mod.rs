@@ -84,6 +84,12 @@ pub async fn authenticate(
             "this API key was revoked",
         )));
     }
+    // A key acts for the user who created it: it stops with them.
+    if key.creator_active == Some(false) {
+        return Err(AuthRejection::Unauthorized(Unauthorized::invalid(
+            "the user this API key acts for was deactivated",
+        )));
+    }
     if !key.tenant_active {
         return Err(forbidden("this tenant is suspended").into());
     }
@@ -92,6 +98,7 @@ pub async fn authenticate(
     tx.commit().await?;
     Ok(Principal {
         actor: Actor::ApiKey(key.id),
+        person: key.created_by,
         role,
         tenant: Some(key.tenant_id),
         assigned: Vec::new(),

@@ -13,6 +13,10 @@ pub struct KeyRow {
     pub role: String,
     pub revoked: bool,
     pub tenant_active: bool,
+    /// The user the key acts for (None: no user created it).
+    pub created_by: Option<UserId>,
+    /// Whether that user is still active (None without one).
+    pub creator_active: Option<bool>,
 }
 
 /// The key with this secret hash, across tenants (authentication).
@@ -20,7 +24,9 @@ pub async fn by_hash(conn: &mut PgConnection, hash: &[u8]) -> Result<Option<KeyR
     sqlx::query_as!(
         KeyRow,
         r#"SELECT k.id AS "id: ApiKeyId", k.tenant_id AS "tenant_id: TenantId", k.role,
-                  k.revoked_at IS NOT NULL AS "revoked!", t.status = 'active' AS "tenant_active!"
+                  k.revoked_at IS NOT NULL AS "revoked!", t.status = 'active' AS "tenant_active!",
+                  k.created_by AS "created_by: UserId",
+                  (SELECT u.status <> 'deactivated' FROM users u WHERE u.id = k.created_by) AS "creator_active"
            FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.secret_hash = $1"#,
         hash
     )

@@ -24,6 +24,22 @@ pub mod store;
 
 pub use store::ExpireIdempotencyKeys;
 
+/// Marks a response that carries a secret shown once (a new API key's): it
+/// is never stored for replay. A retry with the same key gets a 409 with
+/// this detail instead, naming what was created but not its secret.
+#[derive(Debug, Clone)]
+pub struct SecretInResponse {
+    detail: String,
+}
+
+impl SecretInResponse {
+    pub fn new(detail: impl Into<String>) -> SecretInResponse {
+        SecretInResponse {
+            detail: detail.into(),
+        }
+    }
+}
+
 pub static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 pub static REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 /// Largest response body that is stored for replay.
@@ -78,6 +94,31 @@ pub async fn layer(req: Request, next: Next) -> Response {
         .await;
     if response.status().is_server_error() {
         store::forget(&pool, &actor, &key).await;
+        return response;
+    }
+    if let Some(secret) = response.extensions().get::<SecretInResponse>().cloned() {
+        // What is stored for replay: a problem naming what was created.
+        let problem = Problem::conflict(secret.detail).into_response();
+        let (p_parts, p_body) = problem.into_parts();
+        let p_bytes = axum::body::to_bytes(p_body, MAX_STORED)
+            .await
+            .unwrap_or_default();
+        let answer = store::Stored {
+            request_hash: hash,
+            status: Some(i64::from(p_parts.status.as_u16())),
+            content_type: p_parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            location: None,
+            etag: None,
+            body: Some(p_bytes.to_vec()),
+        };
+        if let Err(e) = store::save(&pool, &actor, &key, &answer).await {
+            tracing::warn!(error = %e, "could not store the idempotent answer; a retry will run again");
+            store::forget(&pool, &actor, &key).await;
+        }
         return response;
     }
     let (res_parts, res_body) = response.into_parts();

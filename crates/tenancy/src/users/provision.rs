@@ -74,6 +74,7 @@ async fn resolve_once(
     tx.commit().await?;
     Ok(Principal {
         actor: Actor::User(id),
+        person: Some(id),
         role,
         tenant,
         assigned,

@@ -1,0 +1,295 @@
+//! Maker-checker cannot be walked around: the attacks of issue 15, each
+//! performed through the public API and shown refused. The rule compares
+//! people, not credentials; whoever last changed a pending version is its
+//! maker; an API key acts for the user who created it and stops with them.
+
+mod common;
+
+use common::*;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+struct Acme {
+    p: Platform,
+    /// Customer admin "Alice", who will try to approve her own work.
+    alice: String,
+    /// A second customer admin, the legitimate checker.
+    bob: String,
+    marketer: String,
+    io: String,
+}
+
+async fn acme() -> Acme {
+    let p = Platform::start().await;
+    p.tenant("acme").await;
+    let alice = p.token("customer_admin", Some("acme"), "alice@acme.test");
+    let bob = p.token("customer_admin", Some("acme"), "bob@acme.test");
+    let marketer = p.token("marketer", Some("acme"), "m@acme.test");
+    let (s, adv) = p
+        .post(
+            "/v1/advertisers",
+            &alice,
+            json!({"name": "Acme Cloud", "domain": "acmecloud.com", "currency": "USD", "industry": "software"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{adv}");
+    let (s, io) = p
+        .post(
+            "/v1/insertion-orders",
+            &alice,
+            json!({
+                "advertiser_id": adv["id"], "name": "FY27 H1", "number": "IO-001",
+                "budget": {"amount": "100000.00", "currency": "USD"},
+                "start_date": "2027-01-01", "end_date": "2027-06-30",
+                "pricing": {"model": "cpm", "rate": {"amount": "12.50", "currency": "USD"}}
+            }),
+        )
+        .await;
+    assert_eq!(s, 201, "{io}");
+    Acme {
+        alice,
+        bob,
+        marketer,
+        io: io["id"].as_str().unwrap().to_string(),
+        p,
+    }
+}
+
+impl Acme {
+    async fn campaign(&self, by: &str, name: &str) -> String {
+        let (s, c) = self
+            .p
+            .post(
+                "/v1/campaigns",
+                by,
+                json!({
+                    "insertion_order_id": self.io, "name": name, "objective": "pipeline",
+                    "budget": {"amount": "5000", "currency": "USD"},
+                    "flight": {"start": "2027-01-15", "end": "2027-03-31"}, "pacing": "even"
+                }),
+            )
+            .await;
+        assert_eq!(s, 201, "{c}");
+        c["id"].as_str().unwrap().to_string()
+    }
+
+    async fn act(&self, token: &str, id: &str, action: &str) -> (u16, Value) {
+        let (s, v) = self
+            .p
+            .call(
+                Method::POST,
+                &format!("/v1/campaigns/{id}/{action}"),
+                Some(token),
+                None,
+            )
+            .await;
+        (s.as_u16(), v)
+    }
+
+    /// The campaign's current ETag.
+    async fn etag(&self, id: &str) -> String {
+        let res = self
+            .p
+            .client
+            .get(self.p.app.url(&format!("/v1/campaigns/{id}")))
+            .bearer_auth(&self.bob)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        res.headers()["etag"].to_str().unwrap().to_string()
+    }
+
+    /// A customer_admin API key minted by `by`; returns (id, secret).
+    async fn key(&self, by: &str, name: &str) -> (String, String) {
+        let (s, k) = self
+            .p
+            .post(
+                "/v1/api-keys",
+                by,
+                json!({"name": name, "role": "customer_admin"}),
+            )
+            .await;
+        assert_eq!(s, 201, "{k}");
+        (
+            k["id"].as_str().unwrap().to_string(),
+            k["secret"].as_str().unwrap().to_string(),
+        )
+    }
+
+    async fn user_id(&self, token: &str) -> String {
+        let (s, me) = self.p.get("/v1/me", token).await;
+        assert_eq!(s, 200, "{me}");
+        me["id"].as_str().unwrap().to_string()
+    }
+
+    async fn audit_actions(&self, campaign: &str) -> Vec<(String, String)> {
+        let (s, page) = self
+            .p
+            .get(
+                &format!("/v1/audit-events?target_id={campaign}&limit=50"),
+                &self.bob,
+            )
+            .await;
+        assert_eq!(s, 200, "{page}");
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["action"].as_str().unwrap_or_default().to_string(),
+                    e["actor_type"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn an_api_key_is_the_person_who_minted_it() {
+    let a = acme().await;
+    let (_, alice_key) = a.key(&a.alice, "alice-automation").await;
+    let alice_id = a.user_id(&a.alice).await;
+
+    // Attack 1: submit with her own sign-in, approve with her key.
+    let id = a.campaign(&a.marketer, "Launch").await;
+    assert_eq!(a.act(&a.alice, &id, "submit").await.0, 200);
+    let (s, body) = a.act(&alice_key, &id, "approve").await;
+    assert_eq!(s, 403, "approving her own submission through a key: {body}");
+    assert_eq!(body["type"], "urn:p360:problem:forbidden");
+
+    // Attack 2: submit with the key, approve with her sign-in.
+    let id2 = a.campaign(&a.marketer, "Second").await;
+    let (s, c) = a.act(&alice_key, &id2, "submit").await;
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(c["submitted_by"], format!("user:{alice_id}"), "{c}");
+    let (s, body) = a.act(&a.alice, &id2, "approve").await;
+    assert_eq!(s, 403, "{body}");
+
+    // A second person approves either, with a key of their own too.
+    let (_, bob_key) = a.key(&a.bob, "bob-automation").await;
+    let (s, c) = a.act(&bob_key, &id, "approve").await;
+    assert_eq!((s, c["status"].as_str()), (200, Some("approved")), "{c}");
+    let (s, c) = a.act(&a.bob, &id2, "approve").await;
+    assert_eq!((s, c["status"].as_str()), (200, Some("approved")), "{c}");
+    // The audit trail still names the credential that acted.
+    assert!(
+        a.audit_actions(&id2)
+            .await
+            .contains(&("campaign.submitted".into(), "api_key".into())),
+        "{:?}",
+        a.audit_actions(&id2).await
+    );
+}
+
+#[tokio::test]
+async fn a_key_that_acts_for_no_one_can_never_approve() {
+    let a = acme().await;
+    let (key_id, key) = a.key(&a.alice, "service").await;
+    // A service identity: a key no user created.
+    sqlx::query("UPDATE api_keys SET created_by = NULL WHERE id = $1::uuid")
+        .bind(&key_id)
+        .execute(&a.p.db.pool)
+        .await
+        .unwrap();
+    let id = a.campaign(&a.marketer, "Launch").await;
+    assert_eq!(a.act(&a.marketer, &id, "submit").await.0, 200);
+    let (s, body) = a.act(&key, &id, "approve").await;
+    assert_eq!(s, 403, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("acts for no user"),
+        "{body}"
+    );
+    // It may still do what its role allows short of approving.
+    let (s, c) = a.act(&key, &id, "reject").await;
+    assert_eq!(
+        s, 422,
+        "a rejection needs a reason, so the role got that far: {c}"
+    );
+}
+
+#[tokio::test]
+async fn an_approver_who_edits_a_pending_version_becomes_its_maker() {
+    let a = acme().await;
+    let id = a.campaign(&a.marketer, "Launch").await;
+    let (s, c) = a.act(&a.marketer, &id, "submit").await;
+    assert_eq!(s, 200, "{c}");
+    let marketer_ref = c["submitted_by"].as_str().unwrap().to_string();
+
+    // Attack: the approver raises the budget of the pending version, then
+    // approves her own change.
+    let res =
+        a.p.client
+            .patch(a.p.app.url(&format!("/v1/campaigns/{id}")))
+            .bearer_auth(&a.alice)
+            .header("if-match", a.etag(&id).await)
+            .json(&json!({"budget": {"amount": "90000", "currency": "USD"}}))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(res.status(), 200);
+    let edited: Value = res.json().await.unwrap();
+    assert_eq!(edited["status"], "pending_approval", "{edited}");
+    let alice_id = a.user_id(&a.alice).await;
+    assert_eq!(edited["submitted_by"], format!("user:{alice_id}"));
+    assert_ne!(edited["submitted_by"], marketer_ref.as_str());
+    let (s, body) = a.act(&a.alice, &id, "approve").await;
+    assert_eq!(s, 403, "{body}");
+
+    // Even a name-only edit makes her the maker of what is approved.
+    let id2 = a.campaign(&a.marketer, "Other").await;
+    assert_eq!(a.act(&a.marketer, &id2, "submit").await.0, 200);
+    let res =
+        a.p.client
+            .patch(a.p.app.url(&format!("/v1/campaigns/{id2}")))
+            .bearer_auth(&a.bob)
+            .header("if-match", a.etag(&id2).await)
+            .json(&json!({"name": "Other, renamed"}))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(a.act(&a.bob, &id2, "approve").await.0, 403);
+
+    // The marketer, who did not make the last change, may not approve (role);
+    // the other admin may.
+    let (s, c) = a.act(&a.bob, &id, "approve").await;
+    assert_eq!((s, c["status"].as_str()), (200, Some("approved")), "{c}");
+    let (s, c) = a.act(&a.alice, &id2, "approve").await;
+    assert_eq!((s, c["status"].as_str()), (200, Some("approved")), "{c}");
+}
+
+#[tokio::test]
+async fn api_keys_stop_at_once_with_their_deactivated_creator() {
+    let a = acme().await;
+    let (_, alice_key) = a.key(&a.alice, "alice-automation").await;
+    let alice_id = a.user_id(&a.alice).await;
+    // The key works, and is cached as working.
+    for _ in 0..2 {
+        let (s, body) = a.p.get("/v1/campaigns", &alice_key).await;
+        assert_eq!(s, 200, "{body}");
+    }
+    let (s, body) =
+        a.p.call(
+            Method::PATCH,
+            &format!("/v1/users/{alice_id}"),
+            Some(&a.bob),
+            Some(json!({"status": "deactivated"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    // At once: no cache entry outlives the deactivation.
+    let (s, body) = a.p.get("/v1/campaigns", &alice_key).await;
+    assert_eq!(s, 401, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("deactivated"),
+        "{body}"
+    );
+    // Bob's keys are untouched.
+    let (_, bob_key) = a.key(&a.bob, "bob-automation").await;
+    assert_eq!(a.p.get("/v1/campaigns", &bob_key).await.0, 200);
+}
