@@ -6,6 +6,7 @@ pub mod middleware;
 pub mod ops;
 pub mod pagination;
 pub mod problem;
+pub mod shown_once;
 pub mod versioned;
 
 use std::sync::Arc;

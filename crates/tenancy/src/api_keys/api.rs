@@ -7,11 +7,11 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use platform::http::AppState;
 use platform::http::problem::{ApiError, FieldError, Problem, conflict_on};
+use platform::http::shown_once::SecretInResponse;
 
 use super::{ApiKey, CreatedApiKey, NewApiKey, SHOWN_PREFIX, hash, new_secret, store};
 use crate::audit;
 use crate::cache::{Invalidation, PrincipalCache};
-use crate::idempotency::SecretInResponse;
 use crate::principal::{ApiKeyId, InTenant};
 use crate::roles::Permission;
 use crate::users::customer_role;

@@ -16,6 +16,7 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use platform::http::problem::Problem;
+use platform::http::shown_once::SecretInResponse;
 
 use crate::auth::AuthService;
 use crate::principal::Principal;
@@ -23,22 +24,6 @@ use crate::principal::Principal;
 pub mod store;
 
 pub use store::ExpireIdempotencyKeys;
-
-/// Marks a response that carries a secret shown once (a new API key's): it
-/// is never stored for replay. A retry with the same key gets a 409 with
-/// this detail instead, naming what was created but not its secret.
-#[derive(Debug, Clone)]
-pub struct SecretInResponse {
-    detail: String,
-}
-
-impl SecretInResponse {
-    pub fn new(detail: impl Into<String>) -> SecretInResponse {
-        SecretInResponse {
-            detail: detail.into(),
-        }
-    }
-}
 
 pub static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 pub static REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
@@ -98,7 +83,7 @@ pub async fn layer(req: Request, next: Next) -> Response {
     }
     if let Some(secret) = response.extensions().get::<SecretInResponse>().cloned() {
         // What is stored for replay: a problem naming what was created.
-        let problem = Problem::conflict(secret.detail).into_response();
+        let problem = Problem::conflict(secret.detail()).into_response();
         let (p_parts, p_body) = problem.into_parts();
         let p_bytes = axum::body::to_bytes(p_body, MAX_STORED)
             .await
