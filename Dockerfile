@@ -45,7 +45,8 @@ LABEL org.opencontainers.image.title="p360" \
       org.opencontainers.image.licenses="UNLICENSED" \
       org.opencontainers.image.vendor="P360"
 
-# curl serves the health check only. Versions are not pinned on purpose: the
+# curl serves the health check (and fetches the RDS CA bundle, over TLS
+# from AWS's trust store, checked to be certificates). Versions are not pinned on purpose: the
 # image is rebuilt for every release and Debian's security updates replace
 # exact versions; Trivy scans each build.
 # hadolint ignore=DL3008
@@ -54,11 +55,19 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 p360 \
     && useradd --system --uid 10001 --gid p360 --home-dir /var/lib/p360 --shell /usr/sbin/nologin p360 \
-    && install -d -o p360 -g p360 -m 0750 /var/lib/p360
+    && install -d -o p360 -g p360 -m 0750 /var/lib/p360 \
+    && curl -fsSL --proto '=https' --tlsv1.2 -o /etc/ssl/certs/rds-global-bundle.pem \
+       https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem \
+    && grep -q 'BEGIN CERTIFICATE' /etc/ssl/certs/rds-global-bundle.pem
 
 COPY --from=builder /usr/local/bin/p360 /usr/local/bin/p360
 
-ENV P360_HTTP__LISTEN=0.0.0.0:8360 \
+# Production unless told otherwise (P360_MODE=development): the development
+# issuer, the TTD sandbox and fault injection are never on by omission, and
+# the database connection must verify the server (sslmode=verify-full with
+# sslrootcert=/etc/ssl/certs/rds-global-bundle.pem, the RDS CA bundle above).
+ENV P360_MODE=production \
+    P360_HTTP__LISTEN=0.0.0.0:8360 \
     P360_DATA_DIR=/var/lib/p360 \
     P360_LOG__FORMAT=json
 

@@ -16,7 +16,10 @@ fn faults_are_refused_in_production_and_bounded() {
     assert!(c.faults.active());
     let msg = load(&[
         ("P360_MODE", "production"),
-        ("P360_DATABASE__URL", "postgres://db/p360"),
+        (
+            "P360_DATABASE__URL",
+            "postgres://db/p360?sslmode=verify-full",
+        ),
         ("P360_TTD__BASE_URL", "https://api.thetradedesk.com"),
         ("P360_TTD__PASSWORD", "x"),
         (
@@ -83,7 +86,10 @@ fn capability_sections_name_their_keys_and_origin() {
     assert!(msg.contains("database.url"), "{msg}");
     let msg = load(&[
         ("P360_MODE", "production"),
-        ("P360_DATABASE__URL", "postgres://db/p360"),
+        (
+            "P360_DATABASE__URL",
+            "postgres://db/p360?sslmode=verify-full",
+        ),
         ("P360_AUTH__DEV_ISSUER", "true"),
     ])
     .unwrap_err()
@@ -157,7 +163,10 @@ fn numeric_ids_and_secrets_from_the_environment_stay_strings() {
 fn production_needs_the_public_creative_base_url() {
     let production = [
         ("P360_MODE", "production"),
-        ("P360_DATABASE__URL", "postgres://db/p360"),
+        (
+            "P360_DATABASE__URL",
+            "postgres://db/p360?sslmode=verify-full",
+        ),
         ("P360_TTD__BASE_URL", "https://api.thetradedesk.com"),
         ("P360_TTD__PASSWORD", "x"),
     ];

@@ -149,6 +149,23 @@ impl PlatformConfig {
                     "scheme must be postgres:// or postgresql://",
                 ));
             }
+            // In production the connection verifies the server: its
+            // certificate against the CA named by sslrootcert (the RDS bundle
+            // the image ships) and its name. Anything weaker (require,
+            // prefer, none) would accept a server in the middle.
+            let sslmode = parsed
+                .query_pairs()
+                .find(|(k, _)| k == "sslmode")
+                .map(|(_, v)| v.into_owned());
+            if self.mode == Mode::Production && sslmode.as_deref() != Some("verify-full") {
+                return Err(ConfigError::invalid(
+                    "database.url",
+                    format!(
+                        "production mode needs sslmode=verify-full (with sslrootcert=<CA bundle>), not {}",
+                        sslmode.as_deref().unwrap_or("no sslmode")
+                    ),
+                ));
+            }
         } else if self.mode == Mode::Production {
             return Err(ConfigError::invalid(
                 "database.url",

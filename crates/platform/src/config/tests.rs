@@ -103,6 +103,16 @@ fn validation_rejects_inconsistent_values() {
         .unwrap_err()
         .to_string();
     assert!(msg.contains("database.url"), "{msg}");
+    for weak in [
+        "postgres://db/p360",
+        "postgres://db/p360?sslmode=require",
+        "postgres://db/p360?sslmode=verify-ca",
+    ] {
+        let msg = load(&[("P360_MODE", "production"), ("P360_DATABASE__URL", weak)])
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("sslmode=verify-full"), "{weak}: {msg}");
+    }
     let msg = load(&[("P360_DATABASE__URL", "mysql://x")])
         .unwrap_err()
         .to_string();
