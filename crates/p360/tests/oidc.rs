@@ -207,3 +207,55 @@ async fn jwks_refresh_is_rate_limited_and_survives_an_outage() {
     jwks.server.abort();
     assert_eq!(p.get("/v1/me", &token_a).await.0, 200);
 }
+
+#[tokio::test]
+async fn a_key_the_issuer_removed_stops_verifying_and_an_empty_answer_wipes_nothing() {
+    let key_a_dir = TempDir::new("key-a");
+    let key_b_dir = TempDir::new("key-b");
+    let a = tenancy::auth::dev::DevIssuer::load_or_create(key_a_dir.path()).unwrap();
+    let b = tenancy::auth::dev::DevIssuer::load_or_create(key_b_dir.path()).unwrap();
+    let jwks = jwks_server(a.jwks()).await;
+    let iss = jwks.issuer.clone();
+    let p = Platform::start_with(move |c| {
+        c.auth.issuers = vec![external_issuer(&iss)];
+        c.auth.jwks_max_age_secs = 1;
+    })
+    .await;
+    p.tenant("acme").await;
+    let claims = |sub: &str| {
+        let now = jsonwebtoken::get_current_timestamp();
+        json!({
+            "iss": jwks.issuer, "aud": AUDIENCE, "sub": sub, "exp": now + 600, "iat": now,
+            "https://p360.example/tenant": "acme", "https://p360.example/roles": ["viewer"],
+        })
+    };
+    let token_a = a.sign(&claims("user-a")).unwrap();
+    assert_eq!(p.get("/v1/me", &token_a).await.0, 200);
+    assert_eq!(jwks.fetches.load(Ordering::SeqCst), 1);
+
+    // The issuer answers with no key at all (a broken deploy of theirs):
+    // once the keys are stale they are refetched, and the empty answer
+    // leaves key A in place.
+    // (A new token each time: a verified token's principal is cached for up
+    // to 30 s, which adds to the keys' maximum age.)
+    *jwks.keys.lock().unwrap() = json!({"keys": []});
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let token_a2 = a.sign(&claims("user-a2")).unwrap();
+    assert_eq!(p.get("/v1/me", &token_a2).await.0, 200);
+    assert_eq!(
+        jwks.fetches.load(Ordering::SeqCst),
+        2,
+        "stale keys are refetched"
+    );
+
+    // The issuer removes key A (rotated to B): within the maximum age, a
+    // token signed with A is refused although its kid is cached, and B
+    // verifies.
+    *jwks.keys.lock().unwrap() = b.jwks();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let token_a3 = a.sign(&claims("user-a3")).unwrap();
+    let (s, body) = p.get("/v1/me", &token_a3).await;
+    assert_eq!(s, 401, "a removed key is no longer trusted: {body}");
+    let token_b = b.sign(&claims("user-b")).unwrap();
+    assert_eq!(p.get("/v1/me", &token_b).await.0, 200);
+}

@@ -14,6 +14,10 @@ pub struct AuthConfig {
     pub dev_issuer: Option<bool>,
     /// Clock leeway for `exp` and `nbf`.
     pub leeway_secs: u64,
+    /// Oldest an issuer's JWKS may be before a token makes it refetched: a
+    /// key the issuer removed stops being trusted within this time (while
+    /// the issuer answers; an empty or failed answer keeps the cached keys).
+    pub jwks_max_age_secs: u64,
 }
 
 /// One trusted OIDC issuer (`[[auth.issuers]]`).
@@ -49,6 +53,7 @@ impl Default for AuthConfig {
             issuers: Vec::new(),
             dev_issuer: None,
             leeway_secs: 30,
+            jwks_max_age_secs: 300,
         }
     }
 }
@@ -66,6 +71,12 @@ impl Section for AuthConfig {
             return Err(ConfigError::invalid(
                 "auth.dev_issuer",
                 "the development issuer cannot run in production mode",
+            ));
+        }
+        if self.jwks_max_age_secs < 60 && platform.mode == Mode::Production {
+            return Err(ConfigError::invalid(
+                "auth.jwks_max_age_secs",
+                "at least 60 in production (every refetch waits on the issuer)",
             ));
         }
         let mut names = std::collections::HashSet::new();

@@ -50,7 +50,10 @@ impl AuthService {
         let mut issuers: Vec<Issuer> = config
             .issuers
             .iter()
-            .map(|c| Issuer::new(c.clone(), KeySource::Remote(c.jwks_url.clone())))
+            .map(|c| {
+                Issuer::new(c.clone(), KeySource::Remote(c.jwks_url.clone()))
+                    .with_max_age(std::time::Duration::from_secs(config.jwks_max_age_secs))
+            })
             .collect();
         let dev = if config.dev_issuer_enabled(platform.mode) {
             let d = dev::DevIssuer::load_or_create(&platform.data_dir)?;

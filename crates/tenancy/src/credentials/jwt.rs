@@ -4,8 +4,11 @@
 //! Only RS256 and ES256, and only the algorithm the issuer's key declares (or
 //! implies: RSA -> RS256, P-256 -> ES256), so `alg: none`, HMAC signed with a
 //! public key and algorithm confusion all fail before any signature check.
-//! An unknown `kid` refreshes the JWKS at most once a minute; a JWKS endpoint
-//! that is down keeps the keys already cached.
+//! An unknown `kid` refreshes the JWKS at most once a minute, and keys older
+//! than `auth.jwks_max_age_secs` are refetched before they verify a token, so
+//! a key the issuer removed stops being trusted within that time. A JWKS
+//! endpoint that is down, or answers with no usable key, keeps the keys
+//! already cached.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -49,6 +52,8 @@ struct Cache {
     /// Keys without a `kid`, tried when the token has none.
     anonymous: Vec<(DecodingKey, Algorithm)>,
     last_fetch: Option<Instant>,
+    /// When the keys in use were fetched (None: never, or static keys).
+    fetched_keys: Option<Instant>,
     jwks_url: Option<String>,
 }
 
@@ -58,6 +63,7 @@ pub struct Issuer {
     source_remote: bool,
     cache: Mutex<Cache>,
     refresh: tokio::sync::Mutex<()>,
+    max_age: Duration,
 }
 
 /// The claims of a verified token that the platform uses.
@@ -88,15 +94,24 @@ impl Issuer {
                 keys: HashMap::new(),
                 anonymous: Vec::new(),
                 last_fetch: None,
+                fetched_keys: None,
                 jwks_url,
             }),
             refresh: tokio::sync::Mutex::new(()),
+            max_age: Duration::from_secs(300),
         };
         issuer.install_keys(&keys);
         issuer
     }
 
-    fn install_keys(&self, keys: &[Jwk]) {
+    /// How old the fetched keys may get before a token makes them refetched.
+    pub fn with_max_age(mut self, max_age: Duration) -> Issuer {
+        self.max_age = max_age;
+        self
+    }
+
+    /// Install `keys`; how many were usable. None usable: the cached keys stay.
+    fn install_keys(&self, keys: &[Jwk]) -> usize {
         let mut cache = self.cache.lock().expect("jwks cache lock");
         let mut by_kid = HashMap::new();
         let mut anonymous = Vec::new();
@@ -114,8 +129,23 @@ impl Issuer {
                 None => anonymous.push((key, alg)),
             }
         }
-        cache.keys = by_kid;
-        cache.anonymous = anonymous;
+        let usable = by_kid.len() + anonymous.len();
+        if usable > 0 {
+            cache.keys = by_kid;
+            cache.anonymous = anonymous;
+        }
+        usable
+    }
+
+    /// Whether the fetched keys are older than the maximum age.
+    fn stale(&self) -> bool {
+        self.source_remote
+            && self
+                .cache
+                .lock()
+                .expect("jwks cache lock")
+                .fetched_keys
+                .is_some_and(|t| t.elapsed() >= self.max_age)
     }
 
     fn lookup(&self, kid: Option<&str>) -> Option<Vec<(DecodingKey, Algorithm)>> {
@@ -128,18 +158,38 @@ impl Issuer {
         }
     }
 
-    /// Fetch the JWKS unless it was fetched less than a minute ago. Failures keep the cached keys.
-    async fn refresh(&self, http: &reqwest::Client) {
+    /// Fetch the JWKS unless it was fetched less than a minute ago (or, for
+    /// stale keys, unless another caller just refetched them). Failures and
+    /// answers without a usable key keep the cached keys.
+    async fn refresh(&self, http: &reqwest::Client, stale: bool) {
         if !self.source_remote {
             return;
         }
-        let _guard = self.refresh.lock().await;
+        // Stale keys still verify while one caller refetches them: the others
+        // do not queue behind an issuer that is slow or down.
+        let _guard = if stale {
+            match self.refresh.try_lock() {
+                Ok(g) => g,
+                Err(_) => return,
+            }
+        } else {
+            self.refresh.lock().await
+        };
         let url = {
             let cache = self.cache.lock().expect("jwks cache lock");
-            if cache
-                .last_fetch
-                .is_some_and(|t| t.elapsed() < REFRESH_INTERVAL)
-            {
+            let since_try = cache.last_fetch.map(|t| t.elapsed());
+            // Unknown kid: at most once a minute. Stale keys: unless another
+            // caller just refetched them, and at most once per maximum age
+            // (or minute) while the issuer fails.
+            let skip = if stale {
+                cache
+                    .fetched_keys
+                    .is_some_and(|t| t.elapsed() < self.max_age)
+                    || since_try.is_some_and(|d| d < self.max_age.min(REFRESH_INTERVAL))
+            } else {
+                since_try.is_some_and(|d| d < REFRESH_INTERVAL)
+            };
+            if skip {
                 return;
             }
             cache.jwks_url.clone()
@@ -150,9 +200,15 @@ impl Issuer {
         }
         match fetch_keys(http, &self.config.issuer, url).await {
             Ok((url, keys)) => {
-                tracing::info!(issuer = %self.config.name, keys = keys.len(), "JWKS refreshed");
-                self.install_keys(&keys);
-                self.cache.lock().expect("jwks cache lock").jwks_url = Some(url);
+                let usable = self.install_keys(&keys);
+                let mut cache = self.cache.lock().expect("jwks cache lock");
+                cache.jwks_url = Some(url);
+                if usable > 0 {
+                    cache.fetched_keys = Some(Instant::now());
+                    tracing::info!(issuer = %self.config.name, keys = usable, "JWKS refreshed");
+                } else {
+                    tracing::warn!(issuer = %self.config.name, "JWKS answer has no usable key; keeping cached keys");
+                }
             }
             Err(e) => {
                 tracing::warn!(issuer = %self.config.name, error = %e, "JWKS refresh failed; keeping cached keys");
@@ -172,10 +228,13 @@ impl Issuer {
             return Err(TokenError::Algorithm);
         }
         let kid = header.kid.as_deref();
+        if self.stale() {
+            self.refresh(http, true).await;
+        }
         let keys = match self.lookup(kid) {
             Some(k) => k,
             None => {
-                self.refresh(http).await;
+                self.refresh(http, false).await;
                 self.lookup(kid).ok_or(TokenError::UnknownKey)?
             }
         };
