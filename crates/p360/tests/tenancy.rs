@@ -460,3 +460,125 @@ async fn revocation_reaches_every_instance() {
     }
     other.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn staff_access_follows_the_identity_provider_and_platform_admins_can_remove_it() {
+    let p = Platform::start().await;
+    p.tenant("acme").await;
+    let admin = p.admin();
+    // Dana signs in as ad_ops, then the identity provider takes the role away.
+    let dana_ops = p.token("ad_ops", None, "dana@agency.test");
+    let (s, me) = p.get("/v1/me", &dana_ops).await;
+    assert_eq!(
+        (s.as_u16(), me["role"].as_str()),
+        (200, Some("ad_ops")),
+        "{me}"
+    );
+    let dana_id = me["id"].as_str().unwrap().to_string();
+    let no_role = p
+        .dev
+        .sign(&json!({
+            "iss": "p360-dev", "aud": "p360-api", "sub": "dev|dana@agency.test",
+            "email": "dana@agency.test", "iat": now(), "exp": now() + 600,
+        }))
+        .unwrap();
+    let (s, body) = p.get("/v1/me", &no_role).await;
+    assert_eq!(s, 403, "a staff token without a staff role: {body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("staff role"),
+        "{body}"
+    );
+    // A changed role at sign-in is the new role, audited.
+    let dana_analyst = p.token("analyst", None, "dana@agency.test");
+    let (s, me) = p.get("/v1/me", &dana_analyst).await;
+    assert_eq!(
+        (s.as_u16(), me["role"].as_str()),
+        (200, Some("analyst")),
+        "{me}"
+    );
+    let (_, events) = p
+        .get(
+            &format!("/v1/audit-events?scope=platform&target_id={dana_id}"),
+            &admin,
+        )
+        .await;
+    let actions: Vec<&str> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"user.access_refused"), "{events}");
+    assert!(actions.contains(&"user.role_changed"), "{events}");
+
+    // Only platform admins deactivate staff, not staff themselves.
+    let path = format!("/v1/staff/{dana_id}/status");
+    let (s, _) = p
+        .call(
+            Method::PUT,
+            &path,
+            Some(&dana_analyst),
+            Some(json!({"status": "deactivated"})),
+        )
+        .await;
+    assert_eq!(s, 403);
+    let manager = p.token("account_manager", None, "am@agency.test");
+    let (s, _) = p
+        .call(
+            Method::PUT,
+            &path,
+            Some(&manager),
+            Some(json!({"status": "deactivated"})),
+        )
+        .await;
+    assert_eq!(s, 403);
+    // Deactivation takes effect at once, even for a sign-in cached a moment ago.
+    assert_eq!(p.get("/v1/me", &dana_analyst).await.0, 200);
+    let (s, body) = p
+        .call(
+            Method::PUT,
+            &path,
+            Some(&admin),
+            Some(json!({"status": "deactivated"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = p.get("/v1/me", &dana_analyst).await;
+    assert_eq!(s, 403, "{body}");
+    // A fresh token from the identity provider does not bring her back.
+    let again = p.token("ad_ops", None, "dana@agency.test");
+    assert_eq!(p.get("/v1/me", &again).await.0, 403);
+    // Customers are not staff; nobody deactivates themselves.
+    let customer = p.token("viewer", Some("acme"), "v@acme.test");
+    let (_, c) = p.get("/v1/me", &customer).await;
+    let (s, body) = p
+        .call(
+            Method::PUT,
+            &format!("/v1/staff/{}/status", c["id"].as_str().unwrap()),
+            Some(&admin),
+            Some(json!({"status": "deactivated"})),
+        )
+        .await;
+    assert_eq!(s, 422, "{body}");
+    let (_, me) = p.get("/v1/me", &admin).await;
+    let (s, _) = p
+        .call(
+            Method::PUT,
+            &format!("/v1/staff/{}/status", me["id"].as_str().unwrap()),
+            Some(&admin),
+            Some(json!({"status": "deactivated"})),
+        )
+        .await;
+    assert_eq!(s, 409);
+    // Reactivated, she signs in again.
+    let (s, _) = p
+        .call(
+            Method::PUT,
+            &path,
+            Some(&admin),
+            Some(json!({"status": "active"})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(p.get("/v1/me", &again).await.0, 200);
+}

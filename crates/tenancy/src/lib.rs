@@ -38,6 +38,7 @@ pub fn routes() -> ApiRoutes {
         .routes(routes!(users::api::list, users::api::invite))
         .routes(routes!(users::api::update))
         .routes(routes!(users::api::assign))
+        .routes(routes!(users::api::set_staff_status))
         .routes(routes!(api_keys::api::create, api_keys::api::list))
         .routes(routes!(api_keys::api::get, api_keys::api::revoke))
         .routes(routes!(audit::api::list))

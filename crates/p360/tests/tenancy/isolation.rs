@@ -189,6 +189,7 @@ async fn every_route_with_an_object_id_hides_other_tenants_objects() {
     let objects: Vec<(&str, String)> = vec![
         ("/v1/api-keys/{id}", id(&key)),
         ("/v1/users/{id}", id(&user)),
+        ("/v1/staff/{id}", id(&user)),
         ("/v1/advertisers/{id}", id(&adv)),
         ("/v1/insertion-orders/{id}", id(&io)),
         ("/v1/campaigns/{id}", id(&campaign)),
@@ -199,7 +200,11 @@ async fn every_route_with_an_object_id_hides_other_tenants_objects() {
         ("/creatives/{name}", id(&creative)),
     ];
     // Routes for staff only: customers are refused before any lookup.
-    let staff_only = ["/v1/users/{id}/tenants", "/v1/jobs/{id}/retry"];
+    let staff_only = [
+        "/v1/users/{id}/tenants",
+        "/v1/jobs/{id}/retry",
+        "/v1/staff/{id}/status",
+    ];
     // What acme sees of each object before globex tries anything. The user
     // has no route of its own: it is read from the list.
     let mut reads: Vec<String> = objects
@@ -208,6 +213,7 @@ async fn every_route_with_an_object_id_hides_other_tenants_objects() {
             prefix.starts_with("/v1/")
                 && !prefix.starts_with("/v1/jobs")
                 && !prefix.starts_with("/v1/users")
+                && !prefix.starts_with("/v1/staff")
         })
         .map(|(prefix, id)| prefix.replace("{id}", id))
         .collect();
@@ -245,6 +251,8 @@ async fn every_route_with_an_object_id_hides_other_tenants_objects() {
                 Some(other)
             } else if path.ends_with("/tenants") {
                 Some(json!({"tenants": ["globex"]}))
+            } else if path.starts_with("/v1/staff") {
+                Some(json!({"status": "deactivated"}))
             } else if path.starts_with("/v1/users") {
                 Some(json!({"role": "customer_admin"}))
             } else if matches!(method, Method::PATCH) {

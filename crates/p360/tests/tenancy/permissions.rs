@@ -43,6 +43,7 @@ const TABLE: &[(&str, [bool; 8])] = &[
     ("users_invite",                      [Y, N, N, N, N,  Y, N, N]),
     ("users_update",                      [Y, N, N, N, N,  Y, N, N]),
     ("users_assign_tenants",              [Y, N, N, N, N,  N, N, N]),
+    ("staff_set_status",                  [Y, N, N, N, N,  N, N, N]),
     // API keys: the agency's campaign staff may look, admins manage.
     ("api_keys_list",                     [Y, Y, Y, N, N,  Y, N, N]),
     ("api_keys_get",                      [Y, Y, Y, N, N,  Y, N, N]),
@@ -225,7 +226,8 @@ async fn objects(p: &Platform) -> Objects {
     let staff = me["id"].as_str().unwrap().to_string();
     Objects {
         ids: vec![
-            ("/v1/users/{id}/tenants", staff),
+            ("/v1/users/{id}/tenants", staff.clone()),
+            ("/v1/staff/{id}/status", staff),
             ("/v1/users/{id}", user),
             ("/v1/api-keys/{id}", key),
             ("/v1/advertisers/{id}", advertiser.clone()),
@@ -300,6 +302,7 @@ fn body(op: &str, variant: &str, o: &Objects) -> Body {
         "users_invite" => json!({"email": "", "role": "viewer"}),
         "users_update" => json!({"role": "viewer"}),
         "users_assign_tenants" => json!({"tenants": ["acme"]}),
+        "staff_set_status" => json!({"status": "placeholder"}),
         "api_keys_create" => json!({"name": "", "role": "viewer"}),
         "advertisers_create" => json!({"name": "", "domain": "a.example", "currency": "USD"}),
         "insertion_orders_create" => io_body(&o.advertiser, ""),

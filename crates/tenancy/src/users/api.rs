@@ -12,7 +12,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{
-    Assignments, Invitation, User, UserPatch, UserStatus, customer_role, email_is_plausible, store,
+    Assignments, Invitation, StaffStatus, User, UserPatch, UserStatus, customer_role,
+    email_is_plausible, store,
 };
 use crate::audit::{self, NewEvent, Outcome};
 use crate::cache::{Invalidation, PrincipalCache};
@@ -248,4 +249,75 @@ pub async fn assign(
         .commit_change(tx, Invalidation::Actor(id.0))
         .await?;
     Ok(Json(slugs))
+}
+
+/// Deactivate (or reactivate) a staff member (platform admins). Takes effect
+/// on every instance at once: their cached sign-ins and the API keys they
+/// created stop with them.
+#[utoipa::path(put, path = "/v1/staff/{id}/status", tag = "tenancy", operation_id = "staff_set_status",
+    request_body = StaffStatus, params(("id" = Uuid, Path)),
+    responses((status = 200, body = StaffStatus), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn set_staff_status(
+    principal: Principal,
+    State(state): State<AppState>,
+    Extension(sessions): Extension<Arc<PrincipalCache>>,
+    Path(id): Path<UserId>,
+    Json(body): Json<StaffStatus>,
+) -> Result<Json<StaffStatus>, ApiError> {
+    principal.require(Permission::StaffManage)?;
+    let all = principal
+        .all_tenants()
+        .ok_or_else(|| forbidden("only platform admins deactivate staff"))?;
+    let status = match body.status.as_str() {
+        "active" => UserStatus::Active,
+        "deactivated" => UserStatus::Deactivated,
+        _ => {
+            return Err(Problem::validation(vec![FieldError::new(
+                "status",
+                "invalid_value",
+                "active or deactivated",
+            )])
+            .into());
+        }
+    };
+    if principal.person == Some(id) && status == UserStatus::Deactivated {
+        return Err(Problem::conflict("you cannot deactivate yourself").into());
+    }
+    let mut tx = ScopedTx::all(&state.pool, all).await?;
+    match store::lock_kind(&mut tx, id).await?.as_deref() {
+        None => return Err(Problem::not_found().into()),
+        Some("staff") => {}
+        Some(_) => {
+            return Err(Problem::validation(vec![FieldError::new(
+                "id",
+                "not_staff",
+                "customers are deactivated by their tenant's admins (PATCH /v1/users/{id})",
+            )])
+            .into());
+        }
+    }
+    let before = store::set_staff_status(&mut tx, id, status).await?;
+    audit::record(
+        &mut tx,
+        &principal.actor,
+        &principal.meta,
+        NewEvent {
+            tenant: None,
+            action: match status {
+                UserStatus::Deactivated => "user.deactivated",
+                _ => "user.reactivated",
+            },
+            target_type: "user",
+            target_id: Some(id.to_string()),
+            changes: serde_json::json!({"before": {"status": before}, "after": {"status": status}}),
+            outcome: Outcome::Success,
+        },
+    )
+    .await?;
+    sessions
+        .commit_change(tx, Invalidation::Actor(id.0))
+        .await?;
+    Ok(Json(StaffStatus {
+        status: body.status,
+    }))
 }

@@ -60,6 +60,13 @@ pub struct UserPatch {
     pub status: Option<String>,
 }
 
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StaffStatus {
+    /// `active` or `deactivated`.
+    pub status: String,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Assignments {

@@ -48,13 +48,34 @@ async fn resolve_once(
                 return Err(forbidden("this account is deactivated").into());
             }
             let mut role = Role::parse(&known.role).ok_or_else(|| forbidden("unknown role"))?;
-            if role.kind() == UserKind::Staff
-                && let Some(claimed) = token_role(token)
-                && claimed != role
-                && claimed.kind() == UserKind::Staff
-            {
-                store::set_role(&mut tx, known.id, claimed.as_str()).await?;
-                role = claimed;
+            // Staff roles come from the identity provider at every sign-in:
+            // a token without one removes access, another one changes it.
+            if role.kind() == UserKind::Staff {
+                match token_role(token).filter(|c| c.kind() == UserKind::Staff) {
+                    Some(claimed) if claimed != role => {
+                        store::set_role(&mut tx, known.id, claimed.as_str()).await?;
+                        record_staff(
+                            &mut tx,
+                            known.id,
+                            "user.role_changed",
+                            role,
+                            Some(claimed),
+                            &meta,
+                        )
+                        .await?;
+                        role = claimed;
+                    }
+                    Some(_) => {}
+                    None => {
+                        record_staff(&mut tx, known.id, "user.access_refused", role, None, &meta)
+                            .await?;
+                        tx.commit().await?;
+                        return Err(forbidden(
+                            "the token carries no P360 staff role: staff access is granted by the identity provider at every sign-in",
+                        )
+                        .into());
+                    }
+                }
             }
             (known.id, known.tenant_id, role, known.email)
         }
@@ -145,6 +166,41 @@ fn provision_race(e: sqlx::Error) -> AuthRejection {
     } else {
         e.into()
     }
+}
+
+/// A staff member's role as the identity provider last said it, in the
+/// platform's audit chain.
+async fn record_staff(
+    conn: &mut PgConnection,
+    id: UserId,
+    action: &'static str,
+    before: Role,
+    after: Option<Role>,
+    meta: &RequestMeta,
+) -> Result<(), sqlx::Error> {
+    audit::record(
+        conn,
+        &Actor::User(id),
+        meta,
+        NewEvent {
+            tenant: None,
+            action,
+            target_type: "user",
+            target_id: Some(id.to_string()),
+            changes: serde_json::json!({
+                "before": {"role": before.as_str()},
+                "after": {"role": after.map(|r| r.as_str())},
+                "reason": "the identity provider's token at sign-in",
+            }),
+            outcome: if after.is_some() {
+                Outcome::Success
+            } else {
+                Outcome::Denied
+            },
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 async fn record_provisioned(

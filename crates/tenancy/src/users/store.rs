@@ -265,3 +265,21 @@ pub async fn replace_assignments(
     .await?;
     Ok(())
 }
+
+/// Set a staff member's status; the status before.
+pub async fn set_staff_status(
+    conn: &mut PgConnection,
+    id: UserId,
+    status: UserStatus,
+) -> Result<UserStatus, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"UPDATE users u SET status = $2
+           FROM (SELECT status FROM users WHERE id = $1) AS before
+           WHERE u.id = $1 AND u.kind = 'staff'
+           RETURNING before.status AS "status: UserStatus""#,
+        id as UserId,
+        status as UserStatus
+    )
+    .fetch_one(conn)
+    .await
+}
