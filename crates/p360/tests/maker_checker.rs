@@ -293,3 +293,22 @@ async fn api_keys_stop_at_once_with_their_deactivated_creator() {
     let (_, bob_key) = a.key(&a.bob, "bob-automation").await;
     assert_eq!(a.p.get("/v1/campaigns", &bob_key).await.0, 200);
 }
+
+#[tokio::test]
+async fn a_maker_recorded_as_a_key_before_the_upgrade_is_its_creator() {
+    let a = acme().await;
+    let (key_id, _) = a.key(&a.alice, "alice-automation").await;
+    let id = a.campaign(&a.marketer, "Launch").await;
+    assert_eq!(a.act(&a.marketer, &id, "submit").await.0, 200);
+    // What an earlier version recorded when Alice submitted with her key.
+    sqlx::query("UPDATE campaigns SET submitted_by = 'api_key:' || $1 WHERE id = $2::uuid")
+        .bind(&key_id)
+        .bind(&id)
+        .execute(&a.p.db.pool)
+        .await
+        .unwrap();
+    let (s, body) = a.act(&a.alice, &id, "approve").await;
+    assert_eq!(s, 403, "{body}");
+    let (s, c) = a.act(&a.bob, &id, "approve").await;
+    assert_eq!((s, c["status"].as_str()), (200, Some("approved")), "{c}");
+}

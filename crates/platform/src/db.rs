@@ -198,11 +198,6 @@ pub const MIGRATION_CLASSES: &[(i64, MigrationClass, &str)] = &[
         MigrationClass::Contract,
         "drops campaigns.activation, which the previous version writes",
     ),
-    (
-        20261203000016,
-        MigrationClass::Expand,
-        "rewrites pending makers from api_key:<id> to the key's user:<id>; the previous version reads either",
-    ),
 ];
 
 /// The class of migration `version`, if declared.

@@ -206,8 +206,11 @@ pub async fn transition(
         return Err(refused(Refused::NoPerson));
     }
     let me = by.maker_ref();
-    workflow::check_transition(before.status, action, before.submitted_by.as_deref(), &me)
-        .map_err(refused)?;
+    let maker = match before.submitted_by.as_deref() {
+        Some(recorded) => Some(tenancy::api_keys::maker_as_person(tx, recorded).await?),
+        None => None,
+    };
+    workflow::check_transition(before.status, action, maker.as_deref(), &me).map_err(refused)?;
     let after = store::transition(tx, id, action, &me, reason.as_deref()).await?;
     record(tx, by, action.event(), Some(&before), &after).await?;
     Ok(after)

@@ -106,3 +106,22 @@ pub async fn authenticate(
         meta,
     })
 }
+
+/// A recorded maker (`submitted_by`) as a person: `api_key:<id>`, recorded
+/// before makers were people, is the user who created that key; anything
+/// else is returned as it is.
+pub async fn maker_as_person(
+    tx: &mut crate::scope::TenantTx,
+    recorded: &str,
+) -> Result<String, sqlx::Error> {
+    let key = recorded
+        .strip_prefix("api_key:")
+        .and_then(|id| id.parse::<uuid::Uuid>().ok());
+    match key {
+        Some(id) => Ok(match store::creator(tx, ApiKeyId(id)).await? {
+            Some(user) => format!("user:{user}"),
+            None => recorded.to_string(),
+        }),
+        None => Ok(recorded.to_string()),
+    }
+}

@@ -119,3 +119,16 @@ pub async fn revoke(tx: &mut TenantTx, id: ApiKeyId) -> Result<Option<ApiKey>, s
     .fetch_optional(tx.conn())
     .await
 }
+
+/// The user who created key `id` in this tenant (None: no such key, or no user made it).
+pub async fn creator(tx: &mut TenantTx, id: ApiKeyId) -> Result<Option<UserId>, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query_scalar!(
+        r#"SELECT created_by AS "created_by: UserId" FROM api_keys WHERE id = $1 AND tenant_id = $2"#,
+        id as ApiKeyId,
+        tenant as TenantId
+    )
+    .fetch_optional(tx.conn())
+    .await
+    .map(Option::flatten)
+}
