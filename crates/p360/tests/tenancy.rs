@@ -248,7 +248,7 @@ async fn deactivated_users_are_refused_and_invitations_are_joined() {
         .dev
         .sign(&json!({
             "iss": "p360-dev", "aud": "p360-api", "sub": "idp|ann", "email": "ann@acme.test",
-            "iat": now(), "exp": now() + 600,
+            "email_verified": true, "iat": now(), "exp": now() + 600,
         }))
         .unwrap();
     let (s, me) = p.get("/v1/me", &ann).await;
@@ -581,4 +581,92 @@ async fn staff_access_follows_the_identity_provider_and_platform_admins_can_remo
         .await;
     assert_eq!(s, 200);
     assert_eq!(p.get("/v1/me", &again).await.0, 200);
+}
+
+#[tokio::test]
+async fn invitations_need_a_verified_address_expire_and_can_be_revoked() {
+    let p = Platform::start().await;
+    p.tenant("acme").await;
+    let admin = p.token("customer_admin", Some("acme"), "admin@acme.test");
+    let invite = |email: &'static str| {
+        let (p, admin) = (&p, admin.clone());
+        async move {
+            let (s, invited) = p
+                .post("/v1/users", &admin, json!({"email": email, "role": "customer_admin"}))
+                .await;
+            assert_eq!(s, 201, "{invited}");
+            invited["id"].as_str().unwrap().to_string()
+        }
+    };
+    let sign = |sub: &str, claims: Value| {
+        let mut c = json!({
+            "iss": "p360-dev", "aud": "p360-api", "sub": sub,
+            "iat": now(), "exp": now() + 600,
+        });
+        c.as_object_mut()
+            .unwrap()
+            .extend(claims.as_object().unwrap().clone());
+        p.dev.sign(&c).unwrap()
+    };
+
+    // An address the issuer did not verify cannot take an admin invitation.
+    invite("eve@acme.test").await;
+    let unverified = sign("idp|eve", json!({"email": "eve@acme.test"}));
+    let (s, body) = p.get("/v1/me", &unverified).await;
+    assert_eq!(s, 403, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("verified"), "{body}");
+    let said_false = sign("idp|eve", json!({"email": "eve@acme.test", "email_verified": false}));
+    assert_eq!(p.get("/v1/me", &said_false).await.0, 403);
+    // A preferred_username that looks like the address is not an address.
+    let username = sign(
+        "idp|mallory",
+        json!({"preferred_username": "eve@acme.test", "email_verified": true}),
+    );
+    assert_eq!(p.get("/v1/me", &username).await.0, 403);
+    // Verified, it is accepted (Cognito sends the flag as a string).
+    let verified = sign("idp|eve", json!({"email": "eve@acme.test", "email_verified": "true"}));
+    let (s, me) = p.get("/v1/me", &verified).await;
+    assert_eq!((s.as_u16(), me["role"].as_str()), (200, Some("customer_admin")), "{me}");
+
+    // An invitation older than auth.invitation_ttl_days (7) is refused.
+    let old = invite("olga@acme.test").await;
+    sqlx::query("UPDATE users SET created_at = now() - interval '8 days' WHERE id = $1::uuid")
+        .bind(&old)
+        .execute(&p.db.pool)
+        .await
+        .unwrap();
+    let olga = sign("idp|olga", json!({"email": "olga@acme.test", "email_verified": true}));
+    let (s, body) = p.get("/v1/me", &olga).await;
+    assert_eq!(s, 403, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("expired"), "{body}");
+
+    // Listed until revoked; a revoked invitation cannot be accepted.
+    let pat = invite("pat@acme.test").await;
+    let (_, users) = p.get("/v1/users", &admin).await;
+    assert!(users.to_string().contains("pat@acme.test"), "{users}");
+    let marketer = p.token("marketer", Some("acme"), "m@acme.test");
+    let (s, _) = p
+        .call(Method::DELETE, &format!("/v1/users/{pat}"), Some(&marketer), None)
+        .await;
+    assert_eq!(s, 403, "marketers do not manage users");
+    let (s, body) = p
+        .call(Method::DELETE, &format!("/v1/users/{pat}"), Some(&admin), None)
+        .await;
+    assert_eq!(s, 204, "{body}");
+    let pat_token = sign("idp|pat", json!({"email": "pat@acme.test", "email_verified": true}));
+    assert_eq!(p.get("/v1/me", &pat_token).await.0, 403);
+    let (_, events) = p
+        .get("/v1/audit-events?action=user.invitation_revoked", &admin)
+        .await;
+    assert_eq!(events["items"].as_array().unwrap().len(), 1, "{events}");
+    // An accepted invitation is an account: deactivate it instead.
+    let (s, body) = p
+        .call(
+            Method::DELETE,
+            &format!("/v1/users/{}", me["id"].as_str().unwrap()),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, 409, "{body}");
 }

@@ -18,6 +18,8 @@ pub struct AuthConfig {
     /// key the issuer removed stops being trusted within this time (while
     /// the issuer answers; an empty or failed answer keeps the cached keys).
     pub jwks_max_age_secs: u64,
+    /// Days an invitation can be accepted in.
+    pub invitation_ttl_days: u32,
 }
 
 /// One trusted OIDC issuer (`[[auth.issuers]]`).
@@ -54,6 +56,7 @@ impl Default for AuthConfig {
             dev_issuer: None,
             leeway_secs: 30,
             jwks_max_age_secs: 300,
+            invitation_ttl_days: 7,
         }
     }
 }
@@ -77,6 +80,12 @@ impl Section for AuthConfig {
             return Err(ConfigError::invalid(
                 "auth.jwks_max_age_secs",
                 "at least 60 in production (every refetch waits on the issuer)",
+            ));
+        }
+        if self.invitation_ttl_days == 0 || self.invitation_ttl_days > 90 {
+            return Err(ConfigError::invalid(
+                "auth.invitation_ttl_days",
+                "1 to 90 days",
             ));
         }
         let mut names = std::collections::HashSet::new();

@@ -36,7 +36,7 @@ pub fn routes() -> ApiRoutes {
         .routes(routes!(tenants::api::create, tenants::api::list))
         .routes(routes!(users::api::me))
         .routes(routes!(users::api::list, users::api::invite))
-        .routes(routes!(users::api::update))
+        .routes(routes!(users::api::update, users::api::revoke_invitation))
         .routes(routes!(users::api::assign))
         .routes(routes!(users::api::set_staff_status))
         .routes(routes!(api_keys::api::create, api_keys::api::list))

@@ -42,6 +42,7 @@ const TABLE: &[(&str, [bool; 8])] = &[
     ("users_list",                        [Y, Y, Y, N, Y,  Y, Y, N]),
     ("users_invite",                      [Y, N, N, N, N,  Y, N, N]),
     ("users_update",                      [Y, N, N, N, N,  Y, N, N]),
+    ("users_revoke_invitation",           [Y, N, N, N, N,  Y, N, N]),
     ("users_assign_tenants",              [Y, N, N, N, N,  N, N, N]),
     ("staff_set_status",                  [Y, N, N, N, N,  N, N, N]),
     // API keys: the agency's campaign staff may look, admins manage.

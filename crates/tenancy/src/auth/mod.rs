@@ -38,6 +38,7 @@ pub struct AuthService {
     dev: Option<dev::DevIssuer>,
     http: reqwest::Client,
     leeway: u64,
+    invitation_ttl_days: u32,
 }
 
 impl AuthService {
@@ -78,6 +79,7 @@ impl AuthService {
             dev,
             http,
             leeway: config.leeway_secs,
+            invitation_ttl_days: config.invitation_ttl_days,
         }))
     }
 
@@ -114,7 +116,8 @@ impl AuthService {
                 .map_err(|e| AuthRejection::Unauthorized(Unauthorized::invalid(e.to_string())))?;
             let exp = verified.expires_at;
             (
-                users::provision::resolve(&self.pool, &verified, meta).await?,
+                users::provision::resolve(&self.pool, &verified, meta, self.invitation_ttl_days)
+                    .await?,
                 Some(exp),
             )
         };

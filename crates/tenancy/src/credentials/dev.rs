@@ -92,6 +92,7 @@ impl DevIssuer {
             "aud": AUDIENCE,
             "sub": format!("dev|{}", claims.email),
             "email": claims.email,
+            "email_verified": true,
             "name": claims.email.split('@').next().unwrap_or_default(),
             ROLES_CLAIM: [claims.role],
             "iat": now,

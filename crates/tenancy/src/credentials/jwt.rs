@@ -73,6 +73,9 @@ pub struct VerifiedToken {
     pub subject: String,
     pub kind: IssuerKind,
     pub email: Option<String>,
+    /// Whether the issuer verified `email` (`email_verified`): only then may
+    /// the address accept an invitation.
+    pub email_verified: bool,
     pub name: Option<String>,
     pub tenant: Option<String>,
     pub roles: Vec<String>,
@@ -283,7 +286,15 @@ impl Issuer {
             issuer: self.config.issuer.clone(),
             subject: text("sub").unwrap_or_default(),
             kind: self.config.kind,
-            email: text("email").or_else(|| text("preferred_username")),
+            // Never preferred_username: at many issuers the user chooses it,
+            // and it may look like somebody else's address.
+            email: text("email"),
+            email_verified: match c.get("email_verified") {
+                Some(Value::Bool(b)) => *b,
+                // Some issuers (Cognito) send it as a string.
+                Some(Value::String(s)) => s == "true",
+                _ => false,
+            },
             name: text("name"),
             tenant: self.config.tenant_claim.as_deref().and_then(text),
             roles,

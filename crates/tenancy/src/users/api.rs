@@ -321,3 +321,45 @@ pub async fn set_staff_status(
         status: body.status,
     }))
 }
+
+/// Revoke an invitation that has not been accepted: it is listed as
+/// deactivated from then on (an accepted one is an account: deactivate it
+/// with `PATCH`).
+#[utoipa::path(delete, path = "/v1/users/{id}", tag = "tenancy", operation_id = "users_revoke_invitation",
+    params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn revoke_invitation(
+    ctx: InTenant,
+    State(state): State<AppState>,
+    Path(id): Path<UserId>,
+) -> Result<StatusCode, ApiError> {
+    ctx.require(Permission::UsersManage)?;
+    let mut tx = ctx.begin(&state.pool).await?;
+    let before = store::lock(&mut tx, id)
+        .await?
+        .ok_or_else(Problem::not_found)?;
+    if before.status != UserStatus::Invited {
+        return Err(Problem::conflict(
+            "this invitation was accepted: deactivate the account instead (PATCH with status deactivated)",
+        )
+        .into());
+    }
+    store::revoke_invitation(&mut tx, id).await?;
+    let tenant = tx.tenant();
+    audit::record(
+        &mut tx,
+        &ctx.principal.actor,
+        &ctx.principal.meta,
+        NewEvent {
+            tenant: Some(tenant),
+            action: "user.invitation_revoked",
+            target_type: "user",
+            target_id: Some(id.to_string()),
+            changes: serde_json::json!({"before": {"email": before.email, "role": before.role, "status": before.status}}),
+            outcome: Outcome::Success,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

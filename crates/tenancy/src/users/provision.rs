@@ -19,14 +19,15 @@ pub async fn resolve(
     pool: &PgPool,
     token: &VerifiedToken,
     meta: RequestMeta,
+    invitation_ttl_days: u32,
 ) -> Result<Principal, AuthRejection> {
-    match resolve_once(pool, token, meta.clone()).await {
+    match resolve_once(pool, token, meta.clone(), invitation_ttl_days).await {
         // Two first requests of the same user at once: the loser finds the
         // account the winner made.
         Err(AuthRejection::Api(ApiError::Problem(p)))
             if p.detail.as_deref() == Some(PROVISION_RACE) =>
         {
-            resolve_once(pool, token, meta).await
+            resolve_once(pool, token, meta, invitation_ttl_days).await
         }
         other => other,
     }
@@ -38,6 +39,7 @@ async fn resolve_once(
     pool: &PgPool,
     token: &VerifiedToken,
     meta: RequestMeta,
+    invitation_ttl_days: u32,
 ) -> Result<Principal, AuthRejection> {
     // Sign-in comes before any tenant is known: a system path.
     let mut tx = ScopedTx::all(pool, AllTenants::system()).await?;
@@ -79,7 +81,7 @@ async fn resolve_once(
             }
             (known.id, known.tenant_id, role, known.email)
         }
-        None => provision(&mut tx, token, &meta).await?,
+        None => provision(&mut tx, token, &meta, invitation_ttl_days).await?,
     };
     if let Some(t) = tenant
         && !crate::tenants::store::is_active(&mut tx, t).await?
@@ -115,6 +117,7 @@ async fn provision(
     conn: &mut PgConnection,
     token: &VerifiedToken,
     meta: &RequestMeta,
+    invitation_ttl_days: u32,
 ) -> Result<(UserId, Option<TenantId>, Role, Option<String>), AuthRejection> {
     let role = token_role(token);
     let staff = match role {
@@ -133,10 +136,25 @@ async fn provision(
         Some(slug) => crate::scope::tenant_by_slug(&mut *conn, slug).await?,
         None => None,
     };
-    // An invitation for this e-mail address (in the token's tenant, if it names one).
+    // An invitation for this e-mail address (in the token's tenant, if it
+    // names one), accepted only by an address the issuer verified and only
+    // while it is open.
     if let Some(email) = &token.email
-        && let [(id, tenant, role)] = store::invitations(conn, email, tenant).await?.as_slice()
+        && let [(id, tenant, role, age_days)] =
+            store::invitations(conn, email, tenant).await?.as_slice()
     {
+        if !token.email_verified {
+            return Err(forbidden(
+                "this invitation can be accepted only with an e-mail address your identity provider has verified",
+            )
+            .into());
+        }
+        if *age_days >= i64::from(invitation_ttl_days) {
+            return Err(forbidden(format!(
+                "this invitation expired after {invitation_ttl_days} days; ask your administrator for a new one"
+            ))
+            .into());
+        }
         let role = Role::parse(role).ok_or_else(|| forbidden("unknown role"))?;
         store::accept_invitation(conn, *id, token)
             .await

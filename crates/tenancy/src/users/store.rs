@@ -114,9 +114,11 @@ pub async fn invitations(
     conn: &mut PgConnection,
     email: &str,
     tenant: Option<TenantId>,
-) -> Result<Vec<(UserId, TenantId, String)>, sqlx::Error> {
+) -> Result<Vec<(UserId, TenantId, String, i64)>, sqlx::Error> {
     let rows = sqlx::query!(
-        r#"SELECT id AS "id: UserId", tenant_id AS "tenant_id!: TenantId", role FROM users
+        r#"SELECT id AS "id: UserId", tenant_id AS "tenant_id!: TenantId", role,
+                  extract(day FROM now() - created_at)::bigint AS "age_days!"
+           FROM users
            WHERE status = 'invited' AND lower(email) = lower($1)
              AND ($2::uuid IS NULL OR tenant_id = $2)"#,
         email,
@@ -126,7 +128,7 @@ pub async fn invitations(
     .await?;
     Ok(rows
         .into_iter()
-        .map(|r| (r.id, r.tenant_id, r.role))
+        .map(|r| (r.id, r.tenant_id, r.role, r.age_days))
         .collect())
 }
 
@@ -282,4 +284,18 @@ pub async fn set_staff_status(
     )
     .fetch_one(conn)
     .await
+}
+
+/// Revoke an invitation nobody accepted: it stays listed, deactivated (the
+/// application role deletes no users), and no sign-in can accept it.
+pub async fn revoke_invitation(tx: &mut TenantTx, id: UserId) -> Result<(), sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query!(
+        "UPDATE users SET status = 'deactivated' WHERE id = $1 AND tenant_id = $2 AND status = 'invited'",
+        id as UserId,
+        tenant as TenantId
+    )
+    .execute(tx.conn())
+    .await?;
+    Ok(())
 }
