@@ -118,6 +118,7 @@ on_both_backends!(
     jobs_follow_their_transaction_retry_and_dead_letter,
     a_notification_wakes_an_idle_worker_at_once,
     a_crashed_workers_job_runs_again_when_its_lease_expires,
+    a_job_whose_process_dies_on_every_attempt_is_dead_lettered,
     shutdown_releases_jobs_that_do_not_finish_in_time,
     recurring_jobs_run_on_their_interval_once_at_a_time,
 );
@@ -431,4 +432,53 @@ async fn recurring_jobs_run_on_their_interval_once_at_a_time(db: Harness) {
     // Every 300 ms for 3 s, give or take start-up: not twice per tick.
     assert!((4..=11).contains(&runs), "{runs} runs");
     assert!(pending <= 1, "{pending} runs pending at once");
+}
+
+async fn a_job_whose_process_dies_on_every_attempt_is_dead_lettered(db: Harness) {
+    let id = enqueue(&db, effect("crasher", 0)).await.unwrap();
+    if let Some((_, client, queue)) = &db.sqs {
+        // Delivered once per attempt (3), each to a process that died
+        // holding it: the next delivery is the fourth.
+        let url = db.queue_url(queue).await;
+        let body = serde_json::json!({"id": id, "kind": "test.effect", "max_attempts": 3,
+            "payload": {"tag": "crasher", "fail_first": 0, "sleep_ms": 0}});
+        client
+            .send_message()
+            .queue_url(&url)
+            .message_body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        for _ in 0..3 {
+            let got = client
+                .receive_message()
+                .queue_url(&url)
+                .visibility_timeout(0)
+                .wait_time_seconds(5)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(got.messages.unwrap_or_default().len(), 1);
+        }
+    }
+    // As the third process to claim it left it when it died.
+    sqlx::query(
+        "UPDATE jobs SET status = 'running', attempts = 3, locked_by = 'dead-worker', \
+         locked_until = now() - interval '1 second' WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let (shutdown, worker) = start_worker(&db, WorkerConfig::default());
+    let (_, _, error) = wait_for(&db, id, "dead").await;
+    let error = error.unwrap_or_default();
+    assert!(error.contains("stopped before it finished"), "{error}");
+    let ran: i64 = sqlx::query_scalar("SELECT count(*) FROM job_effects WHERE tag = 'crasher'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(ran, 0, "a fourth attempt ran");
+    shutdown.trigger();
+    worker.await.unwrap().unwrap();
 }

@@ -592,7 +592,11 @@ async fn invitations_need_a_verified_address_expire_and_can_be_revoked() {
         let (p, admin) = (&p, admin.clone());
         async move {
             let (s, invited) = p
-                .post("/v1/users", &admin, json!({"email": email, "role": "customer_admin"}))
+                .post(
+                    "/v1/users",
+                    &admin,
+                    json!({"email": email, "role": "customer_admin"}),
+                )
                 .await;
             assert_eq!(s, 201, "{invited}");
             invited["id"].as_str().unwrap().to_string()
@@ -614,8 +618,14 @@ async fn invitations_need_a_verified_address_expire_and_can_be_revoked() {
     let unverified = sign("idp|eve", json!({"email": "eve@acme.test"}));
     let (s, body) = p.get("/v1/me", &unverified).await;
     assert_eq!(s, 403, "{body}");
-    assert!(body["detail"].as_str().unwrap().contains("verified"), "{body}");
-    let said_false = sign("idp|eve", json!({"email": "eve@acme.test", "email_verified": false}));
+    assert!(
+        body["detail"].as_str().unwrap().contains("verified"),
+        "{body}"
+    );
+    let said_false = sign(
+        "idp|eve",
+        json!({"email": "eve@acme.test", "email_verified": false}),
+    );
     assert_eq!(p.get("/v1/me", &said_false).await.0, 403);
     // A preferred_username that looks like the address is not an address.
     let username = sign(
@@ -624,9 +634,16 @@ async fn invitations_need_a_verified_address_expire_and_can_be_revoked() {
     );
     assert_eq!(p.get("/v1/me", &username).await.0, 403);
     // Verified, it is accepted (Cognito sends the flag as a string).
-    let verified = sign("idp|eve", json!({"email": "eve@acme.test", "email_verified": "true"}));
+    let verified = sign(
+        "idp|eve",
+        json!({"email": "eve@acme.test", "email_verified": "true"}),
+    );
     let (s, me) = p.get("/v1/me", &verified).await;
-    assert_eq!((s.as_u16(), me["role"].as_str()), (200, Some("customer_admin")), "{me}");
+    assert_eq!(
+        (s.as_u16(), me["role"].as_str()),
+        (200, Some("customer_admin")),
+        "{me}"
+    );
 
     // An invitation older than auth.invitation_ttl_days (7) is refused.
     let old = invite("olga@acme.test").await;
@@ -635,10 +652,16 @@ async fn invitations_need_a_verified_address_expire_and_can_be_revoked() {
         .execute(&p.db.pool)
         .await
         .unwrap();
-    let olga = sign("idp|olga", json!({"email": "olga@acme.test", "email_verified": true}));
+    let olga = sign(
+        "idp|olga",
+        json!({"email": "olga@acme.test", "email_verified": true}),
+    );
     let (s, body) = p.get("/v1/me", &olga).await;
     assert_eq!(s, 403, "{body}");
-    assert!(body["detail"].as_str().unwrap().contains("expired"), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("expired"),
+        "{body}"
+    );
 
     // Listed until revoked; a revoked invitation cannot be accepted.
     let pat = invite("pat@acme.test").await;
@@ -646,14 +669,27 @@ async fn invitations_need_a_verified_address_expire_and_can_be_revoked() {
     assert!(users.to_string().contains("pat@acme.test"), "{users}");
     let marketer = p.token("marketer", Some("acme"), "m@acme.test");
     let (s, _) = p
-        .call(Method::DELETE, &format!("/v1/users/{pat}"), Some(&marketer), None)
+        .call(
+            Method::DELETE,
+            &format!("/v1/users/{pat}"),
+            Some(&marketer),
+            None,
+        )
         .await;
     assert_eq!(s, 403, "marketers do not manage users");
     let (s, body) = p
-        .call(Method::DELETE, &format!("/v1/users/{pat}"), Some(&admin), None)
+        .call(
+            Method::DELETE,
+            &format!("/v1/users/{pat}"),
+            Some(&admin),
+            None,
+        )
         .await;
     assert_eq!(s, 204, "{body}");
-    let pat_token = sign("idp|pat", json!({"email": "pat@acme.test", "email_verified": true}));
+    let pat_token = sign(
+        "idp|pat",
+        json!({"email": "pat@acme.test", "email_verified": true}),
+    );
     assert_eq!(p.get("/v1/me", &pat_token).await.0, 403);
     let (_, events) = p
         .get("/v1/audit-events?action=user.invitation_revoked", &admin)

@@ -435,6 +435,20 @@ impl Execution {
             .and_then(|c| c.parse().ok())
             .unwrap_or(1);
         let max_attempts = body["max_attempts"].as_i64().unwrap_or(1);
+        // Delivered more often than it has attempts: each earlier delivery's
+        // process died before it finished (crash, OOM, kill). Dead-lettered
+        // instead of taking this process down too.
+        if attempt > max_attempts {
+            let err = format!(
+                "the process running it stopped before it finished, on each of its {max_attempts} attempts (crash, out of memory or kill)"
+            );
+            tracing::error!(job = %id, kind = %kind, "job never finished on any of its attempts; dead-lettered");
+            self.to_dlq(&body.to_string(), &err).await;
+            self.delete(&receipt).await;
+            let _ = finish(&self.pool, id, None, Some(&err)).await;
+            metrics::counter!("p360_jobs_total", "kind" => kind, "outcome" => "dead").increment(1);
+            return;
+        }
         // The row says whether the job still wants running (a duplicate
         // delivery of a finished job does not).
         let claimed = sqlx::query!(

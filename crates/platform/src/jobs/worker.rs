@@ -323,6 +323,28 @@ impl Claimer<'_> {
         // statement and would join `id IN (...)` by scanning the table.
         let mut claimed: Vec<Claimed> = Vec::new();
         if expired_too {
+            // A job whose lease ran out on its last attempt never returned:
+            // the process running it died each time (crash, OOM, kill).
+            // It is dead-lettered instead of taking the next process down.
+            let dead = sqlx::query!(
+                "UPDATE jobs SET status = 'dead', finished_at = now(), locked_by = NULL, \
+                 locked_until = NULL, updated_at = now(), \
+                 last_error = format('the process running it stopped before it finished, \
+                     on each of its %s attempts (crash, out of memory or kill)', attempts) \
+                 WHERE id = ANY(ARRAY(SELECT id FROM jobs WHERE status = 'running' \
+                     AND locked_until < now() AND attempts >= max_attempts \
+                     AND queue = ANY($1) AND kind = ANY($2) FOR UPDATE SKIP LOCKED)) \
+                 RETURNING id, kind",
+                queues,
+                kinds
+            )
+            .fetch_all(pool)
+            .await?;
+            for d in dead {
+                tracing::error!(job = %d.id, kind = %d.kind, "job never finished on any of its attempts; dead-lettered");
+                metrics::counter!("p360_jobs_total", "kind" => d.kind, "outcome" => "dead")
+                    .increment(1);
+            }
             claimed = sqlx::query_as!(
                 Claimed,
                 "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $3, \
