@@ -706,3 +706,69 @@ async fn invitations_need_a_verified_address_expire_and_can_be_revoked() {
         .await;
     assert_eq!(s, 409, "{body}");
 }
+
+#[tokio::test]
+async fn the_audit_export_streams_every_event_in_order_across_batches() {
+    let p = Platform::start().await;
+    let acme = p.tenant("acme").await;
+    p.tenant("globex").await;
+    let admin = p.token("customer_admin", Some("acme"), "admin@acme.test");
+    // 1,234 events of acme (more than two batches of 500) and some of
+    // globex, which the export must not carry.
+    for (tenant, n) in [(acme.as_str(), 1234), ("globex", 40)] {
+        sqlx::query(
+            "INSERT INTO audit_events (id, chain_id, seq, tenant_id, occurred_at, actor_type, \
+             action, changes, outcome, prev_hash, hash) \
+             SELECT gen_random_uuid(), gen_random_uuid(), 1, \
+                    (SELECT id FROM tenants WHERE id::text = $1 OR slug = $1), \
+                    now() - g * interval '1 millisecond', 'system', 'test.bulk', \
+                    jsonb_build_object('n', g), 'success', '\\x00', '\\x00' \
+             FROM generate_series(1, $2) g",
+        )
+        .bind(tenant)
+        .bind(n)
+        .execute(&p.db.pool)
+        .await
+        .unwrap();
+    }
+    let res = p
+        .client
+        .get(p.app.url("/v1/audit-events?format=ndjson&action=test.bulk"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers().get("content-length").is_none(),
+        "a streamed body has no length up front: {:?}",
+        res.headers()
+    );
+    let text = res.text().await.unwrap();
+    let ns: Vec<i64> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["changes"]["n"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(ns.len(), 1234, "every event of acme, none of globex");
+    assert_eq!(
+        ns,
+        (1..=1234).collect::<Vec<_>>(),
+        "newest first, none twice"
+    );
+    // A limit still cuts it, across a batch boundary.
+    let res = p
+        .client
+        .get(
+            p.app
+                .url("/v1/audit-events?format=ndjson&action=test.bulk&limit=700"),
+        )
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.text().await.unwrap().lines().count(), 700);
+}

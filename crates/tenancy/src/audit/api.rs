@@ -9,6 +9,7 @@ use platform::http::pagination::{Cursor, DEFAULT_LIMIT, MAX_LIMIT, Page, parse_p
 use platform::http::problem::{ApiError, FieldError, Problem};
 use serde::Deserialize;
 use utoipa::IntoParams;
+use uuid::Uuid;
 
 use crate::audit::{self, AuditEvent, Filter};
 use crate::principal::{Principal, TENANT_HEADER};
@@ -139,13 +140,24 @@ pub async fn list(
         principal.begin_visible(&state.pool).await?
     };
     if ndjson {
-        let events = audit::list(&mut tx, &filter, cursor, limit).await?;
+        // Streamed in batches, each read in its own short transaction with
+        // the same visibility: memory stays bounded by one batch, whatever
+        // the size of the export, and no transaction stays open while a
+        // slow client reads.
         tx.commit().await?;
-        let mut body = Vec::new();
-        for ev in &events {
-            serde_json::to_writer(&mut body, ev).map_err(anyhow::Error::from)?;
-            body.push(b'\n');
-        }
+        let all = if platform {
+            principal.all_tenants()
+        } else {
+            None
+        };
+        let body = axum::body::Body::from_stream(export_stream(
+            state.pool.clone(),
+            principal,
+            all,
+            filter,
+            cursor,
+            limit,
+        ));
         return Ok((
             [(
                 header::CONTENT_TYPE,
@@ -162,4 +174,74 @@ pub async fn list(
         id: e.id,
     });
     Ok(axum::Json(page).into_response())
+}
+
+/// Events per batch of a streamed export.
+const EXPORT_BATCH: i64 = 500;
+
+struct ExportState {
+    cursor: Option<(DateTime<Utc>, Uuid)>,
+    left: i64,
+    done: bool,
+}
+
+/// NDJSON of up to `limit` events after `cursor`, one batch at a time. An
+/// error ends the body early (the client sees a truncated transfer).
+fn export_stream(
+    pool: sqlx::PgPool,
+    principal: Principal,
+    all: Option<crate::scope::AllTenants>,
+    filter: Filter,
+    cursor: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> impl futures_util::Stream<Item = Result<axum::body::Bytes, std::io::Error>> + Send + 'static {
+    let start = ExportState {
+        cursor,
+        left: limit,
+        done: false,
+    };
+    futures_util::stream::unfold(start, move |st| {
+        let (pool, principal, filter) = (pool.clone(), principal.clone(), filter.clone());
+        async move {
+            if st.done || st.left <= 0 {
+                return None;
+            }
+            let batch = st.left.min(EXPORT_BATCH);
+            let read = async {
+                let mut tx = match all {
+                    Some(all) => ScopedTx::all(&pool, all).await?,
+                    None => principal.begin_visible(&pool).await?,
+                };
+                let events = audit::list(&mut tx, &filter, st.cursor, batch).await?;
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(events)
+            };
+            let events = match read.await {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::error!(error = %e, "audit export stopped");
+                    return Some((
+                        Err(std::io::Error::other(e)),
+                        ExportState { done: true, ..st },
+                    ));
+                }
+            };
+            let mut buf = Vec::with_capacity(events.len() * 512);
+            for ev in &events {
+                if let Err(e) = serde_json::to_writer(&mut buf, ev) {
+                    return Some((
+                        Err(std::io::Error::other(e)),
+                        ExportState { done: true, ..st },
+                    ));
+                }
+                buf.push(b'\n');
+            }
+            let next = ExportState {
+                cursor: events.last().map(|e| (e.occurred_at, e.id)),
+                left: st.left - events.len() as i64,
+                done: (events.len() as i64) < batch,
+            };
+            Some((Ok(axum::body::Bytes::from(buf)), next))
+        }
+    })
 }
