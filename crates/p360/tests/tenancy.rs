@@ -772,3 +772,57 @@ async fn the_audit_export_streams_every_event_in_order_across_batches() {
         .unwrap();
     assert_eq!(res.text().await.unwrap().lines().count(), 700);
 }
+
+#[tokio::test]
+async fn an_idempotency_key_is_the_actors_in_one_tenant_only() {
+    let p = Platform::start().await;
+    p.tenant("acme").await;
+    p.tenant("globex").await;
+    let admin = p.admin();
+    let ops = p.token("ad_ops", None, "ops@agency.test");
+    let (_, me) = p.get("/v1/me", &ops).await;
+    let (s, body) = p
+        .call(
+            Method::PUT,
+            &format!("/v1/users/{}/tenants", me["id"].as_str().unwrap()),
+            Some(&admin),
+            Some(json!({"tenants": ["acme", "globex"]})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let create = |tenant: &'static str| {
+        p.client
+            .post(p.app.url("/v1/advertisers"))
+            .bearer_auth(&ops)
+            .header("p360-tenant", tenant)
+            .header("idempotency-key", "nightly-import-1")
+            .json(&json!({"name": "Initech", "domain": "initech.example", "currency": "USD"}))
+            .send()
+    };
+    let first = create("acme").await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    // The same key and body in another tenant is another request: it runs
+    // there, and does not replay acme's advertiser.
+    let second = create("globex").await.unwrap();
+    assert_eq!(second.status(), 201);
+    assert!(second.headers().get("idempotent-replayed").is_none());
+    let second: Value = second.json().await.unwrap();
+    assert_ne!(first["id"], second["id"]);
+    let seen_in = |tenant: &'static str, id: String| {
+        p.client
+            .get(p.app.url(&format!("/v1/advertisers/{id}")))
+            .bearer_auth(&ops)
+            .header("p360-tenant", tenant)
+            .send()
+    };
+    let second_id = second["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        seen_in("globex", second_id.clone()).await.unwrap().status(),
+        200
+    );
+    assert_eq!(seen_in("acme", second_id).await.unwrap().status(), 404);
+    // In acme it still replays.
+    let again = create("acme").await.unwrap();
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+}

@@ -39,6 +39,7 @@ pub struct AuthService {
     http: reqwest::Client,
     leeway: u64,
     invitation_ttl_days: u32,
+    body_limit: usize,
 }
 
 impl AuthService {
@@ -80,6 +81,7 @@ impl AuthService {
             http,
             leeway: config.leeway_secs,
             invitation_ttl_days: config.invitation_ttl_days,
+            body_limit: platform.http.body_limit_bytes,
         }))
     }
 
@@ -89,6 +91,11 @@ impl AuthService {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// The configured request body limit (`http.body_limit_bytes`).
+    pub fn body_limit(&self) -> usize {
+        self.body_limit
     }
 
     /// Verify a bearer credential and resolve it to a principal (cached; see [`cache`]).

@@ -2,8 +2,8 @@
 //! gets the original response (with `Idempotent-Replayed: true`); the same key
 //! with a different request is 422; while the first is still running, 409.
 //!
-//! Keys belong to the authenticated actor. The first response is stored unless
-//! it is a 5xx (so a failure can be retried). A key whose first request never
+//! Keys belong to the authenticated actor in the tenant it acts in. The first
+//! response is stored unless it is a 5xx (so a failure can be retried). A key whose first request never
 //! finished (the process died) is taken over after a minute. Keys expire
 //! after a day ([`ExpireIdempotencyKeys`], a recurring job).
 
@@ -54,8 +54,8 @@ pub async fn layer(req: Request, next: Next) -> Response {
         Ok(p) => p,
         Err(rejection) => return rejection.into_response(),
     };
-    let limit = 16 * 1024 * 1024;
-    let bytes = match axum::body::to_bytes(body, limit).await {
+    // No more than any route would read (the configured body limit).
+    let bytes = match axum::body::to_bytes(body, auth.body_limit()).await {
         Ok(b) => b,
         Err(_) => {
             return Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE).into_response();
@@ -66,7 +66,16 @@ pub async fn layer(req: Request, next: Next) -> Response {
     input.push(0);
     input.extend(&bytes);
     let hash = digest(&SHA256, &input).as_ref().to_vec();
-    let actor = principal.actor_ref();
+    // Keys belong to the actor in one tenant: a staff member's key in one
+    // tenant never replays (or blocks) a request in another.
+    let actor = match parts.headers.get(crate::principal::TENANT_HEADER) {
+        Some(t) => format!(
+            "{}@{}",
+            principal.actor_ref(),
+            t.to_str().unwrap_or("?").to_ascii_lowercase()
+        ),
+        None => principal.actor_ref(),
+    };
     let pool = auth.pool().clone();
     match store::claim(&pool, &actor, &key, &hash).await {
         Ok(true) => {}
