@@ -210,6 +210,11 @@ module "compute" {
     P360_JOBS__SQS__REGION       = data.aws_region.current.name
     P360_TTD__BASE_URL           = var.ttd_base_url
     P360_TTD__CREATIVE_BASE_URL  = local.creative_base_url
+    # The ALB (in this VPC) is trusted to say who the client is, and
+    # CloudFront's edge server is the one hop in front of it: rate limits and
+    # audit events see the viewer's address (platform::http::client_ip).
+    P360_HTTP__TRUSTED_PROXIES = jsonencode([var.vpc_cidr])
+    P360_HTTP__FORWARDED_HOPS  = "1"
   }
   # The ttd secret is JSON: {"login": ..., "password": ..., "partner_id": ...}.
   secret_environment = {

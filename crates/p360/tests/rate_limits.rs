@@ -184,3 +184,49 @@ async fn starts_without_redis_shares_once_it_answers_and_falls_back_when_it_goes
         "fallback counted: {after}"
     );
 }
+
+#[tokio::test]
+async fn behind_trusted_proxies_each_client_has_its_own_bucket_and_audit_address() {
+    // As in AWS: the ALB (here: this machine) is trusted, CloudFront's edge
+    // server is the one unlisted hop in front of it.
+    let p = Platform::start_with(|c| {
+        c.platform.rate_limit.anonymous = TIGHT;
+        c.platform.http.trusted_proxies = vec!["127.0.0.0/8".into()];
+        c.platform.http.forwarded_hops = 1;
+    })
+    .await;
+    p.tenant("acme").await;
+    let from = |client: &str, spoofed: &str| {
+        p.client
+            .get(p.app.url("/v1/me"))
+            .bearer_auth("garbage")
+            .header("x-forwarded-for", format!("{spoofed}{client}, 130.176.1.1"))
+            .send()
+    };
+    // One client's bad credentials use up its own bucket, whatever it puts
+    // at the start of the header...
+    let mut statuses = Vec::new();
+    for spoof in ["", "1.1.1.1, ", "2.2.2.2, ", "3.3.3.3, "] {
+        statuses.push(from("203.0.113.7", spoof).await.unwrap().status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 429]);
+    // ...and not another client's behind the same edge server and ALB.
+    assert_eq!(from("198.51.100.9", "").await.unwrap().status(), 401);
+
+    // The audit log records the client, not the proxies.
+    let admin = p.token("customer_admin", Some("acme"), "admin@acme.test");
+    let res = p
+        .client
+        .post(p.app.url("/v1/api-keys"))
+        .bearer_auth(&admin)
+        .header("x-forwarded-for", "6.6.6.6, 203.0.113.50, 130.176.1.1")
+        .json(&serde_json::json!({"name": "ci", "role": "viewer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let (_, events) = p
+        .get("/v1/audit-events?action=api_key.created", &admin)
+        .await;
+    assert_eq!(events["items"][0]["source_ip"], "203.0.113.50", "{events}");
+}

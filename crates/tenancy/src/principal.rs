@@ -250,10 +250,17 @@ pub fn request_meta(parts: &Parts) -> RequestMeta {
             .extensions
             .get::<platform::http::middleware::RequestId>()
             .map(|r| r.0.clone()),
+        // The client's address (behind trusted proxies, the one they name).
         source_ip: parts
             .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip().to_string()),
+            .get::<platform::http::client_ip::ClientIp>()
+            .map(|c| c.0.to_string())
+            .or_else(|| {
+                parts
+                    .extensions
+                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                    .map(|c| c.0.ip().to_string())
+            }),
         user_agent: parts
             .headers
             .get(header::USER_AGENT)

@@ -61,6 +61,7 @@ impl PlatformConfig {
                 "must be positive",
             ));
         }
+        self.http.trusted_proxy_nets()?;
         if self.http.body_limit_bytes == 0 {
             return Err(ConfigError::invalid(
                 "http.body_limit_bytes",
@@ -319,6 +320,12 @@ pub struct HttpConfig {
     pub shutdown_delay_ms: u64,
     /// After that: how long in-flight requests may take to finish.
     pub drain_timeout_ms: u64,
+    /// Peers (addresses or CIDR ranges: the load balancer's subnets) whose
+    /// `X-Forwarded-For` names the client; from anyone else it is ignored.
+    pub trusted_proxies: Vec<String>,
+    /// Proxies in front of the trusted ones whose addresses are not listed
+    /// (1 behind CloudFront): `X-Forwarded-For` hops skipped after them.
+    pub forwarded_hops: u8,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -363,6 +370,8 @@ impl Default for HttpConfig {
             body_limit_bytes: 2 * 1024 * 1024,
             shutdown_delay_ms: 0,
             drain_timeout_ms: 5_000,
+            trusted_proxies: Vec::new(),
+            forwarded_hops: 0,
         }
     }
 }
@@ -386,5 +395,25 @@ impl Default for LogConfig {
             level: "info".into(),
             format: LogFormat::Json,
         }
+    }
+}
+
+impl HttpConfig {
+    /// `trusted_proxies` as ranges (a single address is a /32 or /128).
+    pub fn trusted_proxy_nets(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        self.trusted_proxies
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        ConfigError::invalid(
+                            &format!("http.trusted_proxies[{i}]"),
+                            format!("{p} is not an address or CIDR range"),
+                        )
+                    })
+            })
+            .collect()
     }
 }

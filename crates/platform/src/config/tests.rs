@@ -243,3 +243,21 @@ fn wrong_types_are_still_named() {
         .to_string();
     assert!(msg.contains("log.level"), "{msg}");
 }
+
+#[test]
+fn trusted_proxies_come_from_the_environment_as_a_list() {
+    let cfg = load(&[
+        (
+            "P360_HTTP__TRUSTED_PROXIES",
+            r#"["10.10.0.0/16", "fd00::/8"]"#,
+        ),
+        ("P360_HTTP__FORWARDED_HOPS", "1"),
+    ])
+    .unwrap();
+    assert_eq!(cfg.http.trusted_proxies, ["10.10.0.0/16", "fd00::/8"]);
+    assert_eq!(cfg.http.forwarded_hops, 1);
+    let msg = load(&[("P360_HTTP__TRUSTED_PROXIES", r#"["10.10.0.0/99"]"#)])
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("http.trusted_proxies[0]"), "{msg}");
+}

@@ -2,6 +2,7 @@
 
 use std::convert::Infallible;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -12,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
+use super::client_ip::{ClientIp, TrustedProxies};
 use super::problem::{self, Problem};
 use crate::config::HttpConfig;
 
@@ -28,10 +30,12 @@ pub struct RequestId(pub String);
 /// problem+json for every error response whoever produced it. It keeps only
 /// what it needs of the configuration, and calls the route directly (axum's
 /// `from_fn` would box the route again and clone it on every request).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Observe {
     pub body_limit: usize,
     pub timeout: Duration,
+    /// Who may say who the client is ([`ClientIp`]).
+    pub proxies: Arc<TrustedProxies>,
 }
 
 impl From<&HttpConfig> for Observe {
@@ -39,6 +43,8 @@ impl From<&HttpConfig> for Observe {
         Observe {
             body_limit: http.body_limit_bytes,
             timeout: Duration::from_millis(http.request_timeout_ms),
+            // Checked when the configuration was loaded.
+            proxies: TrustedProxies::from_config(http).unwrap_or_default(),
         }
     }
 }
@@ -47,7 +53,10 @@ impl<S> Layer<S> for Observe {
     type Service = Observed<S>;
 
     fn layer(&self, inner: S) -> Observed<S> {
-        Observed { cfg: *self, inner }
+        Observed {
+            cfg: self.clone(),
+            inner,
+        }
     }
 }
 
@@ -90,6 +99,13 @@ where
         };
         let span = tracing::info_span!("request", request_id = request_id.as_str());
         req.extensions_mut().insert(RequestId(request_id));
+        if let Some(peer) = req
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        {
+            let client = self.cfg.proxies.client(peer.0.ip(), req.headers());
+            req.extensions_mut().insert(ClientIp(client));
+        }
         let method = req.method().clone();
         let uri = req.uri().clone();
         let route = metric_handles::route(req.extensions().get::<MatchedPath>());

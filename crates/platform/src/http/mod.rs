@@ -2,6 +2,7 @@
 //! request middleware (ids, logs, metrics, timeouts, problem+json for every
 //! error) and the operational endpoints (health, metrics, OpenAPI).
 
+pub mod client_ip;
 pub mod middleware;
 pub mod ops;
 pub mod pagination;
