@@ -230,3 +230,62 @@ async fn behind_trusted_proxies_each_client_has_its_own_bucket_and_audit_address
         .await;
     assert_eq!(events["items"][0]["source_ip"], "203.0.113.50", "{events}");
 }
+
+#[tokio::test]
+async fn a_flood_of_bad_api_keys_is_refused_from_memory() {
+    let p = Platform::start_with(|c| {
+        c.platform.rate_limit.anonymous = TIGHT;
+    })
+    .await;
+    let key = |n: usize| format!("p360_{n:0>43}");
+    let status = |token: String| {
+        let p = &p;
+        async move {
+            p.client
+                .get(p.app.url("/v1/me"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let before = scrape(&p.app).await;
+    // The same unknown key twice: looked up once, then answered from memory.
+    assert_eq!(status(key(0)).await, 401);
+    assert_eq!(status(key(0)).await, 401);
+    let mid = scrape(&p.app).await;
+    assert_eq!(
+        delta(
+            &before,
+            &mid,
+            r#"p360_auth_refused_from_memory_total{reason="unknown_key"}"#
+        ),
+        1.0
+    );
+    // Random keys: the address's bucket (3) runs dry, and from then on every
+    // new key is refused before it is looked up.
+    let mut statuses = Vec::new();
+    for n in 1..=20 {
+        statuses.push(status(key(n)).await);
+    }
+    assert_eq!(&statuses[..2], [401, 429], "{statuses:?}");
+    assert!(statuses[1..].iter().all(|s| *s == 429), "{statuses:?}");
+    let after = scrape(&p.app).await;
+    assert!(
+        delta(
+            &mid,
+            &after,
+            r#"p360_auth_refused_from_memory_total{reason="limited_source"}"#
+        ) >= 18.0,
+        "{}",
+        after
+            .lines()
+            .filter(|l| l.starts_with("p360_auth"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    // The service stays ready meanwhile.
+    assert_eq!(get(&p.app.url("/health/ready")).await.status(), 200);
+}

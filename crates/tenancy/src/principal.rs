@@ -141,6 +141,11 @@ pub struct Unauthorized {
 }
 
 impl Unauthorized {
+    /// What the 401 says.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
     /// No credentials at all (the challenge names no error).
     pub fn missing(detail: impl Into<String>) -> Unauthorized {
         Unauthorized {

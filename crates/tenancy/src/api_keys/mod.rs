@@ -64,6 +64,9 @@ fn hash(secret: &str) -> Vec<u8> {
     digest(&SHA256, secret.as_bytes()).as_ref().to_vec()
 }
 
+/// The 401 detail of a secret no key has.
+pub const UNKNOWN_KEY: &str = "unknown API key";
+
 /// Resolve an API key secret (without its `p360_` prefix) to a principal.
 pub async fn authenticate(
     pool: &sqlx::PgPool,
@@ -76,7 +79,7 @@ pub async fn authenticate(
     let mut tx = crate::scope::ScopedTx::all(pool, crate::scope::AllTenants::system()).await?;
     let Some(key) = store::by_hash(&mut tx, &hash(&secret)).await? else {
         return Err(AuthRejection::Unauthorized(Unauthorized::invalid(
-            "unknown API key",
+            UNKNOWN_KEY,
         )));
     };
     if key.revoked {

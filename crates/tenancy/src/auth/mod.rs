@@ -6,6 +6,8 @@
 
 pub use crate::credentials::{dev, dev_token, jwt, kind_allowed};
 
+mod shield;
+
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
@@ -40,6 +42,7 @@ pub struct AuthService {
     leeway: u64,
     invitation_ttl_days: u32,
     body_limit: usize,
+    shield: shield::Shield,
 }
 
 impl AuthService {
@@ -82,6 +85,7 @@ impl AuthService {
             leeway: config.leeway_secs,
             invitation_ttl_days: config.invitation_ttl_days,
             body_limit: platform.http.body_limit_bytes,
+            shield: shield::Shield::default(),
         }))
     }
 
@@ -112,10 +116,19 @@ impl AuthService {
         }
         let generation = self.cache.generation();
         let (principal, exp) = if let Some(secret) = token.strip_prefix(api_keys::SECRET_PREFIX) {
-            (
-                api_keys::authenticate(&self.pool, secret, meta).await?,
-                None,
-            )
+            if let Some(why) = self.shield.was_refused(&key) {
+                metrics::counter!("p360_auth_refused_from_memory_total", "reason" => "unknown_key")
+                    .increment(1);
+                return Err(AuthRejection::Unauthorized(Unauthorized::invalid(why)));
+            }
+            match api_keys::authenticate(&self.pool, secret, meta).await {
+                Ok(p) => (p, None),
+                Err(AuthRejection::Unauthorized(u)) if u.detail() == api_keys::UNKNOWN_KEY => {
+                    self.shield.refused(key, api_keys::UNKNOWN_KEY);
+                    return Err(AuthRejection::Unauthorized(u));
+                }
+                Err(e) => return Err(e),
+            }
         } else {
             let verified = self
                 .verify_jwt(token)
@@ -130,6 +143,11 @@ impl AuthService {
         };
         self.cache.put(key, &principal, exp, generation);
         Ok(principal)
+    }
+
+    /// Whether `token` resolves from memory (no database or issuer work).
+    fn is_cached(&self, token: &str) -> bool {
+        self.cache.get(&crate::cache::key(token)).is_some()
     }
 
     /// Commit a change that affects authentication: announce it to every
@@ -202,6 +220,19 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
         }
         let service = auth_service(parts)?;
         let meta = request_meta(parts);
+        let source = format!("ip:{}", meta.source_ip.as_deref().unwrap_or("unknown"));
+        // An address already refused for bad credentials gets its 429 before
+        // an API key that needs looking up costs any database work. (A
+        // token is verified by signature alone: no database until it is.)
+        if let Ok(token) = bearer(parts)
+            && token.starts_with(api_keys::SECRET_PREFIX)
+            && !service.is_cached(token)
+            && let Some(wait) = service.shield.still_limited(&source)
+        {
+            metrics::counter!("p360_auth_refused_from_memory_total", "reason" => "limited_source")
+                .increment(1);
+            return Err(AuthRejection::RateLimited(wait));
+        }
         let authenticated = match bearer(parts) {
             Ok(token) => service.authenticate(token, meta.clone()).await,
             Err(e) => Err(e),
@@ -214,10 +245,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
                 Actor::System => (String::from("system"), limits.api_key),
             },
             // Failed or missing credentials count against the source address.
-            Err(AuthRejection::Unauthorized(_)) => (
-                format!("ip:{}", meta.source_ip.as_deref().unwrap_or("unknown")),
-                limits.anonymous,
-            ),
+            Err(AuthRejection::Unauthorized(_)) => (source, limits.anonymous),
             Err(_) => return authenticated,
         };
         take_token(&service, &key, rule).await?;
@@ -234,6 +262,9 @@ async fn take_token(
     rule: platform::rate_limit::Rule,
 ) -> Result<(), AuthRejection> {
     if let (Decision::Limited { retry_after }, backend) = service.limiter.check(key, rule).await {
+        if key.starts_with("ip:") {
+            service.shield.limited(key, retry_after);
+        }
         metrics::counter!("p360_rate_limited_total", "backend" => match backend {
             Backend::Redis => "redis",
             Backend::InProcess => "in_process",
