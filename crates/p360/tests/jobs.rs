@@ -462,11 +462,11 @@ async fn a_job_whose_process_dies_on_every_attempt_is_dead_lettered(db: Harness)
         }
     }
     // As the third process to claim it left it when it died.
-    sqlx::query(
+    sqlx::query!(
         "UPDATE jobs SET status = 'running', attempts = 3, locked_by = 'dead-worker', \
          locked_until = now() - interval '1 second' WHERE id = $1",
+        id
     )
-    .bind(id)
     .execute(&db.pool)
     .await
     .unwrap();

@@ -188,11 +188,14 @@ async fn a_key_that_acts_for_no_one_can_never_approve() {
     let a = acme().await;
     let (key_id, key) = a.key(&a.alice, "service").await;
     // A service identity: a key no user created.
-    sqlx::query("UPDATE api_keys SET created_by = NULL WHERE id = $1::uuid")
-        .bind(&key_id)
-        .execute(&a.p.db.pool)
-        .await
-        .unwrap();
+    let key_uuid: uuid::Uuid = key_id.parse().unwrap();
+    sqlx::query!(
+        "UPDATE api_keys SET created_by = NULL WHERE id = $1",
+        key_uuid
+    )
+    .execute(&a.p.db.pool)
+    .await
+    .unwrap();
     let id = a.campaign(&a.marketer, "Launch").await;
     assert_eq!(a.act(&a.marketer, &id, "submit").await.0, 200);
     let (s, body) = a.act(&key, &id, "approve").await;
@@ -301,12 +304,15 @@ async fn a_maker_recorded_as_a_key_before_the_upgrade_is_its_creator() {
     let id = a.campaign(&a.marketer, "Launch").await;
     assert_eq!(a.act(&a.marketer, &id, "submit").await.0, 200);
     // What an earlier version recorded when Alice submitted with her key.
-    sqlx::query("UPDATE campaigns SET submitted_by = 'api_key:' || $1 WHERE id = $2::uuid")
-        .bind(&key_id)
-        .bind(&id)
-        .execute(&a.p.db.pool)
-        .await
-        .unwrap();
+    let campaign: uuid::Uuid = id.parse().unwrap();
+    sqlx::query!(
+        "UPDATE campaigns SET submitted_by = 'api_key:' || $1 WHERE id = $2",
+        key_id,
+        campaign
+    )
+    .execute(&a.p.db.pool)
+    .await
+    .unwrap();
     let (s, body) = a.act(&a.alice, &id, "approve").await;
     assert_eq!(s, 403, "{body}");
     let (s, c) = a.act(&a.bob, &id, "approve").await;

@@ -647,11 +647,14 @@ async fn invitations_need_a_verified_address_expire_and_can_be_revoked() {
 
     // An invitation older than auth.invitation_ttl_days (7) is refused.
     let old = invite("olga@acme.test").await;
-    sqlx::query("UPDATE users SET created_at = now() - interval '8 days' WHERE id = $1::uuid")
-        .bind(&old)
-        .execute(&p.db.pool)
-        .await
-        .unwrap();
+    let old: uuid::Uuid = old.parse().unwrap();
+    sqlx::query!(
+        "UPDATE users SET created_at = now() - interval '8 days' WHERE id = $1",
+        old
+    )
+    .execute(&p.db.pool)
+    .await
+    .unwrap();
     let olga = sign(
         "idp|olga",
         json!({"email": "olga@acme.test", "email_verified": true}),
@@ -716,17 +719,17 @@ async fn the_audit_export_streams_every_event_in_order_across_batches() {
     // 1,234 events of acme (more than two batches of 500) and some of
     // globex, which the export must not carry.
     for (tenant, n) in [(acme.as_str(), 1234), ("globex", 40)] {
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO audit_events (id, chain_id, seq, tenant_id, occurred_at, actor_type, \
              action, changes, outcome, prev_hash, hash) \
              SELECT gen_random_uuid(), gen_random_uuid(), 1, \
                     (SELECT id FROM tenants WHERE id::text = $1 OR slug = $1), \
                     now() - g * interval '1 millisecond', 'system', 'test.bulk', \
                     jsonb_build_object('n', g), 'success', '\\x00', '\\x00' \
-             FROM generate_series(1, $2) g",
+             FROM generate_series(1, $2::int) g",
+            tenant,
+            n
         )
-        .bind(tenant)
-        .bind(n)
         .execute(&p.db.pool)
         .await
         .unwrap();
