@@ -204,18 +204,12 @@ pub async fn assign(
         .all_tenants()
         .ok_or_else(|| forbidden("only platform admins assign staff"))?;
     let mut tx = ScopedTx::all(&state.pool, all).await?;
-    match store::lock_kind(&mut tx, id).await?.as_deref() {
-        None => return Err(Problem::not_found().into()),
-        Some("staff") => {}
-        Some(_) => {
-            return Err(Problem::validation(vec![FieldError::new(
-                "id",
-                "not_staff",
-                "only staff are assigned to tenants; customers belong to one",
-            )])
-            .into());
-        }
-    }
+    lock_staff(
+        &mut tx,
+        id,
+        "only staff are assigned to tenants; customers belong to one",
+    )
+    .await?;
     let mut slugs = body.tenants.clone();
     slugs.sort();
     slugs.dedup();
@@ -284,18 +278,12 @@ pub async fn set_staff_status(
         return Err(Problem::conflict("you cannot deactivate yourself").into());
     }
     let mut tx = ScopedTx::all(&state.pool, all).await?;
-    match store::lock_kind(&mut tx, id).await?.as_deref() {
-        None => return Err(Problem::not_found().into()),
-        Some("staff") => {}
-        Some(_) => {
-            return Err(Problem::validation(vec![FieldError::new(
-                "id",
-                "not_staff",
-                "customers are deactivated by their tenant's admins (PATCH /v1/users/{id})",
-            )])
-            .into());
-        }
-    }
+    lock_staff(
+        &mut tx,
+        id,
+        "customers are deactivated by their tenant's admins (PATCH /v1/users/{id})",
+    )
+    .await?;
     let before = store::set_staff_status(&mut tx, id, status).await?;
     audit::record(
         &mut tx,
@@ -362,4 +350,14 @@ pub async fn revoke_invitation(
     .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Lock staff member `id`: 404 if there is no such user, 422 (`why`) if the
+/// user is a customer.
+async fn lock_staff(tx: &mut ScopedTx, id: UserId, why: &str) -> Result<(), ApiError> {
+    match store::lock_kind(tx, id).await?.as_deref() {
+        None => Err(Problem::not_found().into()),
+        Some("staff") => Ok(()),
+        Some(_) => Err(Problem::validation(vec![FieldError::new("id", "not_staff", why)]).into()),
+    }
 }
