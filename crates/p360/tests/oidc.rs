@@ -26,6 +26,7 @@ fn external_issuer(issuer: &str) -> IssuerConfig {
         jwks_url: None,
         kind: IssuerKind::External,
         tenant_claim: Some("https://p360.example/tenant".into()),
+        tenants: [("acme".into(), "acme".into())].into(),
         roles_claim: Some("https://p360.example/roles".into()),
     }
 }
@@ -258,4 +259,88 @@ async fn a_key_the_issuer_removed_stops_verifying_and_an_empty_answer_wipes_noth
     assert_eq!(s, 401, "a removed key is no longer trusted: {body}");
     let token_b = b.sign(&claims("user-b")).unwrap();
     assert_eq!(p.get("/v1/me", &token_b).await.0, 200);
+}
+
+#[tokio::test]
+async fn an_issuer_speaks_only_for_the_tenants_bound_to_it() {
+    let key_dir = TempDir::new("key-bound");
+    let key = tenancy::auth::dev::DevIssuer::load_or_create(key_dir.path()).unwrap();
+    let jwks = jwks_server(key.jwks()).await;
+    let iss = jwks.issuer.clone();
+    let p = Platform::start_with(move |c| {
+        let mut auth0 = external_issuer(&iss);
+        auth0.tenant_claim = Some("org_id".into());
+        auth0.tenants = [("org_acme".into(), "acme".into())].into();
+        c.auth.issuers = vec![auth0];
+    })
+    .await;
+    let acme = p.tenant("acme").await;
+    let globex = p.tenant("globex").await;
+    let token = |sub: &str, org: Option<&str>, email: &str| {
+        let now = jsonwebtoken::get_current_timestamp();
+        let mut claims = json!({
+            "iss": jwks.issuer, "aud": AUDIENCE, "sub": sub, "exp": now + 600, "iat": now,
+            "email": email, "email_verified": true,
+            "https://p360.example/roles": ["customer_admin"],
+        });
+        if let Some(org) = org {
+            claims["org_id"] = json!(org);
+        }
+        key.sign(&claims).unwrap()
+    };
+
+    // The organisation bound to acme signs into acme.
+    let (s, me) = p
+        .get("/v1/me", &token("ann", Some("org_acme"), "ann@acme.test"))
+        .await;
+    assert_eq!(s, 200, "{me}");
+    assert_eq!(me["tenant_id"], acme.as_str());
+
+    // The same issuer naming globex (its slug, as an unmapped claim would):
+    // refused, and no account made.
+    let (s, body) = p
+        .get("/v1/me", &token("mallory", Some("globex"), "m@evil.test"))
+        .await;
+    assert_eq!(s, 403, "{body}");
+
+    // No claim at all, but a verified address globex invited: the issuer may
+    // not sign anyone into globex, so the invitation stays open.
+    let globex_admin = p.token("customer_admin", Some("globex"), "admin@globex.test");
+    let (s, invited) = p
+        .post(
+            "/v1/users",
+            &globex_admin,
+            json!({"email": "bob@globex.test", "role": "customer_admin"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{invited}");
+    let (s, body) = p
+        .get("/v1/me", &token("bob", None, "bob@globex.test"))
+        .await;
+    assert_eq!(s, 403, "{body}");
+    let (_, users) = p.get("/v1/users", &globex_admin).await;
+    let bob = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "bob@globex.test")
+        .unwrap();
+    assert_eq!(bob["status"], "invited", "{bob}");
+    assert!(!users.to_string().contains("evil.test"), "{users}");
+
+    // Both attempts are in globex's audit chain for its admin to see.
+    let (s, events) = p
+        .get("/v1/audit-events?action=user.tenant_refused", &globex_admin)
+        .await;
+    assert_eq!(s, 200, "{events}");
+    let events = events["items"].as_array().unwrap();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(events.iter().all(|e| e["outcome"] == "denied"
+        && e["tenant_id"] == globex.as_str()
+        && e["target_id"] == jwks.issuer.as_str()));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["changes"]["claimed_tenant"] == "globex")
+    );
 }

@@ -36,8 +36,16 @@ pub struct IssuerConfig {
     pub jwks_url: Option<String>,
     /// `external`: customer users; `internal`: agency staff.
     pub kind: IssuerKind,
-    /// Claim holding the tenant slug (external issuers).
+    /// Claim naming the customer's tenant (external issuers): a slug, or an
+    /// organisation id such as Auth0's `org_id`.
     pub tenant_claim: Option<String>,
+    /// The tenants this issuer may speak for (external issuers, required):
+    /// the tenant claim's value to the tenant's slug, e.g.
+    /// `{ org_9f2c = "acme" }` or `{ acme = "acme" }`. A token naming
+    /// anything else, or signing into an account or invitation of a tenant
+    /// not listed here, is refused (403, audited).
+    #[serde(default)]
+    pub tenants: std::collections::BTreeMap<String, String>,
     /// Claim holding role names (Entra ID: `roles`).
     pub roles_claim: Option<String>,
 }
@@ -118,6 +126,18 @@ impl Section for AuthConfig {
                 return Err(ConfigError::invalid(
                     &key("tenant_claim"),
                     "required for external issuers (customer users belong to a tenant)",
+                ));
+            }
+            if iss.kind == IssuerKind::External && iss.tenants.is_empty() {
+                return Err(ConfigError::invalid(
+                    &key("tenants"),
+                    "required for external issuers: the tenant claim's values this issuer may assert, each to a tenant slug (e.g. { org_9f2c = \"acme\" })",
+                ));
+            }
+            if iss.kind == IssuerKind::Internal && !iss.tenants.is_empty() {
+                return Err(ConfigError::invalid(
+                    &key("tenants"),
+                    "only for external issuers (staff are assigned tenants in P360)",
                 ));
             }
         }

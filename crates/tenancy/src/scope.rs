@@ -37,6 +37,16 @@ pub async fn tenant_by_slug<'e>(
     .await
 }
 
+/// A tenant's slug (sign-in checks it against what an issuer may assert).
+pub async fn tenant_slug<'e>(
+    db: impl PgExecutor<'e>,
+    id: TenantId,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar!("SELECT slug FROM tenants WHERE id = $1", id.0)
+        .fetch_optional(db)
+        .await
+}
+
 /// Which tenants' rows a transaction may see.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Visibility {

@@ -43,7 +43,15 @@ pub struct AuthService {
     invitation_ttl_days: u32,
     body_limit: usize,
     shield: shield::Shield,
+    /// Credential look-ups (uncached API keys, first sign-ins) that may run
+    /// at once: a quarter of the pool, so a flood of random keys from many
+    /// addresses cannot take the connections that requests with cached
+    /// credentials need.
+    lookups: tokio::sync::Semaphore,
 }
+
+/// How long a credential look-up waits for a slot before the request gets 503.
+const LOOKUP_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
 
 impl AuthService {
     pub fn new(
@@ -75,6 +83,7 @@ impl AuthService {
             .build()?;
         let principals = Arc::new(PrincipalCache::default());
         crate::cache::spawn_listener(pool.clone(), principals.clone());
+        let lookups = (pool.options().get_max_connections() as usize / 4).max(2);
         Ok(Arc::new(AuthService {
             pool,
             limiter,
@@ -86,6 +95,7 @@ impl AuthService {
             invitation_ttl_days: config.invitation_ttl_days,
             body_limit: platform.http.body_limit_bytes,
             shield: shield::Shield::default(),
+            lookups: tokio::sync::Semaphore::new(lookups),
         }))
     }
 
@@ -121,6 +131,7 @@ impl AuthService {
                     .increment(1);
                 return Err(AuthRejection::Unauthorized(Unauthorized::invalid(why)));
             }
+            let _slot = self.lookup_slot().await?;
             match api_keys::authenticate(&self.pool, secret, meta).await {
                 Ok(p) => (p, None),
                 Err(AuthRejection::Unauthorized(u)) if u.detail() == api_keys::UNKNOWN_KEY => {
@@ -135,6 +146,7 @@ impl AuthService {
                 .await
                 .map_err(|e| AuthRejection::Unauthorized(Unauthorized::invalid(e.to_string())))?;
             let exp = verified.expires_at;
+            let _slot = self.lookup_slot().await?;
             (
                 users::provision::resolve(&self.pool, &verified, meta, self.invitation_ttl_days)
                     .await?,
@@ -143,6 +155,22 @@ impl AuthService {
         };
         self.cache.put(key, &principal, exp, generation);
         Ok(principal)
+    }
+
+    /// A slot for a credential look-up in the database, or 503 when the
+    /// slots stay taken (a flood of unknown credentials).
+    async fn lookup_slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, AuthRejection> {
+        match tokio::time::timeout(LOOKUP_WAIT, self.lookups.acquire()).await {
+            Ok(Ok(slot)) => Ok(slot),
+            _ => {
+                metrics::counter!("p360_auth_refused_from_memory_total", "reason" => "lookups_busy")
+                    .increment(1);
+                Err(Problem::service_unavailable(
+                    "too many credentials are being checked at once; retry shortly",
+                )
+                .into())
+            }
+        }
     }
 
     /// Whether `token` resolves from memory (no database or issuer work).

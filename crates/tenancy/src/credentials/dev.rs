@@ -68,6 +68,8 @@ impl DevIssuer {
             // Staff or customer is decided by the role in each token.
             kind: IssuerKind::External,
             tenant_claim: Some(TENANT_CLAIM.into()),
+            // Any tenant: development only (refused in production).
+            tenants: Default::default(),
             roles_claim: Some(ROLES_CLAIM.into()),
         }
     }

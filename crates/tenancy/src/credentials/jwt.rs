@@ -77,7 +77,14 @@ pub struct VerifiedToken {
     /// the address accept an invitation.
     pub email_verified: bool,
     pub name: Option<String>,
+    /// The tenant's slug the token names (its tenant claim, through the
+    /// issuer's `tenants` map when it has one).
     pub tenant: Option<String>,
+    /// The tenant claim as the token carried it.
+    pub claimed_tenant: Option<String>,
+    /// The slugs of the tenants the issuer may speak for; `None`: any (the
+    /// development issuer) or none (staff issuers).
+    pub bound_tenants: Option<Vec<String>>,
     pub roles: Vec<String>,
     pub expires_at: u64,
     /// True for tokens of the built-in development issuer.
@@ -282,6 +289,16 @@ impl Issuer {
                 _ => Vec::new(),
             })
             .unwrap_or_default();
+        let claimed_tenant = self.config.tenant_claim.as_deref().and_then(text);
+        let (tenant, bound_tenants) = if self.config.tenants.is_empty() {
+            (claimed_tenant.clone(), None)
+        } else {
+            let bound = &self.config.tenants;
+            (
+                claimed_tenant.as_ref().and_then(|c| bound.get(c).cloned()),
+                Some(bound.values().cloned().collect()),
+            )
+        };
         VerifiedToken {
             issuer: self.config.issuer.clone(),
             subject: text("sub").unwrap_or_default(),
@@ -296,7 +313,9 @@ impl Issuer {
                 _ => false,
             },
             name: text("name"),
-            tenant: self.config.tenant_claim.as_deref().and_then(text),
+            tenant,
+            claimed_tenant,
+            bound_tenants,
             roles,
             expires_at: c.get("exp").and_then(Value::as_u64).unwrap_or(0),
             dev: false,

@@ -43,6 +43,12 @@ async fn resolve_once(
 ) -> Result<Principal, AuthRejection> {
     // Sign-in comes before any tenant is known: a system path.
     let mut tx = ScopedTx::all(pool, AllTenants::system()).await?;
+    if token.bound_tenants.is_some() && token.claimed_tenant.is_some() && token.tenant.is_none() {
+        let claimed = token.claimed_tenant.as_deref().unwrap_or_default();
+        let target = crate::scope::tenant_by_slug(&mut *tx, claimed).await?;
+        drop(tx);
+        return Err(refuse_tenant(pool, token, target, &meta).await);
+    }
     let found = store::by_subject(&mut tx, &token.issuer, &token.subject).await?;
     let (id, tenant, role, email) = match found {
         Some(known) => {
@@ -83,6 +89,14 @@ async fn resolve_once(
         }
         None => provision(&mut tx, token, &meta, invitation_ttl_days).await?,
     };
+    if let (Some(t), Some(bound)) = (tenant, &token.bound_tenants) {
+        let slug = crate::scope::tenant_slug(&mut *tx, t).await?;
+        if !slug.is_some_and(|s| bound.contains(&s)) {
+            // Nothing this sign-in provisioned is kept.
+            drop(tx);
+            return Err(refuse_tenant(pool, token, Some(t), &meta).await);
+        }
+    }
     if let Some(t) = tenant
         && !crate::tenants::store::is_active(&mut tx, t).await?
     {
@@ -175,6 +189,44 @@ async fn provision(
         )
         .into()),
     }
+}
+
+/// A token whose issuer may not speak for the tenant it names or signs into:
+/// 403, and an audit event in that tenant's chain (the platform's when the
+/// tenant is unknown).
+async fn refuse_tenant(
+    pool: &PgPool,
+    token: &VerifiedToken,
+    target: Option<TenantId>,
+    meta: &RequestMeta,
+) -> AuthRejection {
+    let recorded = async {
+        let mut tx = ScopedTx::all(pool, AllTenants::system()).await?;
+        audit::record(
+            &mut tx,
+            &Actor::System,
+            meta,
+            NewEvent {
+                tenant: target,
+                action: "user.tenant_refused",
+                target_type: "issuer",
+                target_id: Some(token.issuer.clone()),
+                changes: serde_json::json!({
+                    "subject": token.subject,
+                    "claimed_tenant": token.claimed_tenant,
+                    "reason": "the issuer is not bound to this tenant",
+                }),
+                outcome: Outcome::Denied,
+            },
+        )
+        .await?;
+        tx.commit().await
+    }
+    .await;
+    if let Err(e) = recorded {
+        return e.into();
+    }
+    forbidden("this identity provider may not sign users into that tenant").into()
 }
 
 /// Two first requests of the same user at once: the loser retries as a known user.
