@@ -28,6 +28,19 @@ use utoipa_axum::routes;
 pub use campaigns::{ActivationView, NoActivation, events};
 pub use ids::{AdGroupId, AdvertiserId, CampaignId, CreativeId, InsertionOrderId};
 
+/// Campaigns' jobs: the hourly collection of creative files no creative
+/// owns (see [`creatives::orphans`]).
+pub fn register(
+    registry: platform::jobs::Registry,
+    storage: platform::storage::Storage,
+) -> anyhow::Result<platform::jobs::Registry> {
+    registry.every(
+        std::time::Duration::from_secs(3600),
+        &creatives::orphans::CollectOrphanedFiles,
+        storage,
+    )
+}
+
 /// The routes, showing campaigns with their activation as `view` reports it.
 pub fn routes(view: Arc<dyn ActivationView>) -> ApiRoutes {
     ApiRoutes::new()

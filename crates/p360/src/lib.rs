@@ -61,6 +61,8 @@ pub fn job_registry_at(
         (),
     )?;
     let registry = tenancy::register(registry, event_consumers())?;
+    let storage = platform::storage::Storage::from_config(&config.platform)?;
+    let registry = campaigns::register(registry, storage)?;
     activation::register(registry, &config.ttd, listen)
 }
 

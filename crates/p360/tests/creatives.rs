@@ -411,3 +411,105 @@ async fn creatives_can_be_renamed_and_archived() {
     assert_eq!(archived["status"], "archived");
     assert_eq!(archived["name"], "MPU v2");
 }
+
+/// The creative ids that have files in the local store (a deleted file's
+/// directories may stay).
+fn stored_creatives(p: &Platform) -> Vec<String> {
+    fn has_file(dir: &std::path::Path) -> bool {
+        std::fs::read_dir(dir).unwrap().any(|e| {
+            let path = e.unwrap().path();
+            path.is_file() || has_file(&path)
+        })
+    }
+    let mut ids = Vec::new();
+    for tenant in std::fs::read_dir(p.data.path().join("objects/tenants")).unwrap() {
+        let dir = tenant.unwrap().path().join("creatives");
+        for c in std::fs::read_dir(dir).into_iter().flatten() {
+            let c = c.unwrap();
+            if has_file(&c.path()) {
+                ids.push(c.file_name().to_string_lossy().into_owned());
+            }
+        }
+    }
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn files_of_a_failed_upload_are_collected_and_live_ones_kept() {
+    use campaigns::creatives::orphans::{Collected, GRACE, collect};
+    let p = Platform::start().await;
+    p.tenant("acme").await;
+    let token = p.token("customer_admin", Some("acme"), "admin@acme.test");
+    let adv = advertiser(&p, &token).await;
+    let (s, kept) = upload(
+        &p,
+        &token,
+        &adv,
+        "Banner",
+        "https://acme.com/",
+        png(300, 250),
+        "a.png",
+    )
+    .await;
+    assert_eq!(s, 201, "{kept}");
+    let kept = kept["id"].as_str().unwrap().to_string();
+    // The same name again: refused after its files were written.
+    let bundle = zip(&[("index.html", INDEX), ("js/ad.js", b"1")]);
+    let (s, body) = upload(
+        &p,
+        &token,
+        &adv,
+        "Banner",
+        "https://acme.com/",
+        bundle,
+        "b.zip",
+    )
+    .await;
+    assert_eq!(s, 409, "{body}");
+    assert_eq!(
+        stored_creatives(&p).len(),
+        2,
+        "the refused upload left files"
+    );
+
+    let storage = platform::storage::Storage::from_config(&p.config.platform).unwrap();
+    let pool = &p.app.state.pool;
+    // Within the grace period an upload may still be in flight: kept.
+    let c = collect(pool, &storage, GRACE).await.unwrap();
+    assert_eq!(
+        c,
+        Collected {
+            creatives: 0,
+            files: 0,
+            young: 1
+        }
+    );
+    // Past it, the orphan's files (bundle and its two unpacked files) go,
+    // the live creative's stay and still serve.
+    let c = collect(pool, &storage, std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(
+        c,
+        Collected {
+            creatives: 1,
+            files: 3,
+            young: 0
+        }
+    );
+    assert_eq!(stored_creatives(&p), vec![kept.clone()]);
+    let res = p
+        .client
+        .get(p.app.url(&format!("/v1/creatives/{kept}/preview")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // Nothing left to collect.
+    let c = collect(pool, &storage, std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(c, Collected::default());
+}

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod files;
+pub mod orphans;
 pub mod service;
 pub mod store;
 

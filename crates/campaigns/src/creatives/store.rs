@@ -221,3 +221,17 @@ pub async fn public_file(
     .fetch_optional(tx.conn())
     .await
 }
+
+/// Which of `prefixes` a creative row stores its files under (any tenant:
+/// the orphaned-files collector).
+pub async fn known_prefixes(
+    tx: &mut ScopedTx,
+    prefixes: &[String],
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT storage_prefix FROM creatives WHERE storage_prefix = ANY($1)",
+        prefixes
+    )
+    .fetch_all(tx.conn())
+    .await
+}
