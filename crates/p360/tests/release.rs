@@ -1010,11 +1010,25 @@ async fn migrations_run_in_their_phase_and_an_unsafe_contract_one_refuses_the_de
     rig.assert_weights(100, 0, "").await;
     assert_eq!(rig.ok(&["status"]), "no deployments yet\n");
 
-    // At migration 10: 11, 12 and 13 are expand, run before green starts
-    // (up to 12, the deployment tables, before anything is recorded).
+    // At migration 10: contract 15 comes before expand 16, so a deploy
+    // from there is refused too, whatever came before them.
     up();
     down(migrations_after(20261127000010));
     assert_eq!(applied(&rig.db).await, 20261127000010);
+    let out = rig.run(&["start", "--version", "2.0.0"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: deploy refused: contract migration 20261203000015"),
+        "{stderr}"
+    );
+    assert_eq!(applied(&rig.db).await, 20261127000010, "nothing migrated");
+
+    // At migration 15 (the contract released): the expand ones after it run
+    // before green starts, after the backup.
+    up();
+    down(migrations_after(20261203000015));
+    assert_eq!(applied(&rig.db).await, 20261203000015);
     // A load balancer it cannot reach stops it before anything changes.
     let out = rig.run_env(
         &["start", "--version", "2.0.0"],
@@ -1027,7 +1041,7 @@ async fn migrations_run_in_their_phase_and_an_unsafe_contract_one_refuses_the_de
         "{stderr}"
     );
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-    assert_eq!(applied(&rig.db).await, 20261127000010, "nothing migrated");
+    assert_eq!(applied(&rig.db).await, 20261203000015, "nothing migrated");
     let out = rig.ok(&["start", "--version", "2.0.0"]);
     eprintln!("{out}");
     assert_eq!(applied(&rig.db).await, latest_migration());
@@ -1045,14 +1059,19 @@ async fn migrations_run_in_their_phase_and_an_unsafe_contract_one_refuses_the_de
         at("deployment.migrated") < at("deployment.slot_started"),
         "{k:?}"
     );
-    assert!(out.contains("expand migrations applied first, up to the deployment tables: [20261127000011, 20261127000012]"), "{out}");
+    assert!(
+        out.contains("expand migrations applied: [20261204000016"),
+        "{out}"
+    );
     assert!(out.contains("promoted"), "{out}");
     // The backup is from before the migrations.
-    let key: String = sqlx::query_scalar("SELECT backup_key FROM deployments")
-        .fetch_one(&rig.db.pool)
-        .await
-        .unwrap();
-    assert!(key.ends_with("-v20261127000010.dump"), "{key}");
+    let key: String = sqlx::query_scalar!(
+        "SELECT backup_key AS \"key!\" FROM deployments ORDER BY started_at DESC LIMIT 1"
+    )
+    .fetch_one(&rig.db.pool)
+    .await
+    .unwrap();
+    assert!(key.ends_with("-v20261203000015.dump"), "{key}");
 }
 
 /// The first deploy: nothing serves yet, so every pending migration (the

@@ -198,6 +198,11 @@ pub const MIGRATION_CLASSES: &[(i64, MigrationClass, &str)] = &[
         MigrationClass::Contract,
         "drops campaigns.activation, which the previous version writes",
     ),
+    (
+        20261204000016,
+        MigrationClass::Expand,
+        "new indexes, foreign keys and a trigger every existing row satisfies",
+    ),
 ];
 
 /// The class of migration `version`, if declared.

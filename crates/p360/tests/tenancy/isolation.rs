@@ -5,6 +5,7 @@
 use crate::common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 #[tokio::test]
 async fn another_tenants_objects_answer_404() {
@@ -398,4 +399,143 @@ async fn row_level_security_scopes_the_application_role() {
         .await;
     let err = denied.unwrap_err().to_string();
     assert!(err.contains("permission denied"), "{err}");
+}
+
+/// A tenant's advertiser and campaign, through the API: (advertiser, campaign).
+async fn advertiser_and_campaign(p: &Platform, tenant: &str) -> (Uuid, Uuid) {
+    let owner = p.token(
+        "customer_admin",
+        Some(tenant),
+        &format!("owner@{tenant}.test"),
+    );
+    let id = |(s, v): (reqwest::StatusCode, Value)| {
+        assert_eq!(s, 201, "{v}");
+        v["id"].as_str().unwrap().parse::<Uuid>().unwrap()
+    };
+    let advertiser = id(p
+        .post(
+            "/v1/advertisers",
+            &owner,
+            json!({"name": "A", "domain": "a.example", "currency": "USD"}),
+        )
+        .await);
+    let io = id(p
+        .post(
+            "/v1/insertion-orders",
+            &owner,
+            super::permissions::io_body(&advertiser.to_string(), "IO"),
+        )
+        .await);
+    let campaign = id(p
+        .post(
+            "/v1/campaigns",
+            &owner,
+            super::permissions::campaign_body(&io.to_string(), "C"),
+        )
+        .await);
+    (advertiser, campaign)
+}
+
+/// References follow tenancy in the database itself: a foreign key check
+/// ignores row-level security, so the keys carry the tenant, and the
+/// creatives an ad group runs are checked by a trigger. Each write below is
+/// made as the application role, scoped to acme, naming globex's rows.
+#[tokio::test]
+async fn references_never_cross_tenants_in_the_database() {
+    let p = Platform::start().await;
+    let acme = Uuid::parse_str(&p.tenant("acme").await).unwrap();
+    let globex = Uuid::parse_str(&p.tenant("globex").await).unwrap();
+    let (acme_adv, acme_campaign) = advertiser_and_campaign(&p, "acme").await;
+    let (globex_adv, globex_campaign) = advertiser_and_campaign(&p, "globex").await;
+    let pool = &p.app.state.pool;
+    let scoped = |t: Uuid| tenancy::TenantTx::begin(pool, tenancy::scope::TenantId(t));
+    let refused = |e: sqlx::Error, constraint: &str| match e {
+        sqlx::Error::Database(db) => {
+            assert_eq!(db.code().as_deref(), Some("23503"), "{db}");
+            assert_eq!(db.constraint(), Some(constraint), "{db}");
+        }
+        other => panic!("{other}"),
+    };
+    async fn creative(
+        tx: &mut sqlx::PgConnection,
+        tenant: Uuid,
+        advertiser: Uuid,
+    ) -> Result<Uuid, sqlx::Error> {
+        let id = Uuid::now_v7();
+        sqlx::query!(
+            "INSERT INTO creatives (id, tenant_id, advertiser_id, name, click_url, kind, mime,
+                 width, height, size_bytes, sha256, storage_prefix)
+             VALUES ($1, $2, $3, $4, 'https://a.example/', 'image', 'image/png', 300, 250, 1,
+                 'x', 'none')",
+            id,
+            tenant,
+            advertiser,
+            id.to_string()
+        )
+        .execute(tx)
+        .await?;
+        Ok(id)
+    }
+    async fn ad_group(
+        tx: &mut sqlx::PgConnection,
+        tenant: Uuid,
+        campaign: Uuid,
+        creatives: &[Uuid],
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query!(
+            "INSERT INTO ad_groups (id, tenant_id, campaign_id, name, budget_micros,
+                 base_bid_cpm_micros, max_bid_cpm_micros, creative_ids)
+             VALUES ($1, $2, $3, 'AG', 1, 1, 1, $4)",
+            Uuid::now_v7(),
+            tenant,
+            campaign,
+            creatives
+        )
+        .execute(tx)
+        .await?;
+        Ok(())
+    }
+
+    // An acme creative of globex's advertiser.
+    let mut tx = scoped(acme).await.unwrap();
+    refused(
+        creative(&mut tx, acme, globex_adv).await.unwrap_err(),
+        "creatives_tenant_advertiser_fkey",
+    );
+    // An acme ad group under globex's campaign.
+    let mut tx = scoped(acme).await.unwrap();
+    refused(
+        ad_group(&mut tx, acme, globex_campaign, &[])
+            .await
+            .unwrap_err(),
+        "ad_groups_tenant_campaign_fkey",
+    );
+    // An acme ad group running globex's creative.
+    let mut tx = scoped(globex).await.unwrap();
+    let theirs = creative(&mut tx, globex, globex_adv).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = scoped(acme).await.unwrap();
+    refused(
+        ad_group(&mut tx, acme, acme_campaign, &[theirs])
+            .await
+            .unwrap_err(),
+        "ad_groups_creatives_fkey",
+    );
+    // The same writes within acme pass, and a later swap to globex's
+    // creative is refused too.
+    let mut tx = scoped(acme).await.unwrap();
+    let ours = creative(&mut tx, acme, acme_adv).await.unwrap();
+    ad_group(&mut tx, acme, acme_campaign, &[ours])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = scoped(acme).await.unwrap();
+    let swapped = sqlx::query!(
+        "UPDATE ad_groups SET creative_ids = array_append(creative_ids, $1) WHERE campaign_id = $2",
+        theirs,
+        acme_campaign
+    )
+    .execute(&mut *tx)
+    .await;
+    refused(swapped.unwrap_err(), "ad_groups_creatives_fkey");
 }

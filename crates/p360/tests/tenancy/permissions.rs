@@ -255,13 +255,13 @@ fn png() -> Vec<u8> {
     png
 }
 
-fn io_body(advertiser: &str, name: &str) -> Value {
+pub(super) fn io_body(advertiser: &str, name: &str) -> Value {
     json!({"advertiser_id": advertiser, "name": name, "budget": {"amount": "1000", "currency": "USD"},
            "start_date": "2027-01-01", "end_date": "2027-12-31",
            "pricing": {"model": "cpm", "rate": {"amount": "5", "currency": "USD"}}})
 }
 
-fn campaign_body(io: &str, name: &str) -> Value {
+pub(super) fn campaign_body(io: &str, name: &str) -> Value {
     json!({"insertion_order_id": io, "name": name, "objective": "awareness",
            "budget": {"amount": "100", "currency": "USD"},
            "flight": {"start": "2027-02-01", "end": "2027-03-01"}, "pacing": "even"})
