@@ -43,15 +43,15 @@ pub struct AuthService {
     invitation_ttl_days: u32,
     body_limit: usize,
     shield: shield::Shield,
-    /// Credential look-ups (uncached API keys, first sign-ins) that may run
-    /// at once: a quarter of the pool, so a flood of random keys from many
-    /// addresses cannot take the connections that requests with cached
-    /// credentials need.
+    /// API key look-ups that may run at once: a quarter of the pool, so a
+    /// flood of random keys from many addresses cannot take the connections
+    /// that requests with cached credentials need. (A token needs no slot:
+    /// a forged one fails its signature check before any database work.)
     lookups: tokio::sync::Semaphore,
 }
 
-/// How long a credential look-up waits for a slot before the request gets 503.
-const LOOKUP_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
+/// How long an API key look-up waits for a slot before the request gets 503.
+const LOOKUP_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl AuthService {
     pub fn new(
@@ -146,7 +146,6 @@ impl AuthService {
                 .await
                 .map_err(|e| AuthRejection::Unauthorized(Unauthorized::invalid(e.to_string())))?;
             let exp = verified.expires_at;
-            let _slot = self.lookup_slot().await?;
             (
                 users::provision::resolve(&self.pool, &verified, meta, self.invitation_ttl_days)
                     .await?,
@@ -157,8 +156,8 @@ impl AuthService {
         Ok(principal)
     }
 
-    /// A slot for a credential look-up in the database, or 503 when the
-    /// slots stay taken (a flood of unknown credentials).
+    /// A slot for an API key look-up in the database, or 503 when the slots
+    /// stay taken (a flood of unknown keys).
     async fn lookup_slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, AuthRejection> {
         match tokio::time::timeout(LOOKUP_WAIT, self.lookups.acquire()).await {
             Ok(Ok(slot)) => Ok(slot),
@@ -166,7 +165,7 @@ impl AuthService {
                 metrics::counter!("p360_auth_refused_from_memory_total", "reason" => "lookups_busy")
                     .increment(1);
                 Err(Problem::service_unavailable(
-                    "too many credentials are being checked at once; retry shortly",
+                    "too many API keys are being checked at once; retry shortly",
                 )
                 .into())
             }
