@@ -74,7 +74,10 @@ pub async fn collect(
             continue;
         }
         let mut tx = ScopedTx::all(pool, AllTenants::system()).await?;
-        let known = store::known_prefixes(&mut tx, &prefixes).await?;
+        let known: std::collections::HashSet<String> = store::known_prefixes(&mut tx, &prefixes)
+            .await?
+            .into_iter()
+            .collect();
         drop(tx); // read only
         for prefix in prefixes.into_iter().filter(|p| !known.contains(p)) {
             let path = ObjectPath::from(prefix.as_str());

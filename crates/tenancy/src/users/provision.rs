@@ -43,8 +43,10 @@ async fn resolve_once(
 ) -> Result<Principal, AuthRejection> {
     // Sign-in comes before any tenant is known: a system path.
     let mut tx = ScopedTx::all(pool, AllTenants::system()).await?;
-    if token.bound_tenants.is_some() && token.claimed_tenant.is_some() && token.tenant.is_none() {
-        let claimed = token.claimed_tenant.as_deref().unwrap_or_default();
+    // A claim the issuer's map does not hold.
+    if let (Some(_), Some(claimed), None) =
+        (&token.bound_tenants, &token.claimed_tenant, &token.tenant)
+    {
         let target = crate::scope::tenant_by_slug(&mut *tx, claimed).await?;
         drop(tx);
         return Err(refuse_tenant(pool, token, target, &meta).await);
