@@ -2,7 +2,6 @@
 //! tokens minted by `p360 token`, discovery and JWKS served by the app. Never
 //! in production mode (configuration refuses it).
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::config::{IssuerConfig, IssuerKind};
@@ -34,13 +33,14 @@ impl DevIssuer {
     /// Load the key from `DATA_DIR/dev-issuer/signing-key.p8`, creating it on first use.
     pub fn load_or_create(data_dir: &Path) -> Result<DevIssuer> {
         let path = key_path(data_dir);
-        let pkcs8 = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_key(&path)?,
-            Err(e) => {
-                return Err(e).with_context(|| format!("cannot read {}", path.display()));
-            }
-        };
+        let pkcs8 = super::key_file::load_or_create(&path, || {
+            let doc = EcdsaKeyPair::generate_pkcs8(
+                &ECDSA_P256_SHA256_FIXED_SIGNING,
+                &SystemRandom::new(),
+            )
+            .map_err(|_| anyhow::anyhow!("cannot generate a signing key"))?;
+            Ok(doc.as_ref().to_vec())
+        })?;
         let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8)
             .map_err(|e| anyhow::anyhow!("{} is not a P-256 PKCS#8 key: {e}", path.display()))?;
         let point = pair.public_key().as_ref();
@@ -131,36 +131,6 @@ pub struct DevClaims {
 
 fn key_path(data_dir: &Path) -> PathBuf {
     data_dir.join("dev-issuer").join("signing-key.p8")
-}
-
-/// Create the key atomically: two processes racing both end up with the same key.
-fn create_key(path: &Path) -> Result<Vec<u8>> {
-    let dir = path.parent().expect("key path has a parent");
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-        .map_err(|_| anyhow::anyhow!("cannot generate a signing key"))?;
-    let tmp = dir.join(format!(".signing-key.{}.tmp", std::process::id()));
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        f.write_all(doc.as_ref())?;
-        f.sync_all()?;
-    }
-    let linked = std::fs::hard_link(&tmp, path);
-    let _ = std::fs::remove_file(&tmp);
-    match linked {
-        Ok(()) => Ok(doc.as_ref().to_vec()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
-        }
-        Err(e) => Err(e).with_context(|| format!("cannot create {}", path.display())),
-    }
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {

@@ -4,6 +4,7 @@
 
 pub mod dev;
 pub mod jwt;
+pub mod key_file;
 
 use std::path::Path;
 
