@@ -215,14 +215,17 @@ module "compute" {
     # audit events see the viewer's address (platform::http::client_ip).
     P360_HTTP__TRUSTED_PROXIES = jsonencode([var.vpc_cidr])
     P360_HTTP__FORWARDED_HOPS  = "1"
+    # Audit checkpoints go to the Object Lock bucket the worker may write.
+    P360_AUDIT__CHECKPOINT_BUCKET = module.storage.bucket_ids["audit-archive"]
   }
   # The ttd secret is JSON: {"login": ..., "password": ..., "partner_id": ...}.
   secret_environment = {
-    P360_DATABASE__URL   = module.security.secret_arns["database"]
-    P360_REDIS__URL      = module.security.secret_arns["redis"]
-    P360_TTD__LOGIN      = "${module.security.secret_arns["ttd"]}:login::"
-    P360_TTD__PASSWORD   = "${module.security.secret_arns["ttd"]}:password::"
-    P360_TTD__PARTNER_ID = "${module.security.secret_arns["ttd"]}:partner_id::"
+    P360_DATABASE__URL         = module.security.secret_arns["database"]
+    P360_REDIS__URL            = module.security.secret_arns["redis"]
+    P360_TTD__LOGIN            = "${module.security.secret_arns["ttd"]}:login::"
+    P360_TTD__PASSWORD         = "${module.security.secret_arns["ttd"]}:password::"
+    P360_TTD__PARTNER_ID       = "${module.security.secret_arns["ttd"]}:partner_id::"
+    P360_AUDIT__CHECKPOINT_KEY = module.security.secret_arns["audit-checkpoint"]
   }
   log_group_names            = module.monitoring.log_group_names
   adot_container_definitions = module.monitoring.adot_container_definitions

@@ -1,5 +1,5 @@
 //! The application's configuration: the platform's sections and each
-//! capability's own (`[auth]` from tenancy, `[ttd]` from activation,
+//! capability's own (`[auth]` and `[audit]` from tenancy, `[ttd]` from activation,
 //! `[deploy]` and `[faults]` from release), parsed in one pass that refuses
 //! unknown keys. A new capability's section is one line here.
 
@@ -7,6 +7,7 @@ platform::app_config! {
     /// Everything `p360` reads from defaults, `p360.toml` and `P360_*`.
     pub struct Config {
         auth: tenancy::config::AuthConfig,
+        audit: tenancy::config::AuditConfig,
         ttd: activation::TtdConfig,
         deploy: release::config::DeployConfig,
         faults: release::config::FaultsConfig,

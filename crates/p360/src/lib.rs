@@ -60,7 +60,10 @@ pub fn job_registry_at(
         &platform::jobs::PruneJobs,
         (),
     )?;
-    let registry = tenancy::register(registry, event_consumers())?;
+    let checkpoints =
+        tenancy::audit::checkpoint::Checkpoints::from_config(&config.audit, &config.platform)?;
+    let every = std::time::Duration::from_secs(config.audit.checkpoint_every_secs);
+    let registry = tenancy::register(registry, event_consumers(), checkpoints, every)?;
     let storage = platform::storage::Storage::from_config(&config.platform)?;
     let registry = campaigns::register(registry, storage)?;
     activation::register(registry, &config.ttd, listen)

@@ -358,6 +358,116 @@ async fn audit_verify_command_passes_then_names_the_broken_link() {
     drop(served);
 }
 
+/// The owner of the database can make a chain whole again after removing
+/// its newest events (moving the head back); the checkpoint, signed with a
+/// key the database does not hold, still tells. A forged checkpoint is
+/// refused for its signature.
+#[tokio::test]
+async fn a_checkpoint_outside_the_database_catches_a_rewritten_chain() {
+    let tmp = TempDir::new("checkpoint");
+    let data = tmp.path().join("var");
+    let data_s = data.to_str().unwrap();
+    let served = Served::start(&data, &[]);
+    let admin = p360_ok(&["token", "--data-dir", data_s, "--role", "platform_admin"]);
+    let client = reqwest::Client::new();
+    let res = client
+        .post(served.url("/v1/tenants"))
+        .bearer_auth(admin.trim())
+        .json(&serde_json::json!({"slug": "acme", "name": "Acme"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let customer = p360_ok(&[
+        "token",
+        "--data-dir",
+        data_s,
+        "--tenant",
+        "acme",
+        "--role",
+        "customer_admin",
+    ]);
+    for name in ["a", "b", "c"] {
+        let res = client
+            .post(served.url("/v1/api-keys"))
+            .bearer_auth(customer.trim())
+            .json(&serde_json::json!({"name": name, "role": "viewer"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+    }
+    // (The server's worker took one as it started, before any of this.)
+    let out = p360_ok(&["audit", "checkpoint", "--data-dir", data_s]);
+    let name = out
+        .strip_prefix("checkpoint ")
+        .and_then(|o| o.split(':').next())
+        .unwrap_or_else(|| panic!("{out}"))
+        .to_string();
+    assert!(name.starts_with("audit/checkpoints/"), "{out}");
+    let out = p360_ok(&["audit", "verify", "--data-dir", data_s]);
+    assert!(
+        out.contains(&format!("against checkpoint {name}"))
+            && out.contains("every chain is intact"),
+        "{out}"
+    );
+
+    // The owner removes acme's newest event and moves the head back: the
+    // chain alone is whole again.
+    let url = p360_ok(&["db", "url", "--data-dir", data_s]);
+    let psql = std::process::Command::new("psql")
+        .args([
+            url.trim(),
+            "-XAtc",
+            "BEGIN; ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete; \
+             SET LOCAL p360.all_tenants = 'on'; \
+             DELETE FROM audit_events e USING audit_chains c, tenants t \
+               WHERE t.slug = 'acme' AND c.chain_id = t.id AND e.chain_id = c.chain_id AND e.seq = c.last_seq; \
+             UPDATE audit_chains c SET last_seq = e.seq, last_hash = e.hash \
+               FROM audit_events e, tenants t \
+               WHERE t.slug = 'acme' AND c.chain_id = t.id AND e.chain_id = c.chain_id AND e.seq = c.last_seq - 1; \
+             ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete; COMMIT;",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        psql.status.success(),
+        "{}",
+        String::from_utf8_lossy(&psql.stderr)
+    );
+    let out = p360(&["audit", "verify", "--data-dir", data_s])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("of the checkpoint of") && err.contains("is gone (events removed)"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("is missing"),
+        "the chain alone looks whole: {err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    // Moving the checkpoint back too needs the key: refused.
+    let file = data.join("objects").join(&name);
+    let mut checkpoint: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    for chain in checkpoint["chains"].as_array_mut().unwrap() {
+        let seq = chain["seq"].as_i64().unwrap();
+        chain["seq"] = serde_json::json!(seq - 1);
+    }
+    std::fs::write(&file, serde_json::to_vec(&checkpoint).unwrap()).unwrap();
+    let out = p360(&["audit", "verify", "--data-dir", data_s])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not signed with this key"), "{err}");
+    drop(served);
+}
+
 #[test]
 fn migrate_plan_classifies_pending_migrations() {
     let tmp = TempDir::new("plan");

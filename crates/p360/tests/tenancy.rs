@@ -829,3 +829,67 @@ async fn an_idempotency_key_is_the_actors_in_one_tenant_only() {
     let again = create("acme").await.unwrap();
     assert_eq!(again.headers()["idempotent-replayed"], "true");
 }
+
+/// In AWS the checkpoints go to the audit archive, a bucket under Object
+/// Lock (whose writes must carry a checksum): taken there, read back, and a
+/// chain checked against it.
+#[tokio::test]
+async fn audit_checkpoints_are_written_to_an_object_locked_bucket() {
+    let moto = Moto::start().await;
+    let endpoint = moto.endpoint.clone();
+    let http = reqwest::Client::new();
+    let created = http
+        .put(format!("{endpoint}/p360-audit-archive"))
+        .header("x-amz-bucket-object-lock-enabled", "true")
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success());
+    let locked = http
+        .put(format!("{endpoint}/p360-audit-archive?object-lock"))
+        .body(
+            "<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled>\
+             <Rule><DefaultRetention><Mode>GOVERNANCE</Mode><Days>1</Days></DefaultRetention></Rule>\
+             </ObjectLockConfiguration>",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        locked.status().is_success(),
+        "{}",
+        locked.text().await.unwrap()
+    );
+    let ep = endpoint.clone();
+    let p = Platform::start_with(move |c| {
+        c.platform.storage.s3_endpoint = Some(ep);
+        c.platform.storage.s3_region = Some("us-east-1".into());
+        c.platform.storage.s3_access_key_id = Some("testing".into());
+        c.platform.storage.s3_secret_access_key = Some("testing".to_string().into());
+        c.audit.checkpoint_bucket = Some("p360-audit-archive".into());
+    })
+    .await;
+    p.tenant("acme").await;
+    let checkpoints =
+        tenancy::audit::checkpoint::Checkpoints::from_config(&p.config.audit, &p.config.platform)
+            .unwrap();
+    let (name, taken) = checkpoints.take(&p.db.pool).await.unwrap();
+    assert!(!taken.chains.is_empty());
+    let (latest, read) = checkpoints.latest().await.unwrap().unwrap();
+    assert_eq!(latest, name);
+    assert_eq!(read.chains, taken.chains);
+    assert_eq!(
+        checkpoints.check(&p.db.pool, &read).await.unwrap(),
+        Vec::<String>::new()
+    );
+    let listing = reqwest::get(format!("{endpoint}/p360-audit-archive?list-type=2"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(listing.contains(&name), "{listing}");
+    // Nothing on the local disk.
+    assert!(!p.data.path().join("objects/audit").exists());
+    drop(moto);
+}

@@ -21,33 +21,17 @@ pub struct Storage {
 }
 
 impl Storage {
+    /// The S3 bucket `bucket` with the storage section's credentials,
+    /// region and endpoint, for a bucket with Object Lock (its writes carry
+    /// a SHA-256 checksum and name its algorithm, which S3 requires there).
+    pub fn locked_bucket(config: &PlatformConfig, bucket: &str) -> anyhow::Result<Storage> {
+        s3(config, bucket, Some(object_store::aws::Checksum::SHA256))
+    }
+
     pub fn from_config(config: &PlatformConfig) -> anyhow::Result<Storage> {
         let s = &config.storage;
         match &s.s3_bucket {
-            Some(bucket) => {
-                // Credentials and region come from the standard AWS environment
-                // (AWS_ACCESS_KEY_ID, AWS_REGION, the task role in ECS, ...).
-                let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
-                if let (Some(id), Some(secret)) = (&s.s3_access_key_id, &s.s3_secret_access_key) {
-                    b = b
-                        .with_access_key_id(id)
-                        .with_secret_access_key(secret.expose_secret());
-                }
-                if let Some(region) = &s.s3_region {
-                    b = b.with_region(region);
-                }
-                if let Some(endpoint) = &s.s3_endpoint {
-                    b = b
-                        .with_endpoint(endpoint)
-                        .with_allow_http(endpoint.starts_with("http://"))
-                        .with_virtual_hosted_style_request(false);
-                }
-                let store = b.build().context("cannot configure S3 storage")?;
-                Ok(Storage {
-                    store: Arc::new(store),
-                    describe: format!("s3://{bucket}"),
-                })
-            }
+            Some(bucket) => s3(config, bucket, None),
             None => {
                 let dir = config.data_dir.join("objects");
                 std::fs::create_dir_all(&dir)
@@ -61,4 +45,49 @@ impl Storage {
             }
         }
     }
+}
+
+/// The S3 bucket `bucket`: credentials and region from the standard AWS
+/// environment (AWS_ACCESS_KEY_ID, AWS_REGION, the task role in ECS, ...)
+/// unless the storage section names them.
+fn s3(
+    config: &PlatformConfig,
+    bucket: &str,
+    checksum: Option<object_store::aws::Checksum>,
+) -> anyhow::Result<Storage> {
+    let s = &config.storage;
+    let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
+    // (Client options first: the settings below add to them.)
+    if let Some(c) = checksum {
+        // Object Lock wants the algorithm named as well as the checksum sent.
+        let mut named = axum::http::HeaderMap::new();
+        named.insert(
+            "x-amz-sdk-checksum-algorithm",
+            axum::http::HeaderValue::from_static("SHA256"),
+        );
+        b = b
+            .with_checksum_algorithm(c)
+            .with_client_options(object_store::ClientOptions::new().with_default_headers(named));
+    }
+    if let (Some(id), Some(secret)) = (&s.s3_access_key_id, &s.s3_secret_access_key) {
+        b = b
+            .with_access_key_id(id)
+            .with_secret_access_key(secret.expose_secret());
+    }
+    if let Some(region) = &s.s3_region {
+        b = b.with_region(region);
+    }
+    if let Some(endpoint) = &s.s3_endpoint {
+        b = b
+            .with_endpoint(endpoint)
+            .with_allow_http(endpoint.starts_with("http://"))
+            .with_virtual_hosted_style_request(false);
+    }
+    let store = b
+        .build()
+        .with_context(|| format!("cannot configure S3 bucket {bucket}"))?;
+    Ok(Storage {
+        store: Arc::new(store),
+        describe: format!("s3://{bucket}"),
+    })
 }

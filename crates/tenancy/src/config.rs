@@ -144,3 +144,61 @@ impl Section for AuthConfig {
         Ok(())
     }
 }
+
+/// `[audit]`: where the audit log's chains are anchored outside the
+/// database (see [`crate::audit::checkpoint`]).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// The key checkpoints are signed with (HMAC-SHA256), base64 of at least
+    /// 32 bytes; kept where the database is not (Secrets Manager in AWS).
+    /// Required in production; otherwise `DATA_DIR/audit/checkpoint.key`,
+    /// created on first use.
+    #[serde(serialize_with = "platform::config::serialize_secret")]
+    pub checkpoint_key: Option<secrecy::SecretString>,
+    /// The S3 bucket checkpoints are written to (the object-locked audit
+    /// archive in AWS); the platform's object storage when absent.
+    pub checkpoint_bucket: Option<String>,
+    /// How often the worker takes a checkpoint.
+    pub checkpoint_every_secs: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            checkpoint_key: None,
+            checkpoint_bucket: None,
+            checkpoint_every_secs: 3600,
+        }
+    }
+}
+
+impl Section for AuditConfig {
+    fn validate(&self, platform: &PlatformConfig) -> Result<(), ConfigError> {
+        match &self.checkpoint_key {
+            None if platform.mode == Mode::Production => Err(ConfigError::invalid(
+                "audit.checkpoint_key",
+                "required in production: the audit checkpoints' signing key, kept outside the database",
+            )),
+            Some(key) if decode_key(key).is_none() => Err(ConfigError::invalid(
+                "audit.checkpoint_key",
+                "must be base64 of at least 32 bytes (e.g. `openssl rand -base64 32`)",
+            )),
+            _ if self.checkpoint_every_secs < 60 => Err(ConfigError::invalid(
+                "audit.checkpoint_every_secs",
+                "at least 60",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A checkpoint key as bytes, if it is base64 of at least 32.
+pub fn decode_key(key: &secrecy::SecretString) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    use secrecy::ExposeSecret as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(key.expose_secret().trim())
+        .ok()
+        .filter(|k| k.len() >= 32)
+}

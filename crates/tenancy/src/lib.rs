@@ -49,15 +49,22 @@ pub fn routes() -> ApiRoutes {
         .route("/dev-issuer/jwks.json", axum::routing::get(dev_jwks))
 }
 
-/// Tenancy's jobs: the hourly expiry of idempotency keys, and the relay that
-/// delivers domain events to `consumers` (every capability's subscribers).
-pub fn register(registry: Registry, consumers: events::Consumers) -> anyhow::Result<Registry> {
+/// Tenancy's jobs: the hourly expiry of idempotency keys, the audit
+/// checkpoint every `every`, and the relay that delivers domain events to
+/// `consumers` (every capability's subscribers).
+pub fn register(
+    registry: Registry,
+    consumers: events::Consumers,
+    checkpoints: audit::checkpoint::Checkpoints,
+    every: Duration,
+) -> anyhow::Result<Registry> {
     Ok(registry
         .every(
             Duration::from_secs(3600),
             &idempotency::ExpireIdempotencyKeys,
             (),
         )?
+        .every(every, &audit::checkpoint::TakeCheckpoint, checkpoints)?
         .register::<events::RelayEvents>(consumers))
 }
 

@@ -129,6 +129,8 @@ locals {
     ttd        = "The Trade Desk API partner credentials"
     salesforce = "Salesforce connected-app credentials"
     bombora    = "Bombora Company Surge API and SFTP credentials"
+    # Kept out of the database on purpose: it signs the audit checkpoints.
+    audit-checkpoint = "HMAC key signing audit chain checkpoints, base64 of 32 bytes (P360_AUDIT__CHECKPOINT_KEY)"
     # Written by the compute module; replicated so a DR stack can take it over.
     origin-verify = "X-Origin-Verify header value CloudFront sends to the ALB"
   }

@@ -26,6 +26,10 @@ fn faults_are_refused_in_production_and_bounded() {
             "P360_TTD__CREATIVE_BASE_URL",
             "https://app.example/creatives",
         ),
+        (
+            "P360_AUDIT__CHECKPOINT_KEY",
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        ),
         ("P360_FAULTS__LATENCY_MS", "500"),
     ])
     .unwrap_err()
@@ -169,6 +173,10 @@ fn production_needs_the_public_creative_base_url() {
         ),
         ("P360_TTD__BASE_URL", "https://api.thetradedesk.com"),
         ("P360_TTD__PASSWORD", "x"),
+        (
+            "P360_AUDIT__CHECKPOINT_KEY",
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        ),
     ];
     let msg = load(&production).unwrap_err().to_string();
     assert!(msg.contains("ttd.creative_base_url"), "{msg}");
@@ -179,4 +187,42 @@ fn production_needs_the_public_creative_base_url() {
     ));
     let c = load(&env).unwrap();
     assert_eq!(c.ttd.creative_base_url, "https://app.example/creatives");
+}
+
+#[test]
+fn production_needs_an_audit_checkpoint_key_of_32_bytes() {
+    let production = [
+        ("P360_MODE", "production"),
+        (
+            "P360_DATABASE__URL",
+            "postgres://db/p360?sslmode=verify-full",
+        ),
+        ("P360_TTD__BASE_URL", "https://api.thetradedesk.com"),
+        ("P360_TTD__PASSWORD", "x"),
+        (
+            "P360_TTD__CREATIVE_BASE_URL",
+            "https://app.example/creatives",
+        ),
+    ];
+    let msg = load(&production).unwrap_err().to_string();
+    assert!(msg.contains("audit.checkpoint_key"), "{msg}");
+    for short in ["c2hvcnQ=", "not base64!"] {
+        let msg = load(&[("P360_AUDIT__CHECKPOINT_KEY", short)])
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("at least 32 bytes"), "{msg}");
+    }
+    let mut env = production.to_vec();
+    env.push((
+        "P360_AUDIT__CHECKPOINT_KEY",
+        "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+    ));
+    let c = load(&env).unwrap();
+    assert!(c.audit.checkpoint_key.is_some());
+    // Rendered, the key is redacted.
+    let out = c.to_redacted_toml();
+    assert!(
+        out.contains("[audit]") && !out.contains("MDEyMzQ1"),
+        "{out}"
+    );
 }

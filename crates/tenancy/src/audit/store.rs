@@ -143,3 +143,18 @@ pub async fn list(
     .fetch_all(conn)
     .await
 }
+
+/// The hash of event `seq` of `chain`, if it is there.
+pub async fn hash_at(
+    conn: &mut PgConnection,
+    chain: Uuid,
+    seq: i64,
+) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT hash FROM audit_events WHERE chain_id = $1 AND seq = $2",
+        chain,
+        seq
+    )
+    .fetch_optional(conn)
+    .await
+}
