@@ -590,11 +590,15 @@ async fn insertion_orders_can_change_but_not_below_their_campaigns() {
             .await;
     assert!(c["id"].is_string(), "{c}");
     let url = a.p.app.url(&format!("/v1/insertion-orders/{}", a.io));
-    let send = |if_match: &'static str, body: Value| {
+    // The budget is a commercial term: finance changes it (in the tenant it
+    // names); the customer's admin the rest.
+    let finance = a.p.token("finance", None, "fin@agency.test");
+    let send = |by: &str, if_match: &'static str, body: Value| {
         let req =
             a.p.client
                 .patch(url.clone())
-                .bearer_auth(&a.admin)
+                .bearer_auth(by)
+                .header("p360-tenant", "acme")
                 .header("if-match", if_match)
                 .json(&body);
         async move {
@@ -608,20 +612,34 @@ async fn insertion_orders_can_change_but_not_below_their_campaigns() {
         }
     };
     let (s, _, body) = send(
+        &finance,
         "\"v1\"",
         json!({"budget": {"amount": "39999.99", "currency": "USD"}}),
     )
     .await;
     assert_eq!(s, 422, "{body}");
     assert!(field_codes(&body).contains(&("budget.amount".into(), "below_committed".into())));
-    let (s, _, body) = send("\"v1\"", json!({"start_date": "2027-02-01"})).await;
+    let (s, _, body) = send(&a.admin, "\"v1\"", json!({"start_date": "2027-02-01"})).await;
     assert_eq!(s, 422, "{body}");
     assert!(field_codes(&body).contains(&("start_date".into(), "excludes_campaigns".into())));
-    let (s, etag, body) = send("\"v1\"", json!({"budget": {"amount": "150000", "currency": "USD"}, "billing_contact": "ap@acme.test"})).await;
+    let (s, etag, body) = send(
+        &finance,
+        "\"v1\"",
+        json!({"budget": {"amount": "150000", "currency": "USD"}}),
+    )
+    .await;
     assert_eq!(s, 200, "{body}");
     assert_eq!(etag.as_deref(), Some("\"v2\""));
     assert_eq!(body["budget"]["amount"], "150000.00");
-    let (s, _, _) = send("\"v1\"", json!({"name": "stale"})).await;
+    let (s, etag, body) = send(
+        &a.admin,
+        "\"v2\"",
+        json!({"billing_contact": "ap@acme.test"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(etag.as_deref(), Some("\"v3\""));
+    let (s, _, _) = send(&a.admin, "\"v1\"", json!({"name": "stale"})).await;
     assert_eq!(s, 412);
 }
 

@@ -318,3 +318,158 @@ async fn a_maker_recorded_as_a_key_before_the_upgrade_is_its_creator() {
     let (s, c) = a.act(&a.bob, &id, "approve").await;
     assert_eq!((s, c["status"].as_str()), (200, Some("approved")), "{c}");
 }
+
+impl Acme {
+    /// A staff member with `role`, assigned to acme.
+    async fn assigned_staff(&self, role: &str, email: &str) -> String {
+        let token = self.p.token(role, None, email);
+        let id = self.user_id(&token).await;
+        let (s, body) = self
+            .p
+            .call(
+                Method::PUT,
+                &format!("/v1/users/{id}/tenants"),
+                Some(&self.p.admin()),
+                Some(json!({"tenants": ["acme"]})),
+            )
+            .await;
+        assert_eq!(s, 200, "{body}");
+        token
+    }
+
+    /// PATCH the insertion order as `token` (staff name the tenant), with
+    /// its current ETag.
+    async fn patch_io(&self, token: &str, staff: bool, body: Value) -> (u16, Value) {
+        let url = self.p.app.url(&format!("/v1/insertion-orders/{}", self.io));
+        let etag = self
+            .p
+            .client
+            .get(&url)
+            .bearer_auth(&self.bob)
+            .send()
+            .await
+            .unwrap()
+            .headers()["etag"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let mut req = self
+            .p
+            .client
+            .patch(&url)
+            .bearer_auth(token)
+            .header("if-match", etag)
+            .json(&body);
+        if staff {
+            req = req.header("p360-tenant", "acme");
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// An insertion order's pricing and budget are the customer's contract:
+/// customers and ad ops cannot change them, finance and account staff can,
+/// audited with before and after, and a pricing change sends the approved
+/// campaigns under it back to approval, with the staff member as maker.
+#[tokio::test]
+async fn commercial_terms_are_finance_and_account_staffs_and_reopen_approval() {
+    let a = acme().await;
+    let id = a.campaign(&a.marketer, "Launch").await;
+    assert_eq!(a.act(&a.marketer, &id, "submit").await.0, 200);
+    let (s, c) = a.act(&a.bob, &id, "approve").await;
+    assert_eq!((s, c["status"].as_str()), (200, Some("approved")), "{c}");
+    let cheaper =
+        json!({"pricing": {"model": "cpm", "rate": {"amount": "2.00", "currency": "USD"}}});
+    let bigger = json!({"budget": {"amount": "150000", "currency": "USD"}});
+
+    // Attack: the customer's own people rewrite the contract.
+    for token in [&a.marketer, &a.alice] {
+        for body in [&cheaper, &bigger] {
+            let (s, v) = a.patch_io(token, false, body.clone()).await;
+            assert_eq!(s, 403, "{v}");
+        }
+    }
+    // Ad ops run campaigns but do not sign contracts.
+    let ad_ops = a.assigned_staff("ad_ops", "ops@agency.test").await;
+    let (s, v) = a.patch_io(&ad_ops, true, cheaper.clone()).await;
+    assert_eq!(s, 403, "{v}");
+    // What is not a term stays theirs, and sending the terms unchanged is
+    // no change.
+    let (s, v) = a
+        .patch_io(
+            &a.alice,
+            false,
+            json!({"name": "FY27 H1 (signed)",
+                   "budget": {"amount": "100000.00", "currency": "USD"}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (_, c) = a.p.get(&format!("/v1/campaigns/{id}"), &a.bob).await;
+    assert_eq!(c["status"], "approved", "{c}");
+
+    // Finance changes the budget: audited as a terms change; the campaign's
+    // own approval is untouched.
+    let finance = a.p.token("finance", None, "fin@agency.test");
+    let (s, v) = a.patch_io(&finance, true, bigger.clone()).await;
+    assert_eq!(s, 200, "{v}");
+    let (_, c) = a.p.get(&format!("/v1/campaigns/{id}"), &a.bob).await;
+    assert_eq!(c["status"], "approved", "{c}");
+
+    // Finance changes the pricing: the approved campaign goes back to
+    // approval with finance as its maker; a customer admin approves again.
+    let (s, v) = a.patch_io(&finance, true, cheaper.clone()).await;
+    assert_eq!(s, 200, "{v}");
+    let (_, c) = a.p.get(&format!("/v1/campaigns/{id}"), &a.bob).await;
+    let finance_id = a.user_id(&finance).await;
+    assert_eq!(c["status"], "pending_approval", "{c}");
+    assert_eq!(c["submitted_by"], format!("user:{finance_id}"), "{c}");
+    let (s, events) =
+        a.p.get(
+            &format!("/v1/audit-events?target_id={}&limit=50", a.io),
+            &a.bob,
+        )
+        .await;
+    assert_eq!(s, 200, "{events}");
+    let terms: Vec<&Value> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "insertion_order.terms_changed")
+        .collect();
+    assert_eq!(terms.len(), 2, "{events}");
+    let pricing = terms
+        .iter()
+        .find(|e| e["changes"]["after"]["pricing"]["rate"]["amount"] == "2.00")
+        .unwrap_or_else(|| panic!("{events}"));
+    assert_eq!(
+        pricing["changes"]["before"]["pricing"]["rate"]["amount"],
+        "12.50"
+    );
+    assert_eq!(pricing["actor_id"], finance_id.as_str());
+    assert!(
+        a.audit_actions(&id)
+            .await
+            .iter()
+            .any(|(action, _)| action == "campaign.resubmitted"),
+        "the campaign's log says why it is pending again"
+    );
+    let (s, c) = a.act(&a.bob, &id, "approve").await;
+    assert_eq!((s, c["status"].as_str()), (200, Some("approved")), "{c}");
+
+    // An account manager assigned to the tenant may change terms too.
+    let manager = a.p.token("account_manager", None, "am@agency.test");
+    let manager_id = a.user_id(&manager).await;
+    let (s, body) =
+        a.p.call(
+            Method::PUT,
+            &format!("/v1/users/{manager_id}/tenants"),
+            Some(&a.p.admin()),
+            Some(json!({"tenants": ["acme"]})),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let (s, v) = a.patch_io(&manager, true, bigger).await;
+    assert_eq!(s, 200, "{v}");
+}

@@ -53,6 +53,10 @@ pub enum Permission {
     CampaignsWrite,
     /// Approve submitted campaigns.
     CampaignsApprove,
+    /// Change an insertion order's commercial terms (pricing model, rate,
+    /// budget): the customer's contract, so the agency's finance and
+    /// account staff only.
+    CommercialTermsManage,
     /// See reports and attribution.
     ReportsRead,
     /// See invoices and billing data.
@@ -124,21 +128,29 @@ impl Role {
         use Permission::*;
         match self {
             Role::PlatformAdmin => true,
-            Role::AccountManager | Role::AdOps => matches!(
-                p,
-                TenantsRead
-                    | UsersRead
-                    | ApiKeysRead
-                    | AuditRead
-                    | CampaignsRead
-                    | CampaignsWrite
-                    | CampaignsApprove
-                    | ReportsRead
-                    | BillingRead
-            ),
+            Role::AccountManager | Role::AdOps => {
+                matches!(
+                    p,
+                    TenantsRead
+                        | UsersRead
+                        | ApiKeysRead
+                        | AuditRead
+                        | CampaignsRead
+                        | CampaignsWrite
+                        | CampaignsApprove
+                        | ReportsRead
+                        | BillingRead
+                ) || (self == Role::AccountManager && p == CommercialTermsManage)
+            }
             Role::Finance => matches!(
                 p,
-                TenantsRead | AuditRead | CampaignsRead | ReportsRead | BillingRead | BillingManage
+                TenantsRead
+                    | AuditRead
+                    | CampaignsRead
+                    | CommercialTermsManage
+                    | ReportsRead
+                    | BillingRead
+                    | BillingManage
             ),
             Role::Analyst => matches!(
                 p,
@@ -164,7 +176,7 @@ impl Role {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 16] = [
+    pub const ALL: [Permission; 17] = [
         Permission::TenantsManage,
         Permission::TenantsRead,
         Permission::UsersRead,
@@ -176,6 +188,7 @@ impl Permission {
         Permission::CampaignsRead,
         Permission::CampaignsWrite,
         Permission::CampaignsApprove,
+        Permission::CommercialTermsManage,
         Permission::ReportsRead,
         Permission::BillingRead,
         Permission::BillingManage,
@@ -196,6 +209,7 @@ impl Permission {
             Permission::CampaignsRead => "campaigns.read",
             Permission::CampaignsWrite => "campaigns.write",
             Permission::CampaignsApprove => "campaigns.approve",
+            Permission::CommercialTermsManage => "commercial_terms.manage",
             Permission::ReportsRead => "reports.read",
             Permission::BillingRead => "billing.read",
             Permission::BillingManage => "billing.manage",

@@ -75,6 +75,7 @@ async fn record(
         after.campaign_id,
         campaign.status,
         campaign.version,
+        "ad group changed",
     )
     .await
 }

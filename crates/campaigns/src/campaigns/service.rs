@@ -258,15 +258,17 @@ fn refused(r: Refused) -> ApiError {
     }
 }
 
-/// A change to what a campaign spends, made elsewhere (its ad groups): a
-/// campaign cleared to spend, or waiting for approval, goes (back) to
-/// approval with `by` as its maker.
+/// A change to what a campaign spends, made elsewhere (its ad groups, its
+/// insertion order's pricing): a campaign cleared to spend, or waiting for
+/// approval, goes (back) to approval with `by` as its maker; `reason` says
+/// what changed, in the audit event.
 pub async fn resubmit_if_cleared(
     tx: &mut TenantTx,
     by: &Principal,
     id: CampaignId,
     status: CampaignStatus,
     version: i64,
+    reason: &str,
 ) -> Result<(), ApiError> {
     if !workflow::needs_reapproval(status, true) && status != CampaignStatus::PendingApproval {
         return Ok(());
@@ -290,7 +292,7 @@ pub async fn resubmit_if_cleared(
         serde_json::json!({
             "before": {"status": status, "version": version},
             "after": {"status": "pending_approval"},
-            "reason": "ad group changed",
+            "reason": reason,
         }),
     )
     .await?;

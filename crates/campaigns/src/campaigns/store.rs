@@ -318,6 +318,27 @@ pub async fn transition(
 }
 
 /// Back to approval after a change elsewhere (its ad groups); the new version.
+/// The campaigns of an insertion order, locked: (id, status, version).
+pub async fn lock_of_insertion_order(
+    tx: &mut TenantTx,
+    io: InsertionOrderId,
+) -> Result<Vec<(CampaignId, CampaignStatus, i64)>, sqlx::Error> {
+    let tenant = tx.tenant();
+    let rows = sqlx::query!(
+        r#"SELECT id AS "id: CampaignId", status AS "status: CampaignStatus", version
+           FROM campaigns WHERE insertion_order_id = $1 AND tenant_id = $2
+           ORDER BY id FOR UPDATE"#,
+        io as InsertionOrderId,
+        tenant as TenantId
+    )
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.id, r.status, r.version))
+        .collect())
+}
+
 pub async fn resubmit(tx: &mut TenantTx, id: CampaignId, by: &str) -> Result<i64, sqlx::Error> {
     let tenant = tx.tenant();
     sqlx::query_scalar!(

@@ -65,6 +65,10 @@ pub async fn list(
 }
 
 /// Change an insertion order (`If-Match` required).
+///
+/// Its pricing and budget, the customer's contract, take `commercial_terms.manage` (finance and
+/// account staff), and a pricing change sends its approved campaigns back to
+/// approval; the other fields take `campaigns.write`.
 #[utoipa::path(patch, path = "/v1/insertion-orders/{id}", tag = "campaigns", operation_id = "insertion_orders_update",
     request_body = InsertionOrderPatch, params(("id" = Uuid, Path)),
     responses((status = 200, body = InsertionOrder), (status = 404, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem), (status = 428, body = Problem)))]

@@ -101,7 +101,11 @@ pub async fn list(
 }
 
 /// Change an insertion order: the budget not below what its campaigns
-/// commit, the dates around every campaign's flight.
+/// commit, the dates around every campaign's flight. Its commercial terms
+/// (pricing model, rate, budget) are the customer's contract: changing them
+/// takes `commercial_terms.manage` (finance and account staff), the rest
+/// `campaigns.write`; a pricing change sends the campaigns under it that
+/// were cleared to spend, or waiting, (back) to approval.
 pub async fn update(
     tx: &mut TenantTx,
     by: &Principal,
@@ -109,7 +113,11 @@ pub async fn update(
     expected: &Precondition,
     patch: InsertionOrderPatch,
 ) -> Result<Row, ApiError> {
-    by.require(Permission::CampaignsWrite)?;
+    // Who may change nothing here is refused before anything else; which
+    // fields they may change is decided once the change is known.
+    if !by.role.allows(Permission::CommercialTermsManage) {
+        by.require(Permission::CampaignsWrite)?;
+    }
     // Locking the IO row serialises this with campaign budget changes under it.
     let version = store::lock_version(tx, id)
         .await?
@@ -157,6 +165,21 @@ pub async fn update(
         Some(p) => pricing_rate(p, Some(&before.currency), &mut errors).map(|(m, r)| (Some(m), r)),
         None => Some((None, before.pricing_rate_micros)),
     };
+    // An unusable value counts as an attempted change.
+    let budget_changed = patch.budget.is_some() && budget != Some(before.budget_micros);
+    let pricing_changed = patch.pricing.is_some()
+        && pricing != Some((Some(before.pricing_model), before.pricing_rate_micros));
+    let other = patch.name.is_some()
+        || patch.number.is_some()
+        || patch.start_date.is_some()
+        || patch.end_date.is_some()
+        || patch.billing_contact.is_some();
+    if budget_changed || pricing_changed {
+        by.require(Permission::CommercialTermsManage)?;
+    }
+    if other || !(budget_changed || pricing_changed) {
+        by.require(Permission::CampaignsWrite)?;
+    }
     let (Some(budget), Some((model, rate)), true) = (budget, pricing, errors.is_empty()) else {
         return Err(Problem::validation(errors).into());
     };
@@ -180,7 +203,11 @@ pub async fn update(
     tenancy::audit::record_change(
         tx,
         by,
-        "insertion_order.updated",
+        if budget_changed || pricing_changed {
+            "insertion_order.terms_changed"
+        } else {
+            "insertion_order.updated"
+        },
         "insertion_order",
         id,
         serde_json::json!({
@@ -189,5 +216,20 @@ pub async fn update(
         }),
     )
     .await?;
+    if pricing_changed {
+        for (campaign, status, version) in
+            crate::campaigns::store::lock_of_insertion_order(tx, id).await?
+        {
+            crate::campaigns::service::resubmit_if_cleared(
+                tx,
+                by,
+                campaign,
+                status,
+                version,
+                "insertion order pricing changed",
+            )
+            .await?;
+        }
+    }
     Ok(after)
 }

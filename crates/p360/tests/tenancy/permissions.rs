@@ -66,7 +66,7 @@ const TABLE: &[(&str, [bool; 8])] = &[
     ("insertion_orders_list",             [Y, Y, Y, Y, Y,  Y, Y, Y]),
     ("insertion_orders_get",              [Y, Y, Y, Y, Y,  Y, Y, Y]),
     ("insertion_orders_create",           [Y, Y, Y, N, N,  Y, Y, N]),
-    ("insertion_orders_update",           [Y, Y, Y, N, N,  Y, Y, N]),
+    ("insertion_orders_update",           [Y, Y, Y, Y, N,  Y, Y, N]), // finance: commercial terms only
     ("campaigns_list",                    [Y, Y, Y, Y, Y,  Y, Y, Y]),
     ("campaigns_get",                     [Y, Y, Y, Y, Y,  Y, Y, Y]),
     ("campaigns_create",                  [Y, Y, Y, N, N,  Y, Y, N]),
