@@ -221,6 +221,7 @@ module "compute" {
   # The ttd secret is JSON: {"login": ..., "password": ..., "partner_id": ...}.
   secret_environment = {
     P360_DATABASE__URL         = module.security.secret_arns["database"]
+    P360_DATABASE__APP_URL     = module.security.secret_arns["database-app"]
     P360_REDIS__URL            = module.security.secret_arns["redis"]
     P360_TTD__LOGIN            = "${module.security.secret_arns["ttd"]}:login::"
     P360_TTD__PASSWORD         = "${module.security.secret_arns["ttd"]}:password::"

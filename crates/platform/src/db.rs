@@ -16,7 +16,7 @@ use crate::embedded_pg::{EmbeddedPostgres, Ownership};
 /// Every migration of the platform, embedded in the binary (`migrations/`).
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
 
-/// An open database: the application pool (queries run as `database.app_role`),
+/// An open database: the application pool (the application's own login),
 /// the owner pool (migrations, maintenance), and on embedded defaults the
 /// cluster behind them.
 pub struct Database {
@@ -106,26 +106,28 @@ pub async fn connect(url: &str, cfg: &DatabaseConfig) -> Result<PgPool> {
         .context("cannot connect to PostgreSQL")
 }
 
-/// The application pool: connections switch to `cfg.app_role`, so row-level
-/// security and the role's grants apply to every query. Connects lazily (the
-/// role exists only once the migrations ran).
+/// The application pool: it logs in as the application's own role
+/// (`cfg.app_url`, or `url` as `cfg.app_role`), which owns nothing, so
+/// row-level security and the role's grants apply to every query and no
+/// statement can switch back to the owner. Connects lazily (the role may
+/// log in only once the migrations ran).
 pub fn connect_app(url: &str, cfg: &DatabaseConfig) -> Result<PgPool> {
-    let options = PgConnectOptions::from_str(url)
-        .context("invalid database URL")?
-        .application_name("p360");
-    let mut pool = pool_options(cfg);
-    if !cfg.app_role.is_empty() {
-        // Validated at configuration load: a plain lower-case identifier.
-        let set_role = format!("SET ROLE {}", cfg.app_role);
-        pool = pool.after_connect(move |conn, _meta| {
-            let set_role = set_role.clone();
-            Box::pin(async move {
-                sqlx::Executor::execute(&mut *conn, sqlx::AssertSqlSafe(set_role)).await?;
-                Ok(())
-            })
-        });
-    }
-    Ok(pool.connect_lazy_with(options))
+    let options = match &cfg.app_url {
+        Some(app) => {
+            PgConnectOptions::from_str(app.expose_secret()).context("invalid database.app_url")?
+        }
+        None => {
+            let options = PgConnectOptions::from_str(url).context("invalid database URL")?;
+            if cfg.app_role.is_empty() {
+                options
+            } else {
+                // Trust or peer authentication (the embedded cluster, a
+                // local server): the role logs in without a password.
+                options.username(&cfg.app_role)
+            }
+        }
+    };
+    Ok(pool_options(cfg).connect_lazy_with(options.application_name("p360")))
 }
 
 pub fn pool_options(cfg: &DatabaseConfig) -> PgPoolOptions {
@@ -202,6 +204,11 @@ pub const MIGRATION_CLASSES: &[(i64, MigrationClass, &str)] = &[
         20261204000016,
         MigrationClass::Expand,
         "new indexes, foreign keys and a trigger every existing row satisfies",
+    ),
+    (
+        20261204000017,
+        MigrationClass::Expand,
+        "lets the application role log in; the running version keeps switching to it",
     ),
 ];
 

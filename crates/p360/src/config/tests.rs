@@ -20,6 +20,10 @@ fn faults_are_refused_in_production_and_bounded() {
             "P360_DATABASE__URL",
             "postgres://db/p360?sslmode=verify-full",
         ),
+        (
+            "P360_DATABASE__APP_URL",
+            "postgres://p360_app@db/p360?sslmode=verify-full",
+        ),
         ("P360_TTD__BASE_URL", "https://api.thetradedesk.com"),
         ("P360_TTD__PASSWORD", "x"),
         (
@@ -93,6 +97,10 @@ fn capability_sections_name_their_keys_and_origin() {
         (
             "P360_DATABASE__URL",
             "postgres://db/p360?sslmode=verify-full",
+        ),
+        (
+            "P360_DATABASE__APP_URL",
+            "postgres://p360_app@db/p360?sslmode=verify-full",
         ),
         ("P360_AUTH__DEV_ISSUER", "true"),
     ])
@@ -171,6 +179,10 @@ fn production_needs_the_public_creative_base_url() {
             "P360_DATABASE__URL",
             "postgres://db/p360?sslmode=verify-full",
         ),
+        (
+            "P360_DATABASE__APP_URL",
+            "postgres://p360_app@db/p360?sslmode=verify-full",
+        ),
         ("P360_TTD__BASE_URL", "https://api.thetradedesk.com"),
         ("P360_TTD__PASSWORD", "x"),
         (
@@ -196,6 +208,10 @@ fn production_needs_an_audit_checkpoint_key_of_32_bytes() {
         (
             "P360_DATABASE__URL",
             "postgres://db/p360?sslmode=verify-full",
+        ),
+        (
+            "P360_DATABASE__APP_URL",
+            "postgres://p360_app@db/p360?sslmode=verify-full",
         ),
         ("P360_TTD__BASE_URL", "https://api.thetradedesk.com"),
         ("P360_TTD__PASSWORD", "x"),

@@ -539,3 +539,49 @@ async fn references_never_cross_tenants_in_the_database() {
     .await;
     refused(swapped.unwrap_err(), "ad_groups_creatives_fkey");
 }
+
+/// The application logs in as a role that owns nothing: no statement sent
+/// on its connections (an injected one included) can switch back to the
+/// owner, alter a table or disable the audit log's triggers.
+#[tokio::test]
+async fn the_application_login_cannot_become_the_owner() {
+    let p = Platform::start().await;
+    let mut conn = p.app.state.pool.acquire().await.unwrap();
+    sqlx::query!("RESET ROLE")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let who = sqlx::query!(r#"SELECT current_user AS "current!", session_user AS "session!""#)
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        (who.current.as_str(), who.session.as_str()),
+        ("p360_app", "p360_app")
+    );
+    let refused = |e: sqlx::Error| {
+        let text = e.to_string();
+        assert!(
+            text.contains("permission denied") || text.contains("must be owner"),
+            "{text}"
+        );
+    };
+    refused(
+        sqlx::query!("SET ROLE postgres")
+            .execute(&mut *conn)
+            .await
+            .unwrap_err(),
+    );
+    refused(
+        sqlx::query!("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete")
+            .execute(&mut *conn)
+            .await
+            .unwrap_err(),
+    );
+    refused(
+        sqlx::query!("ALTER TABLE campaigns NO FORCE ROW LEVEL SECURITY")
+            .execute(&mut *conn)
+            .await
+            .unwrap_err(),
+    );
+}

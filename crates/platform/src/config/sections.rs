@@ -141,40 +141,57 @@ impl PlatformConfig {
                 "must be positive",
             ));
         }
-        if let Some(url) = &db.url {
-            let parsed = url::Url::parse(url.expose_secret())
-                .map_err(|e| ConfigError::invalid("database.url", format!("not a URL: {e}")))?;
-            if !matches!(parsed.scheme(), "postgres" | "postgresql") {
+        match &db.url {
+            Some(url) => check_database_url("database.url", url, self.mode)?,
+            None if self.mode == Mode::Production => {
                 return Err(ConfigError::invalid(
                     "database.url",
-                    "scheme must be postgres:// or postgresql://",
+                    "required in production mode (the embedded cluster is for development)",
                 ));
             }
-            // In production the connection verifies the server: its
-            // certificate against the CA named by sslrootcert (the RDS bundle
-            // the image ships) and its name. Anything weaker (require,
-            // prefer, none) would accept a server in the middle.
-            let sslmode = parsed
-                .query_pairs()
-                .find(|(k, _)| k == "sslmode")
-                .map(|(_, v)| v.into_owned());
-            if self.mode == Mode::Production && sslmode.as_deref() != Some("verify-full") {
+            None => {}
+        }
+        match &db.app_url {
+            Some(url) => check_database_url("database.app_url", url, self.mode)?,
+            None if self.mode == Mode::Production => {
                 return Err(ConfigError::invalid(
-                    "database.url",
-                    format!(
-                        "production mode needs sslmode=verify-full (with sslrootcert=<CA bundle>), not {}",
-                        sslmode.as_deref().unwrap_or("no sslmode")
-                    ),
+                    "database.app_url",
+                    "required in production mode: the application's own login, a role that owns nothing",
                 ));
             }
-        } else if self.mode == Mode::Production {
-            return Err(ConfigError::invalid(
-                "database.url",
-                "required in production mode (the embedded cluster is for development)",
-            ));
+            None => {}
         }
         Ok(())
     }
+}
+
+/// A PostgreSQL URL; in production one that verifies the server: its
+/// certificate against the CA named by sslrootcert (the RDS bundle the image
+/// ships) and its name. Anything weaker (require, prefer, none) would accept
+/// a server in the middle.
+fn check_database_url(key: &str, url: &SecretString, mode: Mode) -> Result<(), ConfigError> {
+    let parsed = url::Url::parse(url.expose_secret())
+        .map_err(|e| ConfigError::invalid(key, format!("not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "postgres" | "postgresql") {
+        return Err(ConfigError::invalid(
+            key,
+            "scheme must be postgres:// or postgresql://",
+        ));
+    }
+    let sslmode = parsed
+        .query_pairs()
+        .find(|(k, _)| k == "sslmode")
+        .map(|(_, v)| v.into_owned());
+    if mode == Mode::Production && sslmode.as_deref() != Some("verify-full") {
+        return Err(ConfigError::invalid(
+            key,
+            format!(
+                "production mode needs sslmode=verify-full (with sslrootcert=<CA bundle>), not {}",
+                sslmode.as_deref().unwrap_or("no sslmode")
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Whether the process runs on its embedded development defaults or in production.
@@ -341,9 +358,17 @@ pub struct DatabaseConfig {
     /// cluster; when absent they are looked up on PATH, then under
     /// `/usr/lib/postgresql/*/bin` (newest version first).
     pub postgres_bin_dir: Option<PathBuf>,
-    /// The role application queries run as (`SET ROLE` on each pooled
-    /// connection; created by the migrations). Not a superuser, so row-level
-    /// security applies. Empty: run as the connecting user.
+    /// The application's own login, for its queries: a role that owns
+    /// nothing (it cannot switch to the owner, alter tables or disable
+    /// triggers), so row-level security and its grants bind every query.
+    /// Absent: `url` with its user replaced by `app_role` and no password
+    /// (trust or peer authentication: the embedded cluster, a local server).
+    /// Required in production.
+    #[serde(serialize_with = "serialize_secret_url")]
+    pub app_url: Option<SecretString>,
+    /// The application's role (created by the migrations, which let it log
+    /// in), used when `app_url` is absent. Empty: the application connects
+    /// as `url`'s user.
     pub app_role: String,
 }
 
@@ -384,6 +409,7 @@ impl Default for DatabaseConfig {
             min_connections: 0,
             acquire_timeout_ms: 3_000,
             postgres_bin_dir: None,
+            app_url: None,
             app_role: "p360_app".into(),
         }
     }

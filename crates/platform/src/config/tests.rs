@@ -113,6 +113,29 @@ fn validation_rejects_inconsistent_values() {
             .to_string();
         assert!(msg.contains("sslmode=verify-full"), "{weak}: {msg}");
     }
+    // Production also needs the application's own login, as strictly.
+    let owner = (
+        "P360_DATABASE__URL",
+        "postgres://db/p360?sslmode=verify-full",
+    );
+    let msg = load(&[("P360_MODE", "production"), owner])
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("database.app_url"), "{msg}");
+    let msg = load(&[
+        ("P360_MODE", "production"),
+        owner,
+        (
+            "P360_DATABASE__APP_URL",
+            "postgres://p360_app@db/p360?sslmode=require",
+        ),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(
+        msg.contains("database.app_url") && msg.contains("sslmode=verify-full"),
+        "{msg}"
+    );
     let msg = load(&[("P360_DATABASE__URL", "mysql://x")])
         .unwrap_err()
         .to_string();
