@@ -513,3 +513,48 @@ async fn files_of_a_failed_upload_are_collected_and_live_ones_kept() {
         .unwrap();
     assert_eq!(c, Collected::default());
 }
+
+/// A retried upload is the same request whatever boundary the client's
+/// retry picks: replayed, not stored twice; another file under the same
+/// key is refused.
+#[tokio::test]
+async fn a_retried_upload_with_a_new_boundary_is_replayed() {
+    let p = Platform::start().await;
+    p.tenant("acme").await;
+    let token = p.token("customer_admin", Some("acme"), "admin@acme.test");
+    let adv = advertiser(&p, &token).await;
+    let send = |file: Vec<u8>| {
+        // Each Form has a random boundary.
+        let form = reqwest::multipart::Form::new()
+            .text("advertiser_id", adv.clone())
+            .text("name", "Retried")
+            .text("click_url", "https://acme.com/")
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(file)
+                    .file_name("a.png")
+                    .mime_str("image/png")
+                    .unwrap(),
+            );
+        p.client
+            .post(p.app.url("/v1/creatives"))
+            .bearer_auth(&token)
+            .header("idempotency-key", "upload-1")
+            .multipart(form)
+            .send()
+    };
+    let first = send(png(300, 250)).await.unwrap();
+    assert_eq!(first.status(), 201);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first: Value = first.json().await.unwrap();
+    let again = send(png(300, 250)).await.unwrap();
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["id"], first["id"]);
+    let (_, list) = p.get("/v1/creatives", &token).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+    // Another file under the same key is another request.
+    let other = send(png(728, 90)).await.unwrap();
+    assert_eq!(other.status(), 422);
+}

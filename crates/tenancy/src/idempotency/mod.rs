@@ -61,11 +61,7 @@ pub async fn layer(req: Request, next: Next) -> Response {
             return Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE).into_response();
         }
     };
-    let mut input = Vec::with_capacity(bytes.len() + 64);
-    input.extend(parts.uri.to_string().as_bytes());
-    input.push(0);
-    input.extend(&bytes);
-    let hash = digest(&SHA256, &input).as_ref().to_vec();
+    let hash = request_hash(&parts, &bytes).await;
     // Keys belong to the actor in one tenant: a staff member's key in one
     // tenant never replays (or blocks) a request in another.
     let actor = match parts.headers.get(crate::principal::TENANT_HEADER) {
@@ -143,6 +139,55 @@ pub async fn layer(req: Request, next: Next) -> Response {
         store::forget(&pool, &actor, &key).await;
     }
     Response::from_parts(res_parts, Body::from(body))
+}
+
+/// What makes two requests the same: the URI and the body — for a
+/// multipart form its fields (names, file names, types and contents in
+/// order), not its bytes, since a client's retry picks a new boundary.
+async fn request_hash(parts: &axum::http::request::Parts, bytes: &axum::body::Bytes) -> Vec<u8> {
+    let mut input = Vec::with_capacity(bytes.len() + 64);
+    input.extend(parts.uri.to_string().as_bytes());
+    input.push(0);
+    match multipart_fields(parts, bytes).await {
+        Some(fields) => input.extend(fields),
+        None => input.extend(bytes),
+    }
+    digest(&SHA256, &input).as_ref().to_vec()
+}
+
+/// A multipart body's fields, each part length-prefixed; `None` when the
+/// body is not a well-formed multipart form (then its bytes count).
+async fn multipart_fields(
+    parts: &axum::http::request::Parts,
+    bytes: &axum::body::Bytes,
+) -> Option<Vec<u8>> {
+    use axum::extract::{FromRequest, Multipart};
+    let content_type = parts.headers.get(header::CONTENT_TYPE)?;
+    if !content_type
+        .to_str()
+        .ok()?
+        .to_ascii_lowercase()
+        .starts_with("multipart/form-data")
+    {
+        return None;
+    }
+    let mut request = Request::new(Body::from(bytes.clone()));
+    request
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, content_type.clone());
+    let mut form = Multipart::from_request(request, &()).await.ok()?;
+    let mut out = b"multipart\0".to_vec();
+    let mut put = |part: &[u8]| {
+        out.extend((part.len() as u64).to_be_bytes());
+        out.extend(part);
+    };
+    while let Some(field) = form.next_field().await.ok()? {
+        put(field.name().unwrap_or_default().as_bytes());
+        put(field.file_name().unwrap_or_default().as_bytes());
+        put(field.content_type().unwrap_or_default().as_bytes());
+        put(&field.bytes().await.ok()?);
+    }
+    Some(out)
 }
 
 async fn replay(pool: &sqlx::PgPool, actor: &str, key: &str, hash: &[u8]) -> Response {
