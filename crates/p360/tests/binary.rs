@@ -468,6 +468,62 @@ async fn a_checkpoint_outside_the_database_catches_a_rewritten_chain() {
     drop(served);
 }
 
+/// The API and worker tasks hold only the application's login: without
+/// --no-migrate serve says in one line why it cannot migrate, before
+/// touching anything; with it, it serves (the schema migrated by the owner).
+#[tokio::test]
+async fn with_only_the_application_login_serve_serves_but_does_not_migrate() {
+    let db = migrated_db().await;
+    let mut app_url = reqwest::Url::parse(&db.url).unwrap();
+    app_url.set_username("p360_app").unwrap();
+    app_url.set_password(None).unwrap();
+    let env = [("P360_DATABASE__APP_URL", app_url.to_string())];
+    let tmp = TempDir::new("applogin");
+    let data = tmp.path().join("var");
+    let out = p360(&[
+        "serve",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with(
+            "error: migrations run as the schema's owner: set database.url, or pass --no-migrate"
+        ),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(!data.exists(), "nothing written before the refusal");
+
+    let served = Served::start_env(&data, &["--no-migrate"], &env);
+    assert!(
+        !data.join("postgres").exists(),
+        "no embedded cluster started"
+    );
+    let admin = p360_ok(&[
+        "token",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--role",
+        "platform_admin",
+    ]);
+    let res = reqwest::Client::new()
+        .post(served.url("/v1/tenants"))
+        .bearer_auth(admin.trim())
+        .json(&serde_json::json!({"slug": "acme", "name": "Acme"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    drop(served);
+}
+
 #[test]
 fn migrate_plan_classifies_pending_migrations() {
     let tmp = TempDir::new("plan");

@@ -27,11 +27,15 @@ pub struct Database {
 }
 
 impl Database {
-    /// Connect to `database.url`, or start (or join) the embedded cluster of the data dir.
+    /// Connect to `database.url`, or start (or join) the embedded cluster of
+    /// the data dir. With only `database.app_url` (the API and worker tasks
+    /// in AWS, which hold no owner credentials), the owner pool is the
+    /// application's login too: what only the owner may do (migrations) is
+    /// refused by the database.
     pub async fn open(config: &PlatformConfig) -> Result<Database> {
-        let (url, embedded) = match &config.database.url {
-            Some(url) => (url.expose_secret().to_string(), None),
-            None => {
+        let (url, embedded) = match (&config.database.url, &config.database.app_url) {
+            (Some(url), _) | (None, Some(url)) => (url.expose_secret().to_string(), None),
+            (None, None) => {
                 let pg = EmbeddedPostgres::start(
                     &config.data_dir,
                     config.database.postgres_bin_dir.as_deref(),

@@ -41,6 +41,10 @@ locals {
   )
 
   secrets = [for env_name, arn in var.secret_environment : { name = env_name, valueFrom = arn }]
+  # The API and the workers log in as the application's own role
+  # (P360_DATABASE__APP_URL); the schema owner's URL goes only to the
+  # migrate task.
+  app_secrets = [for s in local.secrets : s if s.name != "P360_DATABASE__URL"]
 
   # The app's root filesystem is read-only; /tmp is a task-local volume.
   tmp_mount = [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }]
@@ -139,7 +143,7 @@ resource "aws_ecs_task_definition" "api" {
         { name = "P360_HTTP__DRAIN_TIMEOUT_MS", value = tostring(local.drain_timeout_seconds * 1000) },
         { name = "OTEL_SERVICE_NAME", value = "p360-api" },
       ])
-      secrets     = local.secrets
+      secrets     = local.app_secrets
       mountPoints = local.tmp_mount
       healthCheck = {
         command     = ["CMD", "curl", "-fsS", "http://127.0.0.1:${var.app_port}/health/live"]
@@ -192,7 +196,7 @@ resource "aws_ecs_task_definition" "worker" {
       environment = concat(local.common_environment_all, [
         { name = "OTEL_SERVICE_NAME", value = "p360-worker" },
       ])
-      secrets          = local.secrets
+      secrets          = local.app_secrets
       mountPoints      = local.tmp_mount
       stopTimeout      = 120
       logConfiguration = local.log_config["worker"]

@@ -33,6 +33,14 @@ pub struct ServeArgs {
 }
 
 pub async fn run(config: Config, args: ServeArgs, shutdown: Shutdown) -> Result<Outcome> {
+    if !args.no_migrate
+        && config.platform.database.url.is_none()
+        && config.platform.database.app_url.is_some()
+    {
+        anyhow::bail!(
+            "migrations run as the schema's owner: set database.url, or pass --no-migrate (the application's login cannot migrate)"
+        );
+    }
     let wrap = p360::wrap_routes(&config);
     // Bind first: a port in use should not cost a database start.
     let listener = platform::server::bind(config.platform.http.listen).await?;

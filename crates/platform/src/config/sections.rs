@@ -141,9 +141,12 @@ impl PlatformConfig {
                 "must be positive",
             ));
         }
+        // In production the application's own login is required; the
+        // owner's (`url`) only where migrations run (the deploy runner, the
+        // migrate task), not in the API and worker tasks.
         match &db.url {
             Some(url) => check_database_url("database.url", url, self.mode)?,
-            None if self.mode == Mode::Production => {
+            None if self.mode == Mode::Production && db.app_url.is_none() => {
                 return Err(ConfigError::invalid(
                     "database.url",
                     "required in production mode (the embedded cluster is for development)",

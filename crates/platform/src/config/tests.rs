@@ -136,6 +136,15 @@ fn validation_rejects_inconsistent_values() {
         msg.contains("database.app_url") && msg.contains("sslmode=verify-full"),
         "{msg}"
     );
+    // The API and worker tasks: the application's login alone will do.
+    load(&[
+        ("P360_MODE", "production"),
+        (
+            "P360_DATABASE__APP_URL",
+            "postgres://p360_app@db/p360?sslmode=verify-full",
+        ),
+    ])
+    .unwrap();
     let msg = load(&[("P360_DATABASE__URL", "mysql://x")])
         .unwrap_err()
         .to_string();
