@@ -473,3 +473,136 @@ async fn commercial_terms_are_finance_and_account_staffs_and_reopen_approval() {
     let (s, v) = a.patch_io(&manager, true, bigger).await;
     assert_eq!(s, 200, "{v}");
 }
+
+impl Acme {
+    /// PATCH `path` as the marketer with the object's current ETag.
+    async fn patch(&self, path: &str, body: Value) -> Value {
+        let url = self.p.app.url(path);
+        let etag = self
+            .p
+            .client
+            .get(&url)
+            .bearer_auth(&self.bob)
+            .send()
+            .await
+            .unwrap()
+            .headers()["etag"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let res = self
+            .p
+            .client
+            .patch(&url)
+            .bearer_auth(&self.marketer)
+            .header("if-match", etag)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        res.json().await.unwrap()
+    }
+
+    async fn status(&self, campaign: &str) -> String {
+        let (_, c) = self
+            .p
+            .get(&format!("/v1/campaigns/{campaign}"), &self.bob)
+            .await;
+        c["status"].as_str().unwrap().to_string()
+    }
+}
+
+/// Every field that reaches TTD goes through approval: the daily cap and
+/// pacing of a live campaign, and the click URL of a creative it runs.
+#[tokio::test]
+async fn daily_cap_pacing_and_click_urls_of_a_live_campaign_need_approval() {
+    let a = acme().await;
+    let id = a.campaign(&a.marketer, "Live").await;
+    let (_, io) =
+        a.p.get(&format!("/v1/insertion-orders/{}", a.io), &a.bob)
+            .await;
+    let png = {
+        let mut v = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+        v.extend(300u32.to_be_bytes());
+        v.extend(250u32.to_be_bytes());
+        v.extend([8, 6, 0, 0, 0, 0, 0, 0, 0]);
+        v
+    };
+    let res =
+        a.p.client
+            .post(a.p.app.url("/v1/creatives"))
+            .bearer_auth(&a.marketer)
+            .multipart(
+                reqwest::multipart::Form::new()
+                    .text(
+                        "advertiser_id",
+                        io["advertiser_id"].as_str().unwrap().to_string(),
+                    )
+                    .text("name", "MPU")
+                    .text("click_url", "https://acmecloud.com/")
+                    .part("file", reqwest::multipart::Part::bytes(png)),
+            )
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(res.status(), 201);
+    let creative: Value = res.json().await.unwrap();
+    let (s, group) =
+        a.p.post(
+            &format!("/v1/campaigns/{id}/ad-groups"),
+            &a.marketer,
+            json!({"name": "AG", "budget": {"amount": "10", "currency": "USD"},
+                   "base_bid_cpm": {"amount": "2", "currency": "USD"},
+                   "max_bid_cpm": {"amount": "4", "currency": "USD"},
+                   "creative_ids": [creative["id"]]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{group}");
+    assert_eq!(a.act(&a.marketer, &id, "submit").await.0, 200);
+    assert_eq!(a.act(&a.bob, &id, "approve").await.0, 200);
+
+    // Attack: change what TTD spends by once the campaign is approved.
+    for change in [
+        json!({"daily_cap": {"amount": "100", "currency": "USD"}}),
+        json!({"pacing": "asap"}),
+    ] {
+        let after = a
+            .patch(&format!("/v1/campaigns/{id}"), change.clone())
+            .await;
+        assert_eq!(after["status"], "pending_approval", "{change}: {after}");
+        let (s, c) = a.act(&a.bob, &id, "approve").await;
+        assert_eq!((s, c["status"].as_str()), (200, Some("approved")), "{c}");
+        // The same value again is no change.
+        let again = a.patch(&format!("/v1/campaigns/{id}"), change).await;
+        assert_eq!(again["status"], "approved", "{again}");
+    }
+
+    // Attack: send the viewers of the approved ads somewhere else.
+    let creative_id = creative["id"].as_str().unwrap();
+    a.patch(
+        &format!("/v1/creatives/{creative_id}"),
+        json!({"click_url": "https://elsewhere.example/"}),
+    )
+    .await;
+    assert_eq!(a.status(&id).await, "pending_approval");
+    let (s, page) =
+        a.p.get(
+            &format!("/v1/audit-events?target_id={id}&action=campaign.resubmitted"),
+            &a.bob,
+        )
+        .await;
+    assert_eq!(s, 200, "{page}");
+    assert_eq!(
+        page["items"][0]["changes"]["reason"], "creative click URL changed",
+        "{page}"
+    );
+    // A renamed creative changes nothing TTD shows.
+    assert_eq!(a.act(&a.bob, &id, "approve").await.0, 200);
+    a.patch(
+        &format!("/v1/creatives/{creative_id}"),
+        json!({"name": "MPU v2"}),
+    )
+    .await;
+    assert_eq!(a.status(&id).await, "approved");
+}

@@ -160,8 +160,11 @@ pub async fn update(
     if !errors.is_empty() {
         return Err(Problem::validation(errors).into());
     }
+    // Everything TTD spends by: budget, flight, daily cap and pacing.
     let spend_changed = (budget.is_some() && budget != Some(before.budget_micros))
-        || (patch.flight.is_some() && flight != before.flight());
+        || (patch.flight.is_some() && flight != before.flight())
+        || (daily_cap.is_some() && daily_cap != before.daily_cap_micros)
+        || pacing.is_some_and(|p| p != before.pacing);
     let me = by.maker_ref();
     let after = store::update(
         tx,

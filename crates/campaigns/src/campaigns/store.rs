@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::Row;
 use super::workflow::{Action, CampaignStatus, IoTerms, Objective, Pacing};
-use crate::ids::{AdvertiserId, CampaignId, InsertionOrderId};
+use crate::ids::{AdvertiserId, CampaignId, CreativeId, InsertionOrderId};
 
 /// The insertion order a campaign belongs to, locked.
 pub struct IoLock {
@@ -329,6 +329,31 @@ pub async fn lock_of_insertion_order(
            FROM campaigns WHERE insertion_order_id = $1 AND tenant_id = $2
            ORDER BY id FOR UPDATE"#,
         io as InsertionOrderId,
+        tenant as TenantId
+    )
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.id, r.status, r.version))
+        .collect())
+}
+
+/// The campaigns whose active ad groups run `creative`, locked: (id,
+/// status, version).
+pub async fn lock_running_creative(
+    tx: &mut TenantTx,
+    creative: CreativeId,
+) -> Result<Vec<(CampaignId, CampaignStatus, i64)>, sqlx::Error> {
+    let tenant = tx.tenant();
+    let rows = sqlx::query!(
+        r#"SELECT id AS "id: CampaignId", status AS "status: CampaignStatus", version
+           FROM campaigns
+           WHERE tenant_id = $2 AND id IN (
+               SELECT g.campaign_id FROM ad_groups g
+               WHERE g.tenant_id = $2 AND g.status = 'active' AND $1 = ANY (g.creative_ids))
+           ORDER BY id FOR UPDATE"#,
+        creative as CreativeId,
         tenant as TenantId
     )
     .fetch_all(tx.conn())

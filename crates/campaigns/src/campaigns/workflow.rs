@@ -166,7 +166,8 @@ pub fn check_transition(
     Ok(action.to())
 }
 
-/// A change to what spends (budget, flight, ad groups) of a campaign
+/// A change to what TTD spends by or shows (budget, flight, daily cap,
+/// pacing, ad groups, the click URL of a creative it runs) of a campaign
 /// cleared to spend sends it back to approval.
 pub fn needs_reapproval(status: CampaignStatus, spend_changed: bool) -> bool {
     spend_changed && status.is_cleared_to_spend()

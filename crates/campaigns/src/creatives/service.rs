@@ -289,6 +289,23 @@ pub async fn update(
     .await
     .map_err(name_taken)?;
     audit(tx, by, "creative.updated", &before, &after).await?;
+    // TTD sends viewers to the click URL: the campaigns running the
+    // creative go back to approval.
+    if after.click_url != before.click_url {
+        for (campaign, status, version) in
+            crate::campaigns::store::lock_running_creative(tx, id).await?
+        {
+            crate::campaigns::service::resubmit_if_cleared(
+                tx,
+                by,
+                campaign,
+                status,
+                version,
+                "creative click URL changed",
+            )
+            .await?;
+        }
+    }
     Ok(after)
 }
 
