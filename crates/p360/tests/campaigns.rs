@@ -483,6 +483,147 @@ async fn idempotency_keys_replay_the_first_response_and_refuse_another_body() {
     );
 }
 
+/// An Idempotency-Key is claimed in the transaction that does the work, and
+/// its answer stored there before the one commit. Shown from the database
+/// while a create waits on its locked insertion order: the backend holding
+/// the key's claim is the one doing the work, and neither the key nor the
+/// campaign is visible yet (a retry meanwhile is told the request runs).
+/// When that backend dies mid-request nothing is left, so the retry runs at
+/// once (no stale claim to wait out) and one campaign exists; when the
+/// request completes, its key, answer and campaign appear together.
+#[tokio::test]
+async fn an_idempotent_request_commits_with_its_answer_or_not_at_all() {
+    let a = acme().await;
+    let db = a.p.db.pool.clone();
+    let send = |key: &'static str, name: &'static str| {
+        let req =
+            a.p.client
+                .post(a.p.app.url("/v1/campaigns"))
+                .bearer_auth(&a.admin)
+                .header("idempotency-key", key)
+                .json(&campaign(&a.io, name, "1000"));
+        async move {
+            let res = req.send().await.unwrap();
+            let replayed = res.headers().contains_key("idempotent-replayed");
+            (
+                res.status().as_u16(),
+                replayed,
+                res.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    let hold_io = || {
+        let db = db.clone();
+        let io = a.io.clone();
+        async move {
+            let mut tx = db.begin().await.unwrap();
+            sqlx::query("SELECT 1 FROM insertion_orders WHERE id = $1::uuid FOR UPDATE")
+                .bind(io)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            tx
+        }
+    };
+    // The backend waiting for the insertion order, once there is one.
+    let waiting = || {
+        let db = db.clone();
+        async move {
+            for _ in 0..200 {
+                let pid: Option<i32> = sqlx::query_scalar(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+                     AND wait_event_type = 'Lock' AND query LIKE '%insertion_orders%'",
+                )
+                .fetch_optional(&db)
+                .await
+                .unwrap();
+                if let Some(pid) = pid {
+                    return pid;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            }
+            panic!("no request waited for the insertion order");
+        }
+    };
+    let claim_holder = || {
+        let db = db.clone();
+        async move {
+            sqlx::query_scalar::<_, i32>(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            )
+            .fetch_all(&db)
+            .await
+            .unwrap()
+        }
+    };
+    let visible = |key: &'static str, name: &'static str| {
+        let db = db.clone();
+        async move {
+            let keys: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM idempotency_keys WHERE key = $1")
+                    .bind(key)
+                    .fetch_one(&db)
+                    .await
+                    .unwrap();
+            let campaigns: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM campaigns WHERE name = $1")
+                    .bind(name)
+                    .fetch_one(&db)
+                    .await
+                    .unwrap();
+            (keys, campaigns)
+        }
+    };
+
+    // A request that dies mid-flight.
+    let lock = hold_io().await;
+    let first = tokio::spawn(send("k-dies", "Dies"));
+    let pid = waiting().await;
+    assert_eq!(claim_holder().await, vec![pid], "the claim is the worker's");
+    assert_eq!(visible("k-dies", "Dies").await, (0, 0));
+    let (s, _, body) = send("k-dies", "Dies").await;
+    assert_eq!(s, 409, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("still being processed")
+    );
+    sqlx::query("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .execute(&db)
+        .await
+        .unwrap();
+    let (s, _, body) = first.await.unwrap();
+    assert!(s >= 500, "{s} {body}");
+    lock.rollback().await.unwrap();
+    assert_eq!(visible("k-dies", "Dies").await, (0, 0), "nothing is left");
+    let (s, replayed, _) = send("k-dies", "Dies").await;
+    assert_eq!((s, replayed), (201, false), "the retry runs at once");
+    assert_eq!(visible("k-dies", "Dies").await, (1, 1));
+
+    // A request that completes: its key and its campaign commit together.
+    let lock = hold_io().await;
+    let second = tokio::spawn(send("k-lands", "Lands"));
+    let pid = waiting().await;
+    assert_eq!(claim_holder().await, vec![pid]);
+    assert_eq!(visible("k-lands", "Lands").await, (0, 0));
+    lock.rollback().await.unwrap();
+    let (s, replayed, created) = second.await.unwrap();
+    assert_eq!((s, replayed), (201, false), "{created}");
+    assert_eq!(visible("k-lands", "Lands").await, (1, 1));
+    let status: Option<i64> =
+        sqlx::query_scalar("SELECT status FROM idempotency_keys WHERE key = 'k-lands'")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(status, Some(201), "the answer is stored with the work");
+    let (s, replayed, again) = send("k-lands", "Lands").await;
+    assert_eq!((s, replayed), (201, true));
+    assert_eq!(again["id"], created["id"]);
+}
+
 #[tokio::test]
 async fn ad_groups_split_the_campaign_budget_and_changes_need_reapproval() {
     let a = acme().await;

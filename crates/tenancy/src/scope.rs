@@ -14,8 +14,16 @@
 //!   ([`AllTenants::system`]) can produce.
 //!
 //! Store functions still filter by tenant explicitly; RLS is the second lock.
+//!
+//! A request whose effects must commit together with something the request
+//! layer writes (an `Idempotency-Key`'s stored answer) runs its handler
+//! inside [`RequestTx::scope`]: every read-committed transaction the handler
+//! opens is then that one transaction, lent out. A lent transaction's
+//! `commit` hands it back, and dropping it (an error) rolls back to where it
+//! was lent; the layer commits once, after the handler answered.
 
 use std::ops::{Deref, DerefMut};
+use std::sync::{Arc, Mutex};
 
 use sqlx::{PgConnection, PgExecutor, PgPool, Postgres, Transaction};
 
@@ -117,23 +125,180 @@ enum Isolation {
 
 /// Begin a transaction that sees only `vis`. The scope is set in the same
 /// round trip as `BEGIN` (a simple-query batch): this runs on every request.
-async fn begin(
-    pool: &PgPool,
-    vis: &Visibility,
-    isolation: Isolation,
-) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+async fn begin(pool: &PgPool, vis: &Visibility, isolation: Isolation) -> Result<Conn, sqlx::Error> {
     let (all, ids) = vis.settings();
+    // Only fixed keywords, "on"/"off" and UUIDs rendered by the uuid crate
+    // reach these strings.
+    let scope = format!(
+        "SELECT set_config('p360.all_tenants', '{all}', true), \
+         set_config('p360.tenant_ids', '{ids}', true)"
+    );
+    if isolation == Isolation::ReadCommitted
+        && let Some(lent) = RequestTx::lend(&scope).await
+    {
+        return lent;
+    }
     let mode = match isolation {
         Isolation::ReadCommitted => "",
         Isolation::RepeatableReadOnly => " ISOLATION LEVEL REPEATABLE READ READ ONLY",
     };
-    // Only fixed keywords, "on"/"off" and UUIDs rendered by the uuid crate
-    // reach this string.
-    pool.begin_with(sqlx::AssertSqlSafe(format!(
-        "BEGIN{mode}; SELECT set_config('p360.all_tenants', '{all}', true), \
-         set_config('p360.tenant_ids', '{ids}', true)"
-    )))
-    .await
+    let tx = pool
+        .begin_with(sqlx::AssertSqlSafe(format!("BEGIN{mode}; {scope}")))
+        .await?;
+    Ok(Conn {
+        tx: Some(tx),
+        lender: None,
+    })
+}
+
+tokio::task_local! {
+    static REQUEST_TX: RequestTx;
+}
+
+/// A request's one transaction, lent to the handler it runs (see the module
+/// documentation). Cloning shares it.
+#[derive(Clone)]
+pub struct RequestTx(Arc<Mutex<Lending>>);
+
+enum Lending {
+    /// With the layer: free to lend. `dirty` when a borrower dropped it
+    /// without committing, so its work since the lend is rolled back first.
+    Held {
+        tx: Transaction<'static, Postgres>,
+        dirty: bool,
+    },
+    /// Lent to a borrower that has not handed it back yet.
+    Out,
+    /// The layer took it back for good; late returns are rolled back.
+    Closed,
+}
+
+/// The savepoint a lend starts at: a borrower's error rolls back to it.
+const LENT_AT: &str = "SAVEPOINT p360_lent";
+
+impl std::fmt::Debug for RequestTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RequestTx")
+    }
+}
+
+impl RequestTx {
+    pub fn new(tx: Transaction<'static, Postgres>) -> RequestTx {
+        RequestTx(Arc::new(Mutex::new(Lending::Held { tx, dirty: false })))
+    }
+
+    /// Run `work` (a handler) with its transactions opened in this one.
+    pub async fn scope<F: std::future::Future>(&self, work: F) -> F::Output {
+        REQUEST_TX.scope(self.clone(), work).await
+    }
+
+    /// Take the transaction back once the handler answered, with its last
+    /// borrower's unfinished work rolled back; `None` when a borrower never
+    /// handed it back (it kept it past the handler, or lending failed).
+    pub async fn finish(&self) -> Option<Transaction<'static, Postgres>> {
+        let (mut tx, dirty) = match std::mem::replace(&mut *self.lock(), Lending::Closed) {
+            Lending::Held { tx, dirty } => (tx, dirty),
+            Lending::Out | Lending::Closed => return None,
+        };
+        if dirty {
+            sqlx::raw_sql("ROLLBACK TO SAVEPOINT p360_lent")
+                .execute(&mut *tx)
+                .await
+                .ok()?;
+        }
+        Some(tx)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Lending> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The request's transaction, scoped by `scope` and with a savepoint at
+    /// the lend, if this task runs in a request that has one free.
+    async fn lend(scope: &str) -> Option<Result<Conn, sqlx::Error>> {
+        let lender = REQUEST_TX.try_with(Clone::clone).ok()?;
+        let (mut tx, dirty) = {
+            let mut slot = lender.lock();
+            if !matches!(*slot, Lending::Held { .. }) {
+                // Already lent (two at once) or closed: a transaction of its own.
+                return None;
+            }
+            match std::mem::replace(&mut *slot, Lending::Out) {
+                Lending::Held { tx, dirty } => (tx, dirty),
+                _ => return None,
+            }
+        };
+        let undo = if dirty {
+            "ROLLBACK TO SAVEPOINT p360_lent; "
+        } else {
+            ""
+        };
+        let result = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("{undo}{LENT_AT}; {scope}")))
+            .execute(&mut *tx)
+            .await;
+        Some(match result {
+            Ok(_) => Ok(Conn {
+                tx: Some(tx),
+                lender: Some(lender),
+            }),
+            // The transaction is unusable: it is rolled back, and the
+            // layer finds nothing to commit.
+            Err(e) => Err(e),
+        })
+    }
+
+    fn give_back(&self, tx: Transaction<'static, Postgres>, dirty: bool) {
+        let mut slot = self.lock();
+        if matches!(*slot, Lending::Out) {
+            *slot = Lending::Held { tx, dirty };
+        }
+        // Closed: dropping `tx` rolls it back.
+    }
+}
+
+/// An open transaction, or a lent one, which goes back to its lender when
+/// committed or dropped.
+struct Conn {
+    /// Always `Some` until `commit` consumes it.
+    tx: Option<Transaction<'static, Postgres>>,
+    lender: Option<RequestTx>,
+}
+
+impl Conn {
+    async fn commit(mut self) -> Result<(), sqlx::Error> {
+        let Some(tx) = self.tx.take() else {
+            return Ok(());
+        };
+        match self.lender.take() {
+            Some(lender) => {
+                lender.give_back(tx, false);
+                Ok(())
+            }
+            None => tx.commit().await,
+        }
+    }
+
+    fn conn(&mut self) -> &mut PgConnection {
+        self.tx
+            .as_deref_mut()
+            .expect("a transaction is open until committed")
+    }
+
+    fn conn_ref(&self) -> &PgConnection {
+        self.tx
+            .as_deref()
+            .expect("a transaction is open until committed")
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if let (Some(tx), Some(lender)) = (self.tx.take(), self.lender.take()) {
+            lender.give_back(tx, true);
+        }
+    }
 }
 
 /// Either kind of scoped transaction, for code that only needs to run
@@ -144,19 +309,19 @@ pub trait ScopedTransaction: DerefMut<Target = PgConnection> + Send {
 
 impl ScopedTransaction for TenantTx {
     async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+        TenantTx::commit(self).await
     }
 }
 
 impl ScopedTransaction for ScopedTx {
     async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+        ScopedTx::commit(self).await
     }
 }
 
 /// A transaction that sees exactly one tenant.
 pub struct TenantTx {
-    tx: Transaction<'static, Postgres>,
+    tx: Conn,
     tenant: TenantId,
 }
 
@@ -187,7 +352,7 @@ impl TenantTx {
     }
 
     pub fn conn(&mut self) -> &mut PgConnection {
-        &mut self.tx
+        self.tx.conn()
     }
 
     pub async fn commit(self) -> Result<(), sqlx::Error> {
@@ -212,7 +377,7 @@ impl TenantTx {
                       set_config('p360.tenant_ids', $1, true) AS "ids""#,
             tenant.0.to_string()
         )
-        .fetch_one(&mut *self.tx)
+        .fetch_one(self.tx.conn())
         .await?;
         self.tenant = tenant;
         Ok(())
@@ -222,19 +387,19 @@ impl TenantTx {
 impl Deref for TenantTx {
     type Target = PgConnection;
     fn deref(&self) -> &PgConnection {
-        &self.tx
+        self.tx.conn_ref()
     }
 }
 
 impl DerefMut for TenantTx {
     fn deref_mut(&mut self) -> &mut PgConnection {
-        &mut self.tx
+        self.tx.conn()
     }
 }
 
 /// A transaction that sees several tenants, or all of them.
 pub struct ScopedTx {
-    tx: Transaction<'static, Postgres>,
+    tx: Conn,
     visibility: Visibility,
 }
 
@@ -258,7 +423,7 @@ impl ScopedTx {
     }
 
     pub fn conn(&mut self) -> &mut PgConnection {
-        &mut self.tx
+        self.tx.conn()
     }
 
     pub async fn commit(self) -> Result<(), sqlx::Error> {
@@ -279,12 +444,12 @@ impl ScopedTx {
 impl Deref for ScopedTx {
     type Target = PgConnection;
     fn deref(&self) -> &PgConnection {
-        &self.tx
+        self.tx.conn_ref()
     }
 }
 
 impl DerefMut for ScopedTx {
     fn deref_mut(&mut self) -> &mut PgConnection {
-        &mut self.tx
+        self.tx.conn()
     }
 }

@@ -2,10 +2,13 @@
 //! gets the original response (with `Idempotent-Replayed: true`); the same key
 //! with a different request is 422; while the first is still running, 409.
 //!
-//! Keys belong to the authenticated actor in the tenant it acts in. The first
-//! response is stored unless it is a 5xx (so a failure can be retried). A key whose first request never
-//! finished (the process died) is taken over after a minute. Keys expire
-//! after a day ([`ExpireIdempotencyKeys`], a recurring job).
+//! Keys belong to the authenticated actor in the tenant it acts in. The key
+//! is claimed, the handler's work done and its answer stored in one
+//! transaction ([`crate::scope::RequestTx`]), committed once the handler
+//! answered: a request whose answer was lost is replayed, never run twice,
+//! and one that failed (a 5xx, a timeout, a process that died) leaves
+//! nothing behind, so its retry runs at once. Keys expire after a day
+//! ([`ExpireIdempotencyKeys`], a recurring job).
 
 use std::sync::Arc;
 
@@ -20,6 +23,7 @@ use platform::http::shown_once::SecretInResponse;
 
 use crate::auth::AuthService;
 use crate::principal::Principal;
+use crate::scope::RequestTx;
 
 pub mod store;
 
@@ -73,26 +77,57 @@ pub async fn layer(req: Request, next: Next) -> Response {
         None => principal.actor_ref(),
     };
     let pool = auth.pool().clone();
-    match store::claim(&pool, &actor, &key, &hash).await {
-        Ok(true) => {}
-        Ok(false) => return replay(&pool, &actor, &key, &hash).await,
+    // The key is claimed in the transaction the handler then works in (its
+    // transactions are this one, lent: `scope::RequestTx`), and the answer
+    // is stored in it before the one commit: an effect is never committed
+    // without its answer, nor an answer without its effect.
+    let mut tx = match pool.begin().await {
+        Ok(tx) => tx,
+        Err(e) => return platform::http::problem::ApiError::from(e).into_response(),
+    };
+    match store::claim(&mut tx, &actor, &key, &hash).await {
+        Ok(store::Claim::Ours) => {}
+        Ok(store::Claim::Busy) => return still_running(),
+        Ok(store::Claim::Answered(stored)) => return replay(stored, &hash),
         Err(e) => return platform::http::problem::ApiError::from(e).into_response(),
     }
-
-    let response = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
+    let request_tx = RequestTx::new(tx);
+    let response = request_tx
+        .scope(next.run(Request::from_parts(parts, Body::from(bytes))))
         .await;
+    let Some(mut tx) = request_tx.finish().await else {
+        // A transaction the handler never handed back is rolled back with
+        // its claim: nothing of the request is kept, and a retry runs it.
+        tracing::warn!("a handler kept the request's transaction; its idempotency key is released");
+        return response;
+    };
     if response.status().is_server_error() {
-        store::forget(&pool, &actor, &key).await;
+        // Rolled back (dropping it): the failure leaves nothing, a retry runs again.
         return response;
     }
+    let (answer, response) = match stored_answer(response, hash).await {
+        Some(pair) => pair,
+        None => return Problem::internal().into_response(),
+    };
+    let saved = match store::save(&mut tx, &actor, &key, &answer).await {
+        Ok(()) => tx.commit().await,
+        Err(e) => Err(e),
+    };
+    match saved {
+        Ok(()) => response,
+        // Nothing was committed: the client may retry.
+        Err(e) => platform::http::problem::ApiError::from(e).into_response(),
+    }
+}
+
+/// What is stored for `response`, and the response to send; `None` when its
+/// body is too large to store (the request is then rolled back).
+async fn stored_answer(response: Response, hash: Vec<u8>) -> Option<(store::Stored, Response)> {
     if let Some(secret) = response.extensions().get::<SecretInResponse>().cloned() {
         // What is stored for replay: a problem naming what was created.
         let problem = Problem::conflict(secret.detail()).into_response();
         let (p_parts, p_body) = problem.into_parts();
-        let p_bytes = axum::body::to_bytes(p_body, MAX_STORED)
-            .await
-            .unwrap_or_default();
+        let p_bytes = axum::body::to_bytes(p_body, MAX_STORED).await.ok()?;
         let answer = store::Stored {
             request_hash: hash,
             status: Some(i64::from(p_parts.status.as_u16())),
@@ -105,20 +140,10 @@ pub async fn layer(req: Request, next: Next) -> Response {
             etag: None,
             body: Some(p_bytes.to_vec()),
         };
-        if let Err(e) = store::save(&pool, &actor, &key, &answer).await {
-            tracing::warn!(error = %e, "could not store the idempotent answer; a retry will run again");
-            store::forget(&pool, &actor, &key).await;
-        }
-        return response;
+        return Some((answer, response));
     }
     let (res_parts, res_body) = response.into_parts();
-    let body = match axum::body::to_bytes(res_body, MAX_STORED).await {
-        Ok(b) => b,
-        Err(_) => {
-            store::forget(&pool, &actor, &key).await;
-            return Problem::internal().into_response();
-        }
-    };
+    let body = axum::body::to_bytes(res_body, MAX_STORED).await.ok()?;
     let text = |h: HeaderName| {
         res_parts
             .headers
@@ -134,11 +159,12 @@ pub async fn layer(req: Request, next: Next) -> Response {
         etag: text(header::ETAG),
         body: Some(body.to_vec()),
     };
-    if let Err(e) = store::save(&pool, &actor, &key, &answer).await {
-        tracing::warn!(error = %e, "could not store the idempotent response; a retry will run again");
-        store::forget(&pool, &actor, &key).await;
-    }
-    Response::from_parts(res_parts, Body::from(body))
+    Some((answer, Response::from_parts(res_parts, Body::from(body))))
+}
+
+fn still_running() -> Response {
+    Problem::conflict("a request with this Idempotency-Key is still being processed")
+        .into_response()
 }
 
 /// What makes two requests the same: the URI and the body — for a
@@ -190,15 +216,7 @@ async fn multipart_fields(
     Some(out)
 }
 
-async fn replay(pool: &sqlx::PgPool, actor: &str, key: &str, hash: &[u8]) -> Response {
-    let stored = match store::find(pool, actor, key).await {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            return Problem::conflict("the first request with this Idempotency-Key failed; retry")
-                .into_response();
-        }
-        Err(e) => return platform::http::problem::ApiError::from(e).into_response(),
-    };
+fn replay(stored: store::Stored, hash: &[u8]) -> Response {
     if stored.request_hash != hash {
         return Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -208,9 +226,9 @@ async fn replay(pool: &sqlx::PgPool, actor: &str, key: &str, hash: &[u8]) -> Res
         .with_detail("this Idempotency-Key was used for a different request")
         .into_response();
     }
+    // Only a key an earlier version claimed on its own can lack an answer.
     let Some(status) = stored.status else {
-        return Problem::conflict("a request with this Idempotency-Key is still being processed")
-            .into_response();
+        return still_running();
     };
     let mut res = Response::new(Body::from(stored.body.unwrap_or_default()));
     *res.status_mut() = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);

@@ -1,7 +1,7 @@
 //! The SQL of idempotency keys, and their expiry (a recurring job).
 
 use platform::jobs::{Job, JobContext};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 /// A key's request and, once the first request finished, its response.
 pub struct Stored {
@@ -13,32 +13,63 @@ pub struct Stored {
     pub body: Option<Vec<u8>>,
 }
 
-/// Take `key` for a first request (or one whose first attempt died: an
-/// unfinished first request older than 60 seconds); false when it is held or
-/// answered already.
+/// What claiming a key found.
+pub enum Claim {
+    /// The key is this transaction's: the request runs.
+    Ours,
+    /// Another transaction holds it: that request is still running.
+    Busy,
+    /// A committed request answered it.
+    Answered(Stored),
+}
+
+/// Claim `key` in `tx`, the transaction the request's work and answer will
+/// commit in. The claim is a transaction-scoped advisory lock (so a
+/// concurrent retry is told at once, not made to wait) and the key's row,
+/// which becomes visible only with the work.
 pub async fn claim(
-    pool: &PgPool,
+    tx: &mut PgConnection,
     actor: &str,
     key: &str,
     hash: &[u8],
-) -> Result<bool, sqlx::Error> {
-    let claimed = sqlx::query!(
+) -> Result<Claim, sqlx::Error> {
+    let lock_name = format!("idempotency\n{actor}\n{key}");
+    let free = sqlx::query_scalar!(
+        r#"SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS "free!""#,
+        lock_name
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if !free {
+        return Ok(Claim::Busy);
+    }
+    if let Some(stored) = find(&mut *tx, actor, key).await? {
+        return Ok(Claim::Answered(stored));
+    }
+    let inserted = sqlx::query!(
         "INSERT INTO idempotency_keys (actor, key, request_hash) VALUES ($1, $2, $3) \
-         ON CONFLICT (actor, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, \
-         created_at = now(), status = NULL, body = NULL \
-         WHERE idempotency_keys.status IS NULL \
-           AND idempotency_keys.created_at < now() - interval '60 seconds' \
-           AND idempotency_keys.request_hash = EXCLUDED.request_hash",
+         ON CONFLICT (actor, key) DO NOTHING",
         actor,
         key,
         hash
     )
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
-    Ok(claimed.rows_affected() == 1)
+    // A row committed between the look-up and the insert.
+    Ok(if inserted.rows_affected() == 1 {
+        Claim::Ours
+    } else {
+        Claim::Busy
+    })
 }
 
-pub async fn save(pool: &PgPool, actor: &str, key: &str, r: &Stored) -> Result<(), sqlx::Error> {
+/// Store the answer in the claiming transaction, before it commits.
+pub async fn save(
+    tx: &mut PgConnection,
+    actor: &str,
+    key: &str,
+    r: &Stored,
+) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "UPDATE idempotency_keys SET status = $3, content_type = $4, location = $5, etag = $6, \
          body = $7 WHERE actor = $1 AND key = $2",
@@ -50,12 +81,16 @@ pub async fn save(pool: &PgPool, actor: &str, key: &str, r: &Stored) -> Result<(
         r.etag,
         r.body
     )
-    .execute(pool)
+    .execute(tx)
     .await?;
     Ok(())
 }
 
-pub async fn find(pool: &PgPool, actor: &str, key: &str) -> Result<Option<Stored>, sqlx::Error> {
+async fn find(
+    tx: &mut PgConnection,
+    actor: &str,
+    key: &str,
+) -> Result<Option<Stored>, sqlx::Error> {
     sqlx::query_as!(
         Stored,
         "SELECT request_hash, status, content_type, location, etag, body FROM idempotency_keys \
@@ -63,22 +98,8 @@ pub async fn find(pool: &PgPool, actor: &str, key: &str) -> Result<Option<Stored
         actor,
         key
     )
-    .fetch_optional(pool)
+    .fetch_optional(tx)
     .await
-}
-
-/// Release a key whose request failed, so that a retry runs again.
-pub async fn forget(pool: &PgPool, actor: &str, key: &str) {
-    if let Err(e) = sqlx::query!(
-        "DELETE FROM idempotency_keys WHERE actor = $1 AND key = $2",
-        actor,
-        key
-    )
-    .execute(pool)
-    .await
-    {
-        tracing::warn!(error = %e, "could not release an idempotency key; it expires by itself");
-    }
 }
 
 /// Delete keys older than a day.
