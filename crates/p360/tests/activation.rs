@@ -621,6 +621,197 @@ async fn an_approved_campaign_reaches_ttd_and_follows_its_changes() {
     handle.await.unwrap().unwrap();
 }
 
+/// A change to a live campaign waits beside it: the campaign keeps its status
+/// and TTD keeps spending by the approved version, while the API shows the
+/// pending change (diff, maker, time). Its maker cannot approve it; another
+/// approver's approval pushes it; a rejection drops it. Pausing still works
+/// meanwhile, and changes elsewhere wait until the change is decided.
+#[tokio::test]
+async fn a_change_to_a_live_campaign_waits_beside_the_version_ttd_runs() {
+    let p = Platform::start().await;
+    let (stop, handle) = worker(&p, |_| {});
+    let f = platform_fixture(&p).await;
+    let id = f.submitted_campaign("Live").await;
+    f.approve(&id).await;
+    f.wait_synced(std::slice::from_ref(&id), Duration::from_secs(20))
+        .await;
+    let client = ttd(&p.app.url("/sandbox/ttd"), 3);
+    let in_ttd = || {
+        let client = &client;
+        async move {
+            let h = holdings(client).await;
+            assert_eq!(h.campaigns.len(), 1);
+            let c = &h.campaigns[0];
+            (
+                c.budget.amount,
+                c.pacing_mode.clone(),
+                c.availability.clone(),
+            )
+        }
+    };
+    assert_eq!(
+        in_ttd().await,
+        (5000.0, "PaceEvenly".into(), "Available".into())
+    );
+    let patch = |token: &str, body: Value| {
+        let (api, token, id) = (&f.api, token.to_string(), id.clone());
+        async move {
+            let res = api
+                .client
+                .get(format!("{}/v1/campaigns/{id}", api.base))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            let etag = res.headers()["etag"].to_str().unwrap().to_string();
+            let res = api
+                .client
+                .patch(format!("{}/v1/campaigns/{id}", api.base))
+                .bearer_auth(&token)
+                .header("if-match", etag)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (res.status().as_u16(), res.json::<Value>().await.unwrap())
+        }
+    };
+    let act = |token: &str, action: &str, body: Value| {
+        let path = format!("/v1/campaigns/{id}/{action}");
+        let (api, token) = (&f.api, token.to_string());
+        async move {
+            api.call(reqwest::Method::POST, &path, &token, Some(body))
+                .await
+        }
+    };
+    let admin_ref = f.api.get("/v1/me", &f.admin).await["id"].clone();
+
+    // The change waits beside the live version.
+    let (s, c) = patch(
+        &f.admin,
+        json!({"budget": {"amount": "6000", "currency": "USD"}, "pacing": "asap", "name": "Live (renamed)"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(c["status"], "approved", "the live version's status: {c}");
+    assert_eq!(c["budget"]["amount"], "5000.00");
+    assert_eq!(c["pacing"], "even");
+    assert_eq!(c["name"], "Live (renamed)", "a rename needs no approval");
+    let change = &c["pending_change"];
+    assert_eq!(
+        change["changes"]["budget"]["before"]["amount"], "5000.00",
+        "{c}"
+    );
+    assert_eq!(change["changes"]["budget"]["after"]["amount"], "6000.00");
+    assert_eq!(
+        change["changes"]["pacing"],
+        json!({"before": "even", "after": "asap"})
+    );
+    assert_eq!(
+        change["submitted_by"],
+        format!("user:{}", admin_ref.as_str().unwrap())
+    );
+    assert!(change["submitted_at"].is_string());
+    // TTD keeps spending by the approved version.
+    f.wait_synced(std::slice::from_ref(&id), Duration::from_secs(20))
+        .await;
+    assert_eq!(in_ttd().await.0, 5000.0);
+
+    // Its maker cannot approve it; a pause still reaches TTD meanwhile.
+    let (s, body) = act(&f.admin, "approve", json!({})).await;
+    assert_eq!(s, 403, "{body}");
+    let (s, c) = act(&f.admin, "pause", json!({})).await;
+    assert_eq!((s, c["status"].as_str()), (200, Some("paused")), "{c}");
+    assert!(
+        c["pending_change"].is_object(),
+        "the change still waits: {c}"
+    );
+    f.wait_synced(std::slice::from_ref(&id), Duration::from_secs(20))
+        .await;
+    assert_eq!(
+        in_ttd().await,
+        (5000.0, "PaceEvenly".into(), "Paused".into())
+    );
+    // What it runs cannot change under a change that waits.
+    let groups = f
+        .api
+        .get(&format!("/v1/campaigns/{id}/ad-groups"), &f.admin)
+        .await;
+    let gid = groups[0]["id"].as_str().unwrap().to_string();
+    let res = f
+        .api
+        .client
+        .patch(format!("{}/v1/ad-groups/{gid}", f.api.base))
+        .bearer_auth(&f.admin)
+        .header("if-match", "\"v1\"")
+        .json(&json!({"base_bid_cpm": {"amount": "5", "currency": "USD"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+
+    // Another approver's approval makes it live and pushes it.
+    let (s, c) = act(&f.approver, "approve", json!({})).await;
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(c["status"], "paused");
+    assert_eq!(c["budget"]["amount"], "6000.00");
+    assert_eq!(c["pacing"], "asap");
+    assert!(c["pending_change"].is_null(), "{c}");
+    assert_eq!(c["submitted_by"], change["submitted_by"]);
+    f.wait_synced(std::slice::from_ref(&id), Duration::from_secs(20))
+        .await;
+    assert_eq!(
+        in_ttd().await,
+        (6000.0, "PaceAsSoonAsPossible".into(), "Paused".into())
+    );
+
+    // A rejected change is dropped: nothing of it reaches TTD.
+    let (s, c) = patch(
+        &f.approver,
+        json!({"budget": {"amount": "9000", "currency": "USD"}}),
+    )
+    .await;
+    assert_eq!(
+        (s, c["budget"]["amount"].as_str()),
+        (200, Some("6000.00")),
+        "{c}"
+    );
+    let (s, body) = act(&f.admin, "reject", json!({})).await;
+    assert_eq!(s, 422, "a rejection needs a reason: {body}");
+    let (s, c) = act(&f.admin, "reject", json!({"reason": "over plan"})).await;
+    assert_eq!(s, 200, "{c}");
+    assert!(c["pending_change"].is_null(), "{c}");
+    assert_eq!(c["rejection_reason"], "over plan");
+    assert_eq!(
+        (c["status"].as_str(), c["budget"]["amount"].as_str()),
+        (Some("paused"), Some("6000.00"))
+    );
+    f.wait_synced(std::slice::from_ref(&id), Duration::from_secs(20))
+        .await;
+    assert_eq!(in_ttd().await.0, 6000.0);
+
+    // Each decision is in the audit trail with its before and after.
+    let page = f
+        .api
+        .get(&format!("/v1/audit-events?target_id={id}"), &f.admin)
+        .await;
+    let actions: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "campaign.change_submitted",
+        "campaign.change_approved",
+        "campaign.change_rejected",
+    ] {
+        assert!(actions.contains(&a), "{a} not in {actions:?}");
+    }
+    stop.trigger();
+    handle.await.unwrap().unwrap();
+}
+
 #[tokio::test]
 async fn twenty_campaigns_converge_under_a_thirty_percent_fault_rate() {
     let base = sandbox(SandboxOptions {

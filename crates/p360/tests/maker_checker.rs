@@ -264,6 +264,42 @@ async fn an_approver_who_edits_a_pending_version_becomes_its_maker() {
     assert_eq!((s, c["status"].as_str()), (200, Some("approved")), "{c}");
     let (s, c) = a.act(&a.alice, &id2, "approve").await;
     assert_eq!((s, c["status"].as_str()), (200, Some("approved")), "{c}");
+
+    // The same holds for a pending change of a live campaign: the marketer
+    // proposes a budget, Alice raises it further, and may not approve it.
+    let proposed = a
+        .patch(
+            &format!("/v1/campaigns/{id}"),
+            json!({"budget": {"amount": "20000", "currency": "USD"}}),
+        )
+        .await;
+    assert_eq!(proposed["status"], "approved", "{proposed}");
+    let res =
+        a.p.client
+            .patch(a.p.app.url(&format!("/v1/campaigns/{id}")))
+            .bearer_auth(&a.alice)
+            .header("if-match", a.etag(&id).await)
+            .json(&json!({"budget": {"amount": "95000", "currency": "USD"}}))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(res.status(), 200);
+    let edited: Value = res.json().await.unwrap();
+    let change = &edited["pending_change"];
+    assert_eq!(
+        change["submitted_by"],
+        format!("user:{alice_id}"),
+        "{edited}"
+    );
+    assert_eq!(change["changes"]["budget"]["after"]["amount"], "95000.00");
+    let (s, body) = a.act(&a.alice, &id, "approve").await;
+    assert_eq!(s, 403, "{body}");
+    let (s, c) = a.act(&a.bob, &id, "approve").await;
+    assert_eq!(
+        (s, c["budget"]["amount"].as_str()),
+        (200, Some("95000.00")),
+        "{c}"
+    );
 }
 
 #[tokio::test]
@@ -570,12 +606,16 @@ async fn daily_cap_pacing_and_click_urls_of_a_live_campaign_need_approval() {
         let after = a
             .patch(&format!("/v1/campaigns/{id}"), change.clone())
             .await;
-        assert_eq!(after["status"], "pending_approval", "{change}: {after}");
+        assert!(
+            after["pending_change"].is_object(),
+            "{change} waits for approval: {after}"
+        );
         let (s, c) = a.act(&a.bob, &id, "approve").await;
         assert_eq!((s, c["status"].as_str()), (200, Some("approved")), "{c}");
+        assert!(c["pending_change"].is_null(), "{c}");
         // The same value again is no change.
         let again = a.patch(&format!("/v1/campaigns/{id}"), change).await;
-        assert_eq!(again["status"], "approved", "{again}");
+        assert!(again["pending_change"].is_null(), "{again}");
     }
 
     // Attack: send the viewers of the approved ads somewhere else.

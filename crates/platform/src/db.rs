@@ -214,6 +214,11 @@ pub const MIGRATION_CLASSES: &[(i64, MigrationClass, &str)] = &[
         MigrationClass::Expand,
         "lets the application role log in; the running version keeps switching to it",
     ),
+    (
+        20261204000018,
+        MigrationClass::Expand,
+        "a nullable column the running version does not read",
+    ),
 ];
 
 /// The class of migration `version`, if declared.

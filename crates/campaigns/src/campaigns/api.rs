@@ -75,6 +75,9 @@ pub struct ListQuery {
     pub flight_to: Option<NaiveDate>,
     /// Case-insensitive substring of the name.
     pub name: Option<String>,
+    /// `true`: only campaigns waiting for a checker (submitted, or live with
+    /// a pending change); `false`: only the others.
+    pub awaiting_approval: Option<bool>,
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     pub cursor: Option<String>,
@@ -109,6 +112,7 @@ pub async fn list(
         flight_from: q.flight_from,
         flight_to: q.flight_to,
         name: q.name,
+        awaiting_approval: q.awaiting_approval,
     };
     let mut tx = ctx.begin(&state.pool).await?;
     let shown = async {
@@ -128,8 +132,10 @@ pub async fn list(
     Ok(Json(shown?))
 }
 
-/// Change a campaign (`If-Match` required). Budget or flight changes to an
-/// approved, active or paused campaign send it back to approval.
+/// Change a campaign (`If-Match` required). On an approved, active or paused
+/// campaign a change to its budget, flight, daily cap or pacing becomes its
+/// `pending_change`, which the live version runs beside until another
+/// approver approves (`/approve`) or rejects (`/reject`) it.
 #[utoipa::path(patch, path = "/v1/campaigns/{id}", tag = "campaigns", operation_id = "campaigns_update",
     request_body = CampaignPatch, params(("id" = Uuid, Path)),
     responses((status = 200, body = Campaign), (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem), (status = 428, body = Problem)))]
@@ -149,8 +155,10 @@ pub async fn update(
 }
 
 /// Move a campaign through its workflow: `submit`, `approve`, `reject`,
-/// `pause`, `resume` or `archive`. 409 names the actions allowed from the
-/// current status.
+/// `pause`, `resume` or `archive`. On a live campaign with a
+/// `pending_change`, `approve` makes the change live (409 if it no longer
+/// fits its insertion order or ad groups) and `reject` drops it; archiving
+/// drops it too. 409 names the actions allowed from the current status.
 #[utoipa::path(post, path = "/v1/campaigns/{id}/{action}", tag = "campaigns", operation_id = "campaigns_transition",
     params(("id" = Uuid, Path), ("action" = String, Path, description = "submit, approve, reject, pause, resume or archive")),
     request_body(content = Option<TransitionBody>),

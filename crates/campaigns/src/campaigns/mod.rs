@@ -45,9 +45,93 @@ pub struct Row {
     pub approved_at: Option<DateTime<Utc>>,
     pub first_approved_at: Option<DateTime<Utc>>,
     pub rejection_reason: Option<String>,
+    /// A change to the live (cleared to spend) version, waiting for approval.
+    pub pending: Option<sqlx::types::Json<Pending>>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A change to what a live campaign spends by, waiting for a second person:
+/// the values it proposes (only those that differ from the live ones), its
+/// maker and when it was submitted. The live values keep running meanwhile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_micros: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily_cap_micros: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flight: Option<Flight>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pacing: Option<Pacing>,
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
+impl Pending {
+    pub fn is_empty(&self) -> bool {
+        self.budget_micros.is_none()
+            && self.daily_cap_micros.is_none()
+            && self.flight.is_none()
+            && self.pacing.is_none()
+    }
+}
+
+/// A field of a pending change: the live value and the proposed one.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FieldChange {
+    #[schema(value_type = Object)]
+    pub before: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub after: serde_json::Value,
+}
+
+/// A change to a live campaign waiting for approval: approving it makes it
+/// the live version (and pushes it to TTD), rejecting it drops it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PendingChange {
+    /// By field (`budget`, `daily_cap`, `flight`, `pacing`).
+    pub changes: std::collections::BTreeMap<String, FieldChange>,
+    /// The maker (`user:<id>`): whoever edited it last. They cannot approve it.
+    pub submitted_by: String,
+    pub submitted_at: DateTime<Utc>,
+}
+
+impl PendingChange {
+    fn new(r: &Row, p: &Pending) -> PendingChange {
+        let money =
+            |m: Option<i64>| serde_json::json!(m.map(|m| MoneyWire::from_micros(m, &r.currency)));
+        let mut changes = std::collections::BTreeMap::new();
+        let mut put = |field: &str, before: serde_json::Value, after: serde_json::Value| {
+            changes.insert(field.to_string(), FieldChange { before, after });
+        };
+        if let Some(b) = p.budget_micros {
+            put("budget", money(Some(r.budget_micros)), money(Some(b)));
+        }
+        if let Some(c) = p.daily_cap_micros {
+            put("daily_cap", money(r.daily_cap_micros), money(Some(c)));
+        }
+        if let Some(f) = p.flight {
+            put(
+                "flight",
+                serde_json::json!(r.flight()),
+                serde_json::json!(f),
+            );
+        }
+        if let Some(pacing) = p.pacing {
+            put(
+                "pacing",
+                serde_json::json!(r.pacing),
+                serde_json::json!(pacing),
+            );
+        }
+        PendingChange {
+            changes,
+            submitted_by: p.by.clone(),
+            submitted_at: p.at,
+        }
+    }
 }
 
 impl Row {
@@ -86,7 +170,11 @@ pub struct Campaign {
     pub submitted_at: Option<DateTime<Utc>>,
     pub approved_by: Option<String>,
     pub approved_at: Option<DateTime<Utc>>,
+    /// Why the last submission or pending change was rejected.
     pub rejection_reason: Option<String>,
+    /// A change to this live campaign waiting for approval; `status` and the
+    /// fields above are the live version's, which keeps running meanwhile.
+    pub pending_change: Option<PendingChange>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// State of the campaign in The Trade Desk; null until first approved.
@@ -115,6 +203,7 @@ impl Campaign {
             approved_by: r.approved_by.clone(),
             approved_at: r.approved_at,
             rejection_reason: r.rejection_reason.clone(),
+            pending_change: r.pending.as_ref().map(|p| PendingChange::new(r, p)),
             created_at: r.created_at,
             updated_at: r.updated_at,
             activation,

@@ -14,7 +14,7 @@ use super::workflow::{
     self, Action, CampaignStatus, Flight, Objective, Pacing, Refused, check_against_ad_groups,
     check_against_io,
 };
-use super::{Campaign, CampaignPatch, NewCampaign, Row};
+use super::{Campaign, CampaignPatch, NewCampaign, Pending, Row};
 use crate::ids::CampaignId;
 use crate::validate::{check_enum, check_money, check_name};
 
@@ -98,8 +98,10 @@ pub async fn list(
     Ok(store::list(tx, &filter, after.map(|c| (c.at, c.id)), limit).await?)
 }
 
-/// Change a campaign. Budget or flight changes to a campaign cleared to
-/// spend send it back to approval, with `by` as its submitter.
+/// Change a campaign. On a live campaign (cleared to spend) a change to what
+/// TTD spends by (budget, flight, daily cap, pacing) becomes its pending
+/// change, with `by` as its maker, while the approved values keep running;
+/// an edit of a campaign waiting for approval makes `by` its submitter.
 pub async fn update(
     tx: &mut TenantTx,
     by: &Principal,
@@ -144,12 +146,29 @@ pub async fn update(
         .daily_cap
         .as_ref()
         .and_then(|c| check_money("daily_cap", c, Some(&io.currency), &mut errors));
-    let flight: Flight = patch.flight.unwrap_or(before.flight());
+    // A live campaign (cleared to spend) keeps its approved values: a change
+    // to what TTD spends by waits beside them as its pending change.
+    let live = before.status.is_cleared_to_spend();
+    let waiting = before
+        .pending
+        .as_ref()
+        .filter(|_| live)
+        .map(|p| p.0.clone());
+    // The version being edited: the live one with its pending change.
+    let edited_budget = waiting
+        .as_ref()
+        .and_then(|p| p.budget_micros)
+        .unwrap_or(before.budget_micros);
+    let edited_flight = waiting
+        .as_ref()
+        .and_then(|p| p.flight)
+        .unwrap_or(before.flight());
+    let flight: Flight = patch.flight.unwrap_or(edited_flight);
     let used = store::committed(tx, io_id, Some(id)).await?;
     check_against_io(
         &io.terms,
         &flight,
-        Some(budget.unwrap_or(before.budget_micros)),
+        Some(budget.unwrap_or(edited_budget)),
         used,
         &mut errors,
     );
@@ -160,35 +179,106 @@ pub async fn update(
     if !errors.is_empty() {
         return Err(Problem::validation(errors).into());
     }
-    // Everything TTD spends by: budget, flight, daily cap and pacing.
-    let spend_changed = (budget.is_some() && budget != Some(before.budget_micros))
-        || (patch.flight.is_some() && flight != before.flight())
-        || (daily_cap.is_some() && daily_cap != before.daily_cap_micros)
-        || pacing.is_some_and(|p| p != before.pacing);
     let me = by.maker_ref();
+    let pending = if live {
+        propose(
+            &before,
+            waiting.as_ref(),
+            budget,
+            patch.flight.map(|_| flight),
+            daily_cap,
+            pacing,
+            &me,
+        )
+    } else {
+        None
+    };
+    let submitted = live && pending != waiting;
     let after = store::update(
         tx,
         id,
         &Changes {
             name: patch.name.as_deref().map(str::trim),
             objective,
-            budget_micros: budget,
-            flight_start: flight.start,
-            flight_end: flight.end,
-            pacing,
-            daily_cap_micros: daily_cap,
+            // What TTD spends by changes here only before the campaign is live.
+            budget_micros: budget.filter(|_| !live),
+            flight_start: if live {
+                before.flight_start
+            } else {
+                flight.start
+            },
+            flight_end: if live { before.flight_end } else { flight.end },
+            pacing: pacing.filter(|_| !live),
+            daily_cap_micros: daily_cap.filter(|_| !live),
             kpi_goal: patch.kpi_goal.as_ref(),
+            pending: pending.as_ref(),
             // A pending version that changes is a new submission, with the
             // editor as its maker: an approver who edits can no longer approve.
-            back_to_approval: workflow::needs_reapproval(before.status, spend_changed)
-                || before.status == CampaignStatus::PendingApproval,
+            back_to_approval: before.status == CampaignStatus::PendingApproval,
             by: &me,
         },
     )
     .await
     .map_err(name_taken)?;
-    record(tx, by, "campaign.updated", Some(&before), &after).await?;
+    let action = if submitted {
+        "campaign.change_submitted"
+    } else {
+        "campaign.updated"
+    };
+    record(tx, by, action, Some(&before), &after).await?;
     Ok(after)
+}
+
+/// The pending change of live campaign `live` after an edit: `waiting` (the
+/// change already pending) with the edit's values, keeping only those that
+/// differ from the live ones; `None` when nothing differs. An edit that
+/// changes it makes `me` its maker.
+fn propose(
+    live: &Row,
+    waiting: Option<&Pending>,
+    budget: Option<i64>,
+    flight: Option<Flight>,
+    daily_cap: Option<i64>,
+    pacing: Option<Pacing>,
+    me: &str,
+) -> Option<Pending> {
+    let mut next = waiting.cloned().unwrap_or(Pending {
+        budget_micros: None,
+        daily_cap_micros: None,
+        flight: None,
+        pacing: None,
+        by: me.to_string(),
+        at: chrono::Utc::now(),
+    });
+    if let Some(b) = budget {
+        next.budget_micros = (b != live.budget_micros).then_some(b);
+    }
+    if let Some(f) = flight {
+        next.flight = (f != live.flight()).then_some(f);
+    }
+    if let Some(c) = daily_cap {
+        next.daily_cap_micros = (Some(c) != live.daily_cap_micros).then_some(c);
+    }
+    if let Some(p) = pacing {
+        next.pacing = (p != live.pacing).then_some(p);
+    }
+    if next.is_empty() {
+        return None;
+    }
+    let values_changed = waiting.is_none_or(|w| {
+        (w.budget_micros, w.daily_cap_micros, w.flight, w.pacing)
+            != (
+                next.budget_micros,
+                next.daily_cap_micros,
+                next.flight,
+                next.pacing,
+            )
+    });
+    if values_changed {
+        next.by = me.to_string();
+        next.at = chrono::Utc::now();
+    }
+    Some(next)
 }
 
 /// Take a workflow step (`reason`: required to reject).
@@ -204,18 +294,99 @@ pub async fn transition(
     if action == Action::Reject && reason.as_deref().is_none_or(str::is_empty) {
         return Err(refused(Refused::ReasonRequired));
     }
+    // Lock order: IO, then campaign (approving a pending change checks it
+    // against the IO again).
+    if action == Action::Approve {
+        let io_id = store::insertion_order_of(tx, id)
+            .await?
+            .ok_or_else(Problem::not_found)?;
+        store::lock_io(tx, io_id).await?;
+    }
     let before = store::lock(tx, id).await?.ok_or_else(Problem::not_found)?;
     if action == Action::Approve && by.person.is_none() {
         return Err(refused(Refused::NoPerson));
     }
     let me = by.maker_ref();
+    if let Some(pending) = before
+        .pending
+        .as_ref()
+        .filter(|_| before.status.is_cleared_to_spend())
+        && matches!(action, Action::Approve | Action::Reject)
+    {
+        let pending = pending.0.clone();
+        return decide_pending(tx, by, &before, &pending, action, reason.as_deref()).await;
+    }
     let maker = match before.submitted_by.as_deref() {
         Some(recorded) => Some(tenancy::api_keys::maker_as_person(tx, recorded).await?),
         None => None,
     };
-    workflow::check_transition(before.status, action, maker.as_deref(), &me).map_err(refused)?;
+    let waiting = before.pending.is_some() && before.status.is_cleared_to_spend();
+    workflow::check_transition(before.status, action, maker.as_deref(), &me).map_err(|r| {
+        refused(match r {
+            // Its pending change can be decided, too.
+            Refused::InvalidTransition {
+                action,
+                status,
+                mut allowed,
+            } if waiting => {
+                allowed.extend([Action::Approve, Action::Reject]);
+                Refused::InvalidTransition {
+                    action,
+                    status,
+                    allowed,
+                }
+            }
+            other => other,
+        })
+    })?;
     let after = store::transition(tx, id, action, &me, reason.as_deref()).await?;
     record(tx, by, action.event(), Some(&before), &after).await?;
+    Ok(after)
+}
+
+/// Approve or reject the pending change of a live campaign. Approval is by
+/// someone other than its maker, and only while the change still fits its
+/// insertion order and ad groups (either may have changed since).
+async fn decide_pending(
+    tx: &mut TenantTx,
+    by: &Principal,
+    before: &Row,
+    pending: &Pending,
+    action: Action,
+    reason: Option<&str>,
+) -> Result<Row, ApiError> {
+    if action == Action::Reject {
+        let after = store::reject_pending(tx, before.id, reason.unwrap_or_default()).await?;
+        record(tx, by, "campaign.change_rejected", Some(before), &after).await?;
+        return Ok(after);
+    }
+    let maker = tenancy::api_keys::maker_as_person(tx, &pending.by).await?;
+    if maker == by.maker_ref() {
+        return Err(refused(Refused::OwnSubmission));
+    }
+    let io = store::lock_io(tx, before.insertion_order_id)
+        .await?
+        .ok_or_else(Problem::not_found)?;
+    let mut errors = Vec::new();
+    let budget = pending.budget_micros.unwrap_or(before.budget_micros);
+    let flight = pending.flight.unwrap_or(before.flight());
+    let used = store::committed(tx, before.insertion_order_id, Some(before.id)).await?;
+    check_against_io(&io.terms, &flight, Some(budget), used, &mut errors);
+    check_against_ad_groups(
+        budget,
+        store::ad_groups_budget(tx, before.id).await?,
+        &mut errors,
+    );
+    if !errors.is_empty() {
+        let why: Vec<String> = errors.iter().map(|e| e.message.clone()).collect();
+        return Err(Problem::conflict(format!(
+            "the pending change no longer fits: {}; change or reject it",
+            why.join("; ")
+        ))
+        .into());
+    }
+    let after = store::approve_pending(tx, before.id, &by.maker_ref()).await?;
+    record(tx, by, "campaign.change_approved", Some(before), &after).await?;
     Ok(after)
 }
 
@@ -276,7 +447,13 @@ pub async fn resubmit_if_cleared(
     if !workflow::needs_reapproval(status, true) && status != CampaignStatus::PendingApproval {
         return Ok(());
     }
-    let new_version = store::resubmit(tx, id, &by.maker_ref()).await?;
+    let Some(new_version) = store::resubmit(tx, id, &by.maker_ref()).await? else {
+        return Err(Problem::conflict(format!(
+            "campaign {id} has a change waiting for approval; approve or reject it before \
+             changing what it runs"
+        ))
+        .into());
+    };
     events::campaign(
         tx,
         "campaign.resubmitted",

@@ -4,8 +4,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use tenancy::{TenantId, TenantTx};
 use uuid::Uuid;
 
-use super::Row;
+use sqlx::types::Json;
+
 use super::workflow::{Action, CampaignStatus, IoTerms, Objective, Pacing};
+use super::{Pending, Row};
 use crate::ids::{AdvertiserId, CampaignId, CreativeId, InsertionOrderId};
 
 /// The insertion order a campaign belongs to, locked.
@@ -41,15 +43,19 @@ pub async fn lock_io(
     }))
 }
 
-/// Budget already committed to the IO's other campaigns (not archived).
+/// Budget already committed to the IO's other campaigns (not archived): for
+/// a campaign with a pending change, the greater of its live and proposed
+/// budgets, so that approving the change can never overdraw the IO.
 pub async fn committed(
     tx: &mut TenantTx,
     io: InsertionOrderId,
     except: Option<CampaignId>,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar!(
-        r#"SELECT coalesce(sum(budget_micros), 0)::bigint AS "sum!" FROM campaigns
-           WHERE insertion_order_id = $1 AND status <> 'archived'
+        r#"SELECT coalesce(sum(greatest(budget_micros,
+                      coalesce((pending->>'budget_micros')::bigint, budget_micros))), 0)::bigint
+                      AS "sum!"
+           FROM campaigns WHERE insertion_order_id = $1 AND status <> 'archived'
              AND ($2::uuid IS NULL OR id <> $2)"#,
         io as InsertionOrderId,
         except as Option<CampaignId>
@@ -96,7 +102,8 @@ pub async fn insert(tx: &mut TenantTx, c: &New<'_>) -> Result<Row, sqlx::Error> 
                objective AS "objective: Objective", budget_micros, daily_cap_micros, flight_start,
                flight_end, pacing AS "pacing: Pacing", kpi_goal, status AS "status: CampaignStatus",
                submitted_by, submitted_at, approved_by, approved_at, first_approved_at,
-               rejection_reason, version, created_at, updated_at"#,
+               rejection_reason, pending AS "pending: Json<Pending>", version, created_at,
+               updated_at"#,
         CampaignId::new() as CampaignId,
         tenant as TenantId,
         c.insertion_order_id as InsertionOrderId,
@@ -124,7 +131,8 @@ pub async fn get(tx: &mut TenantTx, id: CampaignId) -> Result<Option<Row>, sqlx:
                objective AS "objective: Objective", budget_micros, daily_cap_micros, flight_start,
                flight_end, pacing AS "pacing: Pacing", kpi_goal, status AS "status: CampaignStatus",
                submitted_by, submitted_at, approved_by, approved_at, first_approved_at,
-               rejection_reason, version, created_at, updated_at
+               rejection_reason, pending AS "pending: Json<Pending>", version, created_at,
+               updated_at
            FROM campaigns WHERE id = $1 AND tenant_id = $2"#,
         id as CampaignId,
         tenant as TenantId
@@ -143,7 +151,8 @@ pub async fn lock(tx: &mut TenantTx, id: CampaignId) -> Result<Option<Row>, sqlx
                objective AS "objective: Objective", budget_micros, daily_cap_micros, flight_start,
                flight_end, pacing AS "pacing: Pacing", kpi_goal, status AS "status: CampaignStatus",
                submitted_by, submitted_at, approved_by, approved_at, first_approved_at,
-               rejection_reason, version, created_at, updated_at
+               rejection_reason, pending AS "pending: Json<Pending>", version, created_at,
+               updated_at
            FROM campaigns WHERE id = $1 AND tenant_id = $2 FOR UPDATE"#,
         id as CampaignId,
         tenant as TenantId
@@ -179,6 +188,8 @@ pub struct Filter {
     pub flight_to: Option<NaiveDate>,
     /// A LIKE pattern (escaped) the name contains, case-insensitively.
     pub name: Option<String>,
+    /// Waiting for a checker: submitted, or live with a pending change.
+    pub awaiting_approval: Option<bool>,
 }
 
 /// Newest first, after the cursor (created_at, id).
@@ -196,7 +207,8 @@ pub async fn list(
                objective AS "objective: Objective", budget_micros, daily_cap_micros, flight_start,
                flight_end, pacing AS "pacing: Pacing", kpi_goal, status AS "status: CampaignStatus",
                submitted_by, submitted_at, approved_by, approved_at, first_approved_at,
-               rejection_reason, version, created_at, updated_at
+               rejection_reason, pending AS "pending: Json<Pending>", version, created_at,
+               updated_at
            FROM campaigns WHERE tenant_id = $1
              AND ($2::text IS NULL OR status = $2)
              AND ($3::uuid IS NULL OR advertiser_id = $3)
@@ -205,6 +217,8 @@ pub async fn list(
              AND ($6::date IS NULL OR flight_start <= $6)
              AND ($7::text IS NULL OR name ILIKE '%' || $7 || '%')
              AND ($8::timestamptz IS NULL OR (created_at, id) < ($8, $9))
+             AND ($11::bool IS NULL
+                  OR (status = 'pending_approval' OR pending IS NOT NULL) = $11)
            ORDER BY created_at DESC, id DESC LIMIT $10"#,
         tenant as TenantId,
         f.status as Option<CampaignStatus>,
@@ -215,7 +229,8 @@ pub async fn list(
         f.name,
         before.map(|b| b.0),
         before.map(|b| b.1),
-        limit
+        limit,
+        f.awaiting_approval
     )
     .fetch_all(tx.conn())
     .await
@@ -231,6 +246,8 @@ pub struct Changes<'a> {
     pub pacing: Option<Pacing>,
     pub daily_cap_micros: Option<i64>,
     pub kpi_goal: Option<&'a serde_json::Value>,
+    /// The live campaign's change waiting for approval (replaces what was).
+    pub pending: Option<&'a Pending>,
     /// The change needs approval again: `by` becomes its submitter.
     pub back_to_approval: bool,
     pub by: &'a str,
@@ -247,7 +264,7 @@ pub async fn update(
         r#"UPDATE campaigns SET name = coalesce($3, name), objective = coalesce($4, objective),
                budget_micros = coalesce($5, budget_micros), flight_start = $6, flight_end = $7,
                pacing = coalesce($8, pacing), daily_cap_micros = coalesce($9, daily_cap_micros),
-               kpi_goal = coalesce($10, kpi_goal),
+               kpi_goal = coalesce($10, kpi_goal), pending = $13,
                status = CASE WHEN $11 THEN 'pending_approval' ELSE status END,
                submitted_by = CASE WHEN $11 THEN $12 ELSE submitted_by END,
                submitted_at = CASE WHEN $11 THEN now() ELSE submitted_at END,
@@ -260,7 +277,8 @@ pub async fn update(
                objective AS "objective: Objective", budget_micros, daily_cap_micros, flight_start,
                flight_end, pacing AS "pacing: Pacing", kpi_goal, status AS "status: CampaignStatus",
                submitted_by, submitted_at, approved_by, approved_at, first_approved_at,
-               rejection_reason, version, created_at, updated_at"#,
+               rejection_reason, pending AS "pending: Json<Pending>", version, created_at,
+               updated_at"#,
         id as CampaignId,
         tenant as TenantId,
         c.name,
@@ -272,7 +290,8 @@ pub async fn update(
         c.daily_cap_micros,
         c.kpi_goal,
         c.back_to_approval,
-        c.by
+        c.by,
+        c.pending.map(Json) as Option<Json<&Pending>>
     )
     .fetch_one(tx.conn())
     .await
@@ -298,6 +317,7 @@ pub async fn transition(
                    THEN coalesce(first_approved_at, now()) ELSE first_approved_at END,
                rejection_reason = CASE WHEN $4 = 'reject' THEN $6
                    WHEN $4 = 'submit' THEN NULL ELSE rejection_reason END,
+               pending = CASE WHEN $4 = 'archive' THEN NULL ELSE pending END,
                version = version + 1, updated_at = now()
            WHERE id = $1 AND tenant_id = $2
            RETURNING id AS "id: CampaignId", insertion_order_id AS "insertion_order_id: InsertionOrderId",
@@ -305,7 +325,8 @@ pub async fn transition(
                objective AS "objective: Objective", budget_micros, daily_cap_micros, flight_start,
                flight_end, pacing AS "pacing: Pacing", kpi_goal, status AS "status: CampaignStatus",
                submitted_by, submitted_at, approved_by, approved_at, first_approved_at,
-               rejection_reason, version, created_at, updated_at"#,
+               rejection_reason, pending AS "pending: Json<Pending>", version, created_at,
+               updated_at"#,
         id as CampaignId,
         tenant as TenantId,
         action.to() as CampaignStatus,
@@ -317,7 +338,53 @@ pub async fn transition(
     .await
 }
 
-/// Back to approval after a change elsewhere (its ad groups); the new version.
+/// Make the pending change live: its values replace the live ones, its maker
+/// becomes the submitter and `by` the approver.
+pub async fn approve_pending(
+    tx: &mut TenantTx,
+    id: CampaignId,
+    by: &str,
+) -> Result<Row, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query!(
+        r#"UPDATE campaigns SET
+               budget_micros = coalesce((pending->>'budget_micros')::bigint, budget_micros),
+               daily_cap_micros = coalesce((pending->>'daily_cap_micros')::bigint, daily_cap_micros),
+               flight_start = coalesce((pending->'flight'->>'start')::date, flight_start),
+               flight_end = coalesce((pending->'flight'->>'end')::date, flight_end),
+               pacing = coalesce(pending->>'pacing', pacing),
+               submitted_by = pending->>'by', submitted_at = (pending->>'at')::timestamptz,
+               approved_by = $3, approved_at = now(), rejection_reason = NULL, pending = NULL,
+               version = version + 1, updated_at = now()
+           WHERE id = $1 AND tenant_id = $2 AND pending IS NOT NULL"#,
+        id as CampaignId,
+        tenant as TenantId,
+        by
+    )
+    .execute(tx.conn())
+    .await?;
+    get(tx, id).await?.ok_or(sqlx::Error::RowNotFound)
+}
+
+/// Drop the pending change, saying why.
+pub async fn reject_pending(
+    tx: &mut TenantTx,
+    id: CampaignId,
+    reason: &str,
+) -> Result<Row, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query!(
+        "UPDATE campaigns SET pending = NULL, rejection_reason = $3, version = version + 1, \
+         updated_at = now() WHERE id = $1 AND tenant_id = $2 AND pending IS NOT NULL",
+        id as CampaignId,
+        tenant as TenantId,
+        reason
+    )
+    .execute(tx.conn())
+    .await?;
+    get(tx, id).await?.ok_or(sqlx::Error::RowNotFound)
+}
+
 /// The campaigns of an insertion order, locked: (id, status, version).
 pub async fn lock_of_insertion_order(
     tx: &mut TenantTx,
@@ -364,16 +431,23 @@ pub async fn lock_running_creative(
         .collect())
 }
 
-pub async fn resubmit(tx: &mut TenantTx, id: CampaignId, by: &str) -> Result<i64, sqlx::Error> {
+/// Back to approval after a change elsewhere (its ad groups, its insertion
+/// order's pricing, a creative it runs); the new version, or `None` when the
+/// campaign has a pending change of its own (left as it is).
+pub async fn resubmit(
+    tx: &mut TenantTx,
+    id: CampaignId,
+    by: &str,
+) -> Result<Option<i64>, sqlx::Error> {
     let tenant = tx.tenant();
     sqlx::query_scalar!(
         "UPDATE campaigns SET status = 'pending_approval', submitted_by = $3, submitted_at = now(), \
          approved_by = NULL, approved_at = NULL, version = version + 1, updated_at = now() \
-         WHERE id = $1 AND tenant_id = $2 RETURNING version",
+         WHERE id = $1 AND tenant_id = $2 AND pending IS NULL RETURNING version",
         id as CampaignId,
         tenant as TenantId,
         by
     )
-    .fetch_one(tx.conn())
+    .fetch_optional(tx.conn())
     .await
 }

@@ -5,9 +5,16 @@
 //! `draft` -> `pending_approval` (submit) -> `approved` (approve; not by the
 //! submitter) or back to `draft` (reject, with a reason); `approved`/`active`
 //! -> `paused` (pause) -> `active` (resume); `archived` (archive) from draft,
-//! approved, paused or completed. Changing the budget or flight of an
-//! approved, active or paused campaign sends it back to `pending_approval`:
-//! the change needs a second pair of eyes again before money is spent.
+//! approved, paused or completed.
+//!
+//! An approved, active or paused campaign is live: what TTD spends by
+//! (budget, flight, daily cap, pacing) changes only through a pending change
+//! that waits beside the live version, which keeps running, until someone
+//! other than its maker approves it (it becomes the live version) or rejects
+//! it (it is dropped). Changes to what it runs (its ad groups, the click URL
+//! of a creative, its insertion order's pricing) still send the whole
+//! campaign back to `pending_approval`, and are refused while a pending
+//! change waits.
 
 use chrono::NaiveDate;
 use platform::http::problem::FieldError;
