@@ -624,8 +624,9 @@ async fn an_approved_campaign_reaches_ttd_and_follows_its_changes() {
 /// A change to a live campaign waits beside it: the campaign keeps its status
 /// and TTD keeps spending by the approved version, while the API shows the
 /// pending change (diff, maker, time). Its maker cannot approve it; another
-/// approver's approval pushes it; a rejection drops it. Pausing still works
-/// meanwhile, and changes elsewhere wait until the change is decided.
+/// approver's approval pushes it (with its ad groups' changes and a
+/// creative's new click URL); a rejection drops it. Pausing still works
+/// meanwhile.
 #[tokio::test]
 async fn a_change_to_a_live_campaign_waits_beside_the_version_ttd_runs() {
     let p = Platform::start().await;
@@ -653,12 +654,12 @@ async fn a_change_to_a_live_campaign_waits_beside_the_version_ttd_runs() {
         in_ttd().await,
         (5000.0, "PaceEvenly".into(), "Available".into())
     );
-    let patch = |token: &str, body: Value| {
-        let (api, token, id) = (&f.api, token.to_string(), id.clone());
+    let patch_at = |token: &str, path: String, body: Value| {
+        let (api, token) = (&f.api, token.to_string());
         async move {
             let res = api
                 .client
-                .get(format!("{}/v1/campaigns/{id}", api.base))
+                .get(format!("{}{path}", api.base))
                 .bearer_auth(&token)
                 .send()
                 .await
@@ -666,7 +667,7 @@ async fn a_change_to_a_live_campaign_waits_beside_the_version_ttd_runs() {
             let etag = res.headers()["etag"].to_str().unwrap().to_string();
             let res = api
                 .client
-                .patch(format!("{}/v1/campaigns/{id}", api.base))
+                .patch(format!("{}{path}", api.base))
                 .bearer_auth(&token)
                 .header("if-match", etag)
                 .json(&body)
@@ -676,6 +677,7 @@ async fn a_change_to_a_live_campaign_waits_beside_the_version_ttd_runs() {
             (res.status().as_u16(), res.json::<Value>().await.unwrap())
         }
     };
+    let patch = |token: &str, body: Value| patch_at(token, format!("/v1/campaigns/{id}"), body);
     let act = |token: &str, action: &str, body: Value| {
         let path = format!("/v1/campaigns/{id}/{action}");
         let (api, token) = (&f.api, token.to_string());
@@ -732,7 +734,7 @@ async fn a_change_to_a_live_campaign_waits_beside_the_version_ttd_runs() {
         in_ttd().await,
         (5000.0, "PaceEvenly".into(), "Paused".into())
     );
-    // What it runs cannot change under a change that waits.
+    // A new bid for its ad group joins the change; TTD keeps the old one.
     let groups = f
         .api
         .get(&format!("/v1/campaigns/{id}/ad-groups"), &f.admin)
@@ -748,7 +750,21 @@ async fn a_change_to_a_live_campaign_waits_beside_the_version_ttd_runs() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 409);
+    assert_eq!(res.status(), 200);
+    let c = f.api.get(&format!("/v1/campaigns/{id}"), &f.admin).await;
+    assert_eq!(c["pending_change"]["ad_groups"][&gid], "update", "{c}");
+    f.wait_synced(std::slice::from_ref(&id), Duration::from_secs(20))
+        .await;
+    let bid = || {
+        let client = &client;
+        async move {
+            holdings(client).await.ad_groups[0]
+                .rtb_attributes
+                .base_bid_cpm
+                .amount
+        }
+    };
+    assert_eq!(bid().await, 4.25);
 
     // Another approver's approval makes it live and pushes it.
     let (s, c) = act(&f.approver, "approve", json!({})).await;
@@ -764,6 +780,7 @@ async fn a_change_to_a_live_campaign_waits_beside_the_version_ttd_runs() {
         in_ttd().await,
         (6000.0, "PaceAsSoonAsPossible".into(), "Paused".into())
     );
+    assert_eq!(bid().await, 5.0);
 
     // A rejected change is dropped: nothing of it reaches TTD.
     let (s, c) = patch(
@@ -789,6 +806,36 @@ async fn a_change_to_a_live_campaign_waits_beside_the_version_ttd_runs() {
     f.wait_synced(std::slice::from_ref(&id), Duration::from_secs(20))
         .await;
     assert_eq!(in_ttd().await.0, 6000.0);
+
+    // A new click URL for the creative it runs waits too, and reaches TTD
+    // with the approval.
+    let click_url = || {
+        let client = &client;
+        async move {
+            holdings(client).await.creatives[0]
+                .image_attributes
+                .as_ref()
+                .unwrap()
+                .clickthrough_url
+                .clone()
+        }
+    };
+    let (s, cr) = patch_at(
+        &f.admin,
+        format!("/v1/creatives/{}", f.creative),
+        json!({"click_url": "https://acmecloud.com/spring"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{cr}");
+    assert_eq!(cr["pending_click_url"], "https://acmecloud.com/spring");
+    f.wait_synced(std::slice::from_ref(&id), Duration::from_secs(20))
+        .await;
+    assert_eq!(click_url().await, "https://acmecloud.com/demo");
+    let (s, c) = act(&f.approver, "approve", json!({})).await;
+    assert_eq!(s, 200, "{c}");
+    f.wait_synced(std::slice::from_ref(&id), Duration::from_secs(20))
+        .await;
+    assert_eq!(click_url().await, "https://acmecloud.com/spring");
 
     // Each decision is in the audit trail with its before and after.
     let page = f

@@ -692,39 +692,108 @@ async fn ad_groups_split_the_campaign_budget_and_changes_need_reapproval() {
     assert_eq!(s, 422, "{body}");
     assert!(field_codes(&body).contains(&("budget.amount".into(), "below_ad_groups".into())));
 
-    // Approved, then an ad group changes: back to approval.
+    // Approved, then an ad group changes: the change waits with the
+    // campaign's, and the live values stay what TTD runs.
     act(&a.p, &a.admin, &id, "submit", None).await;
     act(&a.p, &other_admin, &id, "approve", None).await;
     let gid = g["id"].as_str().unwrap();
-    let res =
-        a.p.client
-            .patch(a.p.app.url(&format!("/v1/ad-groups/{gid}")))
-            .bearer_auth(&a.admin)
-            .header("if-match", "\"v1\"")
-            .json(&json!({"targeting": {"countries": ["GB"]}}))
-            .send()
-            .await
-            .unwrap();
-    assert_eq!(res.status(), 200);
+    let group_call = |method: Method, if_match: &'static str, body: Option<Value>| {
+        let mut req =
+            a.p.client
+                .request(method, a.p.app.url(&format!("/v1/ad-groups/{gid}")))
+                .bearer_auth(&a.admin)
+                .header("if-match", if_match);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        async move {
+            let res = req.send().await.unwrap();
+            (res.status().as_u16(), res.json::<Value>().await.unwrap())
+        }
+    };
+    let (s, changed) = group_call(
+        Method::PATCH,
+        "\"v1\"",
+        Some(json!({"targeting": {"countries": ["GB"]}, "name": "Enterprise EMEA"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{changed}");
+    assert_eq!(
+        changed["targeting"]["countries"],
+        json!(["US", "CA"]),
+        "{changed}"
+    );
+    assert_eq!(
+        changed["name"], "Enterprise EMEA",
+        "a rename needs no approval"
+    );
+    assert_eq!(changed["pending_change"]["action"], "update");
+    assert_eq!(
+        changed["pending_change"]["after"]["targeting"]["countries"],
+        json!(["GB"])
+    );
     let (_, c) = a.p.get(&format!("/v1/campaigns/{id}"), &a.admin).await;
-    assert_eq!(c["status"], "pending_approval");
-    let (_, groups) = a.p.get(&url, &a.admin).await;
-    assert_eq!(groups[0]["targeting"]["countries"], json!(["GB"]));
+    assert_eq!(c["status"], "approved", "{c}");
+    assert_eq!(c["pending_change"]["ad_groups"][gid], "update", "{c}");
 
-    // Archiving frees its share of the campaign budget.
-    let res =
-        a.p.client
-            .delete(a.p.app.url(&format!("/v1/ad-groups/{gid}")))
-            .bearer_auth(&a.admin)
-            .header("if-match", "\"v2\"")
-            .send()
-            .await
-            .unwrap();
-    assert_eq!(res.status(), 200);
-    let (s, body) =
-        a.p.post(&url, &a.admin, group("Whole budget", "1000"))
-            .await;
+    // An ad group proposed for the live campaign counts against its budget.
+    let (s, proposed) = a.p.post(&url, &a.admin, group("Mid-market", "400")).await;
+    assert_eq!(s, 201, "{proposed}");
+    assert_eq!(proposed["status"], "proposed");
+    let pid = proposed["id"].as_str().unwrap().to_string();
+    let (s, body) = a.p.post(&url, &a.admin, group("One more", "0.01")).await;
+    assert_eq!(s, 422, "{body}");
+    assert!(field_codes(&body).contains(&("budget.amount".into(), "exceeds_campaign".into())));
+
+    // Archiving waits too; the maker cannot approve; another approver makes
+    // it all live, which frees the archived group's share.
+    let (s, archived) = group_call(Method::DELETE, "\"v3\"", None).await;
+    assert_eq!(s, 200, "{archived}");
+    assert_eq!(
+        (
+            archived["status"].as_str(),
+            archived["pending_change"]["action"].as_str()
+        ),
+        (Some("active"), Some("archive"))
+    );
+    let (_, c) = a.p.get(&format!("/v1/campaigns/{id}"), &a.admin).await;
+    assert_eq!(
+        c["pending_change"]["ad_groups"],
+        json!({gid: "archive", pid.as_str(): "create"}),
+        "{c}"
+    );
+    assert_eq!(act(&a.p, &a.admin, &id, "approve", None).await.0, 403);
+    let (s, c) = act(&a.p, &other_admin, &id, "approve", None).await;
+    assert_eq!(s, 200, "{c}");
+    assert!(c["pending_change"].is_null(), "{c}");
+    let (_, groups) = a.p.get(&url, &a.admin).await;
+    let status: Vec<(&str, &str)> = groups
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["name"].as_str().unwrap(), g["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        status,
+        [("Enterprise EMEA", "archived"), ("Mid-market", "active")]
+    );
+    assert!(groups[1]["pending_change"].is_null());
+
+    // A rejected proposal never runs.
+    let (s, body) = a.p.post(&url, &a.admin, group("Whole rest", "600")).await;
     assert_eq!(s, 201, "{body}");
+    let (s, c) = act(
+        &a.p,
+        &other_admin,
+        &id,
+        "reject",
+        Some(json!({"reason": "not this quarter"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{c}");
+    let (_, groups) = a.p.get(&url, &a.admin).await;
+    assert_eq!(groups[2]["status"], "archived", "{groups}");
+    assert!(groups[2]["pending_change"].is_null());
 }
 
 #[tokio::test]

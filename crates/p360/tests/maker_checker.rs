@@ -453,14 +453,21 @@ async fn commercial_terms_are_finance_and_account_staffs_and_reopen_approval() {
     let (_, c) = a.p.get(&format!("/v1/campaigns/{id}"), &a.bob).await;
     assert_eq!(c["status"], "approved", "{c}");
 
-    // Finance changes the pricing: the approved campaign goes back to
-    // approval with finance as its maker; a customer admin approves again.
+    // Finance changes the pricing: the approved campaign keeps running and
+    // gets a pending change saying why, with finance as its maker; a
+    // customer admin signs it off.
     let (s, v) = a.patch_io(&finance, true, cheaper.clone()).await;
     assert_eq!(s, 200, "{v}");
     let (_, c) = a.p.get(&format!("/v1/campaigns/{id}"), &a.bob).await;
     let finance_id = a.user_id(&finance).await;
-    assert_eq!(c["status"], "pending_approval", "{c}");
-    assert_eq!(c["submitted_by"], format!("user:{finance_id}"), "{c}");
+    assert_eq!(c["status"], "approved", "{c}");
+    let change = &c["pending_change"];
+    assert_eq!(
+        change["reasons"],
+        json!(["insertion order pricing changed"]),
+        "{c}"
+    );
+    assert_eq!(change["submitted_by"], format!("user:{finance_id}"), "{c}");
     let (s, events) =
         a.p.get(
             &format!("/v1/audit-events?target_id={}&limit=50", a.io),
@@ -488,11 +495,12 @@ async fn commercial_terms_are_finance_and_account_staffs_and_reopen_approval() {
         a.audit_actions(&id)
             .await
             .iter()
-            .any(|(action, _)| action == "campaign.resubmitted"),
-        "the campaign's log says why it is pending again"
+            .any(|(action, _)| action == "campaign.change_submitted"),
+        "the campaign's log says why it waits for approval"
     );
     let (s, c) = a.act(&a.bob, &id, "approve").await;
     assert_eq!((s, c["status"].as_str()), (200, Some("approved")), "{c}");
+    assert!(c["pending_change"].is_null(), "{c}");
 
     // An account manager assigned to the tenant may change terms too.
     let manager = a.p.token("account_manager", None, "am@agency.test");
@@ -511,6 +519,25 @@ async fn commercial_terms_are_finance_and_account_staffs_and_reopen_approval() {
 }
 
 impl Acme {
+    /// Give `campaign` an ad group running `creative`, and make it live
+    /// (the marketer submits, Bob approves).
+    async fn live_running(&self, campaign: &str, creative: &Value) {
+        let (s, group) = self
+            .p
+            .post(
+                &format!("/v1/campaigns/{campaign}/ad-groups"),
+                &self.marketer,
+                json!({"name": "AG", "budget": {"amount": "10", "currency": "USD"},
+                       "base_bid_cpm": {"amount": "2", "currency": "USD"},
+                       "max_bid_cpm": {"amount": "4", "currency": "USD"},
+                       "creative_ids": [creative]}),
+            )
+            .await;
+        assert_eq!(s, 201, "{group}");
+        assert_eq!(self.act(&self.marketer, campaign, "submit").await.0, 200);
+        assert_eq!(self.act(&self.bob, campaign, "approve").await.0, 200);
+    }
+
     /// PATCH `path` as the marketer with the object's current ETag.
     async fn patch(&self, path: &str, body: Value) -> Value {
         let url = self.p.app.url(path);
@@ -538,14 +565,6 @@ impl Acme {
             .unwrap();
         assert_eq!(res.status(), 200);
         res.json().await.unwrap()
-    }
-
-    async fn status(&self, campaign: &str) -> String {
-        let (_, c) = self
-            .p
-            .get(&format!("/v1/campaigns/{campaign}"), &self.bob)
-            .await;
-        c["status"].as_str().unwrap().to_string()
     }
 }
 
@@ -584,19 +603,7 @@ async fn daily_cap_pacing_and_click_urls_of_a_live_campaign_need_approval() {
             .unwrap();
     assert_eq!(res.status(), 201);
     let creative: Value = res.json().await.unwrap();
-    let (s, group) =
-        a.p.post(
-            &format!("/v1/campaigns/{id}/ad-groups"),
-            &a.marketer,
-            json!({"name": "AG", "budget": {"amount": "10", "currency": "USD"},
-                   "base_bid_cpm": {"amount": "2", "currency": "USD"},
-                   "max_bid_cpm": {"amount": "4", "currency": "USD"},
-                   "creative_ids": [creative["id"]]}),
-        )
-        .await;
-    assert_eq!(s, 201, "{group}");
-    assert_eq!(a.act(&a.marketer, &id, "submit").await.0, 200);
-    assert_eq!(a.act(&a.bob, &id, "approve").await.0, 200);
+    a.live_running(&id, &creative["id"]).await;
 
     // Attack: change what TTD spends by once the campaign is approved.
     for change in [
@@ -618,31 +625,58 @@ async fn daily_cap_pacing_and_click_urls_of_a_live_campaign_need_approval() {
         assert!(again["pending_change"].is_null(), "{again}");
     }
 
-    // Attack: send the viewers of the approved ads somewhere else.
+    // A second live campaign runs the same creative.
+    let other = a.campaign(&a.marketer, "Live too").await;
+    a.live_running(&other, &creative["id"]).await;
+
+    // Attack: send the viewers of the approved ads somewhere else. The
+    // creative keeps the approved URL; the new one waits in both campaigns.
     let creative_id = creative["id"].as_str().unwrap();
-    a.patch(
-        &format!("/v1/creatives/{creative_id}"),
-        json!({"click_url": "https://elsewhere.example/"}),
-    )
-    .await;
-    assert_eq!(a.status(&id).await, "pending_approval");
-    let (s, page) =
-        a.p.get(
-            &format!("/v1/audit-events?target_id={id}&action=campaign.resubmitted"),
-            &a.bob,
+    let url = format!("/v1/creatives/{creative_id}");
+    let changed = a
+        .patch(&url, json!({"click_url": "https://elsewhere.example/"}))
+        .await;
+    assert_eq!(changed["click_url"], "https://acmecloud.com/", "{changed}");
+    assert_eq!(changed["pending_click_url"], "https://elsewhere.example/");
+    for c in [&id, &other] {
+        let (_, c) = a.p.get(&format!("/v1/campaigns/{c}"), &a.bob).await;
+        assert_eq!(c["status"], "approved", "{c}");
+        assert_eq!(
+            c["pending_change"]["creatives"][creative_id], "https://elsewhere.example/",
+            "{c}"
+        );
+    }
+    // Its maker cannot approve it; approving it in one campaign makes it
+    // live for both (TTD has one creative), and the other stops waiting.
+    assert_eq!(a.act(&a.marketer, &id, "approve").await.0, 403);
+    let (s, c) = a.act(&a.bob, &id, "approve").await;
+    assert_eq!(s, 200, "{c}");
+    let (_, live) = a.p.get(&url, &a.bob).await;
+    assert_eq!(live["click_url"], "https://elsewhere.example/", "{live}");
+    assert!(live["pending_click_url"].is_null());
+    let (_, c) = a.p.get(&format!("/v1/campaigns/{other}"), &a.bob).await;
+    assert!(c["pending_change"].is_null(), "{c}");
+
+    // A rejected URL never shows.
+    a.patch(&url, json!({"click_url": "https://phishing.example/"}))
+        .await;
+    let (s, c) =
+        a.p.call(
+            Method::POST,
+            &format!("/v1/campaigns/{other}/reject"),
+            Some(&a.bob),
+            Some(json!({"reason": "not our domain"})),
         )
         .await;
-    assert_eq!(s, 200, "{page}");
-    assert_eq!(
-        page["items"][0]["changes"]["reason"], "creative click URL changed",
-        "{page}"
-    );
+    assert_eq!(s, 200, "{c}");
+    let (_, live) = a.p.get(&url, &a.bob).await;
+    assert_eq!(live["click_url"], "https://elsewhere.example/", "{live}");
+    assert!(live["pending_click_url"].is_null());
+    let (_, c) = a.p.get(&format!("/v1/campaigns/{id}"), &a.bob).await;
+    assert!(c["pending_change"].is_null(), "{c}");
+
     // A renamed creative changes nothing TTD shows.
-    assert_eq!(a.act(&a.bob, &id, "approve").await.0, 200);
-    a.patch(
-        &format!("/v1/creatives/{creative_id}"),
-        json!({"name": "MPU v2"}),
-    )
-    .await;
-    assert_eq!(a.status(&id).await, "approved");
+    a.patch(&url, json!({"name": "MPU v2"})).await;
+    let (_, c) = a.p.get(&format!("/v1/campaigns/{id}"), &a.bob).await;
+    assert!(c["pending_change"].is_null(), "{c}");
 }

@@ -219,6 +219,16 @@ pub const MIGRATION_CLASSES: &[(i64, MigrationClass, &str)] = &[
         MigrationClass::Expand,
         "a nullable column the running version does not read",
     ),
+    (
+        20261204000019,
+        MigrationClass::Expand,
+        "a nullable column the running version does not read",
+    ),
+    (
+        20261204000020,
+        MigrationClass::Expand,
+        "a nullable column the running version does not read",
+    ),
 ];
 
 /// The class of migration `version`, if declared.

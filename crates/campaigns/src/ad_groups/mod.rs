@@ -1,8 +1,11 @@
 //! Ad groups: a campaign's budget split, bids, frequency cap, targeting and
 //! the creatives they run. The ad groups' budgets never exceed their
-//! campaign's (the campaign row is locked while they change). Any change to
-//! the ad groups of an approved, active or paused campaign is a change to
-//! what will spend money, so it sends the campaign back to approval.
+//! campaign's (the campaign row is locked while they change). A change to
+//! the ad groups of a live (approved, active or paused) campaign is a change
+//! to what spends money: it waits as the ad group's `pending` change, part of
+//! the campaign's change, while TTD runs the approved values (renames apply
+//! at once: TTD shows them to no one). An ad group proposed for a live
+//! campaign is stored archived until the change is approved.
 
 pub mod api;
 pub mod service;
@@ -19,8 +22,44 @@ use crate::money::MoneyWire;
 use crate::validate::{check_money, check_rate, format};
 
 platform::text_enum! {
-    /// Whether an ad group runs.
-    pub enum AdGroupStatus { Active = "active", Archived = "archived" }
+    /// Whether an ad group runs. `proposed` is shown, never stored: an ad
+    /// group proposed for a live campaign, waiting for the campaign's
+    /// change to be approved.
+    pub enum AdGroupStatus { Active = "active", Archived = "archived", Proposed = "proposed" }
+}
+
+/// The values of an ad group a change proposes (all but its name).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposedValues {
+    pub budget_micros: i64,
+    pub base_bid_cpm_micros: i64,
+    pub max_bid_cpm_micros: i64,
+    pub frequency_impressions: Option<i64>,
+    pub frequency_period_hours: Option<i64>,
+    pub targeting: serde_json::Value,
+    pub creative_ids: Vec<CreativeId>,
+}
+
+/// A change to an ad group of a live campaign, waiting with the campaign's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum PendingOp {
+    /// A new ad group (its row holds the values; it is stored archived).
+    Create,
+    Update {
+        values: ProposedValues,
+    },
+    Archive,
+}
+
+impl PendingOp {
+    pub fn name(&self) -> &'static str {
+        match self {
+            PendingOp::Create => "create",
+            PendingOp::Update { .. } => "update",
+            PendingOp::Archive => "archive",
+        }
+    }
 }
 
 /// An ad group as stored.
@@ -37,9 +76,33 @@ pub struct Row {
     pub targeting: serde_json::Value,
     pub creative_ids: Vec<CreativeId>,
     pub status: AdGroupStatus,
+    pub pending: Option<sqlx::types::Json<PendingOp>>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl Row {
+    /// The values a change would leave it with (its own when none waits).
+    pub fn proposed(&self) -> ProposedValues {
+        match self.pending.as_deref() {
+            Some(PendingOp::Update { values }) => values.clone(),
+            _ => self.live_values(),
+        }
+    }
+
+    /// The values in its row: what TTD runs (or, proposed, would run).
+    pub fn live_values(&self) -> ProposedValues {
+        ProposedValues {
+            budget_micros: self.budget_micros,
+            base_bid_cpm_micros: self.base_bid_cpm_micros,
+            max_bid_cpm_micros: self.max_bid_cpm_micros,
+            frequency_impressions: self.frequency_impressions,
+            frequency_period_hours: self.frequency_period_hours,
+            targeting: self.targeting.clone(),
+            creative_ids: self.creative_ids.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -166,13 +229,57 @@ pub struct AdGroup {
     /// Creatives assigned.
     pub creative_ids: Vec<CreativeId>,
     pub status: AdGroupStatus,
+    /// A change waiting with its live campaign's pending change; the fields
+    /// above are what TTD runs meanwhile.
+    pub pending_change: Option<AdGroupChange>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A change to an ad group waiting for its campaign's approval.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AdGroupChange {
+    /// `create`, `update` or `archive`.
+    pub action: String,
+    /// For `update`: the values it proposes.
+    pub after: Option<ProposedAdGroup>,
+}
+
+/// The values an ad group change proposes.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProposedAdGroup {
+    pub budget: MoneyWire,
+    pub base_bid_cpm: MoneyWire,
+    pub max_bid_cpm: MoneyWire,
+    pub frequency_cap: Option<FrequencyCap>,
+    pub targeting: Targeting,
+    pub creative_ids: Vec<CreativeId>,
+}
+
+impl ProposedAdGroup {
+    fn new(v: &ProposedValues, currency: &str) -> ProposedAdGroup {
+        ProposedAdGroup {
+            budget: MoneyWire::from_micros(v.budget_micros, currency),
+            base_bid_cpm: MoneyWire::from_micros(v.base_bid_cpm_micros, currency),
+            max_bid_cpm: MoneyWire::from_micros(v.max_bid_cpm_micros, currency),
+            frequency_cap: frequency_cap(v.frequency_impressions, v.frequency_period_hours),
+            targeting: serde_json::from_value(v.targeting.clone()).unwrap_or_default(),
+            creative_ids: v.creative_ids.clone(),
+        }
+    }
+}
+
+fn frequency_cap(impressions: Option<i64>, hours: Option<i64>) -> Option<FrequencyCap> {
+    impressions.zip(hours).map(|(i, h)| FrequencyCap {
+        impressions: i,
+        period_hours: h,
+    })
 }
 
 impl AdGroup {
     /// The ad group as the API shows it, its money in `currency` (its campaign's).
     pub fn new(r: &Row, currency: &str) -> AdGroup {
+        let pending = r.pending.as_deref();
         AdGroup {
             id: r.id,
             campaign_id: r.campaign_id,
@@ -180,16 +287,20 @@ impl AdGroup {
             budget: MoneyWire::from_micros(r.budget_micros, currency),
             base_bid_cpm: MoneyWire::from_micros(r.base_bid_cpm_micros, currency),
             max_bid_cpm: MoneyWire::from_micros(r.max_bid_cpm_micros, currency),
-            frequency_cap: r
-                .frequency_impressions
-                .zip(r.frequency_period_hours)
-                .map(|(i, h)| FrequencyCap {
-                    impressions: i,
-                    period_hours: h,
-                }),
+            frequency_cap: frequency_cap(r.frequency_impressions, r.frequency_period_hours),
             targeting: serde_json::from_value(r.targeting.clone()).unwrap_or_default(),
             creative_ids: r.creative_ids.clone(),
-            status: r.status,
+            status: match pending {
+                Some(PendingOp::Create) => AdGroupStatus::Proposed,
+                _ => r.status,
+            },
+            pending_change: pending.map(|op| AdGroupChange {
+                action: op.name().to_string(),
+                after: match op {
+                    PendingOp::Update { values } => Some(ProposedAdGroup::new(values, currency)),
+                    _ => None,
+                },
+            }),
             created_at: r.created_at,
             updated_at: r.updated_at,
         }

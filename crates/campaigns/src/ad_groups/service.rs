@@ -1,6 +1,7 @@
 //! Ad-group operations. Each locks the campaign first (its budget is split
-//! among its ad groups), and a change to a campaign cleared to spend sends
-//! it back to approval in the same transaction.
+//! among its ad groups). On a live campaign a change waits as the ad group's
+//! pending change and joins the campaign's, in the same transaction; on a
+//! campaign waiting for approval the editor becomes its submitter.
 
 use platform::http::problem::{ApiError, FieldError, Problem, conflict_on};
 use platform::http::versioned::Precondition;
@@ -8,8 +9,12 @@ use tenancy::roles::Permission;
 use tenancy::{Principal, TenantTx};
 
 use super::store::{self, CampaignLock, Values};
-use super::{AdGroup, AdGroupPatch, AdGroupStatus, CampaignTerms, NewAdGroup, Row, check};
+use super::{
+    AdGroup, AdGroupPatch, AdGroupStatus, CampaignTerms, NewAdGroup, PendingOp, ProposedValues,
+    Row, check,
+};
 use crate::campaigns;
+use crate::campaigns::service::ChangePart;
 use crate::ids::{AdGroupId, AdvertiserId, CampaignId, CreativeId};
 use crate::validate::check_name;
 
@@ -45,10 +50,12 @@ async fn check_creatives(
     Ok(())
 }
 
+/// What an ad group must fit: the campaign's budget once its pending
+/// change, if any, is approved (the other ad groups are counted the same way).
 fn terms(c: &CampaignLock) -> CampaignTerms<'_> {
     CampaignTerms {
         currency: &c.currency,
-        budget_micros: c.budget_micros,
+        budget_micros: c.budget_after_change(),
     }
 }
 
@@ -59,6 +66,7 @@ async fn record(
     before: Option<&AdGroup>,
     after: &AdGroup,
     campaign: &CampaignLock,
+    pending: Option<&'static str>,
 ) -> Result<(), ApiError> {
     tenancy::audit::record_change(
         tx,
@@ -69,13 +77,13 @@ async fn record(
         serde_json::json!({"before": before, "after": after}),
     )
     .await?;
-    campaigns::service::resubmit_if_cleared(
+    campaigns::service::changed_elsewhere(
         tx,
         by,
         after.campaign_id,
         campaign.status,
         campaign.version,
-        "ad group changed",
+        ChangePart::AdGroup(after.id, pending),
     )
     .await
 }
@@ -128,11 +136,13 @@ pub async fn create(
             targeting: serde_json::to_value(&checked.targeting).map_err(anyhow::Error::from)?,
             creative_ids: &new.creative_ids,
         },
+        campaign.is_live(),
     )
     .await
     .map_err(name_taken)?;
     let group = AdGroup::new(&row, &campaign.currency);
-    record(tx, by, "ad_group.created", None, &group, &campaign).await?;
+    let op = row.pending.as_deref().map(PendingOp::name);
+    record(tx, by, "ad_group.created", None, &group, &campaign, op).await?;
     Ok((row, group))
 }
 
@@ -187,10 +197,20 @@ pub async fn update(
 ) -> Result<(Row, AdGroup), ApiError> {
     by.require(Permission::CampaignsWrite)?;
     let (campaign, before, currency) = lock_for_change(tx, id, expected).await?;
-    if before.status == AdGroupStatus::Archived || campaign.status.is_closed() {
+    let pending = before.pending.as_deref().cloned();
+    let proposed_new = pending == Some(PendingOp::Create);
+    if (before.status == AdGroupStatus::Archived && !proposed_new) || campaign.status.is_closed() {
         return Err(Problem::conflict("this ad group can no longer be changed").into());
     }
-    let current = AdGroup::new(&before, &currency);
+    if pending == Some(PendingOp::Archive) {
+        return Err(Problem::conflict(
+            "this ad group is to be archived with its campaign's pending change; \
+             approve or reject that first",
+        )
+        .into());
+    }
+    // The version being edited: the live values with any waiting change.
+    let current = AdGroup::new(&with_values(&before, &before.proposed()), &currency);
     let mut errors = Vec::new();
     if let Some(n) = &patch.name {
         check_name(n, &mut errors);
@@ -215,36 +235,78 @@ pub async fn update(
         .clone()
         .unwrap_or(current.creative_ids.clone());
     check_creatives(tx, campaign.advertiser_id, &creatives, &mut errors).await?;
-    if !errors.is_empty() {
+    let (Some(budget), Some(base), Some(max), true) =
+        (checked.budget, checked.base, checked.max, errors.is_empty())
+    else {
         return Err(Problem::validation(errors).into());
-    }
-    let row = store::update(
-        tx,
-        id,
-        &Values {
-            name: patch.name.as_deref().map(str::trim),
-            budget_micros: checked.budget,
-            base_bid_cpm_micros: checked.base,
-            max_bid_cpm_micros: checked.max,
+    };
+    let targeting = serde_json::to_value(&checked.targeting).map_err(anyhow::Error::from)?;
+    let op = if campaign.is_live() && !proposed_new {
+        // The live values stay; the change waits (a rename needs no approval).
+        if let Some(name) = patch.name.as_deref() {
+            store::rename(tx, id, name.trim())
+                .await
+                .map_err(name_taken)?;
+        }
+        let values = ProposedValues {
+            budget_micros: budget,
+            base_bid_cpm_micros: base,
+            max_bid_cpm_micros: max,
             frequency_impressions: cap.as_ref().map(|c| c.impressions),
             frequency_period_hours: cap.as_ref().map(|c| c.period_hours),
-            targeting: serde_json::to_value(&checked.targeting).map_err(anyhow::Error::from)?,
-            creative_ids: &creatives,
-        },
-    )
-    .await
-    .map_err(name_taken)?;
+            targeting,
+            creative_ids: creatives,
+        };
+        let op = (values != before.live_values()).then_some(PendingOp::Update { values });
+        store::set_pending(tx, id, op.as_ref()).await?;
+        op.as_ref().map(PendingOp::name)
+    } else {
+        store::update(
+            tx,
+            id,
+            &Values {
+                name: patch.name.as_deref().map(str::trim),
+                budget_micros: Some(budget),
+                base_bid_cpm_micros: Some(base),
+                max_bid_cpm_micros: Some(max),
+                frequency_impressions: cap.as_ref().map(|c| c.impressions),
+                frequency_period_hours: cap.as_ref().map(|c| c.period_hours),
+                targeting,
+                creative_ids: &creatives,
+            },
+        )
+        .await
+        .map_err(name_taken)?;
+        pending.as_ref().map(PendingOp::name)
+    };
+    let (row, _) = store::get(tx, id).await?.ok_or_else(Problem::not_found)?;
     let after = AdGroup::new(&row, &currency);
+    let before = AdGroup::new(&before, &currency);
     record(
         tx,
         by,
         "ad_group.updated",
-        Some(&current),
+        Some(&before),
         &after,
         &campaign,
+        op,
     )
     .await?;
     Ok((row, after))
+}
+
+/// `row` with `values` in place of its own (to show or compare them).
+fn with_values(row: &Row, values: &ProposedValues) -> Row {
+    Row {
+        budget_micros: values.budget_micros,
+        base_bid_cpm_micros: values.base_bid_cpm_micros,
+        max_bid_cpm_micros: values.max_bid_cpm_micros,
+        frequency_impressions: values.frequency_impressions,
+        frequency_period_hours: values.frequency_period_hours,
+        targeting: values.targeting.clone(),
+        creative_ids: values.creative_ids.clone(),
+        ..row.clone()
+    }
 }
 
 /// Archive an ad group: it stops counting against the campaign budget.
@@ -256,10 +318,25 @@ pub async fn archive(
 ) -> Result<(Row, AdGroup), ApiError> {
     by.require(Permission::CampaignsWrite)?;
     let (campaign, before, currency) = lock_for_change(tx, id, expected).await?;
-    if before.status == AdGroupStatus::Archived {
+    let pending = before.pending.as_deref().cloned();
+    let proposed_new = pending == Some(PendingOp::Create);
+    if (before.status == AdGroupStatus::Archived && !proposed_new)
+        || pending == Some(PendingOp::Archive)
+    {
         return Err(Problem::conflict("this ad group is already archived").into());
     }
-    let row = store::archive(tx, id).await?;
+    let op = if proposed_new {
+        // A proposal withdrawn: it stays archived, and never ran.
+        store::set_pending(tx, id, None).await?;
+        None
+    } else if campaign.is_live() {
+        store::set_pending(tx, id, Some(&PendingOp::Archive)).await?;
+        Some(PendingOp::Archive.name())
+    } else {
+        store::archive(tx, id).await?;
+        None
+    };
+    let (row, _) = store::get(tx, id).await?.ok_or_else(Problem::not_found)?;
     let after = AdGroup::new(&row, &currency);
     let before = AdGroup::new(&before, &currency);
     record(
@@ -269,6 +346,7 @@ pub async fn archive(
         Some(&before),
         &after,
         &campaign,
+        op,
     )
     .await?;
     Ok((row, after))

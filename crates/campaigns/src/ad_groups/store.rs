@@ -1,9 +1,10 @@
 //! The SQL of ad groups.
 
+use sqlx::types::Json;
 use tenancy::{TenantId, TenantTx};
 
-use super::{AdGroupStatus, Row};
-use crate::campaigns::CampaignStatus;
+use super::{AdGroupStatus, PendingOp, Row};
+use crate::campaigns::{CampaignStatus, Pending};
 use crate::ids::{AdGroupId, AdvertiserId, CampaignId, CreativeId};
 
 /// The campaign an ad group change must fit, locked.
@@ -13,6 +14,24 @@ pub struct CampaignLock {
     pub status: CampaignStatus,
     pub advertiser_id: AdvertiserId,
     pub version: i64,
+    /// Its change waiting for approval, if it is live and has one.
+    pub pending: Option<Json<Pending>>,
+}
+
+impl CampaignLock {
+    /// Live: approved, active or paused; its ad groups change by proposals.
+    pub fn is_live(&self) -> bool {
+        self.status.is_cleared_to_spend()
+    }
+
+    /// The budget its ad groups must fit: the proposed one while a change
+    /// proposes one.
+    pub fn budget_after_change(&self) -> i64 {
+        self.pending
+            .as_ref()
+            .and_then(|p| p.budget_micros)
+            .unwrap_or(self.budget_micros)
+    }
 }
 
 pub async fn lock_campaign(
@@ -23,7 +42,8 @@ pub async fn lock_campaign(
     sqlx::query_as!(
         CampaignLock,
         r#"SELECT currency, budget_micros, status AS "status: CampaignStatus",
-                  advertiser_id AS "advertiser_id: AdvertiserId", version
+                  advertiser_id AS "advertiser_id: AdvertiserId", version,
+                  pending AS "pending: Json<Pending>"
            FROM campaigns WHERE id = $1 AND tenant_id = $2 FOR UPDATE"#,
         id as CampaignId,
         tenant as TenantId
@@ -47,20 +67,14 @@ pub async fn campaign_currency(
     .await
 }
 
-/// Budget held by the campaign's active ad groups (but `except`).
+/// Budget the campaign's ad groups (but `except`) hold once its pending
+/// change, if any, is approved (see `campaigns::store::ad_groups_budget`).
 pub async fn committed(
     tx: &mut TenantTx,
     campaign: CampaignId,
     except: Option<AdGroupId>,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar!(
-        r#"SELECT coalesce(sum(budget_micros), 0)::bigint AS "sum!" FROM ad_groups
-           WHERE campaign_id = $1 AND status = 'active' AND ($2::uuid IS NULL OR id <> $2)"#,
-        campaign as CampaignId,
-        except as Option<AdGroupId>
-    )
-    .fetch_one(tx.conn())
-    .await
+    crate::campaigns::store::ad_groups_budget(tx, campaign, except).await
 }
 
 /// What an insert or update writes.
@@ -75,22 +89,28 @@ pub struct Values<'a> {
     pub creative_ids: &'a [CreativeId],
 }
 
+/// Insert an ad group; `proposed`: for a live campaign, stored archived with
+/// its creation pending.
 pub async fn insert(
     tx: &mut TenantTx,
     campaign: CampaignId,
     v: &Values<'_>,
+    proposed: bool,
 ) -> Result<Row, sqlx::Error> {
     let tenant = tx.tenant();
     sqlx::query_as!(
         Row,
         r#"INSERT INTO ad_groups (id, tenant_id, campaign_id, name, budget_micros,
                base_bid_cpm_micros, max_bid_cpm_micros, frequency_impressions,
-               frequency_period_hours, targeting, creative_ids)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+               frequency_period_hours, targeting, creative_ids, status, pending)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+               CASE WHEN $12 THEN 'archived' ELSE 'active' END,
+               CASE WHEN $12 THEN '{"op": "create"}'::jsonb END)
            RETURNING id AS "id: AdGroupId", campaign_id AS "campaign_id: CampaignId", name,
                budget_micros, base_bid_cpm_micros, max_bid_cpm_micros, frequency_impressions,
                frequency_period_hours, targeting, creative_ids AS "creative_ids: Vec<CreativeId>",
-               status AS "status: AdGroupStatus", version, created_at, updated_at"#,
+               status AS "status: AdGroupStatus", pending AS "pending: Json<PendingOp>", version,
+               created_at, updated_at"#,
         AdGroupId::new() as AdGroupId,
         tenant as TenantId,
         campaign as CampaignId,
@@ -101,7 +121,8 @@ pub async fn insert(
         v.frequency_impressions,
         v.frequency_period_hours,
         v.targeting,
-        v.creative_ids as &[CreativeId]
+        v.creative_ids as &[CreativeId],
+        proposed
     )
     .fetch_one(tx.conn())
     .await
@@ -115,7 +136,8 @@ pub async fn of_campaign(tx: &mut TenantTx, campaign: CampaignId) -> Result<Vec<
         r#"SELECT id AS "id: AdGroupId", campaign_id AS "campaign_id: CampaignId", name,
                budget_micros, base_bid_cpm_micros, max_bid_cpm_micros, frequency_impressions,
                frequency_period_hours, targeting, creative_ids AS "creative_ids: Vec<CreativeId>",
-               status AS "status: AdGroupStatus", version, created_at, updated_at
+               status AS "status: AdGroupStatus", pending AS "pending: Json<PendingOp>", version,
+               created_at, updated_at
            FROM ad_groups WHERE campaign_id = $1 AND tenant_id = $2 ORDER BY created_at, id"#,
         campaign as CampaignId,
         tenant as TenantId
@@ -132,7 +154,8 @@ pub async fn get(tx: &mut TenantTx, id: AdGroupId) -> Result<Option<(Row, String
         r#"SELECT id AS "id: AdGroupId", campaign_id AS "campaign_id: CampaignId", name,
                budget_micros, base_bid_cpm_micros, max_bid_cpm_micros, frequency_impressions,
                frequency_period_hours, targeting, creative_ids AS "creative_ids: Vec<CreativeId>",
-               status AS "status: AdGroupStatus", version, created_at, updated_at
+               status AS "status: AdGroupStatus", pending AS "pending: Json<PendingOp>", version,
+               created_at, updated_at
            FROM ad_groups WHERE id = $1 AND tenant_id = $2"#,
         id as AdGroupId,
         tenant as TenantId
@@ -174,7 +197,8 @@ pub async fn update(tx: &mut TenantTx, id: AdGroupId, v: &Values<'_>) -> Result<
            RETURNING id AS "id: AdGroupId", campaign_id AS "campaign_id: CampaignId", name,
                budget_micros, base_bid_cpm_micros, max_bid_cpm_micros, frequency_impressions,
                frequency_period_hours, targeting, creative_ids AS "creative_ids: Vec<CreativeId>",
-               status AS "status: AdGroupStatus", version, created_at, updated_at"#,
+               status AS "status: AdGroupStatus", pending AS "pending: Json<PendingOp>", version,
+               created_at, updated_at"#,
         id as AdGroupId,
         tenant as TenantId,
         v.name,
@@ -199,10 +223,45 @@ pub async fn archive(tx: &mut TenantTx, id: AdGroupId) -> Result<Row, sqlx::Erro
            RETURNING id AS "id: AdGroupId", campaign_id AS "campaign_id: CampaignId", name,
                budget_micros, base_bid_cpm_micros, max_bid_cpm_micros, frequency_impressions,
                frequency_period_hours, targeting, creative_ids AS "creative_ids: Vec<CreativeId>",
-               status AS "status: AdGroupStatus", version, created_at, updated_at"#,
+               status AS "status: AdGroupStatus", pending AS "pending: Json<PendingOp>", version,
+               created_at, updated_at"#,
         id as AdGroupId,
         tenant as TenantId
     )
     .fetch_one(tx.conn())
     .await
+}
+
+/// Rename an ad group (a rename needs no approval).
+pub async fn rename(tx: &mut TenantTx, id: AdGroupId, name: &str) -> Result<(), sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query!(
+        "UPDATE ad_groups SET name = $3, version = version + 1, updated_at = now() \
+         WHERE id = $1 AND tenant_id = $2",
+        id as AdGroupId,
+        tenant as TenantId,
+        name
+    )
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Set (or clear) the change waiting for an ad group of a live campaign.
+pub async fn set_pending(
+    tx: &mut TenantTx,
+    id: AdGroupId,
+    op: Option<&PendingOp>,
+) -> Result<(), sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query!(
+        "UPDATE ad_groups SET pending = $3, version = version + 1, updated_at = now() \
+         WHERE id = $1 AND tenant_id = $2",
+        id as AdGroupId,
+        tenant as TenantId,
+        op.map(Json) as Option<Json<&PendingOp>>
+    )
+    .execute(tx.conn())
+    .await?;
+    Ok(())
 }

@@ -13,6 +13,8 @@ pub mod store;
 pub mod view;
 pub mod workflow;
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -20,7 +22,7 @@ use utoipa::ToSchema;
 pub use view::{Activation, ActivationView, CampaignState, NoActivation};
 pub use workflow::{Action, CampaignStatus, Flight, Objective, Pacing};
 
-use crate::ids::{AdvertiserId, CampaignId, InsertionOrderId};
+use crate::ids::{AdGroupId, AdvertiserId, CampaignId, CreativeId, InsertionOrderId};
 use crate::money::MoneyWire;
 
 /// A campaign as stored.
@@ -65,16 +67,46 @@ pub struct Pending {
     pub flight: Option<Flight>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pacing: Option<Pacing>,
+    /// Its ad groups' changes (`create`, `update`, `archive`), each waiting
+    /// in its ad group's row.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ad_groups: BTreeMap<AdGroupId, String>,
+    /// Changes made elsewhere that need sign-off (e.g. its insertion order's
+    /// pricing), with nothing to apply.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+    /// New click URLs of creatives it runs, by creative (each also waiting
+    /// in its creative's row, and in every live campaign running it).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub creatives: BTreeMap<CreativeId, String>,
     pub by: String,
     pub at: DateTime<Utc>,
 }
 
 impl Pending {
+    /// A change made by `by` now, with nothing in it yet.
+    pub fn new(by: &str) -> Pending {
+        Pending {
+            budget_micros: None,
+            daily_cap_micros: None,
+            flight: None,
+            pacing: None,
+            ad_groups: BTreeMap::new(),
+            reasons: Vec::new(),
+            creatives: BTreeMap::new(),
+            by: by.to_string(),
+            at: Utc::now(),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.budget_micros.is_none()
             && self.daily_cap_micros.is_none()
             && self.flight.is_none()
             && self.pacing.is_none()
+            && self.ad_groups.is_empty()
+            && self.reasons.is_empty()
+            && self.creatives.is_empty()
     }
 }
 
@@ -92,7 +124,16 @@ pub struct FieldChange {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PendingChange {
     /// By field (`budget`, `daily_cap`, `flight`, `pacing`).
-    pub changes: std::collections::BTreeMap<String, FieldChange>,
+    pub changes: BTreeMap<String, FieldChange>,
+    /// Its ad groups' changes by id: `create`, `update` or `archive` (each
+    /// ad group shows its own `pending_change`).
+    pub ad_groups: BTreeMap<AdGroupId, String>,
+    /// Changes made elsewhere that need sign-off, e.g. `insertion order
+    /// pricing changed`.
+    pub reasons: Vec<String>,
+    /// New click URLs of creatives it runs, by creative: approving any
+    /// campaign that carries one makes it live for all (TTD has one creative).
+    pub creatives: BTreeMap<CreativeId, String>,
     /// The maker (`user:<id>`): whoever edited it last. They cannot approve it.
     pub submitted_by: String,
     pub submitted_at: DateTime<Utc>,
@@ -102,7 +143,7 @@ impl PendingChange {
     fn new(r: &Row, p: &Pending) -> PendingChange {
         let money =
             |m: Option<i64>| serde_json::json!(m.map(|m| MoneyWire::from_micros(m, &r.currency)));
-        let mut changes = std::collections::BTreeMap::new();
+        let mut changes = BTreeMap::new();
         let mut put = |field: &str, before: serde_json::Value, after: serde_json::Value| {
             changes.insert(field.to_string(), FieldChange { before, after });
         };
@@ -128,6 +169,9 @@ impl PendingChange {
         }
         PendingChange {
             changes,
+            ad_groups: p.ad_groups.clone(),
+            reasons: p.reasons.clone(),
+            creatives: p.creatives.clone(),
             submitted_by: p.by.clone(),
             submitted_at: p.at,
         }

@@ -8,7 +8,7 @@ use sqlx::types::Json;
 
 use super::workflow::{Action, CampaignStatus, IoTerms, Objective, Pacing};
 use super::{Pending, Row};
-use crate::ids::{AdvertiserId, CampaignId, CreativeId, InsertionOrderId};
+use crate::ids::{AdGroupId, AdvertiserId, CampaignId, CreativeId, InsertionOrderId};
 
 /// The insertion order a campaign belongs to, locked.
 pub struct IoLock {
@@ -64,15 +64,140 @@ pub async fn committed(
     .await
 }
 
-/// Budget held by the campaign's active ad groups.
-pub async fn ad_groups_budget(tx: &mut TenantTx, id: CampaignId) -> Result<i64, sqlx::Error> {
+/// Budget the campaign's ad groups (but `except`) hold once its pending
+/// change, if any, is approved: an active one its own or its proposed
+/// budget, a proposed one its budget, one to be archived none. (Without a
+/// pending change: what its active ad groups hold.)
+pub async fn ad_groups_budget(
+    tx: &mut TenantTx,
+    id: CampaignId,
+    except: Option<AdGroupId>,
+) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar!(
-        r#"SELECT coalesce(sum(budget_micros), 0)::bigint AS "sum!" FROM ad_groups
-           WHERE campaign_id = $1 AND status = 'active'"#,
-        id as CampaignId
+        r#"SELECT coalesce(sum(CASE
+                   WHEN pending IS NULL AND status = 'active' THEN budget_micros
+                   WHEN pending->>'op' = 'update' THEN (pending->'values'->>'budget_micros')::bigint
+                   WHEN pending->>'op' = 'create' THEN budget_micros
+                   ELSE 0 END), 0)::bigint AS "sum!"
+           FROM ad_groups
+           WHERE campaign_id = $1 AND ($2::uuid IS NULL OR id <> $2)"#,
+        id as CampaignId,
+        except as Option<AdGroupId>
     )
     .fetch_one(tx.conn())
     .await
+}
+
+/// Make the campaign's pending ad group changes live: proposed ones run,
+/// updates take their values, archivals archive.
+pub async fn apply_ad_group_changes(tx: &mut TenantTx, id: CampaignId) -> Result<(), sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query!(
+        r#"UPDATE ad_groups SET
+               status = CASE pending->>'op' WHEN 'create' THEN 'active'
+                   WHEN 'archive' THEN 'archived' ELSE status END,
+               budget_micros = coalesce((pending->'values'->>'budget_micros')::bigint, budget_micros),
+               base_bid_cpm_micros = coalesce((pending->'values'->>'base_bid_cpm_micros')::bigint,
+                   base_bid_cpm_micros),
+               max_bid_cpm_micros = coalesce((pending->'values'->>'max_bid_cpm_micros')::bigint,
+                   max_bid_cpm_micros),
+               frequency_impressions = CASE WHEN pending->>'op' = 'update'
+                   THEN (pending->'values'->>'frequency_impressions')::bigint
+                   ELSE frequency_impressions END,
+               frequency_period_hours = CASE WHEN pending->>'op' = 'update'
+                   THEN (pending->'values'->>'frequency_period_hours')::bigint
+                   ELSE frequency_period_hours END,
+               targeting = coalesce(pending->'values'->'targeting', targeting),
+               creative_ids = CASE WHEN pending->>'op' = 'update'
+                   THEN ARRAY(SELECT jsonb_array_elements_text(pending->'values'->'creative_ids'))::uuid[]
+                   ELSE creative_ids END,
+               pending = NULL, version = version + 1, updated_at = now()
+           WHERE campaign_id = $1 AND tenant_id = $2 AND pending IS NOT NULL"#,
+        id as CampaignId,
+        tenant as TenantId
+    )
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Drop the campaign's pending ad group changes (a proposed ad group stays
+/// archived: it never ran).
+pub async fn drop_ad_group_changes(tx: &mut TenantTx, id: CampaignId) -> Result<(), sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query!(
+        "UPDATE ad_groups SET pending = NULL, version = version + 1, updated_at = now() \
+         WHERE campaign_id = $1 AND tenant_id = $2 AND pending IS NOT NULL",
+        id as CampaignId,
+        tenant as TenantId
+    )
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Decide a proposed click URL, if it is still the one proposed: `apply`
+/// makes it the creative's, otherwise it is dropped.
+pub async fn settle_creative_change(
+    tx: &mut TenantTx,
+    creative: CreativeId,
+    url: &str,
+    apply: bool,
+) -> Result<(), sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query!(
+        "UPDATE creatives SET click_url = CASE WHEN $4 THEN $3 ELSE click_url END, \
+         pending_click_url = NULL, version = version + 1, updated_at = now() \
+         WHERE id = $1 AND tenant_id = $2 AND pending_click_url = $3",
+        creative as CreativeId,
+        tenant as TenantId,
+        url,
+        apply
+    )
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// The campaigns whose pending change carries a new click URL of
+/// `creative`, but `except`.
+pub async fn carrying_creative(
+    tx: &mut TenantTx,
+    creative: CreativeId,
+    except: CampaignId,
+) -> Result<Vec<CampaignId>, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query_scalar!(
+        r#"SELECT id AS "id: CampaignId" FROM campaigns
+           WHERE tenant_id = $2 AND id <> $3 AND pending->'creatives' ? $1
+           ORDER BY id"#,
+        creative.to_string(),
+        tenant as TenantId,
+        except as CampaignId
+    )
+    .fetch_all(tx.conn())
+    .await
+}
+
+/// Record a part of the campaign's pending change made elsewhere (an ad
+/// group's change, a reason) with `by` as the maker of the whole change,
+/// or clear the pending change when nothing is left of it.
+pub async fn set_pending(
+    tx: &mut TenantTx,
+    id: CampaignId,
+    pending: Option<&Pending>,
+) -> Result<Row, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query!(
+        "UPDATE campaigns SET pending = $3, version = version + 1, updated_at = now() \
+         WHERE id = $1 AND tenant_id = $2",
+        id as CampaignId,
+        tenant as TenantId,
+        pending.map(Json) as Option<Json<&Pending>>
+    )
+    .execute(tx.conn())
+    .await?;
+    get(tx, id).await?.ok_or(sqlx::Error::RowNotFound)
 }
 
 /// What a new campaign is made of.

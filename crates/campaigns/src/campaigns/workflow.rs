@@ -11,10 +11,11 @@
 //! (budget, flight, daily cap, pacing) changes only through a pending change
 //! that waits beside the live version, which keeps running, until someone
 //! other than its maker approves it (it becomes the live version) or rejects
-//! it (it is dropped). Changes to what it runs (its ad groups, the click URL
-//! of a creative, its insertion order's pricing) still send the whole
-//! campaign back to `pending_approval`, and are refused while a pending
-//! change waits.
+//! it (it is dropped). Changes to what it runs join that pending change:
+//! its ad groups' changes (each waiting in its ad group), a new click URL of
+//! a creative it runs (waiting in the creative), its insertion order's new
+//! pricing (a reason to sign off). Nothing a live campaign runs changes
+//! without a second person.
 
 use chrono::NaiveDate;
 use platform::http::problem::FieldError;
@@ -173,13 +174,6 @@ pub fn check_transition(
     Ok(action.to())
 }
 
-/// A change to what TTD spends by or shows (budget, flight, daily cap,
-/// pacing, ad groups, the click URL of a creative it runs) of a campaign
-/// cleared to spend sends it back to approval.
-pub fn needs_reapproval(status: CampaignStatus, spend_changed: bool) -> bool {
-    spend_changed && status.is_cleared_to_spend()
-}
-
 /// A campaign's flight: the days it runs, both included.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
@@ -317,14 +311,6 @@ mod tests {
                 prop_assert!(!allowed.contains(&a));
                 prop_assert_eq!(allowed, s.allowed_actions());
             }
-        }
-
-        #[test]
-        fn only_money_cleared_to_spend_needs_approval_again(s in status(), changed: bool) {
-            prop_assert_eq!(
-                needs_reapproval(s, changed),
-                changed && matches!(s, CampaignStatus::Approved | CampaignStatus::Active | CampaignStatus::Paused)
-            );
         }
 
         #[test]

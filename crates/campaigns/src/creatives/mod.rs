@@ -42,6 +42,10 @@ pub struct Creative {
     pub unpacked_bytes: Option<i64>,
     pub sha256: String,
     pub status: CreativeStatus,
+    /// A new click URL waiting for approval with the pending change of each
+    /// live campaign that runs the creative; `click_url` is what TTD shows
+    /// meanwhile.
+    pub pending_click_url: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[serde(skip)]

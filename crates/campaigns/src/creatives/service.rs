@@ -18,6 +18,7 @@ use super::{
     Creative, CreativeKind, CreativePatch, PublicFile, Upload, click_url_is_valid,
     parse_public_name, sha256_hex,
 };
+use crate::campaigns::service::ChangePart;
 use crate::ids::{AdvertiserId, CreativeId};
 use crate::validate::check_name;
 
@@ -280,30 +281,41 @@ pub async fn update(
         errors.push(FieldError::new("click_url", "not_https", "an https:// URL"));
     }
     let before = lock_for_change(tx, id, expected, errors).await?;
-    let after = store::update(
-        tx,
-        id,
-        patch.name.as_deref().map(str::trim),
-        patch.click_url.as_deref().map(str::trim),
-    )
-    .await
-    .map_err(name_taken)?;
+    let name = patch.name.as_deref().map(str::trim);
+    let url = patch.click_url.as_deref().map(str::trim);
+    // TTD sends viewers to the click URL: for the live campaigns running the
+    // creative a new one waits for approval with their pending change, while
+    // TTD keeps the approved one; campaigns waiting for approval get the
+    // editor as their maker.
+    let running = crate::campaigns::store::lock_running_creative(tx, id).await?;
+    let live = running
+        .iter()
+        .any(|(_, status, _)| status.is_cleared_to_spend());
+    let proposal = match url {
+        Some(u) if u != before.click_url && live => Some(Some(u)),
+        // Back to the approved URL: the proposal is withdrawn.
+        Some(u) if u == before.click_url && before.pending_click_url.is_some() => Some(None),
+        _ => None,
+    };
+    let direct_url = url.filter(|u| proposal.is_none() && *u != before.click_url);
+    let mut after = store::update(tx, id, name, direct_url)
+        .await
+        .map_err(name_taken)?;
+    if let Some(proposed) = proposal {
+        after = store::set_pending_click_url(tx, id, proposed).await?;
+    } else if direct_url.is_some() && before.pending_click_url.is_some() {
+        // No live campaign runs it any more: the URL applies, nothing waits.
+        after = store::set_pending_click_url(tx, id, None).await?;
+    }
     audit(tx, by, "creative.updated", &before, &after).await?;
-    // TTD sends viewers to the click URL: the campaigns running the
-    // creative go back to approval.
-    if after.click_url != before.click_url {
-        for (campaign, status, version) in
-            crate::campaigns::store::lock_running_creative(tx, id).await?
-        {
-            crate::campaigns::service::resubmit_if_cleared(
-                tx,
-                by,
-                campaign,
-                status,
-                version,
-                "creative click URL changed",
-            )
-            .await?;
+    if proposal.is_some() || direct_url.is_some() {
+        for (campaign, status, version) in running {
+            let part = match proposal {
+                Some(p) => ChangePart::Creative(id, p.map(str::to_owned)),
+                None => ChangePart::Reason("creative click URL changed".into()),
+            };
+            crate::campaigns::service::changed_elsewhere(tx, by, campaign, status, version, part)
+                .await?;
         }
     }
     Ok(after)

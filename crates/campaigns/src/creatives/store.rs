@@ -35,7 +35,7 @@ pub async fn insert(tx: &mut TenantTx, c: &New<'_>) -> Result<Creative, sqlx::Er
            RETURNING id AS "id: CreativeId", advertiser_id AS "advertiser_id: AdvertiserId", name,
                click_url, kind AS "kind: CreativeKind", mime, width, height, size_bytes,
                unpacked_bytes, sha256, status AS "status: CreativeStatus", created_at, updated_at,
-               version, storage_prefix, files"#,
+               version, storage_prefix, files, pending_click_url"#,
         c.id as CreativeId,
         tenant as TenantId,
         c.advertiser_id as AdvertiserId,
@@ -62,7 +62,7 @@ pub async fn get(tx: &mut TenantTx, id: CreativeId) -> Result<Option<Creative>, 
         r#"SELECT id AS "id: CreativeId", advertiser_id AS "advertiser_id: AdvertiserId", name,
                click_url, kind AS "kind: CreativeKind", mime, width, height, size_bytes,
                unpacked_bytes, sha256, status AS "status: CreativeStatus", created_at, updated_at,
-               version, storage_prefix, files
+               version, storage_prefix, files, pending_click_url
            FROM creatives WHERE id = $1 AND tenant_id = $2"#,
         id as CreativeId,
         tenant as TenantId
@@ -78,7 +78,7 @@ pub async fn lock(tx: &mut TenantTx, id: CreativeId) -> Result<Option<Creative>,
         r#"SELECT id AS "id: CreativeId", advertiser_id AS "advertiser_id: AdvertiserId", name,
                click_url, kind AS "kind: CreativeKind", mime, width, height, size_bytes,
                unpacked_bytes, sha256, status AS "status: CreativeStatus", created_at, updated_at,
-               version, storage_prefix, files
+               version, storage_prefix, files, pending_click_url
            FROM creatives WHERE id = $1 AND tenant_id = $2 FOR UPDATE"#,
         id as CreativeId,
         tenant as TenantId
@@ -100,7 +100,7 @@ pub async fn list(
         r#"SELECT id AS "id: CreativeId", advertiser_id AS "advertiser_id: AdvertiserId", name,
                click_url, kind AS "kind: CreativeKind", mime, width, height, size_bytes,
                unpacked_bytes, sha256, status AS "status: CreativeStatus", created_at, updated_at,
-               version, storage_prefix, files
+               version, storage_prefix, files, pending_click_url
            FROM creatives WHERE tenant_id = $1 AND ($2::uuid IS NULL OR advertiser_id = $2)
              AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
            ORDER BY created_at DESC, id DESC LIMIT $5"#,
@@ -129,7 +129,7 @@ pub async fn update(
            RETURNING id AS "id: CreativeId", advertiser_id AS "advertiser_id: AdvertiserId", name,
                click_url, kind AS "kind: CreativeKind", mime, width, height, size_bytes,
                unpacked_bytes, sha256, status AS "status: CreativeStatus", created_at, updated_at,
-               version, storage_prefix, files"#,
+               version, storage_prefix, files, pending_click_url"#,
         id as CreativeId,
         tenant as TenantId,
         name,
@@ -148,7 +148,7 @@ pub async fn archive(tx: &mut TenantTx, id: CreativeId) -> Result<Creative, sqlx
            RETURNING id AS "id: CreativeId", advertiser_id AS "advertiser_id: AdvertiserId", name,
                click_url, kind AS "kind: CreativeKind", mime, width, height, size_bytes,
                unpacked_bytes, sha256, status AS "status: CreativeStatus", created_at, updated_at,
-               version, storage_prefix, files"#,
+               version, storage_prefix, files, pending_click_url"#,
         id as CreativeId,
         tenant as TenantId
     )
@@ -185,7 +185,7 @@ pub async fn active_among(
         r#"SELECT id AS "id: CreativeId", advertiser_id AS "advertiser_id: AdvertiserId", name,
                click_url, kind AS "kind: CreativeKind", mime, width, height, size_bytes,
                unpacked_bytes, sha256, status AS "status: CreativeStatus", created_at, updated_at,
-               version, storage_prefix, files
+               version, storage_prefix, files, pending_click_url
            FROM creatives WHERE id = ANY($1) AND tenant_id = $2 AND status = 'active'
            ORDER BY created_at, id"#,
         ids as &[CreativeId],
@@ -234,4 +234,24 @@ pub async fn known_prefixes(
     )
     .fetch_all(tx.conn())
     .await
+}
+
+/// Propose (or withdraw, `None`) a new click URL for a creative live
+/// campaigns run; its own stays what TTD shows until the change is approved.
+pub async fn set_pending_click_url(
+    tx: &mut TenantTx,
+    id: CreativeId,
+    url: Option<&str>,
+) -> Result<Creative, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query!(
+        "UPDATE creatives SET pending_click_url = $3, version = version + 1, updated_at = now() \
+         WHERE id = $1 AND tenant_id = $2",
+        id as CreativeId,
+        tenant as TenantId,
+        url
+    )
+    .execute(tx.conn())
+    .await?;
+    get(tx, id).await?.ok_or(sqlx::Error::RowNotFound)
 }

@@ -220,13 +220,15 @@ pub async fn update(
         for (campaign, status, version) in
             crate::campaigns::store::lock_of_insertion_order(tx, id).await?
         {
-            crate::campaigns::service::resubmit_if_cleared(
+            crate::campaigns::service::changed_elsewhere(
                 tx,
                 by,
                 campaign,
                 status,
                 version,
-                "insertion order pricing changed",
+                crate::campaigns::service::ChangePart::Reason(
+                    "insertion order pricing changed".into(),
+                ),
             )
             .await?;
         }

@@ -8,13 +8,18 @@ use platform::http::versioned::Precondition;
 use tenancy::roles::Permission;
 use tenancy::{Principal, TenantTx};
 
+mod change;
+
+pub use change::{ChangePart, changed_elsewhere};
+use change::{decide_pending, propose};
+
 use super::events;
 use super::store::{self, Changes, Filter, New};
 use super::workflow::{
     self, Action, CampaignStatus, Flight, Objective, Pacing, Refused, check_against_ad_groups,
     check_against_io,
 };
-use super::{Campaign, CampaignPatch, NewCampaign, Pending, Row};
+use super::{Campaign, CampaignPatch, NewCampaign, Row};
 use crate::ids::CampaignId;
 use crate::validate::{check_enum, check_money, check_name};
 
@@ -173,7 +178,7 @@ pub async fn update(
         &mut errors,
     );
     if let Some(b) = budget {
-        let held = store::ad_groups_budget(tx, id).await?;
+        let held = store::ad_groups_budget(tx, id, None).await?;
         check_against_ad_groups(b, held, &mut errors);
     }
     if !errors.is_empty() {
@@ -227,58 +232,6 @@ pub async fn update(
     };
     record(tx, by, action, Some(&before), &after).await?;
     Ok(after)
-}
-
-/// The pending change of live campaign `live` after an edit: `waiting` (the
-/// change already pending) with the edit's values, keeping only those that
-/// differ from the live ones; `None` when nothing differs. An edit that
-/// changes it makes `me` its maker.
-fn propose(
-    live: &Row,
-    waiting: Option<&Pending>,
-    budget: Option<i64>,
-    flight: Option<Flight>,
-    daily_cap: Option<i64>,
-    pacing: Option<Pacing>,
-    me: &str,
-) -> Option<Pending> {
-    let mut next = waiting.cloned().unwrap_or(Pending {
-        budget_micros: None,
-        daily_cap_micros: None,
-        flight: None,
-        pacing: None,
-        by: me.to_string(),
-        at: chrono::Utc::now(),
-    });
-    if let Some(b) = budget {
-        next.budget_micros = (b != live.budget_micros).then_some(b);
-    }
-    if let Some(f) = flight {
-        next.flight = (f != live.flight()).then_some(f);
-    }
-    if let Some(c) = daily_cap {
-        next.daily_cap_micros = (Some(c) != live.daily_cap_micros).then_some(c);
-    }
-    if let Some(p) = pacing {
-        next.pacing = (p != live.pacing).then_some(p);
-    }
-    if next.is_empty() {
-        return None;
-    }
-    let values_changed = waiting.is_none_or(|w| {
-        (w.budget_micros, w.daily_cap_micros, w.flight, w.pacing)
-            != (
-                next.budget_micros,
-                next.daily_cap_micros,
-                next.flight,
-                next.pacing,
-            )
-    });
-    if values_changed {
-        next.by = me.to_string();
-        next.at = chrono::Utc::now();
-    }
-    Some(next)
 }
 
 /// Take a workflow step (`reason`: required to reject).
@@ -339,54 +292,23 @@ pub async fn transition(
             other => other,
         })
     })?;
+    if action == Action::Archive && waiting {
+        // Its pending change goes with it; a new click URL it carries stays
+        // proposed while another campaign carries it too.
+        store::drop_ad_group_changes(tx, id).await?;
+        if let Some(p) = &before.pending {
+            for (creative, url) in &p.creatives {
+                if store::carrying_creative(tx, *creative, id)
+                    .await?
+                    .is_empty()
+                {
+                    store::settle_creative_change(tx, *creative, url, false).await?;
+                }
+            }
+        }
+    }
     let after = store::transition(tx, id, action, &me, reason.as_deref()).await?;
     record(tx, by, action.event(), Some(&before), &after).await?;
-    Ok(after)
-}
-
-/// Approve or reject the pending change of a live campaign. Approval is by
-/// someone other than its maker, and only while the change still fits its
-/// insertion order and ad groups (either may have changed since).
-async fn decide_pending(
-    tx: &mut TenantTx,
-    by: &Principal,
-    before: &Row,
-    pending: &Pending,
-    action: Action,
-    reason: Option<&str>,
-) -> Result<Row, ApiError> {
-    if action == Action::Reject {
-        let after = store::reject_pending(tx, before.id, reason.unwrap_or_default()).await?;
-        record(tx, by, "campaign.change_rejected", Some(before), &after).await?;
-        return Ok(after);
-    }
-    let maker = tenancy::api_keys::maker_as_person(tx, &pending.by).await?;
-    if maker == by.maker_ref() {
-        return Err(refused(Refused::OwnSubmission));
-    }
-    let io = store::lock_io(tx, before.insertion_order_id)
-        .await?
-        .ok_or_else(Problem::not_found)?;
-    let mut errors = Vec::new();
-    let budget = pending.budget_micros.unwrap_or(before.budget_micros);
-    let flight = pending.flight.unwrap_or(before.flight());
-    let used = store::committed(tx, before.insertion_order_id, Some(before.id)).await?;
-    check_against_io(&io.terms, &flight, Some(budget), used, &mut errors);
-    check_against_ad_groups(
-        budget,
-        store::ad_groups_budget(tx, before.id).await?,
-        &mut errors,
-    );
-    if !errors.is_empty() {
-        let why: Vec<String> = errors.iter().map(|e| e.message.clone()).collect();
-        return Err(Problem::conflict(format!(
-            "the pending change no longer fits: {}; change or reject it",
-            why.join("; ")
-        ))
-        .into());
-    }
-    let after = store::approve_pending(tx, before.id, &by.maker_ref()).await?;
-    record(tx, by, "campaign.change_approved", Some(before), &after).await?;
     Ok(after)
 }
 
@@ -430,53 +352,6 @@ fn refused(r: Refused) -> ApiError {
         )])
         .into(),
     }
-}
-
-/// A change to what a campaign spends, made elsewhere (its ad groups, its
-/// insertion order's pricing): a campaign cleared to spend, or waiting for
-/// approval, goes (back) to approval with `by` as its maker; `reason` says
-/// what changed, in the audit event.
-pub async fn resubmit_if_cleared(
-    tx: &mut TenantTx,
-    by: &Principal,
-    id: CampaignId,
-    status: CampaignStatus,
-    version: i64,
-    reason: &str,
-) -> Result<(), ApiError> {
-    if !workflow::needs_reapproval(status, true) && status != CampaignStatus::PendingApproval {
-        return Ok(());
-    }
-    let Some(new_version) = store::resubmit(tx, id, &by.maker_ref()).await? else {
-        return Err(Problem::conflict(format!(
-            "campaign {id} has a change waiting for approval; approve or reject it before \
-             changing what it runs"
-        ))
-        .into());
-    };
-    events::campaign(
-        tx,
-        "campaign.resubmitted",
-        id,
-        Some(status),
-        CampaignStatus::PendingApproval,
-        new_version,
-    )
-    .await?;
-    tenancy::audit::record_change(
-        tx,
-        by,
-        "campaign.resubmitted",
-        "campaign",
-        id,
-        serde_json::json!({
-            "before": {"status": status, "version": version},
-            "after": {"status": "pending_approval"},
-            "reason": reason,
-        }),
-    )
-    .await?;
-    Ok(())
 }
 
 /// Announce a campaign change as a domain event and audit it, both in the
