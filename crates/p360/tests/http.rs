@@ -366,3 +366,32 @@ async fn injected_faults_fail_requests_but_spare_readiness_and_metrics() {
     );
     app.stop().await.unwrap();
 }
+
+/// A transaction the database rolls back because of a concurrent one (here a
+/// real deadlock between two transactions) is answered 409 "retry" with a
+/// problem, not 500: the request did nothing and may be sent again.
+#[tokio::test]
+async fn a_transaction_lost_to_a_deadlock_is_a_409_to_retry() {
+    use axum::response::IntoResponse;
+    let db = migrated_db().await;
+    sqlx::raw_sql("CREATE TABLE deadlock_probe (id int PRIMARY KEY); INSERT INTO deadlock_probe VALUES (1), (2)")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let lock = "SELECT 1 FROM deadlock_probe WHERE id = $1 FOR UPDATE";
+    let mut a = db.pool.begin().await.unwrap();
+    let mut b = db.pool.begin().await.unwrap();
+    sqlx::query(lock).bind(1).execute(&mut *a).await.unwrap();
+    sqlx::query(lock).bind(2).execute(&mut *b).await.unwrap();
+    let (ra, rb) = tokio::join!(
+        sqlx::query(lock).bind(2).execute(&mut *a),
+        sqlx::query(lock).bind(1).execute(&mut *b),
+    );
+    let lost = ra.err().or(rb.err()).expect("one of them deadlocks");
+    let res = platform::http::problem::ApiError::from(lost).into_response();
+    assert_eq!(res.status(), 409);
+    let body: serde_json::Value =
+        serde_json::from_slice(&axum::body::to_bytes(res.into_body(), 4096).await.unwrap())
+            .unwrap();
+    assert!(body["detail"].as_str().unwrap().contains("retry"), "{body}");
+}

@@ -280,6 +280,9 @@ pub async fn update(
     {
         errors.push(FieldError::new("click_url", "not_https", "an https:// URL"));
     }
+    // Lock order: campaigns, then the creative (as approving a campaign's
+    // change does).
+    let running = crate::campaigns::store::lock_running_creative(tx, id).await?;
     let before = lock_for_change(tx, id, expected, errors).await?;
     let name = patch.name.as_deref().map(str::trim);
     let url = patch.click_url.as_deref().map(str::trim);
@@ -287,7 +290,6 @@ pub async fn update(
     // creative a new one waits for approval with their pending change, while
     // TTD keeps the approved one; campaigns waiting for approval get the
     // editor as their maker.
-    let running = crate::campaigns::store::lock_running_creative(tx, id).await?;
     let live = running
         .iter()
         .any(|(_, status, _)| status.is_cleared_to_spend());

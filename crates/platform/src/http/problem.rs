@@ -184,6 +184,10 @@ impl IntoResponse for ApiError {
                 Problem::service_unavailable("the database is unavailable; retry shortly")
                     .into_response()
             }
+            ApiError::Database(e) if is_concurrent_conflict(&e) => {
+                tracing::warn!(error = %e, "transaction rolled back by a concurrent one");
+                Problem::conflict("a concurrent change got in the way; retry").into_response()
+            }
             ApiError::Database(e) => {
                 tracing::error!(error = ?e, "database error");
                 Problem::internal().into_response()
@@ -194,6 +198,13 @@ impl IntoResponse for ApiError {
             }
         }
     }
+}
+
+/// Whether the database rolled the transaction back because of a concurrent
+/// one (a deadlock, a serialization failure: SQLSTATE class 40): the request
+/// did nothing and can be retried.
+pub fn is_concurrent_conflict(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("40")))
 }
 
 /// Whether a database error means "not reachable right now" rather than a bug.
