@@ -300,6 +300,40 @@ async fn an_approver_who_edits_a_pending_version_becomes_its_maker() {
         (200, Some("95000.00")),
         "{c}"
     );
+
+    // Attack: Bob proposes a change, Alice adds to it (so she is its last
+    // maker), and Bob approves his own part. Everyone who had a hand in a
+    // change is its maker: neither may approve; a third approver may.
+    for (who, change) in [
+        (&a.bob, json!({"pacing": "asap"})),
+        (
+            &a.alice,
+            json!({"daily_cap": {"amount": "500", "currency": "USD"}}),
+        ),
+    ] {
+        let res =
+            a.p.client
+                .patch(a.p.app.url(&format!("/v1/campaigns/{id}")))
+                .bearer_auth(who)
+                .header("if-match", a.etag(&id).await)
+                .json(&change)
+                .send()
+                .await
+                .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    let (_, c) = a.p.get(&format!("/v1/campaigns/{id}"), &a.bob).await;
+    let bob_id = a.user_id(&a.bob).await;
+    assert_eq!(
+        c["pending_change"]["makers"],
+        json!([format!("user:{bob_id}"), format!("user:{alice_id}")]),
+        "{c}"
+    );
+    assert_eq!(a.act(&a.bob, &id, "approve").await.0, 403);
+    assert_eq!(a.act(&a.alice, &id, "approve").await.0, 403);
+    let carol = a.p.token("customer_admin", Some("acme"), "carol@acme.test");
+    let (s, c) = a.act(&carol, &id, "approve").await;
+    assert_eq!((s, c["pacing"].as_str()), (200, Some("asap")), "{c}");
 }
 
 #[tokio::test]

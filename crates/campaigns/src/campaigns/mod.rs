@@ -79,8 +79,12 @@ pub struct Pending {
     /// in its creative's row, and in every live campaign running it).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub creatives: BTreeMap<CreativeId, String>,
+    /// Its last maker, and when they changed it.
     pub by: String,
     pub at: DateTime<Utc>,
+    /// Everyone who changed it; none of them may approve it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub makers: Vec<String>,
 }
 
 impl Pending {
@@ -96,7 +100,27 @@ impl Pending {
             creatives: BTreeMap::new(),
             by: by.to_string(),
             at: Utc::now(),
+            makers: vec![by.to_string()],
         }
+    }
+
+    /// `by` changed it now: its last maker, and one of its makers.
+    pub fn changed_by(&mut self, by: &str) {
+        self.by = by.to_string();
+        self.at = Utc::now();
+        if !self.makers.iter().any(|m| m == by) {
+            self.makers.push(by.to_string());
+        }
+    }
+
+    /// Everyone who made it (a change recorded before `makers` existed
+    /// names its last maker only).
+    pub fn all_makers(&self) -> Vec<&str> {
+        let mut all: Vec<&str> = self.makers.iter().map(String::as_str).collect();
+        if !all.contains(&self.by.as_str()) {
+            all.push(&self.by);
+        }
+        all
     }
 
     pub fn is_empty(&self) -> bool {
@@ -134,9 +158,11 @@ pub struct PendingChange {
     /// New click URLs of creatives it runs, by creative: approving any
     /// campaign that carries one makes it live for all (TTD has one creative).
     pub creatives: BTreeMap<CreativeId, String>,
-    /// The maker (`user:<id>`): whoever edited it last. They cannot approve it.
+    /// Its last maker (`user:<id>`), and when they changed it.
     pub submitted_by: String,
     pub submitted_at: DateTime<Utc>,
+    /// Everyone who changed it: none of them may approve it.
+    pub makers: Vec<String>,
 }
 
 impl PendingChange {
@@ -174,6 +200,7 @@ impl PendingChange {
             creatives: p.creatives.clone(),
             submitted_by: p.by.clone(),
             submitted_at: p.at,
+            makers: p.all_makers().into_iter().map(str::to_owned).collect(),
         }
     }
 }

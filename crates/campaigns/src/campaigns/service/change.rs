@@ -53,14 +53,13 @@ pub(super) fn propose(
             )
     });
     if values_changed {
-        next.by = me.to_string();
-        next.at = chrono::Utc::now();
+        next.changed_by(me);
     }
     Some(next)
 }
 
 /// Approve or reject the pending change of a live campaign. Approval is by
-/// someone other than its maker, and only while the change still fits its
+/// someone who made none of it, and only while the change still fits its
 /// insertion order and ad groups (either may have changed since).
 pub(super) async fn decide_pending(
     tx: &mut TenantTx,
@@ -80,9 +79,13 @@ pub(super) async fn decide_pending(
         record(tx, by, "campaign.change_rejected", Some(before), &after).await?;
         return Ok(after);
     }
-    let maker = tenancy::api_keys::maker_as_person(tx, &pending.by).await?;
-    if maker == by.maker_ref() {
-        return Err(refused(Refused::OwnSubmission));
+    // No one who had a hand in it approves it: not its last maker, nor one
+    // whose part another's later edit made someone else's.
+    let me = by.maker_ref();
+    for maker in pending.all_makers() {
+        if tenancy::api_keys::maker_as_person(tx, maker).await? == me {
+            return Err(refused(Refused::OwnSubmission));
+        }
     }
     let io = store::lock_io(tx, before.insertion_order_id)
         .await?
@@ -110,7 +113,7 @@ pub(super) async fn decide_pending(
         store::settle_creative_change(tx, *creative, url, true).await?;
         settled_elsewhere(tx, by, *creative, before.id).await?;
     }
-    let after = store::approve_pending(tx, before.id, &by.maker_ref()).await?;
+    let after = store::approve_pending(tx, before.id, &me).await?;
     record(tx, by, "campaign.change_approved", Some(before), &after).await?;
     Ok(after)
 }
@@ -187,9 +190,8 @@ async fn join_change(
             next.creatives.remove(&creative);
         }
     }
-    // Whoever changes the waiting change is its maker.
-    next.by = me;
-    next.at = chrono::Utc::now();
+    // Whoever changes the waiting change is one of its makers.
+    next.changed_by(&me);
     let pending = (!next.is_empty()).then_some(next);
     let after = store::set_pending(tx, id, pending.as_ref()).await?;
     record(tx, by, "campaign.change_submitted", Some(&before), &after).await
