@@ -17,7 +17,7 @@ pub mod list;
 pub mod money;
 pub mod read;
 pub mod validate;
-pub mod website;
+pub use platform::website;
 
 use std::sync::Arc;
 

@@ -22,7 +22,8 @@ pub fn api_routes(state: &AppState, config: &Config) -> anyhow::Result<ApiRoutes
     let routes = tenancy::with_auth(
         tenancy::routes()
             .merge(campaigns::routes(activation::view()))
-            .merge(operations::routes()),
+            .merge(operations::routes())
+            .merge(accounts::routes()),
         auth,
     );
     // On embedded defaults (no TTD URL) the TTD sandbox runs in-process.

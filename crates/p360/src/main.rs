@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use commands::Outcome;
 use commands::audit::AuditCommand;
+use commands::companies::CompaniesCommand;
 use commands::db::DbCommand;
 use commands::deploy::DeployCommand;
 use commands::jobs::JobsCommand;
@@ -63,6 +64,11 @@ enum Command {
     Audit {
         #[command(subcommand)]
         action: AuditCommand,
+    },
+    /// The company universe: import it from files.
+    Companies {
+        #[command(subcommand)]
+        action: CompaniesCommand,
     },
     /// Background jobs: list them, retry dead ones.
     Jobs {
@@ -138,6 +144,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
         Command::Db { action } => commands::db::run(config, action, shutdown).await,
         Command::Token(args) => commands::token::run(&config, args),
         Command::Audit { action } => commands::audit::run(config, action, shutdown).await,
+        Command::Companies { action } => commands::companies::run(config, action, shutdown).await,
         Command::Jobs { action } => commands::jobs::run(config, action, shutdown).await,
         Command::Deploy { action } => commands::deploy::run(config, action, shutdown).await,
         Command::Sandbox { partner } => commands::sandbox::run(partner, shutdown).await,

@@ -18,3 +18,4 @@ pub mod storage;
 pub mod telemetry;
 pub mod testing;
 pub mod types;
+pub mod website;

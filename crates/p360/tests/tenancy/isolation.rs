@@ -231,7 +231,9 @@ async fn every_route_with_an_object_id_hides_other_tenants_objects() {
     let doc: Value = get(&p.app.url("/openapi.json")).await.json().await.unwrap();
     let mut walked = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
-        if !path.contains('{') {
+        // No tenant's objects: a route without an id, or the company
+        // universe (global reference data, the same for every tenant).
+        if !path.contains('{') || path.starts_with("/v1/companies/") {
             continue;
         }
         let template = objects

@@ -89,6 +89,9 @@ const TABLE: &[(&str, [bool; 8])] = &[
     ("creatives_create",                  [Y, Y, Y, N, N,  Y, Y, N]),
     ("creatives_update",                  [Y, Y, Y, N, N,  Y, Y, N]),
     ("creatives_archive",                 [Y, Y, Y, N, N,  Y, Y, N]),
+    // The company universe is reference data: everyone reads it.
+    ("companies_search",                  [Y, Y, Y, Y, Y,  Y, Y, Y]),
+    ("companies_get",                     [Y, Y, Y, Y, Y,  Y, Y, Y]),
 ];
 
 /// Operations that take no credentials at all (a creative's public file is
@@ -225,6 +228,11 @@ async fn objects(p: &Platform) -> Objects {
     // A staff member to assign (the ad_ops column's user, assigned already).
     let (_, me) = p.get("/v1/me", &token(p, "ad_ops")).await;
     let staff = me["id"].as_str().unwrap().to_string();
+    // A company of the (global) universe.
+    let mut conn = p.db.pool.acquire().await.unwrap();
+    accounts::companies::service::import(&mut conn, b"domain,name\nacme.example,Acme\n")
+        .await
+        .unwrap();
     Objects {
         ids: vec![
             ("/v1/users/{id}/tenants", staff.clone()),
@@ -239,6 +247,7 @@ async fn objects(p: &Platform) -> Objects {
             // Jobs are platform-wide and none need exist: the permission is
             // checked before the look-up (a refusal cannot be a 404).
             ("/v1/jobs/{id}", uuid::Uuid::now_v7().to_string()),
+            ("/v1/companies/{domain}", "acme.example".to_string()),
         ],
         advertiser,
         io,
@@ -340,7 +349,10 @@ fn url(op: &Op, variant: &str, o: &Objects) -> String {
         .iter()
         .find(|(prefix, _)| op.path.starts_with(prefix))
         .unwrap_or_else(|| panic!("{}: add the object it addresses to this test", op.path));
-    op.path.replace("{id}", id).replace("{path}", "index.html")
+    op.path
+        .replace("{id}", id)
+        .replace("{domain}", id)
+        .replace("{path}", "index.html")
 }
 
 async fn call(

@@ -1,0 +1,73 @@
+//! Company operations: read for everyone who plans campaigns, import for
+//! staff and operators (a file, whole or line by line).
+
+use platform::http::problem::{ApiError, Problem};
+use sqlx::PgConnection;
+use tenancy::Principal;
+use tenancy::roles::Permission;
+
+use super::import::{self, FileError};
+use super::{Company, ImportReport, NewCompany, store};
+use crate::domain::registrable;
+
+/// Why an import did nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{0}")]
+    File(#[from] FileError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Import a company file in the caller's transaction: every line that can be
+/// imported is, the others are reported with their line numbers; a file
+/// that is not a company CSV imports nothing.
+pub async fn import(conn: &mut PgConnection, bytes: &[u8]) -> Result<ImportReport, ImportError> {
+    let parsed = import::companies(bytes)?;
+    let companies: Vec<NewCompany> = parsed.companies.into_iter().map(|(_, c)| c).collect();
+    let (added, changed) = store::upsert(conn, &companies).await?;
+    Ok(ImportReport {
+        added,
+        changed,
+        unchanged: companies.len() as u64 - added - changed,
+        skipped: parsed.skipped,
+    })
+}
+
+/// The company whose registrable domain `input` names (`www.shop.acme.co.uk`
+/// finds `acme.co.uk`).
+pub async fn get(
+    conn: &mut PgConnection,
+    by: &Principal,
+    input: &str,
+) -> Result<Company, ApiError> {
+    by.require(Permission::CampaignsRead)?;
+    let Ok(domain) = registrable(input) else {
+        return Err(Problem::not_found()
+            .with_detail(format!("{input} is not a company's domain"))
+            .into());
+    };
+    store::get(conn, &domain).await?.ok_or_else(|| {
+        Problem::not_found()
+            .with_detail(format!("no company {domain}"))
+            .into()
+    })
+}
+
+/// Companies whose domain or name starts with `q` (any case), by domain.
+pub async fn search(
+    conn: &mut PgConnection,
+    by: &Principal,
+    q: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Company>, ApiError> {
+    by.require(Permission::CampaignsRead)?;
+    let prefix = q
+        .trim()
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    Ok(store::search(conn, &prefix, after, limit).await?)
+}

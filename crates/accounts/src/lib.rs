@@ -1,0 +1,17 @@
+//! Accounts: the companies account-based marketing targets. Today the
+//! company universe ([`companies`]): global reference data keyed by
+//! registrable domain ([`domain`]), loaded by staff from files
+//! (`p360 companies import`) and read by everyone who plans campaigns
+//! (`GET /v1/companies`).
+
+pub mod companies;
+pub mod domain;
+
+use platform::http::ApiRoutes;
+use utoipa_axum::routes;
+
+pub fn routes() -> ApiRoutes {
+    ApiRoutes::new()
+        .routes(routes!(companies::api::search))
+        .routes(routes!(companies::api::get))
+}

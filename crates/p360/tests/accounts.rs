@@ -1,0 +1,185 @@
+//! The company universe: importing it from files (an upsert with a report,
+//! bad lines skipped by number, bad files refused whole) and reading it
+//! through the API and the command line.
+
+mod common;
+
+use std::path::Path;
+
+use accounts::companies::service::{ImportError, import};
+use common::*;
+use serde_json::Value;
+
+fn sample() -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample/companies.csv"))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_universe_is_imported_as_an_upsert_and_read_by_any_form_of_a_domain() {
+    let p = Platform::start().await;
+    let mut conn = p.db.pool.acquire().await.unwrap();
+    let first = import(&mut conn, &sample()).await.unwrap();
+    assert_eq!((first.added, first.changed, first.unchanged), (50, 0, 0));
+    assert!(first.skipped.is_empty(), "{:?}", first.skipped);
+    // The same file again changes nothing.
+    let again = import(&mut conn, &sample()).await.unwrap();
+    assert_eq!((again.added, again.changed, again.unchanged), (0, 0, 50));
+    // A corrected file: one company changed, one added, bad lines skipped
+    // with their numbers, the rest applied.
+    let corrected = b"Website;Company Name;Industry\n\
+        https://www.shop.acme.example/about;Acme Corporation;Software\n\
+        newco.example;NewCo;Retail\n\
+        co.uk;Nobody;\n\
+        globex.example;;\n";
+    let r = import(&mut conn, corrected).await.unwrap();
+    assert_eq!((r.added, r.changed, r.unchanged), (1, 1, 0));
+    let skipped: Vec<(u64, &str)> = r
+        .skipped
+        .iter()
+        .map(|s| (s.line, s.reason.as_str()))
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            (4, "domain: a public suffix, not a company's domain"),
+            (5, "name: 1 to 300 characters")
+        ]
+    );
+    // A file that is not a company CSV imports nothing.
+    let refused = import(&mut conn, b"title,site\nAcme,acme.example\n").await;
+    assert!(
+        matches!(refused, Err(ImportError::File(ref e)) if e.line == 1),
+        "{refused:?}"
+    );
+    drop(conn);
+
+    let viewer = p.token("viewer", Some("acme"), "v@acme.test");
+    p.tenant("acme").await;
+    let (s, c) = p.get("/v1/companies/www.shop.ACME.example", &viewer).await;
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(c["domain"], "acme.example");
+    assert_eq!(c["name"], "Acme Corporation");
+    assert_eq!(c["industry"], "Software");
+    // Staff read it too, in no tenant.
+    let (s, _) = p.get("/v1/companies/acme.example", &p.admin()).await;
+    assert_eq!(s, 200);
+    let (s, body) = p.get("/v1/companies/unknown.example", &viewer).await;
+    assert_eq!(
+        (s.as_u16(), body["detail"].as_str()),
+        (404, Some("no company unknown.example"))
+    );
+    let (s, _) = p.get("/v1/companies/co.uk", &viewer).await;
+    assert_eq!(s, 404);
+    let res = p
+        .client
+        .get(p.app.url("/v1/companies"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+
+    // Prefix search on domain or name, any case, paged by domain.
+    let names = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["domain"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (s, page) = p.get("/v1/companies?q=ACM", &viewer).await;
+    assert_eq!(s, 200, "{page}");
+    assert_eq!(names(&page), ["acme.example"]);
+    let (_, page) = p.get("/v1/companies?q=dunder%20m", &viewer).await;
+    assert_eq!(names(&page), ["dundermifflin.example"]);
+    let (_, page) = p.get("/v1/companies?q=%25", &viewer).await;
+    assert!(
+        names(&page).is_empty(),
+        "a % is a character, not a wildcard"
+    );
+    let mut all = Vec::new();
+    let mut after = String::new();
+    loop {
+        let (s, page) = p
+            .get(&format!("/v1/companies?limit=7{after}"), &viewer)
+            .await;
+        assert_eq!(s, 200, "{page}");
+        all.extend(names(&page));
+        match page["next_after"].as_str() {
+            Some(a) => after = format!("&after={a}"),
+            None => break,
+        }
+    }
+    assert_eq!(all.len(), 51);
+    assert!(all.windows(2).all(|w| w[0] < w[1]), "by domain, no repeats");
+    let (s, body) = p.get("/v1/companies?limit=101", &viewer).await;
+    assert_eq!(s, 422, "{body}");
+}
+
+#[test]
+fn the_command_line_imports_the_sample_and_says_what_it_did_in_lines() {
+    let tmp = TempDir::new("companies");
+    let data = tmp.path().join("var");
+    let data_s = data.to_str().unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample/companies.csv");
+    let sample = sample.to_str().unwrap();
+    // Before the schema exists: one line that says what to do.
+    let out = p360(&["companies", "import", sample, "--data-dir", data_s])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.trim().starts_with("error: the database is ")
+            && stderr
+                .trim()
+                .ends_with(" migration(s) behind this binary: run `p360 migrate up` first"),
+        "{stderr}"
+    );
+    p360_ok(&["migrate", "up", "--data-dir", data_s]);
+    let out = p360_ok(&["companies", "import", sample, "--data-dir", data_s]);
+    assert_eq!(
+        out.trim(),
+        "companies: 50 added, 0 changed, 0 unchanged, 0 skipped"
+    );
+    let out = p360_ok(&["companies", "import", sample, "--data-dir", data_s]);
+    assert!(out.contains("0 added, 0 changed, 50 unchanged"), "{out}");
+    let bad = tmp.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "domain,name\nnew.example,New\ngithub.io,GitHub Pages\n",
+    )
+    .unwrap();
+    let out = p360_ok(&[
+        "companies",
+        "import",
+        bad.to_str().unwrap(),
+        "--data-dir",
+        data_s,
+    ]);
+    assert_eq!(
+        out.trim(),
+        "companies: 1 added, 0 changed, 0 unchanged, 1 skipped\n  \
+         line 3: domain: a public suffix, not a company's domain"
+    );
+    std::fs::write(&bad, b"domain,name\n\x00\x01").unwrap();
+    let out = p360(&[
+        "companies",
+        "import",
+        bad.to_str().unwrap(),
+        "--data-dir",
+        data_s,
+    ])
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr
+            .trim()
+            .ends_with("bad.csv: line 2: a binary file, not CSV text"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1);
+}
