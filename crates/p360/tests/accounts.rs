@@ -10,6 +10,14 @@ use accounts::companies::service::{ImportError, import};
 use common::*;
 use serde_json::Value;
 
+/// Skipped lines as (number, reason).
+fn lines(skipped: &[accounts::companies::SkippedLine]) -> Vec<(u64, &str)> {
+    skipped
+        .iter()
+        .map(|s| (s.line, s.reason.as_str()))
+        .collect()
+}
+
 fn sample() -> Vec<u8> {
     std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample/companies.csv"))
         .unwrap()
@@ -34,13 +42,8 @@ async fn the_universe_is_imported_as_an_upsert_and_read_by_any_form_of_a_domain(
         globex.example;;\n";
     let r = import(&mut conn, corrected).await.unwrap();
     assert_eq!((r.added, r.changed, r.unchanged), (1, 1, 0));
-    let skipped: Vec<(u64, &str)> = r
-        .skipped
-        .iter()
-        .map(|s| (s.line, s.reason.as_str()))
-        .collect();
     assert_eq!(
-        skipped,
+        lines(&r.skipped),
         [
             (4, "domain: a public suffix, not a company's domain"),
             (5, "name: 1 to 300 characters")
@@ -115,6 +118,86 @@ async fn the_universe_is_imported_as_an_upsert_and_read_by_any_form_of_a_domain(
     assert!(all.windows(2).all(|w| w[0] < w[1]), "by domain, no repeats");
     let (s, body) = p.get("/v1/companies?limit=101", &viewer).await;
     assert_eq!(s, 422, "{body}");
+    // Text the database cannot hold is a field error, not a 500.
+    let (s, body) = p.get("/v1/companies?q=a%00b&after=%00", &viewer).await;
+    assert_eq!(s, 422, "{body}");
+    assert_eq!(body["errors"].as_array().unwrap().len(), 2, "{body}");
+}
+
+#[tokio::test]
+async fn ip_ranges_replace_a_companys_ranges_and_never_overlap() {
+    let p = Platform::start().await;
+    let mut conn = p.db.pool.acquire().await.unwrap();
+    import(&mut conn, &sample()).await.unwrap();
+    let ranges = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample/ip-ranges.csv"),
+    )
+    .unwrap();
+    let r = accounts::ranges::service::import(&mut conn, &ranges)
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.added, r.removed, r.unchanged),
+        (6, 0, 0),
+        "{:?}",
+        r.skipped
+    );
+    let again = accounts::ranges::service::import(&mut conn, &ranges)
+        .await
+        .unwrap();
+    assert_eq!((again.added, again.removed, again.unchanged), (0, 0, 6));
+
+    // Acme's ranges are replaced by the file's; a range overlapping another
+    // company's stored one, a company not in the universe and a malformed
+    // line are skipped by number; nothing else changes.
+    let file = b"domain,cidr,start_ip,end_ip\n\
+        acme.example,198.51.100.0/27,,\n\
+        acme.example,,198.51.100.60,198.51.100.70\n\
+        nowhere.example,192.0.2.0/24,,\n\
+        acme.example,,198.51.100.200,198.51.100.100\n";
+    let r = accounts::ranges::service::import(&mut conn, file)
+        .await
+        .unwrap();
+    assert_eq!((r.added, r.removed, r.unchanged), (1, 2, 0));
+    assert_eq!(
+        lines(&r.skipped),
+        [
+            (
+                3,
+                "198.51.100.60 – 198.51.100.70 overlaps a stored range of globex.example"
+            ),
+            (
+                4,
+                "no company nowhere.example in the universe (import it first)"
+            ),
+            (5, "198.51.100.200 comes after 198.51.100.100"),
+        ]
+    );
+    let acme = accounts::ranges::store::of_company(&mut conn, "acme.example")
+        .await
+        .unwrap();
+    let shown: Vec<String> = acme
+        .iter()
+        .map(|r| {
+            format!(
+                "{}-{}",
+                accounts::ranges::address(&r.first),
+                accounts::ranges::address(&r.last)
+            )
+        })
+        .collect();
+    assert_eq!(shown, ["198.51.100.0-198.51.100.31"]);
+    let globex = accounts::ranges::store::of_company(&mut conn, "globex.example")
+        .await
+        .unwrap();
+    assert_eq!(globex.len(), 1, "untouched");
+    // A file that is not a range CSV changes nothing.
+    let refused =
+        accounts::ranges::service::import(&mut conn, b"domain,ip\nacme.example,1.2.3.4\n").await;
+    assert!(
+        matches!(refused, Err(ImportError::File(ref e)) if e.line == 1),
+        "{refused:?}"
+    );
 }
 
 #[test]
@@ -182,4 +265,16 @@ fn the_command_line_imports_the_sample_and_says_what_it_did_in_lines() {
         "{stderr}"
     );
     assert_eq!(stderr.trim().lines().count(), 1);
+    let ranges = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample/ip-ranges.csv");
+    let out = p360_ok(&[
+        "companies",
+        "import-ip-ranges",
+        ranges.to_str().unwrap(),
+        "--data-dir",
+        data_s,
+    ]);
+    assert_eq!(
+        out.trim(),
+        "ip ranges: 6 added, 0 removed, 0 unchanged, 0 skipped"
+    );
 }

@@ -234,6 +234,11 @@ pub const MIGRATION_CLASSES: &[(i64, MigrationClass, &str)] = &[
         MigrationClass::Expand,
         "a new table the running version does not read",
     ),
+    (
+        20261204000022,
+        MigrationClass::Expand,
+        "a new table the running version does not read",
+    ),
 ];
 
 /// The class of migration `version`, if declared.

@@ -41,13 +41,24 @@ pub async fn search(
     Query(q): Query<SearchQuery>,
 ) -> Result<Json<CompanyPage>, ApiError> {
     let limit = q.limit.unwrap_or(20);
+    let mut errors = Vec::new();
     if !(1..=100).contains(&limit) {
-        return Err(Problem::validation(vec![FieldError::new(
-            "limit",
-            "out_of_range",
-            "1 to 100",
-        )])
-        .into());
+        errors.push(FieldError::new("limit", "out_of_range", "1 to 100"));
+    }
+    for (field, value) in [("q", &q.q), ("after", &q.after)] {
+        if value
+            .as_deref()
+            .is_some_and(|v| v.contains('\0') || v.chars().count() > 253)
+        {
+            errors.push(FieldError::new(
+                field,
+                "invalid",
+                "up to 253 characters, no NUL",
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Problem::validation(errors).into());
     }
     let mut tx = principal.begin_visible(&state.pool).await?;
     let found = service::search(

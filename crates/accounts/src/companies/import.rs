@@ -66,20 +66,15 @@ fn line_at(text: &str, at: usize) -> u64 {
     1 + bytes[..at].iter().filter(|b| **b == b'\n').count() as u64
 }
 
-/// The column index of the first header in `names` present (case-insensitive).
-fn column(headers: &HashMap<String, usize>, names: &[&str]) -> Option<usize> {
-    names.iter().find_map(|n| headers.get(*n).copied())
-}
-
-/// Read a company file.
-pub fn companies(bytes: &[u8]) -> Result<Parsed, FileError> {
-    let text = text(bytes)?;
+/// A CSV reader of `text` (its delimiter sniffed from the header line) and
+/// its header names, lower case, to their column.
+pub(crate) fn reader(text: &str) -> Result<(csv::Reader<&[u8]>, Headers), FileError> {
     let header = text.lines().next().unwrap_or_default();
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(sniff_delimiter(header))
         .flexible(true)
         .from_reader(text.as_bytes());
-    let headers: HashMap<String, usize> = reader
+    let headers = reader
         .headers()
         .map_err(|e| FileError {
             line: 1,
@@ -89,6 +84,46 @@ pub fn companies(bytes: &[u8]) -> Result<Parsed, FileError> {
         .enumerate()
         .map(|(i, h)| (h.trim().to_ascii_lowercase(), i))
         .collect();
+    Ok((reader, headers))
+}
+
+/// The records of `reader` that are not blank, each with its 1-based line
+/// in `text` (counted from the byte offset: the reader's own count misses
+/// the blank lines it skips); malformed CSV ends the file.
+pub(crate) fn rows<'a>(
+    reader: &'a mut csv::Reader<&'a [u8]>,
+    text: &'a str,
+) -> impl Iterator<Item = Result<(u64, csv::StringRecord), FileError>> + 'a {
+    reader
+        .records()
+        .map(move |record| {
+            let record = record.map_err(|e| FileError {
+                line: e.position().map_or(0, |p| line_at(text, p.byte() as usize)),
+                reason: format!("not CSV: {e}"),
+            })?;
+            let line = record
+                .position()
+                .map_or(0, |p| line_at(text, p.byte() as usize));
+            Ok((line, record))
+        })
+        .filter(|r| {
+            r.as_ref()
+                .map_or(true, |(_, rec)| rec.iter().any(|f| !f.trim().is_empty()))
+        })
+}
+
+/// Header names (lower case) to their column.
+pub(crate) type Headers = HashMap<String, usize>;
+
+/// The column index of the first header in `names` present (case-insensitive).
+pub(crate) fn column(headers: &Headers, names: &[&str]) -> Option<usize> {
+    names.iter().find_map(|n| headers.get(*n).copied())
+}
+
+/// Read a company file.
+pub fn companies(bytes: &[u8]) -> Result<Parsed, FileError> {
+    let text = text(bytes)?;
+    let (mut reader, headers) = reader(text)?;
     let domain_at = column(&headers, &["domain", "website", "url"]);
     let name_at = column(&headers, &["name", "company", "company name"]);
     let (Some(domain_at), Some(name_at)) = (domain_at, name_at) else {
@@ -106,25 +141,14 @@ pub fn companies(bytes: &[u8]) -> Result<Parsed, FileError> {
 
     let mut parsed = Parsed::default();
     let mut seen: HashMap<String, u64> = HashMap::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| FileError {
-            line: e.position().map_or(0, |p| line_at(text, p.byte() as usize)),
-            reason: format!("not CSV: {e}"),
-        })?;
-        // Counted from the byte offset: the reader's own count misses the
-        // blank lines it skips.
-        let line = record
-            .position()
-            .map_or(0, |p| line_at(text, p.byte() as usize));
+    for row in rows(&mut reader, text) {
+        let (line, record) = row?;
         let field = |at: Option<usize>| {
             at.and_then(|i| record.get(i))
                 .map(str::trim)
                 .filter(|v| !v.is_empty())
         };
         let mut skip = |reason: String| parsed.skipped.push(SkippedLine { line, reason });
-        if record.iter().all(|f| f.trim().is_empty()) {
-            continue;
-        }
         let domain = match registrable(field(Some(domain_at)).unwrap_or_default()) {
             Ok(d) => d,
             Err(why) => {

@@ -1,6 +1,7 @@
-//! `p360 companies import FILE`: load the company universe from a CSV file
-//! (an upsert: prints what it added, changed and left unchanged, and each
-//! line it skipped with its number and reason).
+//! `p360 companies import FILE` and `import-ip-ranges FILE`: load the
+//! company universe and its IP ranges from CSV files (prints what it added,
+//! changed or removed and left unchanged, and each line it skipped with its
+//! number and reason).
 
 use std::path::PathBuf;
 
@@ -19,10 +20,20 @@ pub enum CompaniesCommand {
         /// The CSV file.
         file: PathBuf,
     },
+    /// Import companies' IP ranges from a CSV file (domain, and cidr or
+    /// start_ip and end_ip); they replace the stored ranges of the companies
+    /// the file names, and never overlap.
+    ImportIpRanges {
+        /// The CSV file.
+        file: PathBuf,
+    },
 }
 
 pub async fn run(config: Config, action: CompaniesCommand, shutdown: Shutdown) -> Result<Outcome> {
-    let CompaniesCommand::Import { file } = action;
+    let (file, ranges) = match action {
+        CompaniesCommand::Import { file } => (file, false),
+        CompaniesCommand::ImportIpRanges { file } => (file, true),
+    };
     let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
     with_database(&config.platform, &shutdown, |db| async move {
         let pending = platform::db::pending_migrations(&db.owner).await?.len();
@@ -34,18 +45,41 @@ pub async fn run(config: Config, action: CompaniesCommand, shutdown: Shutdown) -
         }
         // An operator on the machine itself: a system path.
         let mut tx = ScopedTx::all(&db.pool, AllTenants::system()).await?;
-        let report = accounts::companies::service::import(tx.conn(), &bytes)
-            .await
-            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        let failed = |e: accounts::companies::service::ImportError| {
+            anyhow::anyhow!("{}: {e}", file.display())
+        };
+        let (summary, skipped) = if ranges {
+            let r = accounts::ranges::service::import(tx.conn(), &bytes)
+                .await
+                .map_err(failed)?;
+            (
+                format!(
+                    "ip ranges: {} added, {} removed, {} unchanged, {} skipped",
+                    r.added,
+                    r.removed,
+                    r.unchanged,
+                    r.skipped.len()
+                ),
+                r.skipped,
+            )
+        } else {
+            let r = accounts::companies::service::import(tx.conn(), &bytes)
+                .await
+                .map_err(failed)?;
+            (
+                format!(
+                    "companies: {} added, {} changed, {} unchanged, {} skipped",
+                    r.added,
+                    r.changed,
+                    r.unchanged,
+                    r.skipped.len()
+                ),
+                r.skipped,
+            )
+        };
         tx.commit().await?;
-        println!(
-            "companies: {} added, {} changed, {} unchanged, {} skipped",
-            report.added,
-            report.changed,
-            report.unchanged,
-            report.skipped.len()
-        );
-        for s in &report.skipped {
+        println!("{summary}");
+        for s in &skipped {
             println!("  line {}: {}", s.line, s.reason);
         }
         Ok(())
