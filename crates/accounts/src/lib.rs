@@ -16,4 +16,6 @@ pub fn routes() -> ApiRoutes {
     ApiRoutes::new()
         .routes(routes!(companies::api::search))
         .routes(routes!(companies::api::get))
+        .routes(routes!(companies::api::import))
+        .routes(routes!(ranges::api::import_ip_ranges))
 }

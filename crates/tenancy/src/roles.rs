@@ -67,6 +67,9 @@ pub enum Permission {
     JobsOperate,
     /// Read the platform's own audit chain: deployments, job retries (operators).
     PlatformAuditRead,
+    /// Load the company universe and its IP ranges: reference data every
+    /// tenant reads (platform admins).
+    CompaniesManage,
 }
 
 impl Role {
@@ -176,7 +179,7 @@ impl Role {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 17] = [
+    pub const ALL: [Permission; 18] = [
         Permission::TenantsManage,
         Permission::TenantsRead,
         Permission::UsersRead,
@@ -194,6 +197,7 @@ impl Permission {
         Permission::BillingManage,
         Permission::JobsOperate,
         Permission::PlatformAuditRead,
+        Permission::CompaniesManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -215,6 +219,7 @@ impl Permission {
             Permission::BillingManage => "billing.manage",
             Permission::JobsOperate => "jobs.operate",
             Permission::PlatformAuditRead => "audit.platform_read",
+            Permission::CompaniesManage => "companies.manage",
         }
     }
 }

@@ -7,9 +7,12 @@ use platform::http::AppState;
 use platform::http::problem::{ApiError, FieldError, Problem};
 use serde::{Deserialize, Serialize};
 use tenancy::Principal;
+use tenancy::principal::forbidden;
+use tenancy::roles::Permission;
+use tenancy::scope::ScopedTx;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Company, service};
+use super::{Company, ImportReport, service};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -95,4 +98,32 @@ pub async fn get(
     let found = service::get(tx.conn(), &principal, &domain).await;
     drop(tx); // read only: rolled back
     Ok(Json(found?))
+}
+
+/// Import companies from a CSV file sent as the body (`text/csv`: domain,
+/// name, and optionally size, industry, country, aliases): an upsert;
+/// lines that cannot be imported are reported by number, a file that is not
+/// a company CSV is a 422 and imports nothing. Platform admins; audited on
+/// the platform's chain.
+#[utoipa::path(post, path = "/v1/companies/import", tag = "accounts", operation_id = "companies_import",
+    request_body(content = String, content_type = "text/csv"),
+    responses((status = 200, body = ImportReport), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn import(
+    principal: Principal,
+    State(state): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Json<ImportReport>, ApiError> {
+    principal.require(Permission::CompaniesManage)?;
+    let all = principal
+        .all_tenants()
+        .ok_or_else(|| forbidden("only platform admins load the company universe"))?;
+    let mut tx = ScopedTx::all(&state.pool, all).await?;
+    let report = service::import(tx.conn(), &body)
+        .await
+        .map_err(service::ImportError::into_api)?;
+    let counts = serde_json::json!({"added": report.added, "changed": report.changed,
+        "unchanged": report.unchanged, "skipped": report.skipped.len()});
+    service::audit_import(tx.conn(), &principal, "companies.imported", counts).await?;
+    tx.commit().await?;
+    Ok(Json(report))
 }

@@ -4,6 +4,7 @@
 use platform::http::problem::{ApiError, Problem};
 use sqlx::PgConnection;
 use tenancy::Principal;
+use tenancy::audit::{self, NewEvent, Outcome};
 use tenancy::roles::Permission;
 
 use super::import::{self, FileError};
@@ -32,6 +33,47 @@ pub async fn import(conn: &mut PgConnection, bytes: &[u8]) -> Result<ImportRepor
         unchanged: companies.len() as u64 - added - changed,
         skipped: parsed.skipped,
     })
+}
+
+impl ImportError {
+    /// As an API answer: a file refused whole is a 422 naming the line.
+    pub fn into_api(self) -> ApiError {
+        match self {
+            ImportError::File(e) => Problem::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-file",
+                "Invalid file",
+            )
+            .with_detail(e.to_string())
+            .into(),
+            ImportError::Database(e) => e.into(),
+        }
+    }
+}
+
+/// Record an import by a staff member on the platform's audit chain (the
+/// universe belongs to no tenant): what, and what it did.
+pub async fn audit_import(
+    conn: &mut PgConnection,
+    by: &Principal,
+    action: &'static str,
+    report: serde_json::Value,
+) -> Result<(), ApiError> {
+    audit::record(
+        conn,
+        &by.actor,
+        &by.meta,
+        NewEvent {
+            tenant: None,
+            action,
+            target_type: "companies",
+            target_id: None,
+            changes: report,
+            outcome: Outcome::Success,
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// The company whose registrable domain `input` names (`www.shop.acme.co.uk`

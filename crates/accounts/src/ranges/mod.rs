@@ -7,6 +7,7 @@
 //! company) is skipped with its line number and reason: no address ever
 //! belongs to two companies.
 
+pub mod api;
 pub mod service;
 pub mod store;
 

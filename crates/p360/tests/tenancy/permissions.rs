@@ -92,6 +92,9 @@ const TABLE: &[(&str, [bool; 8])] = &[
     // The company universe is reference data: everyone reads it.
     ("companies_search",                  [Y, Y, Y, Y, Y,  Y, Y, Y]),
     ("companies_get",                     [Y, Y, Y, Y, Y,  Y, Y, Y]),
+    // Loading it is for platform admins (it belongs to no tenant).
+    ("companies_import",                  [Y, N, N, N, N,  N, N, N]),
+    ("companies_import_ip_ranges",        [Y, N, N, N, N,  N, N, N]),
 ];
 
 /// Operations that take no credentials at all (a creative's public file is
@@ -304,6 +307,7 @@ enum Body {
     None,
     Json(Value),
     Form,
+    Csv(&'static str),
 }
 
 fn body(op: &str, variant: &str, o: &Objects) -> Body {
@@ -325,6 +329,8 @@ fn body(op: &str, variant: &str, o: &Objects) -> Body {
         | "creatives_update" => json!({"name": "renamed"}),
         "campaigns_transition" if variant == "reject" => json!({"reason": "placeholder"}),
         "creatives_create" => return Body::Form,
+        "companies_import" => return Body::Csv("domain,name\n"),
+        "companies_import_ip_ranges" => return Body::Csv("domain,cidr\n"),
         _ => return Body::None,
     })
 }
@@ -374,6 +380,7 @@ async fn call(
         Body::None => req,
         Body::Json(v) => req.json(&v),
         Body::Form => req.multipart(reqwest::multipart::Form::new().text("name", "")),
+        Body::Csv(text) => req.header("content-type", "text/csv").body(text),
     };
     let res = req.send().await.unwrap();
     let status = res.status();
