@@ -98,12 +98,7 @@ pub fn check_enum<T: std::str::FromStr<Err = platform::types::UnknownValue>>(
     }
 }
 
-/// Escape `%`, `_` and `\` for a LIKE pattern.
-pub fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
+pub use platform::db::escape_like;
 
 /// Amounts for error messages.
 pub fn format(micros: i64) -> String {

@@ -521,11 +521,13 @@ async fn an_idempotent_request_commits_with_its_answer_or_not_at_all() {
         let io = a.io.clone();
         async move {
             let mut tx = db.begin().await.unwrap();
-            sqlx::query("SELECT 1 FROM insertion_orders WHERE id = $1::uuid FOR UPDATE")
-                .bind(io)
-                .execute(&mut *tx)
-                .await
-                .unwrap();
+            sqlx::query!(
+                "SELECT 1 AS one FROM insertion_orders WHERE id = $1::text::uuid FOR UPDATE",
+                io
+            )
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
             tx
         }
     };
@@ -534,9 +536,10 @@ async fn an_idempotent_request_commits_with_its_answer_or_not_at_all() {
         let db = db.clone();
         async move {
             for _ in 0..200 {
-                let pid: Option<i32> = sqlx::query_scalar(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
-                     AND wait_event_type = 'Lock' AND query LIKE '%insertion_orders%'",
+                let pid = sqlx::query_scalar!(
+                    r#"SELECT pid AS "pid!" FROM pg_stat_activity
+                       WHERE datname = current_database() AND wait_event_type = 'Lock'
+                         AND query LIKE '%insertion_orders%'"#
                 )
                 .fetch_optional(&db)
                 .await
@@ -552,9 +555,9 @@ async fn an_idempotent_request_commits_with_its_answer_or_not_at_all() {
     let claim_holder = || {
         let db = db.clone();
         async move {
-            sqlx::query_scalar::<_, i32>(
-                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted \
-             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            sqlx::query_scalar!(
+                r#"SELECT pid AS "pid!" FROM pg_locks WHERE locktype = 'advisory' AND granted
+                   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"#
             )
             .fetch_all(&db)
             .await
@@ -564,18 +567,20 @@ async fn an_idempotent_request_commits_with_its_answer_or_not_at_all() {
     let visible = |key: &'static str, name: &'static str| {
         let db = db.clone();
         async move {
-            let keys: i64 =
-                sqlx::query_scalar("SELECT count(*) FROM idempotency_keys WHERE key = $1")
-                    .bind(key)
-                    .fetch_one(&db)
-                    .await
-                    .unwrap();
-            let campaigns: i64 =
-                sqlx::query_scalar("SELECT count(*) FROM campaigns WHERE name = $1")
-                    .bind(name)
-                    .fetch_one(&db)
-                    .await
-                    .unwrap();
+            let keys = sqlx::query_scalar!(
+                r#"SELECT count(*) AS "n!" FROM idempotency_keys WHERE key = $1"#,
+                key
+            )
+            .fetch_one(&db)
+            .await
+            .unwrap();
+            let campaigns = sqlx::query_scalar!(
+                r#"SELECT count(*) AS "n!" FROM campaigns WHERE name = $1"#,
+                name
+            )
+            .fetch_one(&db)
+            .await
+            .unwrap();
             (keys, campaigns)
         }
     };
@@ -594,9 +599,8 @@ async fn an_idempotent_request_commits_with_its_answer_or_not_at_all() {
             .unwrap()
             .contains("still being processed")
     );
-    sqlx::query("SELECT pg_terminate_backend($1)")
-        .bind(pid)
-        .execute(&db)
+    sqlx::query!("SELECT pg_terminate_backend($1)", pid)
+        .fetch_one(&db)
         .await
         .unwrap();
     let (s, _, body) = first.await.unwrap();
@@ -617,11 +621,10 @@ async fn an_idempotent_request_commits_with_its_answer_or_not_at_all() {
     let (s, replayed, created) = second.await.unwrap();
     assert_eq!((s, replayed), (201, false), "{created}");
     assert_eq!(visible("k-lands", "Lands").await, (1, 1));
-    let status: Option<i64> =
-        sqlx::query_scalar("SELECT status FROM idempotency_keys WHERE key = 'k-lands'")
-            .fetch_one(&db)
-            .await
-            .unwrap();
+    let status = sqlx::query_scalar!("SELECT status FROM idempotency_keys WHERE key = 'k-lands'")
+        .fetch_one(&db)
+        .await
+        .unwrap();
     assert_eq!(status, Some(201), "the answer is stored with the work");
     let (s, replayed, again) = send("k-lands", "Lands").await;
     assert_eq!((s, replayed), (201, true));

@@ -374,19 +374,21 @@ async fn injected_faults_fail_requests_but_spare_readiness_and_metrics() {
 async fn a_transaction_lost_to_a_deadlock_is_a_409_to_retry() {
     use axum::response::IntoResponse;
     let db = migrated_db().await;
-    sqlx::raw_sql("CREATE TABLE deadlock_probe (id int PRIMARY KEY); INSERT INTO deadlock_probe VALUES (1), (2)")
+    // Two tenants' rows, each locked by one transaction, then by the other.
+    for slug in ["one", "two"] {
+        sqlx::query!(
+            "INSERT INTO tenants (id, slug, name) VALUES (gen_random_uuid(), $1, $1)",
+            slug
+        )
         .execute(&db.pool)
         .await
         .unwrap();
-    let lock = "SELECT 1 FROM deadlock_probe WHERE id = $1 FOR UPDATE";
+    }
     let mut a = db.pool.begin().await.unwrap();
     let mut b = db.pool.begin().await.unwrap();
-    sqlx::query(lock).bind(1).execute(&mut *a).await.unwrap();
-    sqlx::query(lock).bind(2).execute(&mut *b).await.unwrap();
-    let (ra, rb) = tokio::join!(
-        sqlx::query(lock).bind(2).execute(&mut *a),
-        sqlx::query(lock).bind(1).execute(&mut *b),
-    );
+    lock_tenant(&mut a, "one").await.unwrap();
+    lock_tenant(&mut b, "two").await.unwrap();
+    let (ra, rb) = tokio::join!(lock_tenant(&mut a, "two"), lock_tenant(&mut b, "one"));
     let lost = ra.err().or(rb.err()).expect("one of them deadlocks");
     let res = platform::http::problem::ApiError::from(lost).into_response();
     assert_eq!(res.status(), 409);
@@ -394,4 +396,14 @@ async fn a_transaction_lost_to_a_deadlock_is_a_409_to_retry() {
         serde_json::from_slice(&axum::body::to_bytes(res.into_body(), 4096).await.unwrap())
             .unwrap();
     assert!(body["detail"].as_str().unwrap().contains("retry"), "{body}");
+}
+
+async fn lock_tenant(conn: &mut sqlx::PgConnection, slug: &str) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "SELECT 1 AS one FROM tenants WHERE slug = $1 FOR UPDATE",
+        slug
+    )
+    .fetch_one(conn)
+    .await
+    .map(drop)
 }

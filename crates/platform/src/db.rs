@@ -241,6 +241,13 @@ pub const MIGRATION_CLASSES: &[(i64, MigrationClass, &str)] = &[
     ),
 ];
 
+/// Escape `%`, `_` and `\` for a LIKE pattern.
+pub fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
 /// The class of migration `version`, if declared.
 pub fn migration_class(version: i64) -> Option<(MigrationClass, &'static str)> {
     MIGRATION_CLASSES

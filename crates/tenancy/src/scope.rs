@@ -221,13 +221,13 @@ impl RequestTx {
         let lender = REQUEST_TX.try_with(Clone::clone).ok()?;
         let (mut tx, dirty) = {
             let mut slot = lender.lock();
-            if !matches!(*slot, Lending::Held { .. }) {
-                // Already lent (two at once) or closed: a transaction of its own.
-                return None;
-            }
             match std::mem::replace(&mut *slot, Lending::Out) {
                 Lending::Held { tx, dirty } => (tx, dirty),
-                _ => return None,
+                // Already lent (two at once) or closed: a transaction of its own.
+                other => {
+                    *slot = other;
+                    return None;
+                }
             }
         };
         let undo = if dirty {

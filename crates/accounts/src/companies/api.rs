@@ -74,14 +74,13 @@ pub async fn search(
     .await;
     drop(tx); // read only: rolled back
     let mut items = found?;
-    let next_after = (items.len() as i64 > limit).then(|| {
+    let next_after = if items.len() as i64 > limit {
         items.truncate(limit as usize);
         items.last().map(|c| c.domain.clone())
-    });
-    Ok(Json(CompanyPage {
-        items,
-        next_after: next_after.flatten(),
-    }))
+    } else {
+        None
+    };
+    Ok(Json(CompanyPage { items, next_after }))
 }
 
 /// One company, by any form of its domain (`https://www.shop.acme.co.uk/`

@@ -105,11 +105,6 @@ pub async fn search(
     limit: i64,
 ) -> Result<Vec<Company>, ApiError> {
     by.require(Permission::CampaignsRead)?;
-    let prefix = q
-        .trim()
-        .to_lowercase()
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
+    let prefix = platform::db::escape_like(&q.trim().to_lowercase());
     Ok(store::search(conn, &prefix, after, limit).await?)
 }
