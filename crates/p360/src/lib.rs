@@ -23,7 +23,7 @@ pub fn api_routes(state: &AppState, config: &Config) -> anyhow::Result<ApiRoutes
         tenancy::routes()
             .merge(campaigns::routes(activation::view()))
             .merge(operations::routes())
-            .merge(accounts::routes()),
+            .merge(accounts::routes(config.platform.http.upload_limit_bytes)),
         auth,
     );
     // On embedded defaults (no TTD URL) the TTD sandbox runs in-process.

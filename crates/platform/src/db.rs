@@ -239,6 +239,11 @@ pub const MIGRATION_CLASSES: &[(i64, MigrationClass, &str)] = &[
         MigrationClass::Expand,
         "a new table the running version does not read",
     ),
+    (
+        20261204000023,
+        MigrationClass::Expand,
+        "new tables the running version does not read",
+    ),
 ];
 
 /// Escape `%`, `_` and `\` for a LIKE pattern.

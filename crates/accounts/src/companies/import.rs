@@ -6,6 +6,7 @@
 //! with its line number and reason; a file that is not such a CSV at all is
 //! refused whole.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::{NewCompany, SizeBand, SkippedLine};
@@ -36,34 +37,75 @@ pub fn sniff_delimiter(header: &str) -> u8 {
         .unwrap_or(b',')
 }
 
-/// `bytes` without a UTF-8 byte-order mark, refused if it is not text.
-pub fn text(bytes: &[u8]) -> Result<&str, FileError> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    if let Some(at) = bytes.iter().position(|b| *b == 0) {
-        let line = 1 + bytes[..at].iter().filter(|b| **b == b'\n').count() as u64;
+/// The text of a file as spreadsheets and CRMs save it: UTF-8 with or
+/// without a byte-order mark, UTF-16 with one (Excel's "Unicode text"), or
+/// else Windows-1252 (Excel's "CSV" on Windows); refused if it is binary (a
+/// NUL or another control character than tab, line feed, carriage return
+/// or form feed), with the line where that was found.
+pub fn text(bytes: &[u8]) -> Result<Cow<'_, str>, FileError> {
+    let text = match encoding_rs::Encoding::for_bom(bytes) {
+        Some((encoding, bom)) if encoding != encoding_rs::UTF_8 => encoding
+            .decode_without_bom_handling_and_without_replacement(&bytes[bom..])
+            .ok_or(FileError {
+                line: 1,
+                reason: format!("not {} text", encoding.name()),
+            })?,
+        Some((_, bom)) => utf8_or_windows_1252(&bytes[bom..]),
+        None => utf8_or_windows_1252(bytes),
+    };
+    if let Some(at) = text
+        .bytes()
+        .position(|b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c))
+    {
+        let line = 1 + text.as_bytes()[..at]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count() as u64;
         return Err(FileError {
             line,
             reason: "a binary file, not CSV text".into(),
         });
     }
-    std::str::from_utf8(bytes).map_err(|e| FileError {
-        line: 1 + bytes[..e.valid_up_to()]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count() as u64,
-        reason: "not UTF-8 text".into(),
-    })
+    Ok(text)
 }
 
-/// The 1-based line of the record the reader placed at byte `at` of `text`
-/// (where it started reading: before any blank lines it skipped).
-fn line_at(text: &str, at: usize) -> u64 {
-    let bytes = text.as_bytes();
-    let mut at = at.min(bytes.len());
-    while matches!(bytes.get(at), Some(b'\n' | b'\r')) {
-        at += 1;
+fn utf8_or_windows_1252(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(t) => Cow::Borrowed(t),
+        Err(_) => {
+            encoding_rs::WINDOWS_1252
+                .decode_without_bom_handling(bytes)
+                .0
+        }
     }
-    1 + bytes[..at].iter().filter(|b| **b == b'\n').count() as u64
+}
+
+/// Line numbers of byte offsets, counted as a reader moves forward through
+/// a text (each byte looked at once, however long the file).
+struct Lines<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    line: u64,
+}
+
+impl Lines<'_> {
+    /// The 1-based line of the record the reader placed at byte `at` (where
+    /// it started reading: before any blank lines it skipped).
+    fn of(&mut self, at: usize) -> u64 {
+        let mut at = at.min(self.bytes.len());
+        while matches!(self.bytes.get(at), Some(b'\n' | b'\r')) {
+            at += 1;
+        }
+        if at < self.at {
+            (self.at, self.line) = (0, 1);
+        }
+        self.line += self.bytes[self.at..at]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count() as u64;
+        self.at = at;
+        self.line
+    }
 }
 
 /// A CSV reader of `text` (its delimiter sniffed from the header line) and
@@ -94,16 +136,19 @@ pub(crate) fn rows<'a>(
     reader: &'a mut csv::Reader<&'a [u8]>,
     text: &'a str,
 ) -> impl Iterator<Item = Result<(u64, csv::StringRecord), FileError>> + 'a {
+    let mut lines = Lines {
+        bytes: text.as_bytes(),
+        at: 0,
+        line: 1,
+    };
     reader
         .records()
         .map(move |record| {
             let record = record.map_err(|e| FileError {
-                line: e.position().map_or(0, |p| line_at(text, p.byte() as usize)),
+                line: e.position().map_or(0, |p| lines.of(p.byte() as usize)),
                 reason: format!("not CSV: {e}"),
             })?;
-            let line = record
-                .position()
-                .map_or(0, |p| line_at(text, p.byte() as usize));
+            let line = record.position().map_or(0, |p| lines.of(p.byte() as usize));
             Ok((line, record))
         })
         .filter(|r| {
@@ -123,7 +168,7 @@ pub(crate) fn column(headers: &Headers, names: &[&str]) -> Option<usize> {
 /// Read a company file.
 pub fn companies(bytes: &[u8]) -> Result<Parsed, FileError> {
     let text = text(bytes)?;
-    let (mut reader, headers) = reader(text)?;
+    let (mut reader, headers) = reader(&text)?;
     let domain_at = column(&headers, &["domain", "website", "url"]);
     let name_at = column(&headers, &["name", "company", "company name"]);
     let (Some(domain_at), Some(name_at)) = (domain_at, name_at) else {
@@ -141,7 +186,7 @@ pub fn companies(bytes: &[u8]) -> Result<Parsed, FileError> {
 
     let mut parsed = Parsed::default();
     let mut seen: HashMap<String, u64> = HashMap::new();
-    for row in rows(&mut reader, text) {
+    for row in rows(&mut reader, &text) {
         let (line, record) = row?;
         let field = |at: Option<usize>| {
             at.and_then(|i| record.get(i))
@@ -272,7 +317,28 @@ mod tests {
                 reason: "a binary file, not CSV text".into()
             }
         );
-        assert_eq!(companies(b"domain,name\n\xff\xfe").unwrap_err().line, 2);
+        // Not UTF-8: Excel's Windows-1252.
+        let p = companies(b"domain,name\nacme.com,Caf\xe9 Acme\n").unwrap();
+        assert_eq!(p.companies[0].1.name, "Café Acme");
+        // UTF-16 with its byte-order mark, as Excel's "Unicode text".
+        let utf16: Vec<u8> = b"\xff\xfe"
+            .iter()
+            .copied()
+            .chain(
+                "domain\tname\nacme.com\tAcme\n"
+                    .encode_utf16()
+                    .flat_map(u16::to_le_bytes),
+            )
+            .collect();
+        assert_eq!(companies(&utf16).unwrap().companies[0].1.domain, "acme.com");
+        assert_eq!(
+            companies(b"\xff\xfe\x00\xd8").unwrap_err().reason,
+            "not UTF-16LE text"
+        );
+        assert_eq!(
+            companies(b"domain,name\nacme.com,\x07\n").unwrap_err().line,
+            2
+        );
         let e = companies(b"site,title\nacme.com,Acme\n").unwrap_err();
         assert_eq!(e.line, 1);
         assert!(e.reason.contains("needs a domain column"), "{e}");

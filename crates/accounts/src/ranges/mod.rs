@@ -96,7 +96,7 @@ pub struct Parsed {
 /// [`without_overlaps`], which needs the stored ranges).
 pub fn parse(bytes: &[u8]) -> Result<Parsed, FileError> {
     let text = text(bytes)?;
-    let (mut reader, headers) = reader(text)?;
+    let (mut reader, headers) = reader(&text)?;
     let at = |names: &[&str]| column(&headers, names);
     let domain_at = at(&["domain", "website", "url"]);
     let (cidr_at, start_at, end_at) = (at(&["cidr"]), at(&["start_ip"]), at(&["end_ip"]));
@@ -110,7 +110,7 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed, FileError> {
         });
     };
     let mut parsed = Parsed::default();
-    for row in rows(&mut reader, text) {
+    for row in rows(&mut reader, &text) {
         let (line, record) = row?;
         let field = |i: Option<usize>| {
             i.and_then(|i| record.get(i))

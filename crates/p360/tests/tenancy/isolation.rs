@@ -185,6 +185,23 @@ async fn every_route_with_an_object_id_hides_other_tenants_objects() {
         .json()
         .await
         .unwrap();
+    let mut conn = p.db.pool.acquire().await.unwrap();
+    accounts::companies::service::import(&mut conn, b"domain,name\nacme.example,Acme\n")
+        .await
+        .unwrap();
+    drop(conn);
+    let list: Value = p
+        .client
+        .post(p.app.url("/v1/account-lists?name=targets"))
+        .bearer_auth(&acme)
+        .header("content-type", "text/csv")
+        .body("name\nNobody\n")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let id = |v: &Value| v["id"].as_str().unwrap().to_string();
     // The acme object each kind of route addresses.
     let objects: Vec<(&str, String)> = vec![
@@ -196,6 +213,7 @@ async fn every_route_with_an_object_id_hides_other_tenants_objects() {
         ("/v1/campaigns/{id}", id(&campaign)),
         ("/v1/ad-groups/{id}", id(&ad_group)),
         ("/v1/creatives/{id}", id(&creative)),
+        ("/v1/account-lists/{id}", id(&list)),
         ("/v1/jobs/{id}", uuid::Uuid::now_v7().to_string()),
         // Public once a running campaign runs it; this one is in none.
         ("/creatives/{name}", id(&creative)),
@@ -244,7 +262,8 @@ async fn every_route_with_an_object_id_hides_other_tenants_objects() {
             .replace("{id}", &template.1)
             .replace("{name}", &template.1)
             .replace("{action}", "submit")
-            .replace("{path}", "index.html");
+            .replace("{path}", "index.html")
+            .replace("{line}", "2");
         for method in item.as_object().unwrap().keys() {
             let method: Method = method.to_uppercase().parse().unwrap();
             // Each write is one that would change the object if it landed.
@@ -252,6 +271,8 @@ async fn every_route_with_an_object_id_hides_other_tenants_objects() {
                 let mut other = ad_group_body.clone();
                 other["name"] = json!("planted");
                 Some(other)
+            } else if path.ends_with("/match") {
+                Some(json!({"company": "acme.example"}))
             } else if path.ends_with("/tenants") {
                 Some(json!({"tenants": ["globex"]}))
             } else if path.starts_with("/v1/staff") {

@@ -95,6 +95,14 @@ const TABLE: &[(&str, [bool; 8])] = &[
     // Loading it is for platform admins (it belongs to no tenant).
     ("companies_import",                  [Y, N, N, N, N,  N, N, N]),
     ("companies_import_ip_ranges",        [Y, N, N, N, N,  N, N, N]),
+    // Account lists are campaign planning: everyone reads, campaign
+    // writers upload them and fix their rows.
+    ("account_lists_list",                [Y, Y, Y, Y, Y,  Y, Y, Y]),
+    ("account_lists_get",                 [Y, Y, Y, Y, Y,  Y, Y, Y]),
+    ("account_lists_rows",                [Y, Y, Y, Y, Y,  Y, Y, Y]),
+    ("account_lists_unmatched",           [Y, Y, Y, Y, Y,  Y, Y, Y]),
+    ("account_lists_create",              [Y, Y, Y, N, N,  Y, Y, N]),
+    ("account_lists_match_row",           [Y, Y, Y, N, N,  Y, Y, N]),
 ];
 
 /// Operations that take no credentials at all (a creative's public file is
@@ -236,6 +244,16 @@ async fn objects(p: &Platform) -> Objects {
     accounts::companies::service::import(&mut conn, b"domain,name\nacme.example,Acme\n")
         .await
         .unwrap();
+    let res = p
+        .client
+        .post(p.app.url("/v1/account-lists?name=targets"))
+        .bearer_auth(&owner)
+        .header("content-type", "text/csv")
+        .body("domain\nacme.example\n")
+        .send()
+        .await
+        .unwrap();
+    let list = created("account list", (res.status(), res.json().await.unwrap()));
     Objects {
         ids: vec![
             ("/v1/users/{id}/tenants", staff.clone()),
@@ -251,6 +269,7 @@ async fn objects(p: &Platform) -> Objects {
             // checked before the look-up (a refusal cannot be a 404).
             ("/v1/jobs/{id}", uuid::Uuid::now_v7().to_string()),
             ("/v1/companies/{domain}", "acme.example".to_string()),
+            ("/v1/account-lists/{id}", list),
         ],
         advertiser,
         io,
@@ -331,6 +350,8 @@ fn body(op: &str, variant: &str, o: &Objects) -> Body {
         "creatives_create" => return Body::Form,
         "companies_import" => return Body::Csv("domain,name\n"),
         "companies_import_ip_ranges" => return Body::Csv("domain,cidr\n"),
+        "account_lists_create" => return Body::Csv("domain\n"),
+        "account_lists_match_row" => json!({"company": ""}),
         _ => return Body::None,
     })
 }
@@ -347,6 +368,9 @@ fn url(op: &Op, variant: &str, o: &Objects) -> String {
         };
         return format!("/v1/campaigns/{id}/{variant}");
     }
+    if op.id == "account_lists_create" {
+        return format!("{}?name=placeholder", op.path);
+    }
     if !op.path.contains('{') {
         return op.path.clone();
     }
@@ -359,6 +383,7 @@ fn url(op: &Op, variant: &str, o: &Objects) -> String {
         .replace("{id}", id)
         .replace("{domain}", id)
         .replace("{path}", "index.html")
+        .replace("{line}", "2")
 }
 
 async fn call(

@@ -68,6 +68,12 @@ impl PlatformConfig {
                 "must be positive",
             ));
         }
+        if self.http.upload_limit_bytes < self.http.body_limit_bytes {
+            return Err(ConfigError::invalid(
+                "http.upload_limit_bytes",
+                "must be at least http.body_limit_bytes",
+            ));
+        }
         for (name, rule) in [
             ("api_key", self.rate_limit.api_key),
             ("user", self.rate_limit.user),
@@ -335,6 +341,9 @@ pub struct HttpConfig {
     pub request_timeout_ms: u64,
     /// Largest accepted request body.
     pub body_limit_bytes: usize,
+    /// Largest accepted file upload (account lists, company and intent
+    /// files) on the routes that take one; at least `body_limit_bytes`.
+    pub upload_limit_bytes: usize,
     /// After SIGTERM: how long to keep serving with readiness false so load
     /// balancers take the instance out before it stops accepting.
     pub shutdown_delay_ms: u64,
@@ -396,6 +405,7 @@ impl Default for HttpConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8360)),
             request_timeout_ms: 30_000,
             body_limit_bytes: 2 * 1024 * 1024,
+            upload_limit_bytes: 64 * 1024 * 1024,
             shutdown_delay_ms: 0,
             drain_timeout_ms: 5_000,
             trusted_proxies: Vec::new(),

@@ -32,6 +32,9 @@ pub struct RequestId(pub String);
 /// `from_fn` would box the route again and clone it on every request).
 #[derive(Debug, Clone)]
 pub struct Observe {
+    /// The largest body any route accepts (an upload's): a declared length
+    /// over it is refused before the route runs; each route's own limit
+    /// (`DefaultBodyLimit`) is enforced as its body is read.
     pub body_limit: usize,
     pub timeout: Duration,
     /// Who may say who the client is ([`ClientIp`]).
@@ -41,7 +44,7 @@ pub struct Observe {
 impl From<&HttpConfig> for Observe {
     fn from(http: &HttpConfig) -> Observe {
         Observe {
-            body_limit: http.body_limit_bytes,
+            body_limit: http.body_limit_bytes.max(http.upload_limit_bytes),
             timeout: Duration::from_millis(http.request_timeout_ms),
             // Checked when the configuration was loaded.
             proxies: TrustedProxies::from_config(http).unwrap_or_default(),

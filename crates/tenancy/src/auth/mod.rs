@@ -93,7 +93,10 @@ impl AuthService {
             http,
             leeway: config.leeway_secs,
             invitation_ttl_days: config.invitation_ttl_days,
-            body_limit: platform.http.body_limit_bytes,
+            body_limit: platform
+                .http
+                .body_limit_bytes
+                .max(platform.http.upload_limit_bytes),
             shield: shield::Shield::default(),
             lookups: tokio::sync::Semaphore::new(lookups),
         }))
@@ -107,7 +110,8 @@ impl AuthService {
         &self.pool
     }
 
-    /// The configured request body limit (`http.body_limit_bytes`).
+    /// The largest body any route reads (`http.upload_limit_bytes`, file
+    /// uploads; other routes stop at `http.body_limit_bytes`).
     pub fn body_limit(&self) -> usize {
         self.body_limit
     }
