@@ -280,7 +280,7 @@ resource "aws_wafv2_web_acl" "regional" {
   # so every creative upload got 403. Its match is counted above; here a body
   # it labelled is blocked unless it goes to an upload route, whose size the
   # application itself limits (http.body_limit_bytes, 2 MB; 200 KB per image
-  # and 1 MB per HTML5 zip).
+  # and 1 MB per HTML5 zip; http.upload_limit_bytes, 64 MB, for files).
   rule {
     name     = "block-large-bodies"
     priority = 21
@@ -459,7 +459,7 @@ resource "aws_wafv2_web_acl" "cloudfront" {
   # so every creative upload got 403. Its match is counted above; here a body
   # it labelled is blocked unless it goes to an upload route, whose size the
   # application itself limits (http.body_limit_bytes, 2 MB; 200 KB per image
-  # and 1 MB per HTML5 zip).
+  # and 1 MB per HTML5 zip; http.upload_limit_bytes, 64 MB, for files).
   rule {
     name     = "block-large-bodies"
     priority = 21

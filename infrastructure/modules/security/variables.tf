@@ -134,8 +134,8 @@ variable "origin_domain_name" {
 
 variable "upload_path_regex" {
   type        = string
-  description = "URI paths whose bodies may exceed the Common rule set's 8 KB body limit: the creative upload routes (POST /v1/creatives, PATCH /v1/creatives/{id})."
-  default     = "^/v1/creatives(/[0-9A-Za-z_-]+)?$"
+  description = "URI paths whose bodies may exceed the Common rule set's 8 KB body limit: the creative upload routes (POST /v1/creatives, PATCH /v1/creatives/{id}) and the file uploads (account lists, company files)."
+  default     = "^/v1/(creatives(/[0-9A-Za-z_-]+)?|account-lists|companies/import|companies/ip-ranges/import)$"
 }
 
 variable "permissions_boundary_arn" {
