@@ -9,6 +9,7 @@
 
 pub mod companies;
 pub mod domain;
+pub mod generate;
 pub mod ids;
 pub mod lists;
 pub mod names;

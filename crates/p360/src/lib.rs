@@ -23,7 +23,8 @@ pub fn api_routes(state: &AppState, config: &Config) -> anyhow::Result<ApiRoutes
         tenancy::routes()
             .merge(campaigns::routes(activation::view()))
             .merge(operations::routes())
-            .merge(accounts::routes(config.platform.http.upload_limit_bytes)),
+            .merge(accounts::routes(config.platform.http.upload_limit_bytes))
+            .merge(intent::routes(config.platform.http.upload_limit_bytes)),
         auth,
     );
     // On embedded defaults (no TTD URL) the TTD sandbox runs in-process.

@@ -13,6 +13,8 @@ use commands::audit::AuditCommand;
 use commands::companies::CompaniesCommand;
 use commands::db::DbCommand;
 use commands::deploy::DeployCommand;
+use commands::generate::GenerateCommand;
+use commands::intent::IntentCommand;
 use commands::jobs::JobsCommand;
 use commands::migrate::MigrateCommand;
 use commands::sandbox::SandboxCommand;
@@ -69,6 +71,17 @@ enum Command {
     Companies {
         #[command(subcommand)]
         action: CompaniesCommand,
+    },
+    /// Intent data: ingest a week's Company Surge file.
+    Intent {
+        #[command(subcommand)]
+        action: IntentCommand,
+    },
+    /// Deterministic synthetic files (companies, IP ranges, account lists)
+    /// for benchmarks and demos, on standard output.
+    Generate {
+        #[command(subcommand)]
+        what: GenerateCommand,
     },
     /// Background jobs: list them, retry dead ones.
     Jobs {
@@ -145,6 +158,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
         Command::Token(args) => commands::token::run(&config, args),
         Command::Audit { action } => commands::audit::run(config, action, shutdown).await,
         Command::Companies { action } => commands::companies::run(config, action, shutdown).await,
+        Command::Generate { what } => commands::generate::run(what),
+        Command::Intent { action } => commands::intent::run(config, action, shutdown).await,
         Command::Jobs { action } => commands::jobs::run(config, action, shutdown).await,
         Command::Deploy { action } => commands::deploy::run(config, action, shutdown).await,
         Command::Sandbox { partner } => commands::sandbox::run(partner, shutdown).await,

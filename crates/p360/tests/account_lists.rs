@@ -4,21 +4,13 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::*;
 use serde_json::{Value, json};
 
 /// The sample universe plus a second "Acme" so that the name is ambiguous.
 async fn universe(p: &Platform) {
-    let sample = std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample/companies.csv"),
-    )
-    .unwrap();
+    p.sample_universe().await;
     let mut conn = p.db.pool.acquire().await.unwrap();
-    accounts::companies::service::import(&mut conn, &sample)
-        .await
-        .unwrap();
     accounts::companies::service::import(
         &mut conn,
         b"domain,name\nacme-industries.example,ACME Inc.\n",

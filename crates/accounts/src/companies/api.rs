@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use platform::http::AppState;
+use platform::http::pagination::{check_texts, keyset};
 use platform::http::problem::{ApiError, FieldError, Problem};
 use serde::{Deserialize, Serialize};
 use tenancy::Principal;
@@ -48,18 +49,11 @@ pub async fn search(
     if !(1..=100).contains(&limit) {
         errors.push(FieldError::new("limit", "out_of_range", "1 to 100"));
     }
-    for (field, value) in [("q", &q.q), ("after", &q.after)] {
-        if value
-            .as_deref()
-            .is_some_and(|v| v.contains('\0') || v.chars().count() > 253)
-        {
-            errors.push(FieldError::new(
-                field,
-                "invalid",
-                "up to 253 characters, no NUL",
-            ));
-        }
-    }
+    check_texts(
+        &[("q", q.q.as_deref()), ("after", q.after.as_deref())],
+        253,
+        &mut errors,
+    );
     if !errors.is_empty() {
         return Err(Problem::validation(errors).into());
     }
@@ -73,13 +67,7 @@ pub async fn search(
     )
     .await;
     drop(tx); // read only: rolled back
-    let mut items = found?;
-    let next_after = if items.len() as i64 > limit {
-        items.truncate(limit as usize);
-        items.last().map(|c| c.domain.clone())
-    } else {
-        None
-    };
+    let (items, next_after) = keyset(found?, limit, |c| c.domain.clone());
     Ok(Json(CompanyPage { items, next_after }))
 }
 

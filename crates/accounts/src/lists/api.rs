@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use platform::http::AppState;
-use platform::http::pagination::{Cursor, Page, page};
+use platform::http::pagination::{Cursor, Page, keyset, page};
 use platform::http::problem::{ApiError, FieldError, Problem};
 use platform::http::versioned::Versioned;
 use serde::{Deserialize, Serialize};
@@ -159,13 +159,7 @@ pub async fn rows(
     )
     .await;
     tx.end_read();
-    let mut items = found?;
-    let next_after = if items.len() as i64 > limit {
-        items.truncate(limit as usize);
-        items.last().map(|r| r.line)
-    } else {
-        None
-    };
+    let (items, next_after) = keyset(found?, limit, |r| r.line);
     Ok(Json(RowPage { items, next_after }))
 }
 

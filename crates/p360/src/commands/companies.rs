@@ -36,13 +36,7 @@ pub async fn run(config: Config, action: CompaniesCommand, shutdown: Shutdown) -
     };
     let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
     with_database(&config.platform, &shutdown, |db| async move {
-        let pending = platform::db::pending_migrations(&db.owner).await?.len();
-        if pending > 0 {
-            anyhow::bail!(
-                "the database is {pending} migration(s) behind this binary: \
-                 run `p360 migrate up` first"
-            );
-        }
+        super::require_migrated(&db).await?;
         // An operator on the machine itself: a system path.
         let mut tx = ScopedTx::all(&db.pool, AllTenants::system()).await?;
         let failed = |e: accounts::companies::service::ImportError| {

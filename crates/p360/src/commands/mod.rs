@@ -7,6 +7,8 @@ pub mod companies;
 pub mod config;
 pub mod db;
 pub mod deploy;
+pub mod generate;
+pub mod intent;
 pub mod jobs;
 pub mod migrate;
 pub mod sandbox;
@@ -15,3 +17,16 @@ pub mod token;
 pub mod worker;
 
 pub use platform::cli::Outcome;
+
+/// Refuse to work on a database that is behind this binary's migrations,
+/// saying what to run.
+pub async fn require_migrated(db: &platform::db::Database) -> anyhow::Result<()> {
+    let pending = platform::db::pending_migrations(&db.owner).await?.len();
+    if pending > 0 {
+        anyhow::bail!(
+            "the database is {pending} migration(s) behind this binary: \
+             run `p360 migrate up` first"
+        );
+    }
+    Ok(())
+}

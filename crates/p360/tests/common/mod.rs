@@ -312,6 +312,19 @@ impl Platform {
             .await
     }
 
+    /// Load the sample company universe (`data/sample/companies.csv`).
+    pub async fn sample_universe(&self) {
+        let sample = std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample/companies.csv"),
+        )
+        .unwrap();
+        let mut conn = self.db.pool.acquire().await.unwrap();
+        let report = accounts::companies::service::import(&mut conn, &sample)
+            .await
+            .unwrap();
+        assert!(report.skipped.is_empty(), "{:?}", report.skipped);
+    }
+
     /// Create a tenant as platform admin; returns its id.
     pub async fn tenant(&self, slug: &str) -> String {
         let (s, body) = self

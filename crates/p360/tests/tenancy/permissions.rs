@@ -103,6 +103,12 @@ const TABLE: &[(&str, [bool; 8])] = &[
     ("account_lists_unmatched",           [Y, Y, Y, Y, Y,  Y, Y, Y]),
     ("account_lists_create",              [Y, Y, Y, N, N,  Y, Y, N]),
     ("account_lists_match_row",           [Y, Y, Y, N, N,  Y, Y, N]),
+    // Intent data is reference data like the universe: everyone reads it,
+    // platform admins load it.
+    ("intent_weeks",                      [Y, Y, Y, Y, Y,  Y, Y, Y]),
+    ("intent_topics",                     [Y, Y, Y, Y, Y,  Y, Y, Y]),
+    ("companies_intent",                  [Y, Y, Y, Y, Y,  Y, Y, Y]),
+    ("intent_import",                     [Y, N, N, N, N,  N, N, N]),
 ];
 
 /// Operations that take no credentials at all (a creative's public file is
@@ -351,6 +357,7 @@ fn body(op: &str, variant: &str, o: &Objects) -> Body {
         "companies_import" => return Body::Csv("domain,name\n"),
         "companies_import_ip_ranges" => return Body::Csv("domain,cidr\n"),
         "account_lists_create" => return Body::Csv("domain\n"),
+        "intent_import" => return Body::Csv("Domain,Topic\n"),
         "account_lists_match_row" => json!({"company": ""}),
         _ => return Body::None,
     })
@@ -370,6 +377,9 @@ fn url(op: &Op, variant: &str, o: &Objects) -> String {
     }
     if op.id == "account_lists_create" {
         return format!("{}?name=placeholder", op.path);
+    }
+    if op.id == "intent_import" {
+        return format!("{}?week=2026-11-30", op.path);
     }
     if !op.path.contains('{') {
         return op.path.clone();

@@ -121,6 +121,32 @@ impl<T> Page<T> {
     }
 }
 
+/// A keyset page: `rows` as read with `limit + 1`, cut to `limit`, and the
+/// key of its last row when there is more (the next page starts after it).
+pub fn keyset<T, K>(mut rows: Vec<T>, limit: i64, key: impl Fn(&T) -> K) -> (Vec<T>, Option<K>) {
+    if rows.len() as i64 > limit {
+        rows.truncate(limit.max(0) as usize);
+        let next = rows.last().map(key);
+        (rows, next)
+    } else {
+        (rows, None)
+    }
+}
+
+/// Check free-text query parameters: each at most `max` characters and
+/// without NUL (which PostgreSQL refuses in text), else a field error.
+pub fn check_texts(fields: &[(&str, Option<&str>)], max: usize, errors: &mut Vec<FieldError>) {
+    for (field, value) in fields {
+        if value.is_some_and(|v| v.contains('\0') || v.chars().count() > max) {
+            errors.push(FieldError::new(
+                field,
+                "invalid",
+                format!("up to {max} characters, no NUL"),
+            ));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,171 @@
+//! P360's compact form of a surge week, as stored in the object store:
+//! little-endian, length-prefixed, checked as it is read (a truncated or
+//! damaged object is an error, never a wrong week).
+//!
+//! ```text
+//! "P360SRG1" | week: i32 days from 1970-01-01 | companies: u32 | topics: u32
+//! companies × { domain | name | size (u8, 255 = none) | industry | country }
+//! topics × { name | category | n: u32 | n × company: u32 | n × score: u8 }
+//! crc: u64 (FNV-1a of everything before it)
+//! ```
+//! Strings are `u16 length | UTF-8`; an absent string has length 0xFFFF.
+
+use accounts::companies::SizeBand;
+
+use super::{Profile, TopicScores, Week};
+
+const MAGIC: &[u8; 8] = b"P360SRG1";
+const NONE: u16 = u16::MAX;
+
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn put_str(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        // Names are limited well below 64 KiB where they are read.
+        Some(s) => {
+            let s = &s.as_bytes()[..s.len().min(usize::from(NONE) - 1)];
+            out.extend((s.len() as u16).to_le_bytes());
+            out.extend(s);
+        }
+        None => out.extend(NONE.to_le_bytes()),
+    }
+}
+
+/// The week in its stored form.
+pub fn encode(w: &Week) -> Vec<u8> {
+    let mut out = Vec::with_capacity(32 + w.profiles.len() * 40 + w.pairs() * 5);
+    out.extend(MAGIC);
+    let days = (w.week - chrono::NaiveDate::default()).num_days() as i32;
+    out.extend(days.to_le_bytes());
+    out.extend((w.profiles.len() as u32).to_le_bytes());
+    out.extend((w.topics.len() as u32).to_le_bytes());
+    for p in &w.profiles {
+        put_str(&mut out, Some(&p.domain));
+        put_str(&mut out, p.name.as_deref());
+        let size = p
+            .size
+            .and_then(|s| SizeBand::ALL.iter().position(|b| *b == s))
+            .map_or(255, |i| i as u8);
+        out.push(size);
+        put_str(&mut out, p.industry.as_deref());
+        put_str(&mut out, p.country.as_deref());
+    }
+    for t in &w.topics {
+        put_str(&mut out, Some(&t.name));
+        put_str(&mut out, Some(&t.category));
+        out.extend((t.companies.len() as u32).to_le_bytes());
+        for c in &t.companies {
+            out.extend(c.to_le_bytes());
+        }
+        out.extend(&t.scores);
+    }
+    let crc = fnv(&out);
+    out.extend(crc.to_le_bytes());
+    out
+}
+
+/// Why stored bytes are not a week.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a stored surge week: {0}")]
+pub struct Damaged(&'static str);
+
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], Damaged> {
+        let end = self.at.checked_add(n).filter(|e| *e <= self.bytes.len());
+        let end = end.ok_or(Damaged("cut short"))?;
+        let s = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(s)
+    }
+    fn u32(&mut self) -> Result<u32, Damaged> {
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().unwrap_or_default(),
+        ))
+    }
+    fn opt_str(&mut self) -> Result<Option<String>, Damaged> {
+        let len = u16::from_le_bytes(self.take(2)?.try_into().unwrap_or_default());
+        if len == NONE {
+            return Ok(None);
+        }
+        let s =
+            std::str::from_utf8(self.take(usize::from(len))?).map_err(|_| Damaged("not UTF-8"))?;
+        Ok(Some(s.to_string()))
+    }
+    fn str(&mut self) -> Result<String, Damaged> {
+        self.opt_str()?
+            .ok_or(Damaged("a required string is absent"))
+    }
+}
+
+/// A week from its stored form.
+pub fn decode(bytes: &[u8]) -> Result<Week, Damaged> {
+    let (body, crc) = bytes
+        .split_at_checked(bytes.len().saturating_sub(8))
+        .filter(|(b, _)| b.len() >= MAGIC.len() + 12)
+        .ok_or(Damaged("cut short"))?;
+    if u64::from_le_bytes(crc.try_into().unwrap_or_default()) != fnv(body) {
+        return Err(Damaged("checksum mismatch"));
+    }
+    let mut c = Cursor { bytes: body, at: 0 };
+    if c.take(8)? != MAGIC {
+        return Err(Damaged("unknown format"));
+    }
+    let days = c.u32()? as i32;
+    let week = chrono::NaiveDate::default()
+        .checked_add_signed(chrono::TimeDelta::days(i64::from(days)))
+        .ok_or(Damaged("week out of range"))?;
+    let companies = c.u32()? as usize;
+    let topics = c.u32()? as usize;
+    let mut profiles = Vec::with_capacity(companies.min(body.len() / 8));
+    for _ in 0..companies {
+        let domain = c.str()?;
+        let name = c.opt_str()?;
+        let size = SizeBand::ALL.get(usize::from(c.take(1)?[0])).copied();
+        profiles.push(Profile {
+            domain,
+            name,
+            size,
+            industry: c.opt_str()?,
+            country: c.opt_str()?,
+        });
+    }
+    let mut out = Vec::with_capacity(topics.min(body.len() / 8));
+    for _ in 0..topics {
+        let name = c.str()?;
+        let category = c.str()?;
+        let n = c.u32()? as usize;
+        let ids = c.take(n.checked_mul(4).ok_or(Damaged("cut short"))?)?;
+        let companies: Vec<u32> = ids
+            .chunks_exact(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        if companies.iter().any(|x| *x as usize >= profiles.len())
+            || companies.windows(2).any(|w| w[0] >= w[1])
+        {
+            return Err(Damaged("a topic names companies out of order or range"));
+        }
+        out.push(TopicScores {
+            name,
+            category,
+            companies,
+            scores: c.take(n)?.to_vec(),
+        });
+    }
+    if c.at != body.len() {
+        return Err(Damaged("trailing bytes"));
+    }
+    Ok(Week {
+        week,
+        profiles,
+        topics: out,
+    })
+}

@@ -1,0 +1,320 @@
+//! Reading a Company Surge file: Bombora's weekly "all domains, all topics"
+//! CSV (`Company Name, Domain, Size, Industry, Category, Topic, Composite
+//! Score, Bucket Code, Metro Area, Metro Composite Score, Metro Bucket
+//! Code, Domain Origin Country`; columns found by name), gzip or plain,
+//! streamed from any reader: one pass, memory for the week's scores only.
+//!
+//! A file is taken whole or not at all. A row with another number of
+//! columns than the header (a file cut mid-row), a score that is not 0 to
+//! 100, a gzip stream cut short or corrupt: the file is refused with the
+//! line and byte (of the decompressed text) where it broke. A domain with
+//! no registrable part is not an error (such rows are counted); a domain
+//! and topic given twice keep the higher score (counted too).
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+
+use accounts::companies::SizeBand;
+use accounts::domain::registrable;
+
+use super::{Profile, TopicScores, Week};
+
+/// A file refused whole.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line} (byte {byte}): {reason}")]
+pub struct SurgeError {
+    pub line: u64,
+    pub byte: u64,
+    pub reason: String,
+}
+
+/// What a file held besides its scores.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Counts {
+    /// Data rows read.
+    pub rows: u64,
+    /// Rows whose domain has no registrable part (skipped).
+    pub unusable_domains: u64,
+    /// Rows repeating a domain and topic (the higher score kept).
+    pub duplicates: u64,
+}
+
+/// A reader of the file's text: gzip is recognised by its magic number.
+pub fn decompressed<'a>(mut input: impl BufRead + 'a) -> std::io::Result<Box<dyn Read + 'a>> {
+    let gzip = input.fill_buf()?.starts_with(&[0x1f, 0x8b]);
+    Ok(if gzip {
+        Box::new(flate2::bufread::MultiGzDecoder::new(input))
+    } else {
+        Box::new(input)
+    })
+}
+
+struct Columns {
+    domain: usize,
+    topic: usize,
+    score: usize,
+    name: Option<usize>,
+    size: Option<usize>,
+    industry: Option<usize>,
+    category: Option<usize>,
+    country: Option<usize>,
+    count: usize,
+}
+
+fn columns(header: &csv::ByteRecord) -> Result<Columns, String> {
+    let names: Vec<String> = header
+        .iter()
+        .map(|h| String::from_utf8_lossy(h).trim().to_ascii_lowercase())
+        .collect();
+    let at = |n: &str| names.iter().position(|h| h == n);
+    let need = |n: &str| at(n).ok_or_else(|| format!("the header has no {n} column"));
+    Ok(Columns {
+        domain: need("domain")?,
+        topic: need("topic")?,
+        score: need("composite score")?,
+        name: at("company name"),
+        size: at("size"),
+        industry: at("industry"),
+        category: at("category"),
+        country: at("domain origin country"),
+        count: names.len(),
+    })
+}
+
+/// Read a surge file of week `week` from `input` (gzip or plain).
+pub fn read(week: chrono::NaiveDate, input: impl Read) -> Result<(Week, Counts), SurgeError> {
+    let text = decompressed(BufReader::with_capacity(1 << 20, input)).map_err(|e| SurgeError {
+        line: 1,
+        byte: 0,
+        reason: format!("cannot read: {e}"),
+    })?;
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .buffer_capacity(1 << 20)
+        .from_reader(text);
+    let broke = |pos: Option<&csv::Position>, reason: String| SurgeError {
+        line: pos.map_or(0, |p| p.line()),
+        byte: pos.map_or(0, |p| p.byte()),
+        reason,
+    };
+    let header = reader
+        .byte_headers()
+        .map_err(|e| broke(e.position(), format!("not a surge file: {e}")))?
+        .clone();
+    let cols = columns(&header)
+        .map_err(|r| broke(None, r))
+        .map_err(|mut e| {
+            e.line = 1;
+            e
+        })?;
+
+    let mut counts = Counts::default();
+    let mut builder = Builder::default();
+    let mut record = csv::ByteRecord::new();
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let reason = match e.kind() {
+                    csv::ErrorKind::Io(io) => format!("the file is cut short or corrupt: {io}"),
+                    _ => format!("not CSV: {e}"),
+                };
+                return Err(broke(e.position(), reason));
+            }
+        }
+        let pos = record.position();
+        if record.len() == 1 && record[0].is_empty() {
+            continue; // a blank line
+        }
+        if record.len() != cols.count {
+            return Err(broke(
+                pos,
+                format!(
+                    "{} of the header's {} columns: the file is cut short or malformed",
+                    record.len(),
+                    cols.count
+                ),
+            ));
+        }
+        counts.rows += 1;
+        let score = parse_score(&record[cols.score]).ok_or_else(|| {
+            broke(
+                pos,
+                "Composite Score: not a whole number from 0 to 100".into(),
+            )
+        })?;
+        let Some(company) = builder.company(&record, &cols) else {
+            counts.unusable_domains += 1;
+            continue;
+        };
+        let topic = builder.topic(&record, &cols).map_err(|r| broke(pos, r))?;
+        builder.topics[topic as usize].push(company, score);
+    }
+    let (week, duplicates) = builder.finish(week);
+    counts.duplicates = duplicates;
+    Ok((week, counts))
+}
+
+fn parse_score(field: &[u8]) -> Option<u8> {
+    let s = std::str::from_utf8(field).ok()?.trim();
+    // Whole numbers, possibly written `72.0`.
+    let s = s.strip_suffix(".0").unwrap_or(s);
+    s.parse::<u8>().ok().filter(|v| *v <= 100)
+}
+
+fn text(field: &[u8]) -> Option<String> {
+    let s = String::from_utf8_lossy(field);
+    let s = s.trim();
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+#[derive(Default)]
+struct TopicBuilder {
+    name: String,
+    category: String,
+    companies: Vec<u32>,
+    scores: Vec<u8>,
+}
+
+impl TopicBuilder {
+    fn push(&mut self, company: u32, score: u8) {
+        self.companies.push(company);
+        self.scores.push(score);
+    }
+}
+
+#[derive(Default)]
+struct Builder {
+    /// The raw domain field of the previous row and what it resolved to
+    /// (rows come grouped by company).
+    last_raw: Vec<u8>,
+    last: Option<u32>,
+    by_raw: HashMap<Vec<u8>, Option<u32>>,
+    by_domain: HashMap<String, u32>,
+    profiles: Vec<Profile>,
+    last_topic: Vec<u8>,
+    last_topic_idx: u16,
+    topic_ids: HashMap<Vec<u8>, u16>,
+    topics: Vec<TopicBuilder>,
+}
+
+impl Builder {
+    fn company(&mut self, r: &csv::ByteRecord, c: &Columns) -> Option<u32> {
+        let raw = &r[c.domain];
+        if raw == self.last_raw.as_slice() && !self.last_raw.is_empty() {
+            return self.last;
+        }
+        let found = match self.by_raw.get(raw) {
+            Some(found) => *found,
+            None => {
+                let found = std::str::from_utf8(raw)
+                    .ok()
+                    .and_then(|d| registrable(d).ok())
+                    .map(|domain| {
+                        let next = self.profiles.len() as u32;
+                        *self.by_domain.entry(domain.clone()).or_insert_with(|| {
+                            let field = |i: Option<usize>| i.and_then(|i| text(&r[i]));
+                            self.profiles.push(Profile {
+                                domain,
+                                name: field(c.name),
+                                size: field(c.size).and_then(|s| SizeBand::from_label(&s)),
+                                industry: field(c.industry),
+                                country: field(c.country),
+                            });
+                            next
+                        })
+                    });
+                self.by_raw.insert(raw.to_vec(), found);
+                found
+            }
+        };
+        self.last_raw.clear();
+        self.last_raw.extend_from_slice(raw);
+        self.last = found;
+        found
+    }
+
+    fn topic(&mut self, r: &csv::ByteRecord, c: &Columns) -> Result<u16, String> {
+        let raw = &r[c.topic];
+        if raw == self.last_topic.as_slice() && !self.last_topic.is_empty() {
+            return Ok(self.last_topic_idx);
+        }
+        let idx = match self.topic_ids.get(raw) {
+            Some(i) => *i,
+            None => {
+                let name = text(raw).ok_or("Topic: empty")?;
+                if name.chars().count() > 200 {
+                    return Err("Topic: longer than 200 characters".into());
+                }
+                let idx = u16::try_from(self.topics.len())
+                    .map_err(|_| "more than 65,535 topics".to_string())?;
+                self.topics.push(TopicBuilder {
+                    name,
+                    category: c.category.and_then(|i| text(&r[i])).unwrap_or_default(),
+                    ..TopicBuilder::default()
+                });
+                self.topic_ids.insert(raw.to_vec(), idx);
+                idx
+            }
+        };
+        self.last_topic.clear();
+        self.last_topic.extend_from_slice(raw);
+        self.last_topic_idx = idx;
+        Ok(idx)
+    }
+
+    /// The week: domains sorted (a company's number is its place), topics
+    /// by name, each topic's companies in order. Returns the duplicates
+    /// dropped.
+    fn finish(self, week: chrono::NaiveDate) -> (Week, u64) {
+        let mut order: Vec<u32> = (0..self.profiles.len() as u32).collect();
+        order.sort_unstable_by(|a, b| {
+            self.profiles[*a as usize]
+                .domain
+                .cmp(&self.profiles[*b as usize].domain)
+        });
+        let mut renumber = vec![0u32; order.len()];
+        for (new, old) in order.iter().enumerate() {
+            renumber[*old as usize] = new as u32;
+        }
+        let mut profiles: Vec<Option<Profile>> = self.profiles.into_iter().map(Some).collect();
+        let profiles: Vec<Profile> = order
+            .iter()
+            .filter_map(|old| profiles[*old as usize].take())
+            .collect();
+        let mut duplicates = 0;
+        let mut topics: Vec<TopicScores> = self
+            .topics
+            .into_iter()
+            .map(|t| {
+                let mut pairs: Vec<(u32, u8)> = t
+                    .companies
+                    .iter()
+                    .zip(&t.scores)
+                    .map(|(c, s)| (renumber[*c as usize], *s))
+                    .collect();
+                // By company, the highest score first, then one per company.
+                pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+                let before = pairs.len();
+                pairs.dedup_by_key(|p| p.0);
+                duplicates += (before - pairs.len()) as u64;
+                TopicScores {
+                    name: t.name,
+                    category: t.category,
+                    companies: pairs.iter().map(|p| p.0).collect(),
+                    scores: pairs.iter().map(|p| p.1).collect(),
+                }
+            })
+            .collect();
+        topics.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        (
+            Week {
+                week,
+                profiles,
+                topics,
+            },
+            duplicates,
+        )
+    }
+}

@@ -1,0 +1,283 @@
+//! Ingesting a surge file and reading weeks back. A file is identified by
+//! the SHA-256 of its bytes: the same file again changes nothing; another
+//! file for a week that has one replaces it (a correction); a file that
+//! does not read whole changes nothing and says where it broke. The raw
+//! file is archived and the week stored compactly in the object store
+//! before the database says the week is there.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use aws_lc_rs::digest;
+use axum::body::Bytes;
+use chrono::NaiveDate;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStoreExt, PutPayload};
+use platform::storage::Storage;
+use serde::Serialize;
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+
+use super::parse::{self, SurgeError};
+use super::store::{self, SurgeFile};
+use super::{Week, format};
+
+/// Where a file came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Upload,
+    CommandLine,
+    Bombora,
+    ObjectStore,
+}
+
+impl Source {
+    fn as_str(self) -> &'static str {
+        match self {
+            Source::Upload => "upload",
+            Source::CommandLine => "command_line",
+            Source::Bombora => "bombora",
+            Source::ObjectStore => "object_store",
+        }
+    }
+}
+
+/// A file to ingest: in memory (an upload) or on disk (read twice,
+/// streaming: once to checksum it, once to parse it).
+#[derive(Debug, Clone)]
+pub enum Input {
+    Bytes(Bytes),
+    File(PathBuf),
+}
+
+/// What an ingest did.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// A new week.
+    Ingested,
+    /// The week had another file: this one is the week now.
+    Replaced,
+    /// This very file is the week already.
+    Unchanged,
+}
+
+/// The answer to an ingest.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Ingested {
+    pub outcome: Outcome,
+    pub file: SurgeFile,
+    /// The file this one replaced (a correction), if any.
+    pub replaced: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("{0}")]
+    File(#[from] SurgeError),
+    #[error("this file was ingested as the week of {0}")]
+    OtherWeek(NaiveDate),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+fn sha256_hex(d: digest::Digest) -> String {
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn checksum(input: &Input) -> std::io::Result<String> {
+    match input {
+        Input::Bytes(b) => Ok(sha256_hex(digest::digest(&digest::SHA256, b))),
+        Input::File(path) => {
+            use std::io::Read;
+            let mut f = std::fs::File::open(path)?;
+            let mut ctx = digest::Context::new(&digest::SHA256);
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = f.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                ctx.update(&buf[..n]);
+            }
+            Ok(sha256_hex(ctx.finish()))
+        }
+    }
+}
+
+fn parse_input(week: NaiveDate, input: &Input) -> Result<(Week, parse::Counts), SurgeError> {
+    match input {
+        Input::Bytes(b) => parse::read(week, b.as_ref()),
+        Input::File(path) => {
+            let f = std::fs::File::open(path).map_err(|e| SurgeError {
+                line: 0,
+                byte: 0,
+                reason: format!("cannot read {}: {e}", path.display()),
+            })?;
+            parse::read(week, f)
+        }
+    }
+}
+
+/// Archive the file as received, streaming a file on disk in parts.
+async fn archive(storage: &Storage, key: &ObjectPath, input: &Input) -> anyhow::Result<()> {
+    match input {
+        Input::Bytes(b) => {
+            storage.store.put(key, PutPayload::from(b.clone())).await?;
+        }
+        Input::File(path) => {
+            use tokio::io::AsyncReadExt;
+            let upload = storage.store.put_multipart(key).await?;
+            let mut parts = object_store::WriteMultipart::new_with_chunk_size(upload, 8 << 20);
+            let mut f = tokio::fs::File::open(path).await?;
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = f.read(&mut buf).await?;
+                if n == 0 {
+                    break;
+                }
+                parts.write(&buf[..n]);
+            }
+            parts.finish().await?;
+        }
+    }
+    Ok(())
+}
+
+/// Ingest a surge file as week `week` (the Monday of the week it scores)
+/// in the caller's transaction.
+pub async fn ingest(
+    conn: &mut PgConnection,
+    storage: &Storage,
+    week: NaiveDate,
+    source: Source,
+    input: Input,
+) -> Result<Ingested, IngestError> {
+    let week = super::monday_of(week);
+    let input = Arc::new(input);
+    let sum = {
+        let input = input.clone();
+        tokio::task::spawn_blocking(move || checksum(&input))
+            .await
+            .map_err(anyhow::Error::from)?
+            .map_err(|e| anyhow::anyhow!("cannot read the file: {e}"))?
+    };
+    if let Some(known) = store::file(conn, &sum).await? {
+        if known.week != week {
+            return Err(IngestError::OtherWeek(known.week));
+        }
+        let current = store::week_file(conn, week).await?;
+        if current.as_ref().is_some_and(|c| c.checksum == sum) {
+            return Ok(Ingested {
+                outcome: Outcome::Unchanged,
+                file: known,
+                replaced: None,
+            });
+        }
+        // An earlier file of the week made current again.
+        let replaced = store::set_week(conn, week, &sum).await?;
+        return Ok(Ingested {
+            outcome: Outcome::Replaced,
+            file: known,
+            replaced,
+        });
+    }
+    let (parsed, counts) = {
+        let input = input.clone();
+        tokio::task::spawn_blocking(move || parse_input(week, &input))
+            .await
+            .map_err(anyhow::Error::from)??
+    };
+    let universe = accounts::universe::Universe::current(conn).await?;
+    let unknown = parsed
+        .profiles
+        .iter()
+        .filter(|p| universe.by_domain(&p.domain).is_none())
+        .count() as i64;
+    let raw_key = ObjectPath::from(format!("intent/surge/raw/{sum}"));
+    let week_key = ObjectPath::from(format!("intent/surge/weeks/{week}/{sum}.p360w"));
+    archive(storage, &raw_key, &input).await?;
+    let parsed = Arc::new(parsed);
+    let encoded = {
+        let parsed = parsed.clone();
+        tokio::task::spawn_blocking(move || format::encode(&parsed))
+            .await
+            .map_err(anyhow::Error::from)?
+    };
+    storage
+        .store
+        .put(&week_key, PutPayload::from(encoded))
+        .await
+        .map_err(anyhow::Error::from)?;
+    let file = SurgeFile {
+        checksum: sum.clone(),
+        week,
+        source: source.as_str().to_string(),
+        raw_key: raw_key.to_string(),
+        week_key: week_key.to_string(),
+        rows_read: counts.rows as i64,
+        companies: parsed.profiles.len() as i64,
+        topics: parsed.topics.len() as i64,
+        scores: parsed.pairs() as i64,
+        unusable_domains: counts.unusable_domains as i64,
+        duplicates: counts.duplicates as i64,
+        unknown_domains: unknown,
+        received_at: chrono::Utc::now(),
+    };
+    store::insert_file(conn, &file).await?;
+    let names: Vec<&str> = parsed.topics.iter().map(|t| t.name.as_str()).collect();
+    let categories: Vec<&str> = parsed.topics.iter().map(|t| t.category.as_str()).collect();
+    store::upsert_topics(conn, week, &names, &categories).await?;
+    let replaced = store::set_week(conn, week, &sum).await?;
+    remember(&sum, parsed);
+    Ok(Ingested {
+        outcome: if replaced.is_some() {
+            Outcome::Replaced
+        } else {
+            Outcome::Ingested
+        },
+        file: store::file(conn, &sum).await?.unwrap_or(file),
+        replaced,
+    })
+}
+
+/// Weeks this instance holds in memory, by file checksum, the most recently
+/// used last.
+static HELD: Mutex<Vec<(String, Arc<Week>)>> = Mutex::new(Vec::new());
+/// How many weeks an instance holds (a company's trend reads eight).
+const HOLD: usize = 10;
+
+fn remember(checksum: &str, week: Arc<Week>) {
+    let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+    held.retain(|(c, _)| c != checksum);
+    held.push((checksum.to_string(), week));
+    if held.len() > HOLD {
+        held.remove(0);
+    }
+}
+
+/// The week of `file`, from memory or loaded from the object store.
+pub async fn load(storage: &Storage, file: &SurgeFile) -> anyhow::Result<Arc<Week>> {
+    let hit = {
+        let held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+        held.iter()
+            .find(|(c, _)| *c == file.checksum)
+            .map(|(_, w)| w.clone())
+    };
+    if let Some(w) = hit {
+        remember(&file.checksum, w.clone());
+        return Ok(w);
+    }
+    let bytes = storage
+        .store
+        .get(&ObjectPath::from(file.week_key.as_str()))
+        .await?
+        .bytes()
+        .await?;
+    let week = tokio::task::spawn_blocking(move || format::decode(&bytes)).await??;
+    let week = Arc::new(week);
+    remember(&file.checksum, week.clone());
+    Ok(week)
+}

@@ -1,0 +1,156 @@
+use std::io::Write;
+
+use chrono::NaiveDate;
+
+use super::format::{decode, encode};
+use super::parse::{Counts, read};
+use super::*;
+
+const HEADER: &str = "Company Name,Domain,Size,Industry,Category,Topic,Composite Score,\
+    Bucket Code,Metro Area,Metro Composite Score,Metro Bucket Code,Domain Origin Country\n";
+
+fn week() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 30).unwrap()
+}
+
+fn file(rows: &[&str]) -> String {
+    let mut f = HEADER.to_string();
+    for r in rows {
+        f.push_str(r);
+        f.push('\n');
+    }
+    f
+}
+
+fn gzip(text: &str) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(text.as_bytes()).unwrap();
+    e.finish().unwrap()
+}
+
+const ROWS: &[&str] = &[
+    "Acme Inc,www.acme.example,Medium (200 - 499 Employees),Software,Security,Firewalls,72,B,London,80,A,United Kingdom",
+    "Acme Inc,www.acme.example,Medium (200 - 499 Employees),Software,Cloud,Kubernetes,55,C,London,40,C,United Kingdom",
+    "Globex,globex.example,Large (1000 - 4999 Employees),Energy,Security,Firewalls,64,B,,,,Germany",
+    "\"Initech, LLC\",shop.initech.example,,,Cloud,Kubernetes,91,A,,,,",
+    "Nobody,co.uk,,,Cloud,Kubernetes,99,A,,,,",
+];
+
+#[test]
+fn a_file_becomes_a_week_of_companies_and_topics() {
+    let (w, counts) = read(week(), file(ROWS).as_bytes()).unwrap();
+    assert_eq!(
+        counts,
+        Counts {
+            rows: 5,
+            unusable_domains: 1,
+            duplicates: 0
+        }
+    );
+    let domains: Vec<&str> = w.profiles.iter().map(|p| p.domain.as_str()).collect();
+    assert_eq!(
+        domains,
+        ["acme.example", "globex.example", "initech.example"]
+    );
+    assert_eq!(
+        w.profiles[0].size,
+        Some(accounts::companies::SizeBand::Medium)
+    );
+    assert_eq!(w.profiles[2].name.as_deref(), Some("Initech, LLC"));
+    assert_eq!(w.profiles[1].country.as_deref(), Some("Germany"));
+    let names: Vec<&str> = w.topics.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["Firewalls", "Kubernetes"]);
+    let firewalls = w.topic("Firewalls").unwrap();
+    assert_eq!(firewalls.category, "Security");
+    assert_eq!(
+        (&firewalls.companies[..], &firewalls.scores[..]),
+        (&[0, 1][..], &[72, 64][..])
+    );
+    let acme = w.company("acme.example").unwrap();
+    let scores: Vec<(&str, u8)> = w
+        .scores_of(acme)
+        .map(|(t, s)| (t.name.as_str(), s))
+        .collect();
+    assert_eq!(scores, [("Firewalls", 72), ("Kubernetes", 55)]);
+    assert_eq!(w.pairs(), 4);
+    // Gzip gives the same week.
+    let (gz, _) = read(week(), gzip(&file(ROWS)).as_slice()).unwrap();
+    assert_eq!(gz, w);
+}
+
+#[test]
+fn a_domain_and_topic_given_twice_keep_the_higher_score() {
+    let rows = [
+        ROWS[0],
+        ROWS[2],
+        "Acme,acme.example,,,Security,Firewalls,81,A,,,,",
+    ];
+    let (w, counts) = read(week(), file(&rows).as_bytes()).unwrap();
+    assert_eq!(counts.duplicates, 1);
+    assert_eq!(w.topic("Firewalls").unwrap().scores, [81, 64]);
+}
+
+#[test]
+fn broken_files_are_refused_with_the_line_and_byte() {
+    let whole = file(ROWS);
+    // Cut mid-row: the last row has fewer columns than the header.
+    let cut = &whole[..whole.len() - 30];
+    let e = read(week(), cut.as_bytes()).unwrap_err();
+    assert_eq!(e.line, 6, "{e}");
+    assert!(e.reason.contains("columns: the file is cut short"), "{e}");
+    assert_eq!(e.byte as usize, whole.rfind("Nobody").unwrap(), "{e}");
+    // A gzip stream cut short.
+    let gz = gzip(&whole);
+    let e = read(week(), &gz[..gz.len() - 12]).unwrap_err();
+    assert!(
+        e.reason.starts_with("the file is cut short or corrupt"),
+        "{e}"
+    );
+    // A damaged gzip stream.
+    let mut damaged = gz.clone();
+    let mid = damaged.len() / 2;
+    damaged[mid] ^= 0xff;
+    assert!(read(week(), damaged.as_slice()).is_err());
+    // A score that is not 0 to 100.
+    let bad = file(&[
+        ROWS[0],
+        "Globex,globex.example,,,Security,Firewalls,101,A,,,,",
+    ]);
+    let e = read(week(), bad.as_bytes()).unwrap_err();
+    assert_eq!(e.line, 3);
+    assert_eq!(
+        e.reason,
+        "Composite Score: not a whole number from 0 to 100"
+    );
+    // Not a surge file at all.
+    let e = read(week(), b"domain,name\nacme.example,Acme\n".as_slice()).unwrap_err();
+    assert_eq!(
+        (e.line, e.reason.as_str()),
+        (1, "the header has no topic column")
+    );
+    let e = read(week(), b"\x89PNG\r\n\x1a\n\x00".as_slice()).unwrap_err();
+    assert_eq!(e.line, 1, "{e}");
+}
+
+#[test]
+fn the_stored_form_gives_back_the_week_and_refuses_damage() {
+    let (w, _) = read(week(), file(ROWS).as_bytes()).unwrap();
+    let bytes = encode(&w);
+    assert_eq!(decode(&bytes).unwrap(), w);
+    for cut in [0, 5, bytes.len() / 2, bytes.len() - 1] {
+        assert!(decode(&bytes[..cut]).is_err(), "cut at {cut}");
+    }
+    let mut flipped = bytes.clone();
+    flipped[40] ^= 1;
+    assert_eq!(
+        decode(&flipped).unwrap_err().to_string(),
+        "not a stored surge week: checksum mismatch"
+    );
+}
+
+#[test]
+fn weeks_are_named_by_their_monday() {
+    let thursday = NaiveDate::from_ymd_opt(2026, 12, 3).unwrap();
+    assert_eq!(monday_of(thursday), week());
+    assert_eq!(monday_of(week()), week());
+}
