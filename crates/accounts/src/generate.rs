@@ -135,17 +135,24 @@ fn capitalised(s: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Company `i` of a generated universe: (domain, name).
-pub fn company(i: u64, seed: u64) -> (String, String) {
+/// Company `i` of a generated universe: (domain, name without its legal
+/// form, legal form).
+fn parts(i: u64, seed: u64) -> (String, String, &'static str) {
     let mut rng = Rng::new(seed ^ i.wrapping_mul(0x2545_F491_4F6C_DD1D));
     let stem = stem(i);
     let word = rng.pick(WORDS);
     let legal = rng.pick(LEGAL);
-    let name = format!("{} {word} {legal}", capitalised(&stem));
     (
         format!("{stem}{}.example", word.to_lowercase()),
-        name.trim().to_string(),
+        format!("{} {word}", capitalised(&stem)),
+        legal,
     )
+}
+
+/// Company `i` of a generated universe: (domain, name).
+pub fn company(i: u64, seed: u64) -> (String, String) {
+    let (domain, base, legal) = parts(i, seed);
+    (domain, format!("{base} {legal}").trim().to_string())
 }
 
 /// A company file of `count` companies (the `p360 companies import` form).
@@ -204,16 +211,15 @@ pub fn account_list(
     let mut rng = Rng::new(seed ^ 0x11);
     for r in 0..rows {
         let i = rng.below(universe);
-        let (domain, name) = company(i, seed);
+        let (domain, base, legal) = parts(i, seed);
+        let name = format!("{base} {legal}").trim().to_string();
         let id = format!("001{:015}", r);
         let (name, website) = match rng.below(100) {
             0..=29 => (name, domain),
             30..=49 => (name, format!("https://www.{domain}/")),
             50..=59 => (name.to_uppercase(), format!("shop.{domain}")),
-            60..=84 => {
-                let base = name.rsplit_once(' ').map_or(name.as_str(), |(b, _)| b);
-                (format!("{base} {}", rng.pick(LEGAL)), String::new())
-            }
+            // By name only, with another legal form or none.
+            60..=84 => (format!("{base} {}", rng.pick(LEGAL)), String::new()),
             _ => (
                 format!("Unknown {} Co", stem(universe + r)),
                 format!("unknown-{r}.example"),

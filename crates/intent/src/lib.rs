@@ -1,6 +1,7 @@
 //! Intent: which companies are researching which topics, from Bombora's
 //! weekly Company Surge ([`surge`]).
 
+pub mod generate;
 pub mod surge;
 
 use axum::extract::DefaultBodyLimit;

@@ -35,22 +35,48 @@ impl Outcome {
     }
 }
 
+/// What matching needs of a row, worked out before the universe is at
+/// hand (so the two can happen at once): its registrable domain (or why it
+/// has none) and its name's key.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub row: InputRow,
+    domain: Option<Result<String, &'static str>>,
+    key: Option<Option<String>>,
+}
+
+impl Prepared {
+    pub fn new(row: InputRow) -> Prepared {
+        Prepared {
+            domain: row.domain.as_deref().map(registrable),
+            key: row.name.as_deref().map(names::key),
+            row,
+        }
+    }
+}
+
 /// Match one row.
 pub fn match_row(universe: &Universe, row: &InputRow) -> Outcome {
+    match_prepared(universe, &Prepared::new(row.clone()))
+}
+
+/// Match one prepared row.
+pub fn match_prepared(universe: &Universe, p: &Prepared) -> Outcome {
+    let row = &p.row;
     let mut why = Vec::new();
-    if let Some(given) = &row.domain {
-        match registrable(given) {
-            Ok(d) => match universe.by_domain(&d) {
+    if let (Some(given), Some(domain)) = (&row.domain, &p.domain) {
+        match domain {
+            Ok(d) => match universe.by_domain(d) {
                 Some(idx) => return Outcome::matched(MatchedBy::Domain, universe.domain(idx)),
                 None => why.push(format!("no company has the domain {d}")),
             },
             Err(e) => why.push(format!("domain {given}: {e}")),
         }
     }
-    if let Some(given) = &row.name {
-        match names::key(given) {
+    if let (Some(given), Some(key)) = (&row.name, &p.key) {
+        match key {
             None => why.push(format!("the name {given} is only a legal form")),
-            Some(key) => match universe.by_name_key(&key) {
+            Some(key) => match universe.by_name_key(key) {
                 [] => why.push(format!("no company is named {given}")),
                 [one] => return Outcome::matched(MatchedBy::Name, universe.domain(*one)),
                 many => {

@@ -10,7 +10,7 @@ use platform::http::problem::{ApiError, FieldError, Problem, conflict_on};
 use tenancy::roles::Permission;
 use tenancy::{Principal, TenantTx};
 
-use super::matching::{Outcome, match_row};
+use super::matching::{Outcome, Prepared, match_prepared};
 use super::parse::{InputRow, rows_of};
 use super::store::{self, Counts};
 use super::{AccountList, ListRow, RowStatus};
@@ -43,11 +43,17 @@ fn check_name(name: &str) -> Result<&str, ApiError> {
     Ok(name)
 }
 
-/// Match `rows` against `universe` (on a blocking thread: a large list is
-/// CPU work) and count the outcomes.
+/// Prepare `rows` for matching on a blocking thread (normalising domains
+/// and names is CPU work, done while the universe is fetched).
+pub fn prepare(rows: Vec<InputRow>) -> tokio::task::JoinHandle<Vec<Prepared>> {
+    tokio::task::spawn_blocking(move || rows.into_iter().map(Prepared::new).collect())
+}
+
+/// Match prepared `rows` against `universe` (on a blocking thread) and
+/// count the outcomes.
 pub async fn match_all(
     universe: std::sync::Arc<Universe>,
-    rows: Vec<InputRow>,
+    rows: Vec<Prepared>,
 ) -> Result<(Vec<(InputRow, Outcome)>, Counts), ApiError> {
     tokio::task::spawn_blocking(move || {
         let mut counts = Counts {
@@ -57,8 +63,8 @@ pub async fn match_all(
         let mut companies = HashSet::new();
         let matched: Vec<(InputRow, Outcome)> = rows
             .into_iter()
-            .map(|row| {
-                let outcome = match_row(&universe, &row);
+            .map(|prepared| {
+                let outcome = match_prepared(&universe, &prepared);
                 match outcome.status {
                     RowStatus::Matched => counts.matched += 1,
                     RowStatus::Ambiguous => counts.ambiguous += 1,
@@ -67,7 +73,7 @@ pub async fn match_all(
                 if let Some(c) = &outcome.company {
                     companies.insert(c.clone());
                 }
-                (row, outcome)
+                (prepared.row, outcome)
             })
             .collect();
         counts.companies = companies.len() as i64;
@@ -87,8 +93,11 @@ pub async fn create(
 ) -> Result<AccountList, ApiError> {
     by.require(Permission::CampaignsWrite)?;
     let name = check_name(name)?;
-    let rows = rows_of(file).map_err(invalid_file)?;
+    let rows = prepare(rows_of(file).map_err(invalid_file)?);
     let universe = Universe::current(tx.conn()).await?;
+    let rows = rows
+        .await
+        .map_err(|e| ApiError::from(anyhow::anyhow!("preparing an account list failed: {e}")))?;
     let (rows, counts) = match_all(universe, rows).await?;
     let id = AccountListId::new();
     let list = store::insert(tx, id, name, counts, &by.maker_ref())

@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use accounts::companies::SizeBand;
 use accounts::domain::registrable;
@@ -83,6 +84,15 @@ fn columns(header: &csv::ByteRecord) -> Result<Columns, String> {
 
 /// Read a surge file of week `week` from `input` (gzip or plain).
 pub fn read(week: chrono::NaiveDate, input: impl Read) -> Result<(Week, Counts), SurgeError> {
+    read_until(week, input, &AtomicBool::new(false))
+}
+
+/// As [`read`], giving up (an error) soon after `stop` is set.
+pub fn read_until(
+    week: chrono::NaiveDate,
+    input: impl Read,
+    stop: &AtomicBool,
+) -> Result<(Week, Counts), SurgeError> {
     let text = decompressed(BufReader::with_capacity(1 << 20, input)).map_err(|e| SurgeError {
         line: 1,
         byte: 0,
@@ -138,6 +148,9 @@ pub fn read(week: chrono::NaiveDate, input: impl Read) -> Result<(Week, Counts),
             ));
         }
         counts.rows += 1;
+        if counts.rows % 65_536 == 0 && stop.load(Ordering::Relaxed) {
+            return Err(broke(pos, "stopped".into()));
+        }
         let score = parse_score(&record[cols.score]).ok_or_else(|| {
             broke(
                 pos,

@@ -6,6 +6,7 @@
 //! before the database says the week is there.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use aws_lc_rs::digest;
@@ -107,16 +108,20 @@ fn checksum(input: &Input) -> std::io::Result<String> {
     }
 }
 
-fn parse_input(week: NaiveDate, input: &Input) -> Result<(Week, parse::Counts), SurgeError> {
+fn parse_input(
+    week: NaiveDate,
+    input: &Input,
+    stop: &AtomicBool,
+) -> Result<(Week, parse::Counts), SurgeError> {
     match input {
-        Input::Bytes(b) => parse::read(week, b.as_ref()),
+        Input::Bytes(b) => parse::read_until(week, b.as_ref(), stop),
         Input::File(path) => {
             let f = std::fs::File::open(path).map_err(|e| SurgeError {
                 line: 0,
                 byte: 0,
                 reason: format!("cannot read {}: {e}", path.display()),
             })?;
-            parse::read(week, f)
+            parse::read_until(week, f, stop)
         }
     }
 }
@@ -157,6 +162,13 @@ pub async fn ingest(
 ) -> Result<Ingested, IngestError> {
     let week = super::monday_of(week);
     let input = Arc::new(input);
+    // Checksum and parse at once (two cores); the parse is stopped if the
+    // checksum shows a file already ingested.
+    let stop = Arc::new(AtomicBool::new(false));
+    let parsing = {
+        let (input, stop) = (input.clone(), stop.clone());
+        tokio::task::spawn_blocking(move || parse_input(week, &input, &stop))
+    };
     let sum = {
         let input = input.clone();
         tokio::task::spawn_blocking(move || checksum(&input))
@@ -165,6 +177,7 @@ pub async fn ingest(
             .map_err(|e| anyhow::anyhow!("cannot read the file: {e}"))?
     };
     if let Some(known) = store::file(conn, &sum).await? {
+        stop.store(true, Ordering::Relaxed);
         if known.week != week {
             return Err(IngestError::OtherWeek(known.week));
         }
@@ -184,12 +197,7 @@ pub async fn ingest(
             replaced,
         });
     }
-    let (parsed, counts) = {
-        let input = input.clone();
-        tokio::task::spawn_blocking(move || parse_input(week, &input))
-            .await
-            .map_err(anyhow::Error::from)??
-    };
+    let (parsed, counts) = parsing.await.map_err(anyhow::Error::from)??;
     let universe = accounts::universe::Universe::current(conn).await?;
     let unknown = parsed
         .profiles

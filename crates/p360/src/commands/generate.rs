@@ -1,5 +1,5 @@
 //! `p360 generate ...`: deterministic synthetic files for benchmarks and
-//! demos (`accounts::generate`), written to standard output.
+//! demos (`accounts::generate`, `intent::generate`), written to standard output.
 
 use std::io::{BufWriter, Write};
 
@@ -23,6 +23,16 @@ pub enum GenerateCommand {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// A week of Bombora Company Surge for the first COMPANIES companies
+    /// of the same seed, each on 5 to 40 of TOPICS topics.
+    SurgeWeek {
+        #[arg(long, default_value_t = 200_000)]
+        companies: u64,
+        #[arg(long, default_value_t = 2_000)]
+        topics: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// An account list of ROWS rows against a universe of COMPANIES.
     AccountList {
         #[arg(long, default_value_t = 100_000)]
@@ -43,6 +53,17 @@ pub fn run(what: GenerateCommand) -> Result<Outcome> {
         }
         GenerateCommand::IpRanges { count, seed } => {
             accounts::generate::ip_ranges(count, seed, &mut out)?
+        }
+        GenerateCommand::SurgeWeek {
+            companies,
+            topics,
+            seed,
+        } => {
+            anyhow::ensure!(
+                (1..=65_535).contains(&topics),
+                "--topics must be 1 to 65535"
+            );
+            intent::generate::surge_week(companies, topics, seed, &mut out)?
         }
         GenerateCommand::AccountList {
             rows,
