@@ -210,6 +210,7 @@ module "compute" {
     P360_JOBS__SQS__REGION       = data.aws_region.current.name
     P360_TTD__BASE_URL           = var.ttd_base_url
     P360_TTD__CREATIVE_BASE_URL  = local.creative_base_url
+    P360_BOMBORA__BASE_URL       = var.bombora_base_url
     # The ALB (in this VPC) is trusted to say who the client is, and
     # CloudFront's edge server is the one hop in front of it: rate limits and
     # audit events see the viewer's address (platform::http::client_ip).
@@ -218,15 +219,18 @@ module "compute" {
     # Audit checkpoints go to the Object Lock bucket the worker may write.
     P360_AUDIT__CHECKPOINT_BUCKET = module.storage.bucket_ids["audit-archive"]
   }
-  # The ttd secret is JSON: {"login": ..., "password": ..., "partner_id": ...}.
+  # The ttd secret is JSON: {"login": ..., "password": ..., "partner_id": ...};
+  # the bombora secret {"client_id": ..., "client_secret": ...}.
   secret_environment = {
-    P360_DATABASE__URL         = module.security.secret_arns["database"]
-    P360_DATABASE__APP_URL     = module.security.secret_arns["database-app"]
-    P360_REDIS__URL            = module.security.secret_arns["redis"]
-    P360_TTD__LOGIN            = "${module.security.secret_arns["ttd"]}:login::"
-    P360_TTD__PASSWORD         = "${module.security.secret_arns["ttd"]}:password::"
-    P360_TTD__PARTNER_ID       = "${module.security.secret_arns["ttd"]}:partner_id::"
-    P360_AUDIT__CHECKPOINT_KEY = module.security.secret_arns["audit-checkpoint"]
+    P360_DATABASE__URL          = module.security.secret_arns["database"]
+    P360_DATABASE__APP_URL      = module.security.secret_arns["database-app"]
+    P360_REDIS__URL             = module.security.secret_arns["redis"]
+    P360_TTD__LOGIN             = "${module.security.secret_arns["ttd"]}:login::"
+    P360_TTD__PASSWORD          = "${module.security.secret_arns["ttd"]}:password::"
+    P360_TTD__PARTNER_ID        = "${module.security.secret_arns["ttd"]}:partner_id::"
+    P360_BOMBORA__CLIENT_ID     = "${module.security.secret_arns["bombora"]}:client_id::"
+    P360_BOMBORA__CLIENT_SECRET = "${module.security.secret_arns["bombora"]}:client_secret::"
+    P360_AUDIT__CHECKPOINT_KEY  = module.security.secret_arns["audit-checkpoint"]
   }
   log_group_names            = module.monitoring.log_group_names
   adot_container_definitions = module.monitoring.adot_container_definitions

@@ -158,6 +158,12 @@ variable "ttd_base_url" {
   default     = "https://api.thetradedesk.com"
 }
 
+variable "bombora_base_url" {
+  type        = string
+  description = "Bombora's API base URL (bombora.base_url; required in production mode), where the worker fetches the weekly Company Surge."
+  default     = "https://api.bombora.com"
+}
+
 variable "ttd_creative_base_url" {
   type        = string
   description = "Public base URL TTD fetches creative files from, {base}/{creative id} (ttd.creative_base_url); null: https://<app domain>/creatives."

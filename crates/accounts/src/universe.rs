@@ -3,8 +3,9 @@
 //! a query per row. Each instance keeps one copy, loaded on first use and
 //! again whenever an import has changed the universe since: every import
 //! that adds or changes a company gives `company_universe.generation` a new
-//! random value, which one cheap query compares with the copy's. (Random, not
-//! a counter: two databases, as in the tests, never share a generation.)
+//! random value (`companies::store::universe_changed`), which one cheap
+//! query compares with the copy's. (Random, not a counter: two databases, as
+//! in the tests, never share a generation.)
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -12,10 +13,40 @@ use std::sync::{Arc, Mutex};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::companies::{NewCompany, SizeBand};
 use crate::names;
 
 /// A company's place in a [`Universe`].
 pub type CompanyIdx = u32;
+
+/// A company's firmographics: industry and country as numbers the
+/// universe gives them (`industry_id`, `country_id`), compared without
+/// text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Firmographics {
+    pub size: Option<SizeBand>,
+    pub industry: Option<u16>,
+    pub country: Option<u16>,
+}
+
+const NONE: u16 = u16::MAX;
+
+/// Names (any case) to numbers.
+#[derive(Debug, Default)]
+struct Interned(HashMap<Box<str>, u16>);
+
+impl Interned {
+    fn id(&mut self, name: Option<String>) -> u16 {
+        let Some(name) = name else { return NONE };
+        let key: Box<str> = name.trim().to_lowercase().into();
+        let next = self.0.len().min(usize::from(NONE) - 1) as u16;
+        *self.0.entry(key).or_insert(next)
+    }
+
+    fn get(&self, name: &str) -> Option<u16> {
+        self.0.get(name.trim().to_lowercase().as_str()).copied()
+    }
+}
 
 /// The universe as of one generation.
 #[derive(Debug, Default)]
@@ -26,6 +57,11 @@ pub struct Universe {
     /// Name key (of a name or an alias) to the companies it names, sorted
     /// and without repeats.
     by_name: HashMap<Box<str>, Vec<CompanyIdx>>,
+    sizes: Vec<Option<SizeBand>>,
+    industries: Vec<u16>,
+    countries: Vec<u16>,
+    industry_ids: Interned,
+    country_ids: Interned,
 }
 
 /// The copy this instance holds.
@@ -42,28 +78,44 @@ impl Universe {
         if let Some(u) = held.filter(|u| u.generation == generation) {
             return Ok(u);
         }
-        let rows = sqlx::query!("SELECT domain, name, aliases FROM companies ORDER BY domain")
-            .fetch_all(&mut *conn)
-            .await?;
+        let rows = sqlx::query!(
+            r#"SELECT domain, name, aliases, size AS "size: SizeBand", industry, country
+               FROM companies ORDER BY domain"#
+        )
+        .fetch_all(&mut *conn)
+        .await?;
         let universe = Arc::new(Universe::build(
             generation,
-            rows.into_iter().map(|r| (r.domain, r.name, r.aliases)),
+            rows.into_iter().map(|r| NewCompany {
+                domain: r.domain,
+                name: r.name,
+                aliases: r.aliases,
+                size: r.size,
+                industry: r.industry,
+                country: r.country,
+            }),
         ));
         *CURRENT.lock().unwrap_or_else(|p| p.into_inner()) = Some(universe.clone());
         Ok(universe)
     }
 
-    /// A universe of `companies` (domain, name, aliases).
-    pub fn build(
-        generation: Uuid,
-        companies: impl IntoIterator<Item = (String, String, Vec<String>)>,
-    ) -> Universe {
+    /// A universe of `companies`.
+    pub fn build(generation: Uuid, companies: impl IntoIterator<Item = NewCompany>) -> Universe {
         let mut u = Universe {
             generation,
             ..Universe::default()
         };
-        for (domain, name, aliases) in companies {
+        for c in companies {
+            let NewCompany {
+                domain,
+                name,
+                aliases,
+                ..
+            } = c;
             let idx = u.domains.len() as CompanyIdx;
+            u.sizes.push(c.size);
+            u.industries.push(u.industry_ids.id(c.industry));
+            u.countries.push(u.country_ids.id(c.country));
             let domain: Box<str> = domain.into();
             u.by_domain.insert(domain.clone(), idx);
             u.domains.push(domain);
@@ -95,6 +147,26 @@ impl Universe {
         &self.domains[idx as usize]
     }
 
+    /// The firmographics of the company at `idx`.
+    pub fn firmographics(&self, idx: CompanyIdx) -> Firmographics {
+        let some = |v: u16| (v != NONE).then_some(v);
+        Firmographics {
+            size: self.sizes[idx as usize],
+            industry: some(self.industries[idx as usize]),
+            country: some(self.countries[idx as usize]),
+        }
+    }
+
+    /// The number of an industry (any case), if a company has it.
+    pub fn industry_id(&self, name: &str) -> Option<u16> {
+        self.industry_ids.get(name)
+    }
+
+    /// The number of a country (any case), if a company has it.
+    pub fn country_id(&self, name: &str) -> Option<u16> {
+        self.country_ids.get(name)
+    }
+
     pub fn len(&self) -> usize {
         self.domains.len()
     }
@@ -104,29 +176,27 @@ impl Universe {
     }
 }
 
-/// Give the universe a new generation: every instance's copy is stale.
-pub async fn changed(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-    sqlx::query!("UPDATE company_universe SET generation = gen_random_uuid()")
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn names_and_aliases_find_their_companies() {
+        let row = |d: &str, n: &str, a: &[&str]| NewCompany {
+            domain: d.into(),
+            name: n.into(),
+            aliases: a.iter().map(|s| s.to_string()).collect(),
+            ..NewCompany::default()
+        };
         let u = Universe::build(
             Uuid::nil(),
             [
-                ("acme.com".into(), "Acme Inc.".into(), vec!["ACME".into()]),
-                ("acme.co.uk".into(), "Acme Ltd".into(), vec![]),
-                (
-                    "globex.example".into(),
-                    "Globex Corporation".into(),
-                    vec!["Globex Corp".into(), "Initrode".into()],
+                row("acme.com", "Acme Inc.", &["ACME"]),
+                row("acme.co.uk", "Acme Ltd", &[]),
+                row(
+                    "globex.example",
+                    "Globex Corporation",
+                    &["Globex Corp", "Initrode"],
                 ),
             ],
         );

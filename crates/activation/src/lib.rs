@@ -39,13 +39,7 @@ pub fn uses_sandbox(config: &TtdConfig, mode: Mode) -> bool {
 pub fn base_url(config: &TtdConfig, listen: SocketAddr) -> String {
     match &config.base_url {
         Some(u) => u.clone(),
-        None => {
-            let mut addr = listen;
-            if addr.ip().is_unspecified() {
-                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-            }
-            format!("http://{addr}{SANDBOX_PATH}")
-        }
+        None => platform::server::own_url(listen, SANDBOX_PATH),
     }
 }
 

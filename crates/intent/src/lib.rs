@@ -1,12 +1,25 @@
 //! Intent: which companies are researching which topics, from Bombora's
-//! weekly Company Surge ([`surge`]).
+//! weekly Company Surge ([`surge`]), fetched from Bombora's API
+//! ([`bombora`]; its sandbox on embedded defaults) by a recurring job.
 
+pub mod bombora;
+pub mod config;
 pub mod generate;
 pub mod surge;
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
 use axum::extract::DefaultBodyLimit;
+use platform::config::Mode;
 use platform::http::ApiRoutes;
+use platform::jobs::Registry;
+use platform::storage::Storage;
+use secrecy::SecretString;
 use utoipa_axum::routes;
+
+pub use config::BomboraConfig;
 
 /// The capability's routes; the file upload accepts bodies up to
 /// `upload_limit` bytes (`http.upload_limit_bytes`).
@@ -19,4 +32,80 @@ pub fn routes(upload_limit: usize) -> ApiRoutes {
         .routes(routes!(surge::api::topics))
         .routes(routes!(surge::api::company))
         .merge(uploads)
+}
+
+/// Where `p360 serve` mounts the in-process Bombora sandbox.
+pub const SANDBOX_PATH: &str = "/sandbox/bombora";
+
+/// Whether this configuration uses the in-process sandbox (no Bombora URL,
+/// outside production).
+pub fn uses_sandbox(config: &BomboraConfig, mode: Mode) -> bool {
+    config.base_url.is_none() && mode != Mode::Production
+}
+
+/// The sandbox with default options (no faults), for mounting in-process.
+pub fn sandbox_router() -> axum::Router {
+    bombora::sandbox::router(bombora::sandbox::SandboxOptions::default())
+}
+
+/// The Bombora base URL the fetch job calls: the configured one, or the
+/// sandbox `p360 serve` mounts at `http.listen`.
+pub fn base_url(config: &BomboraConfig, listen: SocketAddr) -> String {
+    match &config.base_url {
+        Some(u) => u.clone(),
+        None => platform::server::own_url(listen, SANDBOX_PATH),
+    }
+}
+
+/// The fetch job's services.
+pub fn fetcher(
+    config: &BomboraConfig,
+    listen: SocketAddr,
+    storage: Storage,
+    scratch: std::path::PathBuf,
+) -> anyhow::Result<bombora::fetch::Fetcher> {
+    let in_process = config.base_url.is_none();
+    let client = bombora::BomboraClient::new(bombora::client::Settings {
+        base_url: base_url(config, listen),
+        client_id: config.client_id.clone(),
+        client_secret: config
+            .client_secret
+            .clone()
+            .unwrap_or_else(|| SecretString::from("p360-sandbox".to_string())),
+        timeout: Duration::from_millis(config.timeout_ms),
+        // The in-process sandbox answers at once or not at all (a server
+        // shutting down still completes TCP handshakes nobody will answer):
+        // a fetch racing shutdown gives up well within the worker's drain.
+        read_timeout: Duration::from_millis(if in_process {
+            2_000
+        } else {
+            config.read_timeout_ms
+        }),
+        max_retries: if in_process { 1 } else { config.max_retries },
+    })?;
+    Ok(bombora::fetch::Fetcher {
+        client: Arc::new(client),
+        storage,
+        weeks_back: config.weeks_back as usize,
+        scratch,
+    })
+}
+
+/// Register the recurring fetch (unless `weeks_back` is 0).
+pub fn register(
+    registry: Registry,
+    config: &BomboraConfig,
+    listen: SocketAddr,
+    storage: Storage,
+    scratch: std::path::PathBuf,
+) -> anyhow::Result<Registry> {
+    if config.weeks_back == 0 {
+        return Ok(registry
+            .register::<bombora::fetch::FetchSurge>(fetcher(config, listen, storage, scratch)?));
+    }
+    registry.every(
+        Duration::from_secs(config.fetch_every_secs),
+        &bombora::fetch::FetchSurge,
+        fetcher(config, listen, storage, scratch)?,
+    )
 }

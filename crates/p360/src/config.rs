@@ -9,6 +9,7 @@ platform::app_config! {
         auth: tenancy::config::AuthConfig,
         audit: tenancy::config::AuditConfig,
         ttd: activation::TtdConfig,
+        bombora: intent::BomboraConfig,
         deploy: release::config::DeployConfig,
         faults: release::config::FaultsConfig,
     }

@@ -27,10 +27,16 @@ pub fn api_routes(state: &AppState, config: &Config) -> anyhow::Result<ApiRoutes
             .merge(intent::routes(config.platform.http.upload_limit_bytes)),
         auth,
     );
-    // On embedded defaults (no TTD URL) the TTD sandbox runs in-process.
+    // On embedded defaults (no TTD or Bombora URL) their sandboxes run
+    // in-process.
+    let routes = if activation::uses_sandbox(&config.ttd, config.platform.mode) {
+        routes.nest_service(activation::SANDBOX_PATH, activation::sandbox_router())
+    } else {
+        routes
+    };
     Ok(
-        if activation::uses_sandbox(&config.ttd, config.platform.mode) {
-            routes.nest_service(activation::SANDBOX_PATH, activation::sandbox_router())
+        if intent::uses_sandbox(&config.bombora, config.platform.mode) {
+            routes.nest_service(intent::SANDBOX_PATH, intent::sandbox_router())
         } else {
             routes
         },
@@ -67,7 +73,14 @@ pub fn job_registry_at(
     let every = std::time::Duration::from_secs(config.audit.checkpoint_every_secs);
     let registry = tenancy::register(registry, event_consumers(), checkpoints, every)?;
     let storage = platform::storage::Storage::from_config(&config.platform)?;
-    let registry = campaigns::register(registry, storage)?;
+    let registry = campaigns::register(registry, storage.clone())?;
+    let registry = intent::register(
+        registry,
+        &config.bombora,
+        listen,
+        storage,
+        config.platform.data_dir.join("tmp"),
+    )?;
     activation::register(registry, &config.ttd, listen)
 }
 

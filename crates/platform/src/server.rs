@@ -13,6 +13,17 @@ use axum::Router;
 use crate::http::AppState;
 use crate::shutdown::Shutdown;
 
+/// The URL of `path` on this process's own server at `listen` (a wildcard
+/// address as loopback): where the jobs of a process reach the sandboxes
+/// `p360 serve` mounts in-process.
+pub fn own_url(listen: SocketAddr, path: &str) -> String {
+    let mut addr = listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    format!("http://{addr}{path}")
+}
+
 /// Bind the API listener, with a one-line error naming the address.
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
     TcpListener::bind(addr)

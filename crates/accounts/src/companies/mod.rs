@@ -52,8 +52,9 @@ pub struct Company {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A company as a file or a staff member gives it, checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A company as a file or a staff member gives it, checked (and as the
+/// in-memory universe is built from it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewCompany {
     pub domain: String,
     pub name: String,

@@ -28,7 +28,7 @@ pub async fn import(conn: &mut PgConnection, bytes: &[u8]) -> Result<ImportRepor
     let companies: Vec<NewCompany> = parsed.companies.into_iter().map(|(_, c)| c).collect();
     let (added, changed) = store::upsert(conn, &companies).await?;
     if added + changed > 0 {
-        crate::universe::changed(conn).await?;
+        store::universe_changed(conn).await?;
     }
     Ok(ImportReport {
         added,

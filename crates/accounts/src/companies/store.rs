@@ -93,3 +93,12 @@ pub async fn search(
     .fetch_all(conn)
     .await
 }
+
+/// Give the universe a new generation: every instance's in-memory copy
+/// (`crate::universe`) is stale.
+pub async fn universe_changed(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query!("UPDATE company_universe SET generation = gen_random_uuid()")
+        .execute(conn)
+        .await?;
+    Ok(())
+}

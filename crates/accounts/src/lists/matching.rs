@@ -122,9 +122,11 @@ mod tests {
                 ("globex.example", "Globex Corporation", &["Initrode"]),
                 ("société-générale.example", "Société Générale S.A.", &[]),
             ]
-            .map(|(d, n, a)| {
-                let d = registrable(d).unwrap();
-                (d, n.into(), a.iter().map(|s| s.to_string()).collect())
+            .map(|(d, n, a)| crate::companies::NewCompany {
+                domain: registrable(d).unwrap(),
+                name: n.into(),
+                aliases: a.iter().map(|s| s.to_string()).collect(),
+                ..Default::default()
             }),
         )
     }

@@ -26,6 +26,8 @@ fn faults_are_refused_in_production_and_bounded() {
         ),
         ("P360_TTD__BASE_URL", "https://api.thetradedesk.com"),
         ("P360_TTD__PASSWORD", "x"),
+        ("P360_BOMBORA__BASE_URL", "https://api.bombora.com"),
+        ("P360_BOMBORA__CLIENT_SECRET", "x"),
         (
             "P360_TTD__CREATIVE_BASE_URL",
             "https://app.example/creatives",
@@ -118,16 +120,23 @@ fn every_section_is_rendered_with_secrets_redacted() {
     let c = load(&[
         ("P360_TTD__PASSWORD", "hunter2"),
         ("P360_DEPLOY__ALB__SECRET_ACCESS_KEY", "hunter3"),
+        ("P360_BOMBORA__CLIENT_SECRET", "hunter4"),
     ])
     .unwrap();
     let out = c.to_redacted_toml();
     for section in [
-        "[http]", "[auth]", "[ttd]", "[deploy]", "[faults]", "[jobs]",
+        "[http]",
+        "[auth]",
+        "[ttd]",
+        "[bombora]",
+        "[deploy]",
+        "[faults]",
+        "[jobs]",
     ] {
         assert!(out.contains(section), "{section} missing: {out}");
     }
     assert!(
-        !out.contains("hunter2") && !out.contains("hunter3"),
+        !out.contains("hunter2") && !out.contains("hunter3") && !out.contains("hunter4"),
         "{out}"
     );
     assert!(!format!("{c:?}").contains("hunter2"));
@@ -185,6 +194,8 @@ fn production_needs_the_public_creative_base_url() {
         ),
         ("P360_TTD__BASE_URL", "https://api.thetradedesk.com"),
         ("P360_TTD__PASSWORD", "x"),
+        ("P360_BOMBORA__BASE_URL", "https://api.bombora.com"),
+        ("P360_BOMBORA__CLIENT_SECRET", "x"),
         (
             "P360_AUDIT__CHECKPOINT_KEY",
             "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
@@ -215,6 +226,8 @@ fn production_needs_an_audit_checkpoint_key_of_32_bytes() {
         ),
         ("P360_TTD__BASE_URL", "https://api.thetradedesk.com"),
         ("P360_TTD__PASSWORD", "x"),
+        ("P360_BOMBORA__BASE_URL", "https://api.bombora.com"),
+        ("P360_BOMBORA__CLIENT_SECRET", "x"),
         (
             "P360_TTD__CREATIVE_BASE_URL",
             "https://app.example/creatives",

@@ -1,0 +1,219 @@
+//! Company Surge from Bombora: the sandbox speaks Bombora's OAuth and
+//! answers, the fetch job ingests each new or corrected week once, a
+//! download cut short changes nothing, and under a 0.3 fault rate the
+//! fetch converges with every week ingested exactly once.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use intent::bombora::BomboraClient;
+use intent::bombora::client::Settings;
+use intent::bombora::fetch::Fetcher;
+use intent::bombora::sandbox::{SandboxOptions, router};
+use secrecy::SecretString;
+use serde_json::json;
+
+const HEADER: &str = "Company Name,Domain,Size,Industry,Category,Topic,Composite Score,\
+    Bucket Code,Metro Area,Metro Composite Score,Metro Bucket Code,Domain Origin Country\n";
+
+fn week(score: u8) -> String {
+    format!(
+        "{HEADER}Acme GmbH,acme.example,Small (10 - 49 Employees),Software,Security,Firewalls,\
+         {score},B,,,,Germany\nGlobex,globex.example,,,Cloud,Kubernetes,61,B,,,,\n"
+    )
+}
+
+/// A sandbox on a free port; its base URL.
+async fn sandbox(options: SandboxOptions) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router(options)).await });
+    format!("http://{addr}")
+}
+
+fn fetcher(p: &Platform, base: &str, secret: &str, retries: u32) -> Fetcher {
+    let client = BomboraClient::new(Settings {
+        base_url: base.to_string(),
+        client_id: "p360".into(),
+        client_secret: SecretString::from(secret.to_string()),
+        timeout: Duration::from_secs(10),
+        read_timeout: Duration::from_secs(5),
+        max_retries: retries,
+    })
+    .unwrap();
+    Fetcher {
+        client: Arc::new(client),
+        storage: platform::storage::Storage::from_config(&p.config.platform).unwrap(),
+        weeks_back: 4,
+        scratch: p.data.path().join("tmp"),
+    }
+}
+
+async fn get_json(url: &str) -> serde_json::Value {
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
+async fn files(p: &Platform) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM surge_files")
+        .fetch_one(&p.db.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn new_and_corrected_weeks_are_fetched_once_each() {
+    let p = Platform::start().await;
+    p.sample_universe().await;
+    let base = sandbox(SandboxOptions {
+        client_id: Some("p360".into()),
+        client_secret: Some("s3cret".into()),
+        generated_weeks: 0,
+        ..SandboxOptions::default()
+    })
+    .await;
+    let http = reqwest::Client::new();
+    // Bombora's token endpoint: JSON client credentials, a bearer token.
+    let res = http
+        .post(format!("{base}/oauth/token"))
+        .json(&json!({"client_id": "p360", "client_secret": "wrong"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(
+        res.json::<serde_json::Value>().await.unwrap(),
+        json!({"message": "Invalid client credentials"})
+    );
+    let wrong = fetcher(&p, &base, "wrong", 0).run(&p.db.pool).await;
+    assert!(wrong.unwrap_err().to_string().contains("401"), "refused");
+
+    let put = |w: &'static str, body: String| {
+        let req = http.put(format!("{base}/_sandbox/weeks/{w}")).body(body);
+        async move { assert_eq!(req.send().await.unwrap().status(), 204) }
+    };
+    put("2026-11-23", week(70)).await;
+    put("2026-11-30", week(50)).await;
+    let f = fetcher(&p, &base, "s3cret", 3);
+    let done = f.run(&p.db.pool).await.unwrap();
+    assert_eq!(done.ingested.len(), 2, "{done:?}");
+    assert_eq!(files(&p).await, 2);
+    // Nothing new: nothing downloaded.
+    let downloads = |counts: serde_json::Value| {
+        counts
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| k.ends_with("/file"))
+            .map(|(_, v)| v.as_u64().unwrap())
+            .sum::<u64>()
+    };
+    let requests = format!("{base}/_sandbox/requests");
+    let before = get_json(&requests).await;
+    let again = f.run(&p.db.pool).await.unwrap();
+    assert_eq!((again.ingested.len(), again.current.len()), (0, 2));
+    assert_eq!(downloads(get_json(&requests).await), downloads(before));
+    // A corrected file for a week replaces it.
+    put("2026-11-30", week(90)).await;
+    let fixed = f.run(&p.db.pool).await.unwrap();
+    assert_eq!(
+        fixed.replaced,
+        [chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap()]
+    );
+    assert_eq!(files(&p).await, 3);
+    p.tenant("acme").await;
+    let viewer = p.token("viewer", Some("acme"), "v@acme.test");
+    let (_, intent) = p.get("/v1/companies/acme.example/intent", &viewer).await;
+    assert_eq!(
+        intent["surging"],
+        json!([{"topic": "Firewalls", "category": "Security", "score": 90}])
+    );
+}
+
+#[tokio::test]
+async fn under_a_fault_rate_of_0_3_the_fetch_converges_without_duplicates() {
+    let p = Platform::start().await;
+    p.sample_universe().await;
+    let base = sandbox(SandboxOptions {
+        fault_rate: 0.3,
+        seed: 7,
+        generated_weeks: 4,
+        ..SandboxOptions::default()
+    })
+    .await;
+    // Few retries per call, so that faults reach the job, which is run
+    // again as the job queue would.
+    let f = fetcher(&p, &base, "any", 1);
+    let mut failures = 0;
+    let mut runs = 0;
+    loop {
+        runs += 1;
+        match f.run(&p.db.pool).await {
+            Ok(done) if done.current.len() == 4 => break,
+            Ok(_) => {}
+            Err(_) => failures += 1,
+        }
+        assert!(runs < 60, "no convergence after {runs} runs");
+    }
+    let faults = get_json(&format!("{base}/_sandbox/faults")).await;
+    assert!(
+        faults
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum::<u64>()
+            > 0,
+        "{faults}"
+    );
+    // Four weeks, each ingested once; a download cut short left nothing.
+    assert_eq!(
+        files(&p).await,
+        4,
+        "after {runs} runs, {failures} failed; faults {faults}"
+    );
+    let weeks: i64 = sqlx::query_scalar("SELECT count(*) FROM surge_weeks")
+        .fetch_one(&p.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(weeks, 4);
+}
+
+/// On embedded defaults the sandbox is mounted in-process and the job's
+/// configuration points at it.
+#[tokio::test]
+async fn the_in_process_sandbox_serves_the_sample_weeks() {
+    let p = Platform::start().await;
+    p.sample_universe().await;
+    let url = p.app.url("/");
+    let listen: std::net::SocketAddr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap();
+    let f = intent::fetcher(
+        &p.config.bombora,
+        listen,
+        platform::storage::Storage::from_config(&p.config.platform).unwrap(),
+        p.data.path().join("tmp"),
+    )
+    .unwrap();
+    let done = f.run(&p.db.pool).await.unwrap();
+    assert_eq!(done.ingested.len(), 4, "{done:?}");
+    p.tenant("acme").await;
+    let viewer = p.token("viewer", Some("acme"), "v@acme.test");
+    let (s, weeks) = p.get("/v1/intent/weeks", &viewer).await;
+    assert_eq!(s, 200);
+    let items = weeks["items"].as_array().unwrap();
+    assert_eq!(items.len(), 4);
+    assert!(
+        items
+            .iter()
+            .all(|w| w["source"] == "bombora" && w["unknown_domains"] == 0),
+        "{weeks}"
+    );
+    let (_, topics) = p.get("/v1/intent/topics?limit=200", &viewer).await;
+    assert!(topics["items"].as_array().unwrap().len() > 10, "{topics}");
+}
