@@ -155,20 +155,29 @@ pub fn company(i: u64, seed: u64) -> (String, String) {
     (domain, format!("{base} {legal}").trim().to_string())
 }
 
+/// Company `i`'s size band, industry and country (the same in the company
+/// file and in a generated surge week).
+pub fn firmographics(i: u64, seed: u64) -> (SizeBand, &'static str, &'static str) {
+    let mut rng = Rng::new(seed.wrapping_add(i).wrapping_mul(31));
+    (
+        *rng.pick(SizeBand::ALL),
+        *rng.pick(INDUSTRIES),
+        *rng.pick(COUNTRIES),
+    )
+}
+
 /// A company file of `count` companies (the `p360 companies import` form).
 pub fn companies(count: u64, seed: u64, out: &mut impl std::io::Write) -> std::io::Result<()> {
     writeln!(out, "domain,name,size,industry,country")?;
     let mut line = String::new();
     for i in 0..count {
         let (domain, name) = company(i, seed);
-        let mut rng = Rng::new(seed.wrapping_add(i).wrapping_mul(31));
+        let (size, industry, country) = firmographics(i, seed);
         line.clear();
         let _ = writeln!(
             line,
-            "{domain},{name},{},{},{}",
-            rng.pick(SizeBand::ALL).as_str(),
-            rng.pick(INDUSTRIES),
-            rng.pick(COUNTRIES)
+            "{domain},{name},{},{industry},{country}",
+            size.as_str()
         );
         out.write_all(line.as_bytes())?;
     }

@@ -14,6 +14,7 @@ pub mod ids;
 pub mod lists;
 pub mod names;
 pub mod ranges;
+pub mod read;
 pub mod universe;
 
 use axum::extract::DefaultBodyLimit;

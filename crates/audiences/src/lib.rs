@@ -1,7 +1,35 @@
 //! Audiences: the companies a campaign targets, chosen by the customer's
 //! account lists, Bombora intent and firmographics ([`rule`]), computed in
 //! memory from a loaded surge week and the company universe ([`build`]),
-//! each build kept with its members' reasons and the diff from the last.
+//! saved with every build's members, reasons and diff ([`audience`]), and
+//! rebuilt on every new week ([`jobs`]).
 
+pub mod audience;
 pub mod build;
+pub mod ids;
+pub mod jobs;
 pub mod rule;
+
+use platform::http::ApiRoutes;
+use platform::jobs::Registry;
+use platform::storage::Storage;
+use utoipa_axum::routes;
+
+pub fn routes() -> ApiRoutes {
+    ApiRoutes::new()
+        .routes(routes!(audience::api::preview))
+        .routes(routes!(audience::api::create, audience::api::list))
+        .routes(routes!(audience::api::get))
+        .routes(routes!(audience::api::members))
+        .routes(routes!(audience::api::builds))
+        .routes(routes!(audience::api::diff))
+}
+
+/// Register the recurring rebuild (every `every`).
+pub fn register(
+    registry: Registry,
+    storage: Storage,
+    every: std::time::Duration,
+) -> anyhow::Result<Registry> {
+    registry.every(every, &jobs::RebuildStale, storage)
+}

@@ -5,7 +5,7 @@
 
 use std::io::Write;
 
-use accounts::generate::{COUNTRIES, INDUSTRIES, Rng, company};
+use accounts::generate::{Rng, company, firmographics};
 
 const SIZES: &[&str] = &[
     "Micro (1 - 9 Employees)",
@@ -118,9 +118,12 @@ pub fn surge_week(
     let mut line = Vec::with_capacity(256);
     for i in 0..companies {
         let (domain, name) = company(i, seed);
-        let size = SIZES[rng.below(SIZES.len() as u64) as usize];
-        let industry = INDUSTRIES[rng.below(INDUSTRIES.len() as u64) as usize];
-        let country = COUNTRIES[rng.below(COUNTRIES.len() as u64) as usize];
+        // The universe's firmographics, in Bombora's size labels.
+        let (band, industry, country) = firmographics(i, seed);
+        let size = SIZES[accounts::companies::SizeBand::ALL
+            .iter()
+            .position(|b| *b == band)
+            .unwrap_or_default()];
         let metro = METROS[rng.below(METROS.len() as u64) as usize];
         let n = 5 + rng.below(36);
         let first = rng.below(topics.max(1));

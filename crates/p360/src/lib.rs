@@ -24,7 +24,8 @@ pub fn api_routes(state: &AppState, config: &Config) -> anyhow::Result<ApiRoutes
             .merge(campaigns::routes(activation::view()))
             .merge(operations::routes())
             .merge(accounts::routes(config.platform.http.upload_limit_bytes))
-            .merge(intent::routes(config.platform.http.upload_limit_bytes)),
+            .merge(intent::routes(config.platform.http.upload_limit_bytes))
+            .merge(audiences::routes()),
         auth,
     );
     // On embedded defaults (no TTD or Bombora URL) their sandboxes run
@@ -78,9 +79,11 @@ pub fn job_registry_at(
         registry,
         &config.bombora,
         listen,
-        storage,
+        storage.clone(),
         config.platform.data_dir.join("tmp"),
     )?;
+    // New surge weeks reach every audience within a minute.
+    let registry = audiences::register(registry, storage, std::time::Duration::from_secs(60))?;
     activation::register(registry, &config.ttd, listen)
 }
 

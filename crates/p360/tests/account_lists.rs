@@ -20,18 +20,13 @@ async fn universe(p: &Platform) {
 }
 
 async fn upload(p: &Platform, token: &str, name: &str, body: &[u8]) -> (u16, Value) {
-    let mut url = url::Url::parse(&p.app.url("/v1/account-lists")).unwrap();
-    url.query_pairs_mut().append_pair("name", name);
-    let res = p
-        .client
-        .post(url)
-        .bearer_auth(token)
-        .header("content-type", "text/csv")
-        .body(body.to_vec())
-        .send()
-        .await
-        .unwrap();
-    (res.status().as_u16(), res.json().await.unwrap())
+    let name: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
+    p.post_csv(
+        &format!("/v1/account-lists?name={name}"),
+        token,
+        body.to_vec(),
+    )
+    .await
 }
 
 /// A Salesforce-style export: matched by domain, by a unique name (legal

@@ -56,16 +56,8 @@ fn gzip(text: &str) -> Vec<u8> {
 }
 
 async fn upload(p: &Platform, token: &str, week: &str, body: Vec<u8>) -> (u16, Value) {
-    let res = p
-        .client
-        .post(p.app.url(&format!("/v1/intent/import?week={week}")))
-        .bearer_auth(token)
-        .header("content-type", "text/csv")
-        .body(body)
-        .send()
+    p.post_csv(&format!("/v1/intent/import?week={week}"), token, body)
         .await
-        .unwrap();
-    (res.status().as_u16(), res.json().await.unwrap())
 }
 
 #[tokio::test]

@@ -249,6 +249,11 @@ pub const MIGRATION_CLASSES: &[(i64, MigrationClass, &str)] = &[
         MigrationClass::Expand,
         "new tables the running version does not read",
     ),
+    (
+        20261204000025,
+        MigrationClass::Expand,
+        "new tables the running version does not read",
+    ),
 ];
 
 /// Escape `%`, `_` and `\` for a LIKE pattern.

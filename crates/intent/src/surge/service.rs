@@ -289,3 +289,14 @@ pub async fn load(storage: &Storage, file: &SurgeFile) -> anyhow::Result<Arc<Wee
     remember(&file.checksum, week.clone());
     Ok(week)
 }
+
+/// The latest week ingested, loaded (what audiences build from).
+pub async fn latest(
+    conn: &mut PgConnection,
+    storage: &Storage,
+) -> anyhow::Result<Option<Arc<Week>>> {
+    match store::weeks(conn, None, 1).await?.first() {
+        Some(file) => Ok(Some(load(storage, file).await?)),
+        None => Ok(None),
+    }
+}

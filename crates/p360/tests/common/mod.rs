@@ -312,6 +312,25 @@ impl Platform {
             .await
     }
 
+    /// POST `body` as a `text/csv` file to `path` (a path and query).
+    pub async fn post_csv(
+        &self,
+        path: &str,
+        token: &str,
+        body: Vec<u8>,
+    ) -> (u16, serde_json::Value) {
+        let res = self
+            .client
+            .post(self.app.url(path))
+            .bearer_auth(token)
+            .header("content-type", "text/csv")
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        (res.status().as_u16(), res.json().await.unwrap_or_default())
+    }
+
     /// Load the sample company universe (`data/sample/companies.csv`).
     pub async fn sample_universe(&self) {
         let sample = std::fs::read(

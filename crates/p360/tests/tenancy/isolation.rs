@@ -202,6 +202,17 @@ async fn every_route_with_an_object_id_hides_other_tenants_objects() {
         .json()
         .await
         .unwrap();
+    let audience: Value = p
+        .client
+        .post(p.app.url("/v1/audiences"))
+        .bearer_auth(&acme)
+        .json(&json!({"name": "targets", "include_lists": [list["id"]]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let id = |v: &Value| v["id"].as_str().unwrap().to_string();
     // The acme object each kind of route addresses.
     let objects: Vec<(&str, String)> = vec![
@@ -214,6 +225,7 @@ async fn every_route_with_an_object_id_hides_other_tenants_objects() {
         ("/v1/ad-groups/{id}", id(&ad_group)),
         ("/v1/creatives/{id}", id(&creative)),
         ("/v1/account-lists/{id}", id(&list)),
+        ("/v1/audiences/{id}", id(&audience)),
         ("/v1/jobs/{id}", uuid::Uuid::now_v7().to_string()),
         // Public once a running campaign runs it; this one is in none.
         ("/creatives/{name}", id(&creative)),
@@ -263,7 +275,8 @@ async fn every_route_with_an_object_id_hides_other_tenants_objects() {
             .replace("{name}", &template.1)
             .replace("{action}", "submit")
             .replace("{path}", "index.html")
-            .replace("{line}", "2");
+            .replace("{line}", "2")
+            .replace("{n}", "1");
         for method in item.as_object().unwrap().keys() {
             let method: Method = method.to_uppercase().parse().unwrap();
             // Each write is one that would change the object if it landed.

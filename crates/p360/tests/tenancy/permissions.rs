@@ -109,6 +109,14 @@ const TABLE: &[(&str, [bool; 8])] = &[
     ("intent_topics",                     [Y, Y, Y, Y, Y,  Y, Y, Y]),
     ("companies_intent",                  [Y, Y, Y, Y, Y,  Y, Y, Y]),
     ("intent_import",                     [Y, N, N, N, N,  N, N, N]),
+    // Audiences are campaign planning, like account lists.
+    ("audiences_list",                    [Y, Y, Y, Y, Y,  Y, Y, Y]),
+    ("audiences_get",                     [Y, Y, Y, Y, Y,  Y, Y, Y]),
+    ("audiences_members",                 [Y, Y, Y, Y, Y,  Y, Y, Y]),
+    ("audiences_builds",                  [Y, Y, Y, Y, Y,  Y, Y, Y]),
+    ("audiences_build_diff",              [Y, Y, Y, Y, Y,  Y, Y, Y]),
+    ("audiences_preview",                 [Y, Y, Y, Y, Y,  Y, Y, Y]),
+    ("audiences_create",                  [Y, Y, Y, N, N,  Y, Y, N]),
 ];
 
 /// Operations that take no credentials at all (a creative's public file is
@@ -260,6 +268,15 @@ async fn objects(p: &Platform) -> Objects {
         .await
         .unwrap();
     let list = created("account list", (res.status(), res.json().await.unwrap()));
+    let audience = created(
+        "audience",
+        p.post(
+            "/v1/audiences",
+            &owner,
+            json!({"name": "A", "include_lists": [list.clone()]}),
+        )
+        .await,
+    );
     Objects {
         ids: vec![
             ("/v1/users/{id}/tenants", staff.clone()),
@@ -276,6 +293,7 @@ async fn objects(p: &Platform) -> Objects {
             ("/v1/jobs/{id}", uuid::Uuid::now_v7().to_string()),
             ("/v1/companies/{domain}", "acme.example".to_string()),
             ("/v1/account-lists/{id}", list),
+            ("/v1/audiences/{id}", audience),
         ],
         advertiser,
         io,
@@ -358,6 +376,7 @@ fn body(op: &str, variant: &str, o: &Objects) -> Body {
         "companies_import_ip_ranges" => return Body::Csv("domain,cidr\n"),
         "account_lists_create" => return Body::Csv("domain\n"),
         "intent_import" => return Body::Csv("Domain,Topic\n"),
+        "audiences_create" | "audiences_preview" => json!({"name": ""}),
         "account_lists_match_row" => json!({"company": ""}),
         _ => return Body::None,
     })
@@ -394,6 +413,7 @@ fn url(op: &Op, variant: &str, o: &Objects) -> String {
         .replace("{domain}", id)
         .replace("{path}", "index.html")
         .replace("{line}", "2")
+        .replace("{n}", "1")
 }
 
 async fn call(
