@@ -8,6 +8,7 @@
 //! customers bring ([`lists`]), matched to it with a match report.
 
 pub mod companies;
+pub mod detail;
 pub mod domain;
 pub mod generate;
 pub mod ids;
@@ -31,7 +32,7 @@ pub fn routes(upload_limit: usize) -> ApiRoutes {
         .layer(DefaultBodyLimit::max(upload_limit));
     ApiRoutes::new()
         .routes(routes!(companies::api::search))
-        .routes(routes!(companies::api::get))
+        .routes(routes!(detail::get))
         .routes(routes!(lists::api::get))
         .routes(routes!(lists::api::rows))
         .routes(routes!(lists::api::unmatched))

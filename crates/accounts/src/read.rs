@@ -32,3 +32,18 @@ pub async fn matched_companies(
     .fetch_all(tx.conn())
     .await
 }
+
+/// When each of the lists `ids` (of any tenant the transaction sees) last
+/// changed (a row fixed, for one).
+pub async fn lists_changed(
+    conn: &mut sqlx::PgConnection,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, chrono::DateTime<chrono::Utc>)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        "SELECT id, updated_at FROM account_lists WHERE id = ANY($1)",
+        ids
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.updated_at)).collect())
+}

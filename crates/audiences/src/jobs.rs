@@ -1,7 +1,8 @@
 //! The recurring job `audiences.rebuild`: every audience not yet built on
-//! the latest surge week is built again (trigger `week`), each in its
-//! tenant's transaction, so a new week reaches every audience within one
-//! run of the job.
+//! the latest surge week is built again (trigger `week`), and every one
+//! whose account lists changed since (trigger `lists`), each in its
+//! tenant's transaction, so a new week or a fixed list row reaches every
+//! audience within one run of the job.
 
 use anyhow::Result;
 use platform::jobs::{Job, JobContext};
@@ -36,24 +37,42 @@ impl Job for RebuildStale {
     }
 }
 
-/// Rebuild every audience not built on the latest week; how many.
+/// Rebuild every audience not built on the latest week (trigger `week`),
+/// and every other one whose lists changed since its last build (trigger
+/// `lists`); how many.
 pub async fn rebuild_stale(pool: &sqlx::PgPool, storage: &Storage) -> Result<usize> {
     let mut all = ScopedTx::all(pool, AllTenants::system()).await?;
-    let Some(latest) = intent::surge::store::weeks(all.conn(), None, 1)
+    let latest = intent::surge::store::weeks(all.conn(), None, 1)
         .await?
         .first()
-        .map(|w| w.week)
-    else {
-        return Ok(0);
-    };
-    let stale = store::stale(all.conn(), latest).await?;
+        .map(|w| w.week);
+    let mut todo = Vec::new();
+    if let Some(week) = latest {
+        todo.extend(
+            store::stale(all.conn(), week)
+                .await?
+                .into_iter()
+                .map(|(t, id)| (t, id, "week")),
+        );
+    }
+    let definitions = store::definitions(all.conn()).await?;
+    let ids: Vec<uuid::Uuid> = definitions.iter().flat_map(|d| d.2.clone()).collect();
+    let changed = accounts::read::lists_changed(all.conn(), &ids).await?;
     drop(all);
-    for (tenant, id) in &stale {
+    for (tenant, id, lists, built_at) in definitions {
+        let stale = changed
+            .iter()
+            .any(|(l, at)| lists.contains(l) && built_at.is_none_or(|b| *at > b));
+        if stale && !todo.iter().any(|(_, a, _)| *a == id) {
+            todo.push((tenant, id, "lists"));
+        }
+    }
+    for (tenant, id, trigger) in &todo {
         let mut tx = TenantTx::begin(pool, *tenant).await?;
-        service::rebuild(&mut tx, storage, *id, "week")
+        service::rebuild(&mut tx, storage, *id, trigger)
             .await
             .map_err(|e| anyhow::anyhow!("rebuilding audience {id}: {e}"))?;
         tx.commit().await?;
     }
-    Ok(stale.len())
+    Ok(todo.len())
 }

@@ -191,6 +191,31 @@ async fn ip_ranges_replace_a_companys_ranges_and_never_overlap() {
         .await
         .unwrap();
     assert_eq!(globex.len(), 1, "untouched");
+    // The API shows a company's ranges: CIDR blocks where they are one,
+    // else first-last.
+    accounts::ranges::service::import(
+        &mut conn,
+        b"domain,cidr,start_ip,end_ip
+acme.example,198.51.100.0/27,,
+          acme.example,,198.51.100.33,198.51.100.40
+acme.example,2001:db8:a::/48,,
+",
+    )
+    .await
+    .unwrap();
+    p.tenant("acme").await;
+    let viewer = p.token("viewer", Some("acme"), "v@acme.test");
+    let (s, detail) = p.get("/v1/companies/www.acme.example", &viewer).await;
+    assert_eq!(s, 200, "{detail}");
+    assert_eq!(detail["domain"], "acme.example");
+    assert_eq!(
+        detail["ip_ranges"],
+        serde_json::json!([
+            "198.51.100.0/27",
+            "198.51.100.33-198.51.100.40",
+            "2001:db8:a::/48"
+        ])
+    );
     // A file that is not a range CSV changes nothing.
     let refused =
         accounts::ranges::service::import(&mut conn, b"domain,ip\nacme.example,1.2.3.4\n").await;

@@ -176,6 +176,63 @@ async fn an_audience_of_a_list_and_intent_is_built_with_reasons_and_rebuilt_each
         .await;
     assert_eq!(s, 404);
 
+    // A list row fixed by a user: the audience follows on the next run.
+    let (s, more) = p
+        .post_csv(
+            "/v1/account-lists?name=more",
+            &marketer,
+            b"company\nNobody Known\n".to_vec(),
+        )
+        .await;
+    assert_eq!(s, 201, "{more}");
+    let mut with_more = definition.clone();
+    with_more["name"] = json!("With more");
+    with_more["exclude_lists"] = json!([more["id"]]);
+    let (s, second) = p.post("/v1/audiences", &marketer, with_more).await;
+    assert_eq!(
+        (s.as_u16(), &second["members"]),
+        (201, &json!(4)),
+        "{second}"
+    );
+    let second_id = second["id"].as_str().unwrap();
+    assert_eq!(
+        audiences::jobs::rebuild_stale(&p.db.pool, &storage)
+            .await
+            .unwrap(),
+        0
+    );
+    let (s, _) = p
+        .post(
+            &format!(
+                "/v1/account-lists/{}/rows/2/match",
+                more["id"].as_str().unwrap()
+            ),
+            &marketer,
+            json!({"company": "acme.example"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        audiences::jobs::rebuild_stale(&p.db.pool, &storage)
+            .await
+            .unwrap(),
+        1
+    );
+    let (_, diff) = p
+        .get(
+            &format!("/v1/audiences/{second_id}/builds/2/diff"),
+            &marketer,
+        )
+        .await;
+    assert_eq!(
+        diff,
+        json!([{"domain": "acme.example", "added": false, "reason": "in an excluded account list"}])
+    );
+    let (_, builds) = p
+        .get(&format!("/v1/audiences/{second_id}/builds"), &marketer)
+        .await;
+    assert_eq!(builds[0]["trigger"], "lists");
+
     // Bad definitions name the field; another tenant sees nothing; a viewer
     // reads but cannot save.
     let mut bad = definition.clone();

@@ -1,8 +1,9 @@
-//! `/v1/companies`: the company universe, read by everyone who plans
+//! `/v1/companies` (search, import; one company with its ranges is
+//! [`crate::detail`]): the company universe, read by everyone who plans
 //! campaigns (thin handlers over [`super::service`]).
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use platform::http::AppState;
 use platform::http::pagination::{check_texts, keyset};
 use platform::http::problem::{ApiError, FieldError, Problem};
@@ -69,22 +70,6 @@ pub async fn search(
     drop(tx); // read only: rolled back
     let (items, next_after) = keyset(found?, limit, |c| c.domain.clone());
     Ok(Json(CompanyPage { items, next_after }))
-}
-
-/// One company, by any form of its domain (`https://www.shop.acme.co.uk/`
-/// finds `acme.co.uk`).
-#[utoipa::path(get, path = "/v1/companies/{domain}", tag = "accounts", operation_id = "companies_get",
-    params(("domain" = String, Path)),
-    responses((status = 200, body = Company), (status = 404, body = Problem)))]
-pub async fn get(
-    principal: Principal,
-    State(state): State<AppState>,
-    Path(domain): Path<String>,
-) -> Result<Json<Company>, ApiError> {
-    let mut tx = principal.begin_visible(&state.pool).await?;
-    let found = service::get(tx.conn(), &principal, &domain).await;
-    drop(tx); // read only: rolled back
-    Ok(Json(found?))
 }
 
 /// Import companies from a CSV file sent as the body (`text/csv`: domain,

@@ -352,3 +352,21 @@ pub async fn stale(
     .await?;
     Ok(rows.into_iter().map(|r| (r.tenant, r.id)).collect())
 }
+
+/// Every audience (of every tenant the connection sees): (tenant, id, its
+/// lists, when it was last built).
+pub async fn definitions(
+    conn: &mut sqlx::PgConnection,
+) -> Result<Vec<(TenantId, AudienceId, Vec<Uuid>, Option<DateTime<Utc>>)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"SELECT tenant_id AS "tenant: TenantId", id AS "id: AudienceId",
+               include_lists || exclude_lists AS "lists!", built_at
+           FROM audiences ORDER BY id"#
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.tenant, r.id, r.lists, r.built_at))
+        .collect())
+}
