@@ -28,6 +28,7 @@ use serde_json::{Value, json};
 
 use super::model::{AdGroup, Advertiser, Campaign, Creative};
 
+mod data;
 mod faults;
 mod validate;
 
@@ -69,6 +70,8 @@ struct Store {
     index: HashMap<(&'static str, String), usize>,
     tokens: HashMap<String, Instant>,
     next: u64,
+    /// First-party IP segments (the Data API).
+    first_party: data::FirstParty,
 }
 
 struct Sandbox {
@@ -120,11 +123,38 @@ pub fn router(options: SandboxOptions) -> axum::Router {
         )
         .route("/creative/{id}", get(fetch::<Creative>))
         .route("/creative/query/advertiser", post(query::<Creative>))
+        .route("/dmp/firstparty/advertiser", post(data::query))
         .route_layer(axum::middleware::from_fn_with_state(
             sandbox.clone(),
             authenticate,
         ))
-        .route("/authentication", post(authentication))
+        .route("/authentication", post(authentication));
+    let v3 = observed(v3, &sandbox);
+    // The Data API (another host at TTD: `{region}-data.adsrvr.org`).
+    let data_api = axum::Router::new()
+        .route("/firstpartyipaddress", post(data::ingest))
+        .route_layer(axum::middleware::from_fn_with_state(
+            sandbox.clone(),
+            authenticate,
+        ));
+    let data_api = observed(data_api, &sandbox);
+    axum::Router::new()
+        .nest("/v3", v3)
+        .nest("/data", data_api)
+        .route(
+            "/_sandbox/data/firstparty/{owner}/{name}",
+            get(data::contents),
+        )
+        .route("/_sandbox/expire-tokens", post(expire_tokens))
+        .route("/_sandbox/faults", get(fault_counts))
+        .route("/_sandbox/faults/arm", post(arm))
+        .route("/_sandbox/requests", get(request_counts))
+        .with_state(sandbox)
+}
+
+/// `router` with faults injected and every request counted.
+fn observed(router: axum::Router<Shared>, sandbox: &Shared) -> axum::Router<Shared> {
+    router
         .layer(axum::middleware::from_fn_with_state(
             sandbox.clone(),
             inject_faults,
@@ -132,14 +162,7 @@ pub fn router(options: SandboxOptions) -> axum::Router {
         .layer(axum::middleware::from_fn_with_state(
             sandbox.clone(),
             count_requests,
-        ));
-    axum::Router::new()
-        .nest("/v3", v3)
-        .route("/_sandbox/expire-tokens", post(expire_tokens))
-        .route("/_sandbox/faults", get(fault_counts))
-        .route("/_sandbox/faults/arm", post(arm))
-        .route("/_sandbox/requests", get(request_counts))
-        .with_state(sandbox)
+        ))
 }
 
 /// TTD's error body.
