@@ -12,6 +12,21 @@ async fn sandbox() -> String {
     format!("http://{addr}")
 }
 
+/// A sandbox, a client and a TTD-Auth token for it.
+async fn session() -> (String, reqwest::Client, String) {
+    let base = sandbox().await;
+    let http = reqwest::Client::new();
+    let (_, token) = post(
+        &http,
+        format!("{base}/v3/authentication"),
+        "",
+        json!({"Login": "p360", "Password": "x"}),
+    )
+    .await;
+    let token = token["Token"].as_str().unwrap().to_string();
+    (base, http, token)
+}
+
 async fn post(http: &reqwest::Client, url: String, token: &str, body: Value) -> (u16, Value) {
     let res = http
         .post(url)
@@ -25,18 +40,8 @@ async fn post(http: &reqwest::Client, url: String, token: &str, body: Value) -> 
 
 #[tokio::test]
 async fn first_party_ip_segments_are_filled_emptied_and_listed() {
-    let base = sandbox().await;
-    let http = reqwest::Client::new();
-    let token: Value = http
-        .post(format!("{base}/v3/authentication"))
-        .json(&json!({"Login": "p360", "Password": "x"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["Token"].as_str().unwrap();
+    let (base, http, token) = session().await;
+    let token = token.as_str();
     let (s, _) = post(
         &http,
         format!("{base}/data/firstpartyipaddress"),
@@ -155,5 +160,82 @@ async fn first_party_ip_segments_are_filled_emptied_and_listed() {
     assert_eq!(
         (s, &missing["FailedLines"][0]["ErrorCode"]),
         (400, &json!("MissingDataOwnerId"))
+    );
+}
+
+#[tokio::test]
+async fn an_audience_groups_first_party_segments_through_a_data_group() {
+    let (base, http, token) = session().await;
+    let token = token.as_str();
+    let (s, adv) = post(
+        &http,
+        format!("{base}/v3/advertiser"),
+        token,
+        json!({"PartnerId": "p1", "AdvertiserName": "Acme", "CurrencyCode": "USD",
+               "DomainAddress": "https://acme.example",
+               "AttributionClickLookbackWindowInSeconds": 2592000,
+               "AttributionImpressionLookbackWindowInSeconds": 2592000,
+               "ClickDedupWindowInSeconds": 7, "ConversionDedupWindowInSeconds": 60}),
+    )
+    .await;
+    assert_eq!(s, 200, "{adv}");
+    let adv = adv["AdvertiserId"].as_str().unwrap().to_string();
+    let (s, _) = post(
+        &http,
+        format!("{base}/data/firstpartyipaddress"),
+        token,
+        json!({"DataOwnerId": adv, "Items": [{"Data": [{"Name": "p360-audience-1",
+            "TtlInMinutes": 1440, "IPAddressRanges": ["192.0.2.0/24"]}]}]}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (_, listed) = post(
+        &http,
+        format!("{base}/v3/dmp/firstparty/advertiser"),
+        token,
+        json!({"AdvertiserId": adv}),
+    )
+    .await;
+    let segment = listed["Result"][0]["FirstPartyDataId"].clone();
+    // A data group naming a segment the advertiser does not have is refused.
+    let (s, bad) = post(
+        &http,
+        format!("{base}/v3/datagroup"),
+        token,
+        json!({"AdvertiserId": adv, "DataGroupName": "g", "FirstPartyDataIds": [1]}),
+    )
+    .await;
+    assert_eq!(s, 400, "{bad}");
+    assert_eq!(bad["ErrorDetails"][0]["Property"], "FirstPartyDataIds");
+    let (s, group) = post(
+        &http,
+        format!("{base}/v3/datagroup"),
+        token,
+        json!({"AdvertiserId": adv, "DataGroupName": "p360 audience 1",
+               "FirstPartyDataIds": [segment]}),
+    )
+    .await;
+    assert_eq!(s, 200, "{group}");
+    let (s, audience) = post(
+        &http,
+        format!("{base}/v3/audience"),
+        token,
+        json!({"AdvertiserId": adv, "AudienceName": "p360 audience 1",
+               "IncludedDataGroupIds": [group["DataGroupId"]]}),
+    )
+    .await;
+    assert_eq!(s, 200, "{audience}");
+    let (s, page) = post(
+        &http,
+        format!("{base}/v3/audience/query/advertiser"),
+        token,
+        json!({"AdvertiserId": adv, "PageStartIndex": 0, "PageSize": 10}),
+    )
+    .await;
+    assert_eq!(s, 200, "{page}");
+    assert_eq!(page["Result"][0]["AudienceId"], audience["AudienceId"]);
+    assert_eq!(
+        page["Result"][0]["IncludedDataGroupIds"],
+        json!([group["DataGroupId"]])
     );
 }

@@ -153,6 +153,38 @@ pub struct Creative {
     pub availability: Option<String>,
 }
 
+/// A data group: first-party segments grouped for targeting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DataGroup {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_group_id: Option<String>,
+    pub advertiser_id: String,
+    pub data_group_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// First-party segments (`FirstPartyDataId`s of the Data API's segments).
+    #[serde(default)]
+    pub first_party_data_ids: Vec<i64>,
+}
+
+/// An audience: data groups included and excluded; an ad group targets it
+/// by `RTBAttributes.AudienceTargeting.AudienceId`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TtdAudience {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience_id: Option<String>,
+    pub advertiser_id: String,
+    pub audience_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub included_data_group_ids: Vec<String>,
+    #[serde(default)]
+    pub excluded_data_group_ids: Vec<String>,
+}
+
 /// A page of a `/query/...` answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -245,5 +277,39 @@ impl TtdObject for Creative {
     fn retire(&mut self, description: String) {
         self.description = Some(description);
         self.availability = Some("Archived".into());
+    }
+}
+
+impl TtdObject for DataGroup {
+    const ID: &'static str = "DataGroupId";
+    const PATH: &'static str = "datagroup";
+    const QUERY: &'static str = "datagroup/query/advertiser";
+    const PARENT: &'static str = "AdvertiserId";
+    fn id(&self) -> Option<&str> {
+        self.data_group_id.as_deref()
+    }
+    fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+    fn retire(&mut self, description: String) {
+        self.description = Some(description);
+        self.first_party_data_ids.clear();
+    }
+}
+
+impl TtdObject for TtdAudience {
+    const ID: &'static str = "AudienceId";
+    const PATH: &'static str = "audience";
+    const QUERY: &'static str = "audience/query/advertiser";
+    const PARENT: &'static str = "AdvertiserId";
+    fn id(&self) -> Option<&str> {
+        self.audience_id.as_deref()
+    }
+    fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+    fn retire(&mut self, description: String) {
+        self.description = Some(description);
+        self.included_data_group_ids.clear();
     }
 }

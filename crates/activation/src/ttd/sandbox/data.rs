@@ -38,6 +38,15 @@ pub(super) struct FirstParty {
     next: u64,
 }
 
+impl FirstParty {
+    /// Whether `owner` has the segment `id`.
+    pub(super) fn has(&self, owner: &str, id: i64) -> bool {
+        self.segments
+            .iter()
+            .any(|((o, _), seg)| o == owner && seg.id as i64 == id)
+    }
+}
+
 /// TTD's default first-party TTL (minutes) when a line gives none.
 const DEFAULT_TTL: u64 = 43_200;
 

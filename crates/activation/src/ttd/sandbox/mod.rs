@@ -26,7 +26,7 @@ use axum::routing::{get, post};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::model::{AdGroup, Advertiser, Campaign, Creative};
+use super::model::{AdGroup, Advertiser, Campaign, Creative, DataGroup, TtdAudience};
 
 mod data;
 mod faults;
@@ -124,6 +124,18 @@ pub fn router(options: SandboxOptions) -> axum::Router {
         .route("/creative/{id}", get(fetch::<Creative>))
         .route("/creative/query/advertiser", post(query::<Creative>))
         .route("/dmp/firstparty/advertiser", post(data::query))
+        .route(
+            "/datagroup",
+            post(create::<DataGroup>).put(update::<DataGroup>),
+        )
+        .route("/datagroup/{id}", get(fetch::<DataGroup>))
+        .route("/datagroup/query/advertiser", post(query::<DataGroup>))
+        .route(
+            "/audience",
+            post(create::<TtdAudience>).put(update::<TtdAudience>),
+        )
+        .route("/audience/{id}", get(fetch::<TtdAudience>))
+        .route("/audience/query/advertiser", post(query::<TtdAudience>))
         .route_layer(axum::middleware::from_fn_with_state(
             sandbox.clone(),
             authenticate,

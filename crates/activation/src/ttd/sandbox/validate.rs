@@ -2,7 +2,9 @@
 //! TTD's wording: the `ErrorDetails` a real TTD answers a bad request with.
 
 use super::Store;
-use crate::ttd::model::{AdGroup, Advertiser, Campaign, Creative, TtdObject};
+use crate::ttd::model::{
+    AdGroup, Advertiser, Campaign, Creative, DataGroup, TtdAudience, TtdObject,
+};
 
 /// What each object type checks beyond its field types.
 pub(super) trait Validate: TtdObject {
@@ -216,6 +218,46 @@ impl Validate for Creative {
         for (p, u) in urls {
             if !is_https(u) {
                 out.push((p.into(), "Must be an absolute https URL.".into()));
+            }
+        }
+        out
+    }
+}
+
+impl Validate for DataGroup {
+    fn check(&self, store: &Store) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if store.get("advertiser", &self.advertiser_id).is_none() {
+            out.push(("AdvertiserId".into(), "Advertiser not found.".into()));
+        }
+        name("DataGroupName", &self.data_group_name, &mut out);
+        for id in &self.first_party_data_ids {
+            if !store.first_party.has(&self.advertiser_id, *id) {
+                out.push((
+                    "FirstPartyDataIds".into(),
+                    format!("First-party data {id} not found for this advertiser."),
+                ));
+            }
+        }
+        out
+    }
+}
+
+impl Validate for TtdAudience {
+    fn check(&self, store: &Store) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if store.get("advertiser", &self.advertiser_id).is_none() {
+            out.push(("AdvertiserId".into(), "Advertiser not found.".into()));
+        }
+        name("AudienceName", &self.audience_name, &mut out);
+        for (prop, ids) in [
+            ("IncludedDataGroupIds", &self.included_data_group_ids),
+            ("ExcludedDataGroupIds", &self.excluded_data_group_ids),
+        ] {
+            for id in ids {
+                if store.get("datagroup", id).is_none() {
+                    out.push((prop.into(), format!("Data group {id} not found.")));
+                }
             }
         }
         out
