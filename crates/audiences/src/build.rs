@@ -259,15 +259,16 @@ pub fn why_in(m: &Member) -> String {
     parts.join("; ")
 }
 
-/// Why `domain` is not a member of `built` any more.
-pub fn why_out(inputs: &Inputs, built: &Built, domain: &str) -> String {
+/// Why `domain` is not a member of `built` any more (`filter` resolved
+/// from `inputs` once per diff).
+fn why_out(inputs: &Inputs, filter: &Filter, built: &Built, domain: &str) -> String {
     let Some(u) = inputs.universe.by_domain(domain) else {
         return "no longer in the company universe".into();
     };
     if inputs.excluded.contains(domain) {
         return "in an excluded account list".into();
     }
-    if !Filter::new(inputs).passes(inputs.universe, u) {
+    if !filter.passes(inputs.universe, u) {
         return "its firmographics no longer pass the filters".into();
     }
     let listed = inputs.included.iter().any(|d| d == domain);
@@ -301,6 +302,7 @@ pub fn why_out(inputs: &Inputs, built: &Built, domain: &str) -> String {
 pub fn diff(inputs: &Inputs, previous: &[String], built: &Built) -> Vec<Change> {
     let before: HashSet<&str> = previous.iter().map(String::as_str).collect();
     let now: HashSet<&str> = built.members.iter().map(|m| m.domain.as_str()).collect();
+    let filter = Filter::new(inputs);
     let mut changes: Vec<Change> = built
         .members
         .iter()
@@ -318,7 +320,7 @@ pub fn diff(inputs: &Inputs, previous: &[String], built: &Built) -> Vec<Change> 
             .map(|d| Change {
                 domain: d.clone(),
                 added: false,
-                reason: why_out(inputs, built, d),
+                reason: why_out(inputs, &filter, built, d),
             }),
     );
     changes.sort_by(|a, b| a.domain.cmp(&b.domain));

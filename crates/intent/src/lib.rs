@@ -21,6 +21,24 @@ use utoipa_axum::routes;
 
 pub use config::BomboraConfig;
 
+/// Lower-case hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The SHA-256 of `bytes`, hex: how a surge file is known.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes).as_ref())
+}
+
+/// `n` random bytes, hex (tokens, scratch file names).
+pub(crate) fn random_hex(n: usize) -> String {
+    let mut raw = vec![0u8; n];
+    // Without randomness the name is still unique enough for its use.
+    let _ = aws_lc_rs::rand::fill(&mut raw);
+    hex(&raw)
+}
+
 /// The capability's routes; the file upload accepts bodies up to
 /// `upload_limit` bytes (`http.upload_limit_bytes`).
 pub fn routes(upload_limit: usize) -> ApiRoutes {

@@ -57,7 +57,7 @@ async fn get_json(url: &str) -> serde_json::Value {
 }
 
 async fn files(p: &Platform) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM surge_files")
+    sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM surge_files"#)
         .fetch_one(&p.db.pool)
         .await
         .unwrap()
@@ -174,7 +174,7 @@ async fn under_a_fault_rate_of_0_3_the_fetch_converges_without_duplicates() {
         4,
         "after {runs} runs, {failures} failed; faults {faults}"
     );
-    let weeks: i64 = sqlx::query_scalar("SELECT count(*) FROM surge_weeks")
+    let weeks = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM surge_weeks"#)
         .fetch_one(&p.db.pool)
         .await
         .unwrap();

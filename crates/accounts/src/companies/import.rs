@@ -20,6 +20,18 @@ pub struct FileError {
     pub reason: String,
 }
 
+/// The answer to a file refused whole: 422 `invalid-file`, naming where it
+/// broke (every capability that takes files answers so).
+pub fn invalid_file(detail: impl std::fmt::Display) -> platform::http::problem::ApiError {
+    platform::http::problem::Problem::new(
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-file",
+        "Invalid file",
+    )
+    .with_detail(detail.to_string())
+    .into()
+}
+
 /// The companies a file gives (with their line numbers) and the lines skipped.
 #[derive(Debug, Default)]
 pub struct Parsed {

@@ -42,13 +42,7 @@ impl ImportError {
     /// As an API answer: a file refused whole is a 422 naming the line.
     pub fn into_api(self) -> ApiError {
         match self {
-            ImportError::File(e) => Problem::new(
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid-file",
-                "Invalid file",
-            )
-            .with_detail(e.to_string())
-            .into(),
+            ImportError::File(e) => import::invalid_file(e),
             ImportError::Database(e) => e.into(),
         }
     }

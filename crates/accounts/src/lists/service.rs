@@ -4,7 +4,6 @@
 
 use std::collections::HashSet;
 
-use axum::http::StatusCode;
 use platform::http::pagination::Cursor;
 use platform::http::problem::{ApiError, FieldError, Problem, conflict_on};
 use tenancy::roles::Permission;
@@ -14,21 +13,10 @@ use super::matching::{Outcome, Prepared, match_prepared};
 use super::parse::{InputRow, rows_of};
 use super::store::{self, Counts};
 use super::{AccountList, ListRow, RowStatus};
-use crate::companies::import::FileError;
+use crate::companies::import::invalid_file;
 use crate::domain::registrable;
 use crate::ids::AccountListId;
 use crate::universe::Universe;
-
-/// A file refused whole: 422 naming the line.
-pub fn invalid_file(e: FileError) -> ApiError {
-    Problem::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid-file",
-        "Invalid file",
-    )
-    .with_detail(e.to_string())
-    .into()
-}
 
 fn check_name(name: &str) -> Result<&str, ApiError> {
     let name = name.trim();

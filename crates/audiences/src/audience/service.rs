@@ -60,6 +60,12 @@ fn lists(new: &NewAudience) -> impl Iterator<Item = Uuid> + '_ {
         .map(|l| l.0)
 }
 
+/// The (included, excluded) list ids of a definition.
+fn list_ids(new: &NewAudience) -> (Vec<Uuid>, Vec<Uuid>) {
+    let ids = |l: &[accounts::ids::AccountListId]| l.iter().map(|l| l.0).collect();
+    (ids(&new.include_lists), ids(&new.exclude_lists))
+}
+
 /// What a build needs besides the rule.
 struct Loaded {
     universe: Arc<Universe>,
@@ -127,8 +133,7 @@ pub async fn preview(
 ) -> Result<Preview, ApiError> {
     by.require(Permission::CampaignsRead)?;
     check(tx, &new).await?;
-    let include: Vec<Uuid> = new.include_lists.iter().map(|l| l.0).collect();
-    let exclude: Vec<Uuid> = new.exclude_lists.iter().map(|l| l.0).collect();
+    let (include, exclude) = list_ids(&new);
     let loaded = load(tx, storage, &include, &exclude).await?;
     let built = build(&inputs(Uuid::nil(), &new.rule, &loaded));
     let mut sample: Vec<&Member> = built.members.iter().collect();
@@ -156,8 +161,7 @@ pub async fn create(
 ) -> Result<Audience, ApiError> {
     by.require(Permission::CampaignsWrite)?;
     check(tx, &new).await?;
-    let include: Vec<Uuid> = new.include_lists.iter().map(|l| l.0).collect();
-    let exclude: Vec<Uuid> = new.exclude_lists.iter().map(|l| l.0).collect();
+    let (include, exclude) = list_ids(&new);
     let name = new.name.trim();
     let id = AudienceId::new();
     store::insert(

@@ -56,7 +56,7 @@ impl Fetcher {
             tokio::fs::create_dir_all(&self.scratch).await?;
             let path = self
                 .scratch
-                .join(format!("surge-{week}-{}.csv.gz", uuid_like()));
+                .join(format!("surge-{week}-{}.csv.gz", crate::random_hex(8)));
             let result = async {
                 self.client.download(&published, &path).await?;
                 let mut tx = ScopedTx::all(pool, AllTenants::system()).await?;
@@ -83,12 +83,6 @@ impl Fetcher {
         }
         Ok(done)
     }
-}
-
-fn uuid_like() -> String {
-    let mut raw = [0u8; 8];
-    let _ = aws_lc_rs::rand::fill(&mut raw);
-    raw.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The recurring job (`intent.fetch_surge`).

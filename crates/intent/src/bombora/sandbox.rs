@@ -164,14 +164,6 @@ fn gzip(text: &[u8]) -> Bytes {
     Bytes::from(e.finish().unwrap_or_default())
 }
 
-fn sha256(bytes: &[u8]) -> String {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// A generated week: each sample company scored on 3 to 12 of the topics,
 /// scores drawn from a hash of (seed, week, company, topic).
 fn generate_week(week: NaiveDate, options: &SandboxOptions) -> Vec<u8> {
@@ -287,7 +279,18 @@ async fn token(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Resp
             .starts_with(b"application/x-www-form-urlencoded")
     });
     let creds: Option<Credentials> = if form {
-        serde_urlencoded_like(&body)
+        let mut c = Credentials {
+            client_id: None,
+            client_secret: None,
+        };
+        for (k, v) in url::form_urlencoded::parse(&body) {
+            match k.as_ref() {
+                "client_id" => c.client_id = Some(v.into_owned()),
+                "client_secret" => c.client_secret = Some(v.into_owned()),
+                _ => {}
+            }
+        }
+        Some(c)
     } else {
         serde_json::from_slice(&body).ok()
     };
@@ -306,51 +309,13 @@ async fn token(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Resp
     if !wanted(&s.options.client_id, &id) || !wanted(&s.options.client_secret, &secret) {
         return message(StatusCode::UNAUTHORIZED, "Invalid client credentials");
     }
-    let mut raw = [0u8; 24];
-    let _ = aws_lc_rs::rand::fill(&mut raw);
-    let token: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    let token = crate::random_hex(24);
     s.tokens
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .insert(token.clone(), std::time::Instant::now());
     Json(json!({"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_SECS}))
         .into_response()
-}
-
-/// `client_id=...&client_secret=...` (form bodies are rare here: no crate).
-fn serde_urlencoded_like(body: &[u8]) -> Option<Credentials> {
-    let text = std::str::from_utf8(body).ok()?;
-    let mut c = Credentials {
-        client_id: None,
-        client_secret: None,
-    };
-    for pair in text.split('&') {
-        let (k, v) = pair.split_once('=')?;
-        let v = url_decode(v)?;
-        match k {
-            "client_id" => c.client_id = Some(v),
-            "client_secret" => c.client_secret = Some(v),
-            _ => {}
-        }
-    }
-    Some(c)
-}
-
-fn url_decode(v: &str) -> Option<String> {
-    let mut out = Vec::with_capacity(v.len());
-    let mut bytes = v.bytes();
-    while let Some(b) = bytes.next() {
-        match b {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hi = (bytes.next()? as char).to_digit(16)?;
-                let lo = (bytes.next()? as char).to_digit(16)?;
-                out.push((hi * 16 + lo) as u8);
-            }
-            b => out.push(b),
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 #[derive(Deserialize)]
@@ -417,7 +382,7 @@ async fn weeks(State(s): State<Shared>, headers: HeaderMap) -> Response {
         .into_iter()
         .filter_map(|w| {
             let file = s.file(w)?;
-            Some(json!({"week": w, "sha256": sha256(&file),
+            Some(json!({"week": w, "sha256": crate::sha256_hex(&file),
                         "path": format!("/surge/v1/weeks/{w}/file")}))
         })
         .collect();

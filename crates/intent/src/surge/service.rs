@@ -84,13 +84,9 @@ pub enum IngestError {
     Other(#[from] anyhow::Error),
 }
 
-fn sha256_hex(d: digest::Digest) -> String {
-    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn checksum(input: &Input) -> std::io::Result<String> {
     match input {
-        Input::Bytes(b) => Ok(sha256_hex(digest::digest(&digest::SHA256, b))),
+        Input::Bytes(b) => Ok(crate::sha256_hex(b)),
         Input::File(path) => {
             use std::io::Read;
             let mut f = std::fs::File::open(path)?;
@@ -103,7 +99,7 @@ fn checksum(input: &Input) -> std::io::Result<String> {
                 }
                 ctx.update(&buf[..n]);
             }
-            Ok(sha256_hex(ctx.finish()))
+            Ok(crate::hex(ctx.finish().as_ref()))
         }
     }
 }
@@ -234,7 +230,8 @@ pub async fn ingest(
         unknown_domains: unknown,
         received_at: chrono::Utc::now(),
     };
-    store::insert_file(conn, &file).await?;
+    let mut file = file;
+    file.received_at = store::insert_file(conn, &file).await?;
     let names: Vec<&str> = parsed.topics.iter().map(|t| t.name.as_str()).collect();
     let categories: Vec<&str> = parsed.topics.iter().map(|t| t.category.as_str()).collect();
     store::upsert_topics(conn, week, &names, &categories).await?;
@@ -246,7 +243,7 @@ pub async fn ingest(
         } else {
             Outcome::Ingested
         },
-        file: store::file(conn, &sum).await?.unwrap_or(file),
+        file,
         replaced,
     })
 }

@@ -41,11 +41,16 @@ pub async fn file(
     .await
 }
 
-pub async fn insert_file(conn: &mut PgConnection, f: &SurgeFile) -> Result<(), sqlx::Error> {
-    sqlx::query!(
+/// Record a file ingested; when it was received.
+pub async fn insert_file(
+    conn: &mut PgConnection,
+    f: &SurgeFile,
+) -> Result<DateTime<Utc>, sqlx::Error> {
+    sqlx::query_scalar!(
         "INSERT INTO surge_files (checksum, week, source, raw_key, week_key, rows_read, companies,
              topics, scores, unusable_domains, duplicates, unknown_domains)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         RETURNING received_at",
         f.checksum,
         f.week,
         f.source,
@@ -59,9 +64,8 @@ pub async fn insert_file(conn: &mut PgConnection, f: &SurgeFile) -> Result<(), s
         f.duplicates,
         f.unknown_domains
     )
-    .execute(conn)
-    .await?;
-    Ok(())
+    .fetch_one(conn)
+    .await
 }
 
 /// Make `checksum` week `week`'s file, locking the week; the file it
