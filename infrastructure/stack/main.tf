@@ -209,6 +209,7 @@ module "compute" {
     P360_JOBS__SQS__QUEUE_PREFIX = "${local.name}-"
     P360_JOBS__SQS__REGION       = data.aws_region.current.name
     P360_TTD__BASE_URL           = var.ttd_base_url
+    P360_TTD__DATA_URL           = var.ttd_data_url
     P360_TTD__CREATIVE_BASE_URL  = local.creative_base_url
     P360_BOMBORA__BASE_URL       = var.bombora_base_url
     # The ALB (in this VPC) is trusted to say who the client is, and

@@ -158,6 +158,12 @@ variable "ttd_base_url" {
   default     = "https://api.thetradedesk.com"
 }
 
+variable "ttd_data_url" {
+  type        = string
+  description = "The Trade Desk Data API host (ttd.data_url; required in production mode), where audiences' first-party IP data goes."
+  default     = "https://use-data.adsrvr.org"
+}
+
 variable "bombora_base_url" {
   type        = string
   description = "Bombora's API base URL (bombora.base_url; required in production mode), where the worker fetches the weekly Company Surge."

@@ -47,3 +47,21 @@ pub async fn lists_changed(
     .await?;
     Ok(rows.into_iter().map(|r| (r.id, r.updated_at)).collect())
 }
+
+/// The IP ranges of the companies `domains` as CIDR blocks (a start–end
+/// range split into the fewest blocks that cover it exactly), sorted, each
+/// once: what an audience sends TTD.
+pub async fn cidr_blocks(
+    conn: &mut sqlx::PgConnection,
+    domains: &[String],
+) -> Result<Vec<String>, sqlx::Error> {
+    let stored = crate::ranges::store::stored(conn, domains, true).await?;
+    let mut blocks: Vec<String> = stored
+        .iter()
+        .flat_map(|(_, r)| r.cidrs())
+        .map(|n| n.to_string())
+        .collect();
+    blocks.sort_unstable();
+    blocks.dedup();
+    Ok(blocks)
+}

@@ -19,6 +19,11 @@ pub const DEFAULT_CREATIVE_BASE_URL: &str = "https://creatives.p360.test/creativ
 pub struct TtdConfig {
     /// e.g. `https://api.thetradedesk.com` (the client appends `/v3/...`).
     pub base_url: Option<String>,
+    /// TTD's Data API host, where first-party IP data goes (e.g.
+    /// `https://use-data.adsrvr.org`; the client appends
+    /// `/data/firstpartyipaddress`). Unset: `base_url` (the sandbox serves
+    /// both); required in production.
+    pub data_url: Option<String>,
     pub login: String,
     #[serde(serialize_with = "serialize_secret")]
     pub password: Option<SecretString>,
@@ -50,12 +55,19 @@ pub struct TtdConfig {
     /// times as long after, the objects carrying its marker are counted and
     /// every duplicate is archived.
     pub duplicate_check_after_ms: u64,
+    /// Lifetime of the IP ranges an audience sends TTD (TTD's first-party
+    /// data expires; at most 30 days there).
+    pub segment_ttl_minutes: u32,
+    /// Ranges expiring within this are sent again, so a member never drops
+    /// out of its segment while it stays in the audience.
+    pub segment_refresh_minutes: u32,
 }
 
 impl Default for TtdConfig {
     fn default() -> Self {
         TtdConfig {
             base_url: None,
+            data_url: None,
             login: "p360-sandbox".into(),
             password: None,
             partner_id: "p360partner".into(),
@@ -66,6 +78,8 @@ impl Default for TtdConfig {
             failure_webhook: None,
             creative_base_url: DEFAULT_CREATIVE_BASE_URL.into(),
             duplicate_check_after_ms: 600_000,
+            segment_ttl_minutes: 43_200,
+            segment_refresh_minutes: 10_080,
         }
     }
 }
@@ -74,6 +88,7 @@ impl Section for TtdConfig {
     fn validate(&self, platform: &PlatformConfig) -> Result<(), ConfigError> {
         for (key, value) in [
             ("ttd.base_url", self.base_url.as_deref()),
+            ("ttd.data_url", self.data_url.as_deref()),
             ("ttd.failure_webhook", self.failure_webhook.as_deref()),
             (
                 "ttd.creative_base_url",
@@ -89,6 +104,12 @@ impl Section for TtdConfig {
                 return Err(ConfigError::invalid(
                     "ttd.base_url",
                     "required in production mode (the sandbox is for development)",
+                ));
+            }
+            if self.data_url.is_none() {
+                return Err(ConfigError::invalid(
+                    "ttd.data_url",
+                    "required in production mode: TTD's Data API host, e.g. https://use-data.adsrvr.org",
                 ));
             }
             if self.creative_base_url == DEFAULT_CREATIVE_BASE_URL {
@@ -112,6 +133,15 @@ impl Section for TtdConfig {
             return Err(ConfigError::invalid(
                 "ttd",
                 "max_concurrency, timeout_ms and duplicate_check_after_ms must be positive and token_minutes at least 2",
+            ));
+        }
+        if self.segment_ttl_minutes == 0
+            || self.segment_ttl_minutes > 43_200
+            || self.segment_refresh_minutes >= self.segment_ttl_minutes
+        {
+            return Err(ConfigError::invalid(
+                "ttd.segment_ttl_minutes",
+                "1 to 43200 (30 days), and segment_refresh_minutes below it",
             ));
         }
         Ok(())

@@ -22,7 +22,7 @@ use platform::jobs::Registry;
 
 pub use config::TtdConfig;
 pub use events::consumer;
-pub use sync::{CheckDuplicates, SyncCampaign, SyncService};
+pub use sync::{AudienceSegments, CheckDuplicates, SyncCampaign, SyncService};
 
 /// Where `p360 serve` mounts the in-process sandbox.
 pub const SANDBOX_PATH: &str = "/sandbox/ttd";
@@ -43,15 +43,16 @@ pub fn base_url(config: &TtdConfig, listen: SocketAddr) -> String {
     }
 }
 
-/// Register the sync jobs with their TTD client.
-pub fn register(
-    registry: Registry,
+/// The sync's TTD client and settings; `audiences` keeps the segments of
+/// the audiences ad groups target.
+pub fn service(
     config: &TtdConfig,
     listen: SocketAddr,
-) -> anyhow::Result<Registry> {
+    audiences: sync::Segments,
+) -> anyhow::Result<Arc<SyncService>> {
     let base = base_url(config, listen);
     let client = ttd::TtdClient::new(ttd::TtdSettings::from_config(config, base))?;
-    let service = SyncService {
+    Ok(Arc::new(SyncService {
         client,
         partner_id: config.partner_id.clone(),
         creative_base_url: config.creative_base_url.clone(),
@@ -60,8 +61,14 @@ pub fn register(
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()?,
-    };
-    let service = Arc::new(service);
+        audiences,
+        segment_ttl_minutes: config.segment_ttl_minutes,
+        segment_refresh_minutes: config.segment_refresh_minutes,
+    }))
+}
+
+/// Register the sync jobs with their service.
+pub fn register(registry: Registry, service: Arc<SyncService>) -> anyhow::Result<Registry> {
     Ok(registry
         .register::<SyncCampaign>(service.clone())
         .register::<CheckDuplicates>(service))

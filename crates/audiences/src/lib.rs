@@ -2,8 +2,10 @@
 //! account lists, Bombora intent and firmographics ([`rule`]), computed in
 //! memory from a loaded surge week and the company universe ([`build`]),
 //! saved with every build's members, reasons and diff ([`audience`]), and
-//! rebuilt on every new week ([`jobs`]).
+//! rebuilt on every new week ([`jobs`]), and kept on The Trade Desk while
+//! ad groups target them ([`activate`]).
 
+pub mod activate;
 pub mod audience;
 pub mod build;
 pub mod ids;
@@ -23,13 +25,23 @@ pub fn routes() -> ApiRoutes {
         .routes(routes!(audience::api::members))
         .routes(routes!(audience::api::builds))
         .routes(routes!(audience::api::diff))
+        .routes(routes!(activate::api::activations))
 }
 
-/// Register the recurring rebuild (every `every`).
+/// Register the recurring rebuild (every `every`) and the jobs that keep
+/// activated audiences on TTD (through `ttd`).
 pub fn register(
     registry: Registry,
     storage: Storage,
     every: std::time::Duration,
+    ttd: std::sync::Arc<activation::SyncService>,
 ) -> anyhow::Result<Registry> {
-    registry.every(every, &jobs::RebuildStale, storage)
+    registry
+        .every(every, &jobs::RebuildStale, storage)?
+        .register::<activate::jobs::ActivateAudience>(ttd.clone())
+        .every(
+            std::time::Duration::from_secs(3600),
+            &activate::jobs::RefreshSegments,
+            ttd,
+        )
 }

@@ -82,9 +82,19 @@ pub fn job_registry_at(
         storage.clone(),
         config.platform.data_dir.join("tmp"),
     )?;
+    let ttd = activation::service(
+        &config.ttd,
+        listen,
+        Some(std::sync::Arc::new(audiences::activate::Segments)),
+    )?;
     // New surge weeks reach every audience within a minute.
-    let registry = audiences::register(registry, storage, std::time::Duration::from_secs(60))?;
-    activation::register(registry, &config.ttd, listen)
+    let registry = audiences::register(
+        registry,
+        storage,
+        std::time::Duration::from_secs(60),
+        ttd.clone(),
+    )?;
+    activation::register(registry, ttd)
 }
 
 /// Every capability's subscribers to domain events.

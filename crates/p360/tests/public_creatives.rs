@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use activation::ttd::model::{Advertiser, Creative};
 use activation::ttd::{TtdClient, TtdSettings};
+use common::ttd::worker;
 use common::*;
-use platform::shutdown::Shutdown;
 use serde_json::{Value, json};
 
 /// What the sync is configured to send: the app's public URL + `/creatives`.
@@ -109,33 +109,6 @@ async fn submitted_campaign(
     id
 }
 
-/// A job worker for `p`'s app, sending creative URLs under [`PUBLIC_BASE`].
-fn worker(p: &Platform) -> (Shutdown, tokio::task::JoinHandle<anyhow::Result<()>>) {
-    let mut config = p.config.clone();
-    config.platform.http.listen = p.app.addr;
-    config.ttd.creative_base_url = PUBLIC_BASE.into();
-    let registry = p360::job_registry(&config).unwrap();
-    let shutdown = Shutdown::manual();
-    let pool = platform::db::connect_app(
-        &p.db.url,
-        &platform::db::worker_pool_config(&config.platform),
-    )
-    .unwrap();
-    let handle = tokio::spawn(platform::jobs::run_worker(
-        pool,
-        registry,
-        platform::jobs::WorkerConfig {
-            concurrency: 4,
-            lease: Duration::from_secs(30),
-            poll: Duration::from_millis(300),
-            drain: Duration::from_secs(2),
-            ..Default::default()
-        },
-        shutdown.clone(),
-    ));
-    (shutdown, handle)
-}
-
 async fn wait_synced(p: &Platform, token: &str, id: &str) {
     let started = Instant::now();
     loop {
@@ -156,6 +129,7 @@ async fn wait_synced(p: &Platform, token: &str, id: &str) {
 async fn sandbox_creatives(p: &Platform) -> Vec<Creative> {
     let client = TtdClient::new(TtdSettings {
         base_url: p.app.url("/sandbox/ttd"),
+        data_url: p.app.url("/sandbox/ttd"),
         login: "checker".into(),
         password: "secret".to_string().into(),
         token_minutes: 60,
@@ -204,7 +178,7 @@ async fn the_creative_urls_ttd_gets_are_served_publicly() {
         c.platform.rate_limit.anonymous.per_minute = 1;
     })
     .await;
-    let (stop, handle) = worker(&p);
+    let (stop, handle) = worker(&p, |c| c.ttd.creative_base_url = PUBLIC_BASE.into());
     let admin = p.admin();
     post(
         &p,

@@ -254,6 +254,11 @@ pub const MIGRATION_CLASSES: &[(i64, MigrationClass, &str)] = &[
         MigrationClass::Expand,
         "new tables the running version does not read",
     ),
+    (
+        20261205000026,
+        MigrationClass::Expand,
+        "new tables the running version does not read; a wider check its writes still meet",
+    ),
 ];
 
 /// Escape `%`, `_` and `\` for a LIKE pattern.

@@ -85,29 +85,30 @@ impl Range {
     }
 }
 
+impl Range {
+    /// The fewest CIDR blocks that cover exactly this range (one when it is
+    /// a block).
+    pub fn cidrs(&self) -> Vec<ipnet::IpNet> {
+        match (address(&self.first), address(&self.last)) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => ipnet::Ipv4Subnets::new(a, b, 0)
+                .map(ipnet::IpNet::V4)
+                .collect(),
+            (IpAddr::V6(a), IpAddr::V6(b)) => ipnet::Ipv6Subnets::new(a, b, 0)
+                .map(ipnet::IpNet::V6)
+                .collect(),
+            // Both ends of a stored range are of one family (checked on import).
+            _ => Vec::new(),
+        }
+    }
+}
+
 impl std::fmt::Display for Range {
     /// A CIDR block when the range is exactly one (`192.0.2.0/24`), else
     /// `first-last`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (first, last) = (address(&self.first), address(&self.last));
-        let one = match (first, last) {
-            (IpAddr::V4(a), IpAddr::V4(b)) => {
-                let mut nets = ipnet::Ipv4Subnets::new(a, b, 0);
-                nets.next()
-                    .filter(|_| nets.next().is_none())
-                    .map(ipnet::IpNet::V4)
-            }
-            (IpAddr::V6(a), IpAddr::V6(b)) => {
-                let mut nets = ipnet::Ipv6Subnets::new(a, b, 0);
-                nets.next()
-                    .filter(|_| nets.next().is_none())
-                    .map(ipnet::IpNet::V6)
-            }
-            _ => None,
-        };
-        match one {
-            Some(net) => write!(f, "{net}"),
-            None => write!(f, "{first}-{last}"),
+        match self.cidrs().as_slice() {
+            [net] => write!(f, "{net}"),
+            _ => write!(f, "{}-{}", address(&self.first), address(&self.last)),
         }
     }
 }

@@ -22,7 +22,9 @@ use uuid::Uuid;
 use super::SyncService;
 use super::push::marker;
 use crate::store;
-use crate::ttd::model::{AdGroup, Advertiser, Campaign, Creative, TtdObject};
+use crate::ttd::model::{
+    AdGroup, Advertiser, Campaign, Creative, DataGroup, TtdAudience, TtdObject,
+};
 
 /// Count the TTD objects carrying one P360 object's marker under `parent`
 /// and archive all but one.
@@ -93,6 +95,12 @@ impl Job for CheckDuplicates {
             "campaign" => check::<Campaign>(svc, &ctx.pool, tenant, "campaign", id, parent).await?,
             "creative" => check::<Creative>(svc, &ctx.pool, tenant, "creative", id, parent).await?,
             "ad_group" => check::<AdGroup>(svc, &ctx.pool, tenant, "ad_group", id, parent).await?,
+            "data_group" => {
+                check::<DataGroup>(svc, &ctx.pool, tenant, "data_group", id, parent).await?
+            }
+            "audience" => {
+                check::<TtdAudience>(svc, &ctx.pool, tenant, "audience", id, parent).await?
+            }
             other => return Err(Permanent(format!("no TTD object type {other:?}")).into()),
         };
         tracing::info!(object, p360_id = %id, archived, checks_left = self.checks_left, "checked TTD for duplicates");

@@ -3,10 +3,13 @@
 //! TTD ([`push`]); the outcome lands in activation's own state, unless a
 //! newer change has asked for another sync meanwhile.
 
+mod audiences;
 mod duplicates;
 mod push;
 
+pub use audiences::{AudienceSegments, SegmentFuture, Segments};
 pub use duplicates::CheckDuplicates;
+pub use push::{ensure_object, marker};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +36,12 @@ pub struct SyncService {
     /// When to count the objects of a create whose answer never came.
     pub duplicate_check_after: Duration,
     pub http: reqwest::Client,
+    /// Who keeps audiences' segments and data groups in TTD.
+    pub audiences: Segments,
+    /// Lifetime of the IP ranges sent for an audience, and how long before
+    /// expiry they are sent again (`[ttd] segment_*`).
+    pub segment_ttl_minutes: u32,
+    pub segment_refresh_minutes: u32,
 }
 
 /// Push one campaign and everything it runs to TTD.

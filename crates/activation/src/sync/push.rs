@@ -27,12 +27,13 @@ use sqlx::PgPool;
 use tenancy::{TenantId, TenantTx};
 use uuid::Uuid;
 
+use super::audiences::{Targeted, data_groups};
 use super::{CheckDuplicates, SyncService};
 use crate::store;
 use crate::ttd::TtdError;
 use crate::ttd::model::{
-    AdGroup, Advertiser, BudgetSettings, Campaign, Creative, FrequencySettings, Html5Attributes,
-    ImageAttributes, Money, RtbAttributes, TtdObject,
+    AdGroup, Advertiser, AudienceTargeting, BudgetSettings, Campaign, Creative, FrequencySettings,
+    Html5Attributes, ImageAttributes, Money, RtbAttributes, TtdAudience, TtdObject,
 };
 
 /// TTD's `Availability` for a campaign status.
@@ -44,7 +45,8 @@ fn availability(status: CampaignStatus) -> &'static str {
     }
 }
 
-pub(super) fn marker(object: &str, id: impl Display) -> String {
+/// The `Description` that names the P360 object a TTD object stands for.
+pub fn marker(object: &str, id: impl Display) -> String {
     format!("p360:{object}:{id}")
 }
 
@@ -169,6 +171,27 @@ pub(super) async fn push(
             continue; // never reached TTD; nothing to archive there
         }
         let money = |m: i64| Money::from_micros(m, &c.currency);
+        let targeted = Targeted::of(&g.targeting);
+        let audience_targeting = if targeted.is_empty() || g.status != AdGroupStatus::Active {
+            None
+        } else {
+            let include = data_groups(svc, pool, tenant, &targeted.include, &advertiser_id).await?;
+            let exclude = data_groups(svc, pool, tenant, &targeted.exclude, &advertiser_id).await?;
+            let audience = TtdAudience {
+                audience_id: None,
+                advertiser_id: advertiser_id.clone(),
+                audience_name: format!("{} (P360 ad group)", g.name),
+                description: Some(marker("audience", g.id)),
+                included_data_group_ids: include,
+                excluded_data_group_ids: exclude,
+            };
+            let id = w
+                .ensure("audience", g.id.0, &advertiser_id, audience)
+                .await?;
+            Some(AudienceTargeting {
+                audience_id: Some(id),
+            })
+        };
         let desired = AdGroup {
             ad_group_id: None,
             campaign_id: campaign_id.clone(),
@@ -201,7 +224,7 @@ pub(super) async fn push(
                     .iter()
                     .filter_map(|id| creative_ids.get(&id.0).cloned())
                     .collect(),
-                audience_targeting: None,
+                audience_targeting,
             },
         };
         let id = w.ensure("ad_group", g.id.0, &campaign_id, desired).await?;
@@ -213,6 +236,27 @@ pub(super) async fn push(
         "ad_group_ids": ad_group_ids,
         "creative_ids": creative_ids,
     }))
+}
+
+/// Make TTD hold `desired` as the one object for (`object`, `id`) under
+/// `parent`, created once whatever fails (see the module docs); its TTD id.
+/// For other capabilities' TTD objects (an audience's data group).
+pub async fn ensure_object<T: TtdObject>(
+    svc: &SyncService,
+    pool: &PgPool,
+    tenant: TenantId,
+    object: &'static str,
+    id: Uuid,
+    parent: &str,
+    desired: T,
+) -> anyhow::Result<String> {
+    let w = Writer {
+        svc,
+        pool,
+        tenant,
+        last: false,
+    };
+    w.ensure(object, id, parent, desired).await
 }
 
 struct Writer<'a> {
@@ -319,10 +363,11 @@ impl Writer<'_> {
 /// object): sending it again cannot succeed until someone changes something.
 pub(super) fn is_permanent(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
-        matches!(
-            c.downcast_ref::<TtdError>(),
-            Some(TtdError::Rejected { .. } | TtdError::Auth(_))
-        )
+        c.downcast_ref::<platform::jobs::Permanent>().is_some()
+            || matches!(
+                c.downcast_ref::<TtdError>(),
+                Some(TtdError::Rejected { .. } | TtdError::Auth(_))
+            )
     })
 }
 

@@ -23,7 +23,10 @@ use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
-use super::model::{QueryPage, TtdObject};
+use super::model::{
+    FailedLine, FirstPartyIpAnswer, FirstPartyIpRequest, FirstPartySegment, QueryPage, SegmentPage,
+    TtdObject,
+};
 
 /// How a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +62,8 @@ pub enum TtdError {
 pub struct TtdSettings {
     /// Everything before `/v3/...`.
     pub base_url: String,
+    /// Everything before `/data/...` (TTD's Data API host).
+    pub data_url: String,
     pub login: String,
     pub password: SecretString,
     pub token_minutes: u32,
@@ -72,6 +77,7 @@ impl TtdSettings {
     /// (the configured one, or the in-process sandbox).
     pub fn from_config(c: &crate::config::TtdConfig, base_url: String) -> TtdSettings {
         TtdSettings {
+            data_url: c.data_url.clone().unwrap_or_else(|| base_url.clone()),
             base_url,
             login: c.login.clone(),
             password: c
@@ -197,6 +203,50 @@ impl TtdClient {
             .find(|o| o.description() == Some(marker)))
     }
 
+    /// `POST /data/firstpartyipaddress` on the Data API host: add (or, with
+    /// a TTL of 0, remove) IP addresses and ranges of the data owner's
+    /// first-party segments. Sending the same lines again changes nothing
+    /// but their expiry, so any failure is simply retried. Returns the lines
+    /// TTD refused.
+    pub async fn send_first_party_ips(
+        &self,
+        request: &FirstPartyIpRequest,
+    ) -> Result<Vec<FailedLine>, TtdError> {
+        let body = serde_json::to_value(request).map_err(|e| decode("firstpartyipaddress", e))?;
+        let url = format!(
+            "{}/data/firstpartyipaddress",
+            self.inner.settings.data_url.trim_end_matches('/')
+        );
+        let endpoint = "POST /data/firstpartyipaddress";
+        let span = tracing::info_span!("ttd.call", endpoint);
+        let answer: FirstPartyIpAnswer = async {
+            let value = self
+                .send(endpoint, Method::POST, &url, Some(body), Retry::Safe)
+                .await?;
+            serde_json::from_value(value).map_err(|e| decode(endpoint, e))
+        }
+        .instrument(span)
+        .await?;
+        Ok(answer.failed_lines)
+    }
+
+    /// `POST /v3/dmp/firstparty/advertiser`: the advertiser's first-party
+    /// segments (name and `FirstPartyDataId`).
+    pub async fn first_party_segments(
+        &self,
+        advertiser_id: &str,
+    ) -> Result<Vec<FirstPartySegment>, TtdError> {
+        let page: SegmentPage = self
+            .call(
+                Method::POST,
+                "dmp/firstparty/advertiser".into(),
+                Some(json!({"AdvertiserId": advertiser_id})),
+                Retry::Safe,
+            )
+            .await?;
+        Ok(page.result)
+    }
+
     fn limit(&self, endpoint: &str) -> Arc<Semaphore> {
         let mut limits = self.inner.limits.lock().unwrap_or_else(|e| e.into_inner());
         limits
@@ -222,8 +272,12 @@ impl TtdClient {
             }
         );
         let span = tracing::info_span!("ttd.call", endpoint = %endpoint);
+        let url = format!(
+            "{}/v3/{path}",
+            self.inner.settings.base_url.trim_end_matches('/')
+        );
         async {
-            let value = self.send(&endpoint, method, &path, body, retry).await?;
+            let value = self.send(&endpoint, method, &url, body, retry).await?;
             serde_json::from_value(value).map_err(|e| TtdError::Decode {
                 endpoint: endpoint.clone(),
                 reason: e.to_string(),
@@ -237,14 +291,10 @@ impl TtdClient {
         &self,
         endpoint: &str,
         method: Method,
-        path: &str,
+        url: &str,
         body: Option<Value>,
         retry: Retry,
     ) -> Result<Value, TtdError> {
-        let url = format!(
-            "{}/v3/{path}",
-            self.inner.settings.base_url.trim_end_matches('/')
-        );
         let permit = self
             .limit(endpoint)
             .acquire_owned()
@@ -259,7 +309,7 @@ impl TtdClient {
             let mut req = self
                 .inner
                 .http
-                .request(method.clone(), &url)
+                .request(method.clone(), url)
                 .header("TTD-Auth", token);
             if let Some(b) = &body {
                 req = req.json(b);

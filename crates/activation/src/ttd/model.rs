@@ -185,6 +185,75 @@ pub struct TtdAudience {
     pub excluded_data_group_ids: Vec<String>,
 }
 
+/// The Data API's `IPAddressDataRequest`: lines for the data owner's
+/// first-party segments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FirstPartyIpRequest {
+    /// The advertiser whose first-party data this is.
+    pub data_owner_id: String,
+    pub items: Vec<FirstPartyItem>,
+}
+
+/// One item: segment entries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FirstPartyItem {
+    pub data: Vec<FirstPartyData>,
+}
+
+/// Addresses and ranges for one segment (by name), and how long they stay
+/// in it (0: removed now).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FirstPartyData {
+    pub name: String,
+    pub ttl_in_minutes: u32,
+    #[serde(rename = "IPAddresses", default, skip_serializing_if = "Vec::is_empty")]
+    pub ip_addresses: Vec<String>,
+    #[serde(
+        rename = "IPAddressRanges",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub ip_address_ranges: Vec<String>,
+}
+
+/// The Data API's `IPAddressDataServerResponse`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FirstPartyIpAnswer {
+    #[serde(default)]
+    pub failed_lines: Vec<FailedLine>,
+}
+
+/// A line TTD refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FailedLine {
+    #[serde(default)]
+    pub error_code: String,
+    #[serde(default)]
+    pub message: String,
+    #[serde(rename = "IPAddress", default)]
+    pub ip_address: Option<String>,
+}
+
+/// A first-party segment as `POST /v3/dmp/firstparty/advertiser` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FirstPartySegment {
+    pub first_party_data_id: i64,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct SegmentPage {
+    #[serde(default)]
+    pub result: Vec<FirstPartySegment>,
+}
+
 /// A page of a `/query/...` answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]

@@ -226,6 +226,8 @@ pub async fn rebuild(
         },
     )
     .await?;
+    // TTD follows: only the difference is sent.
+    crate::activate::jobs::ActivateAudience::queue_if_activated(tx, id).await?;
     Ok(built)
 }
 

@@ -115,6 +115,7 @@ const TABLE: &[(&str, [bool; 8])] = &[
     ("audiences_members",                 [Y, Y, Y, Y, Y,  Y, Y, Y]),
     ("audiences_builds",                  [Y, Y, Y, Y, Y,  Y, Y, Y]),
     ("audiences_build_diff",              [Y, Y, Y, Y, Y,  Y, Y, Y]),
+    ("audiences_activations",             [Y, Y, Y, Y, Y,  Y, Y, Y]),
     ("audiences_preview",                 [Y, Y, Y, Y, Y,  Y, Y, Y]),
     ("audiences_create",                  [Y, Y, Y, N, N,  Y, Y, N]),
 ];

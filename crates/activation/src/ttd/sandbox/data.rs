@@ -9,7 +9,8 @@
 //! once (how P360 removes a company). The segments are listed by
 //! `POST /v3/dmp/firstparty/advertiser` (`{AdvertiserId}` → `{Result:
 //! [{FirstPartyDataId, Name, ...}]}`), and a test reads a segment's exact
-//! contents at `GET /_sandbox/data/firstparty/{owner}/{name}`.
+//! contents at `GET /_sandbox/data/firstparty/{owner}/{name}` (with how many
+//! lines it was ever sent).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -29,6 +30,9 @@ use super::{Shared, invalid};
 pub(super) struct Segment {
     id: u64,
     entries: BTreeMap<String, Instant>,
+    /// Addresses and ranges received for it, removals included (how tests
+    /// see that only a difference was sent).
+    received: u64,
 }
 
 /// Segments by (data owner, name).
@@ -137,6 +141,7 @@ pub(super) async fn ingest(State(s): State<Shared>, body: axum::body::Bytes) -> 
                     .unwrap_or_default()
             };
             let mut apply = |value: String, ok: bool, code: &str| {
+                segment.received += 1;
                 if !ok {
                     failed.push(
                         json!({"DataName": name, "ErrorCode": code, "IPAddress": value,
@@ -206,7 +211,9 @@ pub(super) async fn contents(
                 .filter(|(_, exp)| **exp > now)
                 .map(|(v, _)| v)
                 .collect();
-            Json(json!({"FirstPartyDataId": seg.id, "Entries": live})).into_response()
+            Json(json!({"FirstPartyDataId": seg.id, "Entries": live,
+                        "LinesReceived": seg.received}))
+            .into_response()
         }
         None => StatusCode::NOT_FOUND.into_response(),
     }

@@ -185,6 +185,23 @@ impl Validate for AdGroup {
                 Some(_) => {}
             }
         }
+        if let Some(id) = rtb
+            .audience_targeting
+            .as_ref()
+            .and_then(|t| t.audience_id.as_deref())
+        {
+            match store.get("audience", id) {
+                None => out.push((
+                    "RTBAttributes.AudienceTargeting.AudienceId".into(),
+                    format!("Audience {id} not found."),
+                )),
+                Some(a) if a["AdvertiserId"].as_str() != advertiser.as_deref() => out.push((
+                    "RTBAttributes.AudienceTargeting.AudienceId".into(),
+                    format!("Audience {id} belongs to another advertiser."),
+                )),
+                Some(_) => {}
+            }
+        }
         out
     }
 }
