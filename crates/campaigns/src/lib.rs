@@ -41,8 +41,12 @@ pub fn register(
     )
 }
 
-/// The routes, showing campaigns with their activation as `view` reports it.
-pub fn routes(view: Arc<dyn ActivationView>) -> ApiRoutes {
+/// The routes, showing campaigns with their activation as `view` reports
+/// it, and checking the audiences ad groups target against `audiences`.
+pub fn routes(
+    view: Arc<dyn ActivationView>,
+    audiences: Arc<dyn ad_groups::audiences::AudienceCatalog>,
+) -> ApiRoutes {
     ApiRoutes::new()
         .routes(routes!(advertisers::api::create, advertisers::api::list))
         .routes(routes!(advertisers::api::get, advertisers::api::update))
@@ -76,4 +80,5 @@ pub fn routes(view: Arc<dyn ActivationView>) -> ApiRoutes {
             creatives::api::public_file_head
         ))
         .layer(Extension(view))
+        .layer(Extension(audiences))
 }

@@ -21,7 +21,10 @@ pub fn api_routes(state: &AppState, config: &Config) -> anyhow::Result<ApiRoutes
     )?;
     let routes = tenancy::with_auth(
         tenancy::routes()
-            .merge(campaigns::routes(activation::view()))
+            .merge(campaigns::routes(
+                activation::view(),
+                std::sync::Arc::new(audiences::audience::Catalog),
+            ))
             .merge(operations::routes())
             .merge(accounts::routes(config.platform.http.upload_limit_bytes))
             .merge(intent::routes(config.platform.http.upload_limit_bytes))

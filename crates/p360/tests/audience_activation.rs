@@ -197,6 +197,31 @@ async fn wait_build_synced(f: &Fixture, id: &str, n: i64, limit: Duration) -> Va
     }
 }
 
+/// PATCH `path` with its current ETag.
+async fn patch(f: &Fixture, path: &str, body: Value) -> (u16, Value) {
+    let url = format!("{}{path}", f.api.base);
+    let res = f
+        .api
+        .client
+        .get(&url)
+        .bearer_auth(&f.admin)
+        .send()
+        .await
+        .unwrap();
+    let etag = res.headers()["etag"].to_str().unwrap().to_string();
+    let res = f
+        .api
+        .client
+        .patch(&url)
+        .bearer_auth(&f.admin)
+        .header("if-match", etag)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap_or_default())
+}
+
 async fn end_to_end(fault_rate: f64) {
     let ttd = sandbox(SandboxOptions {
         fault_rate,
@@ -367,11 +392,89 @@ async fn end_to_end(fault_rate: f64) {
         assert!(lines2 - lines >= changed);
     }
 
+    // Targeting names only the tenant's own audiences.
+    let gid = group["id"].as_str().unwrap().to_string();
+    let (s, body) = patch(
+        &f,
+        &format!("/v1/ad-groups/{gid}"),
+        json!({"targeting": {"audiences": {"include": [uuid::Uuid::now_v7()]}}}),
+    )
+    .await;
+    assert_eq!(s, 422, "{body}");
+    assert_eq!(body["errors"][0]["field"], "targeting.audiences", "{body}");
+    p.tenant("globex").await;
+    let theirs = p.token("customer_admin", Some("globex"), "a@globex.test");
+    let (s, foreign) = p
+        .post(
+            "/v1/audiences",
+            &theirs,
+            json!({"name": "Theirs", "rule": {"intent": {"topics": ["Firewalls"]}}}),
+        )
+        .await;
+    assert_eq!(s, 201, "{foreign}");
+    let (s, body) = patch(
+        &f,
+        &format!("/v1/ad-groups/{gid}"),
+        json!({"targeting": {"audiences": {"include": [foreign["id"]]}}}),
+    )
+    .await;
+    assert_eq!(s, 422, "another tenant's audience is unknown here: {body}");
+
+    // Excluding a second audience is a change the approver signs off: TTD
+    // keeps the approved targeting until then.
+    let (s, list2) = p
+        .post_csv(
+            "/v1/account-lists?name=customers",
+            &f.admin,
+            format!("domain\n{}\n{}\n", domains[3], domains[45]).into_bytes(),
+        )
+        .await;
+    assert_eq!(s, 201, "{list2}");
+    let customers = f
+        .api
+        .post(
+            "/v1/audiences",
+            &f.admin,
+            json!({"name": "Customers", "include_lists": [list2["id"]]}),
+        )
+        .await;
+    let (s, changed) = patch(
+        &f,
+        &format!("/v1/ad-groups/{gid}"),
+        json!({"targeting": {"audiences": {"include": [id], "exclude": [customers["id"]]}}}),
+    )
+    .await;
+    assert_eq!(s, 200, "{changed}");
+    assert_eq!(
+        changed["targeting"]["audiences"]["exclude"],
+        json!([]),
+        "the live targeting stays until approved: {changed}"
+    );
+    f.wait_synced(std::slice::from_ref(&campaign), Duration::from_secs(60))
+        .await;
+    let ttd_audience: TtdAudience = client.get(&target).await.unwrap();
+    assert!(ttd_audience.excluded_data_group_ids.is_empty());
+    f.approve(&campaign).await;
+    let customers_id = customers["id"].as_str().unwrap();
+    wait_build_synced(&f, customers_id, 1, Duration::from_secs(120)).await;
+    f.wait_synced(std::slice::from_ref(&campaign), Duration::from_secs(120))
+        .await;
+    let ttd_audience: TtdAudience = client.get(&target).await.unwrap();
+    assert_eq!(ttd_audience.excluded_data_group_ids.len(), 1);
+    let excluded: DataGroup = client
+        .get(&ttd_audience.excluded_data_group_ids[0])
+        .await
+        .unwrap();
+    let customer_segment = format!("p360-audience-{customers_id}");
+    let (excluded_segment, customer_blocks, _) = segment(&ttd, &owner, &customer_segment).await;
+    assert_eq!(excluded.first_party_data_ids, [excluded_segment]);
+    assert_eq!(customer_blocks, blocks(&[3, 45]));
+
     // One of each, whatever failed on the way.
     let segments = client.first_party_segments(&owner).await.unwrap();
-    assert_eq!(segments.len(), 1, "{segments:?}");
+    assert_eq!(segments.len(), 2, "{segments:?}");
     let groups: Vec<DataGroup> = client.query_all(&owner).await.unwrap();
-    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_eq!(groups.len(), 2, "{groups:?}");
     let audiences: Vec<TtdAudience> = client.query_all(&owner).await.unwrap();
     assert_eq!(audiences.len(), 1, "{audiences:?}");
     let h = holdings(&client).await;

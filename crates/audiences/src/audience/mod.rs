@@ -13,6 +13,20 @@ use utoipa::ToSchema;
 use crate::ids::AudienceId;
 use crate::rule::Rule;
 
+/// The audiences ad groups may target: campaigns checks `targeting.audiences`
+/// through it.
+pub struct Catalog;
+
+impl campaigns::ad_groups::audiences::AudienceCatalog for Catalog {
+    fn existing<'a>(
+        &'a self,
+        tx: &'a mut tenancy::TenantTx,
+        ids: &'a [uuid::Uuid],
+    ) -> campaigns::ad_groups::audiences::CatalogFuture<'a> {
+        Box::pin(store::existing(tx, ids))
+    }
+}
+
 /// An audience as the API shows it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Audience {

@@ -139,6 +139,18 @@ pub async fn list(
     .await
 }
 
+/// Which of `ids` are audiences of the transaction's tenant.
+pub async fn existing(tx: &mut TenantTx, ids: &[Uuid]) -> Result<Vec<Uuid>, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query_scalar!(
+        "SELECT id FROM audiences WHERE tenant_id = $1 AND id = ANY($2)",
+        tenant as TenantId,
+        ids
+    )
+    .fetch_all(tx.conn())
+    .await
+}
+
 /// The current members' domains.
 pub async fn member_domains(tx: &mut TenantTx, id: AudienceId) -> Result<Vec<String>, sqlx::Error> {
     let tenant = tx.tenant();

@@ -1,15 +1,21 @@
 //! `/v1/campaigns/{id}/ad-groups` and `/v1/ad-groups/{id}`: thin handlers
 //! over [`super::service`].
 
-use axum::Json;
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
+use axum::{Extension, Json};
 use platform::http::AppState;
 use platform::http::problem::{ApiError, Problem};
 use platform::http::versioned::{Precondition, Versioned};
 use tenancy::InTenant;
 
+use super::audiences::AudienceCatalog;
 use super::{AdGroup, AdGroupPatch, NewAdGroup, service};
 use crate::ids::{AdGroupId, CampaignId};
+
+/// The installed catalog of audiences ad groups may target.
+pub type Catalog = Extension<Arc<dyn AudienceCatalog>>;
 
 /// Add an ad group to a campaign.
 #[utoipa::path(post, path = "/v1/campaigns/{id}/ad-groups", tag = "campaigns", operation_id = "ad_groups_create",
@@ -18,11 +24,13 @@ use crate::ids::{AdGroupId, CampaignId};
 pub async fn create(
     ctx: InTenant,
     State(state): State<AppState>,
+    Extension(catalog): Catalog,
     Path(campaign_id): Path<CampaignId>,
     Json(body): Json<NewAdGroup>,
 ) -> Result<Versioned<AdGroup>, ApiError> {
     let mut tx = ctx.begin(&state.pool).await?;
-    let (row, group) = service::create(&mut tx, &ctx.principal, campaign_id, body).await?;
+    let (row, group) =
+        service::create(&mut tx, &ctx.principal, catalog.as_ref(), campaign_id, body).await?;
     tx.commit().await?;
     Ok(Versioned::created(row.version, group))
 }
@@ -65,12 +73,21 @@ pub async fn get(
 pub async fn update(
     ctx: InTenant,
     State(state): State<AppState>,
+    Extension(catalog): Catalog,
     Path(id): Path<AdGroupId>,
     expected: Precondition,
     Json(body): Json<AdGroupPatch>,
 ) -> Result<Versioned<AdGroup>, ApiError> {
     let mut tx = ctx.begin(&state.pool).await?;
-    let (row, group) = service::update(&mut tx, &ctx.principal, id, &expected, body).await?;
+    let (row, group) = service::update(
+        &mut tx,
+        &ctx.principal,
+        catalog.as_ref(),
+        id,
+        &expected,
+        body,
+    )
+    .await?;
     tx.commit().await?;
     Ok(Versioned::ok(row.version, group))
 }

@@ -8,6 +8,7 @@
 //! campaign is stored archived until the change is approved.
 
 pub mod api;
+pub mod audiences;
 pub mod service;
 pub mod store;
 

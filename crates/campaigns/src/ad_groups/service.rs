@@ -8,6 +8,7 @@ use platform::http::versioned::Precondition;
 use tenancy::roles::Permission;
 use tenancy::{Principal, TenantTx};
 
+use super::audiences::{self, AudienceCatalog};
 use super::store::{self, CampaignLock, Values};
 use super::{
     AdGroup, AdGroupPatch, AdGroupStatus, CampaignTerms, NewAdGroup, PendingOp, ProposedValues,
@@ -92,6 +93,7 @@ async fn record(
 pub async fn create(
     tx: &mut TenantTx,
     by: &Principal,
+    catalog: &dyn AudienceCatalog,
     campaign_id: CampaignId,
     new: NewAdGroup,
 ) -> Result<(Row, AdGroup), ApiError> {
@@ -120,6 +122,7 @@ pub async fn create(
         &mut errors,
     );
     check_creatives(tx, campaign.advertiser_id, &new.creative_ids, &mut errors).await?;
+    audiences::check(tx, catalog, &checked.targeting.audiences, &mut errors).await?;
     if !errors.is_empty() {
         return Err(Problem::validation(errors).into());
     }
@@ -191,6 +194,7 @@ async fn lock_for_change(
 pub async fn update(
     tx: &mut TenantTx,
     by: &Principal,
+    catalog: &dyn AudienceCatalog,
     id: AdGroupId,
     expected: &Precondition,
     patch: AdGroupPatch,
@@ -235,6 +239,7 @@ pub async fn update(
         .clone()
         .unwrap_or(current.creative_ids.clone());
     check_creatives(tx, campaign.advertiser_id, &creatives, &mut errors).await?;
+    audiences::check(tx, catalog, &checked.targeting.audiences, &mut errors).await?;
     let (Some(budget), Some(base), Some(max), true) =
         (checked.budget, checked.base, checked.max, errors.is_empty())
     else {
