@@ -65,3 +65,11 @@ pub async fn cidr_blocks(
     blocks.dedup();
     Ok(blocks)
 }
+
+/// Every company's domain, in no order (to count a file's companies the
+/// universe lacks).
+pub async fn domains(conn: &mut sqlx::PgConnection) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar!("SELECT domain FROM companies")
+        .fetch_all(conn)
+        .await
+}

@@ -192,6 +192,22 @@ async fn weeks_are_ingested_once_corrected_whole_and_read_per_company() {
     assert_eq!(topics["items"][0]["last_week"], "2026-11-30");
 }
 
+/// `p360 intent import FILE` refused (exit 1): what it said.
+fn refused(file: &std::path::Path, data_dir: &str) -> String {
+    let out = p360(&[
+        "intent",
+        "import",
+        file.to_str().unwrap(),
+        "--data-dir",
+        data_dir,
+    ])
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    stderr
+}
+
 #[test]
 fn the_command_line_ingests_a_file_named_by_its_week() {
     let tmp = TempDir::new("intent");
@@ -201,6 +217,7 @@ fn the_command_line_ingests_a_file_named_by_its_week() {
     let file = tmp.path().join("Bombora_Surge_2026-12-02.csv.gz");
     std::fs::write(&file, gzip(&week_file(72))).unwrap();
     let file_s = file.to_str().unwrap();
+    let gz = std::fs::read(&file).unwrap();
     let out = p360_ok(&["intent", "import", file_s, "--data-dir", data_s]);
     assert_eq!(
         out.trim(),
@@ -209,21 +226,49 @@ fn the_command_line_ingests_a_file_named_by_its_week() {
     );
     let out = p360_ok(&["intent", "import", file_s, "--data-dir", data_s]);
     assert!(out.contains("2026-11-30 Unchanged"), "{out}");
-    let undated = tmp.path().join("surge.csv");
-    std::fs::write(&undated, week_file(72)).unwrap();
-    let out = p360(&[
+    // The raw file is archived under its checksum; nothing half-written is
+    // left behind, whatever the outcome.
+    let objects = data.join("objects/intent/surge");
+    let archived =
+        |bytes: &[u8]| std::fs::read(objects.join("raw").join(intent::sha256_hex(bytes)));
+    assert_eq!(archived(&gz).unwrap(), gz);
+    let incoming = || {
+        std::fs::read_dir(objects.join("incoming"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    assert_eq!(incoming(), 0);
+    // A plain file (read on both cores), then one cut mid-row: refused with
+    // where it broke, the week before staying current.
+    let plain = tmp.path().join("surge_2026-12-09.csv");
+    std::fs::write(&plain, week_file(80)).unwrap();
+    let out = p360_ok(&[
         "intent",
         "import",
-        undated.to_str().unwrap(),
+        plain.to_str().unwrap(),
         "--data-dir",
         data_s,
-    ])
-    .output()
-    .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    ]);
+    assert!(out.contains("week 2026-12-07 Ingested: 5 rows"), "{out}");
     assert_eq!(
-        stderr.trim(),
+        archived(week_file(80).as_bytes()).unwrap(),
+        week_file(80).into_bytes()
+    );
+    let cut = week_file(90);
+    let cut = &cut[..cut.trim_end().rfind(',').unwrap()];
+    let broken = tmp.path().join("surge_2026-12-16.csv");
+    std::fs::write(&broken, cut).unwrap();
+    let stderr = refused(&broken, data_s);
+    assert!(stderr.contains("line 6"), "{stderr}");
+    assert!(
+        archived(cut.as_bytes()).is_err(),
+        "a refused file is not archived"
+    );
+    assert_eq!(incoming(), 0);
+    let undated = tmp.path().join("surge.csv");
+    std::fs::write(&undated, week_file(72)).unwrap();
+    assert_eq!(
+        refused(&undated, data_s).trim(),
         "error: surge.csv has no date in its name: say which week with --week YYYY-MM-DD"
     );
 }

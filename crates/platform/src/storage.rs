@@ -18,6 +18,9 @@ pub struct Storage {
     pub store: Arc<dyn ObjectStore>,
     /// `local:DIR` or `s3://bucket`, for logs and diagnostics.
     pub describe: String,
+    /// The directory the objects are files in, when local (object `a/b` is
+    /// `DIR/a/b`): a large file can be written there while it is read.
+    pub local_dir: Option<std::path::PathBuf>,
 }
 
 impl Storage {
@@ -41,6 +44,7 @@ impl Storage {
                 Ok(Storage {
                     store: Arc::new(store),
                     describe: format!("local:{}", dir.display()),
+                    local_dir: Some(dir),
                 })
             }
         }
@@ -89,5 +93,6 @@ fn s3(
     Ok(Storage {
         store: Arc::new(store),
         describe: format!("s3://{bucket}"),
+        local_dir: None,
     })
 }

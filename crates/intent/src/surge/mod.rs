@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod format;
+pub mod parallel;
 pub mod parse;
 pub mod read;
 pub mod service;

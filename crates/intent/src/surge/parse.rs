@@ -11,12 +11,13 @@
 //! no registrable part is not an error (such rows are counted); a domain
 //! and topic given twice keep the higher score (counted too).
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
+use std::ops::Index;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use accounts::companies::SizeBand;
 use accounts::domain::registrable;
+use rustc_hash::FxHashMap as HashMap;
 
 use super::{Profile, TopicScores, Week};
 
@@ -50,7 +51,8 @@ pub fn decompressed<'a>(mut input: impl BufRead + 'a) -> std::io::Result<Box<dyn
     })
 }
 
-struct Columns {
+/// Where the columns P360 reads are.
+pub(super) struct Columns {
     domain: usize,
     topic: usize,
     score: usize,
@@ -59,10 +61,11 @@ struct Columns {
     industry: Option<usize>,
     category: Option<usize>,
     country: Option<usize>,
-    count: usize,
+    /// How many columns the header has.
+    pub(super) count: usize,
 }
 
-fn columns(header: &csv::ByteRecord) -> Result<Columns, String> {
+pub(super) fn columns(header: &csv::ByteRecord) -> Result<Columns, String> {
     let names: Vec<String> = header
         .iter()
         .map(|h| String::from_utf8_lossy(h).trim().to_ascii_lowercase())
@@ -151,25 +154,28 @@ pub fn read_until(
         if counts.rows % 65_536 == 0 && stop.load(Ordering::Relaxed) {
             return Err(broke(pos, "stopped".into()));
         }
-        let score = parse_score(&record[cols.score]).ok_or_else(|| {
-            broke(
-                pos,
-                "Composite Score: not a whole number from 0 to 100".into(),
-            )
-        })?;
-        let Some(company) = builder.company(&record, &cols) else {
-            counts.unusable_domains += 1;
-            continue;
-        };
-        let topic = builder.topic(&record, &cols).map_err(|r| broke(pos, r))?;
-        builder.topics[topic as usize].push(company, score);
+        match builder.row(&record, &cols) {
+            Ok(true) => {}
+            Ok(false) => counts.unusable_domains += 1,
+            Err(reason) => return Err(broke(pos, reason)),
+        }
     }
-    let (week, duplicates) = builder.finish(week);
+    let (week, duplicates) = builder.finish(None, week).map_err(|r| broke(None, r))?;
     counts.duplicates = duplicates;
     Ok((week, counts))
 }
 
 fn parse_score(field: &[u8]) -> Option<u8> {
+    // The common case, one to three digits, without going through text.
+    if let [a @ b'0'..=b'9', rest @ ..] = field
+        && rest.len() <= 2
+        && rest.iter().all(u8::is_ascii_digit)
+    {
+        let v = rest
+            .iter()
+            .fold(u16::from(a - b'0'), |v, d| v * 10 + u16::from(d - b'0'));
+        return u8::try_from(v).ok().filter(|v| *v <= 100);
+    }
     let s = std::str::from_utf8(field).ok()?.trim();
     // Whole numbers, possibly written `72.0`.
     let s = s.strip_suffix(".0").unwrap_or(s);
@@ -197,8 +203,9 @@ impl TopicBuilder {
     }
 }
 
+/// The week being read: companies and topics numbered as they come.
 #[derive(Default)]
-struct Builder {
+pub(super) struct Builder {
     /// The raw domain field of the previous row and what it resolved to
     /// (rows come grouped by company).
     last_raw: Vec<u8>,
@@ -213,7 +220,28 @@ struct Builder {
 }
 
 impl Builder {
-    fn company(&mut self, r: &csv::ByteRecord, c: &Columns) -> Option<u32> {
+    /// Take one data row: `false` when its domain has no registrable part
+    /// (skipped); an error when its score or topic is unusable.
+    pub(super) fn row<R: Index<usize, Output = [u8]> + ?Sized>(
+        &mut self,
+        r: &R,
+        c: &Columns,
+    ) -> Result<bool, String> {
+        let score =
+            parse_score(&r[c.score]).ok_or("Composite Score: not a whole number from 0 to 100")?;
+        let Some(company) = self.company(r, c) else {
+            return Ok(false);
+        };
+        let topic = self.topic(r, c)?;
+        self.topics[topic as usize].push(company, score);
+        Ok(true)
+    }
+
+    fn company<R: Index<usize, Output = [u8]> + ?Sized>(
+        &mut self,
+        r: &R,
+        c: &Columns,
+    ) -> Option<u32> {
         let raw = &r[c.domain];
         if raw == self.last_raw.as_slice() && !self.last_raw.is_empty() {
             return self.last;
@@ -248,7 +276,11 @@ impl Builder {
         found
     }
 
-    fn topic(&mut self, r: &csv::ByteRecord, c: &Columns) -> Result<u16, String> {
+    fn topic<R: Index<usize, Output = [u8]> + ?Sized>(
+        &mut self,
+        r: &R,
+        c: &Columns,
+    ) -> Result<u16, String> {
         let raw = &r[c.topic];
         if raw == self.last_topic.as_slice() && !self.last_topic.is_empty() {
             return Ok(self.last_topic_idx);
@@ -278,9 +310,34 @@ impl Builder {
     }
 
     /// The week: domains sorted (a company's number is its place), topics
-    /// by name, each topic's companies in order. Returns the duplicates
+    /// by name, each topic's companies in order; with `other` (what another
+    /// thread read of the same file) joined in. Returns the duplicates
     /// dropped.
-    fn finish(self, week: chrono::NaiveDate) -> (Week, u64) {
+    pub(super) fn finish(
+        mut self,
+        other: Option<Builder>,
+        week: chrono::NaiveDate,
+    ) -> Result<(Week, u64), String> {
+        // The other part's companies in this part's numbering, new ones added.
+        let (theirs, their_topics) = match other {
+            Some(o) => {
+                let map: Vec<u32> = o
+                    .profiles
+                    .into_iter()
+                    .map(|p| match self.by_domain.get(&p.domain) {
+                        Some(id) => *id,
+                        None => {
+                            let id = self.profiles.len() as u32;
+                            self.by_domain.insert(p.domain.clone(), id);
+                            self.profiles.push(p);
+                            id
+                        }
+                    })
+                    .collect();
+                (map, o.topics)
+            }
+            None => (Vec::new(), Vec::new()),
+        };
         let mut order: Vec<u32> = (0..self.profiles.len() as u32).collect();
         order.sort_unstable_by(|a, b| {
             self.profiles[*a as usize]
@@ -291,43 +348,109 @@ impl Builder {
         for (new, old) in order.iter().enumerate() {
             renumber[*old as usize] = new as u32;
         }
+        let their_renumber: Vec<u32> = theirs.iter().map(|c| renumber[*c as usize]).collect();
         let mut profiles: Vec<Option<Profile>> = self.profiles.into_iter().map(Some).collect();
         let profiles: Vec<Profile> = order
             .iter()
             .filter_map(|old| profiles[*old as usize].take())
             .collect();
-        let mut duplicates = 0;
-        let mut topics: Vec<TopicScores> = self
+        // Each topic with its pairs from both parts.
+        let mut index: HashMap<String, usize> = HashMap::default();
+        let mut jobs: Vec<Job> = Vec::with_capacity(self.topics.len());
+        for (t, ours) in self
             .topics
             .into_iter()
-            .map(|t| {
-                let mut pairs: Vec<(u32, u8)> = t
-                    .companies
-                    .iter()
-                    .zip(&t.scores)
-                    .map(|(c, s)| (renumber[*c as usize], *s))
-                    .collect();
-                // By company, the highest score first, then one per company.
-                pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
-                let before = pairs.len();
-                pairs.dedup_by_key(|p| p.0);
-                duplicates += (before - pairs.len()) as u64;
-                TopicScores {
-                    name: t.name,
-                    category: t.category,
-                    companies: pairs.iter().map(|p| p.0).collect(),
-                    scores: pairs.iter().map(|p| p.1).collect(),
+            .map(|t| (t, true))
+            .chain(their_topics.into_iter().map(|t| (t, false)))
+        {
+            let i = match index.get(&t.name) {
+                Some(i) => *i,
+                None => {
+                    index.insert(t.name.clone(), jobs.len());
+                    jobs.push(Job {
+                        name: t.name.clone(),
+                        category: t.category.clone(),
+                        ..Job::default()
+                    });
+                    jobs.len() - 1
                 }
-            })
-            .collect();
+            };
+            if ours {
+                jobs[i].ours = Some(t);
+            } else {
+                jobs[i].theirs = Some(t);
+            }
+        }
+        if jobs.len() > usize::from(u16::MAX) + 1 {
+            return Err("more than 65,535 topics".into());
+        }
+        // Sorted on both cores: half the topics each.
+        let second = jobs.split_off(jobs.len() / 2);
+        let maps = (renumber.as_slice(), their_renumber.as_slice());
+        let (mut topics, duplicates) = std::thread::scope(|s| {
+            let other = s.spawn(move || settle(second, maps));
+            let (mut topics, mut duplicates) = settle(jobs, maps);
+            let (more, dup) = other
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            topics.extend(more);
+            duplicates += dup;
+            (topics, duplicates)
+        });
         topics.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-        (
+        Ok((
             Week {
                 week,
                 profiles,
                 topics,
             },
             duplicates,
-        )
+        ))
     }
+}
+
+/// A topic's pairs as each part read them.
+#[derive(Default)]
+struct Job {
+    name: String,
+    category: String,
+    ours: Option<TopicBuilder>,
+    theirs: Option<TopicBuilder>,
+}
+
+/// Topics with their companies renumbered (ours by `maps.0`, the other
+/// part's by `maps.1`) and in order, one score per company (the highest);
+/// and how many duplicates were dropped.
+fn settle(jobs: Vec<Job>, maps: (&[u32], &[u32])) -> (Vec<TopicScores>, u64) {
+    let mut duplicates = 0;
+    let topics = jobs
+        .into_iter()
+        .map(|j| {
+            let n = j.ours.as_ref().map_or(0, |t| t.companies.len())
+                + j.theirs.as_ref().map_or(0, |t| t.companies.len());
+            let mut pairs: Vec<(u32, u8)> = Vec::with_capacity(n);
+            for (part, map) in [(&j.ours, maps.0), (&j.theirs, maps.1)] {
+                if let Some(t) = part {
+                    pairs.extend(
+                        t.companies
+                            .iter()
+                            .zip(&t.scores)
+                            .map(|(c, s)| (map[*c as usize], *s)),
+                    );
+                }
+            }
+            // By company, the highest score first, then one per company.
+            pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+            let before = pairs.len();
+            pairs.dedup_by_key(|p| p.0);
+            duplicates += (before - pairs.len()) as u64;
+            TopicScores {
+                name: j.name,
+                category: j.category,
+                companies: pairs.iter().map(|p| p.0).collect(),
+                scores: pairs.iter().map(|p| p.1).collect(),
+            }
+        })
+        .collect();
+    (topics, duplicates)
 }

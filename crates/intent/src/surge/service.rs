@@ -19,6 +19,7 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use utoipa::ToSchema;
 
+use super::parallel::{self, Text};
 use super::parse::{self, SurgeError};
 use super::store::{self, SurgeFile};
 use super::{Week, format};
@@ -84,12 +85,19 @@ pub enum IngestError {
     Other(#[from] anyhow::Error),
 }
 
-fn checksum(input: &Input) -> std::io::Result<String> {
+/// The file's SHA-256. A file on disk is read once: when the object store
+/// is a local directory, each piece read is also written to `copy`, so
+/// archiving the raw file needs no second read.
+fn checksum(input: &Input, copy: Option<&Staged>) -> std::io::Result<String> {
     match input {
         Input::Bytes(b) => Ok(crate::sha256_hex(b)),
         Input::File(path) => {
-            use std::io::Read;
+            use std::io::{Read, Write};
             let mut f = std::fs::File::open(path)?;
+            let mut out = match copy {
+                Some(staged) => Some(std::fs::File::create(&staged.0)?),
+                None => None,
+            };
             let mut ctx = digest::Context::new(&digest::SHA256);
             let mut buf = vec![0u8; 1 << 20];
             loop {
@@ -98,20 +106,56 @@ fn checksum(input: &Input) -> std::io::Result<String> {
                     break;
                 }
                 ctx.update(&buf[..n]);
+                if let Some(out) = out.as_mut() {
+                    out.write_all(&buf[..n])?;
+                }
             }
             Ok(crate::hex(ctx.finish().as_ref()))
         }
     }
 }
 
+/// A copy of the file being written into the local object store, removed
+/// unless it is kept (renamed to its key).
+struct Staged(PathBuf);
+
+impl Staged {
+    fn keep(self, dir: &std::path::Path, key: &ObjectPath) -> std::io::Result<()> {
+        let to = dir.join(key.as_ref());
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::rename(&self.0, to)?;
+        std::mem::forget(self);
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The week in the file: the parallel reader when it takes the file, else
+/// the sequential one (which also says where a broken file broke).
 fn parse_input(
     week: NaiveDate,
     input: &Input,
     stop: &AtomicBool,
 ) -> Result<(Week, parse::Counts), SurgeError> {
     match input {
-        Input::Bytes(b) => parse::read_until(week, b.as_ref(), stop),
+        Input::Bytes(b) => parallel::read(week, Text::Bytes(b), stop)
+            .unwrap_or_else(|| parse::read_until(week, b.as_ref(), stop)),
         Input::File(path) => {
+            let f = std::fs::File::open(path).map_err(|e| SurgeError {
+                line: 0,
+                byte: 0,
+                reason: format!("cannot read {}: {e}", path.display()),
+            })?;
+            if let Some(done) = parallel::read(week, Text::File(&f), stop) {
+                return done;
+            }
             let f = std::fs::File::open(path).map_err(|e| SurgeError {
                 line: 0,
                 byte: 0,
@@ -158,20 +202,42 @@ pub async fn ingest(
 ) -> Result<Ingested, IngestError> {
     let week = super::monday_of(week);
     let input = Arc::new(input);
-    // Checksum and parse at once (two cores); the parse is stopped if the
-    // checksum shows a file already ingested.
+    // Checksum (copying a file on disk into a local object store as it is
+    // read) and parse at once, on all cores; the parse is stopped if the
+    // checksum shows a file already ingested. The universe's domains are
+    // fetched meanwhile, to count the week's unknown companies.
+    let (staged, linked) = match (input.as_ref(), &storage.local_dir) {
+        (Input::File(path), Some(dir)) => {
+            let staged = Staged(
+                dir.join("intent/surge/incoming")
+                    .join(format!("{}.part", crate::random_hex(16))),
+            );
+            if let Some(parent) = staged.0.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| anyhow::anyhow!("cannot archive the file: {e}"))?;
+            }
+            // On the same filesystem the archive is a second name of the
+            // file (no copy); elsewhere a copy written while it is read.
+            let linked = std::fs::hard_link(path, &staged.0).is_ok();
+            (Some(staged), linked)
+        }
+        _ => (None, false),
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let parsing = {
         let (input, stop) = (input.clone(), stop.clone());
         tokio::task::spawn_blocking(move || parse_input(week, &input, &stop))
     };
-    let sum = {
+    let summing = {
         let input = input.clone();
-        tokio::task::spawn_blocking(move || checksum(&input))
-            .await
-            .map_err(anyhow::Error::from)?
-            .map_err(|e| anyhow::anyhow!("cannot read the file: {e}"))?
+        tokio::task::spawn_blocking(move || {
+            let sum = checksum(&input, staged.as_ref().filter(|_| !linked));
+            (sum, staged)
+        })
     };
+    let known_domains = accounts::read::domains(conn).await?;
+    let (sum, staged) = summing.await.map_err(anyhow::Error::from)?;
+    let sum = sum.map_err(|e| anyhow::anyhow!("cannot read the file: {e}"))?;
     if let Some(known) = store::file(conn, &sum).await? {
         stop.store(true, Ordering::Relaxed);
         if known.week != week {
@@ -194,22 +260,25 @@ pub async fn ingest(
         });
     }
     let (parsed, counts) = parsing.await.map_err(anyhow::Error::from)??;
-    let universe = accounts::universe::Universe::current(conn).await?;
-    let unknown = parsed
-        .profiles
-        .iter()
-        .filter(|p| universe.by_domain(&p.domain).is_none())
-        .count() as i64;
+    let parsed = Arc::new(parsed);
+    // The compact week encoded and the unknown companies counted on one
+    // core while the raw file is archived.
+    let encoding = {
+        let parsed = parsed.clone();
+        tokio::task::spawn_blocking(move || {
+            let unknown = unknown(&parsed, known_domains);
+            (format::encode(&parsed), unknown)
+        })
+    };
     let raw_key = ObjectPath::from(format!("intent/surge/raw/{sum}"));
     let week_key = ObjectPath::from(format!("intent/surge/weeks/{week}/{sum}.p360w"));
-    archive(storage, &raw_key, &input).await?;
-    let parsed = Arc::new(parsed);
-    let encoded = {
-        let parsed = parsed.clone();
-        tokio::task::spawn_blocking(move || format::encode(&parsed))
-            .await
-            .map_err(anyhow::Error::from)?
-    };
+    match (staged, &storage.local_dir) {
+        (Some(staged), Some(dir)) => staged
+            .keep(dir, &raw_key)
+            .map_err(|e| anyhow::anyhow!("cannot archive the file: {e}"))?,
+        _ => archive(storage, &raw_key, &input).await?,
+    }
+    let (encoded, unknown) = encoding.await.map_err(anyhow::Error::from)?;
     storage
         .store
         .put(&week_key, PutPayload::from(encoded))
@@ -227,7 +296,7 @@ pub async fn ingest(
         scores: parsed.pairs() as i64,
         unusable_domains: counts.unusable_domains as i64,
         duplicates: counts.duplicates as i64,
-        unknown_domains: unknown,
+        unknown_domains: unknown as i64,
         received_at: chrono::Utc::now(),
     };
     let mut file = file;
@@ -246,6 +315,20 @@ pub async fn ingest(
         file,
         replaced,
     })
+}
+
+/// How many of the week's companies `known` (the universe's domains) lacks.
+fn unknown(week: &Week, mut known: Vec<String>) -> usize {
+    known.sort_unstable();
+    // Both sorted: one merge.
+    let mut k = known.iter().peekable();
+    week.profiles
+        .iter()
+        .filter(|p| {
+            while k.next_if(|d| d.as_str() < p.domain.as_str()).is_some() {}
+            k.peek().is_none_or(|d| d.as_str() != p.domain.as_str())
+        })
+        .count()
 }
 
 /// Weeks this instance holds in memory, by file checksum, the most recently

@@ -154,3 +154,76 @@ fn weeks_are_named_by_their_monday() {
     assert_eq!(monday_of(thursday), week());
     assert_eq!(monday_of(week()), week());
 }
+
+mod parallel_reader {
+    use std::sync::atomic::AtomicBool;
+
+    use super::*;
+    use crate::surge::parallel::{Text, read_split};
+
+    /// The parallel reader, split after `split` bytes (1: always), on the
+    /// bytes and on a file.
+    fn both(text: &[u8], split: u64) -> Vec<Option<(Week, Counts)>> {
+        let stop = AtomicBool::new(false);
+        let path = std::env::temp_dir().join(format!("p360-surge-{}", crate::random_hex(8)));
+        std::fs::write(&path, text).unwrap();
+        let f = std::fs::File::open(&path).unwrap();
+        let out = [Text::Bytes(text), Text::File(&f)]
+            .into_iter()
+            .map(|t| read_split(week(), t, &stop, split).map(Result::unwrap))
+            .collect();
+        std::fs::remove_file(&path).unwrap();
+        out
+    }
+
+    #[test]
+    fn it_reads_what_the_sequential_reader_reads() {
+        let mut generated = Vec::new();
+        crate::generate::surge_week(300, 40, 3, &mut generated).unwrap();
+        let quoted = file(ROWS);
+        let escaped = file(&[
+            ROWS[0],
+            "\"Initech \"\"West\"\"\",initech.example,\"Large (1,000 - 4,999 Employees)\",,Cloud,Kubernetes,91,A,,,,",
+            "Hooli,hooli.example,,,Cloud,Kubernetes,80,A,,,,\"\"",
+        ]);
+        let crlf = format!("\u{feff}{}", file(ROWS).replace('\n', "\r\n"));
+        // Blank lines, a company spread over both halves, a domain and
+        // topic given twice (once in each half), no final line break.
+        let mut spread = file(&[ROWS[0], "", ROWS[2], ROWS[1], ROWS[3]]);
+        spread.push_str(ROWS[0].replace("72", "90").as_str());
+        for text in [
+            generated.as_slice(),
+            quoted.as_bytes(),
+            escaped.as_bytes(),
+            crlf.as_bytes(),
+            spread.as_bytes(),
+        ] {
+            let expected = read(week(), text).unwrap();
+            for split in [1, 64, 1 << 30] {
+                for got in both(text, split) {
+                    assert_eq!(got.as_ref(), Some(&expected), "split {split}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn it_steps_aside_for_what_only_the_sequential_reader_explains() {
+        let short = file(&[ROWS[0], "Globex,globex.example,,,Security"]);
+        let score = file(&[ROWS[2].replace("64", "164").as_str()]);
+        let open_quote = file(&["\"Initech\nLLC\",initech.example,,,Cloud,Kubernetes,91,A,,,,"]);
+        let after_quote = file(&["\"Initech\" LLC,initech.example,,,Cloud,Kubernetes,91,A,,,,"]);
+        let gz = gzip(&file(ROWS));
+        for text in [
+            short.as_bytes(),
+            score.as_bytes(),
+            open_quote.as_bytes(),
+            after_quote.as_bytes(),
+            &gz,
+        ] {
+            for split in [1, 1 << 30] {
+                assert!(both(text, split).iter().all(Option::is_none));
+            }
+        }
+    }
+}
