@@ -25,6 +25,10 @@ pub struct BomboraConfig {
     pub read_timeout_ms: u64,
     /// Retries of one call on throttling, 5xx and timeouts.
     pub max_retries: u32,
+    /// Add the companies a surge file names that the universe lacks
+    /// (domain, the file's company name, size, industry, country), however
+    /// the file arrived. Off: they are only counted.
+    pub create_unknown_companies: bool,
 }
 
 impl Default for BomboraConfig {
@@ -38,6 +42,7 @@ impl Default for BomboraConfig {
             timeout_ms: 600_000,
             read_timeout_ms: 60_000,
             max_retries: 5,
+            create_unknown_companies: false,
         }
     }
 }

@@ -40,11 +40,15 @@ pub(crate) fn random_hex(n: usize) -> String {
 }
 
 /// The capability's routes; the file upload accepts bodies up to
-/// `upload_limit` bytes (`http.upload_limit_bytes`).
-pub fn routes(upload_limit: usize) -> ApiRoutes {
+/// `upload_limit` bytes (`http.upload_limit_bytes`) and adds the companies
+/// the universe lacks when `config` says so.
+pub fn routes(upload_limit: usize, config: &BomboraConfig) -> ApiRoutes {
     let uploads = ApiRoutes::new()
         .routes(routes!(surge::api::import))
-        .layer(DefaultBodyLimit::max(upload_limit));
+        .layer(DefaultBodyLimit::max(upload_limit))
+        .layer(axum::Extension(surge::IngestOptions {
+            create_companies: config.create_unknown_companies,
+        }));
     ApiRoutes::new()
         .routes(routes!(surge::api::weeks))
         .routes(routes!(surge::api::topics))
@@ -106,6 +110,7 @@ pub fn fetcher(
         storage,
         weeks_back: config.weeks_back as usize,
         scratch,
+        create_companies: config.create_unknown_companies,
     })
 }
 

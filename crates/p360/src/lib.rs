@@ -27,7 +27,10 @@ pub fn api_routes(state: &AppState, config: &Config) -> anyhow::Result<ApiRoutes
             ))
             .merge(operations::routes())
             .merge(accounts::routes(config.platform.http.upload_limit_bytes))
-            .merge(intent::routes(config.platform.http.upload_limit_bytes))
+            .merge(intent::routes(
+                config.platform.http.upload_limit_bytes,
+                &config.bombora,
+            ))
             .merge(audiences::routes()),
         auth,
     );

@@ -123,6 +123,7 @@ async fn publish_and_fetch(p: &Platform, base: &str, w: &str, body: String) {
         storage: platform::storage::Storage::from_config(&p.config.platform).unwrap(),
         weeks_back: 8,
         scratch: p.data.path().join("tmp"),
+        create_companies: false,
     };
     let done = fetcher.run(&p.db.pool).await.unwrap();
     assert_eq!(done.ingested.len(), 1, "{done:?}");

@@ -49,6 +49,7 @@ fn fetcher(p: &Platform, base: &str, secret: &str, retries: u32) -> Fetcher {
         storage: platform::storage::Storage::from_config(&p.config.platform).unwrap(),
         weeks_back: 4,
         scratch: p.data.path().join("tmp"),
+        create_companies: false,
     }
 }
 

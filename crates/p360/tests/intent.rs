@@ -90,6 +90,10 @@ async fn weeks_are_ingested_once_corrected_whole_and_read_per_company() {
         ),
         "{first}"
     );
+    // Counted, not added: the universe is staff's unless configured.
+    assert_eq!(first["companies_added"], 0);
+    let (s, _) = p.get("/v1/companies/unknown-co.example", &admin).await;
+    assert_eq!(s, 404);
     // The same file again is the same week.
     let (s, again) = upload(&p, &admin, "2026-11-23", week_file(72).into_bytes()).await;
     assert_eq!(
@@ -190,6 +194,34 @@ async fn weeks_are_ingested_once_corrected_whole_and_read_per_company() {
     assert_eq!(names, ["Firewalls", "Zero Trust"]);
     assert_eq!(topics["items"][0]["first_week"], "2026-11-23");
     assert_eq!(topics["items"][0]["last_week"], "2026-11-30");
+}
+
+#[tokio::test]
+async fn configured_the_companies_a_file_names_join_the_universe() {
+    let p = Platform::start_with(|c| c.bombora.create_unknown_companies = true).await;
+    p.sample_universe().await;
+    let admin = p.admin();
+    let (s, done) = upload(&p, &admin, "2026-11-23", week_file(72).into_bytes()).await;
+    assert_eq!(s, 200, "{done}");
+    assert_eq!(
+        (&done["file"]["unknown_domains"], &done["companies_added"]),
+        (&json!(1), &json!(1))
+    );
+    let (s, c) = p.get("/v1/companies/unknown-co.example", &admin).await;
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(
+        (&c["name"], &c["size"], &c["industry"], &c["country"]),
+        (
+            &json!("Unknown Ltd"),
+            &json!("small"),
+            &json!("Software"),
+            &json!("Germany")
+        ),
+        "{c}"
+    );
+    // What staff loaded stays as it is.
+    let (_, acme) = p.get("/v1/companies/acme.example", &admin).await;
+    assert_eq!(acme["size"], "medium_large", "not the file's size: {acme}");
 }
 
 /// `p360 intent import FILE` refused (exit 1): what it said.

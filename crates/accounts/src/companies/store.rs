@@ -57,6 +57,37 @@ pub async fn upsert(
     Ok((added, changed))
 }
 
+/// Add those of `companies` the universe lacks, leaving every company it
+/// has as it is (what staff loaded wins over what a partner file says);
+/// how many were added.
+pub async fn insert_new(
+    conn: &mut PgConnection,
+    companies: &[NewCompany],
+) -> Result<u64, sqlx::Error> {
+    let mut added = 0;
+    for chunk in companies.chunks(CHUNK) {
+        let domains: Vec<&str> = chunk.iter().map(|c| c.domain.as_str()).collect();
+        let names: Vec<&str> = chunk.iter().map(|c| c.name.as_str()).collect();
+        let sizes: Vec<Option<&str>> = chunk.iter().map(|c| c.size.map(SizeBand::as_str)).collect();
+        let industries: Vec<Option<&str>> = chunk.iter().map(|c| c.industry.as_deref()).collect();
+        let countries: Vec<Option<&str>> = chunk.iter().map(|c| c.country.as_deref()).collect();
+        added += sqlx::query!(
+            "INSERT INTO companies (domain, name, size, industry, country) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) \
+             ON CONFLICT (domain) DO NOTHING",
+            &domains as &[&str],
+            &names as &[&str],
+            &sizes as &[Option<&str>],
+            &industries as &[Option<&str>],
+            &countries as &[Option<&str>]
+        )
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    }
+    Ok(added)
+}
+
 /// The company with registrable domain `domain`.
 pub async fn get(conn: &mut PgConnection, domain: &str) -> Result<Option<Company>, sqlx::Error> {
     sqlx::query_as!(

@@ -25,6 +25,8 @@ pub struct Fetcher {
     pub weeks_back: usize,
     /// Where downloads are written before they are ingested.
     pub scratch: std::path::PathBuf,
+    /// Add the companies a week names that the universe lacks.
+    pub create_companies: bool,
 }
 
 /// What one run did, week by week.
@@ -66,6 +68,7 @@ impl Fetcher {
                     week,
                     Source::Bombora,
                     Input::File(path.clone()),
+                    self.create_companies,
                 )
                 .await
                 .with_context(|| format!("the week of {week} from Bombora"))?;

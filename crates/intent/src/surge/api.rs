@@ -2,9 +2,9 @@
 //! and (platform admins) a week's file uploaded (thin handlers over
 //! [`super::service`] and [`super::read`]).
 
-use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use chrono::NaiveDate;
 use platform::http::AppState;
 use platform::http::pagination::{check_texts, keyset};
@@ -195,6 +195,7 @@ pub struct ImportQuery {
 pub async fn import(
     principal: Principal,
     State(state): State<AppState>,
+    Extension(options): Extension<super::IngestOptions>,
     Query(q): Query<ImportQuery>,
     body: axum::body::Bytes,
 ) -> Result<Json<Ingested>, ApiError> {
@@ -209,6 +210,7 @@ pub async fn import(
         q.week,
         Source::Upload,
         Input::Bytes(body),
+        options.create_companies,
     )
     .await
     .map_err(IngestError::into_api)?;

@@ -17,6 +17,13 @@ pub mod store;
 
 use accounts::companies::SizeBand;
 
+/// How the API ingests uploads (`[bombora]`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IngestOptions {
+    /// `bombora.create_unknown_companies`.
+    pub create_companies: bool,
+}
+
 /// The score from which Bombora calls a company surging on a topic.
 pub const SURGING: u8 = 60;
 

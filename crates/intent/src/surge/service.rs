@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use accounts::companies::NewCompany;
 use aws_lc_rs::digest;
 use axum::body::Bytes;
 use chrono::NaiveDate;
@@ -71,6 +72,9 @@ pub struct Ingested {
     pub file: SurgeFile,
     /// The file this one replaced (a correction), if any.
     pub replaced: Option<String>,
+    /// Companies added to the universe from the file (with
+    /// `bombora.create_unknown_companies`).
+    pub companies_added: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -192,13 +196,15 @@ async fn archive(storage: &Storage, key: &ObjectPath, input: &Input) -> anyhow::
 }
 
 /// Ingest a surge file as week `week` (the Monday of the week it scores)
-/// in the caller's transaction.
+/// in the caller's transaction; `create_companies`: add the companies the
+/// universe lacks.
 pub async fn ingest(
     conn: &mut PgConnection,
     storage: &Storage,
     week: NaiveDate,
     source: Source,
     input: Input,
+    create_companies: bool,
 ) -> Result<Ingested, IngestError> {
     let week = super::monday_of(week);
     let input = Arc::new(input);
@@ -249,6 +255,7 @@ pub async fn ingest(
                 outcome: Outcome::Unchanged,
                 file: known,
                 replaced: None,
+                companies_added: 0,
             });
         }
         // An earlier file of the week made current again.
@@ -257,6 +264,7 @@ pub async fn ingest(
             outcome: Outcome::Replaced,
             file: known,
             replaced,
+            companies_added: 0,
         });
     }
     let (parsed, counts) = parsing.await.map_err(anyhow::Error::from)??;
@@ -296,7 +304,7 @@ pub async fn ingest(
         scores: parsed.pairs() as i64,
         unusable_domains: counts.unusable_domains as i64,
         duplicates: counts.duplicates as i64,
-        unknown_domains: unknown as i64,
+        unknown_domains: unknown.len() as i64,
         received_at: chrono::Utc::now(),
     };
     let mut file = file;
@@ -304,6 +312,19 @@ pub async fn ingest(
     let names: Vec<&str> = parsed.topics.iter().map(|t| t.name.as_str()).collect();
     let categories: Vec<&str> = parsed.topics.iter().map(|t| t.category.as_str()).collect();
     store::upsert_topics(conn, week, &names, &categories).await?;
+    let companies_added = if create_companies && !unknown.is_empty() {
+        let new: Vec<NewCompany> = unknown
+            .iter()
+            .map(|i| new_company(&parsed.profiles[*i]))
+            .collect();
+        let added = accounts::companies::store::insert_new(conn, &new).await?;
+        if added > 0 {
+            accounts::companies::store::universe_changed(conn).await?;
+        }
+        added
+    } else {
+        0
+    };
     let replaced = store::set_week(conn, week, &sum).await?;
     remember(&sum, parsed);
     Ok(Ingested {
@@ -314,21 +335,38 @@ pub async fn ingest(
         },
         file,
         replaced,
+        companies_added,
     })
 }
 
-/// How many of the week's companies `known` (the universe's domains) lacks.
-fn unknown(week: &Week, mut known: Vec<String>) -> usize {
+/// The week's companies (their numbers) `known` (the universe's domains)
+/// lacks.
+fn unknown(week: &Week, mut known: Vec<String>) -> Vec<usize> {
     known.sort_unstable();
     // Both sorted: one merge.
     let mut k = known.iter().peekable();
     week.profiles
         .iter()
-        .filter(|p| {
+        .enumerate()
+        .filter(|(_, p)| {
             while k.next_if(|d| d.as_str() < p.domain.as_str()).is_some() {}
             k.peek().is_none_or(|d| d.as_str() != p.domain.as_str())
         })
-        .count()
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// A company as the file describes it, within the universe's limits.
+fn new_company(p: &super::Profile) -> NewCompany {
+    let cut = |s: &Option<String>, n: usize| s.as_ref().map(|s| s.chars().take(n).collect());
+    NewCompany {
+        domain: p.domain.clone(),
+        name: cut(&p.name, 300).unwrap_or_else(|| p.domain.clone()),
+        aliases: Vec::new(),
+        size: p.size,
+        industry: cut(&p.industry, 200),
+        country: cut(&p.country, 100),
+    }
 }
 
 /// Weeks this instance holds in memory, by file checksum, the most recently

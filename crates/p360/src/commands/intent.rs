@@ -47,6 +47,7 @@ pub async fn run(config: Config, action: IntentCommand, shutdown: Shutdown) -> R
         format!("{name} has no date in its name: say which week with --week YYYY-MM-DD")
     })?;
     let storage = platform::storage::Storage::from_config(&config.platform)?;
+    let create_companies = config.bombora.create_unknown_companies;
     with_database(&config.platform, &shutdown, |db| async move {
         super::require_migrated(&db).await?;
         // An operator on the machine itself: a system path.
@@ -57,14 +58,20 @@ pub async fn run(config: Config, action: IntentCommand, shutdown: Shutdown) -> R
             week,
             Source::CommandLine,
             Input::File(file.clone()),
+            create_companies,
         )
         .await
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
         tx.commit().await?;
         let f = &done.file;
+        let added = if done.companies_added > 0 {
+            format!(", {} added to it", done.companies_added)
+        } else {
+            String::new()
+        };
         println!(
-            "intent: week {} {:?}: {} rows, {} companies ({} unknown to the universe), {} topics, \
-             {} scores, {} unusable domains, {} duplicates",
+            "intent: week {} {:?}: {} rows, {} companies ({} unknown to the universe{added}), \
+             {} topics, {} scores, {} unusable domains, {} duplicates",
             f.week,
             done.outcome,
             f.rows_read,
