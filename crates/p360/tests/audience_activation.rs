@@ -6,6 +6,8 @@
 //! not held out, in a data group inside the audience the ad group targets;
 //! the next week changes the membership and only the difference is sent;
 //! under a 0.3 fault rate it converges to the same with no duplicates.
+//! Without faults the app runs on embedded defaults, syncing to the TTD
+//! sandbox it mounts itself.
 
 mod common;
 
@@ -224,19 +226,27 @@ async fn patch(f: &Fixture, path: &str, body: Value) -> (u16, Value) {
 }
 
 async fn end_to_end(fault_rate: f64) {
-    let ttd = sandbox(SandboxOptions {
-        fault_rate,
-        seed: 7,
-        lost_hang: Duration::from_millis(1500),
-        slow: Duration::from_millis(300),
-        ..Default::default()
-    })
-    .await;
     let bombora = bombora().await;
     let p = Platform::start().await;
+    // Without faults: embedded defaults, the TTD sandbox the app mounts
+    // itself; with them, a sandbox of its own injecting them.
+    let ttd = if fault_rate > 0.0 {
+        sandbox(SandboxOptions {
+            fault_rate,
+            seed: 7,
+            lost_hang: Duration::from_millis(1500),
+            slow: Duration::from_millis(300),
+            ..Default::default()
+        })
+        .await
+    } else {
+        p.app.url(activation::SANDBOX_PATH)
+    };
     let (stop, handle) = worker(&p, |c| {
-        c.ttd.base_url = Some(ttd.clone());
-        c.ttd.timeout_ms = 1000;
+        if fault_rate > 0.0 {
+            c.ttd.base_url = Some(ttd.clone());
+            c.ttd.timeout_ms = 1000;
+        }
         c.bombora.weeks_back = 0;
     });
     p.sample_universe().await;
