@@ -403,6 +403,47 @@ async fn end_to_end(fault_rate: f64) {
         assert!(lines2 - lines >= changed);
     }
 
+    // Twenty-five days on, the blocks near the end of their 30-day TTL:
+    // the hourly refresh sends each again once, and the segment stays whole.
+    sqlx::query!("UPDATE audience_segment_entries SET expires_at = now() + interval '5 days'")
+        .execute(&p.db.pool)
+        .await
+        .unwrap();
+    let refreshed_from = lines2;
+    assert_eq!(
+        audiences::activate::jobs::queue_due(&p.db.pool, 7 * 24 * 60)
+            .await
+            .unwrap(),
+        1
+    );
+    // Done when TTD has every block again and each is recorded with its new
+    // expiry (recorded just after TTD took it).
+    let started = Instant::now();
+    let lines3 = loop {
+        let (_, held3, lines3) = segment(&ttd, &owner, &name).await;
+        let fresh: i64 = sqlx::query_scalar!(
+            r#"SELECT count(*) AS "n!" FROM audience_segment_entries
+               WHERE expires_at > now() + interval '29 days'"#
+        )
+        .fetch_one(&p.db.pool)
+        .await
+        .unwrap();
+        if fresh == expected2.len() as i64 {
+            assert_eq!(held3, expected2);
+            assert!(lines3 >= refreshed_from + expected2.len() as u64);
+            break lines3;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "not refreshed: {fresh} of {} blocks",
+            expected2.len()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    if fault_rate == 0.0 {
+        assert_eq!(lines3 - refreshed_from, expected2.len() as u64, "each once");
+    }
+
     // Targeting names only the tenant's own audiences.
     let gid = group["id"].as_str().unwrap().to_string();
     let (s, body) = patch(

@@ -93,22 +93,29 @@ impl Job for RefreshSegments {
     }
 
     async fn run(self, ctx: JobContext<Arc<SyncService>>) -> Result<()> {
-        let now = Utc::now();
-        let refresh_by =
-            now + chrono::Duration::minutes(i64::from(ctx.services.segment_refresh_minutes));
-        let mut all = ScopedTx::all(&ctx.pool, AllTenants::system()).await?;
-        let due = store::due(all.conn(), refresh_by, now - chrono::Duration::days(1)).await?;
-        for (tenant, audience) in &due {
-            let job = ActivateAudience {
-                tenant_id: tenant.0,
-                audience_id: audience.0,
-            };
-            platform::jobs::enqueue(all.conn(), &job, None).await?;
-        }
-        all.commit().await?;
-        if !due.is_empty() {
-            tracing::info!(audiences = due.len(), "audience segments queued for TTD");
+        let due = queue_due(&ctx.pool, ctx.services.segment_refresh_minutes).await?;
+        if due > 0 {
+            tracing::info!(audiences = due, "audience segments queued for TTD");
         }
         Ok(())
     }
+}
+
+/// Queue `audiences.activate` for every audience whose segments are behind
+/// their audience's build, hold blocks expiring within `refresh_minutes`,
+/// or were not synced for a day; how many.
+pub async fn queue_due(pool: &sqlx::PgPool, refresh_minutes: u32) -> Result<usize> {
+    let now = Utc::now();
+    let refresh_by = now + chrono::Duration::minutes(i64::from(refresh_minutes));
+    let mut all = ScopedTx::all(pool, AllTenants::system()).await?;
+    let due = store::due(all.conn(), refresh_by, now - chrono::Duration::days(1)).await?;
+    for (tenant, audience) in &due {
+        let job = ActivateAudience {
+            tenant_id: tenant.0,
+            audience_id: audience.0,
+        };
+        platform::jobs::enqueue(all.conn(), &job, None).await?;
+    }
+    all.commit().await?;
+    Ok(due.len())
 }
