@@ -338,12 +338,28 @@ impl Builder {
             }
             None => (Vec::new(), Vec::new()),
         };
-        let mut order: Vec<u32> = (0..self.profiles.len() as u32).collect();
-        order.sort_unstable_by(|a, b| {
-            self.profiles[*a as usize]
-                .domain
-                .cmp(&self.profiles[*b as usize].domain)
+        // By domain: the first eight bytes compared as a number, the whole
+        // domain only on a tie (fewer trips to the strings).
+        let head = |d: &str| {
+            let mut b = [0u8; 8];
+            let n = d.len().min(8);
+            b[..n].copy_from_slice(&d.as_bytes()[..n]);
+            u64::from_be_bytes(b)
+        };
+        let mut keyed: Vec<(u64, u32)> = self
+            .profiles
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (head(&p.domain), i as u32))
+            .collect();
+        keyed.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0).then_with(|| {
+                self.profiles[a.1 as usize]
+                    .domain
+                    .cmp(&self.profiles[b.1 as usize].domain)
+            })
         });
+        let order: Vec<u32> = keyed.into_iter().map(|(_, i)| i).collect();
         let mut renumber = vec![0u32; order.len()];
         for (new, old) in order.iter().enumerate() {
             renumber[*old as usize] = new as u32;
@@ -423,34 +439,33 @@ struct Job {
 /// and how many duplicates were dropped.
 fn settle(jobs: Vec<Job>, maps: (&[u32], &[u32])) -> (Vec<TopicScores>, u64) {
     let mut duplicates = 0;
-    let topics = jobs
-        .into_iter()
-        .map(|j| {
-            let n = j.ours.as_ref().map_or(0, |t| t.companies.len())
-                + j.theirs.as_ref().map_or(0, |t| t.companies.len());
-            let mut pairs: Vec<(u32, u8)> = Vec::with_capacity(n);
-            for (part, map) in [(&j.ours, maps.0), (&j.theirs, maps.1)] {
-                if let Some(t) = part {
-                    pairs.extend(
-                        t.companies
-                            .iter()
-                            .zip(&t.scores)
-                            .map(|(c, s)| (map[*c as usize], *s)),
-                    );
+    let topics =
+        jobs.into_iter()
+            .map(|j| {
+                let n = j.ours.as_ref().map_or(0, |t| t.companies.len())
+                    + j.theirs.as_ref().map_or(0, |t| t.companies.len());
+                // A pair as one number: the company, then 255 - the score, so
+                // that sorting puts each company's highest score first.
+                let mut pairs: Vec<u64> = Vec::with_capacity(n);
+                for (part, map) in [(&j.ours, maps.0), (&j.theirs, maps.1)] {
+                    if let Some(t) = part {
+                        pairs.extend(t.companies.iter().zip(&t.scores).map(|(c, s)| {
+                            (u64::from(map[*c as usize]) << 8) | u64::from(255 - *s)
+                        }));
+                    }
                 }
-            }
-            // By company, the highest score first, then one per company.
-            pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
-            let before = pairs.len();
-            pairs.dedup_by_key(|p| p.0);
-            duplicates += (before - pairs.len()) as u64;
-            TopicScores {
-                name: j.name,
-                category: j.category,
-                companies: pairs.iter().map(|p| p.0).collect(),
-                scores: pairs.iter().map(|p| p.1).collect(),
-            }
-        })
-        .collect();
+                pairs.sort_unstable();
+                let before = pairs.len();
+                // One per company: the highest score.
+                pairs.dedup_by_key(|p| *p >> 8);
+                duplicates += (before - pairs.len()) as u64;
+                TopicScores {
+                    name: j.name,
+                    category: j.category,
+                    companies: pairs.iter().map(|p| (*p >> 8) as u32).collect(),
+                    scores: pairs.iter().map(|p| 255 - (*p & 0xff) as u8).collect(),
+                }
+            })
+            .collect();
     (topics, duplicates)
 }
