@@ -331,6 +331,12 @@ async fn end_to_end(fault_rate: f64) {
             json!({}),
         )
         .await;
+    // Submitted, not approved: nothing reaches TTD yet.
+    let pending = f
+        .api
+        .get(&format!("/v1/audiences/{id}/activations"), &f.admin)
+        .await;
+    assert_eq!(pending, json!([]), "only approved ad groups activate");
     f.approve(&campaign).await;
     let synced = f
         .wait_synced(std::slice::from_ref(&campaign), Duration::from_secs(150))
