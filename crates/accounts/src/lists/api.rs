@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use platform::http::AppState;
-use platform::http::pagination::{Cursor, Page, keyset, page};
+use platform::http::pagination::{Cursor, Page, PageQuery, keyset, page};
 use platform::http::problem::{ApiError, FieldError, Problem};
 use platform::http::versioned::Versioned;
 use serde::{Deserialize, Serialize};
@@ -64,23 +64,14 @@ pub async fn get(
     Ok(Versioned::ok(list.version, list))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    #[param(minimum = 1, maximum = 500)]
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
-}
-
 /// Account lists, newest first.
 #[utoipa::path(get, path = "/v1/account-lists", tag = "accounts", operation_id = "account_lists_list",
-    params(ListQuery),
+    params(PageQuery),
     responses((status = 200, body = Page<AccountList>)))]
 pub async fn list(
     ctx: InTenant,
     State(state): State<AppState>,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<PageQuery>,
 ) -> Result<Json<Page<AccountList>>, ApiError> {
     let (limit, cursor) = page(q.limit, q.cursor.as_deref())?;
     let mut tx = ctx.begin(&state.pool).await?;

@@ -9,7 +9,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use serde::Deserialize;
+use campaigns::ad_groups::AudienceSet;
 use sqlx::PgPool;
 use tenancy::TenantId;
 use uuid::Uuid;
@@ -33,25 +33,12 @@ pub trait AudienceSegments: Send + Sync + 'static {
     ) -> SegmentFuture<'a>;
 }
 
-/// The audiences an ad group's `targeting` names.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub(super) struct Targeted {
-    pub include: Vec<Uuid>,
-    pub exclude: Vec<Uuid>,
-}
-
-impl Targeted {
-    pub(super) fn of(targeting: &serde_json::Value) -> Targeted {
-        targeting
-            .get("audiences")
-            .and_then(|a| serde_json::from_value(a.clone()).ok())
-            .unwrap_or_default()
-    }
-
-    pub(super) fn is_empty(&self) -> bool {
-        self.include.is_empty() && self.exclude.is_empty()
-    }
+/// The audiences an ad group's stored `targeting` names.
+pub(super) fn targeted(targeting: &serde_json::Value) -> AudienceSet {
+    targeting
+        .get("audiences")
+        .and_then(|a| serde_json::from_value(a.clone()).ok())
+        .unwrap_or_default()
 }
 
 /// The data group ids of `ids`, in order.

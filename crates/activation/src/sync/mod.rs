@@ -44,6 +44,15 @@ pub struct SyncService {
     pub segment_refresh_minutes: u32,
 }
 
+/// The retry delay of a job that calls TTD: from half a second, doubling to
+/// two minutes, with up to 50 % jitter (TTD's throttling clears in seconds,
+/// outages in minutes).
+pub fn backoff(attempt: i64) -> Duration {
+    let base = (500u64 << attempt.clamp(0, 8)).min(120_000);
+    let jitter = (Uuid::now_v7().as_u128() % 500) as u64;
+    Duration::from_millis(base + base * jitter / 1000)
+}
+
 /// Push one campaign and everything it runs to TTD.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SyncCampaign {
@@ -65,12 +74,8 @@ impl Job for SyncCampaign {
         Some(self.campaign_id.to_string())
     }
 
-    /// From half a second, doubling to two minutes, with up to 50 % jitter:
-    /// TTD's throttling clears in seconds, outages in minutes.
     fn backoff(attempt: i64) -> Duration {
-        let base = (500u64 << attempt.clamp(0, 8)).min(120_000);
-        let jitter = (Uuid::now_v7().as_u128() % 500) as u64;
-        Duration::from_millis(base + base * jitter / 1000)
+        backoff(attempt)
     }
 
     async fn run(self, ctx: JobContext<Arc<SyncService>>) -> anyhow::Result<()> {

@@ -27,7 +27,7 @@ use sqlx::PgPool;
 use tenancy::{TenantId, TenantTx};
 use uuid::Uuid;
 
-use super::audiences::{Targeted, data_groups};
+use super::audiences::{data_groups, targeted};
 use super::{CheckDuplicates, SyncService};
 use crate::store;
 use crate::ttd::TtdError;
@@ -171,8 +171,10 @@ pub(super) async fn push(
             continue; // never reached TTD; nothing to archive there
         }
         let money = |m: i64| Money::from_micros(m, &c.currency);
-        let targeted = Targeted::of(&g.targeting);
-        let audience_targeting = if targeted.is_empty() || g.status != AdGroupStatus::Active {
+        let targeted = targeted(&g.targeting);
+        let audience_targeting = if (targeted.include.is_empty() && targeted.exclude.is_empty())
+            || g.status != AdGroupStatus::Active
+        {
             None
         } else {
             let include = data_groups(svc, pool, tenant, &targeted.include, &advertiser_id).await?;

@@ -51,11 +51,8 @@ impl Job for ActivateAudience {
         Some(self.audience_id.to_string())
     }
 
-    /// As the campaign sync: from half a second, doubling to two minutes.
     fn backoff(attempt: i64) -> Duration {
-        let base = (500u64 << attempt.clamp(0, 8)).min(120_000);
-        let jitter = (Uuid::now_v7().as_u128() % 500) as u64;
-        Duration::from_millis(base + base * jitter / 1000)
+        activation::sync::backoff(attempt)
     }
 
     async fn run(self, ctx: JobContext<Arc<SyncService>>) -> Result<()> {

@@ -19,7 +19,7 @@ use activation::{AudienceSegments, SyncService};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
-use tenancy::TenantId;
+use tenancy::{TenantId, TenantTx};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -57,8 +57,21 @@ impl AudienceSegments for Segments {
         advertiser: &'a str,
     ) -> SegmentFuture<'a> {
         Box::pin(async move {
-            let (group, _) =
-                sync::sync_segment(svc, pool, tenant, AudienceId(audience), advertiser).await?;
+            let audience = AudienceId(audience);
+            // A campaign sync of an audience TTD already holds at its latest
+            // build: the data group as mapped, no members read.
+            let mut tx = TenantTx::begin(pool, tenant).await?;
+            let group = match store::up_to_date(&mut tx, audience, advertiser).await? {
+                Some(segment) => activation::store::ttd_object(&mut tx, "data_group", segment)
+                    .await?
+                    .map(|(id, _)| id),
+                None => None,
+            };
+            tx.end_read();
+            if let Some(group) = group {
+                return Ok(group);
+            }
+            let (group, _) = sync::sync_segment(svc, pool, tenant, audience, advertiser).await?;
             Ok(group)
         })
     }

@@ -63,6 +63,26 @@ pub async fn ensure(
     .await
 }
 
+/// The segment of `audience` for `advertiser`, if it holds the audience's
+/// latest build.
+pub async fn up_to_date(
+    tx: &mut TenantTx,
+    audience: AudienceId,
+    advertiser: &str,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query_scalar!(
+        "SELECT s.id FROM audience_segments s JOIN audiences a ON a.id = s.audience_id \
+         WHERE s.audience_id = $1 AND s.ttd_advertiser_id = $2 AND s.tenant_id = $3 \
+           AND s.synced_build = a.builds",
+        audience as AudienceId,
+        advertiser,
+        tenant as TenantId
+    )
+    .fetch_optional(tx.conn())
+    .await
+}
+
 /// The segments of `audience` as the API shows them.
 pub async fn views(
     tx: &mut TenantTx,

@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use platform::http::AppState;
-use platform::http::pagination::{Cursor, Page, check_texts, keyset, page};
+use platform::http::pagination::{Cursor, Page, PageQuery, check_texts, keyset, page};
 use platform::http::problem::{ApiError, FieldError, Problem};
 use platform::http::versioned::Versioned;
 use serde::{Deserialize, Serialize};
@@ -63,23 +63,14 @@ pub async fn get(
     Ok(Versioned::ok(audience.version, audience))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    #[param(minimum = 1, maximum = 500)]
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
-}
-
 /// Audiences, newest first.
 #[utoipa::path(get, path = "/v1/audiences", tag = "audiences", operation_id = "audiences_list",
-    params(ListQuery),
+    params(PageQuery),
     responses((status = 200, body = Page<Audience>)))]
 pub async fn list(
     ctx: InTenant,
     State(state): State<AppState>,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<PageQuery>,
 ) -> Result<Json<Page<Audience>>, ApiError> {
     let (limit, cursor) = page(q.limit, q.cursor.as_deref())?;
     let mut tx = ctx.begin(&state.pool).await?;

@@ -160,11 +160,7 @@ fn parse_input(
             if let Some(done) = parallel::read(week, Text::File(&f), stop) {
                 return done;
             }
-            let f = std::fs::File::open(path).map_err(|e| SurgeError {
-                line: 0,
-                byte: 0,
-                reason: format!("cannot read {}: {e}", path.display()),
-            })?;
+            // The parallel reader reads at offsets: `f` is still at its start.
             parse::read_until(week, f, stop)
         }
     }

@@ -36,6 +36,16 @@ impl Cursor {
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 500;
 
+/// The query of a list that takes nothing but a page: `limit` and `cursor`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
 /// `limit` and `cursor` of a list request, validated (422 listing both).
 pub fn page(limit: Option<i64>, cursor: Option<&str>) -> Result<(i64, Option<Cursor>), ApiError> {
     page_up_to(limit, cursor, DEFAULT_LIMIT, MAX_LIMIT)
