@@ -212,6 +212,9 @@ module "compute" {
     P360_TTD__DATA_URL           = var.ttd_data_url
     P360_TTD__CREATIVE_BASE_URL  = local.creative_base_url
     P360_BOMBORA__BASE_URL       = var.bombora_base_url
+    # Partner files land in the uploads bucket; the landing Lambda announces
+    # them on the ingest queue and the worker reads them from there.
+    P360_STORAGE__LANDING_BUCKET = module.storage.bucket_ids["uploads"]
     # The ALB (in this VPC) is trusted to say who the client is, and
     # CloudFront's edge server is the one hop in front of it: rate limits and
     # audit events see the viewer's address (platform::http::client_ip).

@@ -149,7 +149,7 @@ variable "lambda_zip_path" {
 variable "job_queues" {
   type        = list(string)
   description = "Job queues of the application (Job::QUEUE values) whose SQS backlog scales the workers; each must be a queue of the messaging module."
-  default     = ["default", "activation"]
+  default     = ["default", "activation", "ingest"]
 }
 
 variable "ttd_base_url" {

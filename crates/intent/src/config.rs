@@ -29,6 +29,9 @@ pub struct BomboraConfig {
     /// (domain, the file's company name, size, industry, country), however
     /// the file arrived. Off: they are only counted.
     pub create_unknown_companies: bool,
+    /// Files landing in `storage.landing_bucket` under this key prefix are
+    /// surge weeks (the week from the date in the file's name or key).
+    pub landing_prefix: String,
 }
 
 impl Default for BomboraConfig {
@@ -43,6 +46,7 @@ impl Default for BomboraConfig {
             read_timeout_ms: 60_000,
             max_retries: 5,
             create_unknown_companies: false,
+            landing_prefix: "partner-files/bombora/".into(),
         }
     }
 }
@@ -67,6 +71,12 @@ impl Section for BomboraConfig {
             return Err(ConfigError::invalid(
                 "bombora",
                 "timeout_ms and read_timeout_ms must be positive",
+            ));
+        }
+        if self.landing_prefix.is_empty() || self.landing_prefix.starts_with('/') {
+            return Err(ConfigError::invalid(
+                "bombora.landing_prefix",
+                "a key prefix such as partner-files/bombora/ (not empty, no leading /)",
             ));
         }
         if self.fetch_every_secs < 60 {

@@ -114,14 +114,30 @@ pub fn fetcher(
     })
 }
 
-/// Register the recurring fetch (unless `weeks_back` is 0).
+/// Register the recurring fetch (unless `weeks_back` is 0) and, with a
+/// landing bucket (`landing`, from `storage.landing_bucket`), the ingest of
+/// the surge files that land there under `bombora.landing_prefix`.
 pub fn register(
     registry: Registry,
     config: &BomboraConfig,
     listen: SocketAddr,
     storage: Storage,
+    landing: Option<(String, Storage)>,
     scratch: std::path::PathBuf,
 ) -> anyhow::Result<Registry> {
+    let registry = match landing {
+        Some((bucket, store)) => registry.on_landing::<surge::landed::IngestObject>(
+            config.landing_prefix.clone(),
+            surge::landed::Landing {
+                bucket,
+                store,
+                storage: storage.clone(),
+                scratch: scratch.clone(),
+                create_companies: config.create_unknown_companies,
+            },
+        ),
+        None => registry,
+    };
     if config.weeks_back == 0 {
         return Ok(registry
             .register::<bombora::fetch::FetchSurge>(fetcher(config, listen, storage, scratch)?));

@@ -9,7 +9,8 @@
 //! retries a failed batch: consumers treat (bucket, key, sequencer) as the
 //! identity of a landing.
 
-use aws_lambda_events::event::s3::{S3Event, S3EventRecord};
+pub use aws_lambda_events::event::s3::S3Event;
+use aws_lambda_events::event::s3::S3EventRecord;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use serde_json::{Value, json};
 

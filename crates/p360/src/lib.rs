@@ -86,6 +86,7 @@ pub fn job_registry_at(
         &config.bombora,
         listen,
         storage.clone(),
+        platform::storage::Storage::landing(&config.platform)?,
         config.platform.data_dir.join("tmp"),
     )?;
     let ttd = activation::service(

@@ -259,6 +259,7 @@ pub const MIGRATION_CLASSES: &[(i64, MigrationClass, &str)] = &[
         MigrationClass::Expand,
         "new tables the running version does not read; a wider check its writes still meet",
     ),
+    (20261205000027, MigrationClass::Expand, "new table"),
 ];
 
 /// Escape `%`, `_` and `\` for a LIKE pattern.

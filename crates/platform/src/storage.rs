@@ -31,6 +31,14 @@ impl Storage {
         s3(config, bucket, Some(object_store::aws::Checksum::SHA256))
     }
 
+    /// The bucket files land in (`storage.landing_bucket`), if configured.
+    pub fn landing(config: &PlatformConfig) -> anyhow::Result<Option<(String, Storage)>> {
+        match &config.storage.landing_bucket {
+            Some(bucket) => Ok(Some((bucket.clone(), s3(config, bucket, None)?))),
+            None => Ok(None),
+        }
+    }
+
     pub fn from_config(config: &PlatformConfig) -> anyhow::Result<Storage> {
         let s = &config.storage;
         match &s.s3_bucket {

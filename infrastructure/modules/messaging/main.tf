@@ -1,6 +1,6 @@
 # Queues, topics and the event-processing Lambda.
 #
-#   S3 "file landed" (uploads bucket, incoming/) --> Lambda landing-lambda --> SQS ingest
+#   S3 "file landed" (uploads bucket, partner-files/) --> Lambda landing-lambda --> SQS ingest --> p360 worker
 #   p360 (outbox relay, jobs.backend = "sqs")     --> SQS default, activation, events (+ -dlq) --> p360 worker
 #   p360                                          --> SNS alerts / notifications
 

@@ -105,8 +105,8 @@ variable "landing_bucket_arn" {
 
 variable "landing_prefix" {
   type        = string
-  description = "Only objects under this key prefix are announced."
-  default     = "incoming/"
+  description = "Only objects under this key prefix are announced (partner-files/<partner>/...: the application routes each partner's prefix to its ingest job)."
+  default     = "partner-files/"
 }
 
 variable "log_retention_days" {

@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod format;
+pub mod landed;
 pub mod parallel;
 pub mod parse;
 pub mod read;
@@ -22,6 +23,19 @@ use accounts::companies::SizeBand;
 pub struct IngestOptions {
     /// `bombora.create_unknown_companies`.
     pub create_companies: bool,
+}
+
+/// The first date in a file name (`Surge_2026-11-30.csv.gz`,
+/// `surge_20261130.csv`): the week a file scores when nobody says.
+pub fn date_in(name: &str) -> Option<chrono::NaiveDate> {
+    use chrono::NaiveDate;
+    let chars: Vec<char> = name.chars().collect();
+    (0..chars.len()).find_map(|i| {
+        let rest: String = chars[i..].iter().take(10).collect();
+        NaiveDate::parse_from_str(rest.get(..10)?, "%Y-%m-%d")
+            .ok()
+            .or_else(|| NaiveDate::parse_from_str(rest.get(..8)?, "%Y%m%d").ok())
+    })
 }
 
 /// The score from which Bombora calls a company surging on a topic.

@@ -227,3 +227,17 @@ mod parallel_reader {
         }
     }
 }
+
+#[test]
+fn a_files_name_says_its_week() {
+    let d = chrono::NaiveDate::from_ymd_opt(2026, 11, 30);
+    assert_eq!(super::date_in("Bombora_Surge_2026-11-30.csv.gz"), d);
+    assert_eq!(super::date_in("surge_20261130.csv"), d);
+    assert_eq!(
+        super::date_in("partner-files/bombora/2026/surge_20261130.csv"),
+        d
+    );
+    assert_eq!(super::date_in("surge.csv"), None);
+    assert_eq!(super::date_in("v2_surge_99999999.csv"), None);
+    assert_eq!(super::date_in("é_2026-11-30"), d);
+}

@@ -25,17 +25,6 @@ pub enum IntentCommand {
     },
 }
 
-/// The first date in a file name (`Surge_2026-11-30.csv.gz`, `surge_20261130.csv`).
-fn date_in(name: &str) -> Option<NaiveDate> {
-    let digits: Vec<(usize, char)> = name.char_indices().collect();
-    (0..digits.len()).find_map(|i| {
-        let rest: String = digits[i..].iter().map(|(_, c)| c).take(10).collect();
-        NaiveDate::parse_from_str(rest.get(..10)?, "%Y-%m-%d")
-            .ok()
-            .or_else(|| NaiveDate::parse_from_str(rest.get(..8)?, "%Y%m%d").ok())
-    })
-}
-
 pub async fn run(config: Config, action: IntentCommand, shutdown: Shutdown) -> Result<Outcome> {
     let IntentCommand::Import { file, week } = action;
     std::fs::metadata(&file).with_context(|| format!("cannot read {}", file.display()))?;
@@ -43,9 +32,11 @@ pub async fn run(config: Config, action: IntentCommand, shutdown: Shutdown) -> R
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
-    let week = week.or_else(|| date_in(name)).with_context(|| {
-        format!("{name} has no date in its name: say which week with --week YYYY-MM-DD")
-    })?;
+    let week = week
+        .or_else(|| intent::surge::date_in(name))
+        .with_context(|| {
+            format!("{name} has no date in its name: say which week with --week YYYY-MM-DD")
+        })?;
     let storage = platform::storage::Storage::from_config(&config.platform)?;
     let create_companies = config.bombora.create_unknown_companies;
     with_database(&config.platform, &shutdown, |db| async move {
@@ -85,18 +76,4 @@ pub async fn run(config: Config, action: IntentCommand, shutdown: Shutdown) -> R
         Ok(())
     })
     .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{NaiveDate, date_in};
-
-    #[test]
-    fn a_files_name_says_its_week() {
-        let d = NaiveDate::from_ymd_opt(2026, 11, 30);
-        assert_eq!(date_in("Bombora_Surge_2026-11-30.csv.gz"), d);
-        assert_eq!(date_in("surge_20261130.csv"), d);
-        assert_eq!(date_in("surge.csv"), None);
-        assert_eq!(date_in("v2_surge_99999999.csv"), None);
-    }
 }

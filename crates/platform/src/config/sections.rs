@@ -282,6 +282,10 @@ pub struct StorageConfig {
     pub s3_access_key_id: Option<String>,
     #[serde(serialize_with = "serialize_secret")]
     pub s3_secret_access_key: Option<SecretString>,
+    /// The S3 bucket partner files land in (announced by the landing Lambda
+    /// on the ingest queue); read with the settings above. Files announced
+    /// in any other bucket are refused.
+    pub landing_bucket: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

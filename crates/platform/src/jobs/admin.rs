@@ -45,15 +45,20 @@ impl Job for PruneJobs {
 }
 
 /// Forget succeeded jobs older than a week (dead letters stay until retried
-/// or removed by an operator).
+/// or removed by an operator), and landings older than S3 could announce
+/// again (a month: the ingest queue keeps messages at most 14 days).
 pub async fn prune(pool: &PgPool) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query!(
+    let jobs = sqlx::query!(
         "DELETE FROM jobs WHERE status IN ('succeeded', 'superseded') \
          AND finished_at < now() - interval '7 days'"
     )
     .execute(pool)
     .await?
-    .rows_affected())
+    .rows_affected();
+    sqlx::query!("DELETE FROM file_landings WHERE landed_at < now() - interval '30 days'")
+        .execute(pool)
+        .await?;
+    Ok(jobs)
 }
 
 /// A job as operators see it.

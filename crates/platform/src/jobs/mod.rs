@@ -23,6 +23,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 mod admin;
+pub mod landing;
 pub mod sqs;
 mod worker;
 
@@ -160,28 +161,55 @@ pub async fn enqueue<J: Job>(
 ) -> Result<Option<Uuid>, sqlx::Error> {
     let id = Uuid::now_v7();
     let payload = serde_json::to_value(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let inserted = insert_job(
+        tx,
+        id,
+        J::QUEUE,
+        J::KIND,
+        &payload,
+        job.dedup_key(),
+        J::MAX_ATTEMPTS,
+        run_at,
+    )
+    .await?;
+    Ok(inserted.then_some(id))
+}
+
+/// Insert one job row and notify workers on commit; false when a queued job
+/// of the kind has the same dedup key.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn insert_job(
+    tx: &mut PgConnection,
+    id: Uuid,
+    queue: &str,
+    kind: &str,
+    payload: &Value,
+    dedup_key: Option<String>,
+    max_attempts: i64,
+    run_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<bool, sqlx::Error> {
     let inserted = sqlx::query!(
         "INSERT INTO jobs (id, queue, kind, payload, dedup_key, max_attempts, run_at) \
          VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now())) \
          ON CONFLICT (kind, dedup_key) WHERE dedup_key IS NOT NULL AND status = 'queued' \
          DO NOTHING",
         id,
-        J::QUEUE,
-        J::KIND,
+        queue,
+        kind,
         payload,
-        job.dedup_key(),
-        J::MAX_ATTEMPTS,
+        dedup_key,
+        max_attempts,
         run_at
     )
     .execute(&mut *tx)
     .await?;
     if inserted.rows_affected() == 0 {
-        return Ok(None);
+        return Ok(false);
     }
-    sqlx::query!("SELECT pg_notify($1, $2)", CHANNEL, J::QUEUE)
+    sqlx::query!("SELECT pg_notify($1, $2)", CHANNEL, queue)
         .execute(&mut *tx)
         .await?;
-    Ok(Some(id))
+    Ok(true)
 }
 
 pub(crate) type Handler = Arc<
@@ -199,6 +227,7 @@ pub struct Registry {
     handlers: HashMap<&'static str, Entry>,
     queues: Vec<&'static str>,
     recurring: Vec<Recurring>,
+    landings: Vec<landing::Route>,
 }
 
 /// A job that runs every `every`: the next run is queued when one ends, and
@@ -233,6 +262,26 @@ impl Registry {
             max_attempts: J::MAX_ATTEMPTS,
         });
         Ok(this)
+    }
+
+    /// Files landing under `prefix` (a key prefix) become jobs of kind `J`
+    /// (registered too, with `services`); see [`landing`].
+    pub fn on_landing<J: landing::OnLanding>(
+        self,
+        prefix: impl Into<String>,
+        services: J::Context,
+    ) -> Registry {
+        let mut this = self.register::<J>(services);
+        let prefix = prefix.into();
+        this.landings.retain(|r| r.prefix != prefix);
+        this.landings.push(landing::Route {
+            prefix,
+            kind: J::KIND,
+            queue: J::QUEUE,
+            max_attempts: J::MAX_ATTEMPTS,
+            build: landing::payload::<J>,
+        });
+        this
     }
 
     fn recurring(&self, kind: &str) -> Option<&Recurring> {

@@ -420,6 +420,19 @@ impl Execution {
                 return;
             }
         };
+        // A file landed (the landing Lambda's message): its job is queued,
+        // or the message dead-lettered for an operator, or left to return.
+        if let Some(landed) = super::landing::landing_message(&body) {
+            match super::landing::dispose(&self.pool, &self.registry, landed).await {
+                Some(Ok(())) => self.delete(&receipt).await,
+                Some(Err(refused)) => {
+                    self.to_dlq(&body.to_string(), &refused).await;
+                    self.delete(&receipt).await;
+                }
+                None => {}
+            }
+            return;
+        }
         let (Some(id), Some(kind)) = (
             body["id"].as_str().and_then(|s| s.parse::<Uuid>().ok()),
             body["kind"].as_str().map(str::to_owned),

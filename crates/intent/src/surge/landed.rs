@@ -1,0 +1,175 @@
+//! Surge files that land in the object store (the landing bucket, under
+//! `bombora.landing_prefix`): the landing Lambda announces each on the ingest
+//! queue, the worker turns the announcement into an `intent.ingest_object`
+//! job ([`platform::jobs::landing`]), and the job downloads the object and
+//! ingests it like any other arrival — idempotent per checksum, the week
+//! from the date in the file's name (else in its key).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use object_store::ObjectStoreExt;
+use object_store::path::Path as ObjectPath;
+use platform::jobs::landing::{Landed, OnLanding};
+use platform::jobs::{Job, JobContext, Permanent};
+use platform::storage::Storage;
+use serde::{Deserialize, Serialize};
+use tenancy::scope::{AllTenants, ScopedTx};
+
+use super::service::{IngestError, Ingested, Input, Source, ingest};
+
+/// What the job needs.
+#[derive(Clone)]
+pub struct Landing {
+    /// `storage.landing_bucket` and its store.
+    pub bucket: String,
+    pub store: Storage,
+    /// Where weeks are archived.
+    pub storage: Storage,
+    /// Where a download is written before it is ingested.
+    pub scratch: PathBuf,
+    pub create_companies: bool,
+}
+
+/// Ingest the surge file at `key` in `bucket` (`intent.ingest_object`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IngestObject {
+    pub bucket: String,
+    pub key: String,
+    pub size: i64,
+}
+
+impl OnLanding for IngestObject {
+    fn landed(file: Landed) -> Self {
+        IngestObject {
+            bucket: file.bucket,
+            key: file.key,
+            size: file.size,
+        }
+    }
+}
+
+/// The week a landed file scores: the date in its name, else in its key
+/// (`.../2026-11-30/surge.csv.gz`).
+pub fn week_of(key: &str) -> Option<NaiveDate> {
+    let name = key.rsplit('/').next().unwrap_or(key);
+    super::date_in(name).or_else(|| super::date_in(key))
+}
+
+impl Landing {
+    /// Download and ingest one landed file.
+    pub async fn ingest(&self, pool: &sqlx::PgPool, job: &IngestObject) -> Result<Ingested> {
+        if job.bucket != self.bucket {
+            return Err(Permanent(format!(
+                "{} landed in bucket {}; only storage.landing_bucket ({}) is read",
+                job.key, job.bucket, self.bucket
+            ))
+            .into());
+        }
+        let week = week_of(&job.key).ok_or_else(|| {
+            Permanent(format!(
+                "{} has no date (YYYY-MM-DD or YYYYMMDD) in its name or key: the week it scores is unknown",
+                job.key
+            ))
+        })?;
+        tokio::fs::create_dir_all(&self.scratch).await?;
+        let path = self
+            .scratch
+            .join(format!("landed-{week}-{}", crate::random_hex(8)));
+        let result = async {
+            self.download(&job.key, &path).await?;
+            let mut tx = ScopedTx::all(pool, AllTenants::system()).await?;
+            let done = ingest(
+                tx.conn(),
+                &self.storage,
+                week,
+                Source::ObjectStore,
+                Input::File(path.clone()),
+                self.create_companies,
+            )
+            .await
+            .map_err(|e| match e {
+                // Retrying reads the same bytes again.
+                IngestError::File(_) | IngestError::OtherWeek(_) => {
+                    anyhow::Error::new(Permanent(format!("s3://{}/{}: {e}", job.bucket, job.key)))
+                }
+                e => anyhow::Error::new(e).context(format!("s3://{}/{}", job.bucket, job.key)),
+            })?;
+            tx.commit().await?;
+            anyhow::Ok(done)
+        }
+        .await;
+        let _ = tokio::fs::remove_file(&path).await;
+        result
+    }
+
+    /// Stream the object to `path`.
+    async fn download(&self, key: &str, path: &std::path::Path) -> Result<()> {
+        use futures_util::StreamExt;
+        use tokio::io::AsyncWriteExt;
+        let got = match self.store.store.get(&ObjectPath::from(key)).await {
+            Err(object_store::Error::NotFound { .. }) => {
+                return Err(Permanent(format!(
+                    "s3://{}/{key} is gone (removed after it landed)",
+                    self.bucket
+                ))
+                .into());
+            }
+            r => r.with_context(|| format!("cannot read s3://{}/{key}", self.bucket))?,
+        };
+        let mut out = tokio::fs::File::create(path).await?;
+        let mut body = got.into_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.with_context(|| format!("reading s3://{}/{key}", self.bucket))?;
+            out.write_all(&chunk).await?;
+        }
+        out.flush().await?;
+        Ok(())
+    }
+}
+
+impl Job for IngestObject {
+    const KIND: &'static str = "intent.ingest_object";
+    const QUEUE: &'static str = "ingest";
+    const MAX_ATTEMPTS: i64 = 5;
+    type Context = Landing;
+
+    fn dedup_key(&self) -> Option<String> {
+        Some(format!("{}/{}", self.bucket, self.key))
+    }
+
+    async fn run(self, ctx: JobContext<Landing>) -> Result<()> {
+        let done = ctx.services.ingest(&ctx.pool, &self).await?;
+        let f = &done.file;
+        tracing::info!(
+            bucket = %self.bucket,
+            key = %self.key,
+            week = %f.week,
+            outcome = ?done.outcome,
+            rows = f.rows_read,
+            companies = f.companies,
+            unknown = f.unknown_domains,
+            "landed surge file ingested"
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::week_of;
+
+    #[test]
+    fn a_landed_files_week_is_in_its_name_or_its_key() {
+        let d = chrono::NaiveDate::from_ymd_opt(2026, 11, 30);
+        assert_eq!(week_of("partner-files/bombora/surge_2026-11-30.csv.gz"), d);
+        assert_eq!(week_of("partner-files/bombora/2026-11-30/all.csv.gz"), d);
+        // The name wins over a folder's date.
+        assert_eq!(
+            week_of("partner-files/bombora/2026-11-23/surge_20261130.csv"),
+            d
+        );
+        assert_eq!(week_of("partner-files/bombora/latest.csv"), None);
+    }
+}
