@@ -192,14 +192,15 @@ fn text(field: &[u8]) -> Option<String> {
 struct TopicBuilder {
     name: String,
     category: String,
-    companies: Vec<u32>,
-    scores: Vec<u8>,
+    /// A pair as one number: the company, then 255 - the score, so that
+    /// sorting puts each company's highest score first.
+    pairs: Vec<u64>,
 }
 
 impl TopicBuilder {
     fn push(&mut self, company: u32, score: u8) {
-        self.companies.push(company);
-        self.scores.push(score);
+        self.pairs
+            .push((u64::from(company) << 8) | u64::from(255 - score));
     }
 }
 
@@ -318,11 +319,23 @@ impl Builder {
         other: Option<Builder>,
         week: chrono::NaiveDate,
     ) -> Result<(Week, u64), String> {
+        drop_later((
+            std::mem::take(&mut self.by_raw),
+            std::mem::take(&mut self.topic_ids),
+        ));
         // The other part's companies in this part's numbering, new ones added.
         let (theirs, their_topics) = match other {
             Some(o) => {
-                let map: Vec<u32> = o
-                    .profiles
+                let Builder {
+                    profiles: their_profiles,
+                    topics: their_topics,
+                    by_raw,
+                    by_domain,
+                    topic_ids,
+                    ..
+                } = o;
+                drop_later((by_raw, by_domain, topic_ids));
+                let map: Vec<u32> = their_profiles
                     .into_iter()
                     .map(|p| match self.by_domain.get(&p.domain) {
                         Some(id) => *id,
@@ -334,10 +347,11 @@ impl Builder {
                         }
                     })
                     .collect();
-                (map, o.topics)
+                (map, their_topics)
             }
             None => (Vec::new(), Vec::new()),
         };
+        drop_later(std::mem::take(&mut self.by_domain));
         // By domain: the first eight bytes compared as a number, the whole
         // domain only on a tie (fewer trips to the strings).
         let head = |d: &str| {
@@ -425,6 +439,15 @@ impl Builder {
     }
 }
 
+/// Free `t` on a thread of its own: the readers' maps hold hundreds of
+/// thousands of small allocations, and nothing needs to wait for them.
+fn drop_later<T: Send + 'static>(t: T) {
+    // Should the thread not start, `t` is freed here.
+    let _ = std::thread::Builder::new()
+        .name("surge-free".into())
+        .spawn(move || drop(t));
+}
+
 /// A topic's pairs as each part read them.
 #[derive(Default)]
 struct Job {
@@ -439,33 +462,31 @@ struct Job {
 /// and how many duplicates were dropped.
 fn settle(jobs: Vec<Job>, maps: (&[u32], &[u32])) -> (Vec<TopicScores>, u64) {
     let mut duplicates = 0;
-    let topics =
-        jobs.into_iter()
-            .map(|j| {
-                let n = j.ours.as_ref().map_or(0, |t| t.companies.len())
-                    + j.theirs.as_ref().map_or(0, |t| t.companies.len());
-                // A pair as one number: the company, then 255 - the score, so
-                // that sorting puts each company's highest score first.
-                let mut pairs: Vec<u64> = Vec::with_capacity(n);
-                for (part, map) in [(&j.ours, maps.0), (&j.theirs, maps.1)] {
-                    if let Some(t) = part {
-                        pairs.extend(t.companies.iter().zip(&t.scores).map(|(c, s)| {
-                            (u64::from(map[*c as usize]) << 8) | u64::from(255 - *s)
-                        }));
-                    }
-                }
-                pairs.sort_unstable();
-                let before = pairs.len();
-                // One per company: the highest score.
-                pairs.dedup_by_key(|p| *p >> 8);
-                duplicates += (before - pairs.len()) as u64;
-                TopicScores {
-                    name: j.name,
-                    category: j.category,
-                    companies: pairs.iter().map(|p| (*p >> 8) as u32).collect(),
-                    scores: pairs.iter().map(|p| 255 - (*p & 0xff) as u8).collect(),
-                }
-            })
-            .collect();
+    let topics = jobs
+        .into_iter()
+        .map(|j| {
+            // The pairs renumbered in place, the other part's added.
+            let renumber =
+                |p: u64, map: &[u32]| (u64::from(map[(p >> 8) as usize]) << 8) | (p & 0xff);
+            let mut pairs = j.ours.map(|t| t.pairs).unwrap_or_default();
+            for p in pairs.iter_mut() {
+                *p = renumber(*p, maps.0);
+            }
+            if let Some(t) = j.theirs {
+                pairs.extend(t.pairs.iter().map(|p| renumber(*p, maps.1)));
+            }
+            pairs.sort_unstable();
+            let before = pairs.len();
+            // One per company: the highest score.
+            pairs.dedup_by_key(|p| *p >> 8);
+            duplicates += (before - pairs.len()) as u64;
+            TopicScores {
+                name: j.name,
+                category: j.category,
+                companies: pairs.iter().map(|p| (*p >> 8) as u32).collect(),
+                scores: pairs.iter().map(|p| 255 - (*p & 0xff) as u8).collect(),
+            }
+        })
+        .collect();
     (topics, duplicates)
 }

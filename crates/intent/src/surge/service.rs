@@ -265,14 +265,15 @@ pub async fn ingest(
     }
     let (parsed, counts) = parsing.await.map_err(anyhow::Error::from)??;
     let parsed = Arc::new(parsed);
-    // The compact week encoded and the unknown companies counted on one
-    // core while the raw file is archived.
+    // The compact week encoded and the unknown companies counted, each on
+    // a core, while the raw file is archived.
     let encoding = {
         let parsed = parsed.clone();
-        tokio::task::spawn_blocking(move || {
-            let unknown = unknown(&parsed, known_domains);
-            (format::encode(&parsed), unknown)
-        })
+        tokio::task::spawn_blocking(move || format::encode(&parsed))
+    };
+    let counting = {
+        let parsed = parsed.clone();
+        tokio::task::spawn_blocking(move || unknown(&parsed, known_domains))
     };
     let raw_key = ObjectPath::from(format!("intent/surge/raw/{sum}"));
     let week_key = ObjectPath::from(format!("intent/surge/weeks/{week}/{sum}.p360w"));
@@ -282,7 +283,8 @@ pub async fn ingest(
             .map_err(|e| anyhow::anyhow!("cannot archive the file: {e}"))?,
         _ => archive(storage, &raw_key, &input).await?,
     }
-    let (encoded, unknown) = encoding.await.map_err(anyhow::Error::from)?;
+    let encoded = encoding.await.map_err(anyhow::Error::from)?;
+    let unknown = counting.await.map_err(anyhow::Error::from)?;
     storage
         .store
         .put(&week_key, PutPayload::from(encoded))

@@ -146,6 +146,23 @@ fn the_stored_form_gives_back_the_week_and_refuses_damage() {
         decode(&flipped).unwrap_err().to_string(),
         "not a stored surge week: checksum mismatch"
     );
+    // Weeks stored by the version before (FNV-1a) still read, and their
+    // damage is still found.
+    let mut v1 = b"P360SRG1".to_vec();
+    v1.extend_from_slice(&bytes[8..bytes.len() - 4]);
+    let sum = v1.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    v1.extend_from_slice(&sum.to_le_bytes());
+    assert_eq!(decode(&v1).unwrap(), w);
+    v1[40] ^= 1;
+    assert!(decode(&v1).is_err());
+    assert_eq!(
+        decode(b"P360SRG9 and more bytes than a header")
+            .unwrap_err()
+            .to_string(),
+        "not a stored surge week: unknown format"
+    );
 }
 
 #[test]
