@@ -354,4 +354,23 @@ fn the_command_line_imports_the_sample_and_says_what_it_did_in_lines() {
         out.trim(),
         "ip ranges: 6 added, 0 removed, 0 unchanged, 0 skipped"
     );
+    // Thousands of bad lines are not thousands of lines on the terminal.
+    let many = tmp.path().join("overlapping.csv");
+    let mut text = String::from("domain,cidr\n");
+    for _ in 0..26 {
+        text.push_str("acme.example,10.9.0.0/24\n");
+    }
+    std::fs::write(&many, text).unwrap();
+    let out = p360_ok(&[
+        "companies",
+        "import-ip-ranges",
+        many.to_str().unwrap(),
+        "--data-dir",
+        data_s,
+    ]);
+    let lines: Vec<&str> = out.trim().lines().collect();
+    assert!(lines[0].ends_with("25 skipped"), "{out}");
+    assert_eq!(lines.len(), 22, "{out}");
+    assert_eq!(lines[1], "  line 3: 10.9.0.0 – 10.9.0.255 overlaps line 2");
+    assert_eq!(lines[21], "  ... and 5 more lines skipped");
 }

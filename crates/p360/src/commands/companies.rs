@@ -29,6 +29,9 @@ pub enum CompaniesCommand {
     },
 }
 
+/// How many skipped lines the command prints.
+const SHOWN: usize = 20;
+
 pub async fn run(config: Config, action: CompaniesCommand, shutdown: Shutdown) -> Result<Outcome> {
     let (file, ranges) = match action {
         CompaniesCommand::Import { file } => (file, false),
@@ -73,8 +76,13 @@ pub async fn run(config: Config, action: CompaniesCommand, shutdown: Shutdown) -
         };
         tx.commit().await?;
         println!("{summary}");
-        for s in &skipped {
+        // The first lines skipped, enough to see what is wrong; the API's
+        // report lists them all.
+        for s in skipped.iter().take(SHOWN) {
             println!("  line {}: {}", s.line, s.reason);
+        }
+        if skipped.len() > SHOWN {
+            println!("  ... and {} more lines skipped", skipped.len() - SHOWN);
         }
         Ok(())
     })
