@@ -31,9 +31,9 @@ async fn acme() -> Acme {
     assert_eq!(adv["domain"], "acmecloud.com");
     let advertiser = adv["id"].as_str().unwrap().to_string();
     let (s, io) = p
-        .post(
+        .post_as_staff(
+            "acme",
             "/v1/insertion-orders",
-            &admin,
             json!({
                 "advertiser_id": advertiser, "name": "FY27 H1", "number": "IO-001",
                 "budget": {"amount": "100000.00", "currency": "USD"},

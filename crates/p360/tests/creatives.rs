@@ -324,9 +324,9 @@ async fn ad_groups_run_only_their_advertisers_creatives() {
     )
     .await;
     let (_, io) = p
-        .post(
+        .post_as_staff(
+            "acme",
             "/v1/insertion-orders",
-            &token,
             json!({"advertiser_id": adv, "name": "IO", "budget": {"amount": "1000", "currency": "USD"},
                    "start_date": "2027-01-01", "end_date": "2027-12-31",
                    "pricing": {"model": "cost_plus", "percent": "15"}}),

@@ -34,9 +34,9 @@ async fn acme() -> Acme {
         .await;
     assert_eq!(s, 201, "{adv}");
     let (s, io) = p
-        .post(
+        .post_as_staff(
+            "acme",
             "/v1/insertion-orders",
-            &alice,
             json!({
                 "advertiser_id": adv["id"], "name": "FY27 H1", "number": "IO-001",
                 "budget": {"amount": "100000.00", "currency": "USD"},
@@ -443,6 +443,61 @@ impl Acme {
 /// customers and ad ops cannot change them, finance and account staff can,
 /// audited with before and after, and a pricing change sends the approved
 /// campaigns under it back to approval, with the staff member as maker.
+#[tokio::test]
+async fn customers_cannot_write_themselves_a_contract() {
+    let a = acme().await;
+    let (_, adv) = a.p.get("/v1/advertisers", &a.alice).await;
+    let adv = adv["items"][0]["id"].as_str().unwrap().to_string();
+    let bargain = json!({
+        "advertiser_id": adv, "name": "Our own terms",
+        "budget": {"amount": "10000000", "currency": "USD"},
+        "start_date": "2027-01-01", "end_date": "2027-12-31",
+        "pricing": {"model": "cpm", "rate": {"amount": "0.01", "currency": "USD"}}
+    });
+    let count = async || {
+        let (_, ios) = a.p.get("/v1/insertion-orders", &a.bob).await;
+        ios["items"].as_array().unwrap().len()
+    };
+    let before = count().await;
+    // Attack: the customer's admin, a marketer and ad ops (who run
+    // campaigns but sign no contracts) each try to open an insertion order
+    // at a price of their choosing.
+    let ad_ops = a.assigned_staff("ad_ops", "ops@agency.test").await;
+    for (token, staff) in [(&a.alice, false), (&a.marketer, false), (&ad_ops, true)] {
+        let mut req =
+            a.p.client
+                .post(a.p.app.url("/v1/insertion-orders"))
+                .bearer_auth(token)
+                .json(&bargain);
+        if staff {
+            req = req.header("p360-tenant", "acme");
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 403);
+        let problem: Value = res.json().await.unwrap();
+        assert!(
+            problem["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("commercial_terms.manage")),
+            "{problem}"
+        );
+    }
+    assert_eq!(count().await, before, "nothing was created");
+    // Finance writes the contract.
+    let finance = a.p.token("finance", None, "fin@agency.test");
+    let res =
+        a.p.client
+            .post(a.p.app.url("/v1/insertion-orders"))
+            .bearer_auth(&finance)
+            .header("p360-tenant", "acme")
+            .json(&bargain)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+    assert_eq!(count().await, before + 1);
+}
+
 #[tokio::test]
 async fn commercial_terms_are_finance_and_account_staffs_and_reopen_approval() {
     let a = acme().await;

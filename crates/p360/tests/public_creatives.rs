@@ -197,18 +197,19 @@ async fn the_creative_urls_ttd_gets_are_served_publicly() {
     )
     .await;
     let adv = adv["id"].as_str().unwrap();
-    let io = post(
-        &p,
-        "/v1/insertion-orders",
-        &token,
-        json!({
-            "advertiser_id": adv, "name": "FY27", "number": "IO-1",
-            "budget": {"amount": "1000000", "currency": "USD"},
-            "start_date": "2027-01-01", "end_date": "2027-12-31",
-            "pricing": {"model": "cpm", "rate": {"amount": "12.50", "currency": "USD"}}
-        }),
-    )
-    .await;
+    let (s, io) = p
+        .post_as_staff(
+            "acme",
+            "/v1/insertion-orders",
+            json!({
+                "advertiser_id": adv, "name": "FY27", "number": "IO-1",
+                "budget": {"amount": "1000000", "currency": "USD"},
+                "start_date": "2027-01-01", "end_date": "2027-12-31",
+                "pricing": {"model": "cpm", "rate": {"amount": "12.50", "currency": "USD"}}
+            }),
+        )
+        .await;
+    assert_eq!(s, 201, "{io}");
     let io = io["id"].as_str().unwrap();
     let image_bytes = png(300, 250);
     let bundle = zip(&[("index.html", INDEX), ("img/a.txt", b"x")]);

@@ -21,13 +21,16 @@ fn name_taken(e: sqlx::Error) -> ApiError {
     )
 }
 
-/// Create an insertion order for an advertiser, in the advertiser's currency.
+/// Create an insertion order for an advertiser, in the advertiser's
+/// currency. Its terms (pricing, rate, budget) are the customer's contract,
+/// what billing charges by: creating one takes `commercial_terms.manage`
+/// (finance, account managers, platform admins), as changing its terms does.
 pub async fn create(
     tx: &mut TenantTx,
     by: &Principal,
     new: NewInsertionOrder,
 ) -> Result<Row, ApiError> {
-    by.require(Permission::CampaignsWrite)?;
+    by.require(Permission::CommercialTermsManage)?;
     let currency = advertisers::store::currency(tx, new.advertiser_id).await?;
     let mut errors = Vec::new();
     if currency.is_none() {

@@ -298,6 +298,30 @@ impl Platform {
         (status, json)
     }
 
+    /// POST as agency staff (a platform admin) acting in `tenant`, through
+    /// the `P360-Tenant` header: what only staff may do there, such as
+    /// writing an insertion order's terms.
+    pub async fn post_as_staff(
+        &self,
+        tenant: &str,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let res = self
+            .client
+            .post(self.app.url(path))
+            .bearer_auth(self.admin())
+            .header(tenancy::principal::TENANT_HEADER, tenant)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        (status, json)
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> (reqwest::StatusCode, serde_json::Value) {
         self.call(reqwest::Method::GET, path, Some(token), None)
             .await

@@ -29,10 +29,26 @@ impl Api {
         token: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
+        self.call_in(None, method, path, token, body).await
+    }
+
+    /// As [`Api::call`], as agency staff acting in `tenant` (the
+    /// `P360-Tenant` header) when given.
+    pub async fn call_in(
+        &self,
+        tenant: Option<&str>,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let mut req = self
             .client
             .request(method, format!("{}{path}", self.base))
             .bearer_auth(token);
+        if let Some(t) = tenant {
+            req = req.header(tenancy::principal::TENANT_HEADER, t);
+        }
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -99,18 +115,22 @@ impl Fixture {
                 json!({"name": "Acme Cloud", "domain": "acmecloud.com", "currency": "USD"}),
             )
             .await;
-        let io = api
-            .post(
+        // The contract is the agency's to write.
+        let (s, io) = api
+            .call_in(
+                Some("acme"),
+                reqwest::Method::POST,
                 "/v1/insertion-orders",
-                &admin,
-                json!({
+                platform_admin,
+                Some(json!({
                     "advertiser_id": adv["id"], "name": "FY27", "number": "IO-1",
                     "budget": {"amount": "1000000", "currency": "USD"},
                     "start_date": "2027-01-01", "end_date": "2027-12-31",
                     "pricing": {"model": "cpm", "rate": {"amount": "12.50", "currency": "USD"}}
-                }),
+                })),
             )
             .await;
+        assert_eq!(s, 201, "{io}");
         let form = reqwest::multipart::Form::new()
             .text("advertiser_id", adv["id"].as_str().unwrap().to_string())
             .text("name", "Banner")

@@ -133,9 +133,9 @@ async fn every_route_with_an_object_id_hides_other_tenants_objects() {
         .await;
     assert_eq!(s, 201, "{adv}");
     let (s, io) = p
-        .post(
+        .post_as_staff(
+            "acme",
             "/v1/insertion-orders",
-            &acme,
             json!({"advertiser_id": adv["id"], "name": "IO", "budget": {"amount": "1000", "currency": "USD"},
                    "start_date": "2027-01-01", "end_date": "2027-12-31",
                    "pricing": {"model": "cpm", "rate": {"amount": "5", "currency": "USD"}}}),
@@ -456,9 +456,9 @@ async fn advertiser_and_campaign(p: &Platform, tenant: &str) -> (Uuid, Uuid) {
         )
         .await);
     let io = id(p
-        .post(
+        .post_as_staff(
+            tenant,
             "/v1/insertion-orders",
-            &owner,
             super::permissions::io_body(&advertiser.to_string(), "IO"),
         )
         .await);

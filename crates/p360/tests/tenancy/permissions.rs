@@ -65,7 +65,7 @@ const TABLE: &[(&str, [bool; 8])] = &[
     ("advertisers_update",                [Y, Y, Y, N, N,  Y, Y, N]),
     ("insertion_orders_list",             [Y, Y, Y, Y, Y,  Y, Y, Y]),
     ("insertion_orders_get",              [Y, Y, Y, Y, Y,  Y, Y, Y]),
-    ("insertion_orders_create",           [Y, Y, Y, N, N,  Y, Y, N]),
+    ("insertion_orders_create",           [Y, Y, N, Y, N,  N, N, N]), // its terms are the contract
     ("insertion_orders_update",           [Y, Y, Y, Y, N,  Y, Y, N]), // finance: commercial terms only
     ("campaigns_list",                    [Y, Y, Y, Y, Y,  Y, Y, Y]),
     ("campaigns_get",                     [Y, Y, Y, Y, Y,  Y, Y, Y]),
@@ -184,7 +184,7 @@ async fn objects(p: &Platform) -> Objects {
     );
     let io = created(
         "insertion order",
-        p.post("/v1/insertion-orders", &owner, io_body(&advertiser, "IO"))
+        p.post_as_staff("acme", "/v1/insertion-orders", io_body(&advertiser, "IO"))
             .await,
     );
     let draft = created(
