@@ -12,8 +12,9 @@ use super::{InsertionOrder, InsertionOrderPatch, NewInsertionOrder, service};
 use crate::ids::InsertionOrderId;
 use crate::list::ByAdvertiser;
 
-/// Create an insertion order for an advertiser, in the advertiser's
-/// currency. Its terms are the customer's contract: this takes
+/// Create an insertion order for an advertiser, in the advertiser's currency.
+///
+/// Its terms are the customer's contract: this takes
 /// `commercial_terms.manage` (finance, account managers, platform admins,
 /// acting in the tenant with `P360-Tenant`).
 #[utoipa::path(post, path = "/v1/insertion-orders", tag = "campaigns", operation_id = "insertion_orders_create",
