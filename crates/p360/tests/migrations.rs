@@ -57,3 +57,113 @@ async fn user_tables(pool: &sqlx::PgPool) -> Vec<String> {
     .await
     .unwrap()
 }
+
+/// As production runs them: the owner is neither a superuser nor BYPASSRLS
+/// (docs/runbooks/environment-setup.md), so row-level security, forced on
+/// tenant tables, applies to it too. A migration's data step must still
+/// see every tenant's rows: 14 copies each campaign's activation into
+/// `campaign_activations`, and 15's down copies it back. (Runtime queries:
+/// they address the schema of version 13, which the compile-time checked
+/// queries do not know.)
+#[tokio::test]
+async fn migrations_move_every_tenants_rows_as_an_owner_that_is_not_a_superuser() {
+    let test_db = TestDb::empty(&cluster_dir()).await.unwrap();
+    let owner = "p360_test_owner";
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DO $$ BEGIN CREATE ROLE {owner} LOGIN CREATEROLE NOSUPERUSER NOBYPASSRLS; \
+         EXCEPTION WHEN duplicate_object THEN NULL; END $$; \
+         ALTER DATABASE {} OWNER TO {owner}",
+        test_db.name()
+    )))
+    .execute(&test_db.pool)
+    .await
+    .unwrap();
+    let mut url = url::Url::parse(&test_db.url).unwrap();
+    url.set_username(owner).unwrap();
+    url.set_password(None).unwrap();
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect(url.as_str())
+        .await
+        .unwrap();
+    let is_superuser: bool =
+        sqlx::query_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(!is_superuser);
+
+    db::migrate_up_to(&pool, 20261203000013).await.unwrap();
+    // Two tenants' campaigns, each synced to TTD.
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("SELECT set_config('p360.all_tenants', 'on', true)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    for (slug, n) in [("acme", 1), ("globex", 2)] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO tenants (id, slug, name) VALUES ('00000000-0000-7000-8000-00000000000{n}', '{slug}', '{slug}');
+             INSERT INTO advertisers (id, tenant_id, name, domain, currency) VALUES
+               ('00000000-0000-7000-8000-00000000001{n}', '00000000-0000-7000-8000-00000000000{n}', 'A', 'a.example', 'USD');
+             INSERT INTO insertion_orders (id, tenant_id, advertiser_id, currency, name, budget_micros,
+                 start_date, end_date, pricing_model, pricing_rate_micros) VALUES
+               ('00000000-0000-7000-8000-00000000002{n}', '00000000-0000-7000-8000-00000000000{n}',
+                '00000000-0000-7000-8000-00000000001{n}', 'USD', 'IO', 1000000000, '2027-01-01', '2027-12-31', 'cpm', 5000000);
+             INSERT INTO campaigns (id, tenant_id, insertion_order_id, advertiser_id, currency, name, objective,
+                 budget_micros, flight_start, flight_end, pacing, activation) VALUES
+               ('00000000-0000-7000-8000-00000000003{n}', '00000000-0000-7000-8000-00000000000{n}',
+                '00000000-0000-7000-8000-00000000002{n}', '00000000-0000-7000-8000-00000000001{n}', 'USD', 'C',
+                'awareness', 100000000, '2027-02-01', '2027-02-28', 'even',
+                '{{\"status\": \"synced\", \"generation\": {n}, \"ttd\": {{\"campaign_id\": \"ttd-{n}\"}}}}');"
+        )))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let all = |sql: &'static str| {
+        let pool = pool.clone();
+        async move {
+            let mut tx = pool.begin().await.unwrap();
+            sqlx::query("SELECT set_config('p360.all_tenants', 'on', true)")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            let v: Vec<String> = sqlx::query_scalar(sql).fetch_all(&mut *tx).await.unwrap();
+            v
+        }
+    };
+
+    db::migrate_up_to(&pool, 20261203000014).await.unwrap();
+    assert_eq!(
+        all("SELECT ttd->>'campaign_id' FROM campaign_activations ORDER BY 1").await,
+        ["ttd-1", "ttd-2"],
+        "14 copied both tenants' activations"
+    );
+    // All the way up, back down to 14 (15's down brings the column back).
+    db::migrate_up(&pool).await.unwrap();
+    while db::migration_status(&pool)
+        .await
+        .unwrap()
+        .iter()
+        .any(|m| m.version > 20261203000014 && m.applied_at.is_some())
+    {
+        db::migrate_down(&pool).await.unwrap();
+    }
+    assert_eq!(
+        all("SELECT activation->'ttd'->>'campaign_id' FROM campaigns ORDER BY 1").await,
+        ["ttd-1", "ttd-2"],
+        "15's down copied both tenants' activations back"
+    );
+    // And the rest of the way down and up again, as this owner.
+    while db::migrate_down(&pool).await.unwrap().is_some() {}
+    db::migrate_up(&pool).await.unwrap();
+    // The session setting stayed with the migrations' own connections.
+    let leaked: Option<String> =
+        sqlx::query_scalar("SELECT current_setting('p360.all_tenants', true)")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_ne!(leaked.as_deref(), Some("on"));
+    pool.close().await;
+}

@@ -339,10 +339,27 @@ pub struct MigrationStatus {
     pub class_reason: Option<&'static str>,
 }
 
+/// A connection for migrations, which are platform-wide: `p360.all_tenants`
+/// is on for its session, so that a migration's data steps see every
+/// tenant's rows where row-level security is forced — which it is for the
+/// owner too, and in production the owner is neither a superuser nor
+/// BYPASSRLS (docs/runbooks/environment-setup.md). Taken out of the pool
+/// and closed after use, so the setting never reaches another caller.
+async fn platform_wide(pool: &PgPool) -> Result<sqlx::PgConnection> {
+    let mut conn = pool.acquire().await?.detach();
+    sqlx::query_scalar!("SELECT set_config('p360.all_tenants', 'on', false)")
+        .fetch_one(&mut conn)
+        .await?;
+    Ok(conn)
+}
+
 /// Apply every pending migration; returns the versions applied.
 pub async fn migrate_up(pool: &PgPool) -> Result<Vec<i64>> {
     let before = applied_versions(pool).await?;
-    MIGRATOR.run(pool).await.context("migration failed")?;
+    let mut conn = platform_wide(pool).await?;
+    let ran = MIGRATOR.run(&mut conn).await.context("migration failed");
+    let _ = sqlx::Connection::close(conn).await;
+    ran?;
     let after = applied_versions(pool).await?;
     Ok(after.into_iter().filter(|v| !before.contains(v)).collect())
 }
@@ -365,7 +382,10 @@ pub async fn migrate_up_to(pool: &PgPool, last: i64) -> Result<Vec<i64>> {
         table_name: MIGRATOR.table_name.clone(),
         create_schemas: MIGRATOR.create_schemas.clone(),
     };
-    upto.run(pool).await.context("migration failed")?;
+    let mut conn = platform_wide(pool).await?;
+    let ran = upto.run(&mut conn).await.context("migration failed");
+    let _ = sqlx::Connection::close(conn).await;
+    ran?;
     let after = applied_versions(pool).await?;
     Ok(after.into_iter().filter(|v| !before.contains(v)).collect())
 }
@@ -377,10 +397,13 @@ pub async fn migrate_down(pool: &PgPool) -> Result<Option<i64>> {
         return Ok(None);
     };
     let target = rest.last().copied().unwrap_or(0);
-    MIGRATOR
-        .undo(pool, target)
+    let mut conn = platform_wide(pool).await?;
+    let undone = MIGRATOR
+        .undo(&mut conn, target)
         .await
-        .with_context(|| format!("reverting migration {last} failed"))?;
+        .with_context(|| format!("reverting migration {last} failed"));
+    let _ = sqlx::Connection::close(conn).await;
+    undone?;
     Ok(Some(last))
 }
 
