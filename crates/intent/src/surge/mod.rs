@@ -42,7 +42,7 @@ pub fn date_in(name: &str) -> Option<chrono::NaiveDate> {
 pub const SURGING: u8 = 60;
 
 /// What the week's file said about a company besides its scores.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Profile {
     /// Its registrable domain.
     pub domain: String,

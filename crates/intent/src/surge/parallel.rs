@@ -154,10 +154,14 @@ fn part(
     cols: &Columns,
     stop: &AtomicBool,
 ) -> Option<(Builder, Counts)> {
+    let skip = cols.company_prefix();
     let mut reader = Reader {
         builder: Builder::default(),
         counts: Counts::default(),
         cols,
+        skip,
+        tail: cols.after(skip),
+        prefix: Vec::new(),
         stop,
     };
     match text {
@@ -192,6 +196,13 @@ struct Reader<'a> {
     builder: Builder,
     counts: Counts,
     cols: &'a Columns,
+    /// How many leading columns are the company's ([`Columns::company_prefix`]).
+    skip: usize,
+    /// The per-row columns as seen from there.
+    tail: Columns,
+    /// The previous row up to and including the comma after its company
+    /// columns (empty: none to compare with).
+    prefix: Vec<u8>,
     stop: &'a AtomicBool,
 }
 
@@ -225,8 +236,38 @@ impl Reader<'_> {
             at: [&[]; MAX_COLUMNS],
             n: 0,
         };
+        // Another row of the company before: its company columns are the
+        // same bytes, and only the rest is split.
+        if !self.prefix.is_empty() && line.starts_with(&self.prefix) {
+            let rest = &line[self.prefix.len()..];
+            let usable = match split(rest, &mut f) {
+                Split::Fields if f.n == self.tail.count => {
+                    self.builder.row_again(&f, &self.tail).ok()?
+                }
+                Split::Fields => return None,
+                Split::Escaped => {
+                    let r = record(rest)?;
+                    if r.len() != self.tail.count {
+                        return None;
+                    }
+                    self.builder.row_again(&r, &self.tail).ok()?
+                }
+                Split::Unusual => return None,
+            };
+            if !usable {
+                self.counts.unusable_domains += 1;
+            }
+            return Some(());
+        }
+        self.prefix.clear();
         let usable = match split(line, &mut f) {
-            Split::Fields if f.n == self.cols.count => self.builder.row(&f, self.cols).ok()?,
+            Split::Fields if f.n == self.cols.count => {
+                let usable = self.builder.row(&f, self.cols).ok()?;
+                if let Some(end) = company_end(line, &f, self.skip) {
+                    self.prefix.extend_from_slice(&line[..end]);
+                }
+                usable
+            }
             Split::Fields => return None,
             Split::Escaped => {
                 // A quote written twice inside quotes: the csv crate unescapes.
@@ -243,6 +284,18 @@ impl Reader<'_> {
         }
         Some(())
     }
+}
+
+/// Where the company columns of `line` end (after the comma that follows
+/// them), from its fields as [`split`] gave them: `None` without any.
+fn company_end(line: &[u8], f: &Fields, skip: usize) -> Option<usize> {
+    let last = f.at[..f.n].get(skip.checked_sub(1)?)?;
+    // The field is a part of the line (without its quotes, if quoted).
+    let mut end = (last.as_ptr() as usize).checked_sub(line.as_ptr() as usize)? + last.len();
+    if line.get(end) == Some(&b'"') {
+        end += 1;
+    }
+    (line.get(end) == Some(&b',')).then_some(end + 1)
 }
 
 enum Split {

@@ -65,6 +65,36 @@ pub(super) struct Columns {
     pub(super) count: usize,
 }
 
+impl Columns {
+    /// How many leading columns describe only the company, its domain among
+    /// them (Bombora's layout: name, domain, size, industry): the rows of a
+    /// company repeat them byte for byte, so a reader may skip them when a
+    /// row starts as the one before did. 0 when the layout does not allow it.
+    pub(super) fn company_prefix(&self) -> usize {
+        let k = self
+            .topic
+            .min(self.score)
+            .min(self.category.unwrap_or(usize::MAX));
+        if self.domain < k { k } else { 0 }
+    }
+
+    /// The per-row columns as seen from column `k` on (`k` at most
+    /// [`Columns::company_prefix`]).
+    pub(super) fn after(&self, k: usize) -> Columns {
+        Columns {
+            domain: usize::MAX,
+            topic: self.topic - k,
+            score: self.score - k,
+            name: None,
+            size: None,
+            industry: None,
+            category: self.category.map(|i| i - k),
+            country: None,
+            count: self.count - k,
+        }
+    }
+}
+
 pub(super) fn columns(header: &csv::ByteRecord) -> Result<Columns, String> {
     let names: Vec<String> = header
         .iter()
@@ -238,6 +268,24 @@ impl Builder {
         Ok(true)
     }
 
+    /// A row of the same company as the row before (its company columns
+    /// were the same bytes): `tail` holds its columns from the company
+    /// prefix on, `c` as seen from there ([`Columns::after`]).
+    pub(super) fn row_again<R: Index<usize, Output = [u8]> + ?Sized>(
+        &mut self,
+        tail: &R,
+        c: &Columns,
+    ) -> Result<bool, String> {
+        let score = parse_score(&tail[c.score])
+            .ok_or("Composite Score: not a whole number from 0 to 100")?;
+        let Some(company) = self.last else {
+            return Ok(false);
+        };
+        let topic = self.topic(tail, c)?;
+        self.topics[topic as usize].push(company, score);
+        Ok(true)
+    }
+
     fn company<R: Index<usize, Output = [u8]> + ?Sized>(
         &mut self,
         r: &R,
@@ -323,67 +371,69 @@ impl Builder {
             std::mem::take(&mut self.by_raw),
             std::mem::take(&mut self.topic_ids),
         ));
-        // The other part's companies in this part's numbering, new ones added.
-        let (theirs, their_topics) = match other {
+        let (mut theirs, their_topics) = match other {
             Some(o) => {
                 let Builder {
-                    profiles: their_profiles,
-                    topics: their_topics,
+                    profiles,
+                    topics,
                     by_raw,
                     by_domain,
                     topic_ids,
                     ..
                 } = o;
                 drop_later((by_raw, by_domain, topic_ids));
-                let map: Vec<u32> = their_profiles
-                    .into_iter()
-                    .map(|p| match self.by_domain.get(&p.domain) {
-                        Some(id) => *id,
-                        None => {
-                            let id = self.profiles.len() as u32;
-                            self.by_domain.insert(p.domain.clone(), id);
-                            self.profiles.push(p);
-                            id
-                        }
-                    })
-                    .collect();
-                (map, their_topics)
+                (profiles, topics)
             }
             None => (Vec::new(), Vec::new()),
         };
         drop_later(std::mem::take(&mut self.by_domain));
-        // By domain: the first eight bytes compared as a number, the whole
-        // domain only on a tie (fewer trips to the strings).
-        let head = |d: &str| {
-            let mut b = [0u8; 8];
-            let n = d.len().min(8);
-            b[..n].copy_from_slice(&d.as_bytes()[..n]);
-            u64::from_be_bytes(b)
-        };
-        let mut keyed: Vec<(u64, u32)> = self
-            .profiles
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (head(&p.domain), i as u32))
-            .collect();
-        keyed.sort_unstable_by(|a, b| {
-            a.0.cmp(&b.0).then_with(|| {
-                self.profiles[a.1 as usize]
-                    .domain
-                    .cmp(&self.profiles[b.1 as usize].domain)
-            })
+        // Each part's companies sorted by domain, on a core each (a domain
+        // is once in a part), then the two lists merged: a company in both
+        // is one, described as the first part read it.
+        let mut ours = std::mem::take(&mut self.profiles);
+        let (our_order, their_order) = std::thread::scope(|s| {
+            let theirs = &theirs;
+            let other = s.spawn(move || by_domain(theirs));
+            let mine = by_domain(&ours);
+            (
+                mine,
+                other
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            )
         });
-        let order: Vec<u32> = keyed.into_iter().map(|(_, i)| i).collect();
-        let mut renumber = vec![0u32; order.len()];
-        for (new, old) in order.iter().enumerate() {
-            renumber[*old as usize] = new as u32;
+        let mut renumber = vec![0u32; ours.len()];
+        let mut their_renumber = vec![0u32; theirs.len()];
+        let mut profiles: Vec<Profile> = Vec::with_capacity(ours.len() + theirs.len());
+        let (mut a, mut b) = (our_order.iter().peekable(), their_order.iter().peekable());
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(&&x), Some(&&y)) => {
+                    match ours[x as usize].domain.cmp(&theirs[y as usize].domain) {
+                        std::cmp::Ordering::Less => (Some(x), None),
+                        std::cmp::Ordering::Greater => (None, Some(y)),
+                        std::cmp::Ordering::Equal => (Some(x), Some(y)),
+                    }
+                }
+                (Some(&&x), None) => (Some(x), None),
+                (None, Some(&&y)) => (None, Some(y)),
+                (None, None) => break,
+            };
+            let id = profiles.len() as u32;
+            if let Some(x) = next.0 {
+                a.next();
+                renumber[x as usize] = id;
+                profiles.push(std::mem::take(&mut ours[x as usize]));
+            }
+            if let Some(y) = next.1 {
+                b.next();
+                their_renumber[y as usize] = id;
+                if next.0.is_none() {
+                    profiles.push(std::mem::take(&mut theirs[y as usize]));
+                }
+            }
         }
-        let their_renumber: Vec<u32> = theirs.iter().map(|c| renumber[*c as usize]).collect();
-        let mut profiles: Vec<Option<Profile>> = self.profiles.into_iter().map(Some).collect();
-        let profiles: Vec<Profile> = order
-            .iter()
-            .filter_map(|old| profiles[*old as usize].take())
-            .collect();
+        drop_later((ours, theirs));
         // Each topic with its pairs from both parts.
         let mut index: HashMap<String, usize> = HashMap::default();
         let mut jobs: Vec<Job> = Vec::with_capacity(self.topics.len());
@@ -437,6 +487,31 @@ impl Builder {
             duplicates,
         ))
     }
+}
+
+/// The companies' numbers in order of their domains: the first eight bytes
+/// compared as a number, the whole domain only on a tie (fewer trips to the
+/// strings).
+fn by_domain(profiles: &[Profile]) -> Vec<u32> {
+    let head = |d: &str| {
+        let mut b = [0u8; 8];
+        let n = d.len().min(8);
+        b[..n].copy_from_slice(&d.as_bytes()[..n]);
+        u64::from_be_bytes(b)
+    };
+    let mut keyed: Vec<(u64, u32)> = profiles
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (head(&p.domain), i as u32))
+        .collect();
+    keyed.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0).then_with(|| {
+            profiles[a.1 as usize]
+                .domain
+                .cmp(&profiles[b.1 as usize].domain)
+        })
+    });
+    keyed.into_iter().map(|(_, i)| i).collect()
 }
 
 /// Free `t` on a thread of its own: the readers' maps hold hundreds of
