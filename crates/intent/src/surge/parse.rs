@@ -237,11 +237,11 @@ impl TopicBuilder {
 /// The week being read: companies and topics numbered as they come.
 #[derive(Default)]
 pub(super) struct Builder {
-    /// The raw domain field of the previous row and what it resolved to
-    /// (rows come grouped by company).
+    /// The raw domain field of the previous row and what it resolved to:
+    /// rows come grouped by company, so a domain is normalised about once
+    /// per company (again only if its rows are not together).
     last_raw: Vec<u8>,
     last: Option<u32>,
-    by_raw: HashMap<Vec<u8>, Option<u32>>,
     by_domain: HashMap<String, u32>,
     profiles: Vec<Profile>,
     last_topic: Vec<u8>,
@@ -295,30 +295,27 @@ impl Builder {
         if raw == self.last_raw.as_slice() && !self.last_raw.is_empty() {
             return self.last;
         }
-        let found = match self.by_raw.get(raw) {
-            Some(found) => *found,
-            None => {
-                let found = std::str::from_utf8(raw)
-                    .ok()
-                    .and_then(|d| registrable(d).ok())
-                    .map(|domain| {
-                        let next = self.profiles.len() as u32;
-                        *self.by_domain.entry(domain.clone()).or_insert_with(|| {
-                            let field = |i: Option<usize>| i.and_then(|i| text(&r[i]));
-                            self.profiles.push(Profile {
-                                domain,
-                                name: field(c.name),
-                                size: field(c.size).and_then(|s| SizeBand::from_label(&s)),
-                                industry: field(c.industry),
-                                country: field(c.country),
-                            });
-                            next
-                        })
+        let found = std::str::from_utf8(raw)
+            .ok()
+            .and_then(|d| registrable(d).ok())
+            .map(|domain| {
+                let next = self.profiles.len() as u32;
+                *self.by_domain.entry(domain.clone()).or_insert_with(|| {
+                    let field = |i: Option<usize>| i.and_then(|i| text(&r[i]));
+                    let size = c
+                        .size
+                        .and_then(|i| std::str::from_utf8(&r[i]).ok())
+                        .and_then(|s| SizeBand::from_label(s.trim()));
+                    self.profiles.push(Profile {
+                        domain,
+                        name: field(c.name),
+                        size,
+                        industry: field(c.industry),
+                        country: field(c.country),
                     });
-                self.by_raw.insert(raw.to_vec(), found);
-                found
-            }
-        };
+                    next
+                })
+            });
         self.last_raw.clear();
         self.last_raw.extend_from_slice(raw);
         self.last = found;
@@ -367,21 +364,17 @@ impl Builder {
         other: Option<Builder>,
         week: chrono::NaiveDate,
     ) -> Result<(Week, u64), String> {
-        drop_later((
-            std::mem::take(&mut self.by_raw),
-            std::mem::take(&mut self.topic_ids),
-        ));
+        drop_later(std::mem::take(&mut self.topic_ids));
         let (mut theirs, their_topics) = match other {
             Some(o) => {
                 let Builder {
                     profiles,
                     topics,
-                    by_raw,
                     by_domain,
                     topic_ids,
                     ..
                 } = o;
-                drop_later((by_raw, by_domain, topic_ids));
+                drop_later((by_domain, topic_ids));
                 (profiles, topics)
             }
             None => (Vec::new(), Vec::new()),
