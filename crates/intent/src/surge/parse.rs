@@ -242,7 +242,9 @@ pub(super) struct Builder {
     /// per company (again only if its rows are not together).
     last_raw: Vec<u8>,
     last: Option<u32>,
-    by_domain: HashMap<String, u32>,
+    /// Companies by domain: their numbers, hashed by the domain they hold
+    /// in `profiles` (no second copy of each domain).
+    by_domain: hashbrown::HashTable<u32>,
     profiles: Vec<Profile>,
     last_topic: Vec<u8>,
     last_topic_idx: u16,
@@ -299,22 +301,32 @@ impl Builder {
             .ok()
             .and_then(|d| registrable(d).ok())
             .map(|domain| {
-                let next = self.profiles.len() as u32;
-                *self.by_domain.entry(domain.clone()).or_insert_with(|| {
-                    let field = |i: Option<usize>| i.and_then(|i| text(&r[i]));
-                    let size = c
-                        .size
-                        .and_then(|i| std::str::from_utf8(&r[i]).ok())
-                        .and_then(|s| SizeBand::from_label(s.trim()));
-                    self.profiles.push(Profile {
-                        domain,
-                        name: field(c.name),
-                        size,
-                        industry: field(c.industry),
-                        country: field(c.country),
-                    });
-                    next
-                })
+                let Builder {
+                    by_domain,
+                    profiles,
+                    ..
+                } = self;
+                let hash = domain_hash(&domain);
+                if let Some(known) =
+                    by_domain.find(hash, |i| profiles[*i as usize].domain == domain)
+                {
+                    return *known;
+                }
+                let next = profiles.len() as u32;
+                let field = |i: Option<usize>| i.and_then(|i| text(&r[i]));
+                let size = c
+                    .size
+                    .and_then(|i| std::str::from_utf8(&r[i]).ok())
+                    .and_then(|s| SizeBand::from_label(s.trim()));
+                profiles.push(Profile {
+                    domain,
+                    name: field(c.name),
+                    size,
+                    industry: field(c.industry),
+                    country: field(c.country),
+                });
+                by_domain.insert_unique(hash, next, |i| domain_hash(&profiles[*i as usize].domain));
+                next
             });
         self.last_raw.clear();
         self.last_raw.extend_from_slice(raw);
@@ -480,6 +492,11 @@ impl Builder {
             duplicates,
         ))
     }
+}
+
+fn domain_hash(domain: &str) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(domain)
 }
 
 /// The companies' numbers in order of their domains: the first eight bytes
