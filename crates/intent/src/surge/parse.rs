@@ -246,8 +246,6 @@ pub(super) struct Builder {
     /// in `profiles` (no second copy of each domain).
     by_domain: hashbrown::HashTable<u32>,
     profiles: Vec<Profile>,
-    last_topic: Vec<u8>,
-    last_topic_idx: u16,
     topic_ids: HashMap<Vec<u8>, u16>,
     topics: Vec<TopicBuilder>,
 }
@@ -340,15 +338,17 @@ impl Builder {
         c: &Columns,
     ) -> Result<u16, String> {
         let raw = &r[c.topic];
-        if raw == self.last_topic.as_slice() && !self.last_topic.is_empty() {
-            return Ok(self.last_topic_idx);
-        }
         let idx = match self.topic_ids.get(raw) {
             Some(i) => *i,
             None => {
                 let name = text(raw).ok_or("Topic: empty")?;
                 if name.chars().count() > 200 {
                     return Err("Topic: longer than 200 characters".into());
+                }
+                // The same topic written otherwise (spaces around it).
+                if let Some(same) = self.topics.iter().position(|t| t.name == name) {
+                    self.topic_ids.insert(raw.to_vec(), same as u16);
+                    return Ok(same as u16);
                 }
                 let idx = u16::try_from(self.topics.len())
                     .map_err(|_| "more than 65,535 topics".to_string())?;
@@ -361,9 +361,6 @@ impl Builder {
                 idx
             }
         };
-        self.last_topic.clear();
-        self.last_topic.extend_from_slice(raw);
-        self.last_topic_idx = idx;
         Ok(idx)
     }
 

@@ -37,6 +37,16 @@ const ROWS: &[&str] = &[
 ];
 
 #[test]
+fn a_topic_written_with_spaces_around_it_is_the_same_topic() {
+    let spaced = ROWS[2].replace(",Firewalls,", ", Firewalls ,");
+    let text = file(&[ROWS[0], ROWS[1], &spaced]);
+    let (w, _) = read(week(), text.as_bytes()).unwrap();
+    let names: Vec<&str> = w.topics.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["Firewalls", "Kubernetes"]);
+    assert_eq!(w.topic("Firewalls").unwrap().scores, [72, 64]);
+}
+
+#[test]
 fn a_file_becomes_a_week_of_companies_and_topics() {
     let (w, counts) = read(week(), file(ROWS).as_bytes()).unwrap();
     assert_eq!(
@@ -204,6 +214,11 @@ mod parallel_reader {
             "Hooli,hooli.example,,,Cloud,Kubernetes,80,A,,,,\"\"",
         ]);
         let crlf = format!("\u{feff}{}", file(ROWS).replace('\n', "\r\n"));
+        let spaced = file(&[
+            ROWS[0],
+            ROWS[1],
+            &ROWS[2].replace(",Firewalls,", ", Firewalls ,"),
+        ]);
         // Blank lines, a company spread over both halves, a domain and
         // topic given twice (once in each half), no final line break.
         let mut spread = file(&[ROWS[0], "", ROWS[2], ROWS[1], ROWS[3]]);
@@ -213,6 +228,7 @@ mod parallel_reader {
             quoted.as_bytes(),
             escaped.as_bytes(),
             crlf.as_bytes(),
+            spaced.as_bytes(),
             spread.as_bytes(),
         ] {
             let expected = read(week(), text).unwrap();
