@@ -62,9 +62,9 @@ async fn user_tables(pool: &sqlx::PgPool) -> Vec<String> {
 /// (docs/runbooks/environment-setup.md), so row-level security, forced on
 /// tenant tables, applies to it too. A migration's data step must still
 /// see every tenant's rows: 14 copies each campaign's activation into
-/// `campaign_activations`, and 15's down copies it back. (Runtime queries:
-/// they address the schema of version 13, which the compile-time checked
-/// queries do not know.)
+/// `campaign_activations`, and 15's down copies it back. (The data steps'
+/// queries are runtime ones: they address the schema of version 13, which
+/// the compile-time checked queries do not know.)
 #[tokio::test]
 async fn migrations_move_every_tenants_rows_as_an_owner_that_is_not_a_superuser() {
     let test_db = TestDb::empty(&cluster_dir()).await.unwrap();
@@ -86,18 +86,19 @@ async fn migrations_move_every_tenants_rows_as_an_owner_that_is_not_a_superuser(
         .connect(url.as_str())
         .await
         .unwrap();
-    let is_superuser: bool =
-        sqlx::query_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let is_superuser = sqlx::query_scalar!(
+        r#"SELECT rolsuper AS "rolsuper!" FROM pg_roles WHERE rolname = current_user"#
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
     assert!(!is_superuser);
 
     db::migrate_up_to(&pool, 20261203000013).await.unwrap();
     // Two tenants' campaigns, each synced to TTD.
     let mut tx = pool.begin().await.unwrap();
-    sqlx::query("SELECT set_config('p360.all_tenants', 'on', true)")
-        .execute(&mut *tx)
+    sqlx::query_scalar!("SELECT set_config('p360.all_tenants', 'on', true)")
+        .fetch_one(&mut *tx)
         .await
         .unwrap();
     for (slug, n) in [("acme", 1), ("globex", 2)] {
@@ -125,8 +126,8 @@ async fn migrations_move_every_tenants_rows_as_an_owner_that_is_not_a_superuser(
         let pool = pool.clone();
         async move {
             let mut tx = pool.begin().await.unwrap();
-            sqlx::query("SELECT set_config('p360.all_tenants', 'on', true)")
-                .execute(&mut *tx)
+            sqlx::query_scalar!("SELECT set_config('p360.all_tenants', 'on', true)")
+                .fetch_one(&mut *tx)
                 .await
                 .unwrap();
             let v: Vec<String> = sqlx::query_scalar(sql).fetch_all(&mut *tx).await.unwrap();
@@ -159,11 +160,10 @@ async fn migrations_move_every_tenants_rows_as_an_owner_that_is_not_a_superuser(
     while db::migrate_down(&pool).await.unwrap().is_some() {}
     db::migrate_up(&pool).await.unwrap();
     // The session setting stayed with the migrations' own connections.
-    let leaked: Option<String> =
-        sqlx::query_scalar("SELECT current_setting('p360.all_tenants', true)")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let leaked = sqlx::query_scalar!("SELECT current_setting('p360.all_tenants', true)")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_ne!(leaked.as_deref(), Some("on"));
     pool.close().await;
 }

@@ -6,14 +6,14 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use platform::jobs::{Job, JobContext};
 use platform::storage::Storage;
 use serde::{Deserialize, Serialize};
 use tenancy::scope::{AllTenants, ScopedTx};
 
 use super::BomboraClient;
-use crate::surge::service::{Input, Outcome, Source, ingest};
+use crate::surge::service::{IngestError, Outcome, Source, ingest_fetched};
 use crate::surge::store;
 
 /// What the job needs.
@@ -54,30 +54,23 @@ impl Fetcher {
                 done.current.push(week);
                 continue;
             }
-            // Downloaded with no transaction open; ingested in one.
-            tokio::fs::create_dir_all(&self.scratch).await?;
-            let path = self
-                .scratch
-                .join(format!("surge-{week}-{}.csv.gz", crate::random_hex(8)));
-            let result = async {
-                self.client.download(&published, &path).await?;
-                let mut tx = ScopedTx::all(pool, AllTenants::system()).await?;
-                let ingested = ingest(
-                    tx.conn(),
-                    &self.storage,
-                    week,
-                    Source::Bombora,
-                    Input::File(path.clone()),
-                    self.create_companies,
-                )
-                .await
-                .with_context(|| format!("the week of {week} from Bombora"))?;
-                tx.commit().await?;
-                anyhow::Ok(ingested)
-            }
-            .await;
-            let _ = tokio::fs::remove_file(&path).await;
-            let ingested = result?;
+            let ingested = ingest_fetched(
+                pool,
+                &self.storage,
+                &self.scratch,
+                week,
+                Source::Bombora,
+                self.create_companies,
+                |path| async move { self.client.download(&published, &path).await.map(drop) },
+            )
+            .await
+            .map_err(|e| {
+                if e.is::<IngestError>() {
+                    e.context(format!("the week of {week} from Bombora"))
+                } else {
+                    e
+                }
+            })?;
             match ingested.outcome {
                 Outcome::Ingested => done.ingested.push(week),
                 Outcome::Replaced => done.replaced.push(week),

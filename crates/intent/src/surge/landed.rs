@@ -15,9 +15,8 @@ use platform::jobs::landing::{Landed, OnLanding};
 use platform::jobs::{Job, JobContext, Permanent};
 use platform::storage::Storage;
 use serde::{Deserialize, Serialize};
-use tenancy::scope::{AllTenants, ScopedTx};
 
-use super::service::{IngestError, Ingested, Input, Source, ingest};
+use super::service::{IngestError, Ingested, Source, ingest_fetched};
 
 /// What the job needs.
 #[derive(Clone)]
@@ -73,35 +72,24 @@ impl Landing {
                 job.key
             ))
         })?;
-        tokio::fs::create_dir_all(&self.scratch).await?;
-        let path = self
-            .scratch
-            .join(format!("landed-{week}-{}", crate::random_hex(8)));
-        let result = async {
-            self.download(&job.key, &path).await?;
-            let mut tx = ScopedTx::all(pool, AllTenants::system()).await?;
-            let done = ingest(
-                tx.conn(),
-                &self.storage,
-                week,
-                Source::ObjectStore,
-                Input::File(path.clone()),
-                self.create_companies,
-            )
-            .await
-            .map_err(|e| match e {
-                // Retrying reads the same bytes again.
-                IngestError::File(_) | IngestError::OtherWeek(_) => {
-                    anyhow::Error::new(Permanent(format!("s3://{}/{}: {e}", job.bucket, job.key)))
-                }
-                e => anyhow::Error::new(e).context(format!("s3://{}/{}", job.bucket, job.key)),
-            })?;
-            tx.commit().await?;
-            anyhow::Ok(done)
-        }
-        .await;
-        let _ = tokio::fs::remove_file(&path).await;
-        result
+        ingest_fetched(
+            pool,
+            &self.storage,
+            &self.scratch,
+            week,
+            Source::ObjectStore,
+            self.create_companies,
+            |path| async move { self.download(&job.key, &path).await },
+        )
+        .await
+        .map_err(|e| match e.downcast_ref::<IngestError>() {
+            // Retrying reads the same bytes again.
+            Some(IngestError::File(_) | IngestError::OtherWeek(_)) => {
+                Permanent(format!("s3://{}/{}: {e}", job.bucket, job.key)).into()
+            }
+            Some(_) => e.context(format!("s3://{}/{}", job.bucket, job.key)),
+            None => e,
+        })
     }
 
     /// Stream the object to `path`.

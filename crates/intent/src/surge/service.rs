@@ -337,6 +337,50 @@ pub async fn ingest(
     })
 }
 
+/// Ingest a file that `fetch` writes into `scratch` (a download, with no
+/// transaction open) as week `week`, in a transaction of its own, and remove
+/// it whatever happened. A file that did not ingest is an [`IngestError`]
+/// in the error (`downcast_ref`).
+#[allow(clippy::too_many_arguments)]
+pub async fn ingest_fetched<Fut>(
+    pool: &sqlx::PgPool,
+    storage: &Storage,
+    scratch: &std::path::Path,
+    week: NaiveDate,
+    source: Source,
+    create_companies: bool,
+    fetch: impl FnOnce(PathBuf) -> Fut,
+) -> anyhow::Result<Ingested>
+where
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    use tenancy::scope::{AllTenants, ScopedTx};
+    tokio::fs::create_dir_all(scratch).await?;
+    let path = scratch.join(format!(
+        "{}-{week}-{}",
+        source.as_str(),
+        crate::random_hex(8)
+    ));
+    let result = async {
+        fetch(path.clone()).await?;
+        let mut tx = ScopedTx::all(pool, AllTenants::system()).await?;
+        let done = ingest(
+            tx.conn(),
+            storage,
+            week,
+            source,
+            Input::File(path.clone()),
+            create_companies,
+        )
+        .await?;
+        tx.commit().await?;
+        anyhow::Ok(done)
+    }
+    .await;
+    let _ = tokio::fs::remove_file(&path).await;
+    result
+}
+
 /// The week's companies (their numbers) `known` (the universe's domains)
 /// lacks.
 fn unknown(week: &Week, mut known: Vec<String>) -> Vec<usize> {
