@@ -26,7 +26,12 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The SHA-256 of `bytes`, hex: how a surge file is known.
+/// The BLAKE3 of `bytes`, hex: how a surge file is known.
+pub fn file_checksum(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
+}
+
+/// The SHA-256 of `bytes`, hex: how Bombora publishes a file's checksum.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes).as_ref())
 }

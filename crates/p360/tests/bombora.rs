@@ -64,8 +64,9 @@ async fn files(p: &Platform) -> i64 {
         .unwrap()
 }
 
-#[tokio::test]
-async fn new_and_corrected_weeks_are_fetched_once_each() {
+/// A platform with the sample universe, and a sandbox with no weeks that
+/// knows P360's credentials (`p360`, `s3cret`).
+async fn platform_and_empty_sandbox() -> (Platform, String) {
     let p = Platform::start().await;
     p.sample_universe().await;
     let base = sandbox(SandboxOptions {
@@ -75,6 +76,12 @@ async fn new_and_corrected_weeks_are_fetched_once_each() {
         ..SandboxOptions::default()
     })
     .await;
+    (p, base)
+}
+
+#[tokio::test]
+async fn new_and_corrected_weeks_are_fetched_once_each() {
+    let (p, base) = platform_and_empty_sandbox().await;
     let http = reqwest::Client::new();
     // Bombora's token endpoint: JSON client credentials, a bearer token.
     let res = http
@@ -130,6 +137,70 @@ async fn new_and_corrected_weeks_are_fetched_once_each() {
     assert_eq!(
         intent["surging"],
         json!([{"topic": "Firewalls", "category": "Security", "score": 90}])
+    );
+}
+
+/// A week staff loaded by hand (say it came by email) before the fetch saw
+/// it: the fetch downloads it once to learn Bombora's SHA-256 (the same
+/// bytes: nothing changes), then never again. A download that does not
+/// match the SHA-256 Bombora published is refused.
+#[tokio::test]
+async fn a_week_loaded_by_hand_is_downloaded_once_for_its_sha256() {
+    let (p, base) = platform_and_empty_sandbox().await;
+    let http = reqwest::Client::new();
+    let res = http
+        .put(format!("{base}/_sandbox/weeks/2026-11-30"))
+        .body(week(70))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let f = fetcher(&p, &base, "s3cret", 3);
+    let published = f.client.weeks().await.unwrap();
+    let by_hand = p.data.path().join("by-hand.csv.gz");
+    let sha256 = f.client.download(&published[0], &by_hand).await.unwrap();
+    assert_eq!(sha256, published[0].sha256);
+    let admin = p.admin();
+    let (s, loaded) = p
+        .post_csv(
+            "/v1/intent/import?week=2026-11-30",
+            &admin,
+            std::fs::read(&by_hand).unwrap(),
+        )
+        .await;
+    assert_eq!(s, 200, "{loaded}");
+    assert_eq!(loaded["file"]["sha256"], serde_json::Value::Null);
+
+    let downloads = || async {
+        get_json(&format!("{base}/_sandbox/requests"))
+            .await
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| k.ends_with("/file"))
+            .map(|(_, v)| v.as_u64().unwrap())
+            .sum::<u64>()
+    };
+    let before = downloads().await;
+    let done = f.run(&p.db.pool).await.unwrap();
+    assert_eq!(done.current.len(), 1, "{done:?}");
+    assert_eq!(downloads().await, before + 1);
+    assert_eq!(files(&p).await, 1);
+    let again = f.run(&p.db.pool).await.unwrap();
+    assert_eq!(again.current.len(), 1, "{again:?}");
+    assert_eq!(downloads().await, before + 1, "not downloaded again");
+    let (_, weeks) = p.get("/v1/intent/weeks", &admin).await;
+    assert_eq!(weeks["items"][0]["checksum"], loaded["file"]["checksum"]);
+    assert_eq!(weeks["items"][0]["sha256"], published[0].sha256.as_str());
+
+    let mut damaged = published[0].clone();
+    damaged.sha256 = "0".repeat(64);
+    let refused = f.client.download(&damaged, &by_hand).await.unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("does not match the SHA-256 Bombora published"),
+        "{refused}"
     );
 }
 

@@ -258,11 +258,11 @@ fn the_command_line_ingests_a_file_named_by_its_week() {
     );
     let out = p360_ok(&["intent", "import", file_s, "--data-dir", data_s]);
     assert!(out.contains("2026-11-30 Unchanged"), "{out}");
-    // The raw file is archived under its checksum; nothing half-written is
-    // left behind, whatever the outcome.
+    // The raw file is archived under its checksum (BLAKE3); nothing
+    // half-written is left behind, whatever the outcome.
     let objects = data.join("objects/intent/surge");
     let archived =
-        |bytes: &[u8]| std::fs::read(objects.join("raw").join(intent::sha256_hex(bytes)));
+        |bytes: &[u8]| std::fs::read(objects.join("raw").join(intent::file_checksum(bytes)));
     assert_eq!(archived(&gz).unwrap(), gz);
     let incoming = || {
         std::fs::read_dir(objects.join("incoming"))
@@ -285,6 +285,30 @@ fn the_command_line_ingests_a_file_named_by_its_week() {
     assert_eq!(
         archived(week_file(80).as_bytes()).unwrap(),
         week_file(80).into_bytes()
+    );
+    // The operator writes the file again where it was (the same inode, as
+    // `curl -o` or a shell's `>` do): the archive keeps what was ingested.
+    std::fs::write(&plain, week_file(81)).unwrap();
+    assert_eq!(
+        archived(week_file(80).as_bytes()).unwrap(),
+        week_file(80).into_bytes()
+    );
+    // Handed over (`--move`): archived, and gone from where it was.
+    let moved = tmp.path().join("surge_2026-12-23.csv");
+    std::fs::write(&moved, week_file(85)).unwrap();
+    let out = p360_ok(&[
+        "intent",
+        "import",
+        moved.to_str().unwrap(),
+        "--data-dir",
+        data_s,
+        "--move",
+    ]);
+    assert!(out.contains("week 2026-12-21 Ingested: 5 rows"), "{out}");
+    assert!(!moved.exists());
+    assert_eq!(
+        archived(week_file(85).as_bytes()).unwrap(),
+        week_file(85).into_bytes()
     );
     let cut = week_file(90);
     let cut = &cut[..cut.trim_end().rfind(',').unwrap()];

@@ -260,6 +260,11 @@ pub const MIGRATION_CLASSES: &[(i64, MigrationClass, &str)] = &[
         "new tables the running version does not read; a wider check its writes still meet",
     ),
     (20261205000027, MigrationClass::Expand, "new table"),
+    (
+        20261206000028,
+        MigrationClass::Expand,
+        "a nullable column the running version does not read",
+    ),
 ];
 
 /// Escape `%`, `_` and `\` for a LIKE pattern.

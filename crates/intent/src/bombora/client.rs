@@ -194,8 +194,10 @@ impl BomboraClient {
             .topics)
     }
 
-    /// Download a week's file to `to`, streaming.
-    pub async fn download(&self, week: &PublishedWeek, to: &Path) -> Result<u64> {
+    /// Download a week's file to `to`, streaming, and check it against the
+    /// SHA-256 Bombora published for it: that SHA-256 (lower case), or an
+    /// error when the bytes differ (a download cut short or damaged).
+    pub async fn download(&self, week: &PublishedWeek, to: &Path) -> Result<String> {
         if !week.path.starts_with('/') || week.path.contains("://") {
             bail!("Bombora named a file outside its API: {}", week.path);
         }
@@ -203,13 +205,23 @@ impl BomboraClient {
         let mut file = tokio::fs::File::create(to)
             .await
             .with_context(|| format!("cannot write {}", to.display()))?;
+        let mut sha = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
         let mut written = 0u64;
         while let Some(chunk) = res.chunk().await.context("downloading the week's file")? {
+            sha.update(&chunk);
             file.write_all(&chunk).await?;
             written += chunk.len() as u64;
         }
         file.flush().await?;
-        Ok(written)
+        let got = crate::hex(sha.finish().as_ref());
+        if !got.eq_ignore_ascii_case(week.sha256.trim()) {
+            bail!(
+                "the week of {}'s file ({written} bytes) does not match the SHA-256 Bombora published for it ({}; the download's is {got})",
+                week.week,
+                week.sha256
+            );
+        }
+        Ok(got)
     }
 }
 

@@ -50,7 +50,11 @@ impl Fetcher {
                 let mut tx = ScopedTx::all(pool, AllTenants::system()).await?;
                 store::week_file(tx.conn(), week).await?
             };
-            if held.is_some_and(|f| f.checksum == published.sha256) {
+            if held.is_some_and(|f| {
+                f.sha256
+                    .as_deref()
+                    .is_some_and(|s| s.eq_ignore_ascii_case(published.sha256.trim()))
+            }) {
                 done.current.push(week);
                 continue;
             }
@@ -61,7 +65,7 @@ impl Fetcher {
                 week,
                 Source::Bombora,
                 self.create_companies,
-                |path| async move { self.client.download(&published, &path).await.map(drop) },
+                |path| async move { self.client.download(&published, &path).await.map(Some) },
             )
             .await
             .map_err(|e| {

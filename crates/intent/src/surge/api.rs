@@ -211,6 +211,7 @@ pub async fn import(
         Source::Upload,
         Input::Bytes(body),
         options.create_companies,
+        None,
     )
     .await
     .map_err(IngestError::into_api)?;

@@ -79,7 +79,7 @@ impl Landing {
             week,
             Source::ObjectStore,
             self.create_companies,
-            |path| async move { self.download(&job.key, &path).await },
+            |path| async move { self.download(&job.key, &path).await.map(|()| None) },
         )
         .await
         .map_err(|e| match e.downcast_ref::<IngestError>() {

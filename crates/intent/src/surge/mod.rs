@@ -8,6 +8,7 @@
 //! arrays, and a company's scores a binary search per topic.
 
 pub mod api;
+mod blocks;
 pub mod format;
 pub mod landed;
 pub mod parallel;

@@ -1,20 +1,34 @@
-//! The fast path for a plain (not gzip) file, in memory or on disk: the
-//! text is cut at a line boundary near its middle and each half read on its
-//! own core by a byte-level splitter (commas found with `memchr`; a line
-//! with a quote goes through the `csv` crate), then the two halves' companies
-//! and topics are merged. It only takes files that read cleanly: anything
-//! unusual (a gzip file, a short or long row, a bad score or topic, a quote
-//! left open, which may hide a line break) makes it step aside, and the
-//! sequential reader ([`super::parse`]) reads the file and says exactly
-//! where it broke.
+//! The fast path for a plain (not gzip) file, in memory or on disk. The
+//! text is cut into blocks of 4 MiB, and two threads take them in turn (the
+//! next block to whichever is free, so neither waits on the other). A block
+//! is read once for everything: it is hashed as a BLAKE3 subtree (the
+//! file's checksum is put together from the blocks' chaining values at the
+//! end, the way BLAKE3 builds its tree, so it equals `b3sum` of the file),
+//! copied to the archive when there is one (in the kernel, page cache to
+//! page cache, while the block is fresh there: the original may be written
+//! again later, the archive keeps what was read), and
+//! the lines that start in it are read by a byte-level splitter (commas
+//! found with `memchr`; a line with a quote goes through the `csv` crate).
+//! The two threads' companies and topics are merged at the end; a company
+//! both read is described as the earlier block described it.
+//!
+//! It only takes files that read cleanly: anything unusual (a gzip file, a
+//! short or long row, a bad score or topic, a quote left open, which may
+//! hide a line break) makes it step aside, and the sequential reader
+//! ([`super::parse`]) reads the file and says exactly where it broke.
 
 use std::fs::File;
 use std::ops::Index;
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use blake3::hazmat::{ChainingValue, HasherExt};
+
+use super::blocks::{Hashed, copy_range, root};
 
 use super::Week;
-use super::parse::{Builder, Columns, Counts, SurgeError, columns};
+use super::parse::{Builder, Columns, Counts, columns};
 
 /// Where the text is.
 #[derive(Clone, Copy)]
@@ -23,33 +37,120 @@ pub enum Text<'a> {
     File(&'a File),
 }
 
-/// Below this the file is read by one thread.
-const SPLIT_FROM: u64 = 8 << 20;
-/// What a thread reads at once.
-const BUFFER: usize = 4 << 20;
+/// What a thread reads and hashes at once: a whole BLAKE3 subtree (a power
+/// of two of its 1 KiB chunks).
+const BLOCK: u64 = 4 << 20;
 /// The most columns a line may have on the fast path.
 const MAX_COLUMNS: usize = 32;
+/// The longest line the fast path reads past the end of a block.
+const MAX_LINE: usize = 1 << 20;
 
-/// The week in `text`, or `None` when the file needs the sequential reader.
+/// A file read whole.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Read {
+    pub week: Week,
+    pub counts: Counts,
+    /// The BLAKE3 of the file's bytes.
+    pub checksum: blake3::Hash,
+}
+
+/// The week in `text` (its bytes also written to `copy`, at the same
+/// offsets): `None` when the file needs the sequential reader, an error
+/// when writing the copy failed.
 pub fn read(
     week: chrono::NaiveDate,
     text: Text,
-    stop: &AtomicBool,
-) -> Option<Result<(Week, Counts), SurgeError>> {
-    read_split(week, text, stop, SPLIT_FROM)
+    copy: Option<&File>,
+) -> std::io::Result<Option<Read>> {
+    read_blocks(week, text, copy, BLOCK)
 }
 
-/// As [`read`], splitting texts of `split_from` bytes and more.
-pub(super) fn read_split(
+/// As [`read`], in blocks of `block` bytes (a power of two, 1 KiB or more).
+pub(super) fn read_blocks(
     week: chrono::NaiveDate,
     text: Text,
-    stop: &AtomicBool,
-    split_from: u64,
-) -> Option<Result<(Week, Counts), SurgeError>> {
+    copy: Option<&File>,
+    block: u64,
+) -> std::io::Result<Option<Read>> {
+    debug_assert!(block.is_power_of_two() && block >= blake3::CHUNK_LEN as u64);
+    let Some((start, cols)) = header(text) else {
+        return Ok(None);
+    };
     let len = match text {
         Text::Bytes(b) => b.len() as u64,
-        Text::File(f) => f.metadata().ok()?.len(),
+        Text::File(f) => match f.metadata() {
+            Ok(m) => m.len(),
+            Err(_) => return Ok(None),
+        },
     };
+    let plan = Plan {
+        text,
+        copy,
+        len,
+        start,
+        block,
+        blocks: len.div_ceil(block),
+        next: AtomicU64::new(0),
+        given_up: AtomicBool::new(false),
+        copy_failed: Mutex::new(None),
+        no_copy_range: AtomicBool::new(false),
+        cols: &cols,
+    };
+    let (first, second) = std::thread::scope(|s| {
+        let second = s.spawn(|| plan.work());
+        let first = plan.work();
+        (
+            first,
+            second
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+        )
+    });
+    if let Some(e) = plan
+        .copy_failed
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+    {
+        return Err(e);
+    }
+    let (Some((builder, mut counts, mut hashes)), Some((other, more, theirs))) = (first, second)
+    else {
+        return Ok(None);
+    };
+    counts.rows += more.rows;
+    counts.unusable_domains += more.unusable_domains;
+    hashes.extend(theirs);
+    hashes.sort_unstable_by_key(|(k, _)| *k);
+    let checksum = match hashes.as_slice() {
+        [(_, Hashed::Root(h))] => *h,
+        [_, _, ..] => {
+            let cvs: Option<Vec<ChainingValue>> = hashes
+                .iter()
+                .map(|(_, h)| match h {
+                    Hashed::Subtree(cv) => Some(*cv),
+                    Hashed::Root(_) => None,
+                })
+                .collect();
+            let Some(cvs) = cvs else { return Ok(None) };
+            root(&cvs)
+        }
+        _ => return Ok(None),
+    };
+    let Ok((week, duplicates)) = builder.finish(Some(other), week) else {
+        return Ok(None);
+    };
+    counts.duplicates = duplicates;
+    Ok(Some(Read {
+        week,
+        counts,
+        checksum,
+    }))
+}
+
+/// Where the data rows start (after the header line) and the columns the
+/// header names; `None` for gzip or a header the fast path does not read.
+fn header(text: Text) -> Option<(u64, Columns)> {
     let head = window(text, 0, 64 << 10)?;
     if head.starts_with(&[0x1f, 0x8b]) {
         return None; // gzip
@@ -62,39 +163,12 @@ pub(super) fn read_split(
     let eol = memchr::memchr(b'\n', &head[bom..])?;
     let header = record(trim_cr(&head[bom..bom + eol]))?;
     let cols = columns(&header).ok()?;
-    let start = (bom + eol + 1) as u64;
-    let mid = if len.saturating_sub(start) >= split_from {
-        let at = start + (len - start) / 2;
-        let near = window(text, at, 64 << 10)?;
-        at + memchr::memchr(b'\n', &near)? as u64 + 1
-    } else {
-        len
-    };
-    let (first, second) = std::thread::scope(|s| {
-        let second = s.spawn(|| part(text, mid, len, &cols, stop));
-        let first = part(text, start, mid, &cols, stop);
-        (
-            first,
-            second
-                .join()
-                .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-        )
-    });
-    let (builder, mut counts) = first?;
-    let (other, more) = second?;
-    if stop.load(Ordering::Relaxed) {
-        return Some(Err(SurgeError {
-            line: 0,
-            byte: 0,
-            reason: "stopped".into(),
-        }));
-    }
-    counts.rows += more.rows;
-    counts.unusable_domains += more.unusable_domains;
-    let (week, duplicates) = builder.finish(Some(other), week).ok()?;
-    counts.duplicates = duplicates;
-    Some(Ok((week, counts)))
+    Some(((bom + eol + 1) as u64, cols))
 }
+
+/// What one thread read: its companies and topics, its counts, and the
+/// hash of each block it took, by the block's number.
+type Taken = (Builder, Counts, Vec<(u64, Hashed)>);
 
 /// Up to `n` bytes of the text from `at`.
 fn window(text: Text, at: u64, n: usize) -> Option<Vec<u8>> {
@@ -146,52 +220,168 @@ impl Index<usize> for Fields<'_> {
     }
 }
 
-/// The lines of `[from, to)`: a line break ends each, the last may lack it.
-fn part(
-    text: Text,
-    from: u64,
-    to: u64,
-    cols: &Columns,
-    stop: &AtomicBool,
-) -> Option<(Builder, Counts)> {
-    let skip = cols.company_prefix();
-    let mut reader = Reader {
-        builder: Builder::default(),
-        counts: Counts::default(),
-        cols,
-        skip,
-        tail: cols.after(skip),
-        prefix: Vec::new(),
-        stop,
-    };
-    match text {
-        Text::Bytes(b) => reader.lines(&b[from as usize..to as usize], true)?,
-        Text::File(f) => {
-            let mut buf = vec![0u8; BUFFER];
-            let (mut at, mut kept) = (from, 0usize);
-            while at < to {
-                let want = ((to - at) as usize).min(BUFFER - kept);
-                let n = f.read_at(&mut buf[kept..kept + want], at).ok()?;
-                if n == 0 {
-                    return None; // the file shrank
-                }
-                at += n as u64;
-                let filled = kept + n;
-                let whole = if at >= to {
-                    filled
+/// The file cut into blocks, shared by the threads.
+struct Plan<'a> {
+    text: Text<'a>,
+    /// Where the bytes are copied to (the archive being written), if
+    /// anywhere.
+    copy: Option<&'a File>,
+    len: u64,
+    /// Where the data rows start (after the header).
+    start: u64,
+    block: u64,
+    blocks: u64,
+    /// The next block nobody has taken.
+    next: AtomicU64,
+    /// A thread met what the fast path does not read: the other stops too.
+    given_up: AtomicBool,
+    /// Why writing the copy failed.
+    copy_failed: Mutex<Option<std::io::Error>>,
+    /// The kernel cannot copy between these files: blocks are written from
+    /// the buffer.
+    no_copy_range: AtomicBool,
+    cols: &'a Columns,
+}
+
+impl Plan<'_> {
+    /// Take blocks until none is left: what their lines held, and each
+    /// block's hash by its number. `None`: the fast path gave up.
+    fn work(&self) -> Option<Taken> {
+        let done = self.blocks_taken();
+        if done.is_none() {
+            self.given_up.store(true, Ordering::Relaxed);
+        }
+        done
+    }
+
+    fn blocks_taken(&self) -> Option<Taken> {
+        let skip = self.cols.company_prefix();
+        let mut reader = Reader {
+            builder: Builder::default(),
+            counts: Counts::default(),
+            cols: self.cols,
+            skip,
+            tail: self.cols.after(skip),
+            prefix: Vec::new(),
+        };
+        let mut hashes = Vec::new();
+        let mut buf = Vec::new();
+        loop {
+            let k = self.next.fetch_add(1, Ordering::Relaxed);
+            if k >= self.blocks || self.given_up.load(Ordering::Relaxed) {
+                break;
+            }
+            let lo = k * self.block;
+            let hi = (lo + self.block).min(self.len);
+            // From the byte before the block (a line starts at `lo` if it
+            // is a line break) to the end of the line the block ends in.
+            let from = lo.saturating_sub(1);
+            let bytes = self.bytes(from, hi, &mut buf)?;
+            let own = &bytes[(lo - from) as usize..(hi - from) as usize];
+            if let Some(copy) = self.copy
+                && let Err(e) = self.copy_block(copy, own, lo)
+            {
+                *self.copy_failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                return None;
+            }
+            hashes.push((
+                k,
+                if self.blocks == 1 {
+                    Hashed::Root(blake3::hash(own))
                 } else {
-                    // Up to the last line break; the rest waits for more.
-                    memchr::memrchr(b'\n', &buf[..filled]).map(|i| i + 1)?
+                    Hashed::Subtree(
+                        blake3::Hasher::new()
+                            .set_input_offset(lo)
+                            .update(own)
+                            .finalize_non_root(),
+                    )
+                },
+            ));
+            // The first line that starts in the block.
+            let first = if lo <= self.start {
+                self.start
+            } else {
+                match memchr::memchr(b'\n', &bytes[..(hi - from) as usize]) {
+                    Some(i) => from + i as u64 + 1,
+                    None => continue, // inside a line longer than a block
+                }
+            };
+            if first >= hi {
+                continue;
+            }
+            reader.builder.block = k as u32;
+            reader.lines(&bytes[(first - from) as usize..])?;
+        }
+        Some((reader.builder, reader.counts, hashes))
+    }
+
+    /// Copy block `own`, at `lo` in the text, to the same place in `copy`.
+    fn copy_block(&self, copy: &File, own: &[u8], lo: u64) -> std::io::Result<()> {
+        if let Text::File(from) = self.text
+            && !self.no_copy_range.load(Ordering::Relaxed)
+        {
+            match copy_range(from, copy, lo, own.len()) {
+                Ok(()) => return Ok(()),
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::EXDEV | libc::ENOSYS | libc::EOPNOTSUPP | libc::EINVAL)
+                    ) =>
+                {
+                    self.no_copy_range.store(true, Ordering::Relaxed);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        copy.write_all_at(own, lo)
+    }
+
+    /// The bytes of `[from, hi)` and on to the end of the line byte
+    /// `hi - 1` is in (a line break, or the end of the text).
+    fn bytes<'b>(&'b self, from: u64, hi: u64, buf: &'b mut Vec<u8>) -> Option<&'b [u8]> {
+        let (from_, hi_) = (from as usize, hi as usize);
+        match self.text {
+            Text::Bytes(b) => {
+                let end = if hi_ == 0 || b[hi_ - 1] == b'\n' {
+                    hi_
+                } else {
+                    memchr::memchr(b'\n', &b[hi_..]).map_or(b.len(), |i| hi_ + i + 1)
                 };
-                reader.lines(&buf[..whole], at >= to)?;
-                buf.copy_within(whole..filled, 0);
-                kept = filled - whole;
+                Some(&b[from_..end])
+            }
+            Text::File(f) => {
+                // The buffer keeps its length (zeroed once); `filled` says
+                // how much of it is this block's.
+                let mut filled = hi_ - from_;
+                if buf.len() < filled {
+                    buf.resize(filled, 0);
+                }
+                f.read_exact_at(&mut buf[..filled], from).ok()?;
+                let mut at = hi;
+                while buf[filled - 1] != b'\n' && at < self.len {
+                    if filled - (hi_ - from_) > MAX_LINE {
+                        return None;
+                    }
+                    let piece = ((self.len - at) as usize).min(4096);
+                    if buf.len() < filled + piece {
+                        buf.resize(filled + piece, 0);
+                    }
+                    let n = f.read_at(&mut buf[filled..filled + piece], at).ok()?;
+                    if n == 0 {
+                        return None; // the file shrank
+                    }
+                    let got = &buf[filled..filled + n];
+                    let keep = memchr::memchr(b'\n', got).map_or(n, |i| i + 1);
+                    filled += keep;
+                    at += keep as u64;
+                }
+                Some(&buf[..filled])
             }
         }
     }
-    Some((reader.builder, reader.counts))
 }
 
+/// Lines of the file as the threads read them.
 struct Reader<'a> {
     builder: Builder,
     counts: Counts,
@@ -203,22 +393,17 @@ struct Reader<'a> {
     /// The previous row up to and including the comma after its company
     /// columns (empty: none to compare with).
     prefix: Vec<u8>,
-    stop: &'a AtomicBool,
 }
 
 impl Reader<'_> {
-    /// Every line of `text` (`last`: the final piece, which may end without
-    /// a line break).
-    fn lines(&mut self, text: &[u8], last: bool) -> Option<()> {
+    /// Every line of `text` (the last may end without a line break).
+    fn lines(&mut self, text: &[u8]) -> Option<()> {
         let mut start = 0;
         for end in memchr::memchr_iter(b'\n', text) {
             self.line(trim_cr(&text[start..end]))?;
             start = end + 1;
         }
         if start < text.len() {
-            if !last {
-                return None;
-            }
             self.line(trim_cr(&text[start..]))?;
         }
         Some(())
@@ -229,9 +414,6 @@ impl Reader<'_> {
             return Some(());
         }
         self.counts.rows += 1;
-        if self.counts.rows.is_multiple_of(65_536) && self.stop.load(Ordering::Relaxed) {
-            return None;
-        }
         let mut f = Fields {
             at: [&[]; MAX_COLUMNS],
             n: 0,
@@ -240,7 +422,7 @@ impl Reader<'_> {
         // same bytes, and only the rest is split.
         if !self.prefix.is_empty() && line.starts_with(&self.prefix) {
             let rest = &line[self.prefix.len()..];
-            let usable = match split(rest, &mut f) {
+            let usable = match split_fast(rest, &mut f) {
                 Split::Fields if f.n == self.tail.count => {
                     self.builder.row_again(&f, &self.tail).ok()?
                 }
@@ -260,7 +442,7 @@ impl Reader<'_> {
             return Some(());
         }
         self.prefix.clear();
-        let usable = match split(line, &mut f) {
+        let usable = match split_fast(line, &mut f) {
             Split::Fields if f.n == self.cols.count => {
                 let usable = self.builder.row(&f, self.cols).ok()?;
                 if let Some(end) = company_end(line, &f, self.skip) {
@@ -306,6 +488,49 @@ enum Split {
     /// A quote left open (perhaps around a line break), text after a
     /// closing quote, or too many columns.
     Unusual,
+}
+
+/// As [`split`]; a line without quotes (most rows once their company's
+/// columns are skipped) has its commas found eight bytes at a time, with
+/// no call per field.
+fn split_fast<'a>(line: &'a [u8], f: &mut Fields<'a>) -> Split {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    // The high bit of each byte of `x` that is zero (exactly: no carries).
+    let zeros = |x: u64| !(((x & LOW7) + LOW7) | x | LOW7);
+    let (mut start, mut i) = (0, 0);
+    while i < line.len() {
+        let word = match line[i..].first_chunk::<8>() {
+            Some(w) => u64::from_le_bytes(*w),
+            None => {
+                let mut w = [0u8; 8];
+                w[..line.len() - i].copy_from_slice(&line[i..]);
+                u64::from_le_bytes(w)
+            }
+        };
+        if zeros(word ^ (ONES * u64::from(b'"'))) != 0 {
+            f.n = 0;
+            return split(line, f);
+        }
+        let mut commas = zeros(word ^ (ONES * u64::from(b',')));
+        while commas != 0 {
+            let at = i + (commas.trailing_zeros() / 8) as usize;
+            if f.n == MAX_COLUMNS {
+                return Split::Unusual;
+            }
+            f.at[f.n] = &line[start..at];
+            f.n += 1;
+            start = at + 1;
+            commas &= commas - 1;
+        }
+        i += 8;
+    }
+    if f.n == MAX_COLUMNS {
+        return Split::Unusual;
+    }
+    f.at[f.n] = &line[start..];
+    f.n += 1;
+    Split::Fields
 }
 
 /// A line's fields: split at commas, a field in quotes taken without them

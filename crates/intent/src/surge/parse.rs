@@ -13,7 +13,6 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::ops::Index;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use accounts::companies::SizeBand;
 use accounts::domain::registrable;
@@ -117,15 +116,6 @@ pub(super) fn columns(header: &csv::ByteRecord) -> Result<Columns, String> {
 
 /// Read a surge file of week `week` from `input` (gzip or plain).
 pub fn read(week: chrono::NaiveDate, input: impl Read) -> Result<(Week, Counts), SurgeError> {
-    read_until(week, input, &AtomicBool::new(false))
-}
-
-/// As [`read`], giving up (an error) soon after `stop` is set.
-pub fn read_until(
-    week: chrono::NaiveDate,
-    input: impl Read,
-    stop: &AtomicBool,
-) -> Result<(Week, Counts), SurgeError> {
     let text = decompressed(BufReader::with_capacity(1 << 20, input)).map_err(|e| SurgeError {
         line: 1,
         byte: 0,
@@ -181,9 +171,6 @@ pub fn read_until(
             ));
         }
         counts.rows += 1;
-        if counts.rows % 65_536 == 0 && stop.load(Ordering::Relaxed) {
-            return Err(broke(pos, "stopped".into()));
-        }
         match builder.row(&record, &cols) {
             Ok(true) => {}
             Ok(false) => counts.unusable_domains += 1,
@@ -246,6 +233,11 @@ pub(super) struct Builder {
     /// in `profiles` (no second copy of each domain).
     by_domain: hashbrown::HashTable<u32>,
     profiles: Vec<Profile>,
+    /// The block of the file being read ([`super::parallel`]), and the
+    /// block each company was first read in: a company two threads read is
+    /// described as the earlier block described it.
+    pub(super) block: u32,
+    first_block: Vec<u32>,
     topic_ids: HashMap<Vec<u8>, u16>,
     topics: Vec<TopicBuilder>,
 }
@@ -302,6 +294,8 @@ impl Builder {
                 let Builder {
                     by_domain,
                     profiles,
+                    first_block,
+                    block,
                     ..
                 } = self;
                 let hash = domain_hash(&domain);
@@ -323,6 +317,7 @@ impl Builder {
                     industry: field(c.industry),
                     country: field(c.country),
                 });
+                first_block.push(*block);
                 by_domain.insert_unique(hash, next, |i| domain_hash(&profiles[*i as usize].domain));
                 next
             });
@@ -374,24 +369,25 @@ impl Builder {
         week: chrono::NaiveDate,
     ) -> Result<(Week, u64), String> {
         drop_later(std::mem::take(&mut self.topic_ids));
-        let (mut theirs, their_topics) = match other {
+        let (mut theirs, their_topics, their_blocks) = match other {
             Some(o) => {
                 let Builder {
                     profiles,
                     topics,
                     by_domain,
                     topic_ids,
+                    first_block,
                     ..
                 } = o;
                 drop_later((by_domain, topic_ids));
-                (profiles, topics)
+                (profiles, topics, first_block)
             }
-            None => (Vec::new(), Vec::new()),
+            None => (Vec::new(), Vec::new(), Vec::new()),
         };
         drop_later(std::mem::take(&mut self.by_domain));
         // Each part's companies sorted by domain, on a core each (a domain
         // is once in a part), then the two lists merged: a company in both
-        // is one, described as the first part read it.
+        // is one, described as the earlier block described it.
         let mut ours = std::mem::take(&mut self.profiles);
         let (our_order, their_order) = std::thread::scope(|s| {
             let theirs = &theirs;
@@ -422,17 +418,22 @@ impl Builder {
                 (None, None) => break,
             };
             let id = profiles.len() as u32;
+            let profile = match next {
+                (Some(x), Some(y)) if their_blocks[y as usize] < self.first_block[x as usize] => {
+                    std::mem::take(&mut theirs[y as usize])
+                }
+                (Some(x), _) => std::mem::take(&mut ours[x as usize]),
+                (None, Some(y)) => std::mem::take(&mut theirs[y as usize]),
+                (None, None) => break,
+            };
+            profiles.push(profile);
             if let Some(x) = next.0 {
                 a.next();
                 renumber[x as usize] = id;
-                profiles.push(std::mem::take(&mut ours[x as usize]));
             }
             if let Some(y) = next.1 {
                 b.next();
                 their_renumber[y as usize] = id;
-                if next.0.is_none() {
-                    profiles.push(std::mem::take(&mut theirs[y as usize]));
-                }
             }
         }
         drop_later((ours, theirs));

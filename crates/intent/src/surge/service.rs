@@ -1,16 +1,15 @@
 //! Ingesting a surge file and reading weeks back. A file is identified by
-//! the SHA-256 of its bytes: the same file again changes nothing; another
-//! file for a week that has one replaces it (a correction); a file that
-//! does not read whole changes nothing and says where it broke. The raw
-//! file is archived and the week stored compactly in the object store
-//! before the database says the week is there.
+//! the BLAKE3 of its bytes, computed from what the reader reads (the file is
+//! read once): the same file again changes nothing; another file for a week
+//! that has one replaces it (a correction); a file that does not read whole
+//! changes nothing and says where it broke. The raw file is archived and
+//! the week stored compactly in the object store before the database says
+//! the week is there.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use accounts::companies::NewCompany;
-use aws_lc_rs::digest;
 use axum::body::Bytes;
 use chrono::NaiveDate;
 use object_store::path::Path as ObjectPath;
@@ -45,12 +44,16 @@ impl Source {
     }
 }
 
-/// A file to ingest: in memory (an upload) or on disk (read twice,
-/// streaming: once to checksum it, once to parse it).
+/// A file to ingest: in memory (an upload) or on disk.
 #[derive(Debug, Clone)]
 pub enum Input {
     Bytes(Bytes),
+    /// Someone's file: archived as a copy (they may write it again).
     File(PathBuf),
+    /// A file handed over (a download, `p360 intent import --move`) and
+    /// removed after the ingest: the archive may be a second name of it
+    /// rather than a copy.
+    Scratch(PathBuf),
 }
 
 /// What an ingest did.
@@ -89,41 +92,23 @@ pub enum IngestError {
     Other(#[from] anyhow::Error),
 }
 
-/// The file's SHA-256. A file on disk is read once: when the object store
-/// is a local directory, each piece read is also written to `copy`, so
-/// archiving the raw file needs no second read.
-fn checksum(input: &Input, copy: Option<&Staged>) -> std::io::Result<String> {
-    match input {
-        Input::Bytes(b) => Ok(crate::sha256_hex(b)),
-        Input::File(path) => {
-            use std::io::{Read, Write};
-            let mut f = std::fs::File::open(path)?;
-            let mut out = match copy {
-                Some(staged) => Some(std::fs::File::create(&staged.0)?),
-                None => None,
-            };
-            let mut ctx = digest::Context::new(&digest::SHA256);
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = f.read(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                ctx.update(&buf[..n]);
-                if let Some(out) = out.as_mut() {
-                    out.write_all(&buf[..n])?;
-                }
-            }
-            Ok(crate::hex(ctx.finish().as_ref()))
-        }
-    }
-}
-
 /// A copy of the file being written into the local object store, removed
 /// unless it is kept (renamed to its key).
 struct Staged(PathBuf);
 
 impl Staged {
+    /// A new name in the local object store `dir` (nothing there yet).
+    fn new(dir: &Path) -> std::io::Result<Staged> {
+        let staged = Staged(
+            dir.join("intent/surge/incoming")
+                .join(format!("{}.part", crate::random_hex(16))),
+        );
+        if let Some(parent) = staged.0.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        Ok(staged)
+    }
+
     fn keep(self, dir: &std::path::Path, key: &ObjectPath) -> std::io::Result<()> {
         let to = dir.join(key.as_ref());
         if let Some(parent) = to.parent() {
@@ -141,29 +126,96 @@ impl Drop for Staged {
     }
 }
 
-/// The week in the file: the parallel reader when it takes the file, else
-/// the sequential one (which also says where a broken file broke).
+/// The week in the file and the file's BLAKE3 (hex), a file on disk also
+/// written to `copy` (the archive's copy) as it is read: the parallel
+/// reader when it takes the file (it hashes and copies the blocks it
+/// reads), else the sequential one (which also says where a broken file
+/// broke), hashing and copying the bytes as it reads them.
 fn parse_input(
     week: NaiveDate,
     input: &Input,
-    stop: &AtomicBool,
-) -> Result<(Week, parse::Counts), SurgeError> {
+    copy: Option<&std::fs::File>,
+) -> Result<(Week, parse::Counts, String), IngestError> {
+    let hex = |h: blake3::Hash| h.to_hex().to_string();
+    let cannot_archive = |e: std::io::Error| anyhow::anyhow!("cannot archive the file: {e}");
     match input {
-        Input::Bytes(b) => parallel::read(week, Text::Bytes(b), stop)
-            .unwrap_or_else(|| parse::read_until(week, b.as_ref(), stop)),
-        Input::File(path) => {
-            let f = std::fs::File::open(path).map_err(|e| SurgeError {
+        Input::Bytes(b) => match parallel::read(week, Text::Bytes(b), None) {
+            Ok(Some(r)) => Ok((r.week, r.counts, hex(r.checksum))),
+            _ => {
+                let (w, counts) = parse::read(week, b.as_ref())?;
+                Ok((w, counts, crate::file_checksum(b)))
+            }
+        },
+        Input::File(path) | Input::Scratch(path) => {
+            let cannot = |e: std::io::Error| SurgeError {
                 line: 0,
                 byte: 0,
                 reason: format!("cannot read {}: {e}", path.display()),
-            })?;
-            if let Some(done) = parallel::read(week, Text::File(&f), stop) {
-                return done;
+            };
+            let f = std::fs::File::open(path).map_err(cannot)?;
+            if let Some(r) = parallel::read(week, Text::File(&f), copy).map_err(cannot_archive)? {
+                return Ok((r.week, r.counts, hex(r.checksum)));
             }
-            // The parallel reader reads at offsets: `f` is still at its start.
-            parse::read_until(week, f, stop)
+            // The parallel reader reads and writes at offsets: `f` and
+            // `copy` are still at their start.
+            if let Some(c) = copy {
+                c.set_len(0).map_err(cannot_archive)?;
+            }
+            let mut tee = Tee {
+                inner: f,
+                hasher: blake3::Hasher::new(),
+                copy,
+                failed: None,
+            };
+            let read = parse::read(week, &mut tee);
+            if let Some(e) = tee.failed.take() {
+                return Err(cannot_archive(e).into());
+            }
+            let (w, counts) = read?;
+            // Bytes the reader did not need count too.
+            std::io::copy(&mut tee, &mut std::io::sink()).map_err(cannot)?;
+            if let Some(e) = tee.failed.take() {
+                return Err(cannot_archive(e).into());
+            }
+            Ok((w, counts, hex(tee.hasher.finalize())))
         }
     }
+}
+
+/// A reader hashing what it reads and writing it to `copy`.
+struct Tee<'a, R> {
+    inner: R,
+    hasher: blake3::Hasher,
+    copy: Option<&'a std::fs::File>,
+    /// Why writing the copy failed.
+    failed: Option<std::io::Error>,
+}
+
+impl<R: std::io::Read> std::io::Read for Tee<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::io::Write;
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        if let Some(mut c) = self.copy
+            && let Err(e) = c.write_all(&buf[..n])
+        {
+            self.failed = Some(e);
+            return Err(std::io::Error::other("the archive's copy failed"));
+        }
+        Ok(n)
+    }
+}
+
+/// Archive a scratch file (P360's own, removed after the ingest) into the
+/// local object store `dir` under `key`: a second name of it on the same
+/// filesystem (no copy), else a copy (in the kernel); staged, then renamed
+/// to its key when whole.
+fn archive_scratch(dir: &Path, path: &Path, key: &ObjectPath) -> std::io::Result<()> {
+    let staged = Staged::new(dir)?;
+    if std::fs::hard_link(path, &staged.0).is_err() {
+        std::fs::copy(path, &staged.0)?;
+    }
+    staged.keep(dir, key)
 }
 
 /// Archive the file as received, streaming a file on disk in parts.
@@ -172,7 +224,7 @@ async fn archive(storage: &Storage, key: &ObjectPath, input: &Input) -> anyhow::
         Input::Bytes(b) => {
             storage.store.put(key, PutPayload::from(b.clone())).await?;
         }
-        Input::File(path) => {
+        Input::File(path) | Input::Scratch(path) => {
             use tokio::io::AsyncReadExt;
             let upload = storage.store.put_multipart(key).await?;
             let mut parts = object_store::WriteMultipart::new_with_chunk_size(upload, 8 << 20);
@@ -193,7 +245,8 @@ async fn archive(storage: &Storage, key: &ObjectPath, input: &Input) -> anyhow::
 
 /// Ingest a surge file as week `week` (the Monday of the week it scores)
 /// in the caller's transaction; `create_companies`: add the companies the
-/// universe lacks.
+/// universe lacks; `sha256`: the SHA-256 its source published for it,
+/// which the download matched (Bombora's), recorded with the file.
 pub async fn ingest(
     conn: &mut PgConnection,
     storage: &Storage,
@@ -201,47 +254,38 @@ pub async fn ingest(
     source: Source,
     input: Input,
     create_companies: bool,
+    sha256: Option<&str>,
 ) -> Result<Ingested, IngestError> {
     let week = super::monday_of(week);
     let input = Arc::new(input);
-    // Checksum (copying a file on disk into a local object store as it is
-    // read) and parse at once, on all cores; the parse is stopped if the
-    // checksum shows a file already ingested. The universe's domains are
-    // fetched meanwhile, to count the week's unknown companies.
-    let (staged, linked) = match (input.as_ref(), &storage.local_dir) {
-        (Input::File(path), Some(dir)) => {
-            let staged = Staged(
-                dir.join("intent/surge/incoming")
-                    .join(format!("{}.part", crate::random_hex(16))),
-            );
-            if let Some(parent) = staged.0.parent() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| anyhow::anyhow!("cannot archive the file: {e}"))?;
-            }
-            // On the same filesystem the archive is a second name of the
-            // file (no copy); elsewhere a copy written while it is read.
-            let linked = std::fs::hard_link(path, &staged.0).is_ok();
-            (Some(staged), linked)
+    // Someone's file on disk is copied into a local object store as it is
+    // read (they may write it again; the archive must stay what was read).
+    let staged = match (input.as_ref(), &storage.local_dir) {
+        (Input::File(_), Some(dir)) => {
+            let staged = Staged::new(dir)
+                .and_then(|s| std::fs::File::create(&s.0).map(|f| (s, f)))
+                .map_err(|e| anyhow::anyhow!("cannot archive the file: {e}"))?;
+            Some(staged)
         }
-        _ => (None, false),
+        _ => None,
     };
-    let stop = Arc::new(AtomicBool::new(false));
+    // Parse, hash and copy at once, on all cores (the file read once); the
+    // universe's domains are fetched meanwhile, to count the week's
+    // unknown companies.
     let parsing = {
-        let (input, stop) = (input.clone(), stop.clone());
-        tokio::task::spawn_blocking(move || parse_input(week, &input, &stop))
-    };
-    let summing = {
         let input = input.clone();
         tokio::task::spawn_blocking(move || {
-            let sum = checksum(&input, staged.as_ref().filter(|_| !linked));
-            (sum, staged)
+            let done = parse_input(week, &input, staged.as_ref().map(|(_, f)| f));
+            (done, staged.map(|(s, _)| s))
         })
     };
     let known_domains = accounts::read::domains(conn).await?;
-    let (sum, staged) = summing.await.map_err(anyhow::Error::from)?;
-    let sum = sum.map_err(|e| anyhow::anyhow!("cannot read the file: {e}"))?;
+    let (parsed, staged) = parsing.await.map_err(anyhow::Error::from)?;
+    let (parsed, counts, sum) = parsed?;
     if let Some(known) = store::file(conn, &sum).await? {
-        stop.store(true, Ordering::Relaxed);
+        if let Some(sha256) = sha256 {
+            store::vouch(conn, &sum, sha256).await?;
+        }
         if known.week != week {
             return Err(IngestError::OtherWeek(known.week));
         }
@@ -263,7 +307,6 @@ pub async fn ingest(
             companies_added: 0,
         });
     }
-    let (parsed, counts) = parsing.await.map_err(anyhow::Error::from)??;
     let parsed = Arc::new(parsed);
     // The compact week encoded and the unknown companies counted, each on
     // a core, while the raw file is archived.
@@ -277,10 +320,17 @@ pub async fn ingest(
     };
     let raw_key = ObjectPath::from(format!("intent/surge/raw/{sum}"));
     let week_key = ObjectPath::from(format!("intent/surge/weeks/{week}/{sum}.p360w"));
-    match (staged, &storage.local_dir) {
-        (Some(staged), Some(dir)) => staged
+    match (input.as_ref(), staged, &storage.local_dir) {
+        (_, Some(staged), Some(dir)) => staged
             .keep(dir, &raw_key)
             .map_err(|e| anyhow::anyhow!("cannot archive the file: {e}"))?,
+        (Input::Scratch(path), _, Some(dir)) => {
+            let (dir, path, key) = (dir.clone(), path.clone(), raw_key.clone());
+            tokio::task::spawn_blocking(move || archive_scratch(&dir, &path, &key))
+                .await
+                .map_err(anyhow::Error::from)?
+                .map_err(|e| anyhow::anyhow!("cannot archive the file: {e}"))?;
+        }
         _ => archive(storage, &raw_key, &input).await?,
     }
     let encoded = encoding.await.map_err(anyhow::Error::from)?;
@@ -292,6 +342,7 @@ pub async fn ingest(
         .map_err(anyhow::Error::from)?;
     let file = SurgeFile {
         checksum: sum.clone(),
+        sha256: sha256.map(str::to_string),
         week,
         source: source.as_str().to_string(),
         raw_key: raw_key.to_string(),
@@ -338,9 +389,10 @@ pub async fn ingest(
 }
 
 /// Ingest a file that `fetch` writes into `scratch` (a download, with no
-/// transaction open) as week `week`, in a transaction of its own, and remove
-/// it whatever happened. A file that did not ingest is an [`IngestError`]
-/// in the error (`downcast_ref`).
+/// transaction open; it answers the SHA-256 its source published for the
+/// file and the download matched, if any) as week `week`, in a transaction
+/// of its own, and remove it whatever happened. A file that did not ingest
+/// is an [`IngestError`] in the error (`downcast_ref`).
 #[allow(clippy::too_many_arguments)]
 pub async fn ingest_fetched<Fut>(
     pool: &sqlx::PgPool,
@@ -352,7 +404,7 @@ pub async fn ingest_fetched<Fut>(
     fetch: impl FnOnce(PathBuf) -> Fut,
 ) -> anyhow::Result<Ingested>
 where
-    Fut: std::future::Future<Output = anyhow::Result<()>>,
+    Fut: std::future::Future<Output = anyhow::Result<Option<String>>>,
 {
     use tenancy::scope::{AllTenants, ScopedTx};
     tokio::fs::create_dir_all(scratch).await?;
@@ -362,15 +414,16 @@ where
         crate::random_hex(8)
     ));
     let result = async {
-        fetch(path.clone()).await?;
+        let sha256 = fetch(path.clone()).await?;
         let mut tx = ScopedTx::all(pool, AllTenants::system()).await?;
         let done = ingest(
             tx.conn(),
             storage,
             week,
             source,
-            Input::File(path.clone()),
+            Input::Scratch(path.clone()),
             create_companies,
+            sha256.as_deref(),
         )
         .await?;
         tx.commit().await?;
@@ -383,17 +436,12 @@ where
 
 /// The week's companies (their numbers) `known` (the universe's domains)
 /// lacks.
-fn unknown(week: &Week, mut known: Vec<String>) -> Vec<usize> {
-    known.sort_unstable();
-    // Both sorted: one merge.
-    let mut k = known.iter().peekable();
+fn unknown(week: &Week, known: Vec<String>) -> Vec<usize> {
+    let known: rustc_hash::FxHashSet<&str> = known.iter().map(String::as_str).collect();
     week.profiles
         .iter()
         .enumerate()
-        .filter(|(_, p)| {
-            while k.next_if(|d| d.as_str() < p.domain.as_str()).is_some() {}
-            k.peek().is_none_or(|d| d.as_str() != p.domain.as_str())
-        })
+        .filter(|(_, p)| !known.contains(p.domain.as_str()))
         .map(|(i, _)| i)
         .collect()
 }

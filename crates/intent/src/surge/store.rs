@@ -9,7 +9,13 @@ use utoipa::ToSchema;
 /// A file ingested.
 #[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
 pub struct SurgeFile {
+    /// The BLAKE3 of the file's bytes, hex: how P360 knows the file (files
+    /// ingested before BLAKE3 was adopted are known by their SHA-256).
     pub checksum: String,
+    /// The SHA-256 its source published for the file, where it gave one
+    /// (Bombora's API does): a week whose file Bombora still publishes is
+    /// not downloaded again.
+    pub sha256: Option<String>,
     pub week: NaiveDate,
     pub source: String,
     #[serde(skip)]
@@ -32,7 +38,7 @@ pub async fn file(
 ) -> Result<Option<SurgeFile>, sqlx::Error> {
     sqlx::query_as!(
         SurgeFile,
-        "SELECT checksum, week, source, raw_key, week_key, rows_read, companies, topics, scores,
+        "SELECT checksum, sha256, week, source, raw_key, week_key, rows_read, companies, topics, scores,
                 unusable_domains, duplicates, unknown_domains, received_at
          FROM surge_files WHERE checksum = $1",
         checksum
@@ -48,8 +54,8 @@ pub async fn insert_file(
 ) -> Result<DateTime<Utc>, sqlx::Error> {
     sqlx::query_scalar!(
         "INSERT INTO surge_files (checksum, week, source, raw_key, week_key, rows_read, companies,
-             topics, scores, unusable_domains, duplicates, unknown_domains)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             topics, scores, unusable_domains, duplicates, unknown_domains, sha256)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
          RETURNING received_at",
         f.checksum,
         f.week,
@@ -62,10 +68,28 @@ pub async fn insert_file(
         f.scores,
         f.unusable_domains,
         f.duplicates,
-        f.unknown_domains
+        f.unknown_domains,
+        f.sha256
     )
     .fetch_one(conn)
     .await
+}
+
+/// Record the SHA-256 a source published for file `checksum` (the same
+/// bytes, from Bombora this time) when the file has none.
+pub async fn vouch(
+    conn: &mut PgConnection,
+    checksum: &str,
+    sha256: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE surge_files SET sha256 = $2 WHERE checksum = $1 AND sha256 IS NULL",
+        checksum,
+        sha256
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Make `checksum` week `week`'s file, locking the week; the file it
@@ -99,7 +123,7 @@ pub async fn week_file(
 ) -> Result<Option<SurgeFile>, sqlx::Error> {
     sqlx::query_as!(
         SurgeFile,
-        "SELECT f.checksum, f.week, f.source, f.raw_key, f.week_key, f.rows_read, f.companies,
+        "SELECT f.checksum, f.sha256, f.week, f.source, f.raw_key, f.week_key, f.rows_read, f.companies,
                 f.topics, f.scores, f.unusable_domains, f.duplicates, f.unknown_domains,
                 f.received_at
          FROM surge_weeks w JOIN surge_files f USING (checksum) WHERE w.week = $1",
@@ -117,7 +141,7 @@ pub async fn weeks(
 ) -> Result<Vec<SurgeFile>, sqlx::Error> {
     sqlx::query_as!(
         SurgeFile,
-        "SELECT f.checksum, w.week, f.source, f.raw_key, f.week_key, f.rows_read, f.companies,
+        "SELECT f.checksum, f.sha256, w.week, f.source, f.raw_key, f.week_key, f.rows_read, f.companies,
                 f.topics, f.scores, f.unusable_domains, f.duplicates, f.unknown_domains,
                 f.received_at
          FROM surge_weeks w JOIN surge_files f USING (checksum)

@@ -183,30 +183,63 @@ fn weeks_are_named_by_their_monday() {
 }
 
 mod parallel_reader {
-    use std::sync::atomic::AtomicBool;
-
     use super::*;
-    use crate::surge::parallel::{Text, read_split};
+    use crate::surge::parallel::{Text, read_blocks};
 
-    /// The parallel reader, split after `split` bytes (1: always), on the
-    /// bytes and on a file.
-    fn both(text: &[u8], split: u64) -> Vec<Option<(Week, Counts)>> {
-        let stop = AtomicBool::new(false);
+    /// Block sizes: one BLAKE3 chunk (many blocks, a deep tree), a few,
+    /// and one block for the whole file.
+    const BLOCKS: [u64; 3] = [1024, 4096, 1 << 30];
+
+    /// The parallel reader in blocks of `block` bytes, on the bytes and on
+    /// a file (copied as it is read); its checksum is always BLAKE3's, and
+    /// the copy of a file it reads is the file.
+    fn both(text: &[u8], block: u64) -> Vec<Option<(Week, Counts)>> {
         let path = std::env::temp_dir().join(format!("p360-surge-{}", crate::random_hex(8)));
+        // The copy on another filesystem when there is one (the kernel
+        // does not copy across: blocks are written from the buffer); the
+        // command-line test has both on one.
+        let shm = std::path::Path::new("/dev/shm");
+        let copy_path = if shm.is_dir() {
+            shm
+        } else {
+            path.parent().unwrap()
+        }
+        .join(format!("p360-surge-{}.copy", crate::random_hex(8)));
         std::fs::write(&path, text).unwrap();
         let f = std::fs::File::open(&path).unwrap();
-        let out = [Text::Bytes(text), Text::File(&f)]
+        let copy = std::fs::File::create(&copy_path).unwrap();
+        let out = [(Text::Bytes(text), None), (Text::File(&f), Some(&copy))]
             .into_iter()
-            .map(|t| read_split(week(), t, &stop, split).map(Result::unwrap))
+            .map(|(t, copy)| {
+                let r = read_blocks(week(), t, copy, block).unwrap()?;
+                assert_eq!(r.checksum, blake3::hash(text), "block {block}");
+                if copy.is_some() {
+                    assert!(std::fs::read(&copy_path).unwrap() == text, "block {block}");
+                }
+                Some((r.week, r.counts))
+            })
             .collect();
         std::fs::remove_file(&path).unwrap();
+        std::fs::remove_file(&copy_path).unwrap();
         out
+    }
+
+    fn same_as_sequential(text: &[u8]) {
+        let expected = read(week(), text).unwrap();
+        for block in BLOCKS {
+            for got in both(text, block) {
+                assert_eq!(got.as_ref(), Some(&expected), "block {block}");
+            }
+        }
     }
 
     #[test]
     fn it_reads_what_the_sequential_reader_reads() {
         let mut generated = Vec::new();
         crate::generate::surge_week(300, 40, 3, &mut generated).unwrap();
+        let generated_crlf = String::from_utf8(generated.clone())
+            .unwrap()
+            .replace('\n', "\r\n");
         let quoted = file(ROWS);
         let escaped = file(&[
             ROWS[0],
@@ -219,24 +252,62 @@ mod parallel_reader {
             ROWS[1],
             &ROWS[2].replace(",Firewalls,", ", Firewalls ,"),
         ]);
-        // Blank lines, a company spread over both halves, a domain and
-        // topic given twice (once in each half), no final line break.
+        // Blank lines, a company spread over the file, a domain and topic
+        // given twice, no final line break.
         let mut spread = file(&[ROWS[0], "", ROWS[2], ROWS[1], ROWS[3]]);
         spread.push_str(ROWS[0].replace("72", "90").as_str());
         for text in [
             generated.as_slice(),
+            generated_crlf.as_bytes(),
             quoted.as_bytes(),
             escaped.as_bytes(),
             crlf.as_bytes(),
             spaced.as_bytes(),
             spread.as_bytes(),
         ] {
-            let expected = read(week(), text).unwrap();
-            for split in [1, 64, 1 << 30] {
-                for got in both(text, split) {
-                    assert_eq!(got.as_ref(), Some(&expected), "split {split}");
-                }
-            }
+            same_as_sequential(text);
+        }
+    }
+
+    #[test]
+    fn a_block_may_end_anywhere_in_a_line() {
+        // Rows of one length, the first shifted a byte at a time: every
+        // place in a line (its break among them) meets a block's end.
+        let row = |i: usize| {
+            format!(
+                "Co {i:04},co{i:04}.example,,,Cloud,Topic {},{},A,,,,",
+                i % 7,
+                i % 101
+            )
+        };
+        for pad in 0..row(0).len() + 2 {
+            let mut rows = vec![format!("{}{}", "X".repeat(pad), row(0))];
+            rows.extend((1..40).map(row));
+            let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+            same_as_sequential(file(&rows).as_bytes());
+        }
+    }
+
+    #[test]
+    fn a_company_is_described_as_the_file_first_describes_it() {
+        // Acme described again, otherwise, blocks later: whichever thread
+        // reads which block, the first description stands.
+        let mut rows: Vec<String> = (0..200)
+            .map(|i| format!("Co {i},co{i}.example,,,Cloud,Kubernetes,{},A,,,,", i % 100))
+            .collect();
+        rows.insert(0, ROWS[0].to_string());
+        rows.push(
+            ROWS[1]
+                .replace("Acme Inc", "Acme Holdings")
+                .replace("Software", "Retail"),
+        );
+        let rows: Vec<&str> = rows.iter().map(String::as_str).collect();
+        let text = file(&rows);
+        let (w, _) = read(week(), text.as_bytes()).unwrap();
+        let acme = &w.profiles[w.company("acme.example").unwrap() as usize];
+        assert_eq!(acme.name.as_deref(), Some("Acme Inc"));
+        for _ in 0..20 {
+            same_as_sequential(text.as_bytes());
         }
     }
 
@@ -254,8 +325,8 @@ mod parallel_reader {
             after_quote.as_bytes(),
             &gz,
         ] {
-            for split in [1, 1 << 30] {
-                assert!(both(text, split).iter().all(Option::is_none));
+            for block in BLOCKS {
+                assert!(both(text, block).iter().all(Option::is_none));
             }
         }
     }

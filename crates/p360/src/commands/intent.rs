@@ -1,5 +1,10 @@
-//! `p360 intent import FILE [--week DATE]`: ingest a week's Company Surge
-//! file (Bombora's CSV, plain or gzip) from disk, streaming.
+//! `p360 intent import FILE [--week DATE] [--move]`: ingest a week's
+//! Company Surge file (Bombora's CSV, plain or gzip) from disk, streaming.
+//! The raw file is archived as a copy made while it is read; with `--move`
+//! the file is handed over instead (a download nobody else keeps): on the
+//! object store's filesystem the archive is the file itself under a second
+//! name, as for the files the Bombora fetch and the landing job download,
+//! and its own name is removed once the week is recorded.
 
 use std::path::PathBuf;
 
@@ -22,11 +27,20 @@ pub enum IntentCommand {
         /// name, `2026-11-30` or `20261130`).
         #[arg(long)]
         week: Option<NaiveDate>,
+        /// Hand the file over: archived without a copy where the object
+        /// store is on the same filesystem, removed from where it is once
+        /// the week is recorded (kept if the ingest fails).
+        #[arg(long = "move")]
+        move_file: bool,
     },
 }
 
 pub async fn run(config: Config, action: IntentCommand, shutdown: Shutdown) -> Result<Outcome> {
-    let IntentCommand::Import { file, week } = action;
+    let IntentCommand::Import {
+        file,
+        week,
+        move_file,
+    } = action;
     std::fs::metadata(&file).with_context(|| format!("cannot read {}", file.display()))?;
     let name = file
         .file_name()
@@ -48,12 +62,21 @@ pub async fn run(config: Config, action: IntentCommand, shutdown: Shutdown) -> R
             &storage,
             week,
             Source::CommandLine,
-            Input::File(file.clone()),
+            if move_file {
+                Input::Scratch(file.clone())
+            } else {
+                Input::File(file.clone())
+            },
             create_companies,
+            None,
         )
         .await
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
         tx.commit().await?;
+        if move_file {
+            std::fs::remove_file(&file)
+                .with_context(|| format!("ingested, but cannot remove {}", file.display()))?;
+        }
         let f = &done.file;
         let added = if done.companies_added > 0 {
             format!(", {} added to it", done.companies_added)
