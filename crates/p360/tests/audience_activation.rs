@@ -104,13 +104,7 @@ async fn bombora() -> String {
 
 /// Publish `body` as week `w` in the Bombora sandbox and fetch it.
 async fn publish_and_fetch(p: &Platform, base: &str, w: &str, body: String) {
-    let res = reqwest::Client::new()
-        .put(format!("{base}/_sandbox/weeks/{w}"))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 204);
+    put_week(base, w, body).await;
     let client = BomboraClient::new(Settings {
         base_url: base.to_string(),
         client_id: "p360".into(),

@@ -79,6 +79,18 @@ async fn platform_and_empty_sandbox() -> (Platform, String) {
     (p, base)
 }
 
+/// Files the sandbox has served so far.
+async fn downloads(base: &str) -> u64 {
+    get_json(&format!("{base}/_sandbox/requests"))
+        .await
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.ends_with("/file"))
+        .map(|(_, v)| v.as_u64().unwrap())
+        .sum()
+}
+
 #[tokio::test]
 async fn new_and_corrected_weeks_are_fetched_once_each() {
     let (p, base) = platform_and_empty_sandbox().await;
@@ -98,33 +110,19 @@ async fn new_and_corrected_weeks_are_fetched_once_each() {
     let wrong = fetcher(&p, &base, "wrong", 0).run(&p.db.pool).await;
     assert!(wrong.unwrap_err().to_string().contains("401"), "refused");
 
-    let put = |w: &'static str, body: String| {
-        let req = http.put(format!("{base}/_sandbox/weeks/{w}")).body(body);
-        async move { assert_eq!(req.send().await.unwrap().status(), 204) }
-    };
-    put("2026-11-23", week(70)).await;
-    put("2026-11-30", week(50)).await;
+    put_week(&base, "2026-11-23", week(70)).await;
+    put_week(&base, "2026-11-30", week(50)).await;
     let f = fetcher(&p, &base, "s3cret", 3);
     let done = f.run(&p.db.pool).await.unwrap();
     assert_eq!(done.ingested.len(), 2, "{done:?}");
     assert_eq!(files(&p).await, 2);
     // Nothing new: nothing downloaded.
-    let downloads = |counts: serde_json::Value| {
-        counts
-            .as_object()
-            .unwrap()
-            .iter()
-            .filter(|(k, _)| k.ends_with("/file"))
-            .map(|(_, v)| v.as_u64().unwrap())
-            .sum::<u64>()
-    };
-    let requests = format!("{base}/_sandbox/requests");
-    let before = get_json(&requests).await;
+    let before = downloads(&base).await;
     let again = f.run(&p.db.pool).await.unwrap();
     assert_eq!((again.ingested.len(), again.current.len()), (0, 2));
-    assert_eq!(downloads(get_json(&requests).await), downloads(before));
+    assert_eq!(downloads(&base).await, before);
     // A corrected file for a week replaces it.
-    put("2026-11-30", week(90)).await;
+    put_week(&base, "2026-11-30", week(90)).await;
     let fixed = f.run(&p.db.pool).await.unwrap();
     assert_eq!(
         fixed.replaced,
@@ -147,14 +145,7 @@ async fn new_and_corrected_weeks_are_fetched_once_each() {
 #[tokio::test]
 async fn a_week_loaded_by_hand_is_downloaded_once_for_its_sha256() {
     let (p, base) = platform_and_empty_sandbox().await;
-    let http = reqwest::Client::new();
-    let res = http
-        .put(format!("{base}/_sandbox/weeks/2026-11-30"))
-        .body(week(70))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 204);
+    put_week(&base, "2026-11-30", week(70)).await;
     let f = fetcher(&p, &base, "s3cret", 3);
     let published = f.client.weeks().await.unwrap();
     let by_hand = p.data.path().join("by-hand.csv.gz");
@@ -171,24 +162,14 @@ async fn a_week_loaded_by_hand_is_downloaded_once_for_its_sha256() {
     assert_eq!(s, 200, "{loaded}");
     assert_eq!(loaded["file"]["sha256"], serde_json::Value::Null);
 
-    let downloads = || async {
-        get_json(&format!("{base}/_sandbox/requests"))
-            .await
-            .as_object()
-            .unwrap()
-            .iter()
-            .filter(|(k, _)| k.ends_with("/file"))
-            .map(|(_, v)| v.as_u64().unwrap())
-            .sum::<u64>()
-    };
-    let before = downloads().await;
+    let before = downloads(&base).await;
     let done = f.run(&p.db.pool).await.unwrap();
     assert_eq!(done.current.len(), 1, "{done:?}");
-    assert_eq!(downloads().await, before + 1);
+    assert_eq!(downloads(&base).await, before + 1);
     assert_eq!(files(&p).await, 1);
     let again = f.run(&p.db.pool).await.unwrap();
     assert_eq!(again.current.len(), 1, "{again:?}");
-    assert_eq!(downloads().await, before + 1, "not downloaded again");
+    assert_eq!(downloads(&base).await, before + 1, "not downloaded again");
     let (_, weeks) = p.get("/v1/intent/weeks", &admin).await;
     assert_eq!(weeks["items"][0]["checksum"], loaded["file"]["checksum"]);
     assert_eq!(weeks["items"][0]["sha256"], published[0].sha256.as_str());

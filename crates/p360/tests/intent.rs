@@ -274,13 +274,11 @@ fn the_command_line_ingests_a_file_named_by_its_week() {
     // where it broke, the week before staying current.
     let plain = tmp.path().join("surge_2026-12-09.csv");
     std::fs::write(&plain, week_file(80)).unwrap();
-    let out = p360_ok(&[
-        "intent",
-        "import",
-        plain.to_str().unwrap(),
-        "--data-dir",
-        data_s,
-    ]);
+    let import = |file: &std::path::Path, more: &[&str]| {
+        let file = file.to_str().unwrap();
+        p360_ok(&[&["intent", "import", file, "--data-dir", data_s], more].concat())
+    };
+    let out = import(&plain, &[]);
     assert!(out.contains("week 2026-12-07 Ingested: 5 rows"), "{out}");
     assert_eq!(
         archived(week_file(80).as_bytes()).unwrap(),
@@ -296,14 +294,7 @@ fn the_command_line_ingests_a_file_named_by_its_week() {
     // Handed over (`--move`): archived, and gone from where it was.
     let moved = tmp.path().join("surge_2026-12-23.csv");
     std::fs::write(&moved, week_file(85)).unwrap();
-    let out = p360_ok(&[
-        "intent",
-        "import",
-        moved.to_str().unwrap(),
-        "--data-dir",
-        data_s,
-        "--move",
-    ]);
+    let out = import(&moved, &["--move"]);
     assert!(out.contains("week 2026-12-21 Ingested: 5 rows"), "{out}");
     assert!(!moved.exists());
     assert_eq!(

@@ -212,6 +212,17 @@ pub fn postgres_processes_for(dir: &Path) -> Vec<String> {
     found
 }
 
+/// Publish `body` as week `w` in the Bombora sandbox at `base`.
+pub async fn put_week(base: &str, w: &str, body: String) {
+    let res = reqwest::Client::new()
+        .put(format!("{base}/_sandbox/weeks/{w}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+}
+
 pub async fn get(url: &str) -> reqwest::Response {
     reqwest::get(url).await.expect("request")
 }
