@@ -258,3 +258,84 @@ async fn bad_files_are_refused_whole_and_nothing_is_stored() {
     let (s, problem) = upload(&p, &ops, "bad", b"domain\nacme.example\n").await;
     assert_eq!(s, 409, "{problem}");
 }
+
+/// The database keeps every row with an existing list of its own tenant
+/// (checked per statement, not per row: migration 29), attacked through
+/// the application's role inside a tenant's transaction: a row naming no
+/// list, another tenant's list, or moved to one is refused; a list's key
+/// cannot change under its rows; deleting a list deletes its rows.
+#[tokio::test]
+async fn rows_always_belong_to_an_existing_list_of_their_tenant() {
+    let p = Platform::start().await;
+    universe(&p).await;
+    let acme = p.tenant("acme").await.parse::<uuid::Uuid>().unwrap();
+    p.tenant("other").await;
+    let upload_as = async |tenant: &str| -> uuid::Uuid {
+        let token = p.token("marketer", Some(tenant), &format!("m@{tenant}.test"));
+        let (s, list) = upload(&p, &token, "targets", LIST).await;
+        assert_eq!(s, 201, "{list}");
+        list["id"].as_str().unwrap().parse().unwrap()
+    };
+    let (ours, theirs) = (upload_as("acme").await, upload_as("other").await);
+    let refused = |e: sqlx::Error| {
+        let db = e.as_database_error().expect("a database error");
+        assert_eq!(db.constraint(), Some("account_list_rows_list_fkey"), "{db}");
+    };
+    let insert = "INSERT INTO account_list_rows (tenant_id, list_id, line, status)
+                  VALUES ($1, $2, 100, 'unmatched')";
+    for list in [uuid::Uuid::from_u128(42), theirs] {
+        let mut tx = tenancy::TenantTx::begin(&p.app.state.pool, tenancy::TenantId(acme))
+            .await
+            .unwrap();
+        let e = sqlx::query(insert)
+            .bind(acme)
+            .bind(list)
+            .execute(tx.conn())
+            .await
+            .unwrap_err();
+        refused(e);
+    }
+    let mut tx = tenancy::TenantTx::begin(&p.app.state.pool, tenancy::TenantId(acme))
+        .await
+        .unwrap();
+    let e = sqlx::query("UPDATE account_list_rows SET list_id = $1 WHERE list_id = $2")
+        .bind(uuid::Uuid::from_u128(42))
+        .bind(ours)
+        .execute(tx.conn())
+        .await
+        .unwrap_err();
+    refused(e);
+    drop(tx);
+    let mut tx = tenancy::TenantTx::begin(&p.app.state.pool, tenancy::TenantId(acme))
+        .await
+        .unwrap();
+    let e = sqlx::query("UPDATE account_lists SET id = $1 WHERE id = $2")
+        .bind(uuid::Uuid::from_u128(42))
+        .bind(ours)
+        .execute(tx.conn())
+        .await
+        .unwrap_err();
+    refused(e);
+    drop(tx);
+
+    let rows_of = async |list: uuid::Uuid| -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM account_list_rows WHERE list_id = $1")
+            .bind(list)
+            .fetch_one(&p.db.pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!((rows_of(ours).await, rows_of(theirs).await), (7, 7));
+    let mut tx = tenancy::TenantTx::begin(&p.app.state.pool, tenancy::TenantId(acme))
+        .await
+        .unwrap();
+    // Another tenant's list is not acme's to delete; its own goes with its rows.
+    let deleted = sqlx::query("DELETE FROM account_lists WHERE id = ANY($1)")
+        .bind([ours, theirs])
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    assert_eq!(deleted.rows_affected(), 1);
+    tx.commit().await.unwrap();
+    assert_eq!((rows_of(ours).await, rows_of(theirs).await), (0, 7));
+}

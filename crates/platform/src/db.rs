@@ -265,6 +265,11 @@ pub const MIGRATION_CLASSES: &[(i64, MigrationClass, &str)] = &[
         MigrationClass::Expand,
         "a nullable column the running version does not read",
     ),
+    (
+        20261206000029,
+        MigrationClass::Expand,
+        "a foreign key replaced by triggers checking the same thing",
+    ),
 ];
 
 /// Escape `%`, `_` and `\` for a LIKE pattern.
