@@ -8,6 +8,8 @@
 //! in the tests, never share a generation.)
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::sync::{Arc, Mutex};
 
 use sqlx::PgConnection;
@@ -53,10 +55,13 @@ impl Interned {
 pub struct Universe {
     generation: Uuid,
     domains: Vec<Box<str>>,
-    by_domain: HashMap<Box<str>, CompanyIdx>,
-    /// Name key (of a name or an alias) to the companies it names, sorted
-    /// and without repeats.
-    by_name: HashMap<Box<str>, Vec<CompanyIdx>>,
+    /// FxHash (not SipHash: a third of the time it takes to index 200,000
+    /// companies): the keys are the universe's own, loaded by staff, not
+    /// chosen by a tenant.
+    by_domain: FxHashMap<Box<str>, CompanyIdx>,
+    /// Name key (of a name or an alias) to the companies it names, in
+    /// domain order and without repeats.
+    by_name: FxHashMap<Box<str>, Hits>,
     sizes: Vec<Option<SizeBand>>,
     industries: Vec<u16>,
     countries: Vec<u16>,
@@ -64,13 +69,39 @@ pub struct Universe {
     country_ids: Interned,
 }
 
+/// The companies a name key names: almost always one, kept without a
+/// vector of its own (200,000 fewer allocations to index a universe).
+#[derive(Debug)]
+enum Hits {
+    One(CompanyIdx),
+    Many(Vec<CompanyIdx>),
+}
+
+impl Hits {
+    fn as_slice(&self) -> &[CompanyIdx] {
+        match self {
+            Hits::One(idx) => std::slice::from_ref(idx),
+            Hits::Many(v) => v,
+        }
+    }
+}
+
 /// The copy this instance holds.
 static CURRENT: Mutex<Option<Arc<Universe>>> = Mutex::new(None);
+
+/// Companies handed to the indexing thread at a time.
+const BATCH: usize = 2048;
 
 impl Universe {
     /// The universe as `conn` sees it: this instance's copy when it is
     /// current, else a new one loaded through `conn`.
+    ///
+    /// Loading streams the companies to a blocking thread that indexes
+    /// them while PostgreSQL is still sending the rest (working out 200,000
+    /// name keys costs about as much as the query).
     pub async fn current(conn: &mut PgConnection) -> Result<Arc<Universe>, sqlx::Error> {
+        use futures_util::TryStreamExt;
+
         let generation = sqlx::query_scalar!("SELECT generation FROM company_universe")
             .fetch_one(&mut *conn)
             .await?;
@@ -78,58 +109,114 @@ impl Universe {
         if let Some(u) = held.filter(|u| u.generation == generation) {
             return Ok(u);
         }
-        let rows = sqlx::query!(
+        let started = std::time::Instant::now();
+        let (send, mut batches) = tokio::sync::mpsc::channel::<Vec<NewCompany>>(8);
+        let builder = tokio::task::spawn_blocking(move || {
+            let mut u = Universe::new(generation);
+            while let Some(batch) = batches.blocking_recv() {
+                batch.into_iter().for_each(|c| u.push(c));
+            }
+            u.finish()
+        });
+        let mut rows = sqlx::query!(
             r#"SELECT domain, name, aliases, size AS "size: SizeBand", industry, country
-               FROM companies ORDER BY domain"#
+               FROM companies"#
         )
-        .fetch_all(&mut *conn)
-        .await?;
-        let universe = Arc::new(Universe::build(
-            generation,
-            rows.into_iter().map(|r| NewCompany {
+        .fetch(&mut *conn);
+        let mut batch = Vec::with_capacity(BATCH);
+        while let Some(r) = rows.try_next().await? {
+            batch.push(NewCompany {
                 domain: r.domain,
                 name: r.name,
                 aliases: r.aliases,
                 size: r.size,
                 industry: r.industry,
                 country: r.country,
-            }),
-        ));
+            });
+            if batch.len() == BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                // The builder only stops early by panicking, seen below.
+                let _ = send.send(full).await;
+            }
+        }
+        let _ = send.send(batch).await;
+        drop(send);
+        let universe = Arc::new(builder.await.map_err(|e| {
+            sqlx::Error::Protocol(format!("indexing the company universe failed: {e}"))
+        })?);
+        tracing::info!(
+            companies = universe.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "loaded the company universe"
+        );
         *CURRENT.lock().unwrap_or_else(|p| p.into_inner()) = Some(universe.clone());
         Ok(universe)
     }
 
-    /// A universe of `companies`.
-    pub fn build(generation: Uuid, companies: impl IntoIterator<Item = NewCompany>) -> Universe {
-        let mut u = Universe {
+    fn new(generation: Uuid) -> Universe {
+        Universe {
             generation,
             ..Universe::default()
-        };
-        for c in companies {
-            let NewCompany {
-                domain,
-                name,
-                aliases,
-                ..
-            } = c;
-            let idx = u.domains.len() as CompanyIdx;
-            u.sizes.push(c.size);
-            u.industries.push(u.industry_ids.id(c.industry));
-            u.countries.push(u.country_ids.id(c.country));
-            let domain: Box<str> = domain.into();
-            u.by_domain.insert(domain.clone(), idx);
-            u.domains.push(domain);
-            for key in std::iter::once(&name)
-                .chain(&aliases)
-                .filter_map(|n| names::key(n))
-            {
-                let hits = u.by_name.entry(key.into()).or_default();
-                if hits.last() != Some(&idx) {
-                    hits.push(idx);
-                }
+        }
+    }
+
+    /// A universe of `companies`.
+    pub fn build(generation: Uuid, companies: impl IntoIterator<Item = NewCompany>) -> Universe {
+        let mut u = Universe::new(generation);
+        companies.into_iter().for_each(|c| u.push(c));
+        u.finish()
+    }
+
+    /// Put the companies a name key names in domain order (they come in
+    /// any order: the load does not ask PostgreSQL to sort 200,000 rows).
+    fn finish(mut self) -> Universe {
+        let domains = &self.domains;
+        for hits in self.by_name.values_mut() {
+            if let Hits::Many(v) = hits {
+                v.sort_unstable_by(|a, b| domains[*a as usize].cmp(&domains[*b as usize]));
             }
         }
-        u
+        self
+    }
+
+    /// Index one more company.
+    fn push(&mut self, c: NewCompany) {
+        let NewCompany {
+            domain,
+            name,
+            aliases,
+            ..
+        } = c;
+        let idx = self.domains.len() as CompanyIdx;
+        self.sizes.push(c.size);
+        self.industries.push(self.industry_ids.id(c.industry));
+        self.countries.push(self.country_ids.id(c.country));
+        let domain: Box<str> = domain.into();
+        self.by_domain.insert(domain.clone(), idx);
+        self.domains.push(domain);
+        for key in std::iter::once(&name)
+            .chain(&aliases)
+            .filter_map(|n| names::key(n))
+        {
+            match self.by_name.get_mut(key.as_str()) {
+                None => {
+                    self.by_name.insert(key.into(), Hits::One(idx));
+                }
+                Some(hits) => match hits {
+                    // A name and an alias of one company with the same key.
+                    Hits::One(one) if *one == idx => {}
+                    Hits::One(one) => {
+                        let first = *one;
+                        *hits = Hits::Many(vec![first, idx]);
+                    }
+                    Hits::Many(v) => {
+                        if v.last() != Some(&idx) {
+                            v.push(idx);
+                        }
+                    }
+                },
+            }
+        }
     }
 
     /// The company whose registrable domain is `domain`.
@@ -139,7 +226,7 @@ impl Universe {
 
     /// The companies a name key names (by their name or an alias).
     pub fn by_name_key(&self, key: &str) -> &[CompanyIdx] {
-        self.by_name.get(key).map_or(&[], Vec::as_slice)
+        self.by_name.get(key).map_or(&[], Hits::as_slice)
     }
 
     /// The domain of the company at `idx`.
@@ -206,9 +293,10 @@ mod tests {
             Some("acme.co.uk")
         );
         assert_eq!(u.by_domain("initech.example"), None);
-        // Two companies share a key: both are named, once each.
+        // Two companies share a key: both are named, once each, in domain
+        // order whatever order they came in.
         let acme: Vec<&str> = u.by_name_key("acme").iter().map(|i| u.domain(*i)).collect();
-        assert_eq!(acme, ["acme.com", "acme.co.uk"]);
+        assert_eq!(acme, ["acme.co.uk", "acme.com"]);
         assert_eq!(u.by_name_key("globex").len(), 1);
         assert_eq!(u.by_name_key("initrode").len(), 1);
         assert!(u.by_name_key("hooli").is_empty());

@@ -43,7 +43,7 @@ pub async fn create(
     body: axum::body::Bytes,
 ) -> Result<Versioned<AccountList>, ApiError> {
     let mut tx = ctx.begin(&state.pool).await?;
-    let list = service::create(&mut tx, &ctx.principal, &q.name, &body).await?;
+    let list = service::create(&mut tx, &ctx.principal, &q.name, body).await?;
     tx.commit().await?;
     Ok(Versioned::created(list.version, list))
 }

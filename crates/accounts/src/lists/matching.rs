@@ -188,7 +188,7 @@ mod tests {
     fn a_name_of_several_companies_is_ambiguous_with_candidates() {
         let o = match_row(&universe(), &row(Some("acme.de"), Some("ACME Inc")));
         assert_eq!(o.status, RowStatus::Ambiguous);
-        assert_eq!(o.candidates, ["acme.com", "acme.co.uk"]);
+        assert_eq!(o.candidates, ["acme.co.uk", "acme.com"]);
         assert_eq!(
             o.reason.as_deref(),
             Some("no company has the domain acme.de; 2 companies are named ACME Inc")

@@ -31,44 +31,66 @@ fn check_name(name: &str) -> Result<&str, ApiError> {
     Ok(name)
 }
 
-/// Prepare `rows` for matching on a blocking thread (normalising domains
-/// and names is CPU work, done while the universe is fetched).
-pub fn prepare(rows: Vec<InputRow>) -> tokio::task::JoinHandle<Vec<Prepared>> {
-    tokio::task::spawn_blocking(move || rows.into_iter().map(Prepared::new).collect())
+/// Rows handed from the matching thread to the inserts at a time (one
+/// insert statement each).
+const CHUNK: usize = 10_000;
+
+/// Parse `file` and work out what matching needs of each row (CPU work, on
+/// a blocking thread while the universe is checked or loaded).
+fn prepare(file: axum::body::Bytes) -> tokio::task::JoinHandle<Result<Vec<Prepared>, ApiError>> {
+    tokio::task::spawn_blocking(move || {
+        let rows = rows_of(&file).map_err(invalid_file)?;
+        Ok(rows.into_iter().map(Prepared::new).collect())
+    })
 }
 
-/// Match prepared `rows` against `universe` (on a blocking thread) and
-/// count the outcomes.
-pub async fn match_all(
+/// Match prepared `rows` against `universe` on a blocking thread, handing
+/// them on in chunks as they are matched (so the first are stored while
+/// the rest are matched), and count the outcomes.
+fn match_all(
     universe: std::sync::Arc<Universe>,
     rows: Vec<Prepared>,
-) -> Result<(Vec<(InputRow, Outcome)>, Counts), ApiError> {
-    tokio::task::spawn_blocking(move || {
+) -> (
+    tokio::sync::mpsc::Receiver<Vec<(InputRow, Outcome)>>,
+    tokio::task::JoinHandle<Counts>,
+) {
+    let (send, chunks) = tokio::sync::mpsc::channel(2);
+    let counter = tokio::task::spawn_blocking(move || {
         let mut counts = Counts {
             rows: rows.len() as i64,
             ..Counts::default()
         };
         let mut companies = HashSet::new();
-        let matched: Vec<(InputRow, Outcome)> = rows
-            .into_iter()
-            .map(|prepared| {
-                let outcome = match_prepared(&universe, &prepared);
-                match outcome.status {
-                    RowStatus::Matched => counts.matched += 1,
-                    RowStatus::Ambiguous => counts.ambiguous += 1,
-                    RowStatus::Unmatched => counts.unmatched += 1,
-                }
-                if let Some(c) = &outcome.company {
-                    companies.insert(c.clone());
-                }
-                (prepared.row, outcome)
-            })
-            .collect();
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<(InputRow, Outcome)> = rows
+                .by_ref()
+                .take(CHUNK)
+                .map(|prepared| {
+                    let outcome = match_prepared(&universe, &prepared);
+                    match outcome.status {
+                        RowStatus::Matched => counts.matched += 1,
+                        RowStatus::Ambiguous => counts.ambiguous += 1,
+                        RowStatus::Unmatched => counts.unmatched += 1,
+                    }
+                    if let Some(c) = &outcome.company {
+                        companies.insert(c.clone());
+                    }
+                    (prepared.row, outcome)
+                })
+                .collect();
+            if send.blocking_send(chunk).is_err() {
+                break; // the upload failed; nothing more is wanted
+            }
+        }
         counts.companies = companies.len() as i64;
-        (matched, counts)
-    })
-    .await
-    .map_err(|e| ApiError::from(anyhow::anyhow!("matching an account list failed: {e}")))
+        counts
+    });
+    (chunks, counter)
+}
+
+fn failed(what: &str, e: tokio::task::JoinError) -> ApiError {
+    ApiError::from(anyhow::anyhow!("{what} an account list failed: {e}"))
 }
 
 /// Upload a list: every row matched and stored, or (a file that is not an
@@ -77,25 +99,28 @@ pub async fn create(
     tx: &mut TenantTx,
     by: &Principal,
     name: &str,
-    file: &[u8],
+    file: axum::body::Bytes,
 ) -> Result<AccountList, ApiError> {
     by.require(Permission::CampaignsWrite)?;
     let name = check_name(name)?;
-    let rows = prepare(rows_of(file).map_err(invalid_file)?);
+    let rows = prepare(file);
     let universe = Universe::current(tx.conn()).await?;
-    let rows = rows
-        .await
-        .map_err(|e| ApiError::from(anyhow::anyhow!("preparing an account list failed: {e}")))?;
-    let (rows, counts) = match_all(universe, rows).await?;
+    let rows = rows.await.map_err(|e| failed("preparing", e))??;
     let id = AccountListId::new();
-    let list = store::insert(tx, id, name, counts, &by.maker_ref())
+    // The list first (its rows name it), counted once every row is matched.
+    store::insert(tx, id, name, Counts::default(), &by.maker_ref())
         .await
         .map_err(|e| {
             conflict_on(e, "account_lists_tenant_name_key", || {
                 format!("an account list named {name} exists")
             })
         })?;
-    store::insert_rows(tx, id, &rows).await?;
+    let (mut chunks, counter) = match_all(universe, rows);
+    while let Some(chunk) = chunks.recv().await {
+        store::insert_rows(tx, id, &chunk).await?;
+    }
+    let counts = counter.await.map_err(|e| failed("matching", e))?;
+    let list = store::set_counts(tx, id, counts).await?;
     tenancy::audit::record_change(
         tx,
         by,

@@ -9,9 +9,6 @@ use super::parse::InputRow;
 use super::{AccountList, ListRow, MatchedBy, RowStatus};
 use crate::ids::AccountListId;
 
-/// How many rows one insert statement carries.
-const CHUNK: usize = 10_000;
-
 /// Separates a row's candidates in the arrays handed to one statement.
 const SEP: &str = "\u{1f}";
 
@@ -57,51 +54,78 @@ pub async fn insert(
     .await
 }
 
-/// Store a list's rows with their outcomes.
+/// A new list's counts, once its rows are matched (not a new version: the
+/// list is being created).
+pub async fn set_counts(
+    tx: &mut TenantTx,
+    id: AccountListId,
+    counts: Counts,
+) -> Result<AccountList, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query_as!(
+        AccountList,
+        r#"UPDATE account_lists
+           SET rows_total = $3, matched = $4, ambiguous = $5, unmatched = $6, companies = $7
+           WHERE id = $1 AND tenant_id = $2
+           RETURNING id AS "id: AccountListId", name, rows_total AS rows, matched, ambiguous,
+               unmatched, companies,
+               CASE WHEN rows_total = 0 THEN 0 ELSE matched::float8 / rows_total END
+                   AS "match_rate!",
+               created_by, created_at, updated_at, version"#,
+        id as AccountListId,
+        tenant as TenantId,
+        counts.rows,
+        counts.matched,
+        counts.ambiguous,
+        counts.unmatched,
+        counts.companies
+    )
+    .fetch_one(tx.conn())
+    .await
+}
+
+/// Store some of a list's rows with their outcomes, in one statement.
 pub async fn insert_rows(
     tx: &mut TenantTx,
     id: AccountListId,
-    rows: &[(InputRow, Outcome)],
+    chunk: &[(InputRow, Outcome)],
 ) -> Result<(), sqlx::Error> {
     let tenant = tx.tenant();
-    for chunk in rows.chunks(CHUNK) {
-        let lines: Vec<i64> = chunk.iter().map(|(r, _)| r.line as i64).collect();
-        let domains: Vec<Option<&str>> = chunk.iter().map(|(r, _)| r.domain.as_deref()).collect();
-        let names: Vec<Option<&str>> = chunk.iter().map(|(r, _)| r.name.as_deref()).collect();
-        let sf: Vec<Option<&str>> = chunk
-            .iter()
-            .map(|(r, _)| r.salesforce_id.as_deref())
-            .collect();
-        let statuses: Vec<RowStatus> = chunk.iter().map(|(_, o)| o.status).collect();
-        let by: Vec<Option<MatchedBy>> = chunk.iter().map(|(_, o)| o.matched_by).collect();
-        let companies: Vec<Option<&str>> =
-            chunk.iter().map(|(_, o)| o.company.as_deref()).collect();
-        let candidates: Vec<String> = chunk.iter().map(|(_, o)| o.candidates.join(SEP)).collect();
-        let reasons: Vec<Option<&str>> = chunk.iter().map(|(_, o)| o.reason.as_deref()).collect();
-        sqlx::query!(
-            r#"INSERT INTO account_list_rows (tenant_id, list_id, line, domain, name, salesforce_id,
-                   status, matched_by, company, candidates, reason)
-               SELECT $1, $2, l, d, n, s, st, b, c,
-                      CASE WHEN ca = '' THEN '{}'::text[] ELSE string_to_array(ca, $12) END, r
-               FROM UNNEST($3::int8[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                           $9::text[], $10::text[], $11::text[])
-                    AS t(l, d, n, s, st, b, c, ca, r)"#,
-            tenant as TenantId,
-            id as AccountListId,
-            &lines,
-            &domains as &[Option<&str>],
-            &names as &[Option<&str>],
-            &sf as &[Option<&str>],
-            &statuses as &[RowStatus],
-            &by as &[Option<MatchedBy>],
-            &companies as &[Option<&str>],
-            &candidates,
-            &reasons as &[Option<&str>],
-            SEP
-        )
-        .execute(tx.conn())
-        .await?;
-    }
+    let lines: Vec<i64> = chunk.iter().map(|(r, _)| r.line as i64).collect();
+    let domains: Vec<Option<&str>> = chunk.iter().map(|(r, _)| r.domain.as_deref()).collect();
+    let names: Vec<Option<&str>> = chunk.iter().map(|(r, _)| r.name.as_deref()).collect();
+    let sf: Vec<Option<&str>> = chunk
+        .iter()
+        .map(|(r, _)| r.salesforce_id.as_deref())
+        .collect();
+    let statuses: Vec<RowStatus> = chunk.iter().map(|(_, o)| o.status).collect();
+    let by: Vec<Option<MatchedBy>> = chunk.iter().map(|(_, o)| o.matched_by).collect();
+    let companies: Vec<Option<&str>> = chunk.iter().map(|(_, o)| o.company.as_deref()).collect();
+    let candidates: Vec<String> = chunk.iter().map(|(_, o)| o.candidates.join(SEP)).collect();
+    let reasons: Vec<Option<&str>> = chunk.iter().map(|(_, o)| o.reason.as_deref()).collect();
+    sqlx::query!(
+        r#"INSERT INTO account_list_rows (tenant_id, list_id, line, domain, name, salesforce_id,
+               status, matched_by, company, candidates, reason)
+           SELECT $1, $2, l, d, n, s, st, b, c,
+                  CASE WHEN ca = '' THEN '{}'::text[] ELSE string_to_array(ca, $12) END, r
+           FROM UNNEST($3::int8[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                       $9::text[], $10::text[], $11::text[])
+                AS t(l, d, n, s, st, b, c, ca, r)"#,
+        tenant as TenantId,
+        id as AccountListId,
+        &lines,
+        &domains as &[Option<&str>],
+        &names as &[Option<&str>],
+        &sf as &[Option<&str>],
+        &statuses as &[RowStatus],
+        &by as &[Option<MatchedBy>],
+        &companies as &[Option<&str>],
+        &candidates,
+        &reasons as &[Option<&str>],
+        SEP
+    )
+    .execute(tx.conn())
+    .await?;
     Ok(())
 }
 
