@@ -170,8 +170,25 @@ impl EmbeddedPostgres {
         &self.paths
     }
 
+    /// Whether the cluster's server takes a connection on its socket: the
+    /// common case of a command joining a running cluster, told in a few
+    /// milliseconds (`pg_ctl status` as the cluster's user takes a tenth of
+    /// a second).
+    async fn accepts_connections(&self) -> bool {
+        if !self.paths.initialized() || !self.paths.socket_file().exists() {
+            return false;
+        }
+        match sqlx::PgConnection::connect(&self.paths.url("postgres")).await {
+            Ok(conn) => {
+                conn.close().await.ok();
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     async fn start_managed(&mut self) -> Result<()> {
-        if self.server.is_running(&self.paths).await? {
+        if self.accepts_connections().await || self.server.is_running(&self.paths).await? {
             tracing::info!(dir = %self.paths.data.display(), "using running embedded PostgreSQL");
         } else {
             if !self.paths.initialized() {
