@@ -184,32 +184,58 @@ pub fn companies(count: u64, seed: u64, out: &mut impl std::io::Write) -> std::i
     Ok(())
 }
 
-/// An IP-range file for the first `count` companies: one to three IPv4
-/// blocks (/24 to /28) each, from 11.0.0.0 up, and an IPv6 /64 of
-/// 2001:db8::/32 (the company's number in its third and fourth groups) for
-/// one in four; none overlapping.
-pub fn ip_ranges(count: u64, seed: u64, out: &mut impl std::io::Write) -> std::io::Result<()> {
-    writeln!(out, "domain,cidr")?;
+/// The IP ranges of the first `count` companies, company by company (its
+/// number, domain and ranges): one to three IPv4 blocks (/24 to /28) each,
+/// from 11.0.0.0 up, and an IPv6 /64 of 2001:db8::/32 (the company's
+/// number in its third and fourth groups) for one in four; none
+/// overlapping.
+pub fn company_ranges(count: u64, seed: u64, mut each: impl FnMut(u64, &str, &[ipnet::IpNet])) {
     let mut rng = Rng::new(seed ^ 0x1b);
     // Blocks are handed out on /24 boundaries, so none overlap.
     let mut next: u32 = u32::from(std::net::Ipv4Addr::new(11, 0, 0, 0));
+    let mut nets = Vec::with_capacity(4);
     for i in 0..count {
         let (domain, _) = company(i, seed);
+        nets.clear();
         for _ in 0..1 + rng.below(3) {
-            let prefix = 24 + rng.below(5);
-            writeln!(out, "{domain},{}/{prefix}", std::net::Ipv4Addr::from(next))?;
+            let prefix = 24 + rng.below(5) as u8;
+            let net = ipnet::Ipv4Net::new(std::net::Ipv4Addr::from(next), prefix)
+                .expect("a prefix of 24 to 28");
+            nets.push(ipnet::IpNet::V4(net));
             next += 256;
         }
         if rng.chance(25) {
-            writeln!(
-                out,
-                "{domain},2001:db8:{:x}:{:x}::/64",
-                (i >> 16) & 0xffff,
-                i & 0xffff
-            )?;
+            let v6 = std::net::Ipv6Addr::new(
+                0x2001,
+                0xdb8,
+                ((i >> 16) & 0xffff) as u16,
+                (i & 0xffff) as u16,
+                0,
+                0,
+                0,
+                0,
+            );
+            nets.push(ipnet::IpNet::V6(
+                ipnet::Ipv6Net::new(v6, 64).expect("a prefix of 64"),
+            ));
         }
+        each(i, &domain, &nets);
     }
-    Ok(())
+}
+
+/// An IP-range file (`domain,cidr`) for the first `count` companies: their
+/// [`company_ranges`].
+pub fn ip_ranges(count: u64, seed: u64, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    writeln!(out, "domain,cidr")?;
+    let mut result = Ok(());
+    company_ranges(count, seed, |_, domain, nets| {
+        for net in nets {
+            if result.is_ok() {
+                result = writeln!(out, "{domain},{net}");
+            }
+        }
+    });
+    result
 }
 
 /// An account list of `rows` rows against a universe of `universe`

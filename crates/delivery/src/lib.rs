@@ -5,8 +5,12 @@
 //! columns come from its configured schema ([`schema`]), since TTD versions
 //! its feeds.
 //!
-//! This is the capability's first slice (issue 17): the schema and the
-//! resolver. Ingest, rollups, reports, pacing and alerts follow.
+//! Slices so far (issue 17): the schema, the resolver, a file read into its
+//! rollup on two threads ([`read`]) and a deterministic generator of REDS
+//! files ([`generate`]). Storing rollups, clicks, reports, pacing and
+//! alerts follow.
 
+pub mod generate;
+pub mod read;
 pub mod resolve;
 pub mod schema;

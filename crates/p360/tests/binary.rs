@@ -611,3 +611,73 @@ fn db_backup_writes_a_restorable_dump_to_the_object_store() {
     assert!(listing.contains("TABLE public campaigns"), "{listing}");
     assert!(listing.contains("TABLE public jobs"), "{listing}");
 }
+
+/// `p360 generate reds` writes an hour of impressions and clicks, gzip, in
+/// TTD's layouts; a bad argument is one line.
+#[test]
+fn generate_reds_writes_an_hour_of_impressions_and_clicks() {
+    use std::io::Read;
+    let tmp = TempDir::new("reds");
+    let out = tmp.path().join("reds");
+    let args = |hour: &str| -> Vec<String> {
+        [
+            "generate",
+            "reds",
+            "--impressions",
+            "4000",
+            "--companies",
+            "50",
+            "--audience",
+            "10",
+            "--hour",
+            hour,
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let ok = p360(
+        &args("2026-11-30T07")
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    )
+    .output()
+    .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let lines = |name: &str| -> Vec<String> {
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(out.join(name)).unwrap())
+            .read_to_string(&mut text)
+            .unwrap();
+        text.lines().map(String::from).collect()
+    };
+    let impressions = lines("impressions_2026-11-30T07.log.gz");
+    assert_eq!(impressions.len(), 4000);
+    assert!(
+        impressions
+            .iter()
+            .all(|l| l.split('\t').count() == 42 && l.starts_with("2026-11-30T07:"))
+    );
+    let clicks = lines("clicks_2026-11-30T07.log.gz");
+    assert!(clicks.iter().all(|l| l.split('\t').count() == 17));
+    let bad = p360(
+        &args("yesterday")
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    )
+    .output()
+    .unwrap();
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(
+        err.trim(),
+        "error: --hour yesterday: expected a date and an hour, as 2026-11-30T13"
+    );
+}
