@@ -11,6 +11,7 @@
 //! alerts follow.
 
 pub mod generate;
+pub mod ingest;
 pub mod read;
 pub mod resolve;
 pub mod schema;

@@ -12,6 +12,7 @@ use commands::Outcome;
 use commands::audit::AuditCommand;
 use commands::companies::CompaniesCommand;
 use commands::db::DbCommand;
+use commands::delivery::DeliveryCommand;
 use commands::deploy::DeployCommand;
 use commands::generate::GenerateCommand;
 use commands::intent::IntentCommand;
@@ -72,13 +73,18 @@ enum Command {
         #[command(subcommand)]
         action: CompaniesCommand,
     },
+    /// Delivery: ingest TTD's raw event feed (REDS) files.
+    Delivery {
+        #[command(subcommand)]
+        action: DeliveryCommand,
+    },
     /// Intent data: ingest a week's Company Surge file.
     Intent {
         #[command(subcommand)]
         action: IntentCommand,
     },
-    /// Deterministic synthetic files (companies, IP ranges, account lists)
-    /// for benchmarks and demos, on standard output.
+    /// Deterministic synthetic files (companies, IP ranges, account lists,
+    /// surge weeks, REDS hours) for benchmarks and demos.
     Generate {
         #[command(subcommand)]
         what: GenerateCommand,
@@ -160,6 +166,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
         Command::Companies { action } => commands::companies::run(config, action, shutdown).await,
         Command::Generate { what } => commands::generate::run(what),
         Command::Intent { action } => commands::intent::run(config, action, shutdown).await,
+        Command::Delivery { action } => commands::delivery::run(config, action, shutdown).await,
         Command::Jobs { action } => commands::jobs::run(config, action, shutdown).await,
         Command::Deploy { action } => commands::deploy::run(config, action, shutdown).await,
         Command::Sandbox { partner } => commands::sandbox::run(partner, shutdown).await,

@@ -270,6 +270,11 @@ pub const MIGRATION_CLASSES: &[(i64, MigrationClass, &str)] = &[
         MigrationClass::Expand,
         "a foreign key replaced by triggers checking the same thing",
     ),
+    (
+        20261206000030,
+        MigrationClass::Expand,
+        "new tables and a function",
+    ),
 ];
 
 /// Escape `%`, `_` and `\` for a LIKE pattern.

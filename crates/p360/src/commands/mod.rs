@@ -6,6 +6,7 @@ pub mod audit;
 pub mod companies;
 pub mod config;
 pub mod db;
+pub mod delivery;
 pub mod deploy;
 pub mod generate;
 pub mod intent;

@@ -1,0 +1,324 @@
+//! The SQL of delivery ingests: files (platform records) and rollups (each
+//! row its campaign's tenant's, or none for a campaign P360 does not know).
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, NaiveDate, TimeDelta};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::Report;
+use crate::read::{Rollup, UNRESOLVED};
+use crate::resolve::{Ranges, number};
+
+/// Rows one insert statement carries.
+const CHUNK: usize = 50_000;
+
+/// A file already ingested under `key` with these bytes.
+pub async fn file<'e>(
+    conn: impl sqlx::PgExecutor<'e>,
+    key: &str,
+    sum: &str,
+) -> Result<Option<Report>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"SELECT id, status, reason, rows_read, unresolved, unknown_campaigns, cells
+           FROM delivery_files WHERE source_key = $1 AND checksum = $2"#,
+        key,
+        sum
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| Report {
+        file: r.id,
+        outcome: match r.reason {
+            Some(reason) => super::Outcome::Quarantined(reason),
+            None => super::Outcome::Unchanged,
+        },
+        rows: r.rows_read as u64,
+        unresolved: r.unresolved as u64,
+        unknown_campaigns: r.unknown_campaigns as u64,
+        cells: r.cells as u64,
+    }))
+}
+
+/// The universe's IP ranges, each company numbered by its place in the
+/// domains returned.
+pub async fn ranges(pool: &PgPool) -> anyhow::Result<(Ranges, Vec<String>)> {
+    let rows = sqlx::query!(
+        "SELECT domain, first_ip, last_ip FROM company_ip_ranges ORDER BY domain, first_ip"
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut domains: Vec<String> = Vec::new();
+    let mut set = Vec::with_capacity(rows.len());
+    for r in rows {
+        if domains.last() != Some(&r.domain) {
+            domains.push(r.domain);
+        }
+        let key = |b: &[u8]| -> anyhow::Result<u128> {
+            let k: [u8; 16] = b
+                .try_into()
+                .map_err(|_| anyhow::anyhow!("an IP range bound is not 16 bytes"))?;
+            Ok(number(accounts::ranges::address(&k)))
+        };
+        set.push((
+            key(&r.first_ip)?,
+            key(&r.last_ip)?,
+            (domains.len() - 1) as u32,
+        ));
+    }
+    Ok((Ranges::new(set)?, domains))
+}
+
+/// Record a file that does not read whole.
+pub async fn quarantine(
+    pool: &PgPool,
+    key: &str,
+    sum: &str,
+    reason: &str,
+) -> Result<Uuid, sqlx::Error> {
+    let id = Uuid::now_v7();
+    sqlx::query_scalar!(
+        r#"INSERT INTO delivery_files (id, source_key, checksum, kind, status, reason)
+           VALUES ($1, $2, $3, 'impressions', 'quarantined', $4)
+           ON CONFLICT (source_key, checksum) DO UPDATE SET reason = EXCLUDED.reason
+           RETURNING id"#,
+        id,
+        key,
+        sum,
+        reason
+    )
+    .fetch_one(pool)
+    .await
+}
+
+/// One ingest of `key` at a time.
+pub async fn lock_key(conn: &mut PgConnection, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock(hashtextextended('delivery:' || $1, 0))",
+        key
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The file applied under `key`, if any, is replaced: its rows go.
+pub async fn retire(conn: &mut PgConnection, key: &str) -> Result<bool, sqlx::Error> {
+    let old = sqlx::query_scalar!(
+        r#"UPDATE delivery_files SET status = 'replaced'
+           WHERE source_key = $1 AND status = 'applied' RETURNING id"#,
+        key
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(old) = old else { return Ok(false) };
+    sqlx::query!("DELETE FROM delivery_daily WHERE file_id = $1", old)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query!("DELETE FROM delivery_hourly WHERE file_id = $1", old)
+        .execute(&mut *conn)
+        .await?;
+    Ok(true)
+}
+
+/// P360's ids (and tenant) of TTD's, by kind.
+type Mapping = HashMap<(String, String), (Uuid, Uuid)>;
+
+async fn mapping(conn: &mut PgConnection, rollup: &Rollup) -> Result<Mapping, sqlx::Error> {
+    let mut kinds = Vec::new();
+    let mut ids = Vec::new();
+    for (kind, set) in [
+        ("campaign", &rollup.campaigns),
+        ("ad_group", &rollup.ad_groups),
+        ("creative", &rollup.creatives),
+    ] {
+        for n in 0..set.len() as u32 {
+            kinds.push(kind.to_string());
+            ids.push(set.name(n).to_string());
+        }
+    }
+    let rows = sqlx::query!(
+        r#"SELECT o.object_type AS "kind!", o.ttd_id AS "ttd_id!", o.p360_id, o.tenant_id
+           FROM ttd_objects o
+           JOIN UNNEST($1::text[], $2::text[]) AS w(kind, ttd_id)
+             ON o.object_type = w.kind AND o.ttd_id = w.ttd_id"#,
+        &kinds,
+        &ids
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ((r.kind, r.ttd_id), (r.p360_id, r.tenant_id)))
+        .collect())
+}
+
+fn day_of(day: i32) -> NaiveDate {
+    NaiveDate::default() + TimeDelta::days(i64::from(day))
+}
+
+/// Insert `rollup`'s rows as file `file`'s; the impressions of campaigns
+/// P360 does not know.
+pub async fn insert_rollup(
+    conn: &mut PgConnection,
+    file: Uuid,
+    rollup: &Rollup,
+    domains: &[String],
+) -> Result<u64, sqlx::Error> {
+    let months: BTreeSet<(i32, u32)> = rollup
+        .cells
+        .keys()
+        .map(|c| {
+            let d = day_of(c.day);
+            (chrono::Datelike::year(&d), chrono::Datelike::month(&d))
+        })
+        .collect();
+    for (y, m) in months {
+        let first = NaiveDate::from_ymd_opt(y, m, 1).unwrap_or_default();
+        sqlx::query!("SELECT delivery_month_partitions($1)", first)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let map = mapping(conn, rollup).await?;
+    let of = |kind: &str, id: &str| map.get(&(kind.to_string(), id.to_string())).copied();
+    let campaigns: Vec<Option<(Uuid, Uuid)>> = (0..rollup.campaigns.len() as u32)
+        .map(|n| of("campaign", rollup.campaigns.name(n)))
+        .collect();
+    // An ad group or creative counts as P360's only in its campaign's tenant.
+    let within = |tenant: Option<Uuid>, found: Option<(Uuid, Uuid)>| {
+        found.filter(|(_, t)| Some(*t) == tenant).map(|(id, _)| id)
+    };
+    let mut unknown = 0u64;
+    let cells: Vec<_> = rollup.cells.iter().collect();
+    for chunk in cells.chunks(CHUNK) {
+        let n = chunk.len();
+        let (mut day, mut tenant, mut campaign, mut ad_group, mut creative) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let (mut ttd_c, mut ttd_g, mut ttd_r, mut company) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let (mut imps, mut adv, mut media) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for (cell, sums) in chunk {
+            let c = campaigns[cell.campaign as usize];
+            let t = c.map(|(_, t)| t);
+            if c.is_none() {
+                unknown += sums.impressions;
+            }
+            let g = rollup.ad_groups.name(cell.ad_group);
+            let r = rollup.creatives.name(cell.creative);
+            day.push(day_of(cell.day));
+            tenant.push(t);
+            campaign.push(c.map(|(id, _)| id));
+            ad_group.push(within(t, of("ad_group", g)));
+            creative.push(within(t, of("creative", r)));
+            ttd_c.push(rollup.campaigns.name(cell.campaign));
+            ttd_g.push(g);
+            ttd_r.push(r);
+            company.push(
+                (cell.company != UNRESOLVED).then(|| domains[cell.company as usize].as_str()),
+            );
+            imps.push(sums.impressions as i64);
+            adv.push(sums.advertiser_cost);
+            media.push(sums.media_cost);
+        }
+        sqlx::query!(
+            r#"INSERT INTO delivery_daily (day, file_id, tenant_id, campaign_id, ad_group_id,
+                   creative_id, ttd_campaign, ttd_ad_group, ttd_creative, company, impressions,
+                   advertiser_cost_micros, media_cost_micros)
+               SELECT d, $1, t, c, g, r, tc, tg, tr, co, i, a, m
+               FROM UNNEST($2::date[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[],
+                           $7::text[], $8::text[], $9::text[], $10::text[], $11::int8[],
+                           $12::int8[], $13::int8[])
+                    AS u(d, t, c, g, r, tc, tg, tr, co, i, a, m)"#,
+            file,
+            &day,
+            &tenant as &[Option<Uuid>],
+            &campaign as &[Option<Uuid>],
+            &ad_group as &[Option<Uuid>],
+            &creative as &[Option<Uuid>],
+            &ttd_c as &[&str],
+            &ttd_g as &[&str],
+            &ttd_r as &[&str],
+            &company as &[Option<&str>],
+            &imps,
+            &adv,
+            &media
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    let (mut hour, mut tenant, mut campaign, mut ttd_c, mut imps, mut adv, mut media) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
+    for ((h, c), sums) in &rollup.hours {
+        let found = campaigns[*c as usize];
+        hour.push(DateTime::from_timestamp(h * 3_600, 0).unwrap_or_default());
+        tenant.push(found.map(|(_, t)| t));
+        campaign.push(found.map(|(id, _)| id));
+        ttd_c.push(rollup.campaigns.name(*c));
+        imps.push(sums.impressions as i64);
+        adv.push(sums.advertiser_cost);
+        media.push(sums.media_cost);
+    }
+    sqlx::query!(
+        r#"INSERT INTO delivery_hourly (hour, file_id, tenant_id, campaign_id, ttd_campaign,
+               impressions, advertiser_cost_micros, media_cost_micros)
+           SELECT h, $1, t, c, tc, i, a, m
+           FROM UNNEST($2::timestamptz[], $3::uuid[], $4::uuid[], $5::text[], $6::int8[],
+                       $7::int8[], $8::int8[]) AS u(h, t, c, tc, i, a, m)"#,
+        file,
+        &hour,
+        &tenant as &[Option<Uuid>],
+        &campaign as &[Option<Uuid>],
+        &ttd_c as &[&str],
+        &imps,
+        &adv,
+        &media
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(unknown)
+}
+
+/// Record an applied file.
+pub async fn insert_file(
+    conn: &mut PgConnection,
+    key: &str,
+    sum: &str,
+    r: &Report,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"INSERT INTO delivery_files (id, source_key, checksum, kind, status, rows_read,
+               unresolved, unknown_campaigns, cells)
+           VALUES ($1, $2, $3, 'impressions', 'applied', $4, $5, $6, $7)"#,
+        r.file,
+        key,
+        sum,
+        r.rows as i64,
+        r.unresolved as i64,
+        r.unknown_campaigns as i64,
+        r.cells as i64
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}

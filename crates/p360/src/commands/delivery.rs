@@ -1,0 +1,67 @@
+//! `p360 delivery ingest FILE...`: ingest REDS impression files (TTD's
+//! layout, gzip or plain) from disk, each known by its path and the BLAKE3
+//! of its bytes: the same file again changes nothing, another file at the
+//! same path replaces the earlier one's rows, a file that does not read
+//! whole is quarantined with the reason.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use delivery::ingest::Outcome as Ingested;
+use p360::Config;
+use platform::cli::{Outcome, with_database};
+use platform::shutdown::Shutdown;
+
+#[derive(Subcommand, Debug)]
+pub enum DeliveryCommand {
+    /// Ingest REDS impression files.
+    Ingest {
+        /// The files (`.log.gz`, `.tsv.gz` or plain).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+pub async fn run(config: Config, action: DeliveryCommand, shutdown: Shutdown) -> Result<Outcome> {
+    let DeliveryCommand::Ingest { files } = action;
+    let mut keys = Vec::with_capacity(files.len());
+    for file in &files {
+        let path = std::fs::canonicalize(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        keys.push((file.clone(), path));
+    }
+    let cols = delivery::schema::ImpressionColumns::of(delivery::schema::IMPRESSIONS)?;
+    with_database(&config.platform, &shutdown, |db| async move {
+        super::require_migrated(&db).await?;
+        let mut quarantined = 0;
+        for (given, path) in &keys {
+            let key = format!("file://{}", path.display());
+            let r = delivery::ingest::impressions(&db.pool, &key, path, cols)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {e}", given.display()))?;
+            let what = match &r.outcome {
+                Ingested::Quarantined(reason) => {
+                    quarantined += 1;
+                    format!("quarantined: {reason}")
+                }
+                other => format!("{other:?}"),
+            };
+            println!(
+                "delivery: {} {what}: {} impressions, {} cells, {} unresolved, {} of campaigns P360 does not know",
+                given.display(),
+                r.rows,
+                r.cells,
+                r.unresolved,
+                r.unknown_campaigns
+            );
+        }
+        anyhow::ensure!(
+            quarantined == 0,
+            "{quarantined} of {} files quarantined, nothing of them applied",
+            keys.len()
+        );
+        Ok(())
+    })
+    .await
+}

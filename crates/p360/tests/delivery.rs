@@ -1,0 +1,197 @@
+//! Delivery: REDS impression files ingested into rollups per account —
+//! idempotent per file, a corrected file replacing its rows exactly, a
+//! broken file quarantined with nothing applied, TTD's campaigns mapped to
+//! their tenant (unknown ones kept for staff), each tenant seeing its own.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+
+use common::*;
+use delivery::generate::{Plan, Written};
+use delivery::ingest::Outcome;
+
+fn plan() -> Plan {
+    Plan {
+        impressions: 20_000,
+        companies: 200,
+        campaigns: 4,
+        ad_groups_per_campaign: 3,
+        audience: 30,
+        inside_percent: 55,
+        hour: chrono::NaiveDate::from_ymd_opt(2026, 11, 30)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap(),
+        seed: 5,
+    }
+}
+
+/// The generated universe's first companies and their ranges.
+async fn universe(p: &Platform, plan: &Plan) {
+    let mut companies = Vec::new();
+    accounts::generate::companies(plan.companies, plan.seed, &mut companies).unwrap();
+    let mut ranges = Vec::new();
+    accounts::generate::ip_ranges(plan.companies, plan.seed, &mut ranges).unwrap();
+    let mut conn = p.db.pool.acquire().await.unwrap();
+    accounts::companies::service::import(&mut conn, &companies)
+        .await
+        .unwrap();
+    let r = accounts::ranges::service::import(&mut conn, &ranges)
+        .await
+        .unwrap();
+    assert!(r.skipped.is_empty(), "{:?}", r.skipped);
+}
+
+/// Totals as staff see them: (impressions, advertiser cost, unresolved).
+async fn totals(p: &Platform) -> (i64, i64, i64) {
+    sqlx::query_as(
+        "SELECT coalesce(sum(impressions), 0)::int8, coalesce(sum(advertiser_cost_micros), 0)::int8,
+                coalesce(sum(impressions) FILTER (WHERE company IS NULL), 0)::int8
+         FROM delivery_daily",
+    )
+    .fetch_one(&p.db.pool)
+    .await
+    .unwrap()
+}
+
+fn cols() -> delivery::schema::ImpressionColumns {
+    delivery::schema::ImpressionColumns::of(delivery::schema::IMPRESSIONS).unwrap()
+}
+
+async fn ingest(p: &Platform, key: &str, path: &Path) -> delivery::ingest::Report {
+    delivery::ingest::impressions(&p.app.state.pool, key, path, cols())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_hour_is_rolled_up_once_replaced_exactly_and_a_broken_file_quarantined() {
+    let p = Platform::start().await;
+    let plan = plan();
+    universe(&p, &plan).await;
+    let acme: uuid::Uuid = p.tenant("acme").await.parse().unwrap();
+    let other: uuid::Uuid = p.tenant("other").await.parse().unwrap();
+    // Campaign 0 is acme's on TTD; the others P360 does not know.
+    let p360_campaign = uuid::Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO ttd_objects (object_type, p360_id, tenant_id, ttd_id)
+         VALUES ('campaign', $1, $2, $3)",
+    )
+    .bind(p360_campaign)
+    .bind(acme)
+    .bind(delivery::generate::campaign_id(0))
+    .execute(&p.db.pool)
+    .await
+    .unwrap();
+
+    let tmp = TempDir::new("reds");
+    let dir = tmp.0.clone();
+    let w: Written = delivery::generate::files(&plan, &dir).unwrap();
+    let file = dir.join("impressions_2026-11-30T09.log.gz");
+    let r = ingest(&p, "reds/impressions_2026-11-30T09", &file).await;
+    assert_eq!(r.outcome, Outcome::Applied);
+    assert_eq!((r.rows, r.unresolved), (w.impressions, w.impressions - w.inside));
+    let all = totals(&p).await;
+    assert_eq!(
+        all,
+        (
+            w.impressions as i64,
+            w.advertiser_cost_micros,
+            (w.impressions - w.inside) as i64
+        )
+    );
+    // Acme sees its campaign's rows, mapped; the other tenant nothing.
+    let seen = async |tenant: uuid::Uuid| -> (i64, i64) {
+        let mut tx = tenancy::TenantTx::begin(&p.app.state.pool, tenancy::TenantId(tenant))
+            .await
+            .unwrap();
+        sqlx::query_as(
+            "SELECT coalesce(sum(impressions), 0)::int8,
+                    count(*) FILTER (WHERE campaign_id IS DISTINCT FROM $1)
+             FROM delivery_daily",
+        )
+        .bind(p360_campaign)
+        .fetch_one(tx.conn())
+        .await
+        .unwrap()
+    };
+    let (acme_impressions, not_mapped) = seen(acme).await;
+    assert_eq!(not_mapped, 0);
+    assert_eq!(
+        acme_impressions as u64 + r.unknown_campaigns,
+        w.impressions,
+        "acme's campaign plus those P360 does not know"
+    );
+    assert!(acme_impressions > 0 && r.unknown_campaigns > 0);
+    assert_eq!(seen(other).await, (0, 0));
+
+    // The same file again changes nothing.
+    let again = ingest(&p, "reds/impressions_2026-11-30T09", &file).await;
+    assert_eq!((again.outcome, again.file), (Outcome::Unchanged, r.file));
+    assert_eq!(totals(&p).await, all);
+
+    // A corrected file under the same key replaces the first exactly: its
+    // first 1,000 rows, plain.
+    let text = gunzip(&file);
+    let first: String = text.lines().take(1_000).map(|l| format!("{l}\n")).collect();
+    let corrected = dir.join("corrected.log");
+    std::fs::write(&corrected, &first).unwrap();
+    let fixed = ingest(&p, "reds/impressions_2026-11-30T09", &corrected).await;
+    assert_eq!(fixed.outcome, Outcome::Replaced);
+    assert_eq!(totals(&p).await.0, 1_000);
+    let hourly: i64 = sqlx::query_scalar("SELECT sum(impressions)::int8 FROM delivery_hourly")
+        .fetch_one(&p.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(hourly, 1_000);
+
+    // A file cut short is quarantined, named, and nothing of it counts.
+    let bytes = std::fs::read(&file).unwrap();
+    let cut = dir.join("cut.log.gz");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let q = ingest(&p, "reds/impressions_2026-11-30T10", &cut).await;
+    let Outcome::Quarantined(reason) = &q.outcome else {
+        panic!("{q:?}")
+    };
+    assert!(reason.contains("cut short"), "{reason}");
+    assert_eq!(totals(&p).await.0, 1_000);
+    let statuses: Vec<(String, String)> = sqlx::query_as(
+        "SELECT source_key, status FROM delivery_files ORDER BY received_at, id",
+    )
+    .fetch_all(&p.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        statuses,
+        [
+            ("reds/impressions_2026-11-30T09".into(), "replaced".into()),
+            ("reds/impressions_2026-11-30T09".into(), "applied".into()),
+            ("reds/impressions_2026-11-30T10".into(), "quarantined".into()),
+        ]
+    );
+    // A row with a bad amount: the line is named.
+    let mut bad = first.clone();
+    bad.push_str(&text.lines().nth(2_000).unwrap().replace("\t0.", "\t0,"));
+    bad.push('\n');
+    let bad_file = dir.join("bad.log");
+    std::fs::File::create(&bad_file)
+        .unwrap()
+        .write_all(bad.as_bytes())
+        .unwrap();
+    let q = ingest(&p, "reds/impressions_2026-11-30T11", &bad_file).await;
+    assert!(
+        matches!(&q.outcome, Outcome::Quarantined(r) if r.starts_with("line 1001: ")),
+        "{q:?}"
+    );
+}
+
+fn gunzip(path: &Path) -> String {
+    use std::io::Read;
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())
+        .read_to_string(&mut text)
+        .unwrap();
+    text
+}
