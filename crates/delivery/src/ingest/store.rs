@@ -182,9 +182,14 @@ pub async fn insert_rollup(
     }
     let map = mapping(conn, rollup).await?;
     let of = |kind: &str, id: &str| map.get(&(kind.to_string(), id.to_string())).copied();
-    let campaigns: Vec<Option<(Uuid, Uuid)>> = (0..rollup.campaigns.len() as u32)
-        .map(|n| of("campaign", rollup.campaigns.name(n)))
-        .collect();
+    let mapped = |kind: &str, ids: &crate::read::Ids| -> Vec<Option<(Uuid, Uuid)>> {
+        (0..ids.len() as u32)
+            .map(|n| of(kind, ids.name(n)))
+            .collect()
+    };
+    let campaigns = mapped("campaign", &rollup.campaigns);
+    let ad_groups = mapped("ad_group", &rollup.ad_groups);
+    let creatives = mapped("creative", &rollup.creatives);
     // An ad group or creative counts as P360's only in its campaign's tenant.
     let within = |tenant: Option<Uuid>, found: Option<(Uuid, Uuid)>| {
         found.filter(|(_, t)| Some(*t) == tenant).map(|(id, _)| id)
@@ -222,8 +227,8 @@ pub async fn insert_rollup(
             day.push(day_of(cell.day));
             tenant.push(t);
             campaign.push(c.map(|(id, _)| id));
-            ad_group.push(within(t, of("ad_group", g)));
-            creative.push(within(t, of("creative", r)));
+            ad_group.push(within(t, ad_groups[cell.ad_group as usize]));
+            creative.push(within(t, creatives[cell.creative as usize]));
             ttd_c.push(rollup.campaigns.name(cell.campaign));
             ttd_g.push(g);
             ttd_r.push(r);
