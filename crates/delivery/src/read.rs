@@ -4,7 +4,8 @@
 //! impression's address to a company ([`Ranges`]) and adds it to its cell
 //! (day × campaign × ad group × creative × company) and to its campaign's
 //! hour. Memory is bounded whatever the file's size: four pieces in flight
-//! and one cell per distinct key.
+//! (a line longer than a piece refuses the file) and one cell per distinct
+//! key.
 //!
 //! A file that does not read whole — a gzip stream cut short, a row with
 //! another number of columns than the layout, a time, address or cost that
@@ -22,11 +23,20 @@ pub const UNRESOLVED: u32 = u32::MAX;
 
 /// Why a file was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}: {reason}")]
 pub struct FileError {
-    /// 0 when the file broke outside a line (its compression).
+    /// 0 when the file broke outside a line (its compression, a line
+    /// without an end).
     pub line: u64,
     pub reason: String,
+}
+
+impl std::fmt::Display for FileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            0 => f.write_str(&self.reason),
+            n => write!(f, "line {n}: {}", self.reason),
+        }
+    }
 }
 
 fn bad(line: u64, reason: impl Into<String>) -> FileError {
@@ -192,10 +202,13 @@ fn pieces_of(
                     carry.extend_from_slice(&piece[end + 1..]);
                     piece.truncate(end + 1);
                 }
-                // A line longer than a piece: carried whole to the next.
+                // No REDS row comes near a piece's size: memory stays
+                // bounded by refusing the file rather than growing a line.
                 None => {
-                    carry = std::mem::take(&mut piece);
-                    continue;
+                    return Err(bad(
+                        0,
+                        "a line longer than 1 MiB: not a REDS file of this layout",
+                    ));
                 }
             }
         }
@@ -244,6 +257,9 @@ impl<'a> Parser<'a> {
             }
             if line.is_empty() {
                 continue;
+            }
+            if line.len() > PIECE {
+                return Err(bad(self.line, "longer than 1 MiB: not a REDS row"));
             }
             fields.clear();
             fields.extend(line.split(|b| *b == b'\t'));

@@ -92,7 +92,10 @@ async fn an_hour_is_rolled_up_once_replaced_exactly_and_a_broken_file_quarantine
     let file = dir.join("impressions_2026-11-30T09.log.gz");
     let r = ingest(&p, "reds/impressions_2026-11-30T09", &file).await;
     assert_eq!(r.outcome, Outcome::Applied);
-    assert_eq!((r.rows, r.unresolved), (w.impressions, w.impressions - w.inside));
+    assert_eq!(
+        (r.rows, r.unresolved),
+        (w.impressions, w.impressions - w.inside)
+    );
     let all = totals(&p).await;
     assert_eq!(
         all,
@@ -157,18 +160,20 @@ async fn an_hour_is_rolled_up_once_replaced_exactly_and_a_broken_file_quarantine
     };
     assert!(reason.contains("cut short"), "{reason}");
     assert_eq!(totals(&p).await.0, 1_000);
-    let statuses: Vec<(String, String)> = sqlx::query_as(
-        "SELECT source_key, status FROM delivery_files ORDER BY received_at, id",
-    )
-    .fetch_all(&p.db.pool)
-    .await
-    .unwrap();
+    let statuses: Vec<(String, String)> =
+        sqlx::query_as("SELECT source_key, status FROM delivery_files ORDER BY received_at, id")
+            .fetch_all(&p.db.pool)
+            .await
+            .unwrap();
     assert_eq!(
         statuses,
         [
             ("reds/impressions_2026-11-30T09".into(), "replaced".into()),
             ("reds/impressions_2026-11-30T09".into(), "applied".into()),
-            ("reds/impressions_2026-11-30T10".into(), "quarantined".into()),
+            (
+                "reds/impressions_2026-11-30T10".into(),
+                "quarantined".into()
+            ),
         ]
     );
     // A row with a bad amount: the line is named.

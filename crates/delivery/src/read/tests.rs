@@ -146,10 +146,27 @@ fn a_file_cut_short_or_wrong_anywhere_is_refused_naming_the_line() {
             .to_string(),
         "line 2: 3 columns, the feed's layout has 42"
     );
-    // A line longer than a piece is read whole (and is no row).
-    let long = format!("{}\n{}\n", lines[0], "x".repeat(PIECE + PIECE / 2));
+    // A line longer than a piece is refused, by its number once read; one
+    // that does not end within two pieces refuses the file as it is read
+    // (memory stays bounded).
+    let refused = |len: usize| {
+        let text = format!("{}\n{}\n", lines[0], "x".repeat(len));
+        impressions(text.as_bytes(), cols(), &set)
+            .unwrap_err()
+            .to_string()
+    };
     assert_eq!(
-        impressions(long.as_bytes(), cols(), &set)
+        refused(PIECE + PIECE / 2),
+        "line 2: longer than 1 MiB: not a REDS row"
+    );
+    assert_eq!(
+        refused(3 * PIECE),
+        "a line longer than 1 MiB: not a REDS file of this layout"
+    );
+    // A line just under a piece is read whole (and is no row).
+    let near = format!("{}\n{}\n", lines[0], "x".repeat(PIECE - 10));
+    assert_eq!(
+        impressions(near.as_bytes(), cols(), &set)
             .unwrap_err()
             .to_string(),
         "line 2: 1 columns, the feed's layout has 42"
