@@ -40,6 +40,24 @@ pub struct Plan {
     pub seed: u64,
 }
 
+impl Plan {
+    /// The benchmark's hour at `hour` (docs/benchmarks.md): 2,000,000
+    /// impressions, 20,000 companies, 40 campaigns of 5 ad groups each
+    /// targeting 1,000 companies, 55 % from their ranges, seed 1.
+    pub fn at(hour: NaiveDateTime) -> Plan {
+        Plan {
+            impressions: 2_000_000,
+            companies: 20_000,
+            campaigns: 40,
+            ad_groups_per_campaign: 5,
+            audience: 1_000,
+            inside_percent: 55,
+            hour,
+            seed: 1,
+        }
+    }
+}
+
 /// What was written, to check an ingest against.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Written {
@@ -294,18 +312,16 @@ mod tests {
     use crate::schema::{CLICKS, IMPRESSIONS};
 
     fn plan() -> Plan {
+        let hour = chrono::NaiveDate::from_ymd_opt(2026, 11, 30)
+            .unwrap()
+            .and_hms_opt(13, 0, 0)
+            .unwrap();
         Plan {
             impressions: 20_000,
             companies: 200,
             campaigns: 4,
-            ad_groups_per_campaign: 5,
             audience: 50,
-            inside_percent: 55,
-            hour: chrono::NaiveDate::from_ymd_opt(2026, 11, 30)
-                .unwrap()
-                .and_hms_opt(13, 0, 0)
-                .unwrap(),
-            seed: 1,
+            ..Plan::at(hour)
         }
     }
 

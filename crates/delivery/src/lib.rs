@@ -10,8 +10,38 @@
 //! files ([`generate`]). Storing rollups, clicks, reports, pacing and
 //! alerts follow.
 
+pub mod config;
 pub mod generate;
 pub mod ingest;
+pub mod landed;
 pub mod read;
 pub mod resolve;
 pub mod schema;
+
+pub use config::DeliveryConfig;
+
+use platform::jobs::Registry;
+use platform::storage::Storage;
+
+/// With a landing bucket (`landing`, from `storage.landing_bucket`),
+/// register the ingest of the REDS files that land there under
+/// `delivery.landing_prefix`.
+pub fn register(
+    registry: Registry,
+    config: &DeliveryConfig,
+    landing: Option<(String, Storage)>,
+    scratch: std::path::PathBuf,
+) -> anyhow::Result<Registry> {
+    let Some((bucket, store)) = landing else {
+        return Ok(registry);
+    };
+    Ok(registry.on_landing::<landed::IngestObject>(
+        config.landing_prefix.clone(),
+        landed::Landing {
+            bucket,
+            store,
+            scratch,
+            layout: config.impression_layout()?,
+        },
+    ))
+}

@@ -10,6 +10,7 @@ platform::app_config! {
         audit: tenancy::config::AuditConfig,
         ttd: activation::TtdConfig,
         bombora: intent::BomboraConfig,
+        delivery: delivery::DeliveryConfig,
         deploy: release::config::DeployConfig,
         faults: release::config::FaultsConfig,
     }

@@ -89,6 +89,12 @@ pub fn job_registry_at(
         platform::storage::Storage::landing(&config.platform)?,
         config.platform.data_dir.join("tmp"),
     )?;
+    let registry = delivery::register(
+        registry,
+        &config.delivery,
+        platform::storage::Storage::landing(&config.platform)?,
+        config.platform.data_dir.join("tmp"),
+    )?;
     let ttd = activation::service(
         &config.ttd,
         listen,

@@ -13,18 +13,18 @@ use delivery::generate::{Plan, Written};
 use delivery::ingest::Outcome;
 
 fn plan() -> Plan {
+    let hour = chrono::NaiveDate::from_ymd_opt(2026, 11, 30)
+        .unwrap()
+        .and_hms_opt(9, 0, 0)
+        .unwrap();
     Plan {
         impressions: 20_000,
         companies: 200,
         campaigns: 4,
         ad_groups_per_campaign: 3,
         audience: 30,
-        inside_percent: 55,
-        hour: chrono::NaiveDate::from_ymd_opt(2026, 11, 30)
-            .unwrap()
-            .and_hms_opt(9, 0, 0)
-            .unwrap(),
         seed: 5,
+        ..Plan::at(hour)
     }
 }
 

@@ -357,3 +357,90 @@ async fn surge_files_landing_in_s3_are_ingested_once_each() {
     shutdown.trigger();
     worker.await.unwrap().unwrap();
 }
+
+/// REDS impression files landing under `delivery.landing_prefix` are
+/// rolled up once each (announced twice, one file); a broken one is
+/// quarantined with the reason and nothing of it counts.
+#[tokio::test]
+async fn reds_files_landing_in_s3_are_rolled_up_once_and_a_broken_one_quarantined() {
+    let (l, shutdown, worker) = start().await;
+    let hour = chrono::NaiveDate::from_ymd_opt(2026, 11, 30)
+        .unwrap()
+        .and_hms_opt(13, 0, 0)
+        .unwrap();
+    let plan = delivery::generate::Plan {
+        impressions: 3_000,
+        companies: 20,
+        campaigns: 2,
+        audience: 5,
+        seed: 9,
+        ..delivery::generate::Plan::at(hour)
+    };
+    let (mut rows, mut clicks) = (Vec::new(), Vec::new());
+    let written = delivery::generate::reds(&plan, &mut rows, &mut clicks).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&rows).unwrap();
+    let file = gz.finish().unwrap();
+    let key = "partner-files/ttd/reds/impressions/2026-11-30/13/impressions.log.gz";
+    l.put(key, file.clone()).await;
+    l.announce(&[(key, file.len(), "0055AED6DCD90282A0")]).await;
+    l.announce(&[(key, file.len(), "0055AED6DCD90282A0")]).await;
+    let files = async || -> Vec<(String, String, Option<String>)> {
+        sqlx::query_as("SELECT source_key, status, reason FROM delivery_files ORDER BY source_key")
+            .fetch_all(&l.p.db.pool)
+            .await
+            .unwrap()
+    };
+    l.until("the landed REDS file", async || {
+        (!files().await.is_empty()).then_some(())
+    })
+    .await;
+    let total: i64 =
+        sqlx::query_scalar("SELECT coalesce(sum(impressions), 0)::int8 FROM delivery_daily")
+            .fetch_one(&l.p.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(total as u64, written.impressions);
+
+    let broken_key = "partner-files/ttd/reds/impressions/2026-11-30/14/impressions.log.gz";
+    let broken = file[..file.len() / 2].to_vec();
+    l.put(broken_key, broken.clone()).await;
+    l.announce(&[(broken_key, broken.len(), "0055AED6DCD90282A1")])
+        .await;
+    let seen = l
+        .until("the broken file recorded", async || {
+            let f = files().await;
+            (f.len() == 2).then_some(f)
+        })
+        .await;
+    assert_eq!(seen[0].0, format!("s3://{BUCKET}/{key}"));
+    assert_eq!((seen[0].1.as_str(), &seen[0].2), ("applied", &None));
+    assert_eq!(seen[1].1, "quarantined");
+    assert!(
+        seen[1]
+            .2
+            .as_deref()
+            .unwrap_or_default()
+            .contains("cut short"),
+        "{seen:?}"
+    );
+    let after: i64 = sqlx::query_scalar("SELECT sum(impressions)::int8 FROM delivery_daily")
+        .fetch_one(&l.p.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(after, total, "nothing of the broken file counts");
+    // A quarantined file is recorded, not a failed job (retrying would
+    // read the same bytes).
+    let jobs: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT status, last_error FROM jobs WHERE kind = 'delivery.ingest'")
+            .fetch_all(&l.p.db.pool)
+            .await
+            .unwrap();
+    assert!(
+        jobs.len() >= 2 && jobs.iter().all(|j| j.0 == "succeeded"),
+        "{jobs:?}"
+    );
+
+    shutdown.trigger();
+    worker.await.unwrap().unwrap();
+}

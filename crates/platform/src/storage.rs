@@ -24,6 +24,28 @@ pub struct Storage {
 }
 
 impl Storage {
+    /// Stream the object `key` into a new file at `path`; `Ok(false)` when
+    /// there is no such object (nothing written).
+    pub async fn download(&self, key: &str, path: &std::path::Path) -> anyhow::Result<bool> {
+        use futures_util::StreamExt;
+        use object_store::ObjectStoreExt;
+        use tokio::io::AsyncWriteExt;
+        let got = match self.store.get(&object_store::path::Path::from(key)).await {
+            Err(object_store::Error::NotFound { .. }) => return Ok(false),
+            r => r.with_context(|| format!("cannot read {key} from {}", self.describe))?,
+        };
+        let mut out = tokio::fs::File::create(path)
+            .await
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        let mut body = got.into_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.with_context(|| format!("reading {key} from {}", self.describe))?;
+            out.write_all(&chunk).await?;
+        }
+        out.flush().await?;
+        Ok(true)
+    }
+
     /// The S3 bucket `bucket` with the storage section's credentials,
     /// region and endpoint, for a bucket with Object Lock (its writes carry
     /// a SHA-256 checksum and name its algorithm, which S3 requires there).

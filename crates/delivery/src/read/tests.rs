@@ -6,18 +6,17 @@ use crate::resolve::number;
 use crate::schema::IMPRESSIONS;
 
 fn plan() -> Plan {
+    let hour = chrono::NaiveDate::from_ymd_opt(2026, 11, 30)
+        .unwrap()
+        .and_hms_opt(23, 0, 0)
+        .unwrap();
     Plan {
         impressions: 30_000,
         companies: 300,
         campaigns: 4,
-        ad_groups_per_campaign: 5,
         audience: 40,
-        inside_percent: 55,
-        hour: chrono::NaiveDate::from_ymd_opt(2026, 11, 30)
-            .unwrap()
-            .and_hms_opt(23, 0, 0)
-            .unwrap(),
         seed: 3,
+        ..Plan::at(hour)
     }
 }
 

@@ -7,10 +7,8 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::NaiveDate;
-use object_store::ObjectStoreExt;
-use object_store::path::Path as ObjectPath;
 use platform::jobs::landing::{Landed, OnLanding};
 use platform::jobs::{Job, JobContext, Permanent};
 use platform::storage::Storage;
@@ -94,26 +92,14 @@ impl Landing {
 
     /// Stream the object to `path`.
     async fn download(&self, key: &str, path: &std::path::Path) -> Result<()> {
-        use futures_util::StreamExt;
-        use tokio::io::AsyncWriteExt;
-        let got = match self.store.store.get(&ObjectPath::from(key)).await {
-            Err(object_store::Error::NotFound { .. }) => {
-                return Err(Permanent(format!(
-                    "s3://{}/{key} is gone (removed after it landed)",
-                    self.bucket
-                ))
-                .into());
-            }
-            r => r.with_context(|| format!("cannot read s3://{}/{key}", self.bucket))?,
-        };
-        let mut out = tokio::fs::File::create(path).await?;
-        let mut body = got.into_stream();
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.with_context(|| format!("reading s3://{}/{key}", self.bucket))?;
-            out.write_all(&chunk).await?;
+        if self.store.download(key, path).await? {
+            return Ok(());
         }
-        out.flush().await?;
-        Ok(())
+        Err(Permanent(format!(
+            "s3://{}/{key} is gone (removed after it landed)",
+            self.bucket
+        ))
+        .into())
     }
 }
 

@@ -31,7 +31,7 @@ pub async fn run(config: Config, action: DeliveryCommand, shutdown: Shutdown) ->
             .with_context(|| format!("cannot read {}", file.display()))?;
         keys.push((file.clone(), path));
     }
-    let cols = delivery::schema::ImpressionColumns::of(delivery::schema::IMPRESSIONS)?;
+    let cols = config.delivery.impression_layout()?;
     with_database(&config.platform, &shutdown, |db| async move {
         super::require_migrated(&db).await?;
         let mut quarantined = 0;

@@ -130,6 +130,7 @@ fn every_section_is_rendered_with_secrets_redacted() {
         "[auth]",
         "[ttd]",
         "[bombora]",
+        "[delivery]",
         "[deploy]",
         "[faults]",
         "[jobs]",

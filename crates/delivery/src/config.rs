@@ -1,0 +1,68 @@
+//! `[delivery]`: where TTD's REDS files land, and the layout of their rows.
+
+use platform::config::{ConfigError, PlatformConfig, Section};
+use serde::{Deserialize, Serialize};
+
+use crate::schema::{IMPRESSIONS, ImpressionColumns};
+
+/// TTD versions its feeds; the layout is configuration, TTD's documented
+/// one by default.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// Files landing in `storage.landing_bucket` under this key prefix are
+    /// REDS impression files.
+    pub landing_prefix: String,
+    /// The impression feed's columns, in feed order.
+    pub impression_columns: Vec<String>,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            landing_prefix: "partner-files/ttd/reds/impressions/".into(),
+            impression_columns: IMPRESSIONS.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+}
+
+impl DeliveryConfig {
+    /// Where the columns P360 reads are (checked when the configuration is).
+    pub fn impression_layout(&self) -> Result<ImpressionColumns, ConfigError> {
+        ImpressionColumns::of(&self.impression_columns)
+            .map_err(|e| ConfigError::invalid("delivery.impression_columns", e.to_string()))
+    }
+}
+
+impl Section for DeliveryConfig {
+    fn validate(&self, _: &PlatformConfig) -> Result<(), ConfigError> {
+        if self.landing_prefix.is_empty() || self.landing_prefix.starts_with('/') {
+            return Err(ConfigError::invalid(
+                "delivery.landing_prefix",
+                "a key prefix such as partner-files/ttd/reds/impressions/ (not empty, no leading /)",
+            ));
+        }
+        self.impression_layout().map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_layout_is_checked_with_the_configuration() {
+        let platform = PlatformConfig::default();
+        assert!(DeliveryConfig::default().validate(&platform).is_ok());
+        let mut c = DeliveryConfig::default();
+        c.impression_columns.retain(|n| n != "IPAddress");
+        let e = c.validate(&platform).unwrap_err().to_string();
+        assert!(e.contains("delivery.impression_columns"), "{e}");
+        assert!(e.contains("no IPAddress column"), "{e}");
+        let c = DeliveryConfig {
+            landing_prefix: "/reds".into(),
+            ..DeliveryConfig::default()
+        };
+        assert!(c.validate(&platform).is_err());
+    }
+}
