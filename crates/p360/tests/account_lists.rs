@@ -281,60 +281,61 @@ async fn rows_always_belong_to_an_existing_list_of_their_tenant() {
         let db = e.as_database_error().expect("a database error");
         assert_eq!(db.constraint(), Some("account_list_rows_list_fkey"), "{db}");
     };
-    let insert = "INSERT INTO account_list_rows (tenant_id, list_id, line, status)
-                  VALUES ($1, $2, 100, 'unmatched')";
-    for list in [uuid::Uuid::from_u128(42), theirs] {
+    let nowhere = uuid::Uuid::from_u128(42);
+    let attacks = [
+        // A row naming no list, and one naming another tenant's.
+        sqlx::query!(
+            "INSERT INTO account_list_rows (tenant_id, list_id, line, status)
+             VALUES ($1, $2, 100, 'unmatched')",
+            acme,
+            nowhere
+        ),
+        sqlx::query!(
+            "INSERT INTO account_list_rows (tenant_id, list_id, line, status)
+             VALUES ($1, $2, 100, 'unmatched')",
+            acme,
+            theirs
+        ),
+        // Rows moved to no list; a list's key changed under its rows.
+        sqlx::query!(
+            "UPDATE account_list_rows SET list_id = $1 WHERE list_id = $2",
+            nowhere,
+            ours
+        ),
+        sqlx::query!(
+            "UPDATE account_lists SET id = $1 WHERE id = $2",
+            nowhere,
+            ours
+        ),
+    ];
+    for attack in attacks {
         let mut tx = tenancy::TenantTx::begin(&p.app.state.pool, tenancy::TenantId(acme))
             .await
             .unwrap();
-        let e = sqlx::query(insert)
-            .bind(acme)
-            .bind(list)
-            .execute(tx.conn())
-            .await
-            .unwrap_err();
-        refused(e);
+        refused(attack.execute(tx.conn()).await.unwrap_err());
     }
-    let mut tx = tenancy::TenantTx::begin(&p.app.state.pool, tenancy::TenantId(acme))
-        .await
-        .unwrap();
-    let e = sqlx::query("UPDATE account_list_rows SET list_id = $1 WHERE list_id = $2")
-        .bind(uuid::Uuid::from_u128(42))
-        .bind(ours)
-        .execute(tx.conn())
-        .await
-        .unwrap_err();
-    refused(e);
-    drop(tx);
-    let mut tx = tenancy::TenantTx::begin(&p.app.state.pool, tenancy::TenantId(acme))
-        .await
-        .unwrap();
-    let e = sqlx::query("UPDATE account_lists SET id = $1 WHERE id = $2")
-        .bind(uuid::Uuid::from_u128(42))
-        .bind(ours)
-        .execute(tx.conn())
-        .await
-        .unwrap_err();
-    refused(e);
-    drop(tx);
 
     let rows_of = async |list: uuid::Uuid| -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM account_list_rows WHERE list_id = $1")
-            .bind(list)
-            .fetch_one(&p.db.pool)
-            .await
-            .unwrap()
+        sqlx::query_scalar!(
+            r#"SELECT count(*) AS "n!" FROM account_list_rows WHERE list_id = $1"#,
+            list
+        )
+        .fetch_one(&p.db.pool)
+        .await
+        .unwrap()
     };
     assert_eq!((rows_of(ours).await, rows_of(theirs).await), (7, 7));
     let mut tx = tenancy::TenantTx::begin(&p.app.state.pool, tenancy::TenantId(acme))
         .await
         .unwrap();
     // Another tenant's list is not acme's to delete; its own goes with its rows.
-    let deleted = sqlx::query("DELETE FROM account_lists WHERE id = ANY($1)")
-        .bind([ours, theirs])
-        .execute(tx.conn())
-        .await
-        .unwrap();
+    let deleted = sqlx::query!(
+        "DELETE FROM account_lists WHERE id = ANY($1)",
+        &[ours, theirs][..]
+    )
+    .execute(tx.conn())
+    .await
+    .unwrap();
     assert_eq!(deleted.rows_affected(), 1);
     tx.commit().await.unwrap();
     assert_eq!((rows_of(ours).await, rows_of(theirs).await), (0, 7));

@@ -46,14 +46,17 @@ async fn universe(p: &Platform, plan: &Plan) {
 
 /// Totals as staff see them: (impressions, advertiser cost, unresolved).
 async fn totals(p: &Platform) -> (i64, i64, i64) {
-    sqlx::query_as(
-        "SELECT coalesce(sum(impressions), 0)::int8, coalesce(sum(advertiser_cost_micros), 0)::int8,
-                coalesce(sum(impressions) FILTER (WHERE company IS NULL), 0)::int8
-         FROM delivery_daily",
+    let t = sqlx::query!(
+        r#"SELECT coalesce(sum(impressions), 0)::int8 AS "impressions!",
+                  coalesce(sum(advertiser_cost_micros), 0)::int8 AS "cost!",
+                  coalesce(sum(impressions) FILTER (WHERE company IS NULL), 0)::int8
+                      AS "unresolved!"
+           FROM delivery_daily"#
     )
     .fetch_one(&p.db.pool)
     .await
-    .unwrap()
+    .unwrap();
+    (t.impressions, t.cost, t.unresolved)
 }
 
 fn cols() -> delivery::schema::ImpressionColumns {
@@ -75,13 +78,13 @@ async fn an_hour_is_rolled_up_once_replaced_exactly_and_a_broken_file_quarantine
     let other: uuid::Uuid = p.tenant("other").await.parse().unwrap();
     // Campaign 0 is acme's on TTD; the others P360 does not know.
     let p360_campaign = uuid::Uuid::now_v7();
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO ttd_objects (object_type, p360_id, tenant_id, ttd_id)
          VALUES ('campaign', $1, $2, $3)",
+        p360_campaign,
+        acme,
+        delivery::generate::campaign_id(0)
     )
-    .bind(p360_campaign)
-    .bind(acme)
-    .bind(delivery::generate::campaign_id(0))
     .execute(&p.db.pool)
     .await
     .unwrap();
@@ -110,15 +113,16 @@ async fn an_hour_is_rolled_up_once_replaced_exactly_and_a_broken_file_quarantine
         let mut tx = tenancy::TenantTx::begin(&p.app.state.pool, tenancy::TenantId(tenant))
             .await
             .unwrap();
-        sqlx::query_as(
-            "SELECT coalesce(sum(impressions), 0)::int8,
-                    count(*) FILTER (WHERE campaign_id IS DISTINCT FROM $1)
-             FROM delivery_daily",
+        let s = sqlx::query!(
+            r#"SELECT coalesce(sum(impressions), 0)::int8 AS "impressions!",
+                      count(*) FILTER (WHERE campaign_id IS DISTINCT FROM $1) AS "not_mapped!"
+               FROM delivery_daily"#,
+            p360_campaign
         )
-        .bind(p360_campaign)
         .fetch_one(tx.conn())
         .await
-        .unwrap()
+        .unwrap();
+        (s.impressions, s.not_mapped)
     };
     let (acme_impressions, not_mapped) = seen(acme).await;
     assert_eq!(not_mapped, 0);
@@ -144,10 +148,11 @@ async fn an_hour_is_rolled_up_once_replaced_exactly_and_a_broken_file_quarantine
     let fixed = ingest(&p, "reds/impressions_2026-11-30T09", &corrected).await;
     assert_eq!(fixed.outcome, Outcome::Replaced);
     assert_eq!(totals(&p).await.0, 1_000);
-    let hourly: i64 = sqlx::query_scalar("SELECT sum(impressions)::int8 FROM delivery_hourly")
-        .fetch_one(&p.db.pool)
-        .await
-        .unwrap();
+    let hourly =
+        sqlx::query_scalar!(r#"SELECT sum(impressions)::int8 AS "n!" FROM delivery_hourly"#)
+            .fetch_one(&p.db.pool)
+            .await
+            .unwrap();
     assert_eq!(hourly, 1_000);
 
     // A file cut short is quarantined, named, and nothing of it counts.
@@ -161,10 +166,13 @@ async fn an_hour_is_rolled_up_once_replaced_exactly_and_a_broken_file_quarantine
     assert!(reason.contains("cut short"), "{reason}");
     assert_eq!(totals(&p).await.0, 1_000);
     let statuses: Vec<(String, String)> =
-        sqlx::query_as("SELECT source_key, status FROM delivery_files ORDER BY received_at, id")
+        sqlx::query!("SELECT source_key, status FROM delivery_files ORDER BY received_at, id")
             .fetch_all(&p.db.pool)
             .await
-            .unwrap();
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.source_key, r.status))
+            .collect();
     assert_eq!(
         statuses,
         [

@@ -386,20 +386,27 @@ async fn reds_files_landing_in_s3_are_rolled_up_once_and_a_broken_one_quarantine
     l.announce(&[(key, file.len(), "0055AED6DCD90282A0")]).await;
     l.announce(&[(key, file.len(), "0055AED6DCD90282A0")]).await;
     let files = async || -> Vec<(String, String, Option<String>)> {
-        sqlx::query_as("SELECT source_key, status, reason FROM delivery_files ORDER BY source_key")
+        sqlx::query!("SELECT source_key, status, reason FROM delivery_files ORDER BY source_key")
             .fetch_all(&l.p.db.pool)
             .await
             .unwrap()
+            .into_iter()
+            .map(|r| (r.source_key, r.status, r.reason))
+            .collect()
+    };
+    let impressions = async || -> i64 {
+        sqlx::query_scalar!(
+            r#"SELECT coalesce(sum(impressions), 0)::int8 AS "n!" FROM delivery_daily"#
+        )
+        .fetch_one(&l.p.db.pool)
+        .await
+        .unwrap()
     };
     l.until("the landed REDS file", async || {
         (!files().await.is_empty()).then_some(())
     })
     .await;
-    let total: i64 =
-        sqlx::query_scalar("SELECT coalesce(sum(impressions), 0)::int8 FROM delivery_daily")
-            .fetch_one(&l.p.db.pool)
-            .await
-            .unwrap();
+    let total = impressions().await;
     assert_eq!(total as u64, written.impressions);
 
     let broken_key = "partner-files/ttd/reds/impressions/2026-11-30/14/impressions.log.gz";
@@ -424,21 +431,23 @@ async fn reds_files_landing_in_s3_are_rolled_up_once_and_a_broken_one_quarantine
             .contains("cut short"),
         "{seen:?}"
     );
-    let after: i64 = sqlx::query_scalar("SELECT sum(impressions)::int8 FROM delivery_daily")
-        .fetch_one(&l.p.db.pool)
-        .await
-        .unwrap();
-    assert_eq!(after, total, "nothing of the broken file counts");
+    assert_eq!(
+        impressions().await,
+        total,
+        "nothing of the broken file counts"
+    );
     // A quarantined file is recorded, not a failed job (retrying would
     // read the same bytes).
-    let jobs: Vec<(String, Option<String>)> =
-        sqlx::query_as("SELECT status, last_error FROM jobs WHERE kind = 'delivery.ingest'")
-            .fetch_all(&l.p.db.pool)
-            .await
-            .unwrap();
+    let jobs = sqlx::query!("SELECT status, last_error FROM jobs WHERE kind = 'delivery.ingest'")
+        .fetch_all(&l.p.db.pool)
+        .await
+        .unwrap();
     assert!(
-        jobs.len() >= 2 && jobs.iter().all(|j| j.0 == "succeeded"),
-        "{jobs:?}"
+        jobs.len() >= 2 && jobs.iter().all(|j| j.status == "succeeded"),
+        "{:?}",
+        jobs.iter()
+            .map(|j| (&j.status, &j.last_error))
+            .collect::<Vec<_>>()
     );
 
     shutdown.trigger();

@@ -108,7 +108,7 @@ pub async fn create(
     let rows = rows.await.map_err(|e| failed("preparing", e))??;
     let id = AccountListId::new();
     // The list first (its rows name it), counted once every row is matched.
-    store::insert(tx, id, name, Counts::default(), &by.maker_ref())
+    store::insert(tx, id, name, &by.maker_ref())
         .await
         .map_err(|e| {
             conflict_on(e, "account_lists_tenant_name_key", || {

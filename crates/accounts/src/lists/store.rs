@@ -22,36 +22,27 @@ pub struct Counts {
     pub companies: i64,
 }
 
+/// A new list, counted as empty until its rows are matched
+/// ([`set_counts`]).
 pub async fn insert(
     tx: &mut TenantTx,
     id: AccountListId,
     name: &str,
-    counts: Counts,
     created_by: &str,
-) -> Result<AccountList, sqlx::Error> {
+) -> Result<(), sqlx::Error> {
     let tenant = tx.tenant();
-    sqlx::query_as!(
-        AccountList,
+    sqlx::query!(
         r#"INSERT INTO account_lists (id, tenant_id, name, rows_total, matched, ambiguous,
                unmatched, companies, created_by)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-           RETURNING id AS "id: AccountListId", name, rows_total AS rows, matched, ambiguous,
-               unmatched, companies,
-               CASE WHEN rows_total = 0 THEN 0 ELSE matched::float8 / rows_total END
-                   AS "match_rate!",
-               created_by, created_at, updated_at, version"#,
+           VALUES ($1, $2, $3, 0, 0, 0, 0, 0, $4)"#,
         id as AccountListId,
         tenant as TenantId,
         name,
-        counts.rows,
-        counts.matched,
-        counts.ambiguous,
-        counts.unmatched,
-        counts.companies,
         created_by
     )
-    .fetch_one(tx.conn())
-    .await
+    .execute(tx.conn())
+    .await?;
+    Ok(())
 }
 
 /// A new list's counts, once its rows are matched (not a new version: the
