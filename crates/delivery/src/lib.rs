@@ -14,6 +14,7 @@ pub mod config;
 pub mod generate;
 pub mod ingest;
 pub mod landed;
+pub mod merge;
 pub mod read;
 pub mod resolve;
 pub mod schema;
@@ -23,15 +24,16 @@ pub use config::DeliveryConfig;
 use platform::jobs::Registry;
 use platform::storage::Storage;
 
-/// With a landing bucket (`landing`, from `storage.landing_bucket`),
-/// register the ingest of the REDS files that land there under
-/// `delivery.landing_prefix`.
+/// Register the merge of ingested files and, with a landing bucket
+/// (`landing`, from `storage.landing_bucket`), the ingest of the REDS files
+/// that land there under `delivery.landing_prefix`.
 pub fn register(
     registry: Registry,
     config: &DeliveryConfig,
     landing: Option<(String, Storage)>,
     scratch: std::path::PathBuf,
 ) -> anyhow::Result<Registry> {
+    let registry = registry.register::<merge::MergeFiles>(());
     let Some((bucket, store)) = landing else {
         return Ok(registry);
     };

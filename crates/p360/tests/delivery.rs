@@ -51,7 +51,7 @@ async fn totals(p: &Platform) -> (i64, i64, i64) {
                   coalesce(sum(advertiser_cost_micros), 0)::int8 AS "cost!",
                   coalesce(sum(impressions) FILTER (WHERE company IS NULL), 0)::int8
                       AS "unresolved!"
-           FROM delivery_daily"#
+           FROM delivery_cells"#
     )
     .fetch_one(&p.db.pool)
     .await
@@ -63,10 +63,31 @@ fn cols() -> delivery::schema::ImpressionColumns {
     delivery::schema::ImpressionColumns::of(delivery::schema::IMPRESSIONS).unwrap()
 }
 
+/// Ingest and merge, as the CLI does.
 async fn ingest(p: &Platform, key: &str, path: &Path) -> delivery::ingest::Report {
-    delivery::ingest::impressions(&p.app.state.pool, key, path, cols())
+    let r = delivery::ingest::impressions(&p.app.state.pool, key, path, cols())
         .await
-        .unwrap()
+        .unwrap();
+    delivery::merge::run(&p.app.state.pool).await.unwrap();
+    r
+}
+
+/// Each merged table's impressions, and the rows files keep: (cells,
+/// accounts, campaign hours, per-file days, per-file hours).
+async fn merged(p: &Platform) -> [i64; 5] {
+    let t = sqlx::query!(
+        r#"SELECT (SELECT coalesce(sum(impressions), 0) FROM delivery_cells)::int8 AS "cells!",
+                  (SELECT coalesce(sum(impressions), 0) FROM delivery_accounts)::int8
+                      AS "accounts!",
+                  (SELECT coalesce(sum(impressions), 0) FROM delivery_campaign_hours)::int8
+                      AS "hours!",
+                  (SELECT coalesce(sum(impressions), 0) FROM delivery_daily)::int8 AS "daily!",
+                  (SELECT coalesce(sum(impressions), 0) FROM delivery_hourly)::int8 AS "hourly!""#
+    )
+    .fetch_one(&p.db.pool)
+    .await
+    .unwrap();
+    [t.cells, t.accounts, t.hours, t.daily, t.hourly]
 }
 
 #[tokio::test]
@@ -116,7 +137,7 @@ async fn an_hour_is_rolled_up_once_replaced_exactly_and_a_broken_file_quarantine
         let s = sqlx::query!(
             r#"SELECT coalesce(sum(impressions), 0)::int8 AS "impressions!",
                       count(*) FILTER (WHERE campaign_id IS DISTINCT FROM $1) AS "not_mapped!"
-               FROM delivery_daily"#,
+               FROM delivery_cells"#,
             p360_campaign
         )
         .fetch_one(tx.conn())
@@ -133,6 +154,13 @@ async fn an_hour_is_rolled_up_once_replaced_exactly_and_a_broken_file_quarantine
     );
     assert!(acme_impressions > 0 && r.unknown_campaigns > 0);
     assert_eq!(seen(other).await, (0, 0));
+    // Merged: the account view holds acme's campaign only; the hours and
+    // the files' own rows everything.
+    let total = w.impressions as i64;
+    assert_eq!(
+        merged(&p).await,
+        [total, acme_impressions, total, total, total]
+    );
 
     // The same file again changes nothing.
     let again = ingest(&p, "reds/impressions_2026-11-30T09", &file).await;
@@ -148,12 +176,20 @@ async fn an_hour_is_rolled_up_once_replaced_exactly_and_a_broken_file_quarantine
     let fixed = ingest(&p, "reds/impressions_2026-11-30T09", &corrected).await;
     assert_eq!(fixed.outcome, Outcome::Replaced);
     assert_eq!(totals(&p).await.0, 1_000);
-    let hourly =
-        sqlx::query_scalar!(r#"SELECT sum(impressions)::int8 AS "n!" FROM delivery_hourly"#)
-            .fetch_one(&p.db.pool)
-            .await
-            .unwrap();
-    assert_eq!(hourly, 1_000);
+    let [cells, accounts, hours, daily, hourly] = merged(&p).await;
+    assert_eq!((cells, hours, daily, hourly), (1_000, 1_000, 1_000, 1_000));
+    assert!(accounts < 1_000 && accounts > 0, "{accounts}");
+    // Nothing the first file alone made is left at zero.
+    let zeros = sqlx::query_scalar!(
+        r#"SELECT (SELECT count(*) FROM delivery_cells WHERE impressions = 0)
+                + (SELECT count(*) FROM delivery_accounts WHERE impressions = 0)
+                + (SELECT count(*) FROM delivery_campaign_hours WHERE impressions = 0)
+                AS "n!""#
+    )
+    .fetch_one(&p.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(zeros, 0);
 
     // A file cut short is quarantined, named, and nothing of it counts.
     let bytes = std::fs::read(&file).unwrap();

@@ -437,11 +437,21 @@ async fn reds_files_landing_in_s3_are_rolled_up_once_and_a_broken_one_quarantine
         "nothing of the broken file counts"
     );
     // A quarantined file is recorded, not a failed job (retrying would
-    // read the same bytes).
-    let jobs = sqlx::query!("SELECT status, last_error FROM jobs WHERE kind = 'delivery.ingest'")
-        .fetch_all(&l.p.db.pool)
-        .await
-        .unwrap();
+    // read the same bytes). The second announcement of the first file may
+    // still be running (it finds the file applied and stops): wait for
+    // every job to settle before judging them.
+    let jobs = l
+        .until("the ingest jobs to settle", async || {
+            let jobs =
+                sqlx::query!("SELECT status, last_error FROM jobs WHERE kind = 'delivery.ingest'")
+                    .fetch_all(&l.p.db.pool)
+                    .await
+                    .unwrap();
+            jobs.iter()
+                .all(|j| j.status != "running" && j.status != "queued")
+                .then_some(jobs)
+        })
+        .await;
     assert!(
         jobs.len() >= 2 && jobs.iter().all(|j| j.status == "succeeded"),
         "{:?}",

@@ -275,6 +275,11 @@ pub const MIGRATION_CLASSES: &[(i64, MigrationClass, &str)] = &[
         MigrationClass::Expand,
         "new tables and a function",
     ),
+    (
+        20261206000031,
+        MigrationClass::Expand,
+        "new tables, a column with a default, a function replaced",
+    ),
 ];
 
 /// Escape `%`, `_` and `\` for a LIKE pattern.

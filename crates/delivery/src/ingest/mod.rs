@@ -4,7 +4,8 @@
 //! off the async threads ([`crate::read`]), and stored in one transaction
 //! with TTD's ids mapped to P360's through the activation mapping
 //! (`ttd_objects`). A file that does not read whole is recorded as
-//! quarantined with the reason; nothing of it is applied.
+//! quarantined with the reason; nothing of it is applied. The transaction
+//! queues the merge into the tables reports read ([`crate::merge`]).
 
 mod store;
 
@@ -124,6 +125,7 @@ async fn apply(
         cells: rollup.cells.len() as u64,
     };
     store::insert_file(tx.conn(), key, sum, &report).await?;
+    crate::merge::MergeFiles::enqueue(tx.conn()).await?;
     tx.commit().await?;
     Ok(report)
 }

@@ -103,7 +103,8 @@ pub async fn lock_key(conn: &mut PgConnection, key: &str) -> Result<(), sqlx::Er
     Ok(())
 }
 
-/// The file applied under `key`, if any, is replaced: its rows go.
+/// The file applied under `key`, if any, is replaced: the merge
+/// ([`crate::merge`]) takes its sums back out and deletes its rows.
 pub async fn retire(conn: &mut PgConnection, key: &str) -> Result<bool, sqlx::Error> {
     let old = sqlx::query_scalar!(
         r#"UPDATE delivery_files SET status = 'replaced'
@@ -112,14 +113,7 @@ pub async fn retire(conn: &mut PgConnection, key: &str) -> Result<bool, sqlx::Er
     )
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(old) = old else { return Ok(false) };
-    sqlx::query!("DELETE FROM delivery_daily WHERE file_id = $1", old)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query!("DELETE FROM delivery_hourly WHERE file_id = $1", old)
-        .execute(&mut *conn)
-        .await?;
-    Ok(true)
+    Ok(old.is_some())
 }
 
 /// P360's ids (and tenant) of TTD's, by kind.

@@ -2,7 +2,8 @@
 //! layout, gzip or plain) from disk, each known by its path and the BLAKE3
 //! of its bytes: the same file again changes nothing, another file at the
 //! same path replaces the earlier one's rows, a file that does not read
-//! whole is quarantined with the reason.
+//! whole is quarantined with the reason. The files are then merged into
+//! the tables reports read.
 
 use std::path::PathBuf;
 
@@ -56,6 +57,13 @@ pub async fn run(config: Config, action: DeliveryCommand, shutdown: Shutdown) ->
                 r.unknown_campaigns
             );
         }
+        // Reports read merged rows: merge now rather than wait for a worker
+        // (the job the ingests queued then finds nothing to do).
+        let merged = delivery::merge::run(&db.pool).await?;
+        println!(
+            "delivery: merged {} files for reports ({} replaced ones taken back)",
+            merged.added, merged.taken_back
+        );
         anyhow::ensure!(
             quarantined == 0,
             "{quarantined} of {} files quarantined, nothing of them applied",

@@ -1,0 +1,108 @@
+-- Delivery rollups merged for reading. An ingest appends a file's rows to
+-- delivery_daily and delivery_hourly (fast, and each file's contribution
+-- kept so a correction can take it back exactly); the delivery.merge job
+-- then adds them into the tables reports read, one row per cell and day,
+-- and takes a replaced file's rows back out. delivery_files.merge_state
+-- says where a file is: pending (applied, not merged yet), merged, or done
+-- (replaced and taken back, or quarantined: nothing to merge).
+SET LOCAL lock_timeout = '5s';
+SET LOCAL statement_timeout = '60s';
+
+ALTER TABLE delivery_files ADD COLUMN merge_state text NOT NULL DEFAULT 'pending'
+    CONSTRAINT delivery_files_merge_state CHECK (merge_state IN ('pending', 'merged', 'done'));
+-- Before this migration a replaced file's rows were deleted when it was
+-- replaced, and a quarantined file has none.
+UPDATE delivery_files SET merge_state = 'done' WHERE status <> 'applied';
+-- The merge finds its work without reading every file.
+-- squawk-ignore require-concurrent-index-creation
+CREATE INDEX delivery_files_merge ON delivery_files (received_at)
+    WHERE (status = 'applied' AND merge_state = 'pending')
+       OR (status = 'replaced' AND merge_state <> 'done');
+
+-- Day x campaign x ad group x creative x company, every file's sums added.
+CREATE TABLE delivery_cells (
+    day date NOT NULL,
+    tenant_id uuid,
+    campaign_id uuid,
+    ad_group_id uuid,
+    creative_id uuid,
+    ttd_campaign text NOT NULL,
+    ttd_ad_group text NOT NULL,
+    ttd_creative text NOT NULL,
+    company text,
+    impressions bigint NOT NULL,
+    clicks bigint NOT NULL,
+    advertiser_cost_micros bigint NOT NULL,
+    media_cost_micros bigint NOT NULL
+) PARTITION BY RANGE (day);
+-- squawk-ignore require-concurrent-index-creation
+CREATE UNIQUE INDEX delivery_cells_key ON delivery_cells
+    (tenant_id, day, ttd_campaign, ttd_ad_group, ttd_creative, company) NULLS NOT DISTINCT;
+
+-- Day x campaign x company (P360's campaigns only): the account view.
+CREATE TABLE delivery_accounts (
+    day date NOT NULL,
+    tenant_id uuid NOT NULL,
+    campaign_id uuid NOT NULL,
+    company text,
+    impressions bigint NOT NULL,
+    clicks bigint NOT NULL,
+    advertiser_cost_micros bigint NOT NULL,
+    media_cost_micros bigint NOT NULL
+) PARTITION BY RANGE (day);
+-- squawk-ignore require-concurrent-index-creation
+CREATE UNIQUE INDEX delivery_accounts_key ON delivery_accounts
+    (tenant_id, campaign_id, day, company) NULLS NOT DISTINCT;
+
+-- Campaign x hour: pacing.
+CREATE TABLE delivery_campaign_hours (
+    hour timestamptz NOT NULL,
+    tenant_id uuid,
+    campaign_id uuid,
+    ttd_campaign text NOT NULL,
+    impressions bigint NOT NULL,
+    advertiser_cost_micros bigint NOT NULL,
+    media_cost_micros bigint NOT NULL
+) PARTITION BY RANGE (hour);
+-- squawk-ignore require-concurrent-index-creation
+CREATE UNIQUE INDEX delivery_campaign_hours_key ON delivery_campaign_hours
+    (tenant_id, campaign_id, ttd_campaign, hour) NULLS NOT DISTINCT;
+
+ALTER TABLE delivery_cells ENABLE ROW LEVEL SECURITY;
+ALTER TABLE delivery_cells FORCE ROW LEVEL SECURITY;
+CREATE POLICY delivery_cells_tenant ON delivery_cells USING (p360_tenant_visible(tenant_id));
+ALTER TABLE delivery_accounts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE delivery_accounts FORCE ROW LEVEL SECURITY;
+CREATE POLICY delivery_accounts_tenant ON delivery_accounts USING (p360_tenant_visible(tenant_id));
+ALTER TABLE delivery_campaign_hours ENABLE ROW LEVEL SECURITY;
+ALTER TABLE delivery_campaign_hours FORCE ROW LEVEL SECURITY;
+CREATE POLICY delivery_campaign_hours_tenant ON delivery_campaign_hours
+    USING (p360_tenant_visible(tenant_id));
+GRANT SELECT, INSERT, UPDATE, DELETE ON delivery_cells TO p360_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON delivery_accounts TO p360_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON delivery_campaign_hours TO p360_app;
+
+-- A month's partitions of every delivery table.
+CREATE OR REPLACE FUNCTION delivery_month_partitions(day date) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    first date := date_trunc('month', day)::date;
+    next date := (date_trunc('month', day) + interval '1 month')::date;
+    suffix text := to_char(first, 'YYYY_MM');
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['delivery_daily', 'delivery_cells', 'delivery_accounts'] LOOP
+        IF to_regclass(t || '_' || suffix) IS NULL THEN
+            EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)',
+                t || '_' || suffix, t, first, next);
+        END IF;
+    END LOOP;
+    FOREACH t IN ARRAY ARRAY['delivery_hourly', 'delivery_campaign_hours'] LOOP
+        IF to_regclass(t || '_' || suffix) IS NULL THEN
+            EXECUTE format('CREATE TABLE %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)',
+                t || '_' || suffix, t,
+                first::timestamp AT TIME ZONE 'UTC', next::timestamp AT TIME ZONE 'UTC');
+        END IF;
+    END LOOP;
+END
+$$;
