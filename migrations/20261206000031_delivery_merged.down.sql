@@ -20,6 +20,8 @@ BEGIN
 END
 $$;
 -- squawk-ignore ban-drop-table
+DROP TABLE delivery_settings;
+-- squawk-ignore ban-drop-table
 DROP TABLE delivery_campaign_hours;
 -- squawk-ignore ban-drop-table
 DROP TABLE delivery_accounts;

@@ -82,6 +82,25 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON delivery_cells TO p360_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON delivery_accounts TO p360_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON delivery_campaign_hours TO p360_app;
 
+-- A tenant's reporting rules: when a reached account counts as engaged (at
+-- least this many clicks, or at least this many impressions) and how far
+-- from plan a campaign may pace before it is flagged (percent).
+CREATE TABLE delivery_settings (
+    tenant_id uuid PRIMARY KEY REFERENCES tenants (id),
+    engaged_min_clicks bigint NOT NULL DEFAULT 1
+        CONSTRAINT delivery_settings_clicks CHECK (engaged_min_clicks BETWEEN 1 AND 1000000),
+    engaged_min_impressions bigint NOT NULL DEFAULT 10
+        CONSTRAINT delivery_settings_impressions CHECK (engaged_min_impressions BETWEEN 1 AND 1000000),
+    pacing_tolerance_pct bigint NOT NULL DEFAULT 20
+        CONSTRAINT delivery_settings_tolerance CHECK (pacing_tolerance_pct BETWEEN 1 AND 100),
+    version bigint NOT NULL DEFAULT 1,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+ALTER TABLE delivery_settings ENABLE ROW LEVEL SECURITY;
+ALTER TABLE delivery_settings FORCE ROW LEVEL SECURITY;
+CREATE POLICY delivery_settings_tenant ON delivery_settings USING (p360_tenant_visible(tenant_id));
+GRANT SELECT, INSERT, UPDATE ON delivery_settings TO p360_app;
+
 -- A month's partitions of every delivery table.
 CREATE OR REPLACE FUNCTION delivery_month_partitions(day date) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$

@@ -73,3 +73,17 @@ pub async fn domains(conn: &mut sqlx::PgConnection) -> Result<Vec<String>, sqlx:
         .fetch_all(conn)
         .await
 }
+
+/// The names of the companies `domains` (those the universe has).
+pub async fn company_names(
+    conn: &mut sqlx::PgConnection,
+    domains: &[String],
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        "SELECT domain, name FROM companies WHERE domain = ANY($1)",
+        domains
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.domain, r.name)).collect())
+}

@@ -10,6 +10,7 @@ pub mod audience;
 pub mod build;
 pub mod ids;
 pub mod jobs;
+pub mod read;
 pub mod rule;
 
 use platform::http::ApiRoutes;

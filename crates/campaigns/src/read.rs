@@ -1,9 +1,14 @@
 //! What other capabilities may read of campaigns: a consistent snapshot of
-//! a campaign and everything it runs (for the TTD sync). Read it in a
+//! a campaign and everything it runs (for the TTD sync; read it in a
 //! `TenantTx::begin_snapshot` transaction, so that a concurrent change
-//! cannot give a half-old, half-new picture.
+//! cannot give a half-old, half-new picture), and for delivery reports the
+//! names of campaigns and their parts, the campaigns of an advertiser or
+//! insertion order, and which audiences campaigns target.
 
-use tenancy::TenantTx;
+use std::collections::HashMap;
+
+use tenancy::{TenantId, TenantTx};
+use uuid::Uuid;
 
 use crate::ad_groups::{self, AdGroupStatus};
 use crate::advertisers::{self, Advertiser};
@@ -45,4 +50,130 @@ pub async fn snapshot(
         ad_groups,
         creatives,
     }))
+}
+
+/// The names of campaigns, ad groups and creatives, by id (for reports).
+#[derive(Debug, Default, Clone)]
+pub struct Names {
+    pub campaigns: HashMap<Uuid, String>,
+    pub ad_groups: HashMap<Uuid, String>,
+    pub creatives: HashMap<Uuid, String>,
+}
+
+/// The names of the tenant's campaigns, ad groups and creatives among
+/// these ids, in one query.
+pub async fn names(
+    tx: &mut TenantTx,
+    campaigns: &[Uuid],
+    ad_groups: &[Uuid],
+    creatives: &[Uuid],
+) -> Result<Names, sqlx::Error> {
+    let tenant = tx.tenant();
+    let rows = sqlx::query!(
+        r#"SELECT 'c' AS "kind!", id, name FROM campaigns WHERE tenant_id = $1 AND id = ANY($2)
+           UNION ALL
+           SELECT 'g', id, name FROM ad_groups WHERE tenant_id = $1 AND id = ANY($3)
+           UNION ALL
+           SELECT 'r', id, name FROM creatives WHERE tenant_id = $1 AND id = ANY($4)"#,
+        tenant as TenantId,
+        campaigns,
+        ad_groups,
+        creatives
+    )
+    .fetch_all(tx.conn())
+    .await?;
+    let mut names = Names::default();
+    for r in rows {
+        let (Some(id), Some(name)) = (r.id, r.name) else {
+            continue;
+        };
+        match r.kind.as_str() {
+            "c" => names.campaigns.insert(id, name),
+            "g" => names.ad_groups.insert(id, name),
+            _ => names.creatives.insert(id, name),
+        };
+    }
+    Ok(names)
+}
+
+/// The tenant's campaigns of an advertiser and/or insertion order (every
+/// campaign when neither is given).
+pub async fn campaign_ids(
+    tx: &mut TenantTx,
+    advertiser: Option<Uuid>,
+    insertion_order: Option<Uuid>,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query_scalar!(
+        r#"SELECT id FROM campaigns
+           WHERE tenant_id = $1 AND ($2::uuid IS NULL OR advertiser_id = $2)
+             AND ($3::uuid IS NULL OR insertion_order_id = $3)
+           ORDER BY id"#,
+        tenant as TenantId,
+        advertiser,
+        insertion_order
+    )
+    .fetch_all(tx.conn())
+    .await
+}
+
+/// The audiences the (not archived) ad groups of campaigns `ids` include.
+pub async fn targeted_audiences(tx: &mut TenantTx, ids: &[Uuid]) -> Result<Vec<Uuid>, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query_scalar!(
+        r#"SELECT DISTINCT a.id::uuid AS "id!"
+           FROM ad_groups g,
+                jsonb_array_elements_text(coalesce(g.targeting #> '{audiences,include}', '[]')) AS a(id)
+           WHERE g.tenant_id = $1 AND g.campaign_id = ANY($2) AND g.status = 'active'
+           ORDER BY 1"#,
+        tenant as TenantId,
+        ids
+    )
+    .fetch_all(tx.conn())
+    .await
+}
+
+/// The campaigns whose (not archived) ad groups include audience `id`.
+pub async fn campaigns_targeting(tx: &mut TenantTx, id: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query_scalar!(
+        r#"SELECT DISTINCT campaign_id FROM ad_groups
+           WHERE tenant_id = $1 AND status = 'active'
+             AND coalesce(targeting #> '{audiences,include}', '[]') ? $2::text
+           ORDER BY 1"#,
+        tenant as TenantId,
+        id.to_string()
+    )
+    .fetch_all(tx.conn())
+    .await
+}
+
+/// Campaign `id`, if it is the tenant's.
+pub async fn campaign(
+    tx: &mut TenantTx,
+    id: CampaignId,
+) -> Result<Option<campaigns::Row>, sqlx::Error> {
+    campaigns::store::get(tx, id).await
+}
+
+/// Whether the advertiser and insertion order given (either may be absent)
+/// are the tenant's.
+pub async fn owner_exists(
+    tx: &mut TenantTx,
+    advertiser: Option<Uuid>,
+    insertion_order: Option<Uuid>,
+) -> Result<bool, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query_scalar!(
+        r#"SELECT ($2::uuid IS NULL
+                   OR EXISTS (SELECT 1 FROM advertisers WHERE tenant_id = $1 AND id = $2))
+              AND ($3::uuid IS NULL
+                   OR EXISTS (SELECT 1 FROM insertion_orders WHERE tenant_id = $1 AND id = $3))
+              AS "exists!""#,
+        tenant as TenantId,
+        advertiser,
+        insertion_order
+    )
+    .fetch_one(tx.conn())
+    .await
 }

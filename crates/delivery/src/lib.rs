@@ -6,23 +6,37 @@
 //! its feeds.
 //!
 //! Slices so far (issue 17): the schema, the resolver, a file read into its
-//! rollup on two threads ([`read`]) and a deterministic generator of REDS
-//! files ([`generate`]). Storing rollups, clicks, reports, pacing and
-//! alerts follow.
+//! rollup on two threads ([`read`]), stored per file ([`ingest`]) and
+//! merged for reading ([`merge`]), the delivery report ([`report`]), the
+//! account view ([`reach`]) and a deterministic generator of REDS files
+//! ([`generate`]). Clicks, pacing and alerts follow.
 
 pub mod config;
 pub mod generate;
 pub mod ingest;
 pub mod landed;
 pub mod merge;
+pub mod reach;
 pub mod read;
+pub mod report;
 pub mod resolve;
 pub mod schema;
 
 pub use config::DeliveryConfig;
 
+use platform::http::ApiRoutes;
 use platform::jobs::Registry;
 use platform::storage::Storage;
+use utoipa_axum::routes;
+
+/// The reports' routes.
+pub fn routes() -> ApiRoutes {
+    ApiRoutes::new()
+        .routes(routes!(report::api::delivery))
+        .routes(routes!(reach::api::view))
+        .routes(routes!(reach::api::targets))
+        .routes(routes!(reach::api::get_settings, reach::api::put_settings))
+}
 
 /// Register the merge of ingested files and, with a landing bucket
 /// (`landing`, from `storage.landing_bucket`), the ingest of the REDS files

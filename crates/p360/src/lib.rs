@@ -31,7 +31,8 @@ pub fn api_routes(state: &AppState, config: &Config) -> anyhow::Result<ApiRoutes
                 config.platform.http.upload_limit_bytes,
                 &config.bombora,
             ))
-            .merge(audiences::routes()),
+            .merge(audiences::routes())
+            .merge(delivery::routes()),
         auth,
     );
     // On embedded defaults (no TTD or Bombora URL) their sandboxes run

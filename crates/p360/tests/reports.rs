@@ -1,0 +1,476 @@
+//! Delivery reports and the account view over ingested REDS files, checked
+//! against an independent count of the same files (each impression's
+//! address looked up by a plain scan of the generated ranges); pages, the
+//! CSV export, the tenant's engagement rule, refusals and another tenant.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::net::IpAddr;
+use std::path::Path;
+
+use common::ttd::*;
+use common::*;
+use delivery::generate::Plan;
+use serde_json::{Value, json};
+
+const SEED: u64 = 11;
+const COMPANIES: u64 = 120;
+
+fn plan(day: u32, impressions: u64) -> Plan {
+    let month = if day > 30 { 12 } else { 11 };
+    let hour = chrono::NaiveDate::from_ymd_opt(2026, month, if day > 30 { day - 30 } else { day })
+        .unwrap()
+        .and_hms_opt(9, 0, 0)
+        .unwrap();
+    Plan {
+        impressions,
+        companies: COMPANIES,
+        campaigns: 3,
+        ad_groups_per_campaign: 2,
+        audience: 25,
+        seed: SEED,
+        ..Plan::at(hour)
+    }
+}
+
+/// What campaign 0 delivered per (day, company), counted from the files:
+/// (impressions, advertiser cost); company `(unresolved)` for none.
+type Count = BTreeMap<(String, String), (i64, i64)>;
+
+fn count(files: &[&Path]) -> Count {
+    let mut nets = Vec::new();
+    accounts::generate::company_ranges(COMPANIES, SEED, |_, domain, ns| {
+        for n in ns {
+            nets.push((domain.to_string(), *n));
+        }
+    });
+    let col = |name: &str| {
+        delivery::schema::IMPRESSIONS
+            .iter()
+            .position(|c| *c == name)
+            .unwrap()
+    };
+    let (time, campaign, ip, cost) = (
+        col("LogEntryTime"),
+        col("CampaignId"),
+        col("IPAddress"),
+        col("AdvertiserCostInUSDollars"),
+    );
+    let mut out = Count::new();
+    for f in files {
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(f).unwrap())
+            .read_to_string(&mut text)
+            .unwrap();
+        for line in text.lines() {
+            let v: Vec<&str> = line.split('\t').collect();
+            if v[campaign] != delivery::generate::campaign_id(0) {
+                continue;
+            }
+            let addr: IpAddr = v[ip].parse().unwrap();
+            let company = nets
+                .iter()
+                .find(|(_, n)| n.contains(&addr))
+                .map_or("(unresolved)".to_string(), |(d, _)| d.clone());
+            let micros = (v[cost].parse::<f64>().unwrap() * 1e6).round() as i64;
+            let e = out.entry((v[time][..10].to_string(), company)).or_default();
+            e.0 += 1;
+            e.1 += micros;
+        }
+    }
+    out
+}
+
+async fn universe(p: &Platform) {
+    let mut companies = Vec::new();
+    accounts::generate::companies(COMPANIES, SEED, &mut companies).unwrap();
+    let mut ranges = Vec::new();
+    accounts::generate::ip_ranges(COMPANIES, SEED, &mut ranges).unwrap();
+    let mut conn = p.db.pool.acquire().await.unwrap();
+    accounts::companies::service::import(&mut conn, &companies)
+        .await
+        .unwrap();
+    let r = accounts::ranges::service::import(&mut conn, &ranges)
+        .await
+        .unwrap();
+    assert!(r.skipped.is_empty(), "{:?}", r.skipped);
+}
+
+/// Every page of a report, following its cursors.
+async fn all_pages(p: &Platform, query: &str, token: &str) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let url = match &cursor {
+            Some(c) => format!("/v1/reports/delivery?{query}&cursor={c}"),
+            None => format!("/v1/reports/delivery?{query}"),
+        };
+        let (s, page) = p.get(&url, token).await;
+        assert_eq!(s, 200, "{page}");
+        items.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return items,
+        }
+    }
+}
+
+async fn csv(p: &Platform, url: &str, token: &str) -> (u16, String) {
+    let res = reqwest::Client::new()
+        .get(p.app.url(url))
+        .bearer_auth(token)
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn reports_and_the_account_view_agree_with_the_files() {
+    let p = Platform::start().await;
+    universe(&p).await;
+    let f = platform_fixture(&p).await;
+    // The list: campaign 0's generated audience and five companies it
+    // does not target.
+    let targeted = delivery::generate::audience(0, COMPANIES, 25, SEED);
+    let others: Vec<u64> = (0..COMPANIES)
+        .filter(|i| !targeted.contains(i))
+        .take(5)
+        .collect();
+    let domain = |i: u64| accounts::generate::company(i, SEED).0;
+    let listed: BTreeSet<String> = targeted.iter().chain(&others).map(|i| domain(*i)).collect();
+    let body: String = std::iter::once("domain".to_string())
+        .chain(listed.iter().cloned())
+        .map(|l| l + "\n")
+        .collect();
+    let (s, list) = p
+        .post_csv(
+            "/v1/account-lists?name=targets",
+            &f.admin,
+            body.into_bytes(),
+        )
+        .await;
+    assert_eq!(s, 201, "{list}");
+    let audience = f
+        .api
+        .post(
+            "/v1/audiences",
+            &f.admin,
+            json!({"name": "Targets", "include_lists": [list["id"]], "rule": {}}),
+        )
+        .await;
+    let audience = audience["id"].as_str().unwrap().to_string();
+    let c = f
+        .api
+        .post(
+            "/v1/campaigns",
+            &f.admin,
+            json!({
+                "insertion_order_id": f.io, "name": "ABM Q4", "objective": "pipeline",
+                "budget": {"amount": "5000", "currency": "USD"},
+                "flight": {"start": "2027-01-15", "end": "2027-03-31"}, "pacing": "even"
+            }),
+        )
+        .await;
+    let campaign = c["id"].as_str().unwrap().to_string();
+    let group = f
+        .api
+        .post(
+            &format!("/v1/campaigns/{campaign}/ad-groups"),
+            &f.admin,
+            json!({
+                "name": "Listed accounts", "budget": {"amount": "3000", "currency": "USD"},
+                "base_bid_cpm": {"amount": "4.25", "currency": "USD"},
+                "max_bid_cpm": {"amount": "9", "currency": "USD"},
+                "targeting": {"audiences": {"include": [audience]}},
+                "creative_ids": [f.creative]
+            }),
+        )
+        .await;
+    let group = group["id"].as_str().unwrap().to_string();
+    // The activation mapping: TTD's campaign 0 and its first ad group are
+    // these; campaigns 1 and 2 are no tenant's.
+    let acme: uuid::Uuid = sqlx::query_scalar!("SELECT id FROM tenants WHERE slug = 'acme'")
+        .fetch_one(&p.db.pool)
+        .await
+        .unwrap();
+    for (kind, id, ttd) in [
+        ("campaign", &campaign, delivery::generate::campaign_id(0)),
+        ("ad_group", &group, delivery::generate::ad_group_id(0, 0)),
+    ] {
+        sqlx::query!(
+            "INSERT INTO ttd_objects (object_type, p360_id, tenant_id, ttd_id) VALUES ($1, $2, $3, $4)",
+            kind,
+            id.parse::<uuid::Uuid>().unwrap(),
+            acme,
+            ttd
+        )
+        .execute(&p.db.pool)
+        .await
+        .unwrap();
+    }
+
+    // Two hours on two days, across a month's end.
+    let tmp = TempDir::new("reports");
+    let mut files = Vec::new();
+    for (day, n) in [(30, 6_000), (31, 4_000)] {
+        let dir = tmp.path().join(format!("d{day}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let plan = plan(day, n);
+        delivery::generate::files(&plan, &dir).unwrap();
+        let name = format!("impressions_{}.log.gz", plan.hour.format("%Y-%m-%dT%H"));
+        files.push(dir.join(name));
+    }
+    for f in &files {
+        let key = format!("file://{}", f.display());
+        let cols = delivery::schema::ImpressionColumns::of(delivery::schema::IMPRESSIONS).unwrap();
+        delivery::ingest::impressions(&p.app.state.pool, &key, f, cols)
+            .await
+            .unwrap();
+    }
+    delivery::merge::run(&p.app.state.pool).await.unwrap();
+    let counted = count(&files.iter().map(|f| f.as_path()).collect::<Vec<_>>());
+    let total: i64 = counted.values().map(|v| v.0).sum();
+    let spend: i64 = counted.values().map(|v| v.1).sum();
+    let range = "from=2026-11-30&to=2026-12-01";
+
+    // By campaign: acme's one campaign, named, nothing of the others.
+    let (s, by_campaign) = p
+        .get(&format!("/v1/reports/delivery?{range}"), &f.admin)
+        .await;
+    assert_eq!(s, 200, "{by_campaign}");
+    let items = by_campaign["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{by_campaign}");
+    assert_eq!(items[0]["campaign_id"], campaign.as_str());
+    assert_eq!(items[0]["campaign_name"], "ABM Q4");
+    assert_eq!(items[0]["impressions"], total);
+    assert_eq!(items[0]["spend_usd_micros"], spend);
+    let cpm = items[0]["cpm_usd_micros"].as_i64().unwrap();
+    assert!((cpm - spend * 1000 / total).abs() <= 1, "{cpm}");
+
+    // By day and company, seven rows a page: every page together is the
+    // independent count, unresolved included.
+    let rows = all_pages(
+        &p,
+        &format!("{range}&group_by=day,company&limit=7"),
+        &f.admin,
+    )
+    .await;
+    let got: Count = rows
+        .iter()
+        .map(|r| {
+            (
+                (
+                    r["day"].as_str().unwrap().to_string(),
+                    r["company"].as_str().unwrap().to_string(),
+                ),
+                (
+                    r["impressions"].as_i64().unwrap(),
+                    r["spend_usd_micros"].as_i64().unwrap(),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(got.len(), rows.len(), "each (day, company) once");
+    assert_eq!(got, counted);
+    let named = rows
+        .iter()
+        .find(|r| r["company"] != "(unresolved)")
+        .unwrap();
+    assert!(named["company_name"].is_string(), "{named}");
+    // The CSV export is the same rows.
+    let (s, text) = csv(
+        &p,
+        &format!("/v1/reports/delivery?{range}&group_by=day,company"),
+        &f.admin,
+    )
+    .await;
+    assert_eq!(s, 200, "{text}");
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "day,company,company_name,impressions,clicks,ctr,spend_usd_micros,media_cost_usd_micros,cpm_usd_micros,cpc_usd_micros"
+    );
+    let from_csv: Count = lines
+        .map(|l| {
+            let mut r = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .from_reader(l.as_bytes());
+            let rec = r.records().next().unwrap().unwrap();
+            (
+                (rec[0].to_string(), rec[1].to_string()),
+                (rec[3].parse().unwrap(), rec[6].parse().unwrap()),
+            )
+        })
+        .collect();
+    assert_eq!(from_csv, counted);
+    // By ad group: the mapped one named, the other by TTD's id only.
+    let (_, by_group) = p
+        .get(
+            &format!("/v1/reports/delivery?{range}&group_by=ad_group"),
+            &f.admin,
+        )
+        .await;
+    let groups = by_group["items"].as_array().unwrap();
+    assert_eq!(groups.len(), 2, "{by_group}");
+    let mapped: Vec<&Value> = groups
+        .iter()
+        .filter(|g| g["ad_group_id"] == group.as_str())
+        .collect();
+    assert_eq!(mapped.len(), 1, "{by_group}");
+    assert_eq!(mapped[0]["ad_group_name"], "Listed accounts");
+    assert_eq!(
+        groups
+            .iter()
+            .map(|g| g["impressions"].as_i64().unwrap())
+            .sum::<i64>(),
+        total
+    );
+
+    // The account view: the 30 listed companies are the targets.
+    let reached: BTreeMap<&str, i64> = counted
+        .iter()
+        .filter(|((_, c), _)| listed.contains(c))
+        .fold(BTreeMap::new(), |mut m, ((_, c), (n, _))| {
+            *m.entry(c.as_str()).or_default() += n;
+            m
+        });
+    let engaged = reached.values().filter(|n| **n >= 10).count() as i64;
+    let view_url = format!("/v1/reports/accounts?campaign_id={campaign}&{range}");
+    let (s, view) = p.get(&view_url, &f.admin).await;
+    assert_eq!(s, 200, "{view}");
+    assert_eq!(view["target_accounts"], 30, "{view}");
+    assert_eq!(view["reached"], reached.len() as i64, "{view}");
+    assert_eq!(view["engaged"], engaged, "{view}");
+    assert_eq!(view["impressions"], reached.values().sum::<i64>());
+    assert_eq!(view["all_impressions"], total);
+    assert_eq!(
+        view["unresolved_impressions"],
+        counted
+            .iter()
+            .filter(|((_, c), _)| c == "(unresolved)")
+            .map(|(_, v)| v.0)
+            .sum::<i64>()
+    );
+    assert_eq!(view["audiences"], json!([audience]));
+    let top = view["top_accounts"].as_array().unwrap();
+    assert_eq!(top.len(), 10.min(reached.len()));
+    let most = reached.values().max().unwrap();
+    assert_eq!(&top[0]["impressions"], most);
+    assert!(top[0]["name"].is_string());
+    // The same through the audience and the advertiser.
+    for scope in [
+        format!("audience_id={audience}"),
+        format!(
+            "advertiser_id={}",
+            f.api
+                .get(&format!("/v1/campaigns/{campaign}"), &f.admin)
+                .await["advertiser_id"]
+                .as_str()
+                .unwrap()
+        ),
+    ] {
+        let (s, v) = p
+            .get(&format!("/v1/reports/accounts?{scope}&{range}"), &f.admin)
+            .await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(
+            (&v["target_accounts"], &v["reached"]),
+            (&view["target_accounts"], &view["reached"])
+        );
+    }
+    // The unreached list, as a page and as CSV.
+    let unreached: Vec<&String> = listed
+        .iter()
+        .filter(|d| !reached.contains_key(d.as_str()))
+        .collect();
+    assert!(!unreached.is_empty(), "the five untargeted companies");
+    let (s, page) = p
+        .get(
+            &format!(
+                "/v1/reports/accounts/targets?campaign_id={campaign}&{range}&status=unreached"
+            ),
+            &f.admin,
+        )
+        .await;
+    assert_eq!(s, 200, "{page}");
+    let listed_unreached: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["domain"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed_unreached, unreached);
+    let (_, text) = csv(
+        &p,
+        &format!("/v1/reports/accounts/targets?campaign_id={campaign}&{range}"),
+        &f.admin,
+    )
+    .await;
+    assert_eq!(text.lines().count(), 31, "a header and the 30 targets");
+
+    // A stricter engagement rule counts fewer engaged accounts; a viewer
+    // cannot change it.
+    let viewer = p.token("viewer", Some("acme"), "viewer@acme.test");
+    let rule = json!({"engaged_min_clicks": 1, "engaged_min_impressions": 1000000,
+                      "pacing_tolerance_pct": 20});
+    let (s, _) = p
+        .call(
+            reqwest::Method::PUT,
+            "/v1/reports/settings",
+            Some(&viewer),
+            Some(rule.clone()),
+        )
+        .await;
+    assert_eq!(s, 403);
+    let (s, saved) = p
+        .call(
+            reqwest::Method::PUT,
+            "/v1/reports/settings",
+            Some(&f.admin),
+            Some(rule),
+        )
+        .await;
+    assert_eq!(s, 200, "{saved}");
+    let (_, strict) = p.get(&view_url, &viewer).await;
+    assert_eq!(strict["engaged"], 0, "{strict}");
+    assert_eq!(strict["reached"], view["reached"]);
+
+    // Bad requests are named; another tenant's campaign is not found.
+    for (query, field) in [
+        ("from=2026-11-30&to=yesterday".to_string(), "to"),
+        (format!("{range}&group_by=day,week"), "group_by"),
+        (format!("{range}&cursor=bm90IGEgY3Vyc29y"), "cursor"),
+        (format!("{range}&limit=0"), "limit"),
+        (format!("{range}&campaign_id=12"), "campaign_id"),
+    ] {
+        let (s, body) = p
+            .get(&format!("/v1/reports/delivery?{query}"), &f.admin)
+            .await;
+        assert_eq!(s, 422, "{query}: {body}");
+        assert_eq!(body["errors"][0]["field"], field, "{body}");
+    }
+    let (s, body) = p
+        .get(
+            &format!("/v1/reports/accounts?campaign_id={campaign}&audience_id={audience}&{range}"),
+            &f.admin,
+        )
+        .await;
+    assert_eq!(s, 422, "{body}");
+    p.tenant("other").await;
+    let stranger = p.token("customer_admin", Some("other"), "admin@other.test");
+    for url in [
+        format!("/v1/reports/delivery?{range}&campaign_id={campaign}"),
+        view_url.clone(),
+    ] {
+        let (s, body) = p.get(&url, &stranger).await;
+        assert_eq!(s, 404, "{url}: {body}");
+    }
+    let (s, body) = p
+        .get(&format!("/v1/reports/delivery?{range}"), &stranger)
+        .await;
+    assert_eq!((s.as_u16(), &body["items"]), (200, &json!([])), "{body}");
+}
