@@ -20,6 +20,8 @@ BEGIN
 END
 $$;
 -- squawk-ignore ban-drop-table
+DROP TABLE delivery_alerts;
+-- squawk-ignore ban-drop-table
 DROP TABLE delivery_settings;
 -- squawk-ignore ban-drop-table
 DROP TABLE delivery_campaign_hours;
@@ -32,3 +34,5 @@ DELETE FROM delivery_daily d USING delivery_files f WHERE d.file_id = f.id AND f
 DELETE FROM delivery_hourly h USING delivery_files f WHERE h.file_id = f.id AND f.status <> 'applied';
 -- squawk-ignore ban-drop-column
 ALTER TABLE delivery_files DROP COLUMN merge_state;
+-- squawk-ignore ban-drop-column
+ALTER TABLE delivery_files DROP COLUMN data_until;

@@ -13,6 +13,10 @@ ALTER TABLE delivery_files ADD COLUMN merge_state text NOT NULL DEFAULT 'pending
 -- Before this migration a replaced file's rows were deleted when it was
 -- replaced, and a quarantined file has none.
 UPDATE delivery_files SET merge_state = 'done' WHERE status <> 'applied';
+-- The end of the latest hour a file holds: how far the feed reaches, for
+-- pacing (which compares spend and plan there, not at the wall clock) and
+-- the late-feed alert.
+ALTER TABLE delivery_files ADD COLUMN data_until timestamptz;
 -- The merge finds its work without reading every file.
 -- squawk-ignore require-concurrent-index-creation
 CREATE INDEX delivery_files_merge ON delivery_files (received_at)
@@ -100,6 +104,30 @@ ALTER TABLE delivery_settings ENABLE ROW LEVEL SECURITY;
 ALTER TABLE delivery_settings FORCE ROW LEVEL SECURITY;
 CREATE POLICY delivery_settings_tenant ON delivery_settings USING (p360_tenant_visible(tenant_id));
 GRANT SELECT, INSERT, UPDATE ON delivery_settings TO p360_app;
+
+-- The business alerts the delivery watch raises: a campaign pacing under
+-- or over plan beyond the tenant's tolerance, a live campaign without
+-- delivery for 24 hours, the feed late (no file for hours: the platform's,
+-- no tenant). One open alert per (tenant, campaign, kind); it is resolved
+-- when the condition clears. notified_at: the webhook took it.
+CREATE TABLE delivery_alerts (
+    id uuid PRIMARY KEY,
+    tenant_id uuid REFERENCES tenants (id),
+    campaign_id uuid,
+    kind text NOT NULL CONSTRAINT delivery_alerts_kind
+        CHECK (kind IN ('under_pacing', 'over_pacing', 'no_delivery', 'feed_late')),
+    detail jsonb NOT NULL DEFAULT '{}',
+    opened_at timestamptz NOT NULL DEFAULT now(),
+    resolved_at timestamptz,
+    notified_at timestamptz
+);
+-- squawk-ignore require-concurrent-index-creation
+CREATE UNIQUE INDEX delivery_alerts_open ON delivery_alerts (tenant_id, campaign_id, kind)
+    NULLS NOT DISTINCT WHERE resolved_at IS NULL;
+ALTER TABLE delivery_alerts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE delivery_alerts FORCE ROW LEVEL SECURITY;
+CREATE POLICY delivery_alerts_tenant ON delivery_alerts USING (p360_tenant_visible(tenant_id));
+GRANT SELECT, INSERT, UPDATE ON delivery_alerts TO p360_app;
 
 -- A month's partitions of every delivery table.
 CREATE OR REPLACE FUNCTION delivery_month_partitions(day date) RETURNS void

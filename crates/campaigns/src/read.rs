@@ -177,3 +177,74 @@ pub async fn owner_exists(
     .fetch_one(tx.conn())
     .await
 }
+
+/// What a campaign spends by: its budget, cap, flight and pacing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpendTerms {
+    pub id: Uuid,
+    pub name: String,
+    pub insertion_order_id: Uuid,
+    /// `approved`, `active`, `paused`, ... (the campaign's status).
+    pub status: String,
+    pub currency: String,
+    pub budget_micros: i64,
+    pub daily_cap_micros: Option<i64>,
+    pub flight_start: chrono::NaiveDate,
+    /// The last day of the flight (included).
+    pub flight_end: chrono::NaiveDate,
+    /// `even`, `ahead` or `asap`.
+    pub pacing: String,
+}
+
+/// The spend terms of the tenant's campaigns: those in `ids`, or of the
+/// insertion order `io`, or (neither given) every campaign cleared to
+/// spend (approved, active or paused); by name.
+pub async fn spend_terms(
+    tx: &mut TenantTx,
+    ids: Option<&[Uuid]>,
+    io: Option<Uuid>,
+) -> Result<Vec<SpendTerms>, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query_as!(
+        SpendTerms,
+        r#"SELECT id, name, insertion_order_id, status, currency, budget_micros, daily_cap_micros,
+                  flight_start, flight_end, pacing
+           FROM campaigns
+           WHERE tenant_id = $1
+             AND CASE WHEN $2::uuid[] IS NOT NULL THEN id = ANY($2)
+                      WHEN $3::uuid IS NOT NULL THEN insertion_order_id = $3
+                      ELSE status IN ('approved', 'active', 'paused') END
+           ORDER BY name, id"#,
+        tenant as TenantId,
+        ids,
+        io
+    )
+    .fetch_all(tx.conn())
+    .await
+}
+
+/// An insertion order's budget and dates: (name, currency, budget, first
+/// day, last day), if it is the tenant's.
+pub async fn insertion_order_terms(
+    tx: &mut TenantTx,
+    id: Uuid,
+) -> Result<Option<(String, String, i64, chrono::NaiveDate, chrono::NaiveDate)>, sqlx::Error> {
+    let tenant = tx.tenant();
+    let row = sqlx::query!(
+        "SELECT name, currency, budget_micros, start_date, end_date FROM insertion_orders
+         WHERE tenant_id = $1 AND id = $2",
+        tenant as TenantId,
+        id
+    )
+    .fetch_optional(tx.conn())
+    .await?;
+    Ok(row.map(|r| {
+        (
+            r.name,
+            r.currency,
+            r.budget_micros,
+            r.start_date,
+            r.end_date,
+        )
+    }))
+}

@@ -1,4 +1,6 @@
-//! `[delivery]`: where TTD's REDS files land, and the layout of their rows.
+//! `[delivery]`: where TTD's REDS files land, the layout of their rows,
+//! and the delivery watch (how often, how late the feed may be, where its
+//! alerts go).
 
 use platform::config::{ConfigError, PlatformConfig, Section};
 use serde::{Deserialize, Serialize};
@@ -15,6 +17,14 @@ pub struct DeliveryConfig {
     pub landing_prefix: String,
     /// The impression feed's columns, in feed order.
     pub impression_columns: Vec<String>,
+    /// Where the delivery watch posts the business alerts it opens (JSON),
+    /// besides logging them; none by default.
+    pub alert_webhook_url: Option<String>,
+    /// The feed is late when no applied file reaches within this many
+    /// hours of now.
+    pub feed_late_hours: u32,
+    /// How often the watch runs (pacing, delivery, the feed).
+    pub watch_every_secs: u64,
 }
 
 impl Default for DeliveryConfig {
@@ -22,6 +32,9 @@ impl Default for DeliveryConfig {
         DeliveryConfig {
             landing_prefix: "partner-files/ttd/reds/impressions/".into(),
             impression_columns: IMPRESSIONS.iter().map(|c| c.to_string()).collect(),
+            alert_webhook_url: None,
+            feed_late_hours: 3,
+            watch_every_secs: 900,
         }
     }
 }
@@ -40,6 +53,28 @@ impl Section for DeliveryConfig {
             return Err(ConfigError::invalid(
                 "delivery.landing_prefix",
                 "a key prefix such as partner-files/ttd/reds/impressions/ (not empty, no leading /)",
+            ));
+        }
+        if let Some(url) = &self.alert_webhook_url {
+            let parsed = url::Url::parse(url).ok();
+            if !parsed.is_some_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+            {
+                return Err(ConfigError::invalid(
+                    "delivery.alert_webhook_url",
+                    "an http(s) URL, e.g. https://hooks.example.com/p360",
+                ));
+            }
+        }
+        if !(1..=168).contains(&self.feed_late_hours) {
+            return Err(ConfigError::invalid(
+                "delivery.feed_late_hours",
+                "1 to 168 hours",
+            ));
+        }
+        if !(10..=86_400).contains(&self.watch_every_secs) {
+            return Err(ConfigError::invalid(
+                "delivery.watch_every_secs",
+                "10 to 86400 seconds",
             ));
         }
         self.impression_layout().map(|_| ())
@@ -64,5 +99,11 @@ mod tests {
             ..DeliveryConfig::default()
         };
         assert!(c.validate(&platform).is_err());
+        let c = DeliveryConfig {
+            alert_webhook_url: Some("hooks.example.com".into()),
+            ..DeliveryConfig::default()
+        };
+        let e = c.validate(&platform).unwrap_err().to_string();
+        assert!(e.contains("delivery.alert_webhook_url"), "{e}");
     }
 }

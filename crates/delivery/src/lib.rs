@@ -9,18 +9,21 @@
 //! rollup on two threads ([`read`]), stored per file ([`ingest`]) and
 //! merged for reading ([`merge`]), the delivery report ([`report`]), the
 //! account view ([`reach`]) and a deterministic generator of REDS files
-//! ([`generate`]). Clicks, pacing and alerts follow.
+//! ([`generate`]), pacing ([`pacing`]) and the business alerts ([`watch`]).
+//! Clicks follow.
 
 pub mod config;
 pub mod generate;
 pub mod ingest;
 pub mod landed;
 pub mod merge;
+pub mod pacing;
 pub mod reach;
 pub mod read;
 pub mod report;
 pub mod resolve;
 pub mod schema;
+pub mod watch;
 
 pub use config::DeliveryConfig;
 
@@ -36,9 +39,12 @@ pub fn routes() -> ApiRoutes {
         .routes(routes!(reach::api::view))
         .routes(routes!(reach::api::targets))
         .routes(routes!(reach::api::get_settings, reach::api::put_settings))
+        .routes(routes!(pacing::api::pacing))
+        .routes(routes!(watch::api::alerts))
 }
 
-/// Register the merge of ingested files and, with a landing bucket
+/// Register the merge of ingested files, the delivery watch and, with a
+/// landing bucket
 /// (`landing`, from `storage.landing_bucket`), the ingest of the REDS files
 /// that land there under `delivery.landing_prefix`.
 pub fn register(
@@ -47,7 +53,11 @@ pub fn register(
     landing: Option<(String, Storage)>,
     scratch: std::path::PathBuf,
 ) -> anyhow::Result<Registry> {
-    let registry = registry.register::<merge::MergeFiles>(());
+    let registry = registry.register::<merge::MergeFiles>(()).every(
+        std::time::Duration::from_secs(config.watch_every_secs),
+        &watch::WatchDelivery::default(),
+        watch::Watcher::from_config(config)?,
+    )?;
     let Some((bucket, store)) = landing else {
         return Ok(registry);
     };

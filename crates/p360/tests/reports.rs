@@ -128,8 +128,22 @@ async fn csv(p: &Platform, url: &str, token: &str) -> (u16, String) {
     (res.status().as_u16(), res.text().await.unwrap())
 }
 
-#[tokio::test]
-async fn reports_and_the_account_view_agree_with_the_files() {
+/// Tenant acme with a campaign whose ad group targets an audience of a
+/// list (campaign 0's generated targets and five others), mapped to TTD's
+/// campaign 0 and its first ad group; two hours of REDS on two days
+/// ingested and merged.
+struct Setup {
+    p: Platform,
+    f: Fixture,
+    audience: String,
+    campaign: String,
+    group: String,
+    listed: BTreeSet<String>,
+    counted: Count,
+    _tmp: TempDir,
+}
+
+async fn setup() -> Setup {
     let p = Platform::start().await;
     universe(&p).await;
     let f = platform_fixture(&p).await;
@@ -233,6 +247,30 @@ async fn reports_and_the_account_view_agree_with_the_files() {
     }
     delivery::merge::run(&p.app.state.pool).await.unwrap();
     let counted = count(&files.iter().map(|f| f.as_path()).collect::<Vec<_>>());
+    Setup {
+        p,
+        f,
+        audience,
+        campaign,
+        group,
+        listed,
+        counted,
+        _tmp: tmp,
+    }
+}
+
+#[tokio::test]
+async fn reports_and_the_account_view_agree_with_the_files() {
+    let Setup {
+        p,
+        f,
+        audience,
+        campaign,
+        group,
+        listed,
+        counted,
+        _tmp,
+    } = setup().await;
     let total: i64 = counted.values().map(|v| v.0).sum();
     let spend: i64 = counted.values().map(|v| v.1).sum();
     let range = "from=2026-11-30&to=2026-12-01";
@@ -473,4 +511,208 @@ async fn reports_and_the_account_view_agree_with_the_files() {
         .get(&format!("/v1/reports/delivery?{range}"), &stranger)
         .await;
     assert_eq!((s.as_u16(), &body["items"]), (200, &json!([])), "{body}");
+}
+
+/// A webhook that keeps what it is sent.
+async fn webhook() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(v): axum::Json<Value>| {
+            let keep = keep.clone();
+            async move {
+                keep.lock().unwrap().push(v);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/hook"), got)
+}
+
+#[tokio::test]
+async fn pacing_follows_the_plan_and_the_watch_raises_and_clears_alerts() {
+    let Setup {
+        p,
+        f,
+        campaign,
+        counted,
+        _tmp,
+        ..
+    } = setup().await;
+    let spend: i64 = counted.values().map(|v| v.1).sum();
+    // Even over 15 Jan - 31 Mar 2027 (76 days), 5,000 dollars: on 1 Feb,
+    // 17 days in, 17/76 of it is planned; what was spent is far under.
+    let (s, before) = p
+        .get(
+            &format!("/v1/reports/pacing?campaign_id={campaign}&at=2027-02-01T00:00:00Z"),
+            &f.admin,
+        )
+        .await;
+    assert_eq!(s, 200, "{before}");
+    let c = &before["campaigns"][0];
+    assert_eq!(c["mode"], "even");
+    assert_eq!(c["planned_to_date_micros"], 1_118_421_053i64, "{c}");
+    assert_eq!(c["spent_to_date_usd_micros"], spend);
+    assert_eq!(c["state"], "under_pacing");
+    // Without `at`, the moment is where the data ends (1 Dec, 10:00):
+    // before this flight.
+    let (_, now) = p
+        .get(
+            &format!("/v1/reports/pacing?campaign_id={campaign}"),
+            &f.admin,
+        )
+        .await;
+    assert_eq!(
+        now["campaigns"][0]["as_of"], "2026-12-01T10:00:00Z",
+        "{now}"
+    );
+    assert_eq!(now["campaigns"][0]["state"], "not_started");
+    // The insertion order: its budget evenly over 2027.
+    let (s, io) = p
+        .get(
+            &format!(
+                "/v1/reports/pacing?insertion_order_id={}&at=2027-07-02T12:00:00Z",
+                f.io
+            ),
+            &f.admin,
+        )
+        .await;
+    assert_eq!(s, 200, "{io}");
+    assert_eq!(io["insertion_order"]["spent_to_date_usd_micros"], spend);
+    assert_eq!(io["insertion_order"]["state"], "under_pacing");
+    assert_eq!(io["campaigns"].as_array().unwrap().len(), 1);
+    for bad in ["at=yesterday", "campaign_id=1"] {
+        let (s, _) = p.get(&format!("/v1/reports/pacing?{bad}"), &f.admin).await;
+        assert_eq!(s, 422, "{bad}");
+    }
+
+    // Live through the data's days: 25 Nov - 20 Dec, so on 1 Dec at 10:00
+    // a quarter is planned and a fraction spent.
+    sqlx::query!(
+        "UPDATE campaigns SET status = 'active', flight_start = '2026-11-25',
+             flight_end = '2026-12-20' WHERE id = $1",
+        campaign.parse::<uuid::Uuid>().unwrap()
+    )
+    .execute(&p.db.pool)
+    .await
+    .unwrap();
+    let (url, posted) = webhook().await;
+    let watcher = delivery::watch::Watcher::from_config(&delivery::DeliveryConfig {
+        alert_webhook_url: Some(url),
+        ..Default::default()
+    })
+    .unwrap();
+    let data_until = chrono::DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z")
+        .unwrap()
+        .to_utc();
+    let seen = delivery::watch::run(
+        &p.db.pool,
+        &watcher,
+        data_until + chrono::TimeDelta::hours(1),
+    )
+    .await
+    .unwrap();
+    let id: uuid::Uuid = campaign.parse().unwrap();
+    assert_eq!(
+        seen.opened,
+        [(Some(id), "under_pacing".to_string())],
+        "{seen:?}"
+    );
+    assert!(!seen.feed_late);
+    assert_eq!(seen.notified, 1);
+    {
+        let posted = posted.lock().unwrap();
+        assert_eq!(posted.len(), 1);
+        assert_eq!(posted[0]["alert"], "under_pacing");
+        assert_eq!(posted[0]["campaign_id"], campaign.as_str());
+    }
+    let text = scrape(&p.app).await;
+    assert_eq!(
+        sample(&text, r#"p360_campaigns_pacing{state="under_pacing"}"#),
+        1.0
+    );
+    assert_eq!(
+        sample(&text, r#"p360_delivery_alerts_open{kind="under_pacing"}"#),
+        1.0
+    );
+    // The tenant sees it; another run opens nothing new and posts nothing.
+    let (_, open) = p.get("/v1/reports/alerts", &f.admin).await;
+    assert_eq!(open.as_array().unwrap().len(), 1, "{open}");
+    assert_eq!(open[0]["kind"], "under_pacing");
+    let again = delivery::watch::run(
+        &p.db.pool,
+        &watcher,
+        data_until + chrono::TimeDelta::hours(2),
+    )
+    .await
+    .unwrap();
+    assert!(again.opened.is_empty() && again.notified == 0, "{again:?}");
+
+    // Five hours without a file: the feed is late (the platform's alert).
+    let late = delivery::watch::run(
+        &p.db.pool,
+        &watcher,
+        data_until + chrono::TimeDelta::hours(5),
+    )
+    .await
+    .unwrap();
+    assert!(late.feed_late);
+    assert_eq!(late.opened, [(None, "feed_late".to_string())]);
+    assert_eq!(posted.lock().unwrap().len(), 2);
+
+    // A tolerance of 100 % clears the under-pacing alert; a file in time
+    // clears the feed's.
+    let rule = json!({"engaged_min_clicks": 1, "engaged_min_impressions": 10,
+                      "pacing_tolerance_pct": 100});
+    let (s, _) = p
+        .call(
+            reqwest::Method::PUT,
+            "/v1/reports/settings",
+            Some(&f.admin),
+            Some(rule),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let cleared = delivery::watch::run(&p.db.pool, &watcher, data_until)
+        .await
+        .unwrap();
+    assert!(
+        cleared.opened.is_empty() && !cleared.feed_late,
+        "{cleared:?}"
+    );
+    let (_, open) = p.get("/v1/reports/alerts", &f.admin).await;
+    assert_eq!(open, json!([]));
+    let resolved = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM delivery_alerts WHERE resolved_at IS NOT NULL"#
+    )
+    .fetch_one(&p.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(resolved, 2);
+
+    // A day without delivery (the data reaching 3 Dec with nothing for
+    // this campaign since 1 Dec): no_delivery.
+    sqlx::query!(
+        "UPDATE delivery_files SET data_until = '2026-12-03T10:00:00Z' WHERE status = 'applied'"
+    )
+    .execute(&p.db.pool)
+    .await
+    .unwrap();
+    let quiet = delivery::watch::run(
+        &p.db.pool,
+        &watcher,
+        data_until + chrono::TimeDelta::hours(49),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        quiet.opened,
+        [(Some(id), "no_delivery".to_string())],
+        "{quiet:?}"
+    );
+    assert_eq!(quiet.without_delivery, 1);
 }

@@ -124,7 +124,13 @@ async fn apply(
         unknown_campaigns,
         cells: rollup.cells.len() as u64,
     };
-    store::insert_file(tx.conn(), key, sum, &report).await?;
+    let until = rollup
+        .hours
+        .keys()
+        .map(|(h, _)| *h)
+        .max()
+        .and_then(|h| chrono::DateTime::from_timestamp((h + 1) * 3_600, 0));
+    store::insert_file(tx.conn(), key, sum, &report, until).await?;
     crate::merge::MergeFiles::enqueue(tx.conn()).await?;
     tx.commit().await?;
     Ok(report)

@@ -298,24 +298,26 @@ pub async fn insert_rollup(
     Ok(unknown)
 }
 
-/// Record an applied file.
+/// Record an applied file whose latest hour ends at `data_until`.
 pub async fn insert_file(
     conn: &mut PgConnection,
     key: &str,
     sum: &str,
     r: &Report,
+    data_until: Option<DateTime<chrono::Utc>>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
         r#"INSERT INTO delivery_files (id, source_key, checksum, kind, status, rows_read,
-               unresolved, unknown_campaigns, cells)
-           VALUES ($1, $2, $3, 'impressions', 'applied', $4, $5, $6, $7)"#,
+               unresolved, unknown_campaigns, cells, data_until)
+           VALUES ($1, $2, $3, 'impressions', 'applied', $4, $5, $6, $7, $8)"#,
         r.file,
         key,
         sum,
         r.rows as i64,
         r.unresolved as i64,
         r.unknown_campaigns as i64,
-        r.cells as i64
+        r.cells as i64,
+        data_until
     )
     .execute(conn)
     .await?;

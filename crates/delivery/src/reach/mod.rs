@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-pub use service::{Scope, account_view, accounts, settings, update_settings};
+pub use service::{Scope, account_view, accounts, settings, tolerance, update_settings};
 
 /// A tenant's reporting rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -196,3 +196,11 @@ pub async fn update_settings(
     .await?;
     Ok(new)
 }
+
+/// The tenant's pacing tolerance, percent.
+pub async fn tolerance(tx: &mut TenantTx) -> Result<i64, sqlx::Error> {
+    Ok(store::settings(tx)
+        .await?
+        .unwrap_or_default()
+        .pacing_tolerance_pct)
+}

@@ -118,6 +118,15 @@ const TABLE: &[(&str, [bool; 8])] = &[
     ("audiences_activations",             [Y, Y, Y, Y, Y,  Y, Y, Y]),
     ("audiences_preview",                 [Y, Y, Y, Y, Y,  Y, Y, Y]),
     ("audiences_create",                  [Y, Y, Y, N, N,  Y, Y, N]),
+    // Delivery reports: everyone reads them; the tenant's reporting rules
+    // (engagement, pacing tolerance) are set by those who write campaigns.
+    ("reports_delivery",                  [Y, Y, Y, Y, Y,  Y, Y, Y]),
+    ("reports_accounts",                  [Y, Y, Y, Y, Y,  Y, Y, Y]),
+    ("reports_account_targets",           [Y, Y, Y, Y, Y,  Y, Y, Y]),
+    ("reports_pacing",                    [Y, Y, Y, Y, Y,  Y, Y, Y]),
+    ("reports_alerts",                    [Y, Y, Y, Y, Y,  Y, Y, Y]),
+    ("reports_settings_get",              [Y, Y, Y, Y, Y,  Y, Y, Y]),
+    ("reports_settings_put",              [Y, Y, Y, N, N,  Y, Y, N]),
 ];
 
 /// Operations that take no credentials at all (a creative's public file is
@@ -379,6 +388,8 @@ fn body(op: &str, variant: &str, o: &Objects) -> Body {
         "intent_import" => return Body::Csv("Domain,Topic\n"),
         "audiences_create" | "audiences_preview" => json!({"name": ""}),
         "account_lists_match_row" => json!({"company": ""}),
+        "reports_settings_put" => json!({"engaged_min_clicks": 0, "engaged_min_impressions": 0,
+                                          "pacing_tolerance_pct": 0}),
         _ => return Body::None,
     })
 }
@@ -400,6 +411,18 @@ fn url(op: &Op, variant: &str, o: &Objects) -> String {
     }
     if op.id == "intent_import" {
         return format!("{}?week=2026-11-30", op.path);
+    }
+    if op.id == "reports_delivery" {
+        return format!("{}?from=2026-11-01&to=2026-11-30", op.path);
+    }
+    if matches!(
+        op.id.as_str(),
+        "reports_accounts" | "reports_account_targets"
+    ) {
+        return format!(
+            "{}?campaign_id={}&from=2026-11-01&to=2026-11-30",
+            op.path, o.draft
+        );
     }
     if !op.path.contains('{') {
         return op.path.clone();
