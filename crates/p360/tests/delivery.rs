@@ -234,6 +234,17 @@ async fn an_hour_is_rolled_up_once_replaced_exactly_and_a_broken_file_quarantine
         matches!(&q.outcome, Outcome::Quarantined(r) if r.starts_with("line 1001: ")),
         "{q:?}"
     );
+    // What the alert on quarantined files and the dashboard read.
+    let text = scrape(&p.app).await;
+    for (outcome, n) in [
+        ("applied", 1.0),
+        ("unchanged", 1.0),
+        ("replaced", 1.0),
+        ("quarantined", 2.0),
+    ] {
+        let series = format!(r#"p360_delivery_files_total{{outcome="{outcome}"}}"#);
+        assert_eq!(sample(&text, &series), n, "{series}");
+    }
 }
 
 fn gunzip(path: &Path) -> String {

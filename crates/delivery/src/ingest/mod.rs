@@ -68,6 +68,7 @@ pub async fn impressions(
     let owned = path.to_path_buf();
     let sum = tokio::task::spawn_blocking(move || checksum(&owned)).await??;
     if let Some(known) = store::file(pool, key, &sum).await? {
+        metrics::counter!("p360_delivery_files_total", "outcome" => "unchanged").increment(1);
         return Ok(known);
     }
     let (ranges, domains) = store::ranges(pool).await?;
@@ -82,6 +83,7 @@ pub async fn impressions(
         Err(e) => {
             let reason = e.to_string();
             let file = store::quarantine(pool, key, &sum, &reason).await?;
+            metrics::counter!("p360_delivery_files_total", "outcome" => "quarantined").increment(1);
             return Ok(Report {
                 file,
                 outcome: Outcome::Quarantined(reason),
@@ -92,7 +94,21 @@ pub async fn impressions(
             });
         }
     };
-    apply(pool, key, &sum, &rollup, &domains).await
+    let report = apply(pool, key, &sum, &rollup, &domains).await?;
+    let outcome = match report.outcome {
+        Outcome::Applied => "applied",
+        Outcome::Replaced => "replaced",
+        _ => "unchanged",
+    };
+    metrics::counter!("p360_delivery_files_total", "outcome" => outcome).increment(1);
+    if outcome != "unchanged" {
+        let resolved = report.rows - report.unresolved;
+        metrics::counter!("p360_delivery_impressions_total", "resolution" => "resolved")
+            .increment(resolved);
+        metrics::counter!("p360_delivery_impressions_total", "resolution" => "unresolved")
+            .increment(report.unresolved);
+    }
+    Ok(report)
 }
 
 /// Store `rollup` as file `key` (BLAKE3 `sum`), replacing the file before
