@@ -36,3 +36,7 @@ DELETE FROM delivery_hourly h USING delivery_files f WHERE h.file_id = f.id AND 
 ALTER TABLE delivery_files DROP COLUMN merge_state;
 -- squawk-ignore ban-drop-column
 ALTER TABLE delivery_files DROP COLUMN data_until;
+-- squawk-ignore ban-drop-column
+ALTER TABLE delivery_files DROP COLUMN data_from;
+-- squawk-ignore ban-drop-column
+ALTER TABLE delivery_files DROP COLUMN clicks_joined;

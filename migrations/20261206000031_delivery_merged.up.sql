@@ -17,6 +17,12 @@ UPDATE delivery_files SET merge_state = 'done' WHERE status <> 'applied';
 -- pacing (which compares spend and plan there, not at the wall clock) and
 -- the late-feed alert.
 ALTER TABLE delivery_files ADD COLUMN data_until timestamptz;
+-- The start of its earliest hour: which impression files a click file's
+-- clicks may have been made on.
+ALTER TABLE delivery_files ADD COLUMN data_from timestamptz;
+-- A click file's clicks whose impressions were found (the others count on
+-- their own campaign and address, ad group and creative unknown).
+ALTER TABLE delivery_files ADD COLUMN clicks_joined bigint NOT NULL DEFAULT 0;
 -- The merge finds its work without reading every file.
 -- squawk-ignore require-concurrent-index-creation
 CREATE INDEX delivery_files_merge ON delivery_files (received_at)

@@ -5,7 +5,8 @@
 use platform::config::{ConfigError, PlatformConfig, Section};
 use serde::{Deserialize, Serialize};
 
-use crate::schema::{IMPRESSIONS, ImpressionColumns};
+use crate::ingest::Layouts;
+use crate::schema::{CLICKS, ClickColumns, IMPRESSIONS, ImpressionColumns};
 
 /// TTD versions its feeds; the layout is configuration, TTD's documented
 /// one by default.
@@ -13,10 +14,12 @@ use crate::schema::{IMPRESSIONS, ImpressionColumns};
 #[serde(deny_unknown_fields, default)]
 pub struct DeliveryConfig {
     /// Files landing in `storage.landing_bucket` under this key prefix are
-    /// REDS impression files.
+    /// REDS files (impressions or clicks, told apart by their columns).
     pub landing_prefix: String,
     /// The impression feed's columns, in feed order.
     pub impression_columns: Vec<String>,
+    /// The click feed's columns, in feed order.
+    pub click_columns: Vec<String>,
     /// Where the delivery watch posts the business alerts it opens (JSON),
     /// besides logging them; none by default.
     pub alert_webhook_url: Option<String>,
@@ -30,8 +33,9 @@ pub struct DeliveryConfig {
 impl Default for DeliveryConfig {
     fn default() -> Self {
         DeliveryConfig {
-            landing_prefix: "partner-files/ttd/reds/impressions/".into(),
+            landing_prefix: "partner-files/ttd/reds/".into(),
             impression_columns: IMPRESSIONS.iter().map(|c| c.to_string()).collect(),
+            click_columns: CLICKS.iter().map(|c| c.to_string()).collect(),
             alert_webhook_url: None,
             feed_late_hours: 3,
             watch_every_secs: 900,
@@ -45,6 +49,24 @@ impl DeliveryConfig {
         ImpressionColumns::of(&self.impression_columns)
             .map_err(|e| ConfigError::invalid("delivery.impression_columns", e.to_string()))
     }
+
+    /// Both layouts; they must differ in column count, which is how a file
+    /// says what it holds.
+    pub fn layouts(&self) -> Result<Layouts, ConfigError> {
+        let clicks = ClickColumns::of(&self.click_columns)
+            .map_err(|e| ConfigError::invalid("delivery.click_columns", e.to_string()))?;
+        let impressions = self.impression_layout()?;
+        if clicks.count == impressions.count {
+            return Err(ConfigError::invalid(
+                "delivery.click_columns",
+                "as many columns as delivery.impression_columns: a file could not say which it is",
+            ));
+        }
+        Ok(Layouts {
+            impressions,
+            clicks,
+        })
+    }
 }
 
 impl Section for DeliveryConfig {
@@ -52,7 +74,7 @@ impl Section for DeliveryConfig {
         if self.landing_prefix.is_empty() || self.landing_prefix.starts_with('/') {
             return Err(ConfigError::invalid(
                 "delivery.landing_prefix",
-                "a key prefix such as partner-files/ttd/reds/impressions/ (not empty, no leading /)",
+                "a key prefix such as partner-files/ttd/reds/ (not empty, no leading /)",
             ));
         }
         if let Some(url) = &self.alert_webhook_url {
@@ -77,7 +99,7 @@ impl Section for DeliveryConfig {
                 "10 to 86400 seconds",
             ));
         }
-        self.impression_layout().map(|_| ())
+        self.layouts().map(|_| ())
     }
 }
 

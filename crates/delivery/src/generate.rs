@@ -202,76 +202,139 @@ pub fn reds(
         // Cost per impression in micro-dollars: the CPM / 1000, varied.
         let cpm = cpms[campaign as usize] * (80 + rng.below(41)) / 100;
         let advertiser = (cpm / 1_000) as i64;
-        let media = advertiser * 70 / 100;
-        let ttd = advertiser * 12 / 100;
-        let partner = advertiser * 95 / 100;
         written.advertiser_cost_micros += advertiser;
         let impression_id = format!("{:016x}{:016x}", rng.next_u64(), n);
-        let tdid = format!(
-            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
-            (user >> 16) as u32 ^ 0x5eed,
-            user & 0xffff,
-            (user >> 7) & 0xfff,
-            user & 0xfff,
-            user.wrapping_mul(0x9E37_79B9) & 0xffff_ffff_ffff
-        );
-        let (region, city, metro, zip) = *rng.pick(CITIES);
-        let logged = at.format("%Y-%m-%dT%H:%M:%S%.3fZ");
-        let processed =
-            (at + TimeDelta::seconds(40 + rng.below(60) as i64)).format("%Y-%m-%dT%H:%M:%S%.3fZ");
-        line.clear();
-        let _ = writeln!(
-            line,
-            "{logged}\t{impression_id}\tp360prt\t{advertiser_id}\t{campaign_id}\t{ad_group_id}\t\t\t\
-             {creative}\t{format}\t{frequency}\t{vendor}\t{publisher}\t\t{site}\t\t{fold}\t{how}\t\
-             {ua}\t{ip}\t{tdid}\tUnited States\t{region}\t{metro}\t{city}\t{device}\t{osf}\t{os}\t\
-             {browser}\t{recency}\ten\t{media}\t{fee}\t{data}\t{ttd}\t{partner}\t{advertiser}\t\
-             {lat}\t{lon}\t\t{zip}\t{processed}",
-            advertiser_id = ttd_id('a', u64::from(campaign / 10)),
-            campaign_id = campaign_id(campaign),
-            ad_group_id = ad_group_id(campaign, group),
-            format = rng.pick(FORMATS),
-            frequency = 1 + rng.below(8),
-            vendor = rng.pick(VENDORS),
-            publisher = 10_000 + rng.below(90_000),
-            site = rng.pick(SITES),
-            fold = rng.below(3),
-            how = rng.below(168),
-            ua = rng.pick(USER_AGENTS),
-            device = 2 + rng.below(3),
-            osf = 1 + rng.below(5),
-            os = 10 + rng.below(40),
-            browser = 1 + rng.below(8),
-            recency = rng.below(10_000),
-            media = Dollars(media),
-            fee = Dollars(advertiser / 50),
-            data = Dollars(advertiser / 25),
-            ttd = Dollars(ttd),
-            partner = Dollars(partner),
-            advertiser = Dollars(advertiser),
-            lat = 30 + rng.below(15),
-            lon = -(75 + rng.below(45) as i64),
+        let advertiser_id = ttd_id('a', u64::from(campaign / 10));
+        let campaign_id = campaign_id(campaign);
+        let tdid = impression_line(
+            &mut line,
+            &mut rng,
+            &Impression {
+                at,
+                id: &impression_id,
+                advertiser: &advertiser_id,
+                campaign: &campaign_id,
+                ad_group: &ad_group_id(campaign, group),
+                creative: &creative,
+                ip,
+                user,
+                advertiser_cost: advertiser,
+            },
         );
         impressions.write_all(line.as_bytes())?;
         written.impressions += 1;
         if rng.below(400) == 0 {
-            let when = at + TimeDelta::seconds(2 + rng.below(120) as i64);
-            click.clear();
-            let _ = writeln!(
-                click,
-                "{}\t{:016x}\t{ip}\thttps://{}/\thttps://landing.example/c\t{}\t\t{}\t{impression_id}\t\t\t\t\t{tdid}\t\t{}\t",
-                when.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
-                rng.next_u64(),
-                rng.pick(SITES),
-                campaign_id(campaign),
-                ttd_id('a', u64::from(campaign / 10)),
-                (when + TimeDelta::seconds(30)).format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+            click_line(
+                &mut click,
+                &mut rng,
+                at,
+                ip,
+                (&campaign_id, &advertiser_id),
+                &impression_id,
+                &tdid,
             );
             clicks.write_all(click.as_bytes())?;
             written.clicks += 1;
         }
     }
     Ok(written)
+}
+
+/// One impression's own values; the rest of its row is drawn.
+pub(crate) struct Impression<'a> {
+    pub at: NaiveDateTime,
+    pub id: &'a str,
+    pub advertiser: &'a str,
+    pub campaign: &'a str,
+    pub ad_group: &'a str,
+    pub creative: &'a str,
+    pub ip: IpAddr,
+    /// Who saw it (its TDID is made from this).
+    pub user: u64,
+    /// Micro-dollars; TTD's other costs are shares of it.
+    pub advertiser_cost: i64,
+}
+
+/// Write impression `i` as a REDS row (TTD's impression layout) into
+/// `line`; its TDID.
+pub(crate) fn impression_line(line: &mut String, rng: &mut Rng, i: &Impression) -> String {
+    let user = i.user;
+    let advertiser = i.advertiser_cost;
+    let media = advertiser * 70 / 100;
+    let ttd = advertiser * 12 / 100;
+    let partner = advertiser * 95 / 100;
+    let tdid = format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        (user >> 16) as u32 ^ 0x5eed,
+        user & 0xffff,
+        (user >> 7) & 0xfff,
+        user & 0xfff,
+        user.wrapping_mul(0x9E37_79B9) & 0xffff_ffff_ffff
+    );
+    let (region, city, metro, zip) = *rng.pick(CITIES);
+    let logged = i.at.format("%Y-%m-%dT%H:%M:%S%.3fZ");
+    let processed =
+        (i.at + TimeDelta::seconds(40 + rng.below(60) as i64)).format("%Y-%m-%dT%H:%M:%S%.3fZ");
+    line.clear();
+    let _ = writeln!(
+        line,
+        "{logged}\t{impression_id}\tp360prt\t{advertiser_id}\t{campaign_id}\t{ad_group_id}\t\t\t\
+         {creative}\t{format}\t{frequency}\t{vendor}\t{publisher}\t\t{site}\t\t{fold}\t{how}\t\
+         {ua}\t{ip}\t{tdid}\tUnited States\t{region}\t{metro}\t{city}\t{device}\t{osf}\t{os}\t\
+         {browser}\t{recency}\ten\t{media}\t{fee}\t{data}\t{ttd}\t{partner}\t{advertiser}\t\
+         {lat}\t{lon}\t\t{zip}\t{processed}",
+        impression_id = i.id,
+        advertiser_id = i.advertiser,
+        campaign_id = i.campaign,
+        ad_group_id = i.ad_group,
+        creative = i.creative,
+        ip = i.ip,
+        format = rng.pick(FORMATS),
+        frequency = 1 + rng.below(8),
+        vendor = rng.pick(VENDORS),
+        publisher = 10_000 + rng.below(90_000),
+        site = rng.pick(SITES),
+        fold = rng.below(3),
+        how = rng.below(168),
+        ua = rng.pick(USER_AGENTS),
+        device = 2 + rng.below(3),
+        osf = 1 + rng.below(5),
+        os = 10 + rng.below(40),
+        browser = 1 + rng.below(8),
+        recency = rng.below(10_000),
+        media = Dollars(media),
+        fee = Dollars(advertiser / 50),
+        data = Dollars(advertiser / 25),
+        ttd = Dollars(ttd),
+        partner = Dollars(partner),
+        advertiser = Dollars(advertiser),
+        lat = 30 + rng.below(15),
+        lon = -(75 + rng.below(45) as i64),
+    );
+    tdid
+}
+
+/// Write a click on impression `impression` (made at `at` from `ip`, for
+/// (campaign, advertiser)) as a REDS row (TTD's click layout) into `click`.
+pub(crate) fn click_line(
+    click: &mut String,
+    rng: &mut Rng,
+    at: NaiveDateTime,
+    ip: IpAddr,
+    (campaign, advertiser): (&str, &str),
+    impression: &str,
+    tdid: &str,
+) {
+    let when = at + TimeDelta::seconds(2 + rng.below(120) as i64);
+    click.clear();
+    let _ = writeln!(
+        click,
+        "{}\t{:016x}\t{ip}\thttps://{}/\thttps://landing.example/c\t{campaign}\t\t{advertiser}\t{impression}\t\t\t\t\t{tdid}\t\t{}\t",
+        when.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+        rng.next_u64(),
+        rng.pick(SITES),
+        (when + TimeDelta::seconds(30)).format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+    );
 }
 
 /// Write `plan`'s hour into the folder `out`, a file per kind named by it

@@ -2,10 +2,12 @@
 //! `delivery.landing_prefix`): the landing Lambda announces each on the
 //! ingest queue, the worker turns the announcement into a `delivery.ingest`
 //! job ([`platform::jobs::landing`]), and the job downloads the object and
-//! ingests it ([`crate::ingest`]) as `s3://bucket/key`: the same file again
-//! changes nothing, a corrected one replaces the rows of the one before,
-//! and a file that does not read whole is quarantined (recorded, logged,
-//! not retried: retrying reads the same bytes).
+//! ingests it ([`crate::ingest`]) as `s3://bucket/key` — impressions or
+//! clicks, by their columns: the same file again changes nothing, a
+//! corrected one replaces the rows of the one before, and a file that does
+//! not read whole is quarantined (recorded, logged, not retried: retrying
+//! reads the same bytes). A click file reads the impression files it joins
+//! again from the bucket.
 
 use std::path::PathBuf;
 
@@ -15,8 +17,7 @@ use platform::jobs::{Job, JobContext, Permanent};
 use platform::storage::Storage;
 use serde::{Deserialize, Serialize};
 
-use crate::ingest::{self, Outcome};
-use crate::schema::ImpressionColumns;
+use crate::ingest::{self, Layouts, Outcome, Sources};
 
 /// What the job needs.
 #[derive(Clone)]
@@ -26,11 +27,11 @@ pub struct Landing {
     pub store: Storage,
     /// Where a download is written before it is read.
     pub scratch: PathBuf,
-    pub layout: ImpressionColumns,
+    pub layouts: Layouts,
 }
 
-/// Ingest the REDS impression file that landed (`delivery.ingest`): the
-/// landing Lambda's message as it came.
+/// Ingest the REDS file that landed (`delivery.ingest`): the landing
+/// Lambda's message as it came.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct IngestObject(pub Landed);
@@ -70,7 +71,11 @@ impl Landing {
         if !self.store.download(&job.key, &path.0).await? {
             return Err(Permanent(format!("{source} is gone (removed after it landed)")).into());
         }
-        ingest::impressions(pool, &source, &path.0, self.layout).await
+        let sources = Sources {
+            landing: Some((self.bucket.clone(), self.store.clone())),
+            scratch: self.scratch.clone(),
+        };
+        ingest::file(pool, &source, &path.0, self.layouts, &sources).await
     }
 }
 
@@ -92,13 +97,16 @@ impl Job for IngestObject {
                 bucket = %bucket,
                 key = %key,
                 reason = %reason,
+                kind = r.kind.as_str(),
                 "landed REDS file quarantined: nothing of it applied"
             ),
             outcome => tracing::info!(
                 bucket = %bucket,
                 key = %key,
+                kind = r.kind.as_str(),
                 outcome = ?outcome,
                 rows = r.rows,
+                clicks_joined = r.clicks_joined,
                 cells = r.cells,
                 unresolved = r.unresolved,
                 unknown_campaigns = r.unknown_campaigns,

@@ -12,6 +12,7 @@
 //! ([`generate`]), pacing ([`pacing`]) and the business alerts ([`watch`]).
 //! Clicks follow.
 
+pub mod clicks;
 pub mod config;
 pub mod generate;
 pub mod ingest;
@@ -23,6 +24,7 @@ pub mod read;
 pub mod report;
 pub mod resolve;
 pub mod schema;
+pub mod simulate;
 pub mod watch;
 
 pub use config::DeliveryConfig;
@@ -67,7 +69,7 @@ pub fn register(
             bucket,
             store,
             scratch,
-            layout: config.impression_layout()?,
+            layouts: config.layouts()?,
         },
     ))
 }

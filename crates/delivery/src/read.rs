@@ -13,7 +13,7 @@
 
 use std::io::Read;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::resolve::Ranges;
 use crate::schema::ImpressionColumns;
@@ -54,7 +54,8 @@ pub struct Ids {
 }
 
 impl Ids {
-    fn number(&mut self, id: &[u8]) -> Result<u32, &'static str> {
+    /// The number of `id`, numbering it if it is new.
+    pub fn number(&mut self, id: &[u8]) -> Result<u32, &'static str> {
         if let Some(n) = self.numbers.get(id) {
             return Ok(*n);
         }
@@ -97,6 +98,7 @@ pub struct Cell {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Sums {
     pub impressions: u64,
+    pub clicks: u64,
     /// Micro-dollars.
     pub advertiser_cost: i64,
     pub media_cost: i64,
@@ -124,6 +126,8 @@ pub struct Rollup {
     pub hours: FxHashMap<(i64, u32), Sums>,
     pub rows: u64,
     pub unresolved: u64,
+    /// The impressions asked for ([`impressions_joining`]) and their cells.
+    pub joined: Vec<(Box<[u8]>, Cell)>,
 }
 
 /// Pieces handed from the decompressing thread to the parsing one.
@@ -136,11 +140,32 @@ pub fn impressions(
     cols: ImpressionColumns,
     ranges: &Ranges,
 ) -> Result<Rollup, FileError> {
+    read(input, cols, ranges, None)
+}
+
+/// As [`impressions`], also noting the cell of each impression whose
+/// `ImpressionId` is in `wanted` ([`Rollup::joined`]): how clicks find the
+/// impressions they were made on.
+pub fn impressions_joining(
+    input: impl Read + Send,
+    cols: ImpressionColumns,
+    ranges: &Ranges,
+    wanted: &FxHashSet<Box<[u8]>>,
+) -> Result<Rollup, FileError> {
+    read(input, cols, ranges, Some(wanted))
+}
+
+fn read(
+    input: impl Read + Send,
+    cols: ImpressionColumns,
+    ranges: &Ranges,
+    wanted: Option<&FxHashSet<Box<[u8]>>>,
+) -> Result<Rollup, FileError> {
     let (full, pieces) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
     let (empty, spares) = std::sync::mpsc::channel::<Vec<u8>>();
     std::thread::scope(|s| {
         let reader = s.spawn(move || pieces_of(input, &full, &spares));
-        let mut state = Parser::new(cols, ranges);
+        let mut state = Parser::new(cols, ranges, wanted);
         let mut parsed = Ok(());
         for piece in pieces {
             if parsed.is_ok() {
@@ -225,22 +250,26 @@ fn pieces_of(
 struct Parser<'a> {
     cols: ImpressionColumns,
     ranges: &'a Ranges,
+    wanted: Option<&'a FxHashSet<Box<[u8]>>>,
     rollup: Rollup,
     line: u64,
     /// The last date seen (`YYYY-MM-DD`) and its day number.
-    last_date: [u8; 10],
-    last_day: i32,
+    last: ([u8; 10], i32),
 }
 
 impl<'a> Parser<'a> {
-    fn new(cols: ImpressionColumns, ranges: &'a Ranges) -> Parser<'a> {
+    fn new(
+        cols: ImpressionColumns,
+        ranges: &'a Ranges,
+        wanted: Option<&'a FxHashSet<Box<[u8]>>>,
+    ) -> Parser<'a> {
         Parser {
             cols,
             ranges,
+            wanted,
             rollup: Rollup::default(),
             line: 0,
-            last_date: [0; 10],
-            last_day: 0,
+            last: ([0; 10], 0),
         }
     }
 
@@ -325,41 +354,54 @@ impl<'a> Parser<'a> {
             .entry((hour, campaign))
             .or_default()
             .add(advertiser_cost, media_cost);
+        if let Some(wanted) = self.wanted
+            && wanted.contains(f[c.impression_id])
+        {
+            r.joined.push((f[c.impression_id].into(), cell));
+        }
         Ok(())
     }
 
     /// The day and hour of a `LogEntryTime` (`2026-11-30T13:04:05.123Z`, or
     /// with a space for the `T`; taken as UTC).
     fn time(&mut self, t: &[u8]) -> Result<(i32, i64), String> {
-        let wrong = || format!("LogEntryTime {}: not a time", shown(t));
-        if t.len() < 13 || !matches!(t[10], b'T' | b' ') {
-            return Err(wrong());
-        }
-        let date: [u8; 10] = t[..10].try_into().map_err(|_| wrong())?;
-        if date != self.last_date {
-            let d = std::str::from_utf8(&date)
-                .ok()
-                .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-                .ok_or_else(wrong)?;
-            self.last_day = (d - chrono::NaiveDate::default()).num_days() as i32;
-            self.last_date = date;
-        }
-        let hour = match (t[11], t[12]) {
-            (a @ b'0'..=b'2', b @ b'0'..=b'9') => (a - b'0') * 10 + (b - b'0'),
-            _ => return Err(wrong()),
-        };
-        if hour > 23 {
-            return Err(wrong());
-        }
-        Ok((
-            self.last_day,
-            i64::from(self.last_day) * 24 + i64::from(hour),
-        ))
+        time_of(t, &mut self.last)
     }
 }
 
+/// The day (from 1970-01-01) and hour (from 1970-01-01T00) of a
+/// `LogEntryTime`, UTC.
+pub fn day_hour(t: &[u8]) -> Result<(i32, i64), String> {
+    time_of(t, &mut ([0; 10], 0))
+}
+
+/// As [`day_hour`], with the last date seen and its day number kept in
+/// `last` (a file's rows share a few dates).
+fn time_of(t: &[u8], last: &mut ([u8; 10], i32)) -> Result<(i32, i64), String> {
+    let wrong = || format!("LogEntryTime {}: not a time", shown(t));
+    if t.len() < 13 || !matches!(t[10], b'T' | b' ') {
+        return Err(wrong());
+    }
+    let date: [u8; 10] = t[..10].try_into().map_err(|_| wrong())?;
+    if date != last.0 || last.0 == [0; 10] {
+        let d = std::str::from_utf8(&date)
+            .ok()
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .ok_or_else(wrong)?;
+        *last = (date, (d - chrono::NaiveDate::default()).num_days() as i32);
+    }
+    let hour = match (t[11], t[12]) {
+        (a @ b'0'..=b'2', b @ b'0'..=b'9') => (a - b'0') * 10 + (b - b'0'),
+        _ => return Err(wrong()),
+    };
+    if hour > 23 {
+        return Err(wrong());
+    }
+    Ok((last.1, i64::from(last.1) * 24 + i64::from(hour)))
+}
+
 /// A field as shown in an error: at most 40 bytes, lossy.
-fn shown(f: &[u8]) -> String {
+pub(crate) fn shown(f: &[u8]) -> String {
     String::from_utf8_lossy(&f[..f.len().min(40)]).into_owned()
 }
 

@@ -255,3 +255,124 @@ fn gunzip(path: &Path) -> String {
         .unwrap();
     text
 }
+
+fn layouts() -> delivery::ingest::Layouts {
+    delivery::DeliveryConfig::default().layouts().unwrap()
+}
+
+/// Clicks per (TTD ad group, creative) as the files say: each click's
+/// impression looked up by its id in the impression file.
+fn clicks_by_cell(
+    impressions: &Path,
+    clicks: &Path,
+) -> std::collections::BTreeMap<(String, String), i64> {
+    let col = |layout: &[&str], name: &str| layout.iter().position(|c| *c == name).unwrap();
+    let imp = delivery::schema::IMPRESSIONS;
+    let (id, group, creative) = (
+        col(imp, "ImpressionId"),
+        col(imp, "AdGroupId"),
+        col(imp, "CreativeId"),
+    );
+    let of: std::collections::HashMap<String, (String, String)> = gunzip(impressions)
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (
+                f[id].to_string(),
+                (f[group].to_string(), f[creative].to_string()),
+            )
+        })
+        .collect();
+    let joins = col(delivery::schema::CLICKS, "DisplayImpressionId");
+    let mut out = std::collections::BTreeMap::new();
+    for l in gunzip(clicks).lines() {
+        let f: Vec<&str> = l.split('\t').collect();
+        *out.entry(of[f[joins]].clone()).or_default() += 1;
+    }
+    out
+}
+
+#[tokio::test]
+async fn clicks_join_their_impressions_even_from_a_later_file() {
+    let p = Platform::start().await;
+    let plan = plan();
+    universe(&p, &plan).await;
+    let tmp = TempDir::new("reds-clicks");
+    let dir = tmp.0.clone();
+    let w = delivery::generate::files(&plan, &dir).unwrap();
+    assert!(w.clicks > 20, "{w:?}");
+    let impressions = dir.join("impressions_2026-11-30T09.log.gz");
+    let clicks = dir.join("clicks_2026-11-30T09.log.gz");
+    let sources = delivery::ingest::Sources::default();
+    let pool = &p.app.state.pool;
+    let key = |f: &Path| format!("file://{}", f.display());
+    let i = delivery::ingest::file(pool, &key(&impressions), &impressions, layouts(), &sources)
+        .await
+        .unwrap();
+    assert_eq!(i.kind, delivery::ingest::Kind::Impressions);
+    let c = delivery::ingest::file(pool, &key(&clicks), &clicks, layouts(), &sources)
+        .await
+        .unwrap();
+    assert_eq!(c.kind, delivery::ingest::Kind::Clicks);
+    assert_eq!((c.rows, c.clicks_joined), (w.clicks, w.clicks), "{c:?}");
+    delivery::merge::run(pool).await.unwrap();
+    // Every click sits in its impression's cell.
+    let got: std::collections::BTreeMap<(String, String), i64> = sqlx::query!(
+        r#"SELECT ttd_ad_group, ttd_creative, sum(clicks)::int8 AS "clicks!" FROM delivery_cells
+           GROUP BY 1, 2 HAVING sum(clicks) > 0"#
+    )
+    .fetch_all(&p.db.pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| ((r.ttd_ad_group, r.ttd_creative), r.clicks))
+    .collect();
+    assert_eq!(got, clicks_by_cell(&impressions, &clicks));
+    let (impressions_total, clicks_total) = sqlx::query!(
+        r#"SELECT sum(impressions)::int8 AS "i!", sum(clicks)::int8 AS "c!" FROM delivery_cells"#
+    )
+    .fetch_one(&p.db.pool)
+    .await
+    .map(|r| (r.i, r.c))
+    .unwrap();
+    assert_eq!(
+        (impressions_total, clicks_total),
+        (w.impressions as i64, w.clicks as i64),
+        "clicks add to the cells, impressions stay"
+    );
+
+    // The next hour's clicks come before its impressions: they count on
+    // their own campaign and address, not joined.
+    let later = Plan {
+        hour: plan.hour + chrono::TimeDelta::hours(1),
+        seed: 6,
+        ..plan.clone()
+    };
+    let dir2 = dir.join("later");
+    let w2 = delivery::generate::files(&later, &dir2).unwrap();
+    let early = dir2.join("clicks_2026-11-30T10.log.gz");
+    let c2 = delivery::ingest::file(pool, &key(&early), &early, layouts(), &sources)
+        .await
+        .unwrap();
+    assert_eq!((c2.rows, c2.clicks_joined), (w2.clicks, 0), "{c2:?}");
+    delivery::merge::run(pool).await.unwrap();
+    let unjoined = sqlx::query_scalar!(
+        r#"SELECT coalesce(sum(clicks), 0)::int8 AS "n!" FROM delivery_cells
+           WHERE ttd_ad_group = '(not joined)'"#
+    )
+    .fetch_one(&p.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(unjoined, w2.clicks as i64);
+
+    // A file of neither layout is quarantined, named.
+    let odd = dir.join("odd.tsv");
+    std::fs::write(&odd, "a\tb\tc\n").unwrap();
+    let q = delivery::ingest::file(pool, &key(&odd), &odd, layouts(), &sources)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&q.outcome, Outcome::Quarantined(r) if r.contains("3 columns, neither")),
+        "{q:?}"
+    );
+}

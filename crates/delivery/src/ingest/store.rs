@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::Report;
+use super::{Kind, Report};
 use crate::read::{Rollup, UNRESOLVED};
 use crate::resolve::{Ranges, number};
 
@@ -21,7 +21,8 @@ pub async fn file<'e>(
     sum: &str,
 ) -> Result<Option<Report>, sqlx::Error> {
     let row = sqlx::query!(
-        r#"SELECT id, status, reason, rows_read, unresolved, unknown_campaigns, cells
+        r#"SELECT id, kind, status, reason, rows_read, unresolved, unknown_campaigns, cells,
+                  clicks_joined
            FROM delivery_files WHERE source_key = $1 AND checksum = $2"#,
         key,
         sum
@@ -30,6 +31,12 @@ pub async fn file<'e>(
     .await?;
     Ok(row.map(|r| Report {
         file: r.id,
+        kind: if r.kind == "clicks" {
+            Kind::Clicks
+        } else {
+            Kind::Impressions
+        },
+        clicks_joined: r.clicks_joined as u64,
         outcome: match r.reason {
             Some(reason) => super::Outcome::Quarantined(reason),
             None => super::Outcome::Unchanged,
@@ -75,17 +82,19 @@ pub async fn quarantine(
     pool: &PgPool,
     key: &str,
     sum: &str,
+    kind: Kind,
     reason: &str,
 ) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::now_v7();
     sqlx::query_scalar!(
         r#"INSERT INTO delivery_files (id, source_key, checksum, kind, status, reason)
-           VALUES ($1, $2, $3, 'impressions', 'quarantined', $4)
+           VALUES ($1, $2, $3, $4, 'quarantined', $5)
            ON CONFLICT (source_key, checksum) DO UPDATE SET reason = EXCLUDED.reason
            RETURNING id"#,
         id,
         key,
         sum,
+        kind.as_str(),
         reason
     )
     .fetch_one(pool)
@@ -205,7 +214,8 @@ pub async fn insert_rollup(
             Vec::with_capacity(n),
             Vec::with_capacity(n),
         );
-        let (mut imps, mut adv, mut media) = (
+        let (mut imps, mut clicks, mut adv, mut media) = (
+            Vec::with_capacity(n),
             Vec::with_capacity(n),
             Vec::with_capacity(n),
             Vec::with_capacity(n),
@@ -230,18 +240,19 @@ pub async fn insert_rollup(
                 (cell.company != UNRESOLVED).then(|| domains[cell.company as usize].as_str()),
             );
             imps.push(sums.impressions as i64);
+            clicks.push(sums.clicks as i64);
             adv.push(sums.advertiser_cost);
             media.push(sums.media_cost);
         }
         sqlx::query!(
             r#"INSERT INTO delivery_daily (day, file_id, tenant_id, campaign_id, ad_group_id,
                    creative_id, ttd_campaign, ttd_ad_group, ttd_creative, company, impressions,
-                   advertiser_cost_micros, media_cost_micros)
-               SELECT d, $1, t, c, g, r, tc, tg, tr, co, i, a, m
+                   clicks, advertiser_cost_micros, media_cost_micros)
+               SELECT d, $1, t, c, g, r, tc, tg, tr, co, i, k, a, m
                FROM UNNEST($2::date[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[],
                            $7::text[], $8::text[], $9::text[], $10::text[], $11::int8[],
-                           $12::int8[], $13::int8[])
-                    AS u(d, t, c, g, r, tc, tg, tr, co, i, a, m)"#,
+                           $12::int8[], $13::int8[], $14::int8[])
+                    AS u(d, t, c, g, r, tc, tg, tr, co, i, k, a, m)"#,
             file,
             &day,
             &tenant as &[Option<Uuid>],
@@ -253,6 +264,7 @@ pub async fn insert_rollup(
             &ttd_r as &[&str],
             &company as &[Option<&str>],
             &imps,
+            &clicks,
             &adv,
             &media
         )
@@ -298,28 +310,51 @@ pub async fn insert_rollup(
     Ok(unknown)
 }
 
-/// Record an applied file whose latest hour ends at `data_until`.
+/// Record an applied file of `kind` holding hours `hours` (start of the
+/// first, end of the last).
 pub async fn insert_file(
     conn: &mut PgConnection,
     key: &str,
     sum: &str,
+    kind: Kind,
     r: &Report,
-    data_until: Option<DateTime<chrono::Utc>>,
+    hours: Option<(DateTime<chrono::Utc>, DateTime<chrono::Utc>)>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
         r#"INSERT INTO delivery_files (id, source_key, checksum, kind, status, rows_read,
-               unresolved, unknown_campaigns, cells, data_until)
-           VALUES ($1, $2, $3, 'impressions', 'applied', $4, $5, $6, $7, $8)"#,
+               unresolved, unknown_campaigns, cells, clicks_joined, data_from, data_until)
+           VALUES ($1, $2, $3, $4, 'applied', $5, $6, $7, $8, $9, $10, $11)"#,
         r.file,
         key,
         sum,
+        kind.as_str(),
         r.rows as i64,
         r.unresolved as i64,
         r.unknown_campaigns as i64,
         r.cells as i64,
-        data_until
+        r.clicks_joined as i64,
+        hours.map(|h| h.0),
+        hours.map(|h| h.1)
     )
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// The applied impression files holding an hour in `[from, to)`, by key.
+pub async fn impression_files_between(
+    pool: &PgPool,
+    from: DateTime<chrono::Utc>,
+    to: DateTime<chrono::Utc>,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT source_key FROM delivery_files
+         WHERE kind = 'impressions' AND status = 'applied'
+           AND data_from < $2 AND data_until > $1
+         ORDER BY data_from, source_key",
+        from,
+        to
+    )
+    .fetch_all(pool)
+    .await
 }

@@ -53,7 +53,9 @@ pub async fn spent(
 pub async fn data_until(
     conn: &mut sqlx::PgConnection,
 ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-    sqlx::query_scalar!("SELECT max(data_until) FROM delivery_files WHERE status = 'applied'")
+    sqlx::query_scalar!(
+        "SELECT max(data_until) FROM delivery_files WHERE status = 'applied' AND kind = 'impressions'"
+    )
         .fetch_one(conn)
         .await
 }

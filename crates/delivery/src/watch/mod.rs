@@ -1,13 +1,13 @@
 //! The delivery watch (`delivery.watch`, every `delivery.watch_every_secs`):
-//! the plan's business alerts on delivery. For every tenant's active
-//! campaigns in flight it raises
+//! the plan's business alerts on delivery. For every tenant's live
+//! campaigns (approved or active, not paused) in flight it raises
 //! - `under_pacing` / `over_pacing`: spend further from the pacing plan
 //!   than the tenant's tolerance ([`crate::pacing`]);
 //! - `no_delivery`: no spend in the 24 hours before the data's end, a day
 //!   or more into the flight;
 //!
 //! and for the platform `feed_late`: no applied REDS file reaches within
-//! `delivery.feed_late_hours` of now while campaigns are active. An alert
+//! `delivery.feed_late_hours` of now while campaigns are live. An alert
 //! is opened once (one open per tenant, campaign and kind), logged, posted
 //! to `delivery.alert_webhook_url` when set (until the webhook takes it),
 //! and resolved when its condition clears. The gauges it sets are what the
@@ -67,13 +67,19 @@ pub struct Seen {
     pub notified: u64,
 }
 
+/// Cleared to spend and not paused: approved (running as approved) or
+/// active (resumed).
+fn live(c: &CampaignPacing) -> bool {
+    matches!(c.status.as_str(), "approved" | "active")
+}
+
 /// The alerts a campaign's pacing calls for.
 fn wanted(c: &CampaignPacing) -> Vec<&'static str> {
     let in_flight = !matches!(
         c.pace.state,
         State::NotStarted | State::Ended | State::NotComparable
     );
-    if c.status != "active" || !in_flight {
+    if !live(c) || !in_flight {
         return Vec::new();
     }
     let mut kinds = Vec::new();
@@ -108,7 +114,7 @@ pub async fn run(pool: &PgPool, w: &Watcher, now: DateTime<Utc>) -> anyhow::Resu
             .map_err(|e| anyhow::anyhow!("pacing of tenant {}: {e:?}", t.slug))?;
         let mut want: BTreeSet<(Option<Uuid>, String)> = BTreeSet::new();
         for c in &paces {
-            active |= c.status == "active";
+            active |= live(c);
             match c.pace.state {
                 State::OnTrack => seen.on_track += 1,
                 State::UnderPacing => seen.under += 1,

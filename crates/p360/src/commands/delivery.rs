@@ -1,5 +1,5 @@
-//! `p360 delivery ingest FILE...`: ingest REDS impression files (TTD's
-//! layout, gzip or plain) from disk, each known by its path and the BLAKE3
+//! `p360 delivery ingest FILE...`: ingest REDS files, impressions and
+//! clicks (TTD's layouts, gzip or plain) from disk, each known by its path and the BLAKE3
 //! of its bytes: the same file again changes nothing, another file at the
 //! same path replaces the earlier one's rows, a file that does not read
 //! whole is quarantined with the reason. The files are then merged into
@@ -16,7 +16,8 @@ use platform::shutdown::Shutdown;
 
 #[derive(Subcommand, Debug)]
 pub enum DeliveryCommand {
-    /// Ingest REDS impression files.
+    /// Ingest REDS files (impressions and clicks, told apart by their
+    /// columns; impressions first).
     Ingest {
         /// The files (`.log.gz`, `.tsv.gz` or plain).
         #[arg(required = true)]
@@ -32,13 +33,29 @@ pub async fn run(config: Config, action: DeliveryCommand, shutdown: Shutdown) ->
             .with_context(|| format!("cannot read {}", file.display()))?;
         keys.push((file.clone(), path));
     }
-    let cols = config.delivery.impression_layout()?;
+    let layouts = config.delivery.layouts()?;
+    // Impressions first, so that clicks given in the same command find them.
+    let mut kinds = Vec::with_capacity(keys.len());
+    for (given, path) in &keys {
+        let kind = match delivery::ingest::kind_of(path, &layouts) {
+            Ok(Ok(kind)) => kind,
+            Ok(Err(_)) => delivery::ingest::Kind::Impressions, // quarantined with the reason
+            Err(e) => anyhow::bail!("cannot read {}: {e}", given.display()),
+        };
+        kinds.push(kind == delivery::ingest::Kind::Clicks);
+    }
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    order.sort_by_key(|i| kinds[*i]);
+    let sources = delivery::ingest::Sources {
+        landing: platform::storage::Storage::landing(&config.platform)?,
+        scratch: config.platform.data_dir.join("tmp"),
+    };
     with_database(&config.platform, &shutdown, |db| async move {
         super::require_migrated(&db).await?;
         let mut quarantined = 0;
-        for (given, path) in &keys {
+        for (given, path) in order.iter().map(|i| &keys[*i]) {
             let key = format!("file://{}", path.display());
-            let r = delivery::ingest::impressions(&db.pool, &key, path, cols)
+            let r = delivery::ingest::file(&db.pool, &key, path, layouts, &sources)
                 .await
                 .map_err(|e| anyhow::anyhow!("{}: {e}", given.display()))?;
             let what = match &r.outcome {
@@ -48,14 +65,23 @@ pub async fn run(config: Config, action: DeliveryCommand, shutdown: Shutdown) ->
                 }
                 other => format!("{other:?}"),
             };
-            println!(
-                "delivery: {} {what}: {} impressions, {} cells, {} unresolved, {} of campaigns P360 does not know",
-                given.display(),
-                r.rows,
-                r.cells,
-                r.unresolved,
-                r.unknown_campaigns
-            );
+            match r.kind {
+                delivery::ingest::Kind::Impressions => println!(
+                    "delivery: {} {what}: {} impressions, {} cells, {} unresolved, {} of campaigns P360 does not know",
+                    given.display(),
+                    r.rows,
+                    r.cells,
+                    r.unresolved,
+                    r.unknown_campaigns
+                ),
+                delivery::ingest::Kind::Clicks => println!(
+                    "delivery: {} {what}: {} clicks, {} joined to their impressions, {} unresolved",
+                    given.display(),
+                    r.rows,
+                    r.clicks_joined,
+                    r.unresolved
+                ),
+            }
         }
         // Reports read merged rows: merge now rather than wait for a worker
         // (the job the ingests queued then finds nothing to do).

@@ -1,0 +1,373 @@
+//! Issue 17 end to end on embedded defaults: a campaign targeting an
+//! audience syncs to the in-process TTD sandbox, the sandbox's delivery
+//! simulator writes three days of REDS files (at half the plan), P360
+//! ingests them, and then the account view agrees with an independent
+//! count over the same files, the CSV export equals the API, pacing says
+//! under-pacing and the delivery watch raises the alert.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Read;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::ttd::*;
+use common::*;
+use serde_json::{Value, json};
+
+const SEED: u64 = 3;
+const COMPANIES: u64 = 200;
+
+fn gunzip(path: &Path) -> String {
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())
+        .read_to_string(&mut text)
+        .unwrap();
+    text
+}
+
+/// What the files say campaign `ttd` delivered to each company:
+/// (impressions, clicks).
+fn count(dir: &Path, ttd: &str) -> BTreeMap<String, (i64, i64)> {
+    let mut nets = Vec::new();
+    accounts::generate::company_ranges(COMPANIES, SEED, |_, domain, ns| {
+        for n in ns {
+            nets.push((domain.to_string(), *n));
+        }
+    });
+    let company = |ip: &str| -> String {
+        let addr: IpAddr = ip.parse().unwrap();
+        nets.iter()
+            .find(|(_, n)| n.contains(&addr))
+            .map_or("(unresolved)".to_string(), |(d, _)| d.clone())
+    };
+    let col = |layout: &[&str], name: &str| layout.iter().position(|c| *c == name).unwrap();
+    let imp = delivery::schema::IMPRESSIONS;
+    let (id, campaign, ip) = (
+        col(imp, "ImpressionId"),
+        col(imp, "CampaignId"),
+        col(imp, "IPAddress"),
+    );
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let mut out: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    let mut made: HashMap<String, String> = HashMap::new();
+    for f in files
+        .iter()
+        .filter(|f| f.to_str().unwrap().contains("impressions_"))
+    {
+        for l in gunzip(f).lines() {
+            let v: Vec<&str> = l.split('\t').collect();
+            if v[campaign] != ttd {
+                continue;
+            }
+            let c = company(v[ip]);
+            made.insert(v[id].to_string(), c.clone());
+            out.entry(c).or_default().0 += 1;
+        }
+    }
+    let joins = col(delivery::schema::CLICKS, "DisplayImpressionId");
+    for f in files
+        .iter()
+        .filter(|f| f.to_str().unwrap().contains("clicks_"))
+    {
+        for l in gunzip(f).lines() {
+            let v: Vec<&str> = l.split('\t').collect();
+            if let Some(c) = made.get(v[joins]) {
+                out.entry(c.clone()).or_default().1 += 1;
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_synced_campaigns_delivery_reaches_reports_pacing_and_alerts() {
+    let p = Platform::start().await;
+    let (stop, handle) = worker(&p, |_| {});
+    // The universe: 200 generated companies and their ranges.
+    let mut companies = Vec::new();
+    accounts::generate::companies(COMPANIES, SEED, &mut companies).unwrap();
+    let mut ranges = Vec::new();
+    accounts::generate::ip_ranges(COMPANIES, SEED, &mut ranges).unwrap();
+    {
+        let mut conn = p.db.pool.acquire().await.unwrap();
+        accounts::companies::service::import(&mut conn, &companies)
+            .await
+            .unwrap();
+        accounts::ranges::service::import(&mut conn, &ranges)
+            .await
+            .unwrap();
+    }
+    let f = platform_fixture(&p).await;
+    // An insertion order over this winter, a campaign spending 3,100
+    // dollars evenly over December (100 a day).
+    let (s, io) = p
+        .post_as_staff(
+            "acme",
+            "/v1/insertion-orders",
+            json!({
+                "advertiser_id": f.api.get(&format!("/v1/insertion-orders/{}", f.io), &f.admin).await["advertiser_id"],
+                "name": "Winter", "number": "IO-2",
+                "budget": {"amount": "100000", "currency": "USD"},
+                "start_date": "2026-11-01", "end_date": "2027-03-31",
+                "pricing": {"model": "cpm", "rate": {"amount": "12.50", "currency": "USD"}}
+            }),
+        )
+        .await;
+    assert_eq!(s, 201, "{io}");
+    // The audience: 40 listed companies, 10 % held out.
+    let listed: Vec<String> = (0..40)
+        .map(|i| accounts::generate::company(i * 5, SEED).0)
+        .collect();
+    let body: String = std::iter::once("domain".to_string())
+        .chain(listed.iter().cloned())
+        .map(|l| l + "\n")
+        .collect();
+    let (s, list) = p
+        .post_csv("/v1/account-lists?name=abm", &f.admin, body.into_bytes())
+        .await;
+    assert_eq!(s, 201, "{list}");
+    let audience = f
+        .api
+        .post(
+            "/v1/audiences",
+            &f.admin,
+            json!({"name": "ABM", "include_lists": [list["id"]], "rule": {"holdout_percent": 10}}),
+        )
+        .await;
+    let audience = audience["id"].as_str().unwrap().to_string();
+    let c = f
+        .api
+        .post(
+            "/v1/campaigns",
+            &f.admin,
+            json!({
+                "insertion_order_id": io["id"], "name": "December ABM", "objective": "pipeline",
+                "budget": {"amount": "3100", "currency": "USD"},
+                "flight": {"start": "2026-12-01", "end": "2026-12-31"}, "pacing": "even"
+            }),
+        )
+        .await;
+    let campaign = c["id"].as_str().unwrap().to_string();
+    let group = f
+        .api
+        .post(
+            &format!("/v1/campaigns/{campaign}/ad-groups"),
+            &f.admin,
+            json!({
+                "name": "Listed", "budget": {"amount": "3000", "currency": "USD"},
+                "base_bid_cpm": {"amount": "4", "currency": "USD"},
+                "max_bid_cpm": {"amount": "8", "currency": "USD"},
+                "targeting": {"audiences": {"include": [audience]}},
+                "creative_ids": [f.creative]
+            }),
+        )
+        .await;
+    assert!(group["id"].is_string(), "{group}");
+    f.api
+        .post(
+            &format!("/v1/campaigns/{campaign}/submit"),
+            &f.admin,
+            json!({}),
+        )
+        .await;
+    f.approve(&campaign).await;
+    let synced = f
+        .wait_synced(std::slice::from_ref(&campaign), Duration::from_secs(60))
+        .await;
+    let ttd_campaign = synced[0]["ttd"]["campaign_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The segment holds the members' blocks once the audience sync ran.
+    let sandbox_base = p.app.url(activation::SANDBOX_PATH);
+    let client = ttd(&sandbox_base, 0);
+    let http = reqwest::Client::new();
+    let mut lines = Vec::new();
+    for _ in 0..100 {
+        lines = delivery::simulate::lines(&client, &http, &sandbox_base, "p360partner")
+            .await
+            .unwrap();
+        if lines.iter().any(|l| !l.blocks.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(!lines[0].blocks.is_empty(), "the audience reached TTD");
+
+    // Three days of delivery at half the plan.
+    let tmp = TempDir::new("simulated-reds");
+    let dir = tmp.path().join("reds");
+    let from = chrono::NaiveDate::from_ymd_opt(2026, 12, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    let written = delivery::simulate::write(
+        &lines,
+        &delivery::simulate::Options {
+            from,
+            hours: 72,
+            delivery_rate: 0.5,
+            inside_percent: 70,
+            seed: 9,
+        },
+        &dir,
+    )
+    .unwrap();
+    assert!(
+        written.impressions > 10_000 && written.clicks > 20,
+        "{written:?}"
+    );
+    // Ingested as an operator would: every file in one command.
+    let files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    let var = tmp.path().join("var").display().to_string();
+    let mut args = vec!["delivery", "ingest", "--data-dir", &var];
+    args.extend(files.iter().map(String::as_str));
+    let out = p360(&args)
+        .env("P360_DATABASE__URL", &p.db.url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The account view agrees with the files.
+    let counted = count(&dir, &ttd_campaign);
+    let (_, members) = p
+        .get(
+            &format!("/v1/audiences/{audience}/members?limit=500"),
+            &f.admin,
+        )
+        .await;
+    let targets: BTreeSet<String> = members["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["holdout"] == false)
+        .map(|m| m["domain"].as_str().unwrap().to_string())
+        .collect();
+    let reached: Vec<&String> = targets
+        .iter()
+        .filter(|t| counted.contains_key(*t))
+        .collect();
+    let engaged = reached
+        .iter()
+        .filter(|t| {
+            let (i, c) = counted[**t];
+            c >= 1 || i >= 10
+        })
+        .count();
+    let range = "from=2026-12-01&to=2026-12-03";
+    let (s, view) = p
+        .get(
+            &format!("/v1/reports/accounts?campaign_id={campaign}&{range}"),
+            &f.admin,
+        )
+        .await;
+    assert_eq!(s, 200, "{view}");
+    assert_eq!(view["target_accounts"], targets.len() as i64, "{view}");
+    assert_eq!(view["reached"], reached.len() as i64, "{view}");
+    assert_eq!(view["engaged"], engaged as i64, "{view}");
+    assert_eq!(
+        view["clicks"],
+        reached.iter().map(|t| counted[*t].1).sum::<i64>(),
+        "{view}"
+    );
+    assert!(view["reached"].as_i64().unwrap() > 0);
+
+    // The CSV export is the API's rows.
+    let (_, page) = p
+        .get(
+            &format!("/v1/reports/delivery?{range}&group_by=day,company&limit=1000"),
+            &f.admin,
+        )
+        .await;
+    let api: Vec<String> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{},{},{},{}",
+                r["day"].as_str().unwrap(),
+                r["company"].as_str().unwrap(),
+                r["impressions"],
+                r["clicks"]
+            )
+        })
+        .collect();
+    let res = reqwest::Client::new()
+        .get(p.app.url(&format!(
+            "/v1/reports/delivery?{range}&group_by=day,company&format=csv"
+        )))
+        .bearer_auth(&f.admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let text = res.text().await.unwrap();
+    let csv: Vec<String> = csv::Reader::from_reader(text.as_bytes())
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            format!("{},{},{},{}", &r[0], &r[1], &r[3], &r[4])
+        })
+        .collect();
+    assert_eq!(csv, api);
+    assert!(csv.len() > 3, "{text}");
+
+    // Pacing: by 4 December 00:00 (where the data ends), 300 of the 3,100
+    // dollars were planned and about half of it spent.
+    let (_, pacing) = p
+        .get(
+            &format!("/v1/reports/pacing?campaign_id={campaign}"),
+            &f.admin,
+        )
+        .await;
+    let pace = &pacing["campaigns"][0];
+    assert_eq!(pace["as_of"], "2026-12-04T00:00:00Z", "{pacing}");
+    assert_eq!(pace["planned_to_date_micros"], 300_000_000i64, "{pacing}");
+    assert_eq!(pace["state"], "under_pacing", "{pacing}");
+    let ratio = pace["pace_ratio"].as_f64().unwrap();
+    assert!((0.4..0.6).contains(&ratio), "{pacing}");
+
+    // The watch raises the under-pacing alert.
+    let watcher =
+        delivery::watch::Watcher::from_config(&delivery::DeliveryConfig::default()).unwrap();
+    let now = chrono::DateTime::parse_from_rfc3339("2026-12-04T01:00:00Z")
+        .unwrap()
+        .to_utc();
+    let seen = delivery::watch::run(&p.db.pool, &watcher, now)
+        .await
+        .unwrap();
+    let id: uuid::Uuid = campaign.parse().unwrap();
+    assert!(
+        seen.opened
+            .contains(&(Some(id), "under_pacing".to_string())),
+        "{seen:?}"
+    );
+    let (_, alerts) = p.get("/v1/reports/alerts", &f.admin).await;
+    assert!(
+        alerts
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["kind"] == "under_pacing" && a["campaign_id"] == campaign.as_str()),
+        "{alerts}"
+    );
+    let _: Value = alerts;
+    stop.trigger();
+    handle.await.unwrap().unwrap();
+}
