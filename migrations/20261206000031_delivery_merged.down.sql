@@ -20,6 +20,8 @@ BEGIN
 END
 $$;
 -- squawk-ignore ban-drop-table
+DROP TABLE delivery_campaign_versions;
+-- squawk-ignore ban-drop-table
 DROP TABLE delivery_alerts;
 -- squawk-ignore ban-drop-table
 DROP TABLE delivery_settings;
@@ -32,6 +34,17 @@ DROP TABLE delivery_cells;
 -- The replaced files' rows the merge had not taken back yet.
 DELETE FROM delivery_daily d USING delivery_files f WHERE d.file_id = f.id AND f.status <> 'applied';
 DELETE FROM delivery_hourly h USING delivery_files f WHERE h.file_id = f.id AND f.status <> 'applied';
+CREATE OR REPLACE FUNCTION p360_tenant_visible(tenant uuid) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(current_setting('p360.all_tenants', true), '') = 'on'
+        OR tenant = ANY (
+            string_to_array(nullif(current_setting('p360.tenant_ids', true), ''), ',')::uuid[]
+        )
+$$;
+-- squawk-ignore ban-drop-function
+DROP FUNCTION p360_visible_tenant_ids();
+-- squawk-ignore ban-drop-function
+DROP FUNCTION p360_all_tenants_visible();
 -- squawk-ignore ban-drop-column
 ALTER TABLE delivery_files DROP COLUMN merge_state;
 -- squawk-ignore ban-drop-column

@@ -14,6 +14,7 @@
 
 pub mod clicks;
 pub mod config;
+pub mod days;
 pub mod generate;
 pub mod ingest;
 pub mod landed;

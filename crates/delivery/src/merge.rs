@@ -52,6 +52,17 @@ pub async fn run(pool: &PgPool) -> anyhow::Result<Merged> {
             return Ok(done);
         }
         for f in &files {
+            // Whatever happens to the file, its campaigns' days change.
+            sqlx::query!(
+                r#"INSERT INTO delivery_campaign_versions (campaign_id, tenant_id, version)
+                   SELECT DISTINCT campaign_id, tenant_id, 1 FROM delivery_daily
+                   WHERE file_id = $1 AND campaign_id IS NOT NULL AND tenant_id IS NOT NULL
+                   ON CONFLICT (campaign_id)
+                   DO UPDATE SET version = delivery_campaign_versions.version + 1"#,
+                f.id
+            )
+            .execute(&mut *conn)
+            .await?;
             if f.status == "applied" {
                 add(conn, f.id, 1).await?;
                 done.added += 1;

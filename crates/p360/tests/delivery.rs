@@ -28,22 +28,6 @@ fn plan() -> Plan {
     }
 }
 
-/// The generated universe's first companies and their ranges.
-async fn universe(p: &Platform, plan: &Plan) {
-    let mut companies = Vec::new();
-    accounts::generate::companies(plan.companies, plan.seed, &mut companies).unwrap();
-    let mut ranges = Vec::new();
-    accounts::generate::ip_ranges(plan.companies, plan.seed, &mut ranges).unwrap();
-    let mut conn = p.db.pool.acquire().await.unwrap();
-    accounts::companies::service::import(&mut conn, &companies)
-        .await
-        .unwrap();
-    let r = accounts::ranges::service::import(&mut conn, &ranges)
-        .await
-        .unwrap();
-    assert!(r.skipped.is_empty(), "{:?}", r.skipped);
-}
-
 /// Totals as staff see them: (impressions, advertiser cost, unresolved).
 async fn totals(p: &Platform) -> (i64, i64, i64) {
     let t = sqlx::query!(
@@ -94,7 +78,7 @@ async fn merged(p: &Platform) -> [i64; 5] {
 async fn an_hour_is_rolled_up_once_replaced_exactly_and_a_broken_file_quarantined() {
     let p = Platform::start().await;
     let plan = plan();
-    universe(&p, &plan).await;
+    p.generated_universe(plan.companies, plan.seed).await;
     let acme: uuid::Uuid = p.tenant("acme").await.parse().unwrap();
     let other: uuid::Uuid = p.tenant("other").await.parse().unwrap();
     // Campaign 0 is acme's on TTD; the others P360 does not know.
@@ -247,15 +231,6 @@ async fn an_hour_is_rolled_up_once_replaced_exactly_and_a_broken_file_quarantine
     }
 }
 
-fn gunzip(path: &Path) -> String {
-    use std::io::Read;
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())
-        .read_to_string(&mut text)
-        .unwrap();
-    text
-}
-
 fn layouts() -> delivery::ingest::Layouts {
     delivery::DeliveryConfig::default().layouts().unwrap()
 }
@@ -296,7 +271,7 @@ fn clicks_by_cell(
 async fn clicks_join_their_impressions_even_from_a_later_file() {
     let p = Platform::start().await;
     let plan = plan();
-    universe(&p, &plan).await;
+    p.generated_universe(plan.companies, plan.seed).await;
     let tmp = TempDir::new("reds-clicks");
     let dir = tmp.0.clone();
     let w = delivery::generate::files(&plan, &dir).unwrap();

@@ -8,7 +8,6 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::Read;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -19,14 +18,6 @@ use serde_json::{Value, json};
 
 const SEED: u64 = 3;
 const COMPANIES: u64 = 200;
-
-fn gunzip(path: &Path) -> String {
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())
-        .read_to_string(&mut text)
-        .unwrap();
-    text
-}
 
 /// What the files say campaign `ttd` delivered to each company:
 /// (impressions, clicks).
@@ -90,20 +81,7 @@ fn count(dir: &Path, ttd: &str) -> BTreeMap<String, (i64, i64)> {
 async fn a_synced_campaigns_delivery_reaches_reports_pacing_and_alerts() {
     let p = Platform::start().await;
     let (stop, handle) = worker(&p, |_| {});
-    // The universe: 200 generated companies and their ranges.
-    let mut companies = Vec::new();
-    accounts::generate::companies(COMPANIES, SEED, &mut companies).unwrap();
-    let mut ranges = Vec::new();
-    accounts::generate::ip_ranges(COMPANIES, SEED, &mut ranges).unwrap();
-    {
-        let mut conn = p.db.pool.acquire().await.unwrap();
-        accounts::companies::service::import(&mut conn, &companies)
-            .await
-            .unwrap();
-        accounts::ranges::service::import(&mut conn, &ranges)
-            .await
-            .unwrap();
-    }
+    p.generated_universe(COMPANIES, SEED).await;
     let f = platform_fixture(&p).await;
     // An insertion order over this winter, a campaign spending 3,100
     // dollars evenly over December (100 a day).
@@ -142,34 +120,15 @@ async fn a_synced_campaigns_delivery_reaches_reports_pacing_and_alerts() {
         )
         .await;
     let audience = audience["id"].as_str().unwrap().to_string();
-    let c = f
-        .api
-        .post(
-            "/v1/campaigns",
-            &f.admin,
-            json!({
-                "insertion_order_id": io["id"], "name": "December ABM", "objective": "pipeline",
-                "budget": {"amount": "3100", "currency": "USD"},
-                "flight": {"start": "2026-12-01", "end": "2026-12-31"}, "pacing": "even"
-            }),
+    let (campaign, _) = f
+        .campaign_for(
+            io["id"].as_str().unwrap(),
+            "December ABM",
+            "3100",
+            ("2026-12-01", "2026-12-31"),
+            ("Listed", &audience),
         )
         .await;
-    let campaign = c["id"].as_str().unwrap().to_string();
-    let group = f
-        .api
-        .post(
-            &format!("/v1/campaigns/{campaign}/ad-groups"),
-            &f.admin,
-            json!({
-                "name": "Listed", "budget": {"amount": "3000", "currency": "USD"},
-                "base_bid_cpm": {"amount": "4", "currency": "USD"},
-                "max_bid_cpm": {"amount": "8", "currency": "USD"},
-                "targeting": {"audiences": {"include": [audience]}},
-                "creative_ids": [f.creative]
-            }),
-        )
-        .await;
-    assert!(group["id"].is_string(), "{group}");
     f.api
         .post(
             &format!("/v1/campaigns/{campaign}/submit"),
@@ -202,35 +161,66 @@ async fn a_synced_campaigns_delivery_reaches_reports_pacing_and_alerts() {
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(!lines[0].blocks.is_empty(), "the audience reached TTD");
 
-    // Three days of delivery at half the plan.
+    // Three days of delivery at half the plan, from the command line.
     let tmp = TempDir::new("simulated-reds");
     let dir = tmp.path().join("reds");
-    let from = chrono::NaiveDate::from_ymd_opt(2026, 12, 1)
-        .unwrap()
-        .and_hms_opt(0, 0, 0)
-        .unwrap();
-    let written = delivery::simulate::write(
-        &lines,
-        &delivery::simulate::Options {
-            from,
-            hours: 72,
-            delivery_rate: 0.5,
-            inside_percent: 70,
-            seed: 9,
-        },
-        &dir,
-    )
+    let var = tmp.path().join("var").display().to_string();
+    // Run without blocking: the sandbox it calls is served by this test.
+    let simulate = tokio::process::Command::from(p360(&[
+        "delivery",
+        "simulate",
+        "--out",
+        dir.to_str().unwrap(),
+        "--from",
+        "2026-12-01T00",
+        "--hours",
+        "72",
+        "--delivery-rate",
+        "0.5",
+        "--seed",
+        "9",
+        "--data-dir",
+        &var,
+    ]))
+    .env("P360_TTD__BASE_URL", &sandbox_base)
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .kill_on_drop(true)
+    .spawn()
     .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(120), simulate.wait_with_output())
+        .await
+        .expect("simulate finishes")
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
     assert!(
-        written.impressions > 10_000 && written.clicks > 20,
-        "{written:?}"
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let impressions: u64 = said
+        .rsplit_once(": ")
+        .and_then(|(_, counts)| counts.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_default();
+    assert!(
+        said.starts_with("delivery: 72 hours for 1 ad groups") && impressions > 10_000,
+        "{said}"
+    );
+    let bad = p360(&["delivery", "simulate", "--out", "x", "--from", "December"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("December is not an hour"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
     );
     // Ingested as an operator would: every file in one command.
     let files: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path().display().to_string())
         .collect();
-    let var = tmp.path().join("var").display().to_string();
     let mut args = vec!["delivery", "ingest", "--data-dir", &var];
     args.extend(files.iter().map(String::as_str));
     let out = p360(&args)

@@ -6,7 +6,6 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -60,11 +59,7 @@ fn count(files: &[&Path]) -> Count {
     );
     let mut out = Count::new();
     for f in files {
-        let mut text = String::new();
-        flate2::read::GzDecoder::new(std::fs::File::open(f).unwrap())
-            .read_to_string(&mut text)
-            .unwrap();
-        for line in text.lines() {
+        for line in gunzip(f).lines() {
             let v: Vec<&str> = line.split('\t').collect();
             if v[campaign] != delivery::generate::campaign_id(0) {
                 continue;
@@ -81,21 +76,6 @@ fn count(files: &[&Path]) -> Count {
         }
     }
     out
-}
-
-async fn universe(p: &Platform) {
-    let mut companies = Vec::new();
-    accounts::generate::companies(COMPANIES, SEED, &mut companies).unwrap();
-    let mut ranges = Vec::new();
-    accounts::generate::ip_ranges(COMPANIES, SEED, &mut ranges).unwrap();
-    let mut conn = p.db.pool.acquire().await.unwrap();
-    accounts::companies::service::import(&mut conn, &companies)
-        .await
-        .unwrap();
-    let r = accounts::ranges::service::import(&mut conn, &ranges)
-        .await
-        .unwrap();
-    assert!(r.skipped.is_empty(), "{:?}", r.skipped);
 }
 
 /// Every page of a report, following its cursors.
@@ -145,7 +125,7 @@ struct Setup {
 
 async fn setup() -> Setup {
     let p = Platform::start().await;
-    universe(&p).await;
+    p.generated_universe(COMPANIES, SEED).await;
     let f = platform_fixture(&p).await;
     // The list: campaign 0's generated audience and five companies it
     // does not target.
@@ -177,34 +157,16 @@ async fn setup() -> Setup {
         )
         .await;
     let audience = audience["id"].as_str().unwrap().to_string();
-    let c = f
-        .api
-        .post(
-            "/v1/campaigns",
-            &f.admin,
-            json!({
-                "insertion_order_id": f.io, "name": "ABM Q4", "objective": "pipeline",
-                "budget": {"amount": "5000", "currency": "USD"},
-                "flight": {"start": "2027-01-15", "end": "2027-03-31"}, "pacing": "even"
-            }),
+    let f_io = f.io.clone();
+    let (campaign, group) = f
+        .campaign_for(
+            &f_io,
+            "ABM Q4",
+            "5000",
+            ("2027-01-15", "2027-03-31"),
+            ("Listed accounts", &audience),
         )
         .await;
-    let campaign = c["id"].as_str().unwrap().to_string();
-    let group = f
-        .api
-        .post(
-            &format!("/v1/campaigns/{campaign}/ad-groups"),
-            &f.admin,
-            json!({
-                "name": "Listed accounts", "budget": {"amount": "3000", "currency": "USD"},
-                "base_bid_cpm": {"amount": "4.25", "currency": "USD"},
-                "max_bid_cpm": {"amount": "9", "currency": "USD"},
-                "targeting": {"audiences": {"include": [audience]}},
-                "creative_ids": [f.creative]
-            }),
-        )
-        .await;
-    let group = group["id"].as_str().unwrap().to_string();
     // The activation mapping: TTD's campaign 0 and its first ad group are
     // these; campaigns 1 and 2 are no tenant's.
     let acme: uuid::Uuid = sqlx::query_scalar!("SELECT id FROM tenants WHERE slug = 'acme'")
@@ -368,6 +330,36 @@ async fn reports_and_the_account_view_agree_with_the_files() {
         total
     );
 
+    // A campaign by company (read from its days in memory): the files'
+    // sums per company, seven a page.
+    let rows = all_pages(
+        &p,
+        &format!("{range}&group_by=company&campaign_id={campaign}&limit=7"),
+        &f.admin,
+    )
+    .await;
+    let per_company = counted
+        .iter()
+        .fold(BTreeMap::new(), |mut m, ((_, c), (n, s))| {
+            let e: &mut (i64, i64) = m.entry(c.clone()).or_default();
+            e.0 += n;
+            e.1 += s;
+            m
+        });
+    let got: BTreeMap<String, (i64, i64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["company"].as_str().unwrap().to_string(),
+                (
+                    r["impressions"].as_i64().unwrap(),
+                    r["spend_usd_micros"].as_i64().unwrap(),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!((got.len(), &got), (rows.len(), &per_company));
+
     // The account view: the 30 listed companies are the targets.
     let reached: BTreeMap<&str, i64> = counted
         .iter()
@@ -511,6 +503,32 @@ async fn reports_and_the_account_view_agree_with_the_files() {
         .get(&format!("/v1/reports/delivery?{range}"), &stranger)
         .await;
     assert_eq!((s.as_u16(), &body["items"]), (200, &json!([])), "{body}");
+
+    // Another hour merged: the view (kept in memory) shows it.
+    let later = Plan {
+        hour: plan(31, 0).hour + chrono::TimeDelta::hours(1),
+        ..plan(31, 2_000)
+    };
+    let dir = _tmp.path().join("later");
+    delivery::generate::files(&later, &dir).unwrap();
+    let file = dir.join("impressions_2026-12-01T10.log.gz");
+    let cols = delivery::schema::ImpressionColumns::of(delivery::schema::IMPRESSIONS).unwrap();
+    delivery::ingest::impressions(&p.app.state.pool, "reports/later", &file, cols)
+        .await
+        .unwrap();
+    delivery::merge::run(&p.app.state.pool).await.unwrap();
+    let added: i64 = count(&[&file])
+        .iter()
+        .filter(|((_, c), _)| listed.contains(c))
+        .map(|(_, v)| v.0)
+        .sum();
+    assert!(added > 0);
+    let (_, fresh) = p.get(&view_url, &f.admin).await;
+    assert_eq!(
+        fresh["impressions"].as_i64().unwrap(),
+        view["impressions"].as_i64().unwrap() + added,
+        "{fresh}"
+    );
 }
 
 /// A webhook that keeps what it is sent.

@@ -111,6 +111,20 @@ fn checksum(path: &Path) -> std::io::Result<String> {
     }
 }
 
+/// The file ingested before under `key` with the bytes at `path`, or (not
+/// seen) the BLAKE3 of those bytes.
+async fn seen(pool: &PgPool, key: &str, path: &Path) -> anyhow::Result<Result<Report, String>> {
+    let owned = path.to_path_buf();
+    let sum = tokio::task::spawn_blocking(move || checksum(&owned)).await??;
+    Ok(match store::file(pool, key, &sum).await? {
+        Some(known) => {
+            metrics::counter!("p360_delivery_files_total", "outcome" => "unchanged").increment(1);
+            Ok(known)
+        }
+        None => Err(sum),
+    })
+}
+
 /// What the file at `path` holds, by its first line's column count; `Err`
 /// with the reason when it is neither layout's.
 pub fn kind_of(path: &Path, layouts: &Layouts) -> std::io::Result<Result<Kind, String>> {
@@ -155,16 +169,10 @@ pub async fn file(
     match kind {
         Ok(Kind::Impressions) => impressions(pool, key, path, layouts.impressions).await,
         Ok(Kind::Clicks) => clicks(pool, key, path, layouts, sources).await,
-        Err(reason) => {
-            let owned = path.to_path_buf();
-            let sum = tokio::task::spawn_blocking(move || checksum(&owned)).await??;
-            if let Some(known) = store::file(pool, key, &sum).await? {
-                return Ok(known);
-            }
-            metrics::counter!("p360_delivery_files_total", "outcome" => "quarantined").increment(1);
-            let file = store::quarantine(pool, key, &sum, Kind::Impressions, &reason).await?;
-            Ok(Report::quarantined(file, Kind::Impressions, reason))
-        }
+        Err(reason) => match seen(pool, key, path).await? {
+            Ok(known) => Ok(known),
+            Err(sum) => quarantine(pool, key, &sum, Kind::Impressions, reason).await,
+        },
     }
 }
 
@@ -177,12 +185,10 @@ pub async fn impressions(
     path: &Path,
     cols: ImpressionColumns,
 ) -> anyhow::Result<Report> {
-    let owned = path.to_path_buf();
-    let sum = tokio::task::spawn_blocking(move || checksum(&owned)).await??;
-    if let Some(known) = store::file(pool, key, &sum).await? {
-        metrics::counter!("p360_delivery_files_total", "outcome" => "unchanged").increment(1);
-        return Ok(known);
-    }
+    let sum = match seen(pool, key, path).await? {
+        Ok(known) => return Ok(known),
+        Err(sum) => sum,
+    };
     let (ranges, domains) = store::ranges(pool).await?;
     let owned = path.to_path_buf();
     let read = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
@@ -228,12 +234,10 @@ pub async fn clicks(
     layouts: Layouts,
     sources: &Sources,
 ) -> anyhow::Result<Report> {
-    let owned = path.to_path_buf();
-    let sum = tokio::task::spawn_blocking(move || checksum(&owned)).await??;
-    if let Some(known) = store::file(pool, key, &sum).await? {
-        metrics::counter!("p360_delivery_files_total", "outcome" => "unchanged").increment(1);
-        return Ok(known);
-    }
+    let sum = match seen(pool, key, path).await? {
+        Ok(known) => return Ok(known),
+        Err(sum) => sum,
+    };
     let owned = path.to_path_buf();
     let cols = layouts.clicks;
     let read = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {

@@ -14,6 +14,7 @@ use tenancy::InTenant;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{AccountRow, AccountView, Scope, Settings, Status};
+use crate::report::api::wants_csv;
 use crate::report::{range, uuid};
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -120,12 +121,8 @@ pub async fn targets(
     headers: HeaderMap,
     Query(q): Query<TargetsQuery>,
 ) -> Result<Response, ApiError> {
-    let csv = q.format.as_deref() == Some("csv")
-        || (q.format.is_none()
-            && headers
-                .get(header::ACCEPT)
-                .is_some_and(|v| v.as_bytes().starts_with(b"text/csv")));
     let mut errors = Vec::new();
+    let csv = wants_csv(q.format.as_deref(), &headers, &mut errors);
     let view = ViewQuery {
         campaign_id: q.campaign_id.clone(),
         audience_id: q.audience_id.clone(),
@@ -155,12 +152,6 @@ pub async fn targets(
     };
     if !csv && !(1..=10_000).contains(&limit) {
         errors.push(FieldError::new("limit", "out_of_range", "1 to 10000"));
-    }
-    if q.format
-        .as_deref()
-        .is_some_and(|f| f != "csv" && f != "json")
-    {
-        errors.push(FieldError::new("format", "invalid", "csv or json"));
     }
     if q.after.as_deref().is_some_and(|a| a.len() > 253) {
         errors.push(FieldError::new("after", "too_long", "at most 253 bytes"));

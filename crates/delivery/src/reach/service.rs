@@ -72,7 +72,20 @@ async fn reach(
         .into_iter()
         .map(|t| (t.domain, t.holdout))
         .collect();
-    let delivered = store::delivered(tx, &campaigns, from, to).await?;
+    let delivered = crate::days::by_company(tx, &campaigns, from, to)
+        .await?
+        .into_iter()
+        .map(|(company, s)| {
+            (
+                company,
+                super::Delivered {
+                    impressions: s.impressions,
+                    clicks: s.clicks,
+                    spend: s.spend,
+                },
+            )
+        })
+        .collect();
     Ok((campaigns, audiences, targets, delivered))
 }
 

@@ -1,50 +1,9 @@
-//! The account view's SQL: what each company received from a set of
-//! campaigns (`delivery_accounts`), and the tenant's reporting rules.
+//! The account view's SQL: the tenant's reporting rules (what each company
+//! received is read through [`crate::days`]).
 
-use std::collections::HashMap;
-
-use chrono::NaiveDate;
 use tenancy::{TenantId, TenantTx};
-use uuid::Uuid;
 
-use super::{Delivered, Settings};
-
-/// What each company received from `campaigns` between `from` and `to`
-/// (inclusive); `""` holds the unresolved impressions.
-pub async fn delivered(
-    tx: &mut TenantTx,
-    campaigns: &[Uuid],
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<HashMap<String, Delivered>, sqlx::Error> {
-    let tenant = tx.tenant();
-    let rows = sqlx::query!(
-        r#"SELECT coalesce(company, '') AS "company!", sum(impressions)::int8 AS "impressions!",
-                  sum(clicks)::int8 AS "clicks!", sum(advertiser_cost_micros)::int8 AS "spend!"
-           FROM delivery_accounts
-           WHERE tenant_id = $1 AND campaign_id = ANY($2) AND day BETWEEN $3 AND $4
-           GROUP BY company"#,
-        tenant as TenantId,
-        campaigns,
-        from,
-        to
-    )
-    .fetch_all(tx.conn())
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            (
-                r.company,
-                Delivered {
-                    impressions: r.impressions,
-                    clicks: r.clicks,
-                    spend: r.spend,
-                },
-            )
-        })
-        .collect())
-}
+use super::Settings;
 
 /// The tenant's rules, if it set any.
 pub async fn settings(tx: &mut TenantTx) -> Result<Option<Settings>, sqlx::Error> {

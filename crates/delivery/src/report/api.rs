@@ -50,6 +50,26 @@ pub struct ReportPage {
     pub next_cursor: Option<String>,
 }
 
+/// Whether a request asks for CSV: `format=csv`, or `Accept: text/csv`
+/// without a `format`; a `format` other than `csv` or `json` is an error.
+pub(crate) fn wants_csv(
+    format: Option<&str>,
+    headers: &HeaderMap,
+    errors: &mut Vec<FieldError>,
+) -> bool {
+    match format {
+        Some("csv") => true,
+        Some("json") => false,
+        Some(_) => {
+            errors.push(FieldError::new("format", "invalid", "csv or json"));
+            false
+        }
+        None => headers
+            .get(header::ACCEPT)
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/csv")),
+    }
+}
+
 /// Rows per CSV batch.
 const CSV_BATCH: i64 = 5_000;
 
@@ -65,12 +85,8 @@ pub async fn delivery(
     headers: HeaderMap,
     Query(q): Query<DeliveryQuery>,
 ) -> Result<Response, ApiError> {
-    let csv = q.format.as_deref() == Some("csv")
-        || (q.format.is_none()
-            && headers
-                .get(header::ACCEPT)
-                .is_some_and(|v| v.as_bytes().starts_with(b"text/csv")));
     let mut errors = Vec::new();
+    let csv = wants_csv(q.format.as_deref(), &headers, &mut errors);
     let dates = range(q.from.as_deref(), q.to.as_deref(), &mut errors);
     let dims = group_by(q.group_by.as_deref(), &mut errors);
     let req = Request {
@@ -91,12 +107,6 @@ pub async fn delivery(
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         errors.push(FieldError::new("limit", "out_of_range", "1 to 1000"));
-    }
-    if q.format
-        .as_deref()
-        .is_some_and(|f| f != "csv" && f != "json")
-    {
-        errors.push(FieldError::new("format", "invalid", "csv or json"));
     }
     let after = match q.cursor.as_deref() {
         None => None,

@@ -200,16 +200,7 @@ pub fn decode_cursor(s: &str, dims: &[Dim]) -> Option<Vec<KeyPart>> {
     fits.then_some(key)
 }
 
-/// Sums over a group of cells.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Sums {
-    pub impressions: i64,
-    pub clicks: i64,
-    /// TTD's advertiser cost, micro-dollars.
-    pub spend: i64,
-    /// TTD's media cost, micro-dollars.
-    pub media_cost: i64,
-}
+pub use crate::days::Sums;
 
 /// `n / d`, rounded to the nearest integer, half away from zero; `None`
 /// when `d` is zero.

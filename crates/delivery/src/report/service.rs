@@ -60,21 +60,33 @@ pub async fn page(
         .company
         .as_deref()
         .map(|c| if c == UNRESOLVED { "" } else { c });
-    let lines = store::lines(
-        tx,
-        &Query {
-            from: req.from,
-            to: req.to,
-            dims: &req.group_by,
-            campaigns: campaigns.as_deref(),
-            ad_group: req.ad_group,
-            creative: req.creative,
-            company,
-            after,
-            limit,
-        },
-    )
-    .await?;
+    let lines = match campaigns.as_deref() {
+        // A campaign's accounts: from its days in memory.
+        Some(one @ [_])
+            if req.group_by == [Dim::Company]
+                && req.ad_group.is_none()
+                && req.creative.is_none() =>
+        {
+            by_company(tx, one, req, company, after, limit).await?
+        }
+        _ => {
+            store::lines(
+                tx,
+                &Query {
+                    from: req.from,
+                    to: req.to,
+                    dims: &req.group_by,
+                    campaigns: campaigns.as_deref(),
+                    ad_group: req.ad_group,
+                    creative: req.creative,
+                    company,
+                    after,
+                    limit,
+                },
+            )
+            .await?
+        }
+    };
     // Names of what the page shows.
     let (mut cs, mut gs, mut rs, mut domains) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for l in &lines {
@@ -131,6 +143,35 @@ pub async fn page(
             }
             row.key = l.key;
             row
+        })
+        .collect())
+}
+
+/// The report of one campaign by company, from its days in memory: the
+/// same rows, in the same order, as the SQL.
+async fn by_company(
+    tx: &mut TenantTx,
+    campaign: &[Uuid],
+    req: &Request,
+    company: Option<&str>,
+    after: Option<&[KeyPart]>,
+    limit: i64,
+) -> Result<Vec<store::Line>, sqlx::Error> {
+    let after = match after {
+        Some([KeyPart::Text(t)]) => Some(t.as_str()),
+        _ => None,
+    };
+    Ok(crate::days::by_company(tx, campaign, req.from, req.to)
+        .await?
+        .into_iter()
+        .filter(|(c, _)| company.is_none_or(|want| want == c))
+        .filter(|(c, _)| after.is_none_or(|a| c.as_str() > a))
+        .take(limit.max(0) as usize)
+        .map(|(c, sums)| store::Line {
+            key: vec![KeyPart::Text(c)],
+            ad_group_id: None,
+            creative_id: None,
+            sums,
         })
         .collect())
 }

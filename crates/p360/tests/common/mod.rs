@@ -380,6 +380,23 @@ impl Platform {
         assert!(report.skipped.is_empty(), "{:?}", report.skipped);
     }
 
+    /// Load the generated universe's first `count` companies (seed `seed`)
+    /// and their IP ranges (`accounts::generate`).
+    pub async fn generated_universe(&self, count: u64, seed: u64) {
+        let mut companies = Vec::new();
+        accounts::generate::companies(count, seed, &mut companies).unwrap();
+        let mut ranges = Vec::new();
+        accounts::generate::ip_ranges(count, seed, &mut ranges).unwrap();
+        let mut conn = self.db.pool.acquire().await.unwrap();
+        accounts::companies::service::import(&mut conn, &companies)
+            .await
+            .unwrap();
+        let r = accounts::ranges::service::import(&mut conn, &ranges)
+            .await
+            .unwrap();
+        assert!(r.skipped.is_empty(), "{:?}", r.skipped);
+    }
+
     /// Create a tenant as platform admin; returns its id.
     pub async fn tenant(&self, slug: &str) -> String {
         let (s, body) = self
@@ -534,4 +551,14 @@ fn parse_series(series: &str) -> (String, Vec<(String, String)>) {
 /// moved while it acted, never on a series merely being present.
 pub fn delta(before: &str, after: &str, series: &str) -> f64 {
     sample(after, series) - sample(before, series)
+}
+
+/// The text of a gzip file.
+pub fn gunzip(path: &Path) -> String {
+    use std::io::Read;
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())
+        .read_to_string(&mut text)
+        .unwrap();
+    text
 }

@@ -162,6 +162,54 @@ impl Fixture {
         }
     }
 
+    /// A draft campaign of insertion order `io` (USD `budget` evenly over
+    /// `flight`) with one ad group, named `group`, running the creative to
+    /// the audience `audience`: (campaign, ad group).
+    pub async fn campaign_for(
+        &self,
+        io: &str,
+        name: &str,
+        budget: &str,
+        (start, end): (&str, &str),
+        (group, audience): (&str, &str),
+    ) -> (String, String) {
+        let c = self
+            .api
+            .post(
+                "/v1/campaigns",
+                &self.admin,
+                json!({
+                    "insertion_order_id": io, "name": name, "objective": "pipeline",
+                    "budget": {"amount": budget, "currency": "USD"},
+                    "flight": {"start": start, "end": end}, "pacing": "even"
+                }),
+            )
+            .await;
+        let campaign = c["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{c}"))
+            .to_string();
+        let g = self
+            .api
+            .post(
+                &format!("/v1/campaigns/{campaign}/ad-groups"),
+                &self.admin,
+                json!({
+                    "name": group, "budget": {"amount": "3000", "currency": "USD"},
+                    "base_bid_cpm": {"amount": "4", "currency": "USD"},
+                    "max_bid_cpm": {"amount": "8", "currency": "USD"},
+                    "targeting": {"audiences": {"include": [audience]}},
+                    "creative_ids": [self.creative]
+                }),
+            )
+            .await;
+        let group = g["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{g}"))
+            .to_string();
+        (campaign, group)
+    }
+
     /// A submitted campaign with one ad group running the creative.
     pub async fn submitted_campaign(&self, name: &str) -> String {
         let c = self
