@@ -47,6 +47,10 @@ struct Cache {
 
 static CACHE: LazyLock<Mutex<Cache>> = LazyLock::new(Mutex::default);
 
+/// A gate per campaign being loaded.
+static LOADING: LazyLock<Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>> =
+    LazyLock::new(Mutex::default);
+
 fn cached(campaign: Uuid, version: i64) -> Option<Arc<Days>> {
     let mut c = CACHE.lock().unwrap_or_else(|e| e.into_inner());
     c.clock += 1;
@@ -98,6 +102,17 @@ async fn load(tx: &mut TenantTx, campaigns: &[Uuid]) -> Result<Vec<Arc<Days>>, s
             out.push(days);
             continue;
         }
+        // One load per campaign at a time: requests arriving meanwhile wait
+        // for it instead of reading the same rows again.
+        let gate = {
+            let mut g = LOADING.lock().unwrap_or_else(|e| e.into_inner());
+            g.entry(*c).or_default().clone()
+        };
+        let _loading = gate.lock().await;
+        if let Some(days) = cached(*c, version) {
+            out.push(days);
+            continue;
+        }
         let rows = sqlx::query!(
             r#"SELECT coalesce(company, '') AS "company!", day, impressions, clicks,
                       advertiser_cost_micros, media_cost_micros
@@ -130,6 +145,11 @@ async fn load(tx: &mut TenantTx, campaigns: &[Uuid]) -> Result<Vec<Arc<Days>>, s
         let days = Arc::new(days);
         keep(*c, days.clone());
         out.push(days);
+        // The gate goes unless someone waits on it.
+        let mut g = LOADING.lock().unwrap_or_else(|e| e.into_inner());
+        if g.get(c).is_some_and(|gate| Arc::strong_count(gate) <= 2) {
+            g.remove(c);
+        }
     }
     Ok(out)
 }
