@@ -87,3 +87,11 @@ pub async fn company_names(
     .await?;
     Ok(rows.into_iter().map(|r| (r.domain, r.name)).collect())
 }
+
+/// The IP ranges' generation (changed by every import that adds or removes
+/// one).
+pub async fn ranges_generation(conn: &mut sqlx::PgConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!("SELECT ranges_generation FROM company_universe")
+        .fetch_one(conn)
+        .await
+}

@@ -218,10 +218,26 @@ async fn an_hour_is_rolled_up_once_replaced_exactly_and_a_broken_file_quarantine
         matches!(&q.outcome, Outcome::Quarantined(r) if r.starts_with("line 1001: ")),
         "{q:?}"
     );
+    // New ranges are a new range set: the shared address space the
+    // generator's other traffic comes from, given to the first company,
+    // resolves every impression of the same file ingested again.
+    let first = accounts::generate::company(0, plan.seed).0;
+    let mut conn = p.db.pool.acquire().await.unwrap();
+    let added = accounts::ranges::service::import(
+        &mut conn,
+        format!("domain,cidr\n{first},100.64.0.0/10\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    assert!(added.skipped.is_empty() && added.added == 1, "{added:?}");
+    let again = ingest(&p, "reds/impressions_2026-11-30T09-again", &file).await;
+    assert_eq!((again.rows, again.unresolved), (w.impressions, 0));
+
     // What the alert on quarantined files and the dashboard read.
     let text = scrape(&p.app).await;
     for (outcome, n) in [
-        ("applied", 1.0),
+        ("applied", 2.0),
         ("unchanged", 1.0),
         ("replaced", 1.0),
         ("quarantined", 2.0),

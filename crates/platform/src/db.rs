@@ -280,6 +280,11 @@ pub const MIGRATION_CLASSES: &[(i64, MigrationClass, &str)] = &[
         MigrationClass::Expand,
         "new tables, a column with a default, a function replaced",
     ),
+    (
+        20261206000032,
+        MigrationClass::Expand,
+        "a column with a constant default",
+    ),
 ];
 
 /// Escape `%`, `_` and `\` for a LIKE pattern.

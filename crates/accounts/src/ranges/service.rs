@@ -57,6 +57,9 @@ pub async fn import(conn: &mut PgConnection, bytes: &[u8]) -> Result<RangeReport
     let added: Vec<_> = after.difference(&before).cloned().collect();
     store::delete(conn, &removed).await?;
     store::insert(conn, &added).await?;
+    if !removed.is_empty() || !added.is_empty() {
+        store::ranges_changed(conn).await?;
+    }
     Ok(RangeReport {
         added: added.len() as u64,
         removed: removed.len() as u64,

@@ -54,6 +54,14 @@ pub async fn stored(
         .collect())
 }
 
+/// Give the ranges a new generation: every instance's resolver is stale.
+pub async fn ranges_changed(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query!("UPDATE company_universe SET ranges_generation = ranges_generation + 1")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Delete these ranges.
 pub async fn delete(
     conn: &mut PgConnection,

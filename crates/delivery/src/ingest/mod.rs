@@ -29,7 +29,7 @@ use crate::read::{self, Rollup};
 use crate::schema::{ClickColumns, ImpressionColumns};
 
 pub use sources::Sources;
-pub use store::ranges;
+pub use store::{RangeSet, ranges};
 
 /// What became of a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,11 +189,12 @@ pub async fn impressions(
         Ok(known) => return Ok(known),
         Err(sum) => sum,
     };
-    let (ranges, domains) = store::ranges(pool).await?;
+    let set = store::ranges(pool).await?;
     let owned = path.to_path_buf();
+    let resolver = set.clone();
     let read = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let file = std::fs::File::open(&owned)?;
-        Ok(read::impressions(file, cols, &ranges))
+        Ok(read::impressions(file, cols, &resolver.ranges))
     })
     .await??;
     let rollup = match read {
@@ -216,7 +217,7 @@ pub async fn impressions(
             clicks_joined: 0,
         },
         &rollup,
-        &domains,
+        &set.domains,
     )
     .await
 }
@@ -248,8 +249,7 @@ pub async fn clicks(
         Ok(c) => std::sync::Arc::new(c),
         Err(e) => return quarantine(pool, key, &sum, Kind::Clicks, e.to_string()).await,
     };
-    let (ranges, domains) = store::ranges(pool).await?;
-    let ranges = std::sync::Arc::new(ranges);
+    let set = store::ranges(pool).await?;
     let mut found: FxHashMap<Box<[u8]>, crate::clicks::Made> = FxHashMap::default();
     let span = clicks
         .iter()
@@ -269,11 +269,11 @@ pub async fn clicks(
                 );
                 continue;
             };
-            let (w, r) = (wanted.clone(), ranges.clone());
+            let (w, r) = (wanted.clone(), set.clone());
             let cols = layouts.impressions;
             let read = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
                 let file = std::fs::File::open(local.path())?;
-                Ok(read::impressions_joining(file, cols, &r, &w))
+                Ok(read::impressions_joining(file, cols, &r.ranges, &w))
             })
             .await??;
             match read {
@@ -284,9 +284,9 @@ pub async fn clicks(
             }
         }
     }
-    let (c, r) = (clicks.clone(), ranges.clone());
+    let (c, r) = (clicks.clone(), set.clone());
     let rolled =
-        tokio::task::spawn_blocking(move || crate::clicks::roll_up(&c, &found, &r)).await?;
+        tokio::task::spawn_blocking(move || crate::clicks::roll_up(&c, &found, &r.ranges)).await?;
     let (rollup, joined) = match rolled {
         Ok(x) => x,
         Err(e) => return quarantine(pool, key, &sum, Kind::Clicks, e.to_string()).await,
@@ -302,7 +302,7 @@ pub async fn clicks(
             clicks_joined: joined,
         },
         &rollup,
-        &domains,
+        &set.domains,
     )
     .await
 }

@@ -48,9 +48,36 @@ pub async fn file<'e>(
     }))
 }
 
-/// The universe's IP ranges, each company numbered by its place in the
-/// domains returned.
-pub async fn ranges(pool: &PgPool) -> anyhow::Result<(Ranges, Vec<String>)> {
+/// The universe's IP ranges as the resolver searches them, and the
+/// companies' domains by their number there.
+#[derive(Debug, Default)]
+pub struct RangeSet {
+    pub ranges: Ranges,
+    pub domains: Vec<String>,
+}
+
+/// The range set of the last generation built, kept per instance.
+static BUILT: std::sync::Mutex<Option<(i64, std::sync::Arc<RangeSet>)>> =
+    std::sync::Mutex::new(None);
+
+/// The universe's IP ranges, built once per generation of the ranges
+/// (`company_universe.ranges_generation`, changed by every import that
+/// adds or removes one).
+pub async fn ranges(pool: &PgPool) -> anyhow::Result<std::sync::Arc<RangeSet>> {
+    let generation = accounts::read::ranges_generation(&mut *pool.acquire().await?).await?;
+    if let Some((g, set)) = &*BUILT.lock().unwrap_or_else(|e| e.into_inner())
+        && *g == generation
+    {
+        return Ok(set.clone());
+    }
+    let (ranges, domains) = build(pool).await?;
+    let set = std::sync::Arc::new(RangeSet { ranges, domains });
+    *BUILT.lock().unwrap_or_else(|e| e.into_inner()) = Some((generation, set.clone()));
+    Ok(set)
+}
+
+/// Each company numbered by its place in the domains returned.
+async fn build(pool: &PgPool) -> anyhow::Result<(Ranges, Vec<String>)> {
     let rows = sqlx::query!(
         "SELECT domain, first_ip, last_ip FROM company_ip_ranges ORDER BY domain, first_ip"
     )
