@@ -42,15 +42,6 @@ impl OnLanding for IngestObject {
     }
 }
 
-/// Removes a download when the job is done with it.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 impl Landing {
     /// Download and ingest one landed file.
     pub async fn ingest(&self, pool: &sqlx::PgPool, job: &IngestObject) -> Result<ingest::Report> {
@@ -63,19 +54,15 @@ impl Landing {
             ))
             .into());
         }
-        std::fs::create_dir_all(&self.scratch)?;
-        let path = Scratch(
-            self.scratch
-                .join(format!("reds-{}", uuid::Uuid::now_v7().simple())),
-        );
-        if !self.store.download(&job.key, &path.0).await? {
-            return Err(Permanent(format!("{source} is gone (removed after it landed)")).into());
-        }
         let sources = Sources {
             landing: Some((self.bucket.clone(), self.store.clone())),
             scratch: self.scratch.clone(),
         };
-        ingest::file(pool, &source, &path.0, self.layouts, &sources).await
+        // Downloaded to scratch, removed when done with.
+        let Some(local) = sources.fetch(&source).await? else {
+            return Err(Permanent(format!("{source} is gone (removed after it landed)")).into());
+        };
+        ingest::file(pool, &source, local.path(), self.layouts, &sources).await
     }
 }
 

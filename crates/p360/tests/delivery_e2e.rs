@@ -103,23 +103,9 @@ async fn a_synced_campaigns_delivery_reaches_reports_pacing_and_alerts() {
     let listed: Vec<String> = (0..40)
         .map(|i| accounts::generate::company(i * 5, SEED).0)
         .collect();
-    let body: String = std::iter::once("domain".to_string())
-        .chain(listed.iter().cloned())
-        .map(|l| l + "\n")
-        .collect();
-    let (s, list) = p
-        .post_csv("/v1/account-lists?name=abm", &f.admin, body.into_bytes())
-        .await;
-    assert_eq!(s, 201, "{list}");
     let audience = f
-        .api
-        .post(
-            "/v1/audiences",
-            &f.admin,
-            json!({"name": "ABM", "include_lists": [list["id"]], "rule": {"holdout_percent": 10}}),
-        )
+        .list_audience("abm", &listed, json!({"holdout_percent": 10}))
         .await;
-    let audience = audience["id"].as_str().unwrap().to_string();
     let (campaign, _) = f
         .campaign_for(
             io["id"].as_str().unwrap(),

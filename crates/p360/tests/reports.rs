@@ -136,27 +136,7 @@ async fn setup() -> Setup {
         .collect();
     let domain = |i: u64| accounts::generate::company(i, SEED).0;
     let listed: BTreeSet<String> = targeted.iter().chain(&others).map(|i| domain(*i)).collect();
-    let body: String = std::iter::once("domain".to_string())
-        .chain(listed.iter().cloned())
-        .map(|l| l + "\n")
-        .collect();
-    let (s, list) = p
-        .post_csv(
-            "/v1/account-lists?name=targets",
-            &f.admin,
-            body.into_bytes(),
-        )
-        .await;
-    assert_eq!(s, 201, "{list}");
-    let audience = f
-        .api
-        .post(
-            "/v1/audiences",
-            &f.admin,
-            json!({"name": "Targets", "include_lists": [list["id"]], "rule": {}}),
-        )
-        .await;
-    let audience = audience["id"].as_str().unwrap().to_string();
+    let audience = f.list_audience("targets", &listed, json!({})).await;
     let f_io = f.io.clone();
     let (campaign, group) = f
         .campaign_for(

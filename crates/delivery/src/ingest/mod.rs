@@ -166,6 +166,19 @@ pub async fn file(
 ) -> anyhow::Result<Report> {
     let owned = path.to_path_buf();
     let kind = tokio::task::spawn_blocking(move || kind_of(&owned, &layouts)).await??;
+    file_of_kind(pool, key, path, kind, layouts, sources).await
+}
+
+/// As [`file`], its kind already told by [`kind_of`] (`Err`: neither
+/// layout's, quarantined with the reason).
+pub async fn file_of_kind(
+    pool: &PgPool,
+    key: &str,
+    path: &Path,
+    kind: Result<Kind, String>,
+    layouts: Layouts,
+    sources: &Sources,
+) -> anyhow::Result<Report> {
     match kind {
         Ok(Kind::Impressions) => impressions(pool, key, path, layouts.impressions).await,
         Ok(Kind::Clicks) => clicks(pool, key, path, layouts, sources).await,

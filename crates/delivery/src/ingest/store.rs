@@ -21,7 +21,7 @@ pub async fn file<'e>(
     sum: &str,
 ) -> Result<Option<Report>, sqlx::Error> {
     let row = sqlx::query!(
-        r#"SELECT id, kind, status, reason, rows_read, unresolved, unknown_campaigns, cells,
+        r#"SELECT id, kind, reason, rows_read, unresolved, unknown_campaigns, cells,
                   clicks_joined
            FROM delivery_files WHERE source_key = $1 AND checksum = $2"#,
         key,

@@ -26,7 +26,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-pub use service::{CampaignPacing, IoPacing, campaign, insertion_order, live};
+pub use service::{CampaignPacing, IoPacing, campaign, insertion_order, live, moment};
 pub use store::data_until;
 
 use crate::report::ratio;

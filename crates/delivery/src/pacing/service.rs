@@ -52,10 +52,14 @@ pub async fn as_of(
     if let Some(at) = at {
         return Ok(at);
     }
+    Ok(moment(store::data_until(tx.conn()).await?))
+}
+
+/// Where the feed's data ends (`until`), or now without any data or when
+/// the data runs ahead of the clock.
+pub fn moment(until: Option<DateTime<Utc>>) -> DateTime<Utc> {
     let now = Utc::now();
-    Ok(store::data_until(tx.conn())
-        .await?
-        .map_or(now, |until| until.min(now)))
+    until.map_or(now, |until| until.min(now))
 }
 
 fn mode(m: &str) -> Mode {
@@ -66,6 +70,13 @@ fn mode(m: &str) -> Mode {
     }
 }
 
+/// Campaigns paced, with what they spent together and the tolerance used.
+struct Paced {
+    campaigns: Vec<CampaignPacing>,
+    total: Spent,
+    tolerance: i64,
+}
+
 /// The pacing of campaigns (ids, an insertion order's, or every one
 /// cleared to spend) at `at`, with the tenant's tolerance.
 async fn of(
@@ -73,12 +84,17 @@ async fn of(
     ids: Option<&[Uuid]>,
     io: Option<Uuid>,
     at: DateTime<Utc>,
-) -> Result<Vec<CampaignPacing>, sqlx::Error> {
+) -> Result<Paced, sqlx::Error> {
     let terms = campaigns::read::spend_terms(tx, ids, io).await?;
     let ids: Vec<Uuid> = terms.iter().map(|t| t.id).collect();
     let spent = store::spent(tx, &ids, at).await?;
     let tolerance = crate::reach::tolerance(tx).await?;
-    Ok(terms
+    let total = spent.values().fold(Spent::default(), |s, x| Spent {
+        to_date: s.to_date + x.to_date,
+        last_3_days: s.last_3_days + x.last_3_days,
+        last_24_hours: s.last_24_hours + x.last_24_hours,
+    });
+    let campaigns = terms
         .into_iter()
         .map(|t| {
             let b = Budget {
@@ -111,7 +127,12 @@ async fn of(
                 pace: p,
             }
         })
-        .collect())
+        .collect();
+    Ok(Paced {
+        campaigns,
+        total,
+        tolerance,
+    })
 }
 
 /// Campaign `id`'s pacing; 404 when it is not the tenant's.
@@ -125,6 +146,7 @@ pub async fn campaign(
     let at = as_of(tx, at).await?;
     of(tx, Some(&[id]), None, at)
         .await?
+        .campaigns
         .pop()
         .ok_or_else(|| Problem::not_found().into())
 }
@@ -140,7 +162,7 @@ pub async fn live(
         by.require(Permission::ReportsRead)?;
     }
     let at = as_of(tx, at).await?;
-    Ok(of(tx, None, None, at).await?)
+    Ok(of(tx, None, None, at).await?.campaigns)
 }
 
 /// Insertion order `id`'s pacing and its campaigns'; 404 when it is not
@@ -158,17 +180,11 @@ pub async fn insertion_order(
         return Err(Problem::not_found().into());
     };
     let at = as_of(tx, at).await?;
-    let campaigns = of(tx, None, Some(id), at).await?;
-    let ids: Vec<Uuid> = campaigns.iter().map(|c| c.campaign_id).collect();
-    let spent = store::spent(tx, &ids, at)
-        .await?
-        .values()
-        .fold(Spent::default(), |s, x| Spent {
-            to_date: s.to_date + x.to_date,
-            last_3_days: s.last_3_days + x.last_3_days,
-            last_24_hours: s.last_24_hours + x.last_24_hours,
-        });
-    let tolerance = crate::reach::tolerance(tx).await?;
+    let Paced {
+        campaigns,
+        total,
+        tolerance,
+    } = of(tx, None, Some(id), at).await?;
     let b = Budget {
         budget,
         daily_cap: None,
@@ -176,7 +192,7 @@ pub async fn insertion_order(
         end,
         mode: Mode::Even,
     };
-    let mut p = pace(&b, spent, at, tolerance);
+    let mut p = pace(&b, total, at, tolerance);
     if currency != "USD" {
         p.state = State::NotComparable;
     }

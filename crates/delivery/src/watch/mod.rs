@@ -104,12 +104,20 @@ fn wanted(c: &CampaignPacing) -> Vec<&'static str> {
 pub async fn run(pool: &PgPool, w: &Watcher, now: DateTime<Utc>) -> anyhow::Result<Seen> {
     let mut seen = Seen::default();
     let mut active = false;
+    // Where the feed's data ends (the platform's, so every tenant's moment).
+    let until = {
+        let mut all = ScopedTx::all(pool, AllTenants::system()).await?;
+        let until = pacing::data_until(all.conn()).await?;
+        all.commit().await?;
+        until
+    };
+    let moment = pacing::moment(until);
     for t in tenancy::tenants::store::list(pool, None).await? {
         if t.status != tenancy::tenants::TenantStatus::Active {
             continue;
         }
         let mut tx = TenantTx::begin(pool, t.id).await?;
-        let paces = pacing::live(&mut tx, None, None)
+        let paces = pacing::live(&mut tx, None, Some(moment))
             .await
             .map_err(|e| anyhow::anyhow!("pacing of tenant {}: {e:?}", t.slug))?;
         let mut want: BTreeSet<(Option<Uuid>, String)> = BTreeSet::new();
@@ -155,7 +163,6 @@ pub async fn run(pool: &PgPool, w: &Watcher, now: DateTime<Utc>) -> anyhow::Resu
         tx.commit().await?;
     }
     let mut all = ScopedTx::all(pool, AllTenants::system()).await?;
-    let until = pacing::data_until(all.conn()).await?;
     if let Some(u) = until {
         metrics::gauge!("p360_delivery_data_until_timestamp_seconds").set(u.timestamp() as f64);
     }

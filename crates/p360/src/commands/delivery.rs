@@ -133,15 +133,13 @@ pub async fn run(config: Config, action: DeliveryCommand, shutdown: Shutdown) ->
     // Impressions first, so that clicks given in the same command find them.
     let mut kinds = Vec::with_capacity(keys.len());
     for (given, path) in &keys {
-        let kind = match delivery::ingest::kind_of(path, &layouts) {
-            Ok(Ok(kind)) => kind,
-            Ok(Err(_)) => delivery::ingest::Kind::Impressions, // quarantined with the reason
+        match delivery::ingest::kind_of(path, &layouts) {
+            Ok(kind) => kinds.push(kind),
             Err(e) => anyhow::bail!("cannot read {}: {e}", given.display()),
-        };
-        kinds.push(kind == delivery::ingest::Kind::Clicks);
+        }
     }
     let mut order: Vec<usize> = (0..keys.len()).collect();
-    order.sort_by_key(|i| kinds[*i]);
+    order.sort_by_key(|i| kinds[*i] == Ok(delivery::ingest::Kind::Clicks));
     let sources = delivery::ingest::Sources {
         landing: platform::storage::Storage::landing(&config.platform)?,
         scratch: config.platform.data_dir.join("tmp"),
@@ -149,9 +147,11 @@ pub async fn run(config: Config, action: DeliveryCommand, shutdown: Shutdown) ->
     with_database(&config.platform, &shutdown, |db| async move {
         super::require_migrated(&db).await?;
         let mut quarantined = 0;
-        for (given, path) in order.iter().map(|i| &keys[*i]) {
+        for i in order {
+            let (given, path) = &keys[i];
             let key = format!("file://{}", path.display());
-            let r = delivery::ingest::file(&db.pool, &key, path, layouts, &sources)
+            let kind = kinds[i].clone();
+            let r = delivery::ingest::file_of_kind(&db.pool, &key, path, kind, layouts, &sources)
                 .await
                 .map_err(|e| anyhow::anyhow!("{}: {e}", given.display()))?;
             let what = match &r.outcome {

@@ -162,6 +162,44 @@ impl Fixture {
         }
     }
 
+    /// An audience of the companies `domains` (an account list of them
+    /// included) by `rule`: its id.
+    pub async fn list_audience<'a>(
+        &self,
+        name: &str,
+        domains: impl IntoIterator<Item = &'a String>,
+        rule: Value,
+    ) -> String {
+        let body: String = std::iter::once("domain")
+            .chain(domains.into_iter().map(String::as_str))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let res = self
+            .api
+            .client
+            .post(format!("{}/v1/account-lists?name={name}", self.api.base))
+            .bearer_auth(&self.admin)
+            .header("content-type", "text/csv")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let list: Value = res.json().await.unwrap();
+        let audience = self
+            .api
+            .post(
+                "/v1/audiences",
+                &self.admin,
+                json!({"name": name, "include_lists": [list["id"]], "rule": rule}),
+            )
+            .await;
+        audience["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{audience}"))
+            .to_string()
+    }
+
     /// A draft campaign of insertion order `io` (USD `budget` evenly over
     /// `flight`) with one ad group, named `group`, running the creative to
     /// the audience `audience`: (campaign, ad group).
