@@ -26,6 +26,13 @@ locals {
   # The ALB's per-slot test listeners (compute), open to this VPC only (networking).
   slot_test_ports = { blue = 8081, green = 8082 }
 
+  # Reports read from a read replica (database.read_url) only where there are
+  # replicas: a task whose secret has no value does not start, so environments
+  # without them do not name the (empty) database-read secret.
+  read_replica_secret_environment = var.db_read_replica_count > 0 ? {
+    P360_DATABASE__READ_URL = module.security.secret_arns["database-read"]
+  } : {}
+
   prometheus_rule_files = {
     for f in fileset(var.prometheus_rules_dir, "*.rules.yml") : f => file("${var.prometheus_rules_dir}/${f}")
   }
@@ -225,7 +232,7 @@ module "compute" {
   }
   # The ttd secret is JSON: {"login": ..., "password": ..., "partner_id": ...};
   # the bombora secret {"client_id": ..., "client_secret": ...}.
-  secret_environment = {
+  secret_environment = merge({
     P360_DATABASE__URL          = module.security.secret_arns["database"]
     P360_DATABASE__APP_URL      = module.security.secret_arns["database-app"]
     P360_REDIS__URL             = module.security.secret_arns["redis"]
@@ -235,7 +242,7 @@ module "compute" {
     P360_BOMBORA__CLIENT_ID     = "${module.security.secret_arns["bombora"]}:client_id::"
     P360_BOMBORA__CLIENT_SECRET = "${module.security.secret_arns["bombora"]}:client_secret::"
     P360_AUDIT__CHECKPOINT_KEY  = module.security.secret_arns["audit-checkpoint"]
-  }
+  }, local.read_replica_secret_environment)
   log_group_names            = module.monitoring.log_group_names
   adot_container_definitions = module.monitoring.adot_container_definitions
 

@@ -38,10 +38,12 @@ module "p360" {
 
   db_instance_class = "db.r5.large"
   db_multi_az       = true
-  # The plan's two read replicas are for reporting reads; until the reporting
-  # capability reads through database.read_url, no code would use them and
-  # they would cost as much as the primary (infrastructure/README.md).
-  db_read_replica_count       = 0
+  # The plan's two read replicas for reporting: reports (delivery, account
+  # view, pacing) read from a replica through database.read_url (the
+  # database-read secret, the first replica's address: RDS has no reader
+  # endpoint for them; the second is where the secret moves if the first
+  # fails), so their queries stay off the primary.
+  db_read_replica_count       = 2
   db_allocated_storage_gb     = 200
   db_max_allocated_storage_gb = 1000
   cache_node_type             = "cache.r6g.large"

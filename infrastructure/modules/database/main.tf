@@ -149,7 +149,7 @@ resource "aws_db_instance" "primary" {
 
 resource "aws_db_instance" "replica" {
   # checkov:skip=CKV_AWS_133:Backups are taken from the primary; a replica promoted by the DR runbook gets its retention set when promoted.
-  # checkov:skip=CKV_AWS_157:Replicas (none yet in any environment) are for reporting reads and are spread over zones; the primary is the Multi-AZ instance.
+  # checkov:skip=CKV_AWS_157:Replicas (production's two) are for reporting reads and are spread over zones; the primary is the Multi-AZ instance.
   count = var.read_replica_count
 
   identifier          = "${var.name}-replica-${count.index + 1}"

@@ -127,10 +127,12 @@ locals {
     database = "PostgreSQL URL of the p360 login role, the schema's owner (P360_DATABASE__URL)"
     # The application's queries log in as a role that owns nothing.
     database-app = "PostgreSQL URL of the p360_app login role (P360_DATABASE__APP_URL)"
-    redis        = "rediss:// URL with the ElastiCache auth token (P360_REDIS__URL)"
-    ttd          = "The Trade Desk API partner credentials"
-    salesforce   = "Salesforce connected-app credentials"
-    bombora      = "Bombora Company Surge API and SFTP credentials"
+    # Only referenced where the environment has read replicas (stack); empty elsewhere.
+    database-read = "PostgreSQL URL of the p360_app login role at a read replica, for reports (P360_DATABASE__READ_URL)"
+    redis         = "rediss:// URL with the ElastiCache auth token (P360_REDIS__URL)"
+    ttd           = "The Trade Desk API partner credentials"
+    salesforce    = "Salesforce connected-app credentials"
+    bombora       = "Bombora Company Surge API and SFTP credentials"
     # Kept out of the database on purpose: it signs the audit checkpoints.
     audit-checkpoint = "HMAC key signing audit chain checkpoints, base64 of 32 bytes (P360_AUDIT__CHECKPOINT_KEY)"
     # Written by the compute module; replicated so a DR stack can take it over.
