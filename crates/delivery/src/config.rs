@@ -1,6 +1,6 @@
 //! `[delivery]`: where TTD's REDS files land, the layout of their rows,
-//! and the delivery watch (how often, how late the feed may be, where its
-//! alerts go).
+//! the delivery watch (how often, how late the feed may be, where its
+//! alerts go) and the watched folder.
 
 use platform::config::{ConfigError, PlatformConfig, Section};
 use serde::{Deserialize, Serialize};
@@ -28,6 +28,12 @@ pub struct DeliveryConfig {
     pub feed_late_hours: u32,
     /// How often the watch runs (pacing, delivery, the feed).
     pub watch_every_secs: u64,
+    /// A folder of this machine whose REDS files are ingested as they
+    /// settle (`delivery::folder`), relative to the data dir; empty: none.
+    /// Watched by every process that runs the job worker.
+    pub watch_folder: String,
+    /// How often the folder is scanned.
+    pub watch_folder_every_secs: u64,
 }
 
 impl Default for DeliveryConfig {
@@ -39,6 +45,8 @@ impl Default for DeliveryConfig {
             alert_webhook_url: None,
             feed_late_hours: 3,
             watch_every_secs: 900,
+            watch_folder: "incoming/reds".into(),
+            watch_folder_every_secs: 10,
         }
     }
 }
@@ -97,6 +105,12 @@ impl Section for DeliveryConfig {
             return Err(ConfigError::invalid(
                 "delivery.watch_every_secs",
                 "10 to 86400 seconds",
+            ));
+        }
+        if !(1..=3_600).contains(&self.watch_folder_every_secs) {
+            return Err(ConfigError::invalid(
+                "delivery.watch_folder_every_secs",
+                "1 to 3600 seconds",
             ));
         }
         self.layouts().map(|_| ())

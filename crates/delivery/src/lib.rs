@@ -9,17 +9,20 @@
 //! rollup on two threads ([`read`]), stored per file ([`ingest`]) and
 //! merged for reading ([`merge`]), the delivery report ([`report`]), the
 //! account view ([`reach`]) and a deterministic generator of REDS files
-//! ([`generate`]), pacing ([`pacing`]) and the business alerts ([`watch`]).
-//! Clicks follow.
+//! ([`generate`]), pacing ([`pacing`]), the business alerts ([`watch`]),
+//! clicks joined to their impressions ([`clicks`]) and the people reached
+//! (distinct TDIDs, [`people`]).
 
 pub mod clicks;
 pub mod config;
 pub mod days;
+pub mod folder;
 pub mod generate;
 pub mod ingest;
 pub mod landed;
 pub mod merge;
 pub mod pacing;
+pub mod people;
 pub mod reach;
 pub mod read;
 pub mod report;
@@ -44,6 +47,30 @@ pub fn routes() -> ApiRoutes {
         .routes(routes!(reach::api::get_settings, reach::api::put_settings))
         .routes(routes!(pacing::api::pacing))
         .routes(routes!(watch::api::alerts))
+}
+
+/// The watched folder of `config` under `data_dir` (none when
+/// `delivery.watch_folder` is empty) and how often to scan it.
+pub fn folder(
+    config: &DeliveryConfig,
+    data_dir: &std::path::Path,
+    landing: Option<(String, Storage)>,
+) -> anyhow::Result<Option<(folder::Folder, std::time::Duration)>> {
+    let Some(dir) = folder::folder_of(&config.watch_folder, data_dir) else {
+        return Ok(None);
+    };
+    let f = folder::Folder {
+        dir,
+        layouts: config.layouts()?,
+        sources: ingest::Sources {
+            landing,
+            scratch: data_dir.join("tmp"),
+        },
+    };
+    Ok(Some((
+        f,
+        std::time::Duration::from_secs(config.watch_folder_every_secs),
+    )))
 }
 
 /// Register the merge of ingested files, the delivery watch and, with a

@@ -70,6 +70,7 @@ pub async fn run(pool: &PgPool) -> anyhow::Result<Merged> {
                 if f.merge_state == "merged" {
                     add(conn, f.id, -1).await?;
                     drop_zeros(conn, f.id).await?;
+                    people_again(conn, f.id).await?;
                 }
                 sqlx::query!("DELETE FROM delivery_daily WHERE file_id = $1", f.id)
                     .execute(&mut *conn)
@@ -109,17 +110,19 @@ async fn add(conn: &mut PgConnection, file: Uuid, sign: i64) -> Result<(), sqlx:
     sqlx::query!(
         r#"INSERT INTO delivery_cells AS c (day, tenant_id, campaign_id, ad_group_id, creative_id,
                ttd_campaign, ttd_ad_group, ttd_creative, company, impressions, clicks,
-               advertiser_cost_micros, media_cost_micros)
+               advertiser_cost_micros, media_cost_micros, people)
            SELECT day, tenant_id, campaign_id, ad_group_id, creative_id, ttd_campaign,
                   ttd_ad_group, ttd_creative, company, $2 * impressions, $2 * clicks,
-                  $2 * advertiser_cost_micros, $2 * media_cost_micros
+                  $2 * advertiser_cost_micros, $2 * media_cost_micros,
+                  CASE WHEN $2 > 0 THEN people ELSE '{}' END
            FROM delivery_daily WHERE file_id = $1
            ON CONFLICT (tenant_id, day, ttd_campaign, ttd_ad_group, ttd_creative, company)
            DO UPDATE SET impressions = c.impressions + EXCLUDED.impressions,
                          clicks = c.clicks + EXCLUDED.clicks,
                          advertiser_cost_micros = c.advertiser_cost_micros
                              + EXCLUDED.advertiser_cost_micros,
-                         media_cost_micros = c.media_cost_micros + EXCLUDED.media_cost_micros"#,
+                         media_cost_micros = c.media_cost_micros + EXCLUDED.media_cost_micros,
+                         people = p360_people_union(c.people, EXCLUDED.people)"#,
         file,
         sign
     )
@@ -127,10 +130,11 @@ async fn add(conn: &mut PgConnection, file: Uuid, sign: i64) -> Result<(), sqlx:
     .await?;
     sqlx::query!(
         r#"INSERT INTO delivery_accounts AS a (day, tenant_id, campaign_id, company, impressions,
-               clicks, advertiser_cost_micros, media_cost_micros)
+               clicks, advertiser_cost_micros, media_cost_micros, people)
            SELECT day, tenant_id, campaign_id, company, $2 * sum(impressions)::int8,
                   $2 * sum(clicks)::int8, $2 * sum(advertiser_cost_micros)::int8,
-                  $2 * sum(media_cost_micros)::int8
+                  $2 * sum(media_cost_micros)::int8,
+                  CASE WHEN $2 > 0 THEN p360_people(people) ELSE '{}' END
            FROM delivery_daily
            WHERE file_id = $1 AND tenant_id IS NOT NULL AND campaign_id IS NOT NULL
            GROUP BY day, tenant_id, campaign_id, company
@@ -139,7 +143,8 @@ async fn add(conn: &mut PgConnection, file: Uuid, sign: i64) -> Result<(), sqlx:
                          clicks = a.clicks + EXCLUDED.clicks,
                          advertiser_cost_micros = a.advertiser_cost_micros
                              + EXCLUDED.advertiser_cost_micros,
-                         media_cost_micros = a.media_cost_micros + EXCLUDED.media_cost_micros"#,
+                         media_cost_micros = a.media_cost_micros + EXCLUDED.media_cost_micros,
+                         people = p360_people_union(a.people, EXCLUDED.people)"#,
         file,
         sign
     )
@@ -197,6 +202,57 @@ async fn drop_zeros(conn: &mut PgConnection, file: Uuid) -> Result<(), sqlx::Err
              AND c.ttd_campaign = h.ttd_campaign
              AND c.impressions = 0 AND c.advertiser_cost_micros = 0
              AND c.media_cost_micros = 0"#,
+        file
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// After file `file` was taken back: the people of the merged rows of the
+/// days and campaigns it held, which a union cannot take apart, made again
+/// from the merged files that remain (their own rows of those days). A
+/// correction is rare; this reads those days' rows of every file.
+async fn people_again(conn: &mut PgConnection, file: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"WITH touched AS MATERIALIZED (
+               SELECT DISTINCT day, ttd_campaign FROM delivery_daily WHERE file_id = $1),
+           rebuilt AS (
+               SELECT d.day, coalesce(d.tenant_id, '00000000-0000-0000-0000-000000000000') AS t,
+                      d.ttd_campaign, d.ttd_ad_group, d.ttd_creative,
+                      coalesce(d.company, '') AS co, p360_people(d.people) AS people
+               FROM delivery_daily d
+               JOIN delivery_files f ON f.id = d.file_id
+                    AND f.status = 'applied' AND f.merge_state = 'merged'
+               WHERE (d.day, d.ttd_campaign) IN (SELECT day, ttd_campaign FROM touched)
+               GROUP BY 1, 2, 3, 4, 5, 6)
+           UPDATE delivery_cells c SET people = r.people
+           FROM rebuilt r
+           WHERE c.day = r.day
+             AND coalesce(c.tenant_id, '00000000-0000-0000-0000-000000000000') = r.t
+             AND c.ttd_campaign = r.ttd_campaign AND c.ttd_ad_group = r.ttd_ad_group
+             AND c.ttd_creative = r.ttd_creative AND coalesce(c.company, '') = r.co
+             AND c.people <> r.people"#,
+        file
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        r#"WITH touched AS MATERIALIZED (
+               SELECT DISTINCT day, campaign_id FROM delivery_daily
+               WHERE file_id = $1 AND campaign_id IS NOT NULL),
+           rebuilt AS (
+               SELECT d.day, d.campaign_id, coalesce(d.company, '') AS co,
+                      p360_people(d.people) AS people
+               FROM delivery_daily d
+               JOIN delivery_files f ON f.id = d.file_id
+                    AND f.status = 'applied' AND f.merge_state = 'merged'
+               WHERE (d.day, d.campaign_id) IN (SELECT day, campaign_id FROM touched)
+               GROUP BY 1, 2, 3)
+           UPDATE delivery_accounts a SET people = r.people
+           FROM rebuilt r
+           WHERE a.day = r.day AND a.campaign_id = r.campaign_id
+             AND coalesce(a.company, '') = r.co AND a.people <> r.people"#,
         file
     )
     .execute(&mut *conn)

@@ -2,8 +2,8 @@
 //! decompresses (the file is gzip, as TTD writes it, or plain) into 1 MiB
 //! pieces cut at line ends, the other splits the lines, resolves each
 //! impression's address to a company ([`Ranges`]) and adds it to its cell
-//! (day × campaign × ad group × creative × company) and to its campaign's
-//! hour. Memory is bounded whatever the file's size: four pieces in flight
+//! (day × campaign × ad group × creative × company, with its TDID in the
+//! cell's people) and to its campaign's hour. Memory is bounded whatever the file's size: four pieces in flight
 //! (a line longer than a piece refuses the file) and one cell per distinct
 //! key.
 //!
@@ -15,6 +15,7 @@ use std::io::Read;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use crate::people::Sketch;
 use crate::resolve::Ranges;
 use crate::schema::ImpressionColumns;
 
@@ -95,13 +96,15 @@ pub struct Cell {
 }
 
 /// What a cell (or an hour) adds up.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Sums {
     pub impressions: u64,
     pub clicks: u64,
     /// Micro-dollars.
     pub advertiser_cost: i64,
     pub media_cost: i64,
+    /// The cell's TDIDs ([`crate::people`]); none kept for an hour.
+    pub people: Sketch,
 }
 
 impl Sums {
@@ -179,7 +182,13 @@ fn read(
             .join()
             .unwrap_or_else(|_| Err(bad(0, "the reading thread failed")));
         // A broken stream explains a bad last line: report it first.
-        read.and(parsed).map(|()| state.rollup)
+        read.and(parsed).map(|()| {
+            let mut rollup = state.rollup;
+            for s in rollup.cells.values_mut() {
+                s.people.finish();
+            }
+            rollup
+        })
     })
 }
 
@@ -346,10 +355,11 @@ impl<'a> Parser<'a> {
             creative,
             company,
         };
-        r.cells
-            .entry(cell)
-            .or_default()
-            .add(advertiser_cost, media_cost);
+        let sums = r.cells.entry(cell).or_default();
+        sums.add(advertiser_cost, media_cost);
+        if let Some(h) = crate::people::hash(f[c.tdid]) {
+            sums.people.push(h);
+        }
         r.hours
             .entry((hour, campaign))
             .or_default()

@@ -62,6 +62,18 @@ pub fn wrap_routes(
 
 /// Every capability's background job kinds, with the clients they need
 /// (`p360 worker`: the in-process sandbox, if used, is at `http.listen`).
+/// The REDS folder the job worker watches, if any (`delivery.watch_folder`),
+/// and how often it is scanned.
+pub fn watched_folder(
+    config: &Config,
+) -> anyhow::Result<Option<(delivery::folder::Folder, std::time::Duration)>> {
+    delivery::folder(
+        &config.delivery,
+        &config.platform.data_dir,
+        platform::storage::Storage::landing(&config.platform)?,
+    )
+}
+
 pub fn job_registry(config: &Config) -> anyhow::Result<platform::jobs::Registry> {
     job_registry_at(config, config.platform.http.listen)
 }

@@ -74,25 +74,31 @@ async fn merged(p: &Platform) -> [i64; 5] {
     [t.cells, t.accounts, t.hours, t.daily, t.hourly]
 }
 
-#[tokio::test]
-async fn an_hour_is_rolled_up_once_replaced_exactly_and_a_broken_file_quarantined() {
-    let p = Platform::start().await;
-    let plan = plan();
-    p.generated_universe(plan.companies, plan.seed).await;
+/// TTD's campaign 0 mapped to a campaign of tenant acme (the others P360
+/// does not know): (acme, the campaign).
+async fn campaign_0_of_acme(p: &Platform) -> (uuid::Uuid, uuid::Uuid) {
     let acme: uuid::Uuid = p.tenant("acme").await.parse().unwrap();
-    let other: uuid::Uuid = p.tenant("other").await.parse().unwrap();
-    // Campaign 0 is acme's on TTD; the others P360 does not know.
-    let p360_campaign = uuid::Uuid::now_v7();
+    let campaign = uuid::Uuid::now_v7();
     sqlx::query!(
         "INSERT INTO ttd_objects (object_type, p360_id, tenant_id, ttd_id)
          VALUES ('campaign', $1, $2, $3)",
-        p360_campaign,
+        campaign,
         acme,
         delivery::generate::campaign_id(0)
     )
     .execute(&p.db.pool)
     .await
     .unwrap();
+    (acme, campaign)
+}
+
+#[tokio::test]
+async fn an_hour_is_rolled_up_once_replaced_exactly_and_a_broken_file_quarantined() {
+    let p = Platform::start().await;
+    let plan = plan();
+    p.generated_universe(plan.companies, plan.seed).await;
+    let (acme, p360_campaign) = campaign_0_of_acme(&p).await;
+    let other: uuid::Uuid = p.tenant("other").await.parse().unwrap();
 
     let tmp = TempDir::new("reds");
     let dir = tmp.0.clone();
@@ -174,6 +180,19 @@ async fn an_hour_is_rolled_up_once_replaced_exactly_and_a_broken_file_quarantine
     .await
     .unwrap();
     assert_eq!(zeros, 0);
+    // The people of the first file went with it: no row counts more
+    // people than impressions, and some count people.
+    let people = sqlx::query!(
+        r#"SELECT (SELECT count(*) FROM delivery_cells WHERE cardinality(people) > impressions)
+                + (SELECT count(*) FROM delivery_accounts
+                   WHERE cardinality(people) > impressions) AS "more!",
+                  (SELECT count(*) FROM delivery_cells WHERE cardinality(people) > 0) AS "some!""#
+    )
+    .fetch_one(&p.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(people.more, 0);
+    assert!(people.some > 0);
 
     // A file cut short is quarantined, named, and nothing of it counts.
     let bytes = std::fs::read(&file).unwrap();
@@ -366,4 +385,216 @@ async fn clicks_join_their_impressions_even_from_a_later_file() {
         matches!(&q.outcome, Outcome::Quarantined(r) if r.contains("3 columns, neither")),
         "{q:?}"
     );
+}
+
+#[tokio::test]
+async fn late_files_for_past_hours_count_where_they_belong() {
+    let p = Platform::start().await;
+    let plan = plan();
+    p.generated_universe(plan.companies, plan.seed).await;
+    // Campaign 0 is acme's: its rows reach the account grain too.
+    campaign_0_of_acme(&p).await;
+    let tmp = TempDir::new("reds-late");
+    let hour = |d: u32, m: u32, h: u32| {
+        chrono::NaiveDate::from_ymd_opt(2026, m, d)
+            .unwrap()
+            .and_hms_opt(h, 0, 0)
+            .unwrap()
+    };
+    // The newest hour first, then an earlier hour of the same day, then an
+    // hour of the month before (a partition no file has made yet).
+    let mut written = Vec::new();
+    for (n, at) in [hour(30, 11, 9), hour(30, 11, 8), hour(31, 10, 23)]
+        .into_iter()
+        .enumerate()
+    {
+        let dir = tmp.0.join(n.to_string());
+        let late = Plan {
+            hour: at,
+            seed: 20 + n as u64,
+            ..plan.clone()
+        };
+        let w = delivery::generate::files(&late, &dir).unwrap();
+        let name = format!("impressions_{}.log.gz", at.format("%Y-%m-%dT%H"));
+        let r = ingest(&p, &format!("reds/{name}"), &dir.join(&name)).await;
+        assert_eq!(r.outcome, Outcome::Applied, "{name}");
+        written.push(w.impressions as i64);
+    }
+    let by_day: Vec<(chrono::NaiveDate, i64)> = sqlx::query!(
+        r#"SELECT day, sum(impressions)::int8 AS "n!" FROM delivery_cells GROUP BY day ORDER BY day"#
+    )
+    .fetch_all(&p.db.pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| (r.day, r.n))
+    .collect();
+    assert_eq!(
+        by_day,
+        [
+            (hour(31, 10, 0).date(), written[2]),
+            (hour(30, 11, 0).date(), written[0] + written[1]),
+        ]
+    );
+    let by_hour: Vec<(chrono::DateTime<chrono::Utc>, i64)> = sqlx::query!(
+        r#"SELECT hour, sum(impressions)::int8 AS "n!" FROM delivery_campaign_hours
+           GROUP BY hour ORDER BY hour"#
+    )
+    .fetch_all(&p.db.pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| (r.hour, r.n))
+    .collect();
+    let utc = |t: chrono::NaiveDateTime| t.and_utc();
+    assert_eq!(
+        by_hour,
+        [
+            (utc(hour(31, 10, 23)), written[2]),
+            (utc(hour(30, 11, 8)), written[1]),
+            (utc(hour(30, 11, 9)), written[0]),
+        ]
+    );
+    // The feed still reaches as far as its newest hour: a late file does
+    // not move pacing's moment back.
+    let mut conn = p.db.pool.acquire().await.unwrap();
+    let until = delivery::pacing::data_until(&mut conn).await.unwrap();
+    assert_eq!(until, Some(utc(hour(30, 11, 10))));
+    drop(conn);
+
+    // The earlier hour corrected (its first 500 rows): the day's rows,
+    // which both hours made, keep the other hour's sums and people; every
+    // merged row's people are the union of its files' own.
+    let name = "impressions_2026-11-30T08.log.gz";
+    let first: String = gunzip(&tmp.0.join("1").join(name))
+        .lines()
+        .take(500)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let corrected = tmp.0.join("corrected.log");
+    std::fs::write(&corrected, first).unwrap();
+    let r = ingest(&p, &format!("reds/{name}"), &corrected).await;
+    assert_eq!(r.outcome, Outcome::Replaced);
+    let day = sqlx::query_scalar!(
+        r#"SELECT sum(impressions)::int8 AS "n!" FROM delivery_cells WHERE day = '2026-11-30'"#
+    )
+    .fetch_one(&p.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(day, written[0] + 500);
+    let wrong = sqlx::query!(
+        r#"SELECT
+             (SELECT count(*) FROM delivery_cells c
+              WHERE c.people <> (
+                  SELECT p360_people(d.people) FROM delivery_daily d
+                  JOIN delivery_files f ON f.id = d.file_id AND f.status = 'applied'
+                  WHERE d.day = c.day AND d.ttd_campaign = c.ttd_campaign
+                    AND d.ttd_ad_group = c.ttd_ad_group AND d.ttd_creative = c.ttd_creative
+                    AND d.company IS NOT DISTINCT FROM c.company)) AS "cells!",
+             (SELECT count(*) FROM delivery_accounts a
+              WHERE a.people <> (
+                  SELECT p360_people(d.people) FROM delivery_daily d
+                  JOIN delivery_files f ON f.id = d.file_id AND f.status = 'applied'
+                  WHERE d.day = a.day AND d.campaign_id = a.campaign_id
+                    AND d.company IS NOT DISTINCT FROM a.company)) AS "accounts!",
+             (SELECT count(*) FROM delivery_accounts) AS "rows!""#
+    )
+    .fetch_one(&p.db.pool)
+    .await
+    .unwrap();
+    assert_eq!((wrong.cells, wrong.accounts), (0, 0));
+    assert!(wrong.rows > 0);
+}
+
+#[tokio::test]
+async fn a_watched_folder_ingests_files_as_they_settle() {
+    let p = Platform::start().await;
+    let plan = plan();
+    p.generated_universe(plan.companies, plan.seed).await;
+    let tmp = TempDir::new("reds-folder");
+    let dir = tmp.0.join("incoming");
+    let w = delivery::generate::files(&plan, &dir).unwrap();
+    std::fs::write(dir.join("odd.tsv"), "a\tb\tc\n").unwrap();
+    std::fs::write(dir.join("still-writing.log.part"), "x").unwrap();
+    std::fs::write(dir.join(".hidden"), "x").unwrap();
+    let folder = delivery::folder::Folder {
+        dir: dir.clone(),
+        layouts: layouts(),
+        sources: delivery::ingest::Sources::default(),
+    };
+    let pool = &p.app.state.pool;
+    // Nothing has been left alone for an hour yet.
+    let waited = folder
+        .scan(pool, std::time::Duration::from_secs(3_600))
+        .await
+        .unwrap();
+    assert!(waited.is_empty());
+    let done = folder.scan(pool, std::time::Duration::ZERO).await.unwrap();
+    let seen: Vec<(&str, &Outcome)> = done.iter().map(|(n, r)| (n.as_str(), &r.outcome)).collect();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    // Impressions before the clicks made on them.
+    assert_eq!(
+        seen[0],
+        ("impressions_2026-11-30T09.log.gz", &Outcome::Applied)
+    );
+    assert!(
+        matches!(seen[1], ("odd.tsv", Outcome::Quarantined(_))),
+        "{seen:?}"
+    );
+    assert_eq!(seen[2], ("clicks_2026-11-30T09.log.gz", &Outcome::Applied));
+    assert_eq!(
+        done[2].1.clicks_joined, w.clicks,
+        "clicks found their impressions"
+    );
+    let mut left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        [
+            ".hidden",
+            "ingested",
+            "quarantined",
+            "still-writing.log.part"
+        ]
+    );
+    let reason = std::fs::read_to_string(dir.join("quarantined/odd.tsv.reason")).unwrap();
+    assert!(reason.contains("3 columns"), "{reason}");
+
+    // The watcher itself: the same bytes dropped again change nothing; a
+    // corrected hour under the same name replaces the first.
+    let shutdown = platform::shutdown::Shutdown::manual();
+    let watching = tokio::spawn(folder.clone().run(
+        pool.clone(),
+        std::time::Duration::from_millis(100),
+        shutdown.clone(),
+    ));
+    let name = "impressions_2026-11-30T09.log.gz";
+    let ingested = dir.join("ingested").join(name);
+    let first: String = gunzip(&ingested)
+        .lines()
+        .take(700)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(dir.join(name), first).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while dir.join(name).exists() {
+        assert!(std::time::Instant::now() < deadline, "not picked up");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    shutdown.trigger();
+    watching.await.unwrap();
+    delivery::merge::run(pool).await.unwrap();
+    let impressions = totals(&p).await.0;
+    assert_eq!(impressions, 700, "the corrected hour alone");
+    let statuses: Vec<String> = sqlx::query_scalar!(
+        "SELECT status FROM delivery_files WHERE source_key = $1 ORDER BY received_at",
+        format!("file://{}", ingested.display())
+    )
+    .fetch_all(&p.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(statuses, ["replaced", "applied"]);
 }

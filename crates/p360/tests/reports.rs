@@ -39,6 +39,30 @@ fn plan(day: u32, impressions: u64) -> Plan {
 type Count = BTreeMap<(String, String), (i64, i64)>;
 
 fn count(files: &[&Path]) -> Count {
+    let mut out = Count::new();
+    each_impression(files, |day, company, _, micros| {
+        let e = out.entry((day.to_string(), company)).or_default();
+        e.0 += 1;
+        e.1 += micros;
+    });
+    out
+}
+
+/// Campaign 0's people (distinct TDIDs) per (day, company), from the files.
+fn people(files: &[&Path]) -> BTreeMap<(String, String), BTreeSet<String>> {
+    let mut out: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    each_impression(files, |day, company, tdid, _| {
+        out.entry((day.to_string(), company))
+            .or_default()
+            .insert(tdid.to_string());
+    });
+    out
+}
+
+/// Each of campaign 0's impressions in `files`: its day, its company
+/// (`(unresolved)` for none, each address looked up by a plain scan of the
+/// generated ranges), its TDID and its advertiser cost in micros.
+fn each_impression(files: &[&Path], mut f: impl FnMut(&str, String, &str, i64)) {
     let mut nets = Vec::new();
     accounts::generate::company_ranges(COMPANIES, SEED, |_, domain, ns| {
         for n in ns {
@@ -51,15 +75,15 @@ fn count(files: &[&Path]) -> Count {
             .position(|c| *c == name)
             .unwrap()
     };
-    let (time, campaign, ip, cost) = (
+    let (time, campaign, ip, cost, tdid) = (
         col("LogEntryTime"),
         col("CampaignId"),
         col("IPAddress"),
         col("AdvertiserCostInUSDollars"),
+        col("TDID"),
     );
-    let mut out = Count::new();
-    for f in files {
-        for line in gunzip(f).lines() {
+    for file in files {
+        for line in gunzip(file).lines() {
             let v: Vec<&str> = line.split('\t').collect();
             if v[campaign] != delivery::generate::campaign_id(0) {
                 continue;
@@ -70,12 +94,9 @@ fn count(files: &[&Path]) -> Count {
                 .find(|(_, n)| n.contains(&addr))
                 .map_or("(unresolved)".to_string(), |(d, _)| d.clone());
             let micros = (v[cost].parse::<f64>().unwrap() * 1e6).round() as i64;
-            let e = out.entry((v[time][..10].to_string(), company)).or_default();
-            e.0 += 1;
-            e.1 += micros;
+            f(&v[time][..10], company, v[tdid], micros);
         }
     }
-    out
 }
 
 /// Every page of a report, following its cursors.
@@ -120,11 +141,27 @@ struct Setup {
     group: String,
     listed: BTreeSet<String>,
     counted: Count,
+    people: BTreeMap<(String, String), BTreeSet<String>>,
     _tmp: TempDir,
 }
 
+/// The test's database as a read replica: the application's login, every
+/// transaction read-only (a write routed there fails).
+fn replica_of(db: &TestDb) -> secrecy::SecretString {
+    let mut url = reqwest::Url::parse(&db.url).unwrap();
+    url.set_username("p360_app").unwrap();
+    url.set_password(None).unwrap();
+    url.query_pairs_mut()
+        .append_pair("options", "-c default_transaction_read_only=on");
+    url.to_string().into()
+}
+
 async fn setup() -> Setup {
-    let p = Platform::start().await;
+    // Reports read from a read replica (`database.read_url`).
+    let p = Platform::start_with_db(|c, db| {
+        c.platform.database.read_url = Some(replica_of(db));
+    })
+    .await;
     p.generated_universe(COMPANIES, SEED).await;
     let f = platform_fixture(&p).await;
     // The list: campaign 0's generated audience and five companies it
@@ -188,7 +225,9 @@ async fn setup() -> Setup {
             .unwrap();
     }
     delivery::merge::run(&p.app.state.pool).await.unwrap();
-    let counted = count(&files.iter().map(|f| f.as_path()).collect::<Vec<_>>());
+    let paths: Vec<&Path> = files.iter().map(|f| f.as_path()).collect();
+    let counted = count(&paths);
+    let people = people(&paths);
     Setup {
         p,
         f,
@@ -197,6 +236,7 @@ async fn setup() -> Setup {
         group,
         listed,
         counted,
+        people,
         _tmp: tmp,
     }
 }
@@ -211,6 +251,7 @@ async fn reports_and_the_account_view_agree_with_the_files() {
         group,
         listed,
         counted,
+        people,
         _tmp,
     } = setup().await;
     let total: i64 = counted.values().map(|v| v.0).sum();
@@ -287,6 +328,59 @@ async fn reports_and_the_account_view_agree_with_the_files() {
         })
         .collect();
     assert_eq!(from_csv, counted);
+
+    // People reached (distinct TDIDs), asked for: exact where a row holds
+    // fewer than 128, within three standard errors (27 %) above; across
+    // pages, over the two days and by campaign too; in the CSV.
+    let rows = all_pages(
+        &p,
+        &format!("{range}&group_by=day,company&limit=7&people=true"),
+        &f.admin,
+    )
+    .await;
+    assert_eq!(rows.len(), people.len());
+    let near = |got: i64, want: usize, what: &str| {
+        if want < 128 {
+            assert_eq!(got, want as i64, "{what}");
+        } else {
+            let error = (got as f64 - want as f64).abs() / want as f64;
+            assert!(error < 0.27, "{what}: {got} for {want}");
+        }
+    };
+    let mut estimated = 0;
+    for r in &rows {
+        let key = (
+            r["day"].as_str().unwrap().to_string(),
+            r["company"].as_str().unwrap().to_string(),
+        );
+        let want = people[&key].len();
+        estimated += usize::from(want >= 128);
+        near(r["people"].as_i64().unwrap(), want, &format!("{key:?}"));
+    }
+    assert!(estimated > 0, "the unresolved rows hold more than 128");
+    let everyone: BTreeSet<&String> = people.values().flatten().collect();
+    let (_, total_row) = p
+        .get(
+            &format!("/v1/reports/delivery?{range}&people=true"),
+            &f.admin,
+        )
+        .await;
+    near(
+        total_row["items"][0]["people"].as_i64().unwrap(),
+        everyone.len(),
+        "the campaign",
+    );
+    assert!(
+        by_campaign["items"][0].get("people").is_none(),
+        "only when asked"
+    );
+    let (_, text) = csv(
+        &p,
+        &format!("/v1/reports/delivery?{range}&group_by=company&people=true"),
+        &f.admin,
+    )
+    .await;
+    assert!(text.lines().next().unwrap().ends_with(",people"), "{text}");
     // By ad group: the mapped one named, the other by TTD's id only.
     let (_, by_group) = p
         .get(
@@ -448,6 +542,18 @@ async fn reports_and_the_account_view_agree_with_the_files() {
     let (_, strict) = p.get(&view_url, &viewer).await;
     assert_eq!(strict["engaged"], 0, "{strict}");
     assert_eq!(strict["reached"], view["reached"]);
+
+    // Every report above was read through the replica's pool; the rule
+    // was written on the primary (the replica refuses writes).
+    let readers = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM pg_stat_activity
+           WHERE application_name = 'p360-read' AND datname = current_database()
+             AND usename = 'p360_app'"#
+    )
+    .fetch_one(&p.db.pool)
+    .await
+    .unwrap();
+    assert!(readers > 0, "reports read through database.read_url");
 
     // Bad requests are named; another tenant's campaign is not found.
     for (query, field) in [

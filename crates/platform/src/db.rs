@@ -134,6 +134,23 @@ pub fn connect_app(url: &str, cfg: &DatabaseConfig) -> Result<PgPool> {
     Ok(pool_options(cfg).connect_lazy_with(options.application_name("p360")))
 }
 
+/// The pool reports read from: the application's login at the read
+/// replica (`cfg.read_url`, named `p360-read` in `pg_stat_activity`), or
+/// `primary` itself when none is configured. A replica lags its primary by
+/// its replication delay (seconds on RDS): a report may not show the last
+/// merge yet, which reports can afford and writes could not.
+pub fn read_pool(primary: &PgPool, cfg: &DatabaseConfig) -> Result<PgPool> {
+    match &cfg.read_url {
+        None => Ok(primary.clone()),
+        Some(url) => {
+            let options = PgConnectOptions::from_str(url.expose_secret())
+                .context("invalid database.read_url")?
+                .application_name("p360-read");
+            Ok(pool_options(cfg).connect_lazy_with(options))
+        }
+    }
+}
+
 pub fn pool_options(cfg: &DatabaseConfig) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(cfg.max_connections)
@@ -284,6 +301,11 @@ pub const MIGRATION_CLASSES: &[(i64, MigrationClass, &str)] = &[
         20261206000032,
         MigrationClass::Expand,
         "a column with a constant default",
+    ),
+    (
+        20261206000033,
+        MigrationClass::Expand,
+        "columns with a constant default, new functions",
     ),
 ];
 

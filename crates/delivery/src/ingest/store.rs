@@ -241,12 +241,14 @@ pub async fn insert_rollup(
             Vec::with_capacity(n),
             Vec::with_capacity(n),
         );
-        let (mut imps, mut clicks, mut adv, mut media) = (
+        let (mut imps, mut clicks, mut adv, mut media, mut people) = (
+            Vec::with_capacity(n),
             Vec::with_capacity(n),
             Vec::with_capacity(n),
             Vec::with_capacity(n),
             Vec::with_capacity(n),
         );
+        let mut literal = String::new();
         for (cell, sums) in chunk {
             let c = campaigns[cell.campaign as usize];
             let t = c.map(|(_, t)| t);
@@ -270,16 +272,20 @@ pub async fn insert_rollup(
             clicks.push(sums.clicks as i64);
             adv.push(sums.advertiser_cost);
             media.push(sums.media_cost);
+            sums.people.literal(&mut literal);
+            people.push(literal.clone());
         }
+        // The people as `int4[]` literals: UNNEST flattens an array of
+        // arrays, so each row's goes as text.
         sqlx::query!(
             r#"INSERT INTO delivery_daily (day, file_id, tenant_id, campaign_id, ad_group_id,
                    creative_id, ttd_campaign, ttd_ad_group, ttd_creative, company, impressions,
-                   clicks, advertiser_cost_micros, media_cost_micros)
-               SELECT d, $1, t, c, g, r, tc, tg, tr, co, i, k, a, m
+                   clicks, advertiser_cost_micros, media_cost_micros, people)
+               SELECT d, $1, t, c, g, r, tc, tg, tr, co, i, k, a, m, p::int4[]
                FROM UNNEST($2::date[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[],
                            $7::text[], $8::text[], $9::text[], $10::text[], $11::int8[],
-                           $12::int8[], $13::int8[], $14::int8[])
-                    AS u(d, t, c, g, r, tc, tg, tr, co, i, k, a, m)"#,
+                           $12::int8[], $13::int8[], $14::int8[], $15::text[])
+                    AS u(d, t, c, g, r, tc, tg, tr, co, i, k, a, m, p)"#,
             file,
             &day,
             &tenant as &[Option<Uuid>],
@@ -293,7 +299,8 @@ pub async fn insert_rollup(
             &imps,
             &clicks,
             &adv,
-            &media
+            &media,
+            &people
         )
         .execute(&mut *conn)
         .await?;

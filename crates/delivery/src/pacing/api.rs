@@ -77,7 +77,7 @@ pub async fn pacing(
     if !errors.is_empty() {
         return Err(Problem::validation(errors).into());
     }
-    let mut tx = ctx.begin(&state.pool).await?;
+    let mut tx = ctx.begin(&state.read_pool).await?;
     let found = match (campaign, io) {
         (Some(c), _) => super::campaign(&mut tx, &ctx.principal, c, at)
             .await

@@ -76,7 +76,7 @@ pub async fn view(
     let (Some((scope, (from, to))), true) = (checked, errors.is_empty()) else {
         return Err(Problem::validation(errors).into());
     };
-    let mut tx = ctx.begin(&state.pool).await?;
+    let mut tx = ctx.begin(&state.read_pool).await?;
     let found = super::account_view(&mut tx, &ctx.principal, scope, from, to).await;
     tx.end_read();
     Ok(Json(found?))
@@ -159,7 +159,7 @@ pub async fn targets(
     let (Some((scope, window)), true) = (checked, errors.is_empty()) else {
         return Err(Problem::validation(errors).into());
     };
-    let mut tx = ctx.begin(&state.pool).await?;
+    let mut tx = ctx.begin(&state.read_pool).await?;
     let found = super::accounts(
         &mut tx,
         &ctx.principal,

@@ -40,6 +40,9 @@ pub struct DeliveryQuery {
     pub limit: Option<i64>,
     /// `json` (default) or `csv` (every row; also `Accept: text/csv`).
     pub format: Option<String>,
+    /// Also count each row's people reached (distinct TDIDs, approximate
+    /// above 128): a second read of the page's rows.
+    pub people: Option<bool>,
 }
 
 /// A page of the report.
@@ -103,6 +106,7 @@ pub async fn delivery(
         ad_group: uuid("ad_group_id", q.ad_group_id.as_deref(), &mut errors),
         creative: uuid("creative_id", q.creative_id.as_deref(), &mut errors),
         company: Request::company(q.company.as_deref(), &mut errors),
+        people: q.people.unwrap_or(false),
     };
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
@@ -130,13 +134,13 @@ pub async fn delivery(
     // filter naming another tenant's campaign) is a problem, not a cut
     // stream.
     let batch = if csv { CSV_BATCH } else { limit + 1 };
-    let mut tx = ctx.begin(&state.pool).await?;
+    let mut tx = ctx.begin(&state.read_pool).await?;
     let found = page(&mut tx, &ctx.principal, &req, after.as_deref(), batch).await;
     tx.end_read();
     let mut rows = found?;
     if csv {
         let body = axum::body::Body::from_stream(csv_stream(
-            state.pool.clone(),
+            state.read_pool.clone(),
             ctx.principal,
             ctx.tenant,
             req,
@@ -168,7 +172,7 @@ pub async fn delivery(
 }
 
 /// The CSV columns for a grouping.
-fn csv_header(dims: &[Dim]) -> Vec<&'static str> {
+fn csv_header(dims: &[Dim], people: bool) -> Vec<&'static str> {
     let mut h = Vec::new();
     for d in dims {
         h.extend_from_slice(match d {
@@ -188,14 +192,18 @@ fn csv_header(dims: &[Dim]) -> Vec<&'static str> {
         "cpm_usd_micros",
         "cpc_usd_micros",
     ]);
+    if people {
+        h.push("people");
+    }
     h
 }
 
-fn csv_rows(dims: &[Dim], rows: &[DeliveryRow], header: bool) -> Vec<u8> {
+fn csv_rows(req: &Request, rows: &[DeliveryRow], header: bool) -> Vec<u8> {
+    let dims = &req.group_by;
     let mut w = csv::Writer::from_writer(Vec::with_capacity(rows.len() * 160));
     // Writing to a Vec cannot fail.
     if header {
-        let _ = w.write_record(csv_header(dims));
+        let _ = w.write_record(csv_header(dims, req.people));
     }
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     let id = |v: &Option<uuid::Uuid>| v.map(|u| u.to_string()).unwrap_or_default();
@@ -229,6 +237,9 @@ fn csv_rows(dims: &[Dim], rows: &[DeliveryRow], header: bool) -> Vec<u8> {
             num(m.cpm_usd_micros),
             num(m.cpc_usd_micros),
         ]);
+        if req.people {
+            rec.push(num(m.people));
+        }
         let _ = w.write_record(&rec);
     }
     w.into_inner().unwrap_or_default()
@@ -287,7 +298,7 @@ fn csv_stream(
                     }
                 }
             };
-            let bytes = csv_rows(&req.group_by, &rows, st.header);
+            let bytes = csv_rows(&req, &rows, st.header);
             let next = CsvState {
                 rows: None,
                 after: rows.last().map(|r| r.key.clone()),

@@ -140,7 +140,7 @@ pub fn uuid(field: &str, v: Option<&str>, errors: &mut Vec<FieldError>) -> Optio
 /// A row's place in the report's order: the values of its grouping, in
 /// the grouping's order (TTD's ids for ad groups and creatives, which
 /// every row has; `""` for the unresolved company).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum KeyPart {
     Day(NaiveDate),
     Id(Uuid),
@@ -228,6 +228,11 @@ pub struct Metrics {
     pub cpm_usd_micros: Option<i64>,
     /// Spend per click, micro-dollars.
     pub cpc_usd_micros: Option<i64>,
+    /// People reached: distinct TDIDs (TTD's user ids), when asked for
+    /// (`people=true`). Exact up to 128 in a row, estimated above (about
+    /// 9 % relative standard error; `delivery::people`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub people: Option<i64>,
 }
 
 impl From<Sums> for Metrics {
@@ -240,6 +245,7 @@ impl From<Sums> for Metrics {
             media_cost_usd_micros: s.media_cost,
             cpm_usd_micros: ratio(i128::from(s.spend) * 1000, i128::from(s.impressions)),
             cpc_usd_micros: ratio(i128::from(s.spend), i128::from(s.clicks)),
+            people: None,
         }
     }
 }

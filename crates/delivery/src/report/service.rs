@@ -25,6 +25,8 @@ pub struct Request {
     pub creative: Option<Uuid>,
     /// A domain, or [`UNRESOLVED`].
     pub company: Option<String>,
+    /// Count the people reached (distinct TDIDs) of each row.
+    pub people: bool,
 }
 
 impl Request {
@@ -60,6 +62,17 @@ pub async fn page(
         .company
         .as_deref()
         .map(|c| if c == UNRESOLVED { "" } else { c });
+    let query = Query {
+        from: req.from,
+        to: req.to,
+        dims: &req.group_by,
+        campaigns: campaigns.as_deref(),
+        ad_group: req.ad_group,
+        creative: req.creative,
+        company,
+        after,
+        limit,
+    };
     let lines = match campaigns.as_deref() {
         // A campaign's accounts: from its days in memory.
         Some(one @ [_])
@@ -69,23 +82,11 @@ pub async fn page(
         {
             by_company(tx, one, req, company, after, limit).await?
         }
-        _ => {
-            store::lines(
-                tx,
-                &Query {
-                    from: req.from,
-                    to: req.to,
-                    dims: &req.group_by,
-                    campaigns: campaigns.as_deref(),
-                    ad_group: req.ad_group,
-                    creative: req.creative,
-                    company,
-                    after,
-                    limit,
-                },
-            )
-            .await?
-        }
+        _ => store::lines(tx, &query).await?,
+    };
+    let mut people = match (req.people, lines.first(), lines.last()) {
+        (true, Some(first), Some(last)) => store::people(tx, &query, &first.key, &last.key).await?,
+        _ => HashMap::new(),
     };
     // Names of what the page shows.
     let (mut cs, mut gs, mut rs, mut domains) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -120,7 +121,14 @@ pub async fn page(
                 creative_name: l.creative_id.and_then(|r| names.creatives.get(&r).cloned()),
                 company: None,
                 company_name: None,
-                metrics: Metrics::from(l.sums),
+                metrics: Metrics {
+                    people: req.people.then(|| {
+                        people
+                            .get_mut(&l.key)
+                            .map_or(0, |s| crate::people::count(s.finish()))
+                    }),
+                    ..Metrics::from(l.sums)
+                },
                 key: Vec::new(),
             };
             for (k, d) in l.key.iter().zip(&req.group_by) {

@@ -3,12 +3,15 @@
 //! (day × campaign × company) when that grain is enough, and
 //! `delivery_cells` otherwise.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDate;
 use sqlx::{Postgres, QueryBuilder, Row};
 use tenancy::TenantTx;
 use uuid::Uuid;
 
 use super::{Dim, KeyPart, Sums};
+use crate::people::Sketch;
 
 /// What to read.
 pub struct Query<'a> {
@@ -47,11 +50,6 @@ fn expr(d: Dim) -> &'static str {
 
 pub async fn lines(tx: &mut TenantTx, q: &Query<'_>) -> Result<Vec<Line>, sqlx::Error> {
     let tenant = tx.tenant().0;
-    let fine = q.ad_group.is_some()
-        || q.creative.is_some()
-        || q.dims
-            .iter()
-            .any(|d| matches!(d, Dim::AdGroup | Dim::Creative));
     let mut b: QueryBuilder<Postgres> = QueryBuilder::new("SELECT ");
     for d in q.dims {
         b.push(expr(*d)).push(", ");
@@ -67,11 +65,133 @@ pub async fn lines(tx: &mut TenantTx, q: &Query<'_>) -> Result<Vec<Line>, sqlx::
          coalesce(sum(advertiser_cost_micros), 0)::int8, \
          coalesce(sum(media_cost_micros), 0)::int8 FROM ",
     );
-    b.push(if fine {
+    b.push(table(q));
+    filters(&mut b, q, tenant);
+    if !q.dims.is_empty() {
+        let keys = keys(q.dims);
+        b.push(" GROUP BY ").push(&keys);
+        if let Some(after) = q.after {
+            b.push(" HAVING (").push(&keys).push(") > (");
+            bind_key(&mut b, after);
+            b.push(")");
+        }
+        b.push(" ORDER BY ").push(keys);
+    }
+    b.push(" LIMIT ").push_bind(q.limit);
+    let rows = b.build().fetch_all(tx.conn()).await?;
+    let mut lines = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut i = 0;
+        let key = key_of(&row, q.dims, &mut i)?;
+        let mut id = |grouped: bool| -> Result<Option<Uuid>, sqlx::Error> {
+            if !grouped {
+                return Ok(None);
+            }
+            i += 1;
+            row.try_get(i - 1)
+        };
+        let ad_group_id = id(q.dims.contains(&Dim::AdGroup))?;
+        let creative_id = id(q.dims.contains(&Dim::Creative))?;
+        lines.push(Line {
+            key,
+            ad_group_id,
+            creative_id,
+            sums: Sums {
+                impressions: row.try_get(i)?,
+                clicks: row.try_get(i + 1)?,
+                spend: row.try_get(i + 2)?,
+                media_cost: row.try_get(i + 3)?,
+            },
+        });
+    }
+    Ok(lines)
+}
+
+/// The people of each group from `first` to `last` (keys of a page, in
+/// the grouping's order; the one total row when not grouped): the
+/// sketches of its rows, united here rather than in SQL (a group's rows
+/// are few for a page, many for a campaign's total).
+pub async fn people(
+    tx: &mut TenantTx,
+    q: &Query<'_>,
+    first: &[KeyPart],
+    last: &[KeyPart],
+) -> Result<HashMap<Vec<KeyPart>, Sketch>, sqlx::Error> {
+    let tenant = tx.tenant().0;
+    let mut b: QueryBuilder<Postgres> = QueryBuilder::new("SELECT ");
+    for d in q.dims {
+        b.push(expr(*d)).push(", ");
+    }
+    b.push("people FROM ").push(table(q));
+    filters(&mut b, q, tenant);
+    b.push(" AND cardinality(people) > 0");
+    if !q.dims.is_empty() {
+        let keys = keys(q.dims);
+        b.push(" AND (").push(&keys).push(") >= (");
+        bind_key(&mut b, first);
+        b.push(") AND (").push(&keys).push(") <= (");
+        bind_key(&mut b, last);
+        b.push(")");
+    }
+    let mut rows = b.build().fetch(tx.conn());
+    let mut out: HashMap<Vec<KeyPart>, Sketch> = HashMap::new();
+    while let Some(row) = futures_util::TryStreamExt::try_next(&mut rows).await? {
+        let mut i = 0;
+        let key = key_of(&row, q.dims, &mut i)?;
+        let hashes: Vec<i32> = row.try_get(i)?;
+        out.entry(key).or_default().union(&hashes);
+    }
+    Ok(out)
+}
+
+/// The table a query reads: the account grain when it is enough.
+fn table(q: &Query<'_>) -> &'static str {
+    let fine = q.ad_group.is_some()
+        || q.creative.is_some()
+        || q.dims
+            .iter()
+            .any(|d| matches!(d, Dim::AdGroup | Dim::Creative));
+    if fine {
         "delivery_cells"
     } else {
         "delivery_accounts"
-    });
+    }
+}
+
+fn keys(dims: &[Dim]) -> String {
+    dims.iter().map(|d| expr(*d)).collect::<Vec<_>>().join(", ")
+}
+
+fn bind_key(b: &mut QueryBuilder<Postgres>, key: &[KeyPart]) {
+    let mut s = b.separated(", ");
+    for k in key {
+        match k {
+            KeyPart::Day(d) => s.push_bind(*d),
+            KeyPart::Id(id) => s.push_bind(*id),
+            KeyPart::Text(t) => s.push_bind(t.clone()),
+        };
+    }
+}
+
+fn key_of(
+    row: &sqlx::postgres::PgRow,
+    dims: &[Dim],
+    i: &mut usize,
+) -> Result<Vec<KeyPart>, sqlx::Error> {
+    let mut key = Vec::with_capacity(dims.len());
+    for d in dims {
+        key.push(match d {
+            Dim::Day => KeyPart::Day(row.try_get(*i)?),
+            Dim::Campaign => KeyPart::Id(row.try_get(*i)?),
+            _ => KeyPart::Text(row.try_get(*i)?),
+        });
+        *i += 1;
+    }
+    Ok(key)
+}
+
+/// The tenant, the range and the filters of `q`.
+fn filters(b: &mut QueryBuilder<Postgres>, q: &Query<'_>, tenant: Uuid) {
     b.push(" WHERE tenant_id = ").push_bind(tenant);
     b.push(" AND day BETWEEN ")
         .push_bind(q.from)
@@ -95,63 +215,4 @@ pub async fn lines(tx: &mut TenantTx, q: &Query<'_>) -> Result<Vec<Line>, sqlx::
         }
         None => {}
     }
-    if !q.dims.is_empty() {
-        let keys = || {
-            q.dims
-                .iter()
-                .map(|d| expr(*d))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        b.push(" GROUP BY ").push(keys());
-        if let Some(after) = q.after {
-            b.push(" HAVING (").push(keys()).push(") > (");
-            let mut s = b.separated(", ");
-            for k in after {
-                match k {
-                    KeyPart::Day(d) => s.push_bind(*d),
-                    KeyPart::Id(id) => s.push_bind(*id),
-                    KeyPart::Text(t) => s.push_bind(t.clone()),
-                };
-            }
-            b.push(")");
-        }
-        b.push(" ORDER BY ").push(keys());
-    }
-    b.push(" LIMIT ").push_bind(q.limit);
-    let rows = b.build().fetch_all(tx.conn()).await?;
-    let mut lines = Vec::with_capacity(rows.len());
-    for row in rows {
-        let mut i = 0;
-        let mut key = Vec::with_capacity(q.dims.len());
-        for d in q.dims {
-            key.push(match d {
-                Dim::Day => KeyPart::Day(row.try_get(i)?),
-                Dim::Campaign => KeyPart::Id(row.try_get(i)?),
-                _ => KeyPart::Text(row.try_get(i)?),
-            });
-            i += 1;
-        }
-        let mut id = |grouped: bool| -> Result<Option<Uuid>, sqlx::Error> {
-            if !grouped {
-                return Ok(None);
-            }
-            i += 1;
-            row.try_get(i - 1)
-        };
-        let ad_group_id = id(q.dims.contains(&Dim::AdGroup))?;
-        let creative_id = id(q.dims.contains(&Dim::Creative))?;
-        lines.push(Line {
-            key,
-            ad_group_id,
-            creative_id,
-            sums: Sums {
-                impressions: row.try_get(i)?,
-                clicks: row.try_get(i + 1)?,
-                spend: row.try_get(i + 2)?,
-                media_cost: row.try_get(i + 3)?,
-            },
-        });
-    }
-    Ok(lines)
 }

@@ -32,7 +32,7 @@ pub async fn alerts(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<AlertView>>, ApiError> {
     ctx.require(Permission::ReportsRead)?;
-    let mut tx = ctx.begin(&state.pool).await?;
+    let mut tx = ctx.begin(&state.read_pool).await?;
     let found = super::open_alerts(&mut tx).await;
     tx.end_read();
     Ok(Json(

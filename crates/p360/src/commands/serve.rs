@@ -47,6 +47,7 @@ pub async fn run(config: Config, args: ServeArgs, shutdown: Shutdown) -> Result<
     // Job kinds may call this very server (e.g. the in-process TTD sandbox),
     // so they are told the address actually bound (`--listen 127.0.0.1:0`).
     let jobs = p360::job_registry_at(&config, listener.local_addr()?)?;
+    let folder = p360::watched_folder(&config)?;
     let platform = Arc::new(config.platform.clone());
     let Some(database) = until_shutdown(&shutdown, Database::open(&platform)).await? else {
         return Ok(Outcome::Interrupted);
@@ -71,6 +72,14 @@ pub async fn run(config: Config, args: ServeArgs, shutdown: Shutdown) -> Result<
                 shutdown.clone(),
             ))
         });
+        let folder = match (args.no_worker, folder) {
+            (false, Some((f, every))) => Some(tokio::spawn(f.run(
+                worker_pool.clone(),
+                every,
+                shutdown.clone(),
+            ))),
+            _ => None,
+        };
         let served = platform::server::serve(listener, app, state, shutdown.clone()).await;
         if let Some(worker) = worker {
             // The server has stopped, so shutdown began: the worker drains and releases.
@@ -80,6 +89,10 @@ pub async fn run(config: Config, args: ServeArgs, shutdown: Shutdown) -> Result<
                 Ok(Err(e)) => tracing::warn!(error = format!("{e:#}"), "job worker failed"),
                 Err(e) => tracing::warn!(error = %e, "job worker panicked"),
             }
+        }
+        if let Some(folder) = folder {
+            shutdown.trigger();
+            let _ = folder.await;
         }
         served
     }

@@ -251,11 +251,17 @@ impl Platform {
     }
 
     pub async fn start_with(configure: impl FnOnce(&mut p360::Config)) -> Platform {
+        Platform::start_with_db(|config, _| configure(config)).await
+    }
+
+    /// As [`Platform::start_with`], the configuration made knowing the
+    /// test's database.
+    pub async fn start_with_db(configure: impl FnOnce(&mut p360::Config, &TestDb)) -> Platform {
         let data = TempDir::new("platform");
         let db = migrated_db().await;
         let mut config = p360::Config::default();
         config.platform.data_dir = data.path().to_path_buf();
-        configure(&mut config);
+        configure(&mut config, &db);
         // The app queries as the application role, as `p360 serve` does.
         let pool = platform::db::connect_app(&db.url, &config.platform.database).unwrap();
         let app = p360::spawn_app(pool, config.clone())

@@ -170,6 +170,9 @@ impl PlatformConfig {
             }
             None => {}
         }
+        if let Some(url) = &db.read_url {
+            check_database_url("database.read_url", url, self.mode)?;
+        }
         Ok(())
     }
 }
@@ -382,6 +385,11 @@ pub struct DatabaseConfig {
     /// Required in production.
     #[serde(serialize_with = "serialize_secret_url")]
     pub app_url: Option<SecretString>,
+    /// The application's login at a read replica (an RDS read replica in
+    /// production): reports read from it, everything else from the
+    /// primary. Absent: reports read from the primary too.
+    #[serde(serialize_with = "serialize_secret_url")]
+    pub read_url: Option<SecretString>,
     /// The application's role (created by the migrations, which let it log
     /// in), used when `app_url` is absent. Empty: the application connects
     /// as `url`'s user.
@@ -427,6 +435,7 @@ impl Default for DatabaseConfig {
             acquire_timeout_ms: 3_000,
             postgres_bin_dir: None,
             app_url: None,
+            read_url: None,
             app_role: "p360_app".into(),
         }
     }

@@ -34,6 +34,9 @@ pub struct AppState(Arc<SharedState>);
 /// The fields of [`AppState`].
 pub struct SharedState {
     pub pool: PgPool,
+    /// Where reports read: a read replica (`database.read_url`) or `pool`.
+    /// Nothing that writes may use it.
+    pub read_pool: PgPool,
     pub config: Arc<PlatformConfig>,
     pub build: BuildInfo,
     pub metrics: PrometheusHandle,
@@ -61,8 +64,10 @@ impl AppState {
         let limiter =
             crate::rate_limit::RateLimiter::new(config.rate_limit.clone(), &config.redis).await?;
         let storage = crate::storage::Storage::from_config(&config)?;
+        let read_pool = crate::db::read_pool(&pool, &config.database)?;
         Ok(AppState(Arc::new(SharedState {
             pool,
+            read_pool,
             config,
             build,
             rate_limiter: Arc::new(limiter),
