@@ -38,6 +38,13 @@ pub async fn run(pool: &PgPool) -> anyhow::Result<Merged> {
         sqlx::query!("SELECT pg_advisory_xact_lock(hashtextextended('delivery:merge', 0))")
             .execute(&mut *conn)
             .await?;
+        let abandoned = drop_abandoned(conn).await?;
+        if abandoned > 0 {
+            tracing::warn!(
+                files = abandoned,
+                "delivery: rows of ingests that failed halfway deleted"
+            );
+        }
         let files = sqlx::query!(
             r#"SELECT id, status, merge_state FROM delivery_files
                WHERE (status = 'applied' AND merge_state = 'pending')
@@ -91,6 +98,26 @@ pub async fn run(pool: &PgPool) -> anyhow::Result<Merged> {
         }
         tx.commit().await?;
     }
+}
+
+/// Delete the rows of files whose ingest failed after its helper committed
+/// (a `delivery_loading` note older than an hour with no file recorded);
+/// how many files' rows went.
+async fn drop_abandoned(conn: &mut PgConnection) -> Result<u64, sqlx::Error> {
+    let files = sqlx::query_scalar!(
+        r#"DELETE FROM delivery_loading l
+           WHERE started_at < now() - interval '1 hour'
+             AND NOT EXISTS (SELECT 1 FROM delivery_files f WHERE f.id = l.file_id)
+           RETURNING file_id"#
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    if !files.is_empty() {
+        sqlx::query!("DELETE FROM delivery_daily WHERE file_id = ANY($1)", &files)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(files.len() as u64)
 }
 
 /// Add file `file`'s sums, times `sign`, into the merged tables.

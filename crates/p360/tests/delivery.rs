@@ -598,3 +598,84 @@ async fn a_watched_folder_ingests_files_as_they_settle() {
     .unwrap();
     assert_eq!(statuses, ["replaced", "applied"]);
 }
+
+#[tokio::test]
+async fn an_hour_of_many_cells_is_stored_in_several_statements_whole() {
+    let p = Platform::start().await;
+    let plan = Plan {
+        impressions: 150_000,
+        companies: 5_000,
+        campaigns: 10,
+        ad_groups_per_campaign: 5,
+        audience: 1_000,
+        ..plan()
+    };
+    p.generated_universe(plan.companies, plan.seed).await;
+    let tmp = TempDir::new("reds-many");
+    let w = delivery::generate::files(&plan, &tmp.0).unwrap();
+    let file = tmp.0.join("impressions_2026-11-30T09.log.gz");
+    let r = ingest(&p, "reds/many", &file).await;
+    assert_eq!(r.outcome, Outcome::Applied);
+    // More cells than one insert statement carries (50,000): two lanes.
+    assert!(r.cells > 50_000, "{r:?}");
+    let stored = sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM delivery_daily"#)
+        .fetch_one(&p.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored as u64, r.cells);
+    assert_eq!(
+        totals(&p).await,
+        (
+            w.impressions as i64,
+            w.advertiser_cost_micros,
+            (w.impressions - w.inside) as i64
+        )
+    );
+    // The helper's note went with the file's record.
+    let notes = || async {
+        sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM delivery_loading"#)
+            .fetch_one(&p.db.pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(notes().await, 0);
+
+    // An ingest that failed after its helper committed: a note two hours
+    // old and rows of a file never recorded. The next merge deletes them;
+    // a recent note (an ingest still going) is left alone.
+    let (lost, going) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    for (file, age) in [(lost, "2 hours"), (going, "1 minute")] {
+        sqlx::query!(
+            "INSERT INTO delivery_loading (file_id, started_at)
+             VALUES ($1, now() - $2::text::interval)",
+            file,
+            age
+        )
+        .execute(&p.db.pool)
+        .await
+        .unwrap();
+        sqlx::query!(
+            "INSERT INTO delivery_daily (day, file_id, ttd_campaign, ttd_ad_group, ttd_creative,
+                 impressions, clicks, advertiser_cost_micros, media_cost_micros)
+             SELECT day, $1, ttd_campaign, ttd_ad_group, ttd_creative, impressions, clicks,
+                    advertiser_cost_micros, media_cost_micros
+             FROM delivery_daily WHERE file_id = $2 LIMIT 1000",
+            file,
+            r.file
+        )
+        .execute(&p.db.pool)
+        .await
+        .unwrap();
+    }
+    delivery::merge::run(&p.app.state.pool).await.unwrap();
+    let left: Vec<uuid::Uuid> = sqlx::query_scalar!(
+        "SELECT DISTINCT file_id FROM delivery_daily WHERE file_id = ANY($1)",
+        &[lost, going]
+    )
+    .fetch_all(&p.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(left, [going]);
+    assert_eq!(notes().await, 1);
+    assert_eq!(totals(&p).await.0, w.impressions as i64, "the merged sums");
+}

@@ -307,6 +307,11 @@ pub const MIGRATION_CLASSES: &[(i64, MigrationClass, &str)] = &[
         MigrationClass::Expand,
         "columns with a constant default, new functions",
     ),
+    (
+        20261206000034,
+        MigrationClass::Expand,
+        "a new table, policies replaced by equivalent ones",
+    ),
 ];
 
 /// Escape `%`, `_` and `\` for a LIKE pattern.

@@ -229,8 +229,8 @@ pub async fn impressions(
             hours: span,
             clicks_joined: 0,
         },
-        &rollup,
-        &set.domains,
+        rollup,
+        set,
     )
     .await
 }
@@ -314,8 +314,8 @@ pub async fn clicks(
             hours: span,
             clicks_joined: joined,
         },
-        &rollup,
-        &set.domains,
+        rollup,
+        set,
     )
     .await
 }
@@ -351,9 +351,10 @@ struct Stored<'a> {
 async fn apply(
     pool: &PgPool,
     s: Stored<'_>,
-    rollup: &Rollup,
-    domains: &[String],
+    rollup: Rollup,
+    set: std::sync::Arc<RangeSet>,
 ) -> anyhow::Result<Report> {
+    let rollup = std::sync::Arc::new(rollup);
     let mut tx = ScopedTx::all(pool, AllTenants::system()).await?;
     store::lock_key(tx.conn(), s.key).await?;
     if let Some(known) = store::file(&mut *tx.conn(), s.key, s.sum).await? {
@@ -361,7 +362,8 @@ async fn apply(
     }
     let replaced = store::retire(tx.conn(), s.key).await?;
     let file = Uuid::now_v7();
-    let unknown_campaigns = store::insert_rollup(tx.conn(), file, rollup, domains).await?;
+    let unknown_campaigns =
+        store::insert_rollup(tx.conn(), pool, file, rollup.clone(), set).await?;
     let report = Report {
         file,
         kind: s.kind,

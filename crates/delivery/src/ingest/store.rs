@@ -5,10 +5,11 @@ use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDate, TimeDelta};
 use sqlx::{PgConnection, PgPool};
+use tenancy::scope::{AllTenants, ScopedTx};
 use uuid::Uuid;
 
 use super::{Kind, Report};
-use crate::read::{Rollup, UNRESOLVED};
+use crate::read::{Cell, Rollup, Sums, UNRESOLVED};
 use crate::resolve::{Ranges, number};
 
 /// Rows one insert statement carries.
@@ -188,95 +189,19 @@ fn day_of(day: i32) -> NaiveDate {
     NaiveDate::default() + TimeDelta::days(i64::from(day))
 }
 
-/// Insert `rollup`'s rows as file `file`'s; the impressions of campaigns
-/// P360 does not know.
-pub async fn insert_rollup(
+/// Insert the chunks `chunks` brings as file `file`'s rows on `conn`;
+/// their impressions of campaigns P360 does not know.
+async fn lane(
     conn: &mut PgConnection,
     file: Uuid,
-    rollup: &Rollup,
-    domains: &[String],
+    chunks: Option<tokio::sync::mpsc::Receiver<Chunk>>,
 ) -> Result<u64, sqlx::Error> {
-    let months: BTreeSet<(i32, u32)> = rollup
-        .cells
-        .keys()
-        .map(|c| {
-            let d = day_of(c.day);
-            (chrono::Datelike::year(&d), chrono::Datelike::month(&d))
-        })
-        .collect();
-    for (y, m) in months {
-        let first = NaiveDate::from_ymd_opt(y, m, 1).unwrap_or_default();
-        sqlx::query!("SELECT delivery_month_partitions($1)", first)
-            .execute(&mut *conn)
-            .await?;
-    }
-    let map = mapping(conn, rollup).await?;
-    let of = |kind: &str, id: &str| map.get(&(kind.to_string(), id.to_string())).copied();
-    let mapped = |kind: &str, ids: &crate::read::Ids| -> Vec<Option<(Uuid, Uuid)>> {
-        (0..ids.len() as u32)
-            .map(|n| of(kind, ids.name(n)))
-            .collect()
-    };
-    let campaigns = mapped("campaign", &rollup.campaigns);
-    let ad_groups = mapped("ad_group", &rollup.ad_groups);
-    let creatives = mapped("creative", &rollup.creatives);
-    // An ad group or creative counts as P360's only in its campaign's tenant.
-    let within = |tenant: Option<Uuid>, found: Option<(Uuid, Uuid)>| {
-        found.filter(|(_, t)| Some(*t) == tenant).map(|(id, _)| id)
+    let Some(mut chunks) = chunks else {
+        return Ok(0);
     };
     let mut unknown = 0u64;
-    let cells: Vec<_> = rollup.cells.iter().collect();
-    for chunk in cells.chunks(CHUNK) {
-        let n = chunk.len();
-        let (mut day, mut tenant, mut campaign, mut ad_group, mut creative) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        let (mut ttd_c, mut ttd_g, mut ttd_r, mut company) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        let (mut imps, mut clicks, mut adv, mut media, mut people) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        let mut literal = String::new();
-        for (cell, sums) in chunk {
-            let c = campaigns[cell.campaign as usize];
-            let t = c.map(|(_, t)| t);
-            if c.is_none() {
-                unknown += sums.impressions;
-            }
-            let g = rollup.ad_groups.name(cell.ad_group);
-            let r = rollup.creatives.name(cell.creative);
-            day.push(day_of(cell.day));
-            tenant.push(t);
-            campaign.push(c.map(|(id, _)| id));
-            ad_group.push(within(t, ad_groups[cell.ad_group as usize]));
-            creative.push(within(t, creatives[cell.creative as usize]));
-            ttd_c.push(rollup.campaigns.name(cell.campaign));
-            ttd_g.push(g);
-            ttd_r.push(r);
-            company.push(
-                (cell.company != UNRESOLVED).then(|| domains[cell.company as usize].as_str()),
-            );
-            imps.push(sums.impressions as i64);
-            clicks.push(sums.clicks as i64);
-            adv.push(sums.advertiser_cost);
-            media.push(sums.media_cost);
-            sums.people.literal(&mut literal);
-            people.push(literal.clone());
-        }
-        // The people as `int4[]` literals: UNNEST flattens an array of
-        // arrays, so each row's goes as text.
+    while let Some(c) = chunks.recv().await {
+        unknown += c.unknown;
         sqlx::query!(
             r#"INSERT INTO delivery_daily (day, file_id, tenant_id, campaign_id, ad_group_id,
                    creative_id, ttd_campaign, ttd_ad_group, ttd_creative, company, impressions,
@@ -287,23 +212,192 @@ pub async fn insert_rollup(
                            $12::int8[], $13::int8[], $14::int8[], $15::text[])
                     AS u(d, t, c, g, r, tc, tg, tr, co, i, k, a, m, p)"#,
             file,
-            &day,
-            &tenant as &[Option<Uuid>],
-            &campaign as &[Option<Uuid>],
-            &ad_group as &[Option<Uuid>],
-            &creative as &[Option<Uuid>],
-            &ttd_c as &[&str],
-            &ttd_g as &[&str],
-            &ttd_r as &[&str],
-            &company as &[Option<&str>],
-            &imps,
-            &clicks,
-            &adv,
-            &media,
-            &people
+            &c.day,
+            &c.tenant as &[Option<Uuid>],
+            &c.campaign as &[Option<Uuid>],
+            &c.ad_group as &[Option<Uuid>],
+            &c.creative as &[Option<Uuid>],
+            &c.ttd_c,
+            &c.ttd_g,
+            &c.ttd_r,
+            &c.company as &[Option<String>],
+            &c.imps,
+            &c.clicks,
+            &c.adv,
+            &c.media,
+            &c.people
         )
         .execute(&mut *conn)
         .await?;
+    }
+    Ok(unknown)
+}
+
+/// One insert statement's columns, built apart from the connection.
+#[derive(Default)]
+struct Chunk {
+    day: Vec<NaiveDate>,
+    tenant: Vec<Option<Uuid>>,
+    campaign: Vec<Option<Uuid>>,
+    ad_group: Vec<Option<Uuid>>,
+    creative: Vec<Option<Uuid>>,
+    ttd_c: Vec<String>,
+    ttd_g: Vec<String>,
+    ttd_r: Vec<String>,
+    company: Vec<Option<String>>,
+    imps: Vec<i64>,
+    clicks: Vec<i64>,
+    adv: Vec<i64>,
+    media: Vec<i64>,
+    /// Each row's people as an `int4[]` literal: UNNEST flattens an array
+    /// of arrays, so each row's goes as text.
+    people: Vec<String>,
+    /// Impressions of campaigns P360 does not know.
+    unknown: u64,
+}
+
+/// P360's ids (and tenant) of each numbered TTD id of a rollup, by kind.
+struct Mapped {
+    campaigns: Vec<Option<(Uuid, Uuid)>>,
+    ad_groups: Vec<Option<(Uuid, Uuid)>>,
+    creatives: Vec<Option<(Uuid, Uuid)>>,
+}
+
+fn chunk(rollup: &Rollup, cells: &[(&Cell, &Sums)], m: &Mapped, domains: &[String]) -> Chunk {
+    // An ad group or creative counts as P360's only in its campaign's tenant.
+    let within = |tenant: Option<Uuid>, found: Option<(Uuid, Uuid)>| {
+        found.filter(|(_, t)| Some(*t) == tenant).map(|(id, _)| id)
+    };
+    let mut c = Chunk::default();
+    let mut literal = String::new();
+    for (cell, sums) in cells {
+        let found = m.campaigns[cell.campaign as usize];
+        let t = found.map(|(_, t)| t);
+        if found.is_none() {
+            c.unknown += sums.impressions;
+        }
+        c.day.push(day_of(cell.day));
+        c.tenant.push(t);
+        c.campaign.push(found.map(|(id, _)| id));
+        c.ad_group
+            .push(within(t, m.ad_groups[cell.ad_group as usize]));
+        c.creative
+            .push(within(t, m.creatives[cell.creative as usize]));
+        c.ttd_c
+            .push(rollup.campaigns.name(cell.campaign).to_string());
+        c.ttd_g
+            .push(rollup.ad_groups.name(cell.ad_group).to_string());
+        c.ttd_r
+            .push(rollup.creatives.name(cell.creative).to_string());
+        c.company
+            .push((cell.company != UNRESOLVED).then(|| domains[cell.company as usize].clone()));
+        c.imps.push(sums.impressions as i64);
+        c.clicks.push(sums.clicks as i64);
+        c.adv.push(sums.advertiser_cost);
+        c.media.push(sums.media_cost);
+        sums.people.literal(&mut literal);
+        c.people.push(literal.clone());
+    }
+    c
+}
+
+/// Insert `rollup`'s rows as file `file`'s (on `conn`, the ingest's
+/// transaction); the impressions of campaigns P360 does not know. The
+/// statements' columns are built on a thread of their own, ahead of the
+/// statements PostgreSQL is executing. A file of more than one statement's
+/// rows is inserted on two connections at once, half of its statements in
+/// a helper transaction (from `pool`) that commits first, under a note in
+/// `delivery_loading` that the ingest's transaction deletes (migration 34;
+/// [`crate::merge`] removes the rows of a note left behind).
+pub async fn insert_rollup(
+    conn: &mut PgConnection,
+    pool: &PgPool,
+    file: Uuid,
+    rollup: std::sync::Arc<Rollup>,
+    set: std::sync::Arc<RangeSet>,
+) -> anyhow::Result<u64> {
+    let months: BTreeSet<(i32, u32)> = rollup
+        .cells
+        .keys()
+        .map(|c| {
+            let d = day_of(c.day);
+            (chrono::Datelike::year(&d), chrono::Datelike::month(&d))
+        })
+        .collect();
+    // The months' partitions, made and committed on their own: a partition
+    // made in the ingest's transaction would hold the parent table locked
+    // from the helper until that transaction ends, which waits for the
+    // helper.
+    let mut made = ScopedTx::all(pool, AllTenants::system()).await?;
+    for (y, m) in months {
+        let first = NaiveDate::from_ymd_opt(y, m, 1).unwrap_or_default();
+        sqlx::query!("SELECT delivery_month_partitions($1)", first)
+            .execute(made.conn())
+            .await?;
+    }
+    made.commit().await?;
+    let map = mapping(conn, &rollup).await?;
+    let of = |kind: &str, id: &str| map.get(&(kind.to_string(), id.to_string())).copied();
+    let mapped = |kind: &str, ids: &crate::read::Ids| -> Vec<Option<(Uuid, Uuid)>> {
+        (0..ids.len() as u32)
+            .map(|n| of(kind, ids.name(n)))
+            .collect()
+    };
+    let m = Mapped {
+        campaigns: mapped("campaign", &rollup.campaigns),
+        ad_groups: mapped("ad_group", &rollup.ad_groups),
+        creatives: mapped("creative", &rollup.creatives),
+    };
+    let campaigns = m.campaigns.clone();
+    let mut helper = if rollup.cells.len() > CHUNK {
+        // The note must be there before the helper's rows are: committed
+        // on its own (the ingest's transaction deletes it again).
+        let mut note = ScopedTx::all(pool, AllTenants::system()).await?;
+        sqlx::query!("INSERT INTO delivery_loading (file_id) VALUES ($1)", file)
+            .execute(note.conn())
+            .await?;
+        note.commit().await?;
+        Some(ScopedTx::all(pool, AllTenants::system()).await?)
+    } else {
+        None
+    };
+    let lanes = if helper.is_some() { 2 } else { 1 };
+    let (mut senders, mut receivers) = (Vec::new(), Vec::new());
+    for _ in 0..lanes {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(1);
+        senders.push(tx);
+        receivers.push(rx);
+    }
+    let builder = {
+        let rollup = rollup.clone();
+        std::thread::spawn(move || {
+            let cells: Vec<_> = rollup.cells.iter().collect();
+            for (i, part) in cells.chunks(CHUNK).enumerate() {
+                let c = chunk(&rollup, part, &m, &set.domains);
+                if senders[i % senders.len()].blocking_send(c).is_err() {
+                    return; // the inserts stopped
+                }
+            }
+        })
+    };
+    let mut receivers = receivers.into_iter();
+    let own = lane(&mut *conn, file, receivers.next());
+    let unknown = match &mut helper {
+        Some(h) => {
+            let (a, b) = tokio::try_join!(own, lane(h.conn(), file, receivers.next()))?;
+            a + b
+        }
+        None => own.await?,
+    };
+    // A builder that panicked sent fewer chunks: not a whole file.
+    builder
+        .join()
+        .map_err(|_| anyhow::anyhow!("building the rollup's rows failed"))?;
+    if let Some(h) = helper {
+        h.commit().await?;
+        sqlx::query!("DELETE FROM delivery_loading WHERE file_id = $1", file)
+            .execute(&mut *conn)
+            .await?;
     }
     let (mut hour, mut tenant, mut campaign, mut ttd_c, mut imps, mut adv, mut media) = (
         Vec::new(),
