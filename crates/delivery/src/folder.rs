@@ -12,7 +12,7 @@
 //! with its reason beside it (`<name>.reason`). A failure that is not the
 //! file's (the database down) leaves it where it is for the next scan.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use sqlx::PgPool;
@@ -126,9 +126,4 @@ impl Folder {
             }
         }
     }
-}
-
-/// The folder `setting` names: relative to `data_dir`, none when empty.
-pub fn folder_of(setting: &str, data_dir: &Path) -> Option<PathBuf> {
-    (!setting.is_empty()).then(|| data_dir.join(setting))
 }

@@ -56,11 +56,11 @@ pub fn folder(
     data_dir: &std::path::Path,
     landing: Option<(String, Storage)>,
 ) -> anyhow::Result<Option<(folder::Folder, std::time::Duration)>> {
-    let Some(dir) = folder::folder_of(&config.watch_folder, data_dir) else {
+    if config.watch_folder.is_empty() {
         return Ok(None);
-    };
+    }
     let f = folder::Folder {
-        dir,
+        dir: data_dir.join(&config.watch_folder),
         layouts: config.layouts()?,
         sources: ingest::Sources {
             landing,

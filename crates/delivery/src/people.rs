@@ -77,9 +77,9 @@ impl Sketch {
     }
 
     /// An `int4[]` literal of the hashes held (`{-5,17}`).
-    pub fn literal(&self, out: &mut String) {
+    pub fn literal(&self) -> String {
         use std::fmt::Write;
-        out.clear();
+        let mut out = String::with_capacity(2 + 12 * self.0.len());
         out.push('{');
         for (i, h) in self.0.iter().enumerate() {
             if i > 0 {
@@ -88,6 +88,7 @@ impl Sketch {
             let _ = write!(out, "{h}");
         }
         out.push('}');
+        out
     }
 }
 
@@ -126,10 +127,9 @@ mod tests {
         assert_eq!(count(s.finish()), 120);
         assert_eq!(hash(b"00000000-0000-0000-0000-000000000000"), None);
         assert_eq!(hash(b""), None);
-        let mut text = String::new();
         let mut two = sketch(0..2);
         two.finish();
-        two.literal(&mut text);
+        let text = two.literal();
         assert!(text.starts_with('{') && text.ends_with('}') && text.contains(','));
     }
 

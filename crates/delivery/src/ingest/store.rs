@@ -194,11 +194,8 @@ fn day_of(day: i32) -> NaiveDate {
 async fn lane(
     conn: &mut PgConnection,
     file: Uuid,
-    chunks: Option<tokio::sync::mpsc::Receiver<Chunk>>,
+    mut chunks: tokio::sync::mpsc::Receiver<Chunk>,
 ) -> Result<u64, sqlx::Error> {
-    let Some(mut chunks) = chunks else {
-        return Ok(0);
-    };
     let mut unknown = 0u64;
     while let Some(c) = chunks.recv().await {
         unknown += c.unknown;
@@ -269,7 +266,6 @@ fn chunk(rollup: &Rollup, cells: &[(&Cell, &Sums)], m: &Mapped, domains: &[Strin
         found.filter(|(_, t)| Some(*t) == tenant).map(|(id, _)| id)
     };
     let mut c = Chunk::default();
-    let mut literal = String::new();
     for (cell, sums) in cells {
         let found = m.campaigns[cell.campaign as usize];
         let t = found.map(|(_, t)| t);
@@ -295,8 +291,7 @@ fn chunk(rollup: &Rollup, cells: &[(&Cell, &Sums)], m: &Mapped, domains: &[Strin
         c.clicks.push(sums.clicks as i64);
         c.adv.push(sums.advertiser_cost);
         c.media.push(sums.media_cost);
-        sums.people.literal(&mut literal);
-        c.people.push(literal.clone());
+        c.people.push(sums.people.literal());
     }
     c
 }
@@ -361,13 +356,14 @@ pub async fn insert_rollup(
     } else {
         None
     };
-    let lanes = if helper.is_some() { 2 } else { 1 };
-    let (mut senders, mut receivers) = (Vec::new(), Vec::new());
-    for _ in 0..lanes {
+    // Statements alternate between the ingest's lane and the helper's.
+    let (own_tx, own_rx) = tokio::sync::mpsc::channel::<Chunk>(1);
+    let mut senders = vec![own_tx];
+    let helper_rx = helper.as_ref().map(|_| {
         let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(1);
         senders.push(tx);
-        receivers.push(rx);
-    }
+        rx
+    });
     let builder = {
         let rollup = rollup.clone();
         std::thread::spawn(move || {
@@ -380,14 +376,13 @@ pub async fn insert_rollup(
             }
         })
     };
-    let mut receivers = receivers.into_iter();
-    let own = lane(&mut *conn, file, receivers.next());
-    let unknown = match &mut helper {
-        Some(h) => {
-            let (a, b) = tokio::try_join!(own, lane(h.conn(), file, receivers.next()))?;
+    let own = lane(&mut *conn, file, own_rx);
+    let unknown = match (&mut helper, helper_rx) {
+        (Some(h), Some(rx)) => {
+            let (a, b) = tokio::try_join!(own, lane(h.conn(), file, rx))?;
             a + b
         }
-        None => own.await?,
+        _ => own.await?,
     };
     // A builder that panicked sent fewer chunks: not a whole file.
     builder
