@@ -105,6 +105,17 @@ ensure_moto() {
   fi
 }
 
+# simple-salesforce (PyPI), the Python client the Salesforce sandbox's
+# fidelity test drives it with.
+SIMPLE_SALESFORCE_VERSION=1.12.6
+ensure_simple_salesforce() {
+  python3 -c 'import simple_salesforce' >/dev/null 2>&1 && return 0
+  command -v pip3 >/dev/null 2>&1 || apt_install python3-pip
+  say "installing simple-salesforce $SIMPLE_SALESFORCE_VERSION (PyPI) for the Salesforce sandbox test"
+  python3 -m pip install --quiet "simple-salesforce==$SIMPLE_SALESFORCE_VERSION" \
+    || python3 -m pip install --quiet --break-system-packages "simple-salesforce==$SIMPLE_SALESFORCE_VERSION"
+}
+
 # cargo-nextest: scripts/test runs the suite with it (.config/nextest.toml
 # keeps the process-spawning tests from piling up and bounds hung tests).
 NEXTEST_VERSION=0.9.143

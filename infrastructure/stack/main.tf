@@ -43,6 +43,7 @@ module "security" {
   providers = {
     aws        = aws
     aws.global = aws.global
+    aws.dr     = aws.dr
   }
   permissions_boundary_arn = local.permissions_boundary_arn
 
@@ -67,6 +68,9 @@ module "security" {
   topic_arns               = values(module.messaging.topic_arns)
   prometheus_workspace_arn = module.monitoring.prometheus_workspace_arn
   extra_kms_key_arns       = var.files_bucket_kms_key_arn == null ? [] : [var.files_bucket_kms_key_arn]
+  # Its own tenant secrets key (replicated with the secrets), or, after a DR
+  # failover, production's replica of it.
+  tenant_secrets_key_alias = var.tenant_secrets_kms_key_alias
 }
 
 module "networking" {
@@ -229,6 +233,13 @@ module "compute" {
     P360_HTTP__FORWARDED_HOPS  = "1"
     # Audit checkpoints go to the Object Lock bucket the worker may write.
     P360_AUDIT__CHECKPOINT_BUCKET = module.storage.bucket_ids["audit-archive"]
+    # The KMS key that wraps tenants' data keys (security module,
+    # tenant_secrets.tf): required in production mode, so every p360
+    # container gets it (migrate too, which has no permission on it). Its
+    # alias name, the same in the DR region, where it names production's
+    # replica; the region the name is resolved in is this one.
+    P360_SECRETS__KMS_KEY_ID = module.security.tenant_secrets_kms_key_id
+    P360_SECRETS__KMS_REGION = data.aws_region.current.name
   }
   # The ttd secret is JSON: {"login": ..., "password": ..., "partner_id": ...};
   # the bombora secret {"client_id": ..., "client_secret": ...}.

@@ -46,10 +46,20 @@ output "dr_automated_backups_arn" {
 }
 
 output "dr_replicas" {
-  description = "DR-region replica buckets and their KMS key (inputs of environments/dr on failover)."
+  description = "DR-region replica buckets and their KMS key (inputs of environments/dr on failover), and the replica of the tenant secrets key (environments/dr names it by its alias)."
   value = {
-    bucket_ids  = module.storage.replica_bucket_ids
-    kms_key_arn = module.storage.replica_kms_key_arn
+    bucket_ids                 = module.storage.replica_bucket_ids
+    kms_key_arn                = module.storage.replica_kms_key_arn
+    tenant_secrets_kms_key_arn = module.security.tenant_secrets_kms_replica_key_arn
+    tenant_secrets_kms_alias   = module.security.tenant_secrets_kms_replica_key_arn == null ? null : module.security.tenant_secrets_kms_key_id
+  }
+}
+
+output "tenant_secrets_kms_key" {
+  description = "The KMS key that wraps tenants' data keys: what the tasks are given (P360_SECRETS__KMS_KEY_ID, the alias name) and the key's ARN (null in a DR stack, which uses production's replica)."
+  value = {
+    kms_key_id = module.security.tenant_secrets_kms_key_id
+    arn        = module.security.tenant_secrets_kms_key_arn
   }
 }
 

@@ -188,6 +188,12 @@ variable "files_bucket_kms_key_arn" {
   default     = null
 }
 
+variable "tenant_secrets_kms_key_alias" {
+  type        = string
+  description = "DR failover only: alias of the KMS key that wraps tenants' data keys in the restored database, production's multi-Region replica in this region (alias/p360-production-tenant-secrets). Null: the environment creates its own tenant secrets key."
+  default     = null
+}
+
 variable "api_keys" {
   type        = map(string)
   description = "External API keys: consumer name => usage plan (standard or partner)."

@@ -8,9 +8,11 @@ platform::app_config! {
     pub struct Config {
         auth: tenancy::config::AuthConfig,
         audit: tenancy::config::AuditConfig,
+        secrets: tenancy::config::SecretsConfig,
         ttd: activation::TtdConfig,
         bombora: intent::BomboraConfig,
         delivery: delivery::DeliveryConfig,
+        salesforce: crm::SalesforceConfig,
         deploy: release::config::DeployConfig,
         faults: release::config::FaultsConfig,
     }

@@ -32,9 +32,18 @@ pub fn api_routes(state: &AppState, config: &Config) -> anyhow::Result<ApiRoutes
                 &config.bombora,
             ))
             .merge(audiences::routes())
-            .merge(delivery::routes()),
+            .merge(delivery::routes())
+            .merge(crm::routes(salesforce(
+                config,
+                config.platform.http.listen,
+            )?)),
         auth,
     );
+    let routes = if crm::uses_sandbox(&config.salesforce, config.platform.mode) {
+        routes.nest_service(crm::SANDBOX_PATH, crm::sandbox_router())
+    } else {
+        routes
+    };
     // On embedded defaults (no TTD or Bombora URL) their sandboxes run
     // in-process.
     let routes = if activation::uses_sandbox(&config.ttd, config.platform.mode) {
@@ -49,6 +58,21 @@ pub fn api_routes(state: &AppState, config: &Config) -> anyhow::Result<ApiRoutes
             routes
         },
     )
+}
+
+/// How tenants' Salesforce orgs are reached (the in-process sandbox at
+/// `listen` on embedded defaults), with the vault that holds their keys.
+pub fn salesforce(
+    config: &Config,
+    listen: std::net::SocketAddr,
+) -> anyhow::Result<crm::Salesforce> {
+    let vault = tenancy::vault::Vault::from_config(&config.secrets, &config.platform.data_dir)?;
+    Ok(crm::Salesforce::new(
+        &config.salesforce,
+        config.platform.mode,
+        listen,
+        vault,
+    ))
 }
 
 /// What wraps every route inside the request middleware: fault injection
@@ -120,6 +144,7 @@ pub fn job_registry_at(
         std::time::Duration::from_secs(60),
         ttd.clone(),
     )?;
+    let registry = crm::register(registry, &config.salesforce, salesforce(config, listen)?)?;
     activation::register(registry, ttd)
 }
 

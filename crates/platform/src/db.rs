@@ -312,6 +312,7 @@ pub const MIGRATION_CLASSES: &[(i64, MigrationClass, &str)] = &[
         MigrationClass::Expand,
         "a new table, policies replaced by equivalent ones",
     ),
+    (20261206000035, MigrationClass::Expand, "new tables"),
 ];
 
 /// Escape `%`, `_` and `\` for a LIKE pattern.

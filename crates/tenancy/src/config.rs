@@ -202,3 +202,52 @@ pub fn decode_key(key: &secrecy::SecretString) -> Option<Vec<u8>> {
         .ok()
         .filter(|k| k.len() >= 32)
 }
+
+/// `[secrets]`: the master key that wraps each tenant's data key (see
+/// [`crate::vault`]).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsConfig {
+    /// The AWS KMS key (id, ARN or alias) that wraps tenants' data keys.
+    /// Required in production; otherwise a local key file is used.
+    pub kms_key_id: Option<String>,
+    /// KMS's region (else the environment's).
+    pub kms_region: Option<String>,
+    /// Another KMS endpoint (a local KMS-compatible server in tests).
+    pub kms_endpoint: Option<String>,
+    /// Static credentials for that endpoint (else the task role's).
+    pub kms_access_key_id: Option<String>,
+    #[serde(serialize_with = "platform::config::serialize_secret")]
+    pub kms_secret_access_key: Option<secrecy::SecretString>,
+    /// The local master key file (32 bytes, mode 0600) when KMS is not
+    /// used; `DATA_DIR/secrets/master.key` by default, created on first use.
+    pub key_file: Option<std::path::PathBuf>,
+}
+
+impl Section for SecretsConfig {
+    fn validate(&self, platform: &PlatformConfig) -> Result<(), ConfigError> {
+        if platform.mode == Mode::Production && self.kms_key_id.is_none() {
+            return Err(ConfigError::invalid(
+                "secrets.kms_key_id",
+                "required in production: the KMS key that wraps tenants' data keys",
+            ));
+        }
+        if self
+            .kms_key_id
+            .as_deref()
+            .is_some_and(|k| k.trim().is_empty())
+        {
+            return Err(ConfigError::invalid(
+                "secrets.kms_key_id",
+                "must not be empty",
+            ));
+        }
+        if self.kms_access_key_id.is_some() != self.kms_secret_access_key.is_some() {
+            return Err(ConfigError::invalid(
+                "secrets.kms_access_key_id",
+                "and secrets.kms_secret_access_key go together",
+            ));
+        }
+        Ok(())
+    }
+}

@@ -16,6 +16,7 @@ pub mod roles;
 pub mod scope;
 pub mod tenants;
 pub mod users;
+pub mod vault;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -70,6 +70,9 @@ pub enum Permission {
     /// Load the company universe and its IP ranges: reference data every
     /// tenant reads (platform admins).
     CompaniesManage,
+    /// Connect, sync and disconnect the tenant's CRM (its Salesforce org's
+    /// credentials are the tenant's: its admins and its account managers).
+    IntegrationsManage,
 }
 
 impl Role {
@@ -143,7 +146,8 @@ impl Role {
                         | CampaignsApprove
                         | ReportsRead
                         | BillingRead
-                ) || (self == Role::AccountManager && p == CommercialTermsManage)
+                ) || (self == Role::AccountManager
+                    && matches!(p, CommercialTermsManage | IntegrationsManage))
             }
             Role::Finance => matches!(
                 p,
@@ -171,6 +175,7 @@ impl Role {
                     | CampaignsApprove
                     | ReportsRead
                     | BillingRead
+                    | IntegrationsManage
             ),
             Role::Marketer => matches!(p, UsersRead | CampaignsRead | CampaignsWrite | ReportsRead),
             Role::Viewer => matches!(p, CampaignsRead | ReportsRead),
@@ -179,7 +184,7 @@ impl Role {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 18] = [
+    pub const ALL: [Permission; 19] = [
         Permission::TenantsManage,
         Permission::TenantsRead,
         Permission::UsersRead,
@@ -198,6 +203,7 @@ impl Permission {
         Permission::JobsOperate,
         Permission::PlatformAuditRead,
         Permission::CompaniesManage,
+        Permission::IntegrationsManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -220,6 +226,7 @@ impl Permission {
             Permission::JobsOperate => "jobs.operate",
             Permission::PlatformAuditRead => "audit.platform_read",
             Permission::CompaniesManage => "companies.manage",
+            Permission::IntegrationsManage => "integrations.manage",
         }
     }
 }

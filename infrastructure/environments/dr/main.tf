@@ -4,7 +4,10 @@
 # needs is kept up to date by production itself in us-west-2 -
 #   RDS automated backups and transaction logs (replicated, PITR within minutes),
 #   replicas of the creatives, backups and audit-archive buckets,
-#   replicas of every secret, and the p360 images (ECR replication, environments/shared).
+#   replicas of every secret, a replica of the multi-Region KMS key that wraps
+#   tenants' data keys (alias/p360-production-tenant-secrets here as there, so
+#   the restored database's tenant secrets open), and the p360 images (ECR
+#   replication, environments/shared).
 #
 # Failover (docs/runbooks/dr-failover.md): terraform apply -var active=true
 #   -var restore_source_automated_backups_arn=<production output dr_automated_backups_arn>
@@ -40,6 +43,10 @@ module "p360" {
   lambda_zip_path          = var.lambda_zip_path
   files_bucket_name        = var.files_bucket_name
   files_bucket_kms_key_arn = var.files_bucket_kms_key_arn
+  # No tenant secrets key of its own: a key made here could not open the data
+  # keys production wrapped. Production's multi-Region key has a replica here
+  # (same key material), and the tasks get the same alias name production's do.
+  tenant_secrets_kms_key_alias = var.tenant_secrets_kms_key_alias
 
   # Production's sizes, so the standby carries production's load.
   api_cpu          = 4096

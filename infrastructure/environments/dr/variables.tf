@@ -27,6 +27,12 @@ variable "files_bucket_kms_key_arn" {
   default     = null
 }
 
+variable "tenant_secrets_kms_key_alias" {
+  type        = string
+  description = "Alias, in this region, of production's replica of the tenant secrets key (production output dr_replicas.tenant_secrets_kms_alias): the restored database's tenant data keys were wrapped by it, and the tasks name it exactly as production's do."
+  default     = "alias/p360-production-tenant-secrets"
+}
+
 variable "origin_verify_secret" {
   type        = string
   description = "Production's X-Origin-Verify value: aws secretsmanager get-secret-value --region us-west-2 --secret-id p360-production/origin-verify."

@@ -19,8 +19,13 @@ output "dr_automated_backups_arn" {
 }
 
 output "dr_replicas" {
-  description = "DR-region replica buckets and their KMS key."
+  description = "DR-region replica buckets and their KMS key, and the replica of the tenant secrets key."
   value       = module.p360.dr_replicas
+}
+
+output "tenant_secrets_kms_key" {
+  description = "The KMS key that wraps tenants' data keys: its alias name (P360_SECRETS__KMS_KEY_ID) and ARN."
+  value       = module.p360.tenant_secrets_kms_key
 }
 
 output "nat_public_ips" {

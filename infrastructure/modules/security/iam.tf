@@ -3,7 +3,10 @@
 #   api       - what `p360 serve` may touch at run time
 #   worker    - what `p360 worker` may touch at run time (adds queues consumption,
 #               backups, the audit archive and the partner credentials)
-# `p360 migrate up` runs with the execution role only: it needs nothing but the database.
+# Both application roles may use the tenant secrets key (tenant_secrets.tf).
+# `p360 migrate up` runs with the execution role only: it needs nothing but the
+# database (it is given the key's name, which the configuration requires in
+# production, but no permission on it).
 
 data "aws_iam_policy_document" "ecs_tasks_assume" {
   statement {
@@ -64,6 +67,34 @@ data "aws_iam_policy_document" "app_common" {
     sid       = "UseThePlatformKey"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = concat([aws_kms_key.main.arn], var.extra_kms_key_arns)
+  }
+  # The vault's two calls (tenant_secrets.tf), only with the tenant as the sole
+  # encryption context key: GenerateDataKey makes a tenant's data key, Decrypt
+  # opens it. Where the key is another stack's (DR: production's replica, whose
+  # ARN this stack does not know), the keys of this region are narrowed to the
+  # one its alias names.
+  statement {
+    sid       = "UseTheTenantSecretsKey"
+    actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+    resources = [local.tenant_secrets_key_resource]
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "kms:EncryptionContextKeys"
+      values   = ["tenant"]
+    }
+    condition {
+      test     = "Null"
+      variable = "kms:EncryptionContext:tenant"
+      values   = ["false"]
+    }
+    dynamic "condition" {
+      for_each = local.own_tenant_secrets_key ? [] : [local.tenant_secrets_alias]
+      content {
+        test     = "ForAnyValue:StringEquals"
+        variable = "kms:ResourceAliases"
+        values   = [condition.value]
+      }
+    }
   }
   statement {
     sid       = "EnqueueJobs"

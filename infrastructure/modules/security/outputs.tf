@@ -8,6 +8,21 @@ output "kms_key_id" {
   value       = aws_kms_key.main.key_id
 }
 
+output "tenant_secrets_kms_key_id" {
+  description = "What the application is given as secrets.kms_key_id (P360_SECRETS__KMS_KEY_ID): the alias name of the tenant secrets key, the same in the primary and the DR region."
+  value       = local.tenant_secrets_alias
+}
+
+output "tenant_secrets_kms_key_arn" {
+  description = "ARN of this stack's tenant secrets key (null where the stack uses another stack's key, tenant_secrets_key_alias)."
+  value       = one(aws_kms_key.tenant_secrets[*].arn)
+}
+
+output "tenant_secrets_kms_replica_key_arn" {
+  description = "ARN of the tenant secrets key's replica in secret_replica_region (null: not replicated)."
+  value       = one(aws_kms_replica_key.tenant_secrets[*].arn)
+}
+
 output "secret_arns" {
   description = "Secrets Manager ARNs by name: database, redis, ttd, salesforce, bombora, origin-verify."
   value       = { for k, s in aws_secretsmanager_secret.this : k => s.arn }

@@ -55,6 +55,17 @@ variable "secret_replica_region" {
   default     = null
 }
 
+variable "tenant_secrets_key_alias" {
+  type        = string
+  description = "Alias (alias/...) of an existing KMS key in this region that wraps tenants' data keys, used instead of a key of this stack's own: the DR stack names production's multi-Region replica (alias/p360-production-tenant-secrets), which opens the data keys in the restored database. Null: this stack creates its own key, alias/<name>-tenant-secrets, replicated to secret_replica_region when that is set."
+  default     = null
+
+  validation {
+    condition     = var.tenant_secrets_key_alias == null || can(regex("^alias/[A-Za-z0-9/_-]+$", var.tenant_secrets_key_alias))
+    error_message = "tenant_secrets_key_alias must be an alias name, alias/..., not an ARN (the application records the name with every wrapped data key, and an ARN names a region)."
+  }
+}
+
 variable "bucket_arns" {
   type        = map(string)
   description = "ARNs of the platform's S3 buckets by purpose (storage module output bucket_arns)."

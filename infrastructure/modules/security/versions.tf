@@ -6,7 +6,8 @@ terraform {
       source  = "hashicorp/aws"
       version = "~> 5.80"
       # aws.global: us-east-1, where CloudFront-scoped WAF ACLs must live.
-      configuration_aliases = [aws.global]
+      # aws.dr:     the disaster-recovery region (replica of the tenant secrets key).
+      configuration_aliases = [aws.global, aws.dr]
     }
   }
 }

@@ -1,4 +1,4 @@
-//! `p360 sandbox ttd|bombora`: a partner's API in memory, speaking its wire
+//! `p360 sandbox ttd|bombora|salesforce`: a partner's API in memory, speaking its wire
 //! format, with optional faults, until SIGINT/SIGTERM.
 
 use anyhow::Result;
@@ -52,6 +52,24 @@ pub enum SandboxCommand {
         /// Accept only this client secret (else any non-empty one).
         #[arg(long, env = "P360_SANDBOX_BOMBORA_SECRET", hide_env_values = true)]
         client_secret: Option<String>,
+    },
+    /// Salesforce's OAuth 2.0 JWT bearer token endpoint and REST query API
+    /// (in memory; apps and records written through `/_sandbox`), with
+    /// optional faults.
+    Salesforce {
+        /// Address to listen on.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8363")]
+        listen: std::net::SocketAddr,
+        /// Share of query requests (0 to 1) that meet a fault: the API limit,
+        /// 500, 503, or a session made invalid.
+        #[arg(long, default_value_t = 0.0)]
+        fault_rate: f64,
+        /// Seed of the fault sequence.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The instance URL sign-ins return (else this sandbox's address).
+        #[arg(long, value_name = "URL")]
+        instance_url: Option<String>,
     },
 }
 
@@ -126,6 +144,23 @@ pub async fn run(partner: SandboxCommand, shutdown: Shutdown) -> Result<Outcome>
             let app = intent::bombora::sandbox::router(options);
             let note = format!("fault rate {fault_rate}, seed {seed}, {weeks} weeks");
             serve("Bombora", listen, app, note, shutdown).await
+        }
+        SandboxCommand::Salesforce {
+            listen,
+            fault_rate,
+            seed,
+            instance_url,
+        } => {
+            check_rate(fault_rate)?;
+            let app = crm::salesforce::sandbox::router(crm::salesforce::sandbox::SandboxOptions {
+                instance_url,
+                mount_path: String::new(),
+                fault_rate,
+                seed,
+                hang_ms: 30_000,
+            });
+            let note = format!("fault rate {fault_rate}, seed {seed}");
+            serve("Salesforce", listen, app, note, shutdown).await
         }
     }
 }

@@ -37,6 +37,10 @@ fn faults_are_refused_in_production_and_bounded() {
             "P360_AUDIT__CHECKPOINT_KEY",
             "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
         ),
+        (
+            "P360_SECRETS__KMS_KEY_ID",
+            "alias/p360-production-tenant-secrets",
+        ),
         ("P360_FAULTS__LATENCY_MS", "500"),
     ])
     .unwrap_err()
@@ -203,6 +207,10 @@ fn production_needs_the_public_creative_base_url() {
             "P360_AUDIT__CHECKPOINT_KEY",
             "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
         ),
+        (
+            "P360_SECRETS__KMS_KEY_ID",
+            "alias/p360-production-tenant-secrets",
+        ),
     ];
     let msg = load(&production).unwrap_err().to_string();
     assert!(msg.contains("ttd.creative_base_url"), "{msg}");
@@ -236,9 +244,29 @@ fn production_needs_an_audit_checkpoint_key_of_32_bytes() {
             "P360_TTD__CREATIVE_BASE_URL",
             "https://app.example/creatives",
         ),
+        (
+            "P360_SECRETS__KMS_KEY_ID",
+            "alias/p360-production-tenant-secrets",
+        ),
     ];
     let msg = load(&production).unwrap_err().to_string();
     assert!(msg.contains("audit.checkpoint_key"), "{msg}");
+    // Without the KMS key tenants' secrets could not be opened: refused.
+    let without_kms: Vec<_> = production
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "P360_SECRETS__KMS_KEY_ID")
+        .chain([(
+            "P360_AUDIT__CHECKPOINT_KEY",
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        )])
+        .collect();
+    let msg = load(&without_kms).unwrap_err().to_string();
+    assert!(msg.contains("secrets.kms_key_id"), "{msg}");
+    let msg = load(&[("P360_SALESFORCE__SANDBOX_URL", "ftp://x")])
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("salesforce.sandbox_url"), "{msg}");
     for short in ["c2hvcnQ=", "not base64!"] {
         let msg = load(&[("P360_AUDIT__CHECKPOINT_KEY", short)])
             .unwrap_err()

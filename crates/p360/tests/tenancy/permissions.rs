@@ -127,6 +127,13 @@ const TABLE: &[(&str, [bool; 8])] = &[
     ("reports_alerts",                    [Y, Y, Y, Y, Y,  Y, Y, Y]),
     ("reports_settings_get",              [Y, Y, Y, Y, Y,  Y, Y, Y]),
     ("reports_settings_put",              [Y, Y, Y, N, N,  Y, Y, N]),
+    // Salesforce: the tenant's admins and its account managers connect,
+    // sync and disconnect the org; everyone who reads reports sees it.
+    ("salesforce_connect",                [Y, Y, N, N, N,  Y, N, N]),
+    ("salesforce_get",                    [Y, Y, Y, Y, Y,  Y, Y, Y]),
+    ("salesforce_disconnect",             [Y, Y, N, N, N,  Y, N, N]),
+    ("salesforce_sync",                   [Y, Y, N, N, N,  Y, N, N]),
+    ("salesforce_match_report",           [Y, Y, Y, Y, Y,  Y, Y, Y]),
 ];
 
 /// Operations that take no credentials at all (a creative's public file is
@@ -390,6 +397,8 @@ fn body(op: &str, variant: &str, o: &Objects) -> Body {
         "account_lists_match_row" => json!({"company": ""}),
         "reports_settings_put" => json!({"engaged_min_clicks": 0, "engaged_min_impressions": 0,
                                           "pacing_tolerance_pct": 0}),
+        "salesforce_connect" => json!({"consumer_key": "k", "username": "u@acme.example",
+                                        "login_host": "evil.example", "private_key": ""}),
         _ => return Body::None,
     })
 }
@@ -567,10 +576,12 @@ async fn every_operation_answers_every_role_as_the_table_says() {
             let refused = s == 403 && res["type"] == "urn:p360:problem:forbidden";
             let expected = if *may {
                 // Allowed: anything but a refusal; reads of real objects succeed
-                // (a PNG creative has no files to preview).
+                // (a PNG creative has no files to preview; acme has connected
+                // no Salesforce org).
                 let read_ok = op.method != Method::GET
                     || s.is_success()
-                    || (id == "creatives_preview_file" && s == 404);
+                    || (id == "creatives_preview_file" && s == 404)
+                    || (id == "salesforce_get" && s == 404);
                 !refused && read_ok && !matches!(s.as_u16(), 401 | 403 | 429 | 500..)
             } else {
                 refused
