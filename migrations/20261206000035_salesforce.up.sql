@@ -66,7 +66,7 @@ CREATE TABLE crm_accounts (
     name text NOT NULL,
     website text,
     industry text,
-    employees integer,
+    employees bigint,
     billing_country text,
     system_modstamp timestamptz NOT NULL,
     is_deleted boolean NOT NULL DEFAULT false,

@@ -116,6 +116,19 @@ ensure_simple_salesforce() {
     || python3 -m pip install --quiet --break-system-packages "simple-salesforce==$SIMPLE_SALESFORCE_VERSION"
 }
 
+# ChannelAttribution (PyPI; built from source, C++), the independent
+# implementation the attribution models are compared with; it imports
+# matplotlib.
+CHANNEL_ATTRIBUTION_VERSION=2.2.5
+ensure_channel_attribution() {
+  python3 -c 'import ChannelAttribution' >/dev/null 2>&1 && return 0
+  command -v pip3 >/dev/null 2>&1 || apt_install python3-pip
+  command -v g++ >/dev/null 2>&1 || apt_install g++
+  say "installing ChannelAttribution $CHANNEL_ATTRIBUTION_VERSION (PyPI, compiled) for the attribution comparison"
+  python3 -m pip install --quiet "ChannelAttribution==$CHANNEL_ATTRIBUTION_VERSION" matplotlib \
+    || python3 -m pip install --quiet --break-system-packages "ChannelAttribution==$CHANNEL_ATTRIBUTION_VERSION" matplotlib
+}
+
 # cargo-nextest: scripts/test runs the suite with it (.config/nextest.toml
 # keeps the process-spawning tests from piling up and bounds hung tests).
 NEXTEST_VERSION=0.9.143

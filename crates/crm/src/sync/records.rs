@@ -98,7 +98,7 @@ pub struct Account {
     #[serde(rename = "Industry")]
     pub industry: Option<String>,
     #[serde(rename = "NumberOfEmployees")]
-    pub employees: Option<i32>,
+    pub employees: Option<i64>,
     #[serde(rename = "BillingCountry")]
     pub billing_country: Option<String>,
     #[serde(rename = "SystemModstamp", deserialize_with = "stamp")]

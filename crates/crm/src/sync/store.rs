@@ -53,14 +53,14 @@ pub async fn accounts(tx: &mut TenantTx, rows: &[Account]) -> Result<u64, sqlx::
     let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
     let websites: Vec<Option<&str>> = rows.iter().map(|r| r.website.as_deref()).collect();
     let industries: Vec<Option<&str>> = rows.iter().map(|r| r.industry.as_deref()).collect();
-    let employees: Vec<Option<i32>> = rows.iter().map(|r| r.employees).collect();
+    let employees: Vec<Option<i64>> = rows.iter().map(|r| r.employees).collect();
     let countries: Vec<Option<&str>> = rows.iter().map(|r| r.billing_country.as_deref()).collect();
     let stamps: Vec<DateTime<Utc>> = rows.iter().map(|r| r.system_modstamp).collect();
     let deleted: Vec<bool> = rows.iter().map(|r| r.is_deleted).collect();
     let done = sqlx::query!(
         r#"INSERT INTO crm_accounts AS a
              (tenant_id, id, name, website, industry, employees, billing_country, system_modstamp, is_deleted)
-         SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::int4[],
+         SELECT $1, * FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::int8[],
                                   $7::text[], $8::timestamptz[], $9::bool[])
          ON CONFLICT (tenant_id, id) DO UPDATE SET
              name = EXCLUDED.name, website = EXCLUDED.website, industry = EXCLUDED.industry,
@@ -75,7 +75,7 @@ pub async fn accounts(tx: &mut TenantTx, rows: &[Account]) -> Result<u64, sqlx::
         &names as &[&str],
         &websites as &[Option<&str>],
         &industries as &[Option<&str>],
-        &employees as &[Option<i32>],
+        &employees as &[Option<i64>],
         &countries as &[Option<&str>],
         &stamps,
         &deleted
