@@ -7,6 +7,7 @@
 pub mod config;
 pub mod connection;
 pub mod matching;
+pub mod read;
 pub mod salesforce;
 pub mod sync;
 

@@ -29,6 +29,7 @@ pub mod report;
 pub mod resolve;
 pub mod schema;
 pub mod simulate;
+pub mod touches;
 pub mod watch;
 
 pub use config::DeliveryConfig;

@@ -36,7 +36,8 @@ pub fn api_routes(state: &AppState, config: &Config) -> anyhow::Result<ApiRoutes
             .merge(crm::routes(salesforce(
                 config,
                 config.platform.http.listen,
-            )?)),
+            )?))
+            .merge(attribution::routes()),
         auth,
     );
     let routes = if crm::uses_sandbox(&config.salesforce, config.platform.mode) {

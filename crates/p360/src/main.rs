@@ -14,6 +14,7 @@ use commands::companies::CompaniesCommand;
 use commands::db::DbCommand;
 use commands::delivery::DeliveryCommand;
 use commands::deploy::DeployCommand;
+use commands::fx::FxCommand;
 use commands::generate::GenerateCommand;
 use commands::intent::IntentCommand;
 use commands::jobs::JobsCommand;
@@ -72,6 +73,11 @@ enum Command {
     Companies {
         #[command(subcommand)]
         action: CompaniesCommand,
+    },
+    /// Exchange rates attribution converts opportunities with.
+    Fx {
+        #[command(subcommand)]
+        action: FxCommand,
     },
     /// Delivery: ingest TTD's raw event feed (REDS) files.
     Delivery {
@@ -164,6 +170,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
         Command::Token(args) => commands::token::run(&config, args),
         Command::Audit { action } => commands::audit::run(config, action, shutdown).await,
         Command::Companies { action } => commands::companies::run(config, action, shutdown).await,
+        Command::Fx { action } => commands::fx::run(config, action, shutdown).await,
         Command::Generate { what } => commands::generate::run(what),
         Command::Intent { action } => commands::intent::run(config, action, shutdown).await,
         Command::Delivery { action } => commands::delivery::run(config, action, shutdown).await,

@@ -313,6 +313,7 @@ pub const MIGRATION_CLASSES: &[(i64, MigrationClass, &str)] = &[
         "a new table, policies replaced by equivalent ones",
     ),
     (20261206000035, MigrationClass::Expand, "new tables"),
+    (20261206000036, MigrationClass::Expand, "new tables"),
 ];
 
 /// Escape `%`, `_` and `\` for a LIKE pattern.

@@ -51,14 +51,19 @@ pub async fn run(pool: &sqlx::PgPool, sf: &Salesforce, tenant: TenantId) -> Resu
     let Some((client, currency)) = client else {
         return Ok(None);
     };
-    let result = objects(pool, sf, tenant, &client, &currency).await;
+    let result = async {
+        let mut synced = objects(pool, sf, tenant, &client, &currency).await?;
+        synced.matched = crate::matching::match_pending(pool, tenant).await?;
+        anyhow::Ok(synced)
+    }
+    .await;
+    // The connection says how the sync ended (its end is the end of the
+    // matching too).
     let mut tx = TenantTx::begin(pool, tenant).await?;
     let error = result.as_ref().err().map(|e| format!("{e:#}"));
     connection::store::sync_ended(&mut tx, None, error.as_deref()).await?;
     tx.commit().await?;
-    let mut synced = result?;
-    synced.matched = crate::matching::match_pending(pool, tenant).await?;
-    Ok(Some(synced))
+    result.map(Some)
 }
 
 async fn objects(

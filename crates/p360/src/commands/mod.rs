@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod delivery;
 pub mod deploy;
+pub mod fx;
 pub mod generate;
 pub mod intent;
 pub mod jobs;

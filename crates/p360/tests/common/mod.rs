@@ -10,6 +10,7 @@ pub use platform::testing::{TestApp, TestDb};
 pub use ports::free_port;
 
 mod ports;
+pub mod salesforce;
 pub mod ttd;
 
 /// Where the harness keeps its embedded cluster when `P360_TEST_DATABASE_URL` is unset.

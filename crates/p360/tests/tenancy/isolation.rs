@@ -213,6 +213,20 @@ async fn every_route_with_an_object_id_hides_other_tenants_objects() {
         .json()
         .await
         .unwrap();
+    // An opportunity synced from acme's Salesforce org.
+    let acme_id = tenancy::scope::tenant_by_slug(&p.db.pool, "acme")
+        .await
+        .unwrap()
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO crm_opportunities (tenant_id, id, name, currency, stage, is_closed, is_won,
+                                        created_at, system_modstamp)
+         VALUES ($1, '006ISOLATION00000A', 'Deal', 'USD', 'Prospecting', false, false, now(), now())",
+    )
+    .bind(acme_id.0)
+    .execute(&p.db.pool)
+    .await
+    .unwrap();
     let id = |v: &Value| v["id"].as_str().unwrap().to_string();
     // The acme object each kind of route addresses.
     let objects: Vec<(&str, String)> = vec![
@@ -227,6 +241,10 @@ async fn every_route_with_an_object_id_hides_other_tenants_objects() {
         ("/v1/account-lists/{id}", id(&list)),
         ("/v1/audiences/{id}", id(&audience)),
         ("/v1/jobs/{id}", uuid::Uuid::now_v7().to_string()),
+        (
+            "/v1/attribution/opportunities/{id}",
+            "006ISOLATION00000A".to_string(),
+        ),
         // Public once a running campaign runs it; this one is in none.
         ("/creatives/{name}", id(&creative)),
     ];

@@ -134,6 +134,13 @@ const TABLE: &[(&str, [bool; 8])] = &[
     ("salesforce_disconnect",             [Y, Y, N, N, N,  Y, N, N]),
     ("salesforce_sync",                   [Y, Y, N, N, N,  Y, N, N]),
     ("salesforce_match_report",           [Y, Y, Y, Y, Y,  Y, Y, Y]),
+    // Attribution reads as reports do; its rules are changed as the
+    // reporting rules are.
+    ("attribution_campaigns",             [Y, Y, Y, Y, Y,  Y, Y, Y]),
+    ("attribution_opportunity",           [Y, Y, Y, Y, Y,  Y, Y, Y]),
+    ("attribution_lift",                  [Y, Y, Y, Y, Y,  Y, Y, Y]),
+    ("attribution_settings_get",          [Y, Y, Y, Y, Y,  Y, Y, Y]),
+    ("attribution_settings_put",          [Y, Y, Y, N, N,  Y, Y, N]),
 ];
 
 /// Operations that take no credentials at all (a creative's public file is
@@ -399,6 +406,9 @@ fn body(op: &str, variant: &str, o: &Objects) -> Body {
                                           "pacing_tolerance_pct": 0}),
         "salesforce_connect" => json!({"consumer_key": "k", "username": "u@acme.example",
                                         "login_host": "evil.example", "private_key": ""}),
+        "attribution_settings_put" => {
+            json!({"lookback_days": 0, "half_life_days": 0, "currency": "x"})
+        }
         _ => return Body::None,
     })
 }
@@ -421,8 +431,19 @@ fn url(op: &Op, variant: &str, o: &Objects) -> String {
     if op.id == "intent_import" {
         return format!("{}?week=2026-11-30", op.path);
     }
-    if op.id == "reports_delivery" {
+    if matches!(op.id.as_str(), "reports_delivery" | "attribution_campaigns") {
         return format!("{}?from=2026-11-01&to=2026-11-30", op.path);
+    }
+    // No opportunity is synced and no such audience exists: found or not,
+    // the permission is checked first.
+    if op.id == "attribution_opportunity" {
+        return "/v1/attribution/opportunities/006000000000000AAA".into();
+    }
+    if op.id == "attribution_lift" {
+        return format!(
+            "{}?audience_id=01900000-0000-7000-8000-000000000000&from=2026-11-01&to=2026-11-30",
+            op.path
+        );
     }
     if matches!(
         op.id.as_str(),
@@ -581,7 +602,10 @@ async fn every_operation_answers_every_role_as_the_table_says() {
                 let read_ok = op.method != Method::GET
                     || s.is_success()
                     || (id == "creatives_preview_file" && s == 404)
-                    || (id == "salesforce_get" && s == 404);
+                    || (matches!(
+                        id,
+                        "salesforce_get" | "attribution_opportunity" | "attribution_lift"
+                    ) && s == 404);
                 !refused && read_ok && !matches!(s.as_u16(), 401 | 403 | 429 | 500..)
             } else {
                 refused

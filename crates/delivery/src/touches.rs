@@ -1,0 +1,87 @@
+//! What attribution reads of delivery: the days each company was reached
+//! by each of the tenant's campaigns (merged rollups, `delivery_accounts`),
+//! and what each campaign spent.
+
+use chrono::NaiveDate;
+use tenancy::{TenantId, TenantTx};
+use uuid::Uuid;
+
+/// A company's day of one campaign.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountDay {
+    pub company: String,
+    pub campaign_id: Uuid,
+    pub day: NaiveDate,
+    pub impressions: i64,
+    pub clicks: i64,
+}
+
+/// Every day in `[from, to]` a company was reached (an impression or a
+/// click) by one of the tenant's campaigns, by company, day and campaign.
+pub async fn account_days(
+    tx: &mut TenantTx,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<AccountDay>, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query_as!(
+        AccountDay,
+        r#"SELECT company AS "company!", campaign_id, day, impressions, clicks
+           FROM delivery_accounts
+           WHERE tenant_id = $1 AND day BETWEEN $2 AND $3 AND company IS NOT NULL
+             AND (impressions > 0 OR clicks > 0)
+           ORDER BY company, day, campaign_id"#,
+        tenant as TenantId,
+        from,
+        to
+    )
+    .fetch_all(tx.conn())
+    .await
+}
+
+/// The days `company` was reached in `[from, to]`.
+pub async fn company_days(
+    tx: &mut TenantTx,
+    company: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<AccountDay>, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query_as!(
+        AccountDay,
+        r#"SELECT company AS "company!", campaign_id, day, impressions, clicks
+           FROM delivery_accounts
+           WHERE tenant_id = $1 AND day BETWEEN $2 AND $3 AND company = $4
+             AND (impressions > 0 OR clicks > 0)
+           ORDER BY day, campaign_id"#,
+        tenant as TenantId,
+        from,
+        to,
+        company
+    )
+    .fetch_all(tx.conn())
+    .await
+}
+
+/// Each campaign's spend (TTD's advertiser cost, micro-dollars) in `[from, to]`.
+pub async fn campaign_spend(
+    tx: &mut TenantTx,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<(Uuid, i64)>, sqlx::Error> {
+    let tenant = tx.tenant();
+    Ok(sqlx::query!(
+        r#"SELECT campaign_id, sum(advertiser_cost_micros)::int8 AS "spend!"
+           FROM delivery_accounts
+           WHERE tenant_id = $1 AND day BETWEEN $2 AND $3
+           GROUP BY campaign_id"#,
+        tenant as TenantId,
+        from,
+        to
+    )
+    .fetch_all(tx.conn())
+    .await?
+    .into_iter()
+    .map(|r| (r.campaign_id, r.spend))
+    .collect())
+}
