@@ -33,10 +33,7 @@ pub fn api_routes(state: &AppState, config: &Config) -> anyhow::Result<ApiRoutes
             ))
             .merge(audiences::routes())
             .merge(delivery::routes())
-            .merge(crm::routes(salesforce(
-                config,
-                config.platform.http.listen,
-            )?))
+            .merge(crm::routes(salesforce(config, state.config.http.listen)?))
             .merge(attribution::routes()),
         auth,
     );

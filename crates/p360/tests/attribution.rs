@@ -388,3 +388,330 @@ async fn the_lift_report_recovers_a_planted_lift_within_its_interval() {
         .await;
     assert_eq!(s, 404);
 }
+
+/// Issue 18 end to end on embedded defaults (the in-process TTD and
+/// Salesforce sandboxes): an audience of 400 companies with a quarter held
+/// out reaches TTD; the delivery simulator writes three days of REDS, which
+/// P360 ingests; the tenant connects the Salesforce sandbox with a key pair
+/// it made, whose org holds an account for each company and opportunities
+/// created after the flight's first days — held-out companies at 20 %,
+/// targeted ones at 35 % (a planted 75 % lift); a sync through the API and
+/// the job worker; then the campaign report reconciles to the micro under
+/// every model, with exactly the opportunities of reached companies
+/// attributed; an opportunity is explained touch by touch; and the lift
+/// report shows the lift with its interval.
+#[tokio::test]
+async fn end_to_end_on_embedded_defaults() {
+    use common::ttd::{platform_fixture, worker};
+    const SEED: u64 = 5;
+    let p = Platform::start().await;
+    let (stop, handle) = worker(&p, |_| {});
+    p.generated_universe(600, SEED).await;
+    let f = platform_fixture(&p).await;
+    let (s, io) = p
+        .post_as_staff(
+            "acme",
+            "/v1/insertion-orders",
+            json!({
+                "advertiser_id": f.api.get(&format!("/v1/insertion-orders/{}", f.io), &f.admin).await["advertiser_id"],
+                "name": "Winter", "number": "IO-2",
+                "budget": {"amount": "100000", "currency": "USD"},
+                "start_date": "2026-11-01", "end_date": "2027-03-31",
+                "pricing": {"model": "cpm", "rate": {"amount": "12.50", "currency": "USD"}}
+            }),
+        )
+        .await;
+    assert_eq!(s, 201, "{io}");
+    let listed: Vec<String> = (0..400)
+        .map(|i| accounts::generate::company(i, SEED).0)
+        .collect();
+    let audience = f
+        .list_audience("abm", &listed, json!({"holdout_percent": 25}))
+        .await;
+    let (campaign, _) = f
+        .campaign_for(
+            io["id"].as_str().unwrap(),
+            "December ABM",
+            "6200",
+            ("2026-12-01", "2026-12-31"),
+            ("Listed", &audience),
+        )
+        .await;
+    f.api
+        .post(
+            &format!("/v1/campaigns/{campaign}/submit"),
+            &f.admin,
+            json!({}),
+        )
+        .await;
+    f.approve(&campaign).await;
+    f.wait_synced(
+        std::slice::from_ref(&campaign),
+        std::time::Duration::from_secs(60),
+    )
+    .await;
+    // The segment holds the members' blocks once the audience sync ran.
+    let ttd_base = p.app.url(activation::SANDBOX_PATH);
+    let client = common::ttd::ttd(&ttd_base, 0);
+    let http = reqwest::Client::new();
+    for _ in 0..100 {
+        let lines = delivery::simulate::lines(&client, &http, &ttd_base, "p360partner")
+            .await
+            .unwrap();
+        if lines.iter().any(|l| !l.blocks.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    let tmp = TempDir::new("attribution-reds");
+    let dir = tmp.path().join("reds");
+    let var = tmp.path().join("var").display().to_string();
+    let simulate = tokio::process::Command::from(p360(&[
+        "delivery",
+        "simulate",
+        "--out",
+        dir.to_str().unwrap(),
+        "--from",
+        "2026-12-01T00",
+        "--hours",
+        "72",
+        "--seed",
+        "9",
+        "--data-dir",
+        &var,
+    ]))
+    .env("P360_TTD__BASE_URL", &ttd_base)
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .kill_on_drop(true)
+    .spawn()
+    .unwrap();
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        simulate.wait_with_output(),
+    )
+    .await
+    .expect("simulate finishes")
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    let mut args = vec!["delivery", "ingest", "--data-dir", &var];
+    args.extend(files.iter().map(String::as_str));
+    let out = p360(&args)
+        .env("P360_DATABASE__URL", &p.db.url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The Salesforce org, in the in-process sandbox.
+    let sf = p.app.url(crm::SANDBOX_PATH);
+    let (private, public) = key_pair();
+    register(&sf, CONSUMER_KEY, USERNAME, &public).await;
+    let (_, members) = p
+        .get(
+            &format!("/v1/audiences/{audience}/members?limit=500"),
+            &f.admin,
+        )
+        .await;
+    let members: Vec<(String, bool)> = members["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["domain"].as_str().unwrap().to_string(),
+                m["holdout"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(members.len(), 400);
+    let ids = write(
+        &sf,
+        "Account",
+        Value::Array(
+            members
+                .iter()
+                .map(|(d, _)| json!({"Name": d, "Website": format!("https://www.{d}/")}))
+                .collect(),
+        ),
+    )
+    .await;
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut unit = move || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let created = NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
+    let mut opportunity_of: Vec<(String, String)> = Vec::new();
+    let opps: Vec<Value> = members
+        .iter()
+        .zip(&ids)
+        .filter(|((_, holdout), _)| unit() < if *holdout { 0.2 } else { 0.35 })
+        .enumerate()
+        .map(|(n, ((domain, _), id))| {
+            opportunity_of.push((domain.clone(), format!("Deal {n}")));
+            json!({"AccountId": id, "Name": format!("Deal {n}"), "Amount": 12345.67 + n as f64,
+                   "StageName": "Prospecting", "CloseDate": "2027-01-31", "IsClosed": false,
+                   "IsWon": false, "CreatedDate": stamp(created)})
+        })
+        .collect();
+    write(&sf, "Opportunity", Value::Array(opps)).await;
+    let admin = p.token("customer_admin", Some("acme"), "admin@acme.test");
+    let (s, body) = p
+        .post(
+            "/v1/integrations/salesforce",
+            &admin,
+            json!({"consumer_key": CONSUMER_KEY, "username": USERNAME,
+                   "login_host": "login.salesforce.com", "private_key": private}),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
+    assert_eq!(
+        p.post("/v1/integrations/salesforce/sync", &admin, json!({}))
+            .await
+            .0,
+        202
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (_, c) = p.get("/v1/integrations/salesforce", &admin).await;
+        if !c["last_sync_at"].is_null() {
+            assert_eq!(c["status"], "connected", "{c}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sync did not end: {c}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let (_, matching) = p
+        .get("/v1/integrations/salesforce/accounts/match-report", &admin)
+        .await;
+    assert_eq!(matching["matched"], 400, "{matching}");
+
+    // Which companies the campaign reached, from the delivery report.
+    let (_, reached) = p
+        .get(
+            "/v1/reports/delivery?from=2026-12-01&to=2026-12-03&group_by=company&limit=1000",
+            &admin,
+        )
+        .await;
+    let reached: std::collections::HashSet<String> = reached["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["impressions"].as_i64().unwrap() > 0)
+        .filter_map(|r| r["company"].as_str().map(str::to_string))
+        .collect();
+    let expected = opportunity_of
+        .iter()
+        .filter(|(d, _)| reached.contains(d))
+        .count();
+    assert!(
+        expected > 20,
+        "{expected} opportunities at reached companies"
+    );
+    let range = "from=2026-12-01&to=2026-12-31";
+    for model in MODELS {
+        let (s, r) = p
+            .get(
+                &format!("/v1/attribution/campaigns?model={model}&{range}"),
+                &admin,
+            )
+            .await;
+        assert_eq!(s, 200, "{r}");
+        assert_eq!(
+            r["pipeline"]["attributed_opportunities"], expected as u64,
+            "{model}: {r}"
+        );
+        assert_eq!(
+            r["pipeline"]["attributed_opportunities"].as_u64().unwrap()
+                + r["pipeline"]["unattributed_opportunities"]
+                    .as_u64()
+                    .unwrap(),
+            opportunity_of.len() as u64
+        );
+        let credited: i64 = r["campaigns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["attributed_pipeline_micros"].as_i64().unwrap())
+            .sum();
+        assert_eq!(
+            credited,
+            r["pipeline"]["attributed_micros"].as_i64().unwrap(),
+            "{model}: {r}"
+        );
+        let row = r["campaigns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["campaign_id"] == campaign.as_str())
+            .unwrap();
+        assert_eq!(row["campaign_name"], "December ABM");
+        assert!(row["spend_usd_micros"].as_i64().unwrap() > 0, "{row}");
+    }
+    // One attributed opportunity explained.
+    let (deal_domain, deal) = opportunity_of
+        .iter()
+        .find(|(d, _)| reached.contains(d))
+        .unwrap();
+    let deal_id: String = sqlx::query_scalar("SELECT id FROM crm_opportunities WHERE name = $1")
+        .bind(deal)
+        .fetch_one(&p.db.pool)
+        .await
+        .unwrap();
+    let (s, e) = p
+        .get(&format!("/v1/attribution/opportunities/{deal_id}"), &admin)
+        .await;
+    assert_eq!(s, 200, "{e}");
+    assert_eq!(e["company"], deal_domain.as_str());
+    let touches = e["pipeline"]["touches"].as_array().unwrap();
+    assert!(!touches.is_empty() && touches.len() <= 3, "{e}");
+    assert!(touches.iter().all(|t| t["campaign_name"] == "December ABM" && t["impressions"].as_i64().unwrap() > 0));
+    for model in MODELS {
+        let sum: i64 = touches
+            .iter()
+            .map(|t| t["credits"][model].as_i64().unwrap())
+            .sum();
+        assert_eq!(
+            sum,
+            e["pipeline"]["amount_micros"].as_i64().unwrap(),
+            "{model}: {e}"
+        );
+    }
+    // The lift report.
+    let (s, lift) = p
+        .get(
+            &format!("/v1/attribution/lift?audience_id={audience}&{range}"),
+            &admin,
+        )
+        .await;
+    assert_eq!(s, 200, "{lift}");
+    let l = &lift["opportunity_rate"]["lift"];
+    assert!(l.is_object(), "{lift}");
+    let [lo, hi] = [
+        l["relative_ci"][0].as_f64().unwrap(),
+        l["relative_ci"][1].as_f64().unwrap(),
+    ];
+    assert!(
+        lo < 0.75 && 0.75 < hi,
+        "the planted 75 % outside [{lo}, {hi}]: {lift}"
+    );
+    stop.trigger();
+    handle.await.unwrap().unwrap();
+}

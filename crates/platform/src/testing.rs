@@ -232,6 +232,9 @@ impl TestApp {
         config.http.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
         let listener = crate::server::bind(config.http.listen).await?;
         let addr = listener.local_addr()?;
+        // Where it listens, as a server's own configuration says (what it
+        // serves in-process, a partner sandbox, is reached there).
+        config.http.listen = addr;
         let build = crate::telemetry::BuildInfo {
             version: "test",
             git_sha: "test",
