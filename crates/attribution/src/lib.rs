@@ -31,6 +31,7 @@ use utoipa_axum::routes;
 /// A tenant's attribution rules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AttributionSettings)]
 pub struct Settings {
     /// How many days before an opportunity converts a touch counts (1 to 730).
     pub lookback_days: i64,

@@ -160,14 +160,18 @@ pub fn markov_weights(touches: &[Touch], removal_effect: impl Fn(Uuid) -> f64) -
             },
         );
     }
+    // Each campaign's weight per touch, worked out once.
+    let count = |c: Uuid| touches.iter().filter(|u| u.campaign_id == c).count() as f64;
+    let per: Vec<(Uuid, f64)> = campaigns
+        .iter()
+        .map(|c| (*c, removal_effect(*c).max(0.0) / total / count(*c)))
+        .collect();
     touches
         .iter()
         .map(|t| {
-            let per_touch = touches
-                .iter()
-                .filter(|u| u.campaign_id == t.campaign_id)
-                .count();
-            removal_effect(t.campaign_id).max(0.0) / total / per_touch as f64
+            per.iter()
+                .find(|(c, _)| *c == t.campaign_id)
+                .map_or(0.0, |(_, w)| *w)
         })
         .collect()
 }
@@ -192,30 +196,38 @@ pub fn split(amount: i64, weights: &[f64]) -> Vec<i64> {
         return Vec::new();
     }
     let total: f64 = weights.iter().map(|w| w.max(0.0)).sum();
-    let shares: Vec<f64> = if total > 0.0 {
-        weights.iter().map(|w| w.max(0.0) / total).collect()
-    } else {
-        vec![1.0 / weights.len() as f64; weights.len()]
-    };
+    let even = total.is_nan() || total <= 0.0;
+    let n = weights.len() as f64;
     let magnitude = amount.unsigned_abs() as u128;
     // Exact shares in 2^-52 units, so the floors and remainders are integer
     // arithmetic and cannot round the sum past the amount.
-    const SCALE: u128 = 1 << 52;
-    let units: Vec<u128> = shares
+    const SCALE: f64 = (1u64 << 52) as f64;
+    let units: Vec<u128> = weights
         .iter()
-        .map(|s| (s * SCALE as f64).round() as u128)
+        .map(|w| {
+            let share = if even { 1.0 / n } else { w.max(0.0) / total };
+            (share * SCALE).round() as u128
+        })
         .collect();
     let unit_total: u128 = units.iter().sum::<u128>().max(1);
-    let mut parts: Vec<u128> = units.iter().map(|u| magnitude * u / unit_total).collect();
-    let mut rem: Vec<(u128, usize)> = units
-        .iter()
-        .enumerate()
-        .map(|(i, u)| (magnitude * u % unit_total, i))
-        .collect();
-    let left = magnitude - parts.iter().sum::<u128>();
-    rem.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    for (_, i) in rem.into_iter().take(left as usize) {
-        parts[i] += 1;
+    let mut parts: Vec<u128> = Vec::with_capacity(units.len());
+    let mut rem: Vec<(u128, usize)> = Vec::with_capacity(units.len());
+    for (i, u) in units.iter().enumerate() {
+        let x = magnitude * u;
+        parts.push(x / unit_total);
+        rem.push((x % unit_total, i));
+    }
+    let left = (magnitude - parts.iter().sum::<u128>()) as usize;
+    if left > 0 {
+        // The `left` largest remainders (the earlier part on a tie), without
+        // sorting them all.
+        let order = |a: &(u128, usize), b: &(u128, usize)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
+        if left < rem.len() {
+            rem.select_nth_unstable_by(left - 1, order);
+        }
+        for (_, i) in &rem[..left.min(rem.len())] {
+            parts[*i] += 1;
+        }
     }
     parts
         .into_iter()

@@ -109,15 +109,25 @@ pub fn run(
             created: o.created,
             half_life_days: rules.half_life_days,
         };
-        for (model, parts) in credits(t, at, *amount, &effects) {
+        // Summed per campaign of this opportunity first (a few campaigns,
+        // found by a short scan), then added to the totals once each.
+        let mut mine: Vec<(Uuid, [i64; 7])> = Vec::new();
+        for (m, (_, parts)) in credits(t, at, *amount, &effects).into_iter().enumerate() {
             for (touch, micros) in t.iter().zip(parts) {
-                *out.credits.entry((model, touch.campaign_id)).or_default() += micros;
+                match mine.iter_mut().find(|(c, _)| *c == touch.campaign_id) {
+                    Some((_, sums)) => sums[m] += micros,
+                    None => {
+                        let mut sums = [0; 7];
+                        sums[m] = micros;
+                        mine.push((touch.campaign_id, sums));
+                    }
+                }
             }
         }
-        let mut seen: Vec<Uuid> = t.iter().map(|x| x.campaign_id).collect();
-        seen.sort_unstable();
-        seen.dedup();
-        for c in seen {
+        for (c, sums) in mine {
+            for (m, micros) in Model::ALL.into_iter().zip(sums) {
+                *out.credits.entry((m, c)).or_default() += micros;
+            }
             *out.influenced.entry(c).or_default() += amount;
         }
     }
@@ -149,6 +159,19 @@ fn converting<'a>(
             Some((o, day, amount, t))
         })
         .collect()
+}
+
+/// The removal effects of the window's Markov chain alone (what
+/// explaining one opportunity needs of the others).
+pub fn removal_effects(
+    opps: &[Opp],
+    touches: &HashMap<String, Vec<Touch>>,
+    kind: Kind,
+    rules: Rules,
+) -> HashMap<Uuid, f64> {
+    markov::removal_effects(&journeys_of(opps, touches, kind, rules))
+        .map(|r| r.effect)
+        .unwrap_or_default()
 }
 
 /// The journeys a run's Markov chain is made of (for comparing it with

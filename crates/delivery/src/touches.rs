@@ -85,3 +85,18 @@ pub async fn campaign_spend(
     .map(|r| (r.campaign_id, r.spend))
     .collect())
 }
+
+/// What changes whenever the merge adds or takes back rows of one of the
+/// tenant's campaigns: (campaigns, sum of their versions). A reader holding
+/// touches read under the same pair holds what the database holds.
+pub async fn version(tx: &mut TenantTx) -> Result<(i64, i64), sqlx::Error> {
+    let tenant = tx.tenant();
+    let r = sqlx::query!(
+        r#"SELECT count(*) AS "campaigns!", coalesce(sum(version), 0)::int8 AS "versions!"
+           FROM delivery_campaign_versions WHERE tenant_id = $1"#,
+        tenant as TenantId
+    )
+    .fetch_one(tx.conn())
+    .await?;
+    Ok((r.campaigns, r.versions))
+}

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::{inputs, rules};
 use crate::fx::Rates;
 use crate::models::{Model, Moment};
-use crate::run::{Kind, credits, run, window};
+use crate::run::{Kind, credits, removal_effects, window};
 use crate::store;
 
 /// A touch and its credit under each model.
@@ -77,19 +77,17 @@ pub async fn explain(tx: &mut TenantTx, by: &Principal, id: &str) -> Result<Expl
             out.push(None);
             continue;
         };
-        // The chain of the year up to the conversion.
+        // The chain of the year up to the conversion, solved on a
+        // blocking thread.
         let from = day - Duration::days(365);
-        let input = inputs(tx, from, day).await?;
-        let empty = Vec::new();
-        let effects = run(
-            input.opps.get(&kind).unwrap_or(&empty),
-            &input.touches,
-            kind,
-            rules(&settings, from, day),
-        )
-        .removal_effects
-        .into_iter()
-        .collect();
+        let mut input = inputs(tx, from, day).await?;
+        let opps = input.opps.remove(&kind).unwrap_or_default();
+        let all_touches = input.touches.clone();
+        let r = rules(&settings, from, day);
+        let effects =
+            tokio::task::spawn_blocking(move || removal_effects(&opps, &all_touches, kind, r))
+                .await
+                .map_err(|e| anyhow::anyhow!("the Markov chain failed: {e}"))?;
         let amount = match o.amount_micros {
             None => Some(0),
             Some(a) => rates.convert(a, &o.currency, &settings.currency, day),

@@ -3,6 +3,7 @@
 //! and the tenant's rules.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate};
 use platform::http::problem::{ApiError, FieldError, Problem};
@@ -13,9 +14,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::fx::Rates;
-use crate::models::{Model, Touch};
-use crate::run::{Kind, Opp, Rules, run};
+use crate::models::Model;
+use crate::run::{Kind, Opp, Outcome, Rules, run};
 use crate::{Settings, store};
+use touches::Touches;
 
 /// The longest window a report covers.
 const MAX_DAYS: i64 = 731;
@@ -108,7 +110,7 @@ struct Inputs {
     opps: HashMap<Kind, Vec<Opp>>,
     /// Per kind, converting opportunities whose amount has no rate.
     unconverted: HashMap<Kind, (u64, BTreeMap<String, i64>)>,
-    touches: HashMap<String, Vec<Touch>>,
+    touches: Arc<Touches>,
 }
 
 async fn inputs(tx: &mut TenantTx, from: NaiveDate, to: NaiveDate) -> Result<Inputs, ApiError> {
@@ -152,18 +154,7 @@ async fn inputs(tx: &mut TenantTx, from: NaiveDate, to: NaiveDate) -> Result<Inp
         }
     }
     let since = from - Duration::days(settings.lookback_days);
-    let mut touches: HashMap<String, Vec<Touch>> = HashMap::new();
-    for d in delivery::touches::account_days(tx, since, to).await? {
-        touches.entry(d.company).or_default().push(Touch {
-            campaign_id: d.campaign_id,
-            day: d.day,
-            impressions: d.impressions,
-            clicks: d.clicks,
-        });
-    }
-    for t in touches.values_mut() {
-        t.sort_unstable_by_key(|x| (x.day, x.campaign_id));
-    }
+    let touches = touches::touches(tx, since, to).await?;
     Ok(Inputs {
         settings,
         opps,
@@ -179,6 +170,25 @@ fn rules(s: &Settings, from: NaiveDate, to: NaiveDate) -> Rules {
         lookback_days: s.lookback_days,
         half_life_days: s.half_life_days as f64,
     }
+}
+
+/// Pipeline and revenue run side by side on a blocking thread each (a
+/// run over a hundred thousand opportunities is a second of CPU, which the
+/// async workers must not spend).
+async fn both(
+    pipeline: Vec<Opp>,
+    revenue: Vec<Opp>,
+    touches: Arc<Touches>,
+    r: Rules,
+) -> Result<(Outcome, Outcome), ApiError> {
+    let t = touches.clone();
+    let p = tokio::task::spawn_blocking(move || run(&pipeline, &t, Kind::Pipeline, r));
+    let v = tokio::task::spawn_blocking(move || run(&revenue, &touches, Kind::Revenue, r));
+    let (p, v) = tokio::join!(p, v);
+    let failed = |e: tokio::task::JoinError| {
+        ApiError::from(anyhow::anyhow!("the attribution run failed: {e}"))
+    };
+    Ok((p.map_err(failed)?, v.map_err(failed)?))
 }
 
 /// A campaign's attributed pipeline and revenue under one model.
@@ -238,21 +248,15 @@ pub async fn campaigns(
     to: NaiveDate,
 ) -> Result<CampaignReport, ApiError> {
     by.require(Permission::ReportsRead)?;
-    let input = inputs(tx, from, to).await?;
+    let mut input = inputs(tx, from, to).await?;
     let r = rules(&input.settings, from, to);
-    let empty = Vec::new();
-    let pipeline = run(
-        input.opps.get(&Kind::Pipeline).unwrap_or(&empty),
-        &input.touches,
-        Kind::Pipeline,
+    let (pipeline, revenue) = both(
+        input.opps.remove(&Kind::Pipeline).unwrap_or_default(),
+        input.opps.remove(&Kind::Revenue).unwrap_or_default(),
+        input.touches.clone(),
         r,
-    );
-    let revenue = run(
-        input.opps.get(&Kind::Revenue).unwrap_or(&empty),
-        &input.touches,
-        Kind::Revenue,
-        r,
-    );
+    )
+    .await?;
     let spend: HashMap<Uuid, i64> = delivery::touches::campaign_spend(tx, from, to)
         .await?
         .into_iter()
@@ -320,6 +324,7 @@ pub async fn campaigns(
 
 pub mod explain;
 pub mod lift;
+pub mod touches;
 
 pub use explain::{Explain, Explained, ExplainedTouch, explain};
 pub use lift::{LiftReport, Measure, lift};
