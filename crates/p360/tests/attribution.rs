@@ -17,6 +17,11 @@ const CONSUMER_KEY: &str = "3MVG9p360attribution";
 
 /// A platform reaching a fresh sandbox; tenant `acme` connected to it.
 async fn connected() -> (Platform, String, tenancy::TenantId) {
+    connected_with(false).await
+}
+
+/// As [`connected`], the org with several currencies when `multi_currency`.
+async fn connected_with(multi_currency: bool) -> (Platform, String, tenancy::TenantId) {
     let base = sandbox().await;
     let b = base.clone();
     let p = Platform::start_with(move |c| {
@@ -25,7 +30,18 @@ async fn connected() -> (Platform, String, tenancy::TenantId) {
     })
     .await;
     let (private, public) = key_pair();
-    register(&base, CONSUMER_KEY, USERNAME, &public).await;
+    if multi_currency {
+        let res = reqwest::Client::new()
+            .post(format!("{base}/_sandbox/apps"))
+            .json(&json!({"consumer_key": CONSUMER_KEY, "username": USERNAME,
+                          "certificate": public, "multi_currency": true}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+    } else {
+        register(&base, CONSUMER_KEY, USERNAME, &public).await;
+    }
     p.tenant("acme").await;
     let admin = p.token("customer_admin", Some("acme"), "admin@acme.test");
     let (s, body) = p
@@ -714,4 +730,100 @@ async fn end_to_end_on_embedded_defaults() {
     );
     stop.trigger();
     handle.await.unwrap().unwrap();
+}
+
+/// A multi-currency org: opportunities carry their own currency (found by
+/// describing Opportunity), are converted to the report's currency at the
+/// stored rate of their day, and one in a currency with no rate is reported
+/// as unconverted, never added in.
+#[tokio::test]
+async fn opportunities_in_other_currencies_are_converted_at_their_days_rate_or_reported() {
+    let (p, base, tenant) = connected_with(true).await;
+    p.sample_universe().await;
+    let d = Utc::now().date_naive() - Duration::days(20);
+    let accounts = write(
+        &base,
+        "Account",
+        json!([{"Name": "Acme", "Website": "acme.example"}, {"Name": "Globex", "Website": "globex.example"},
+               {"Name": "Initech", "Website": "initech.example"}]),
+    )
+    .await;
+    let deal = |account: &str, currency: &str, amount: f64| {
+        json!({"AccountId": account, "Name": format!("{currency} deal"), "Amount": amount,
+               "CurrencyIsoCode": currency, "StageName": "Prospecting",
+               "CloseDate": (d + Duration::days(60)).to_string(), "IsClosed": false, "IsWon": false,
+               "CreatedDate": stamp(d)})
+    };
+    write(
+        &base,
+        "Opportunity",
+        json!([
+            deal(&accounts[0], "EUR", 1000.0),
+            deal(&accounts[1], "USD", 250.5),
+            deal(&accounts[2], "JPY", 150000.0)
+        ]),
+    )
+    .await;
+    sync(&p, tenant).await;
+    let currencies: Vec<String> =
+        sqlx::query_scalar("SELECT currency FROM crm_opportunities ORDER BY currency")
+            .fetch_all(&p.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(currencies, ["EUR", "JPY", "USD"]);
+    // EUR at 1.08 from before the deal's day (and 1.20 after it: not used).
+    let mut conn = p.db.pool.acquire().await.unwrap();
+    let rates = attribution::fx::parse(&format!(
+        "date,currency,usd_per_unit\n{},EUR,1.08\n{},EUR,1.20\n",
+        d - Duration::days(3),
+        d + Duration::days(1)
+    ))
+    .unwrap();
+    let rows: Vec<_> = rates
+        .into_iter()
+        .map(|l| (l.currency, l.day, l.usd_per_unit_e9))
+        .collect();
+    assert_eq!(
+        attribution::store::put_rates(&mut conn, &rows)
+            .await
+            .unwrap(),
+        2
+    );
+    drop(conn);
+    let c = Uuid::now_v7();
+    delivered(
+        &p,
+        tenant,
+        &[
+            ("acme.example", c, d - Duration::days(2), 10, 0),
+            ("globex.example", c, d - Duration::days(2), 10, 0),
+            ("initech.example", c, d - Duration::days(2), 10, 0),
+        ],
+    )
+    .await;
+    let viewer = p.token("viewer", Some("acme"), "v@acme.test");
+    let (s, r) = p
+        .get(
+            &format!(
+                "/v1/attribution/campaigns?model=linear&from={}&to={}",
+                d - Duration::days(1),
+                d + Duration::days(1)
+            ),
+            &viewer,
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["currency"], "USD");
+    // 1,000 EUR at 1.08 = 1,080 USD, plus 250.50 USD; the yen deal apart.
+    assert_eq!(r["pipeline"]["attributed_opportunities"], 2, "{r}");
+    assert_eq!(r["pipeline"]["attributed_micros"], 1_330_500_000i64, "{r}");
+    assert_eq!(r["pipeline"]["unconverted_opportunities"], 1, "{r}");
+    assert_eq!(
+        r["pipeline"]["unconverted_micros"]["JPY"], 150_000_000_000i64,
+        "{r}"
+    );
+    assert_eq!(
+        r["campaigns"][0]["attributed_pipeline_micros"], 1_330_500_000i64,
+        "{r}"
+    );
 }
