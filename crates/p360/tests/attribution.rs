@@ -7,7 +7,7 @@
 mod common;
 
 use chrono::{Duration, NaiveDate, Utc};
-use common::salesforce::{USERNAME, key_pair, register, sandbox, write};
+use common::salesforce::{USERNAME, connect, key_pair, register, sandbox, write};
 use common::ttd::{Api, Fixture};
 use common::*;
 use serde_json::{Value, json};
@@ -44,14 +44,7 @@ async fn connected_with(multi_currency: bool) -> (Platform, String, tenancy::Ten
     }
     p.tenant("acme").await;
     let admin = p.token("customer_admin", Some("acme"), "admin@acme.test");
-    let (s, body) = p
-        .post(
-            "/v1/integrations/salesforce",
-            &admin,
-            json!({"consumer_key": CONSUMER_KEY, "username": USERNAME,
-                   "login_host": "login.salesforce.com", "private_key": private}),
-        )
-        .await;
+    let (s, body) = connect(&p, &admin, CONSUMER_KEY, &private).await;
     assert_eq!(s, 201, "{body}");
     let tenant = tenancy::scope::tenant_by_slug(&p.db.pool, "acme")
         .await
@@ -86,22 +79,21 @@ async fn delivered(
     rows: &[(&str, Uuid, NaiveDate, i64, i64)],
 ) {
     for (company, campaign, day, impressions, clicks) in rows {
-        sqlx::query("SELECT delivery_month_partitions($1)")
-            .bind(day)
+        sqlx::query!("SELECT delivery_month_partitions($1)", day)
             .execute(&p.db.pool)
             .await
             .unwrap();
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO delivery_accounts (day, tenant_id, campaign_id, company, impressions, clicks,
                                             advertiser_cost_micros, media_cost_micros)
-             VALUES ($1, $2, $3, $4, $5, $6, $5 * 5000, $5 * 4000)",
+             VALUES ($1, $2, $3, $4, $5::int8, $6, $5::int8 * 5000, $5::int8 * 4000)",
+            day,
+            tenant.0,
+            campaign,
+            company,
+            impressions,
+            clicks
         )
-        .bind(day)
-        .bind(tenant.0)
-        .bind(campaign)
-        .bind(company)
-        .bind(impressions)
-        .bind(clicks)
         .execute(&p.db.pool)
         .await
         .unwrap();
@@ -305,7 +297,7 @@ async fn the_lift_report_recovers_a_planted_lift_within_its_interval() {
     let (p, base, tenant) = connected().await;
     p.generated_universe(1_200, 11).await;
     let domains: Vec<String> =
-        sqlx::query_scalar("SELECT domain FROM companies ORDER BY domain LIMIT 1000")
+        sqlx::query_scalar!("SELECT domain FROM companies ORDER BY domain LIMIT 1000")
             .fetch_all(&p.db.pool)
             .await
             .unwrap();
@@ -322,12 +314,17 @@ async fn the_lift_report_recovers_a_planted_lift_within_its_interval() {
     let audience = f
         .list_audience("ABM 1000", &domains, json!({"holdout_percent": 20}))
         .await;
-    let members: Vec<(String, bool)> =
-        sqlx::query_as("SELECT domain, holdout FROM audience_members WHERE audience_id = $1::uuid")
-            .bind(&audience)
-            .fetch_all(&p.db.pool)
-            .await
-            .unwrap();
+    let audience_id: Uuid = audience.parse().unwrap();
+    let members: Vec<(String, bool)> = sqlx::query!(
+        "SELECT domain, holdout FROM audience_members WHERE audience_id = $1",
+        audience_id
+    )
+    .fetch_all(&p.db.pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|m| (m.domain, m.holdout))
+    .collect();
     assert_eq!(members.len(), 1_000);
     let held = members.iter().filter(|m| m.1).count();
     assert!((150..250).contains(&held), "{held}");
@@ -586,14 +583,7 @@ async fn end_to_end_on_embedded_defaults() {
         .collect();
     write(&sf, "Opportunity", Value::Array(opps)).await;
     let admin = p.token("customer_admin", Some("acme"), "admin@acme.test");
-    let (s, body) = p
-        .post(
-            "/v1/integrations/salesforce",
-            &admin,
-            json!({"consumer_key": CONSUMER_KEY, "username": USERNAME,
-                   "login_host": "login.salesforce.com", "private_key": private}),
-        )
-        .await;
+    let (s, body) = connect(&p, &admin, CONSUMER_KEY, &private).await;
     assert_eq!(s, 201, "{body}");
     assert_eq!(
         p.post("/v1/integrations/salesforce/sync", &admin, json!({}))
@@ -686,8 +676,7 @@ async fn end_to_end_on_embedded_defaults() {
         .iter()
         .find(|(d, _)| reached.contains(d))
         .unwrap();
-    let deal_id: String = sqlx::query_scalar("SELECT id FROM crm_opportunities WHERE name = $1")
-        .bind(deal)
+    let deal_id = sqlx::query_scalar!("SELECT id FROM crm_opportunities WHERE name = $1", deal)
         .fetch_one(&p.db.pool)
         .await
         .unwrap();
@@ -766,7 +755,7 @@ async fn opportunities_in_other_currencies_are_converted_at_their_days_rate_or_r
     .await;
     sync(&p, tenant).await;
     let currencies: Vec<String> =
-        sqlx::query_scalar("SELECT currency FROM crm_opportunities ORDER BY currency")
+        sqlx::query_scalar!("SELECT currency FROM crm_opportunities ORDER BY currency")
             .fetch_all(&p.db.pool)
             .await
             .unwrap();

@@ -11,7 +11,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::salesforce::{USERNAME, key_pair, register, sandbox, write};
+use common::salesforce::{USERNAME, connect, key_pair, register, sandbox, write};
 use common::*;
 use crm::salesforce::jwt;
 use serde_json::{Value, json};
@@ -158,20 +158,6 @@ async fn platform(base: &str) -> Platform {
     .await
 }
 
-async fn connect(p: &Platform, token: &str, private: &str) -> (reqwest::StatusCode, Value) {
-    p.post(
-        "/v1/integrations/salesforce",
-        token,
-        json!({
-            "consumer_key": CONSUMER_KEY,
-            "username": USERNAME,
-            "login_host": "login.salesforce.com",
-            "private_key": private,
-        }),
-    )
-    .await
-}
-
 fn sf(p: &Platform) -> crm::Salesforce {
     p360::salesforce(&p.config, p.app.addr).unwrap()
 }
@@ -183,11 +169,14 @@ async fn tenant_id(p: &Platform, slug: &str) -> tenancy::TenantId {
         .unwrap()
 }
 
-async fn count(p: &Platform, sql: &str) -> i64 {
-    sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.to_string()))
-        .fetch_one(&p.db.pool)
-        .await
-        .unwrap()
+/// The one number a compile-checked statement gives, on the owner's pool.
+macro_rules! number {
+    ($p:expr, $sql:literal $(, $arg:expr)*) => {
+        sqlx::query_scalar!($sql $(, $arg)*)
+            .fetch_one(&$p.db.pool)
+            .await
+            .unwrap()
+    };
 }
 
 #[tokio::test]
@@ -219,7 +208,7 @@ async fn connecting_checks_the_key_by_signing_in_and_stores_it_sealed() {
     assert_eq!(fields, ["login_host", "private_key"], "{body}");
     // A key the app does not hold: Salesforce's refusal, as a 422.
     let (other, _) = key_pair();
-    let (s, body) = connect(&p, &admin, &other).await;
+    let (s, body) = connect(&p, &admin, CONSUMER_KEY, &other).await;
     assert_eq!(s, 422, "{body}");
     assert!(
         body["detail"]
@@ -230,13 +219,13 @@ async fn connecting_checks_the_key_by_signing_in_and_stores_it_sealed() {
     );
     // A marketer may not connect the org.
     let marketer = p.token("marketer", Some("acme"), "m@acme.test");
-    assert_eq!(connect(&p, &marketer, &private).await.0, 403);
+    assert_eq!(connect(&p, &marketer, CONSUMER_KEY, &private).await.0, 403);
     assert_eq!(
-        count(&p, "SELECT count(*) FROM salesforce_connections").await,
+        number!(p, r#"SELECT count(*) AS "n!" FROM salesforce_connections"#),
         0
     );
 
-    let (s, body) = connect(&p, &admin, &private).await;
+    let (s, body) = connect(&p, &admin, CONSUMER_KEY, &private).await;
     assert_eq!(s, 201, "{body}");
     assert_eq!(body["status"], "connected");
     assert_eq!(body["instance_url"], base.as_str());
@@ -255,21 +244,20 @@ async fn connecting_checks_the_key_by_signing_in_and_stores_it_sealed() {
         .find(|l| !l.starts_with("-----"))
         .unwrap()
         .to_string();
-    let dump: String = sqlx::query_scalar(
-        "SELECT concat_ws(' ', (SELECT string_agg(encode(private_key_sealed, 'escape'), ' ') FROM salesforce_connections),
+    let dump = sqlx::query_scalar!(
+        r#"SELECT concat_ws(' ', (SELECT string_agg(encode(private_key_sealed, 'escape'), ' ') FROM salesforce_connections),
                               (SELECT string_agg(changes::text, ' ') FROM audit_events),
-                              (SELECT string_agg(encode(wrapped, 'base64'), ' ') FROM tenant_data_keys))",
+                              (SELECT string_agg(encode(wrapped, 'base64'), ' ') FROM tenant_data_keys)) AS "dump!""#
     )
     .fetch_one(&p.db.pool)
     .await
     .unwrap();
     assert!(!dump.contains("PRIVATE KEY") && !dump.contains(&der_b64[..40]));
     assert_eq!(
-        count(
-            &p,
-            "SELECT count(*) FROM audit_events WHERE action = 'salesforce.connected'"
-        )
-        .await,
+        number!(
+            p,
+            r#"SELECT count(*) AS "n!" FROM audit_events WHERE action = 'salesforce.connected'"#
+        ),
         1
     );
 
@@ -278,12 +266,12 @@ async fn connecting_checks_the_key_by_signing_in_and_stores_it_sealed() {
     // data keys differ).
     let acme = tenant_id(&p, "acme").await;
     let globex_id = tenant_id(&p, "globex").await;
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO salesforce_connections (tenant_id, consumer_key, username, login_host, private_key_sealed)
          SELECT $2, consumer_key, username, login_host, private_key_sealed FROM salesforce_connections WHERE tenant_id = $1",
+        acme.0,
+        globex_id.0
     )
-    .bind(acme.0)
-    .bind(globex_id.0)
     .execute(&p.db.pool)
     .await
     .unwrap();
@@ -339,7 +327,7 @@ async fn connected(p: &Platform, base: &str) -> tenancy::TenantId {
     register(base, CONSUMER_KEY, USERNAME, &public).await;
     p.tenant("acme").await;
     let admin = p.token("customer_admin", Some("acme"), "admin@acme.test");
-    let (s, body) = connect(p, &admin, &private).await;
+    let (s, body) = connect(p, &admin, CONSUMER_KEY, &private).await;
     assert_eq!(s, 201, "{body}");
     tenant_id(p, "acme").await
 }
@@ -387,9 +375,15 @@ async fn the_sync_pages_moves_its_watermark_sees_deletions_and_late_commits() {
     assert_eq!(done.records["OpportunityHistory"], 450, "one stage each");
     // 6 + 3 + 3 pages of 200.
     assert_eq!(done.pages, 12);
-    assert_eq!(count(&p, "SELECT count(*) FROM crm_accounts").await, 1_050);
     assert_eq!(
-        count(&p, "SELECT sum(amount_micros)::int8 FROM crm_opportunities").await,
+        number!(p, r#"SELECT count(*) AS "n!" FROM crm_accounts"#),
+        1_050
+    );
+    assert_eq!(
+        number!(
+            p,
+            r#"SELECT sum(amount_micros)::int8 AS "n!" FROM crm_opportunities"#
+        ),
         (0..450).map(|i| 1_000_250_000 + i * 1_000_000).sum::<i64>()
     );
 
@@ -424,8 +418,8 @@ async fn the_sync_pages_moves_its_watermark_sees_deletions_and_late_commits() {
         .await
         .unwrap();
     assert_eq!(res.status(), 204);
-    let watermark: chrono::DateTime<chrono::Utc> =
-        sqlx::query_scalar("SELECT watermark FROM salesforce_watermarks WHERE object = 'Account'")
+    let watermark =
+        sqlx::query_scalar!("SELECT watermark FROM salesforce_watermarks WHERE object = 'Account'")
             .fetch_one(&p.db.pool)
             .await
             .unwrap();
@@ -441,64 +435,55 @@ async fn the_sync_pages_moves_its_watermark_sees_deletions_and_late_commits() {
         .await
         .unwrap()
         .unwrap();
-    let row: (String, bool, bool) =
-        sqlx::query_as("SELECT stage, is_won, is_closed FROM crm_opportunities WHERE id = $1")
-            .bind(&opp_ids[0])
-            .fetch_one(&p.db.pool)
-            .await
-            .unwrap();
-    assert_eq!(row, ("Closed Won".into(), true, true));
+    let row = sqlx::query!(
+        "SELECT stage, is_won, is_closed FROM crm_opportunities WHERE id = $1",
+        &opp_ids[0]
+    )
+    .fetch_one(&p.db.pool)
+    .await
+    .unwrap();
     assert_eq!(
-        count(
-            &p,
-            &format!(
-                "SELECT count(*) FROM crm_opportunity_history WHERE opportunity_id = '{}'",
-                opp_ids[0]
-            )
-        )
-        .await,
+        (row.stage.as_str(), row.is_won, row.is_closed),
+        ("Closed Won", true, true)
+    );
+    assert_eq!(
+        number!(
+            p,
+            r#"SELECT count(*) AS "n!" FROM crm_opportunity_history WHERE opportunity_id = $1"#,
+            &opp_ids[0]
+        ),
         2
     );
     assert_eq!(
-        count(
-            &p,
-            &format!(
-                "SELECT count(*) FROM crm_accounts WHERE id = '{}' AND name = 'Renamed'",
-                ids[1]
-            )
-        )
-        .await,
+        number!(
+            p,
+            r#"SELECT count(*) AS "n!" FROM crm_accounts WHERE id = $1 AND name = 'Renamed'"#,
+            &ids[1]
+        ),
         1
     );
     assert_eq!(
-        count(
-            &p,
-            &format!(
-                "SELECT count(*) FROM crm_accounts WHERE id = '{}' AND is_deleted",
-                ids[2]
-            )
-        )
-        .await,
+        number!(
+            p,
+            r#"SELECT count(*) AS "n!" FROM crm_accounts WHERE id = $1 AND is_deleted"#,
+            &ids[2]
+        ),
         1
     );
     // Account 2 had deals 2, 1052 - 1050 ... i.e. every i with i % 1050 == 2.
     assert_eq!(
-        count(
-            &p,
-            &format!(
-                "SELECT count(*) FROM crm_opportunities WHERE account_id = '{}' AND is_deleted",
-                ids[2]
-            )
-        )
-        .await,
+        number!(
+            p,
+            r#"SELECT count(*) AS "n!" FROM crm_opportunities WHERE account_id = $1 AND is_deleted"#,
+            &ids[2]
+        ),
         1
     );
     assert_eq!(
-        count(
-            &p,
-            "SELECT count(*) FROM crm_accounts WHERE name = 'Late Commit'"
-        )
-        .await,
+        number!(
+            p,
+            r#"SELECT count(*) AS "n!" FROM crm_accounts WHERE name = 'Late Commit'"#
+        ),
         1
     );
 }
@@ -571,7 +556,7 @@ async fn the_sync_backs_off_the_api_limit_signs_in_again_and_resumes_after_a_fai
             .unwrap()
             .contains("UNKNOWN_EXCEPTION")
     );
-    let synced = count(&p, "SELECT count(*) FROM crm_accounts").await;
+    let synced = number!(p, r#"SELECT count(*) AS "n!" FROM crm_accounts"#);
     assert!((1_000..2_000).contains(&synced), "{synced}");
 
     // The next sync resumes from the watermark, not from the start.
@@ -581,7 +566,10 @@ async fn the_sync_backs_off_the_api_limit_signs_in_again_and_resumes_after_a_fai
         .unwrap()
         .unwrap();
     let resumed = stats(&base).await["records_served"].as_u64().unwrap() - before;
-    assert_eq!(count(&p, "SELECT count(*) FROM crm_accounts").await, 2_000);
+    assert_eq!(
+        number!(p, r#"SELECT count(*) AS "n!" FROM crm_accounts"#),
+        2_000
+    );
     // The failed attempt read from 5 minutes (30 accounts, 10 s apart)
     // before the first sync's watermark (account 999): accounts 969 to
     // 1,568 in three pages. The resume reads from 30 before that: 1,538 to
@@ -636,11 +624,12 @@ async fn salesforce_accounts_match_companies_and_the_report_counts_them() {
         "{r}"
     );
     assert!((r["match_rate"].as_f64().unwrap() - 0.6).abs() < 1e-9);
-    let company: String =
-        sqlx::query_scalar("SELECT company FROM crm_accounts WHERE name = 'Initech, LLC'")
-            .fetch_one(&p.db.pool)
-            .await
-            .unwrap();
+    let company = sqlx::query_scalar!(
+        r#"SELECT company AS "company!" FROM crm_accounts WHERE name = 'Initech, LLC'"#
+    )
+    .fetch_one(&p.db.pool)
+    .await
+    .unwrap();
     assert_eq!(company, "initech.example");
 }
 
@@ -773,7 +762,7 @@ async fn with_kms_the_data_key_is_made_and_opened_by_kms() {
     })
     .await;
     let tenant = connected(&p, &base).await;
-    let by: String = sqlx::query_scalar("SELECT wrapped_by FROM tenant_data_keys")
+    let by = sqlx::query_scalar!("SELECT wrapped_by FROM tenant_data_keys")
         .fetch_one(&p.db.pool)
         .await
         .unwrap();
@@ -833,11 +822,12 @@ async fn account_matching_is_accurate_on_a_labelled_set() {
         .unwrap()
         .unwrap();
     let matched: std::collections::HashMap<String, Option<String>> =
-        sqlx::query_as::<_, (String, Option<String>)>("SELECT id, company FROM crm_accounts")
+        sqlx::query!("SELECT id, company FROM crm_accounts")
             .fetch_all(&p.db.pool)
             .await
             .unwrap()
             .into_iter()
+            .map(|r| (r.id, r.company))
             .collect();
     let mut right = 0;
     let mut wrong = Vec::new();

@@ -12,7 +12,6 @@ use tenancy::{Principal, TenantTx};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::fx::Rates;
 use crate::lift::{MeanLift, NotEnoughData, RateLift, mean_lift, rate_lift};
 use crate::store;
 
@@ -82,11 +81,7 @@ pub async fn lift(
     let targets = audiences::read::targets(tx, &[audience]).await?;
     let settings = store::settings(tx).await?.unwrap_or_default();
     let opps = crm::read::opportunities(tx, from, to).await?;
-    let mut currencies: Vec<String> = opps.iter().map(|o| o.currency.clone()).collect();
-    currencies.push(settings.currency.clone());
-    currencies.sort();
-    currencies.dedup();
-    let rates = Rates::new(store::rates(tx.conn(), &currencies, to).await?);
+    let rates = super::rates_of(tx, &opps, &settings.currency, to).await?;
     let mut accounts: HashMap<&str, Account> = HashMap::new();
     let mut unconverted = 0;
     for o in &opps {

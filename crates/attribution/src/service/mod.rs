@@ -111,16 +111,28 @@ struct Inputs {
     /// Per kind, converting opportunities whose amount has no rate.
     unconverted: HashMap<Kind, (u64, BTreeMap<String, i64>)>,
     touches: Arc<Touches>,
+    /// The rates of the opportunities' currencies and the report's.
+    rates: Rates,
+}
+
+/// The rates up to `to` of `opps`' currencies and the report's.
+async fn rates_of(
+    tx: &mut TenantTx,
+    opps: &[crm::read::Opportunity],
+    report: &str,
+    to: NaiveDate,
+) -> Result<Rates, sqlx::Error> {
+    let mut currencies: Vec<String> = opps.iter().map(|o| o.currency.clone()).collect();
+    currencies.push(report.to_string());
+    currencies.sort();
+    currencies.dedup();
+    Ok(Rates::new(store::rates(tx.conn(), &currencies, to).await?))
 }
 
 async fn inputs(tx: &mut TenantTx, from: NaiveDate, to: NaiveDate) -> Result<Inputs, ApiError> {
     let settings = store::settings(tx).await?.unwrap_or_default();
     let rows = crm::read::opportunities(tx, from, to).await?;
-    let mut currencies: Vec<String> = rows.iter().map(|o| o.currency.clone()).collect();
-    currencies.push(settings.currency.clone());
-    currencies.sort();
-    currencies.dedup();
-    let rates = Rates::new(store::rates(tx.conn(), &currencies, to).await?);
+    let rates = rates_of(tx, &rows, &settings.currency, to).await?;
     let mut opps: HashMap<Kind, Vec<Opp>> = HashMap::new();
     let mut unconverted: HashMap<Kind, (u64, BTreeMap<String, i64>)> = HashMap::new();
     for o in &rows {
@@ -160,6 +172,7 @@ async fn inputs(tx: &mut TenantTx, from: NaiveDate, to: NaiveDate) -> Result<Inp
         opps,
         unconverted,
         touches,
+        rates,
     })
 }
 
@@ -271,21 +284,17 @@ pub async fn campaigns(
     ids.sort_unstable();
     ids.dedup();
     let names = campaigns::read::names(tx, &ids, &[], &[]).await?;
-    let rates = Rates::new(
-        store::rates(
-            tx.conn(),
-            std::slice::from_ref(&input.settings.currency),
-            to,
-        )
-        .await?,
-    );
     let rows = ids
         .into_iter()
         .map(|c| {
             let revenue_micros = revenue.credits.get(&(model, c)).copied().unwrap_or(0);
             let spend_usd_micros = spend.get(&c).copied().unwrap_or(0);
             let roas = (spend_usd_micros > 0)
-                .then(|| rates.convert(revenue_micros, &input.settings.currency, "USD", to))
+                .then(|| {
+                    input
+                        .rates
+                        .convert(revenue_micros, &input.settings.currency, "USD", to)
+                })
                 .flatten()
                 .map(|usd| usd as f64 / spend_usd_micros as f64);
             CampaignRow {

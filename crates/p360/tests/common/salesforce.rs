@@ -5,6 +5,8 @@ use crm::salesforce::jwt;
 use crm::salesforce::sandbox::{SandboxOptions, router};
 use serde_json::{Value, json};
 
+use super::Platform;
+
 /// The integration user every test's org belongs to.
 pub const USERNAME: &str = "sync@acme.example";
 
@@ -60,4 +62,25 @@ pub async fn write(base: &str, object: &str, records: Value) -> Vec<String> {
         .iter()
         .map(|v| v.as_str().unwrap().to_string())
         .collect()
+}
+
+/// Connect the org of [`USERNAME`] through the API as `token`, by the app
+/// `consumer_key` with `private` (PEM).
+pub async fn connect(
+    p: &Platform,
+    token: &str,
+    consumer_key: &str,
+    private: &str,
+) -> (reqwest::StatusCode, Value) {
+    p.post(
+        "/v1/integrations/salesforce",
+        token,
+        json!({
+            "consumer_key": consumer_key,
+            "username": USERNAME,
+            "login_host": "login.salesforce.com",
+            "private_key": private,
+        }),
+    )
+    .await
 }

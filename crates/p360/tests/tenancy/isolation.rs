@@ -218,12 +218,12 @@ async fn every_route_with_an_object_id_hides_other_tenants_objects() {
         .await
         .unwrap()
         .unwrap();
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO crm_opportunities (tenant_id, id, name, currency, stage, is_closed, is_won,
                                         created_at, system_modstamp)
          VALUES ($1, '006ISOLATION00000A', 'Deal', 'USD', 'Prospecting', false, false, now(), now())",
+        acme_id.0
     )
-    .bind(acme_id.0)
     .execute(&p.db.pool)
     .await
     .unwrap();
