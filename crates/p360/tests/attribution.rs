@@ -100,6 +100,26 @@ async fn delivered(
     }
 }
 
+/// Which members get an opportunity: `holdout_pct` % of the held-out ones
+/// and `treated_pct` % of the others, exactly (spread evenly through each
+/// group), so the lift planted is the lift in the data whichever members
+/// the audience's random id happens to hold out.
+fn planted(members: &[(String, bool)], holdout_pct: usize, treated_pct: usize) -> Vec<bool> {
+    let mut seen = [0usize; 2];
+    members
+        .iter()
+        .map(|(_, holdout)| {
+            let (k, pct) = (
+                &mut seen[usize::from(*holdout)],
+                if *holdout { holdout_pct } else { treated_pct },
+            );
+            let deal = (*k + 1) * pct / 100 > *k * pct / 100;
+            *k += 1;
+            deal
+        })
+        .collect()
+}
+
 fn stamp(day: NaiveDate) -> String {
     format!("{day}T12:00:00.000+0000")
 }
@@ -290,8 +310,8 @@ async fn every_model_reconciles_to_the_micro_and_an_opportunity_is_explained_to_
 }
 
 /// A world with a planted lift: of an audience's 1,000 companies, 20 %
-/// held out; held-out accounts get an opportunity with probability 0.2,
-/// targeted ones 0.3. The lift report's interval holds the planted 50 %.
+/// held out; 20 % of the held-out accounts get an opportunity (exactly),
+/// 30 % of the targeted ones. The lift report's interval holds the planted 50 %.
 #[tokio::test]
 async fn the_lift_report_recovers_a_planted_lift_within_its_interval() {
     let (p, base, tenant) = connected().await;
@@ -335,17 +355,12 @@ async fn the_lift_report_recovers_a_planted_lift_within_its_interval() {
         .map(|(d, _)| json!({"Name": d, "Website": d}))
         .collect();
     let ids = write(&base, "Account", Value::Array(accounts)).await;
-    let mut state = 0x2545_F491_4F6C_DD1Du64;
-    let mut unit = move || {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
-    };
     let opps: Vec<Value> = members
         .iter()
         .zip(&ids)
-        .filter(|((_, holdout), _)| unit() < if *holdout { 0.2 } else { 0.3 })
+        .zip(planted(&members, 20, 30))
+        .filter(|(_, deal)| *deal)
+        .map(|(m, _)| m)
         .map(|(_, id)| {
             json!({"AccountId": id, "Name": "Deal", "Amount": 10000, "StageName": "Prospecting",
                    "CloseDate": (day + Duration::days(30)).to_string(), "IsClosed": false, "IsWon": false,
@@ -560,19 +575,14 @@ async fn end_to_end_on_embedded_defaults() {
         ),
     )
     .await;
-    let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    let mut unit = move || {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
-    };
     let created = NaiveDate::from_ymd_opt(2026, 12, 4).unwrap();
     let mut opportunity_of: Vec<(String, String)> = Vec::new();
     let opps: Vec<Value> = members
         .iter()
         .zip(&ids)
-        .filter(|((_, holdout), _)| unit() < if *holdout { 0.2 } else { 0.35 })
+        .zip(planted(&members, 20, 35))
+        .filter(|(_, deal)| *deal)
+        .map(|(m, _)| m)
         .enumerate()
         .map(|(n, ((domain, _), id))| {
             opportunity_of.push((domain.clone(), format!("Deal {n}")));
