@@ -12,7 +12,7 @@ use std::io::{BufWriter, Write};
 use std::time::Instant;
 
 use attribution::models::Touch;
-use attribution::run::{Kind, Opp, Rules, journeys_of, run};
+use attribution::run::{Kind, Opp, Rules, Touches, journeys_of, run};
 use chrono::{Duration, NaiveDate};
 use uuid::Uuid;
 
@@ -127,6 +127,12 @@ fn main() -> std::io::Result<()> {
         lookback_days: 90,
         half_life_days: 7.0,
     };
+    // As the server keeps them (built once per window and delivery version).
+    let touches = Touches::new(
+        touches
+            .into_iter()
+            .flat_map(|(c, t)| t.into_iter().map(move |t| (c.clone(), t))),
+    );
     let started = Instant::now();
     let pipeline = run(&opps, &touches, Kind::Pipeline, rules);
     let revenue = run(&opps, &touches, Kind::Revenue, rules);

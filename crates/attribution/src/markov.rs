@@ -50,16 +50,53 @@ pub enum MarkovError {
 pub fn removal_effects<C: Clone + Eq + Hash + Ord>(
     paths: &[Path<C>],
 ) -> Result<RemovalEffects<C>, MarkovError> {
-    // States: 0 = start, 1..=n the campaigns (sorted, so the result does
-    // not depend on the paths' order).
-    let mut campaigns: Vec<C> = paths.iter().flat_map(|p| p.steps.iter().cloned()).collect();
-    campaigns.sort();
-    campaigns.dedup();
-    let index: HashMap<&C, usize> = campaigns
+    let campaigns = campaigns(paths);
+    let keyed: Vec<Path<u32>> = paths
         .iter()
-        .enumerate()
-        .map(|(i, c)| (c, i + 1))
+        .map(|p| Path {
+            steps: p
+                .steps
+                .iter()
+                .filter_map(|s| campaigns.binary_search(s).ok().map(|k| k as u32))
+                .collect(),
+            conversions: p.conversions,
+            nulls: p.nulls,
+        })
         .collect();
+    let r = removal_effects_keyed(&keyed)?;
+    let name = |m: HashMap<u32, f64>| {
+        m.into_iter()
+            .map(|(k, v)| (campaigns[k as usize].clone(), v))
+            .collect()
+    };
+    Ok(RemovalEffects {
+        effect: name(r.effect),
+        share: name(r.share),
+        conversion_rate: r.conversion_rate,
+    })
+}
+
+/// [`removal_effects`] of campaigns numbered in their order (a run's
+/// campaigns are: their ids sorted), without looking any up.
+pub fn removal_effects_keyed(paths: &[Path<u32>]) -> Result<RemovalEffects<u32>, MarkovError> {
+    // States: 0 = start, 1..=n the campaigns on the paths in key order (so
+    // the result does not depend on the paths' order).
+    let keys = paths
+        .iter()
+        .flat_map(|p| &p.steps)
+        .max()
+        .map_or(0, |k| *k as usize + 1);
+    let mut state = vec![0usize; keys];
+    for step in paths.iter().flat_map(|p| &p.steps) {
+        state[*step as usize] = 1;
+    }
+    let mut campaigns: Vec<u32> = Vec::new();
+    for (k, s) in state.iter_mut().enumerate() {
+        if *s == 1 {
+            campaigns.push(k as u32);
+            *s = campaigns.len();
+        }
+    }
     let n = campaigns.len() + 1;
     // Transition counts among transient states, and into conversion and null.
     let mut counts = vec![vec![0f64; n]; n];
@@ -76,7 +113,7 @@ pub fn removal_effects<C: Clone + Eq + Hash + Ord>(
         converted += p.conversions;
         let mut from = 0usize;
         for step in &p.steps {
-            let to = index[step];
+            let to = state[*step as usize];
             if to == from {
                 continue;
             }
@@ -116,18 +153,37 @@ pub fn removal_effects<C: Clone + Eq + Hash + Ord>(
         } else {
             0.0
         };
-        effect.insert(c.clone(), e);
+        effect.insert(*c, e);
     }
-    let total: f64 = effect.values().sum();
+    // Summed in the campaigns' order, so the shares do not change from one
+    // call to the next.
+    let total: f64 = campaigns.iter().map(|c| effect[c]).sum();
     let share = effect
         .iter()
-        .map(|(c, e)| (c.clone(), if total > 0.0 { e / total } else { 0.0 }))
+        .map(|(c, e)| (*c, if total > 0.0 { e / total } else { 0.0 }))
         .collect();
     Ok(RemovalEffects {
         effect,
         share,
         conversion_rate: x_start,
     })
+}
+
+/// The campaigns on `paths`, sorted (a chain has tens of campaigns and
+/// millions of steps: each step is looked up, not collected).
+pub fn campaigns<C: Clone + Ord>(paths: &[Path<C>]) -> Vec<C> {
+    let mut campaigns: Vec<C> = Vec::new();
+    let mut last: Option<&C> = None;
+    for step in paths.iter().flat_map(|p| &p.steps) {
+        if last == Some(step) {
+            continue;
+        }
+        if let Err(i) = campaigns.binary_search(step) {
+            campaigns.insert(i, step.clone());
+        }
+        last = Some(step);
+    }
+    campaigns
 }
 
 /// The inverse of `a` by Gauss–Jordan elimination with partial pivoting.

@@ -10,7 +10,7 @@
 //! is split in micros by [`split`], so an opportunity's credits add up to
 //! its amount exactly.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -78,25 +78,76 @@ pub struct Moment {
     pub half_life_days: f64,
 }
 
+/// Time decay's factor for a touch `days` before the conversion,
+/// `0.5^(days / half-life)`, looked up for the days a run's lookback can
+/// hold (the same expression, so the same bits) and computed beyond.
+#[derive(Debug, Clone)]
+pub struct Decay {
+    half_life_days: f64,
+    table: Vec<f64>,
+}
+
+impl Decay {
+    /// Factors kept for 0 to `days` days.
+    pub fn new(half_life_days: f64, days: i64) -> Decay {
+        let table = (0..=days.clamp(0, 4_000))
+            .map(|d| 0.5f64.powf(d as f64 / half_life_days))
+            .collect();
+        Decay {
+            half_life_days,
+            table,
+        }
+    }
+
+    fn factor(&self, days: i64) -> f64 {
+        usize::try_from(days)
+            .ok()
+            .and_then(|d| self.table.get(d).copied())
+            .unwrap_or_else(|| 0.5f64.powf(days as f64 / self.half_life_days))
+    }
+}
+
 /// The weight of each of `touches` (in time order) under `model`: they sum
 /// to 1, or are empty when there are no touches. `Model::Markov` needs the
 /// removal effects ([`crate::markov`]): use [`markov_weights`].
 pub fn weights(model: Model, touches: &[Touch], at: Moment) -> Vec<f64> {
-    let n = touches.len();
+    let days: Vec<i32> = touches.iter().map(|t| day_number(t.day)).collect();
+    let mut w = Vec::new();
+    weights_into(
+        model,
+        &days,
+        (day_number(at.converted), day_number(at.created)),
+        &Decay::new(at.half_life_days, 0),
+        &mut w,
+    );
+    w
+}
+
+/// A day as runs compare them: days from the common era.
+pub fn day_number(d: NaiveDate) -> i32 {
+    d.num_days_from_ce()
+}
+
+/// [`weights`] into `w` (cleared first) of touches on `days` (day numbers,
+/// [`day_number`], in time order) for an opportunity converting and
+/// created on the days of `at`, time decay's factors from `decay`.
+pub fn weights_into(model: Model, days: &[i32], at: (i32, i32), decay: &Decay, w: &mut Vec<f64>) {
+    let (converted, created) = at;
+    let n = days.len();
+    w.clear();
     if n == 0 {
-        return Vec::new();
+        return;
     }
-    let mut w = vec![0.0; n];
+    w.resize(n, 0.0);
     match model {
         Model::FirstTouch => w[0] = 1.0,
         Model::LastTouch => w[n - 1] = 1.0,
         Model::Linear | Model::Markov => w.fill(1.0 / n as f64),
         Model::TimeDecay => {
-            for (wi, t) in w.iter_mut().zip(touches) {
-                let days = (at.converted - t.day).num_days().max(0) as f64;
-                *wi = 0.5f64.powf(days / at.half_life_days);
+            for (wi, d) in w.iter_mut().zip(days) {
+                *wi = decay.factor(i64::from(converted - d).max(0));
             }
-            normalise(&mut w);
+            normalise(w);
         }
         Model::UShaped => match n {
             1 => w[0] = 1.0,
@@ -115,29 +166,23 @@ pub fn weights(model: Model, touches: &[Touch], at: Moment) -> Vec<f64> {
             // same touch add their shares; the 10 % for the rest is spread
             // over the touches that are no milestone, or, when every touch
             // is one, over the distinct milestones.
-            let created = touches
-                .iter()
-                .rposition(|t| t.day <= at.created)
-                .unwrap_or(0);
+            let created = days.iter().rposition(|d| *d <= created).unwrap_or(0);
             let milestones = [0, created, n - 1];
             for m in milestones {
                 w[m] += 0.3;
             }
-            let rest: Vec<usize> = (0..n).filter(|i| !milestones.contains(i)).collect();
-            if rest.is_empty() {
-                let mut distinct = milestones.to_vec();
-                distinct.dedup();
-                for m in &distinct {
-                    w[*m] += 0.1 / distinct.len() as f64;
-                }
-            } else {
-                for i in &rest {
-                    w[*i] += 0.1 / rest.len() as f64;
+            let distinct = 1 + usize::from(created != 0) + usize::from(n - 1 != created && n > 1);
+            let rest = n - distinct;
+            for (i, wi) in w.iter_mut().enumerate() {
+                let milestone = milestones.contains(&i);
+                if rest == 0 && milestone {
+                    *wi += 0.1 / distinct as f64;
+                } else if rest > 0 && !milestone {
+                    *wi += 0.1 / rest as f64;
                 }
             }
         }
     }
-    w
 }
 
 /// The Markov model's weights for an opportunity's touches: each campaign
@@ -145,35 +190,70 @@ pub fn weights(model: Model, touches: &[Touch], at: Moment) -> Vec<f64> {
 /// campaigns, spread evenly over its touches. A path whose campaigns all
 /// have no removal effect falls back to linear.
 pub fn markov_weights(touches: &[Touch], removal_effect: impl Fn(Uuid) -> f64) -> Vec<f64> {
+    let (campaigns, keys) = keys_of(touches);
+    let mut w = Vec::new();
+    markov_weights_into(
+        &keys,
+        |k| removal_effect(campaigns[k as usize]),
+        &mut Vec::new(),
+        &mut w,
+    );
+    w
+}
+
+/// The campaigns of `touches` (ids sorted) and each touch's campaign as its
+/// place among them: the keys the `_into` functions take.
+pub fn keys_of(touches: &[Touch]) -> (Vec<Uuid>, Vec<u32>) {
     let mut campaigns: Vec<Uuid> = touches.iter().map(|t| t.campaign_id).collect();
     campaigns.sort_unstable();
     campaigns.dedup();
-    let total: f64 = campaigns.iter().map(|c| removal_effect(*c).max(0.0)).sum();
+    let keys = touches
+        .iter()
+        .map(|t| campaigns.binary_search(&t.campaign_id).unwrap_or(0) as u32)
+        .collect();
+    (campaigns, keys)
+}
+
+/// [`markov_weights`] into `w` (cleared first), each touch's campaign
+/// given as a key ordered as the campaigns' ids are (so the effects are
+/// summed in the same order whatever the keys), `distinct` a scratch
+/// buffer.
+pub fn markov_weights_into(
+    keys: &[u32],
+    removal_effect: impl Fn(u32) -> f64,
+    distinct: &mut Vec<(u32, u32, f64)>,
+    w: &mut Vec<f64>,
+) {
+    // The path's campaigns, their touches and effects (a path has a few:
+    // found by a short scan).
+    distinct.clear();
+    for k in keys {
+        match distinct.iter_mut().find(|(c, _, _)| c == k) {
+            Some(d) => d.1 += 1,
+            None => distinct.push((*k, 1, 0.0)),
+        }
+    }
+    distinct.sort_unstable_by_key(|d| d.0);
+    let mut total = 0.0;
+    for d in distinct.iter_mut() {
+        d.2 = removal_effect(d.0).max(0.0);
+        total += d.2;
+    }
+    w.clear();
     if total.is_nan() || total <= 0.0 {
-        return weights(
-            Model::Linear,
-            touches,
-            Moment {
-                converted: NaiveDate::MIN,
-                created: NaiveDate::MIN,
-                half_life_days: 1.0,
-            },
-        );
+        w.resize(keys.len(), 1.0 / keys.len() as f64);
+        return;
     }
     // Each campaign's weight per touch, worked out once.
-    let count = |c: Uuid| touches.iter().filter(|u| u.campaign_id == c).count() as f64;
-    let per: Vec<(Uuid, f64)> = campaigns
-        .iter()
-        .map(|c| (*c, removal_effect(*c).max(0.0) / total / count(*c)))
-        .collect();
-    touches
-        .iter()
-        .map(|t| {
-            per.iter()
-                .find(|(c, _)| *c == t.campaign_id)
-                .map_or(0.0, |(_, w)| *w)
-        })
-        .collect()
+    for d in distinct.iter_mut() {
+        d.2 = d.2 / total / f64::from(d.1);
+    }
+    w.extend(keys.iter().map(|k| {
+        distinct
+            .iter()
+            .find(|(c, _, _)| c == k)
+            .map_or(0.0, |d| d.2)
+    }));
 }
 
 fn normalise(w: &mut [f64]) {
@@ -192,47 +272,67 @@ fn normalise(w: &mut [f64]) {
 /// part is off by more than one micro and none is lost or made up. A
 /// negative amount (a credit note) is split as its magnitude, negated.
 pub fn split(amount: i64, weights: &[f64]) -> Vec<i64> {
+    let mut parts = Vec::new();
+    split_into(amount, weights, &mut SplitScratch::default(), &mut parts);
+    parts
+}
+
+/// The buffers [`split_into`] reuses.
+#[derive(Debug, Default)]
+pub struct SplitScratch {
+    units: Vec<u64>,
+    rem: Vec<(u64, u32)>,
+}
+
+/// [`split`] into `parts` (cleared first).
+pub fn split_into(amount: i64, weights: &[f64], scratch: &mut SplitScratch, parts: &mut Vec<i64>) {
+    parts.clear();
     if weights.is_empty() {
-        return Vec::new();
+        return;
     }
     let total: f64 = weights.iter().map(|w| w.max(0.0)).sum();
     let even = total.is_nan() || total <= 0.0;
     let n = weights.len() as f64;
-    let magnitude = amount.unsigned_abs() as u128;
+    let magnitude = u128::from(amount.unsigned_abs());
     // Exact shares in 2^-52 units, so the floors and remainders are integer
     // arithmetic and cannot round the sum past the amount.
     const SCALE: f64 = (1u64 << 52) as f64;
-    let units: Vec<u128> = weights
-        .iter()
-        .map(|w| {
-            let share = if even { 1.0 / n } else { w.max(0.0) / total };
-            (share * SCALE).round() as u128
-        })
-        .collect();
-    let unit_total: u128 = units.iter().sum::<u128>().max(1);
-    let mut parts: Vec<u128> = Vec::with_capacity(units.len());
-    let mut rem: Vec<(u128, usize)> = Vec::with_capacity(units.len());
+    let units = &mut scratch.units;
+    units.clear();
+    units.extend(weights.iter().map(|w| {
+        let share = if even { 1.0 / n } else { w.max(0.0) / total };
+        (share * SCALE).round() as u64
+    }));
+    let unit_total = u128::from(units.iter().sum::<u64>().max(1));
+    let rem = &mut scratch.rem;
+    rem.clear();
+    let mut given = 0u128;
     for (i, u) in units.iter().enumerate() {
-        let x = magnitude * u;
-        parts.push(x / unit_total);
-        rem.push((x % unit_total, i));
+        let x = magnitude * u128::from(*u);
+        let part = x / unit_total;
+        let r = x - part * unit_total;
+        given += part;
+        parts.push(part as i64);
+        // Below the unit total, so a u64.
+        rem.push((r as u64, i as u32));
     }
-    let left = (magnitude - parts.iter().sum::<u128>()) as usize;
+    let left = (magnitude - given) as usize;
     if left > 0 {
         // The `left` largest remainders (the earlier part on a tie), without
         // sorting them all.
-        let order = |a: &(u128, usize), b: &(u128, usize)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
+        let order = |a: &(u64, u32), b: &(u64, u32)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
         if left < rem.len() {
             rem.select_nth_unstable_by(left - 1, order);
         }
         for (_, i) in &rem[..left.min(rem.len())] {
-            parts[*i] += 1;
+            parts[*i as usize] += 1;
         }
     }
-    parts
-        .into_iter()
-        .map(|p| if amount < 0 { -(p as i64) } else { p as i64 })
-        .collect()
+    if amount < 0 {
+        for p in parts.iter_mut() {
+            *p = -*p;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,100 @@ use chrono::{Duration, NaiveDate};
 use uuid::Uuid;
 
 use crate::markov::{self, Path};
-use crate::models::{self, Model, Moment, Touch};
+use crate::models::{self, Decay, Model, Moment, SplitScratch, Touch, day_number};
+
+/// One account-day of one campaign as a run reads it: eight bytes, so a
+/// million of them stay in the processor's cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Hit {
+    /// [`day_number`].
+    day: i32,
+    /// The campaign's place in [`Touches`]' campaigns.
+    campaign: u32,
+}
+
+/// A window's touches, each company's in time order (day, then campaign).
+#[derive(Debug, Default)]
+pub struct Touches {
+    /// The campaigns touched, ids sorted: a hit names its campaign by its
+    /// place here, so the numbers keep the ids' order.
+    campaigns: Vec<Uuid>,
+    companies: HashMap<String, Company>,
+}
+
+#[derive(Debug, Default)]
+struct Company {
+    hits: Vec<Hit>,
+    /// Impressions and clicks of each hit (what explaining shows).
+    counts: Vec<(i64, i64)>,
+}
+
+impl Touches {
+    /// The table of `touches` (company, touch), in any order.
+    pub fn new(touches: impl IntoIterator<Item = (String, Touch)>) -> Touches {
+        let mut by: HashMap<String, Vec<Touch>> = HashMap::new();
+        for (company, t) in touches {
+            by.entry(company).or_default().push(t);
+        }
+        let mut campaigns: Vec<Uuid> = Vec::new();
+        let mut last = None;
+        for t in by.values().flatten() {
+            if last != Some(t.campaign_id) {
+                last = Some(t.campaign_id);
+                if let Err(i) = campaigns.binary_search(&t.campaign_id) {
+                    campaigns.insert(i, t.campaign_id);
+                }
+            }
+        }
+        let companies = by
+            .into_iter()
+            .map(|(company, mut t)| {
+                t.sort_unstable_by_key(|x| (x.day, x.campaign_id));
+                let hits = t
+                    .iter()
+                    .map(|x| Hit {
+                        day: day_number(x.day),
+                        campaign: campaigns.binary_search(&x.campaign_id).unwrap_or(0) as u32,
+                    })
+                    .collect();
+                let counts = t.iter().map(|x| (x.impressions, x.clicks)).collect();
+                (company, Company { hits, counts })
+            })
+            .collect();
+        Touches {
+            campaigns,
+            companies,
+        }
+    }
+
+    /// `company`'s touches in time order.
+    pub fn of(&self, company: &str) -> Vec<Touch> {
+        let Some(c) = self.companies.get(company) else {
+            return Vec::new();
+        };
+        c.hits
+            .iter()
+            .zip(&c.counts)
+            .filter_map(|(h, (impressions, clicks))| {
+                Some(Touch {
+                    campaign_id: *self.campaigns.get(h.campaign as usize)?,
+                    day: NaiveDate::from_num_days_from_ce_opt(h.day)?,
+                    impressions: *impressions,
+                    clicks: *clicks,
+                })
+            })
+            .collect()
+    }
+
+    /// How many touches it holds.
+    pub fn len(&self) -> usize {
+        self.companies.values().map(|c| c.hits.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.companies.is_empty()
+    }
+}
 
 /// An opportunity as a run needs it, its amount in the report's currency.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +153,14 @@ pub fn window(touches: &[Touch], day: NaiveDate, lookback_days: i64) -> &[Touch]
     &touches[lo..hi.max(lo)]
 }
 
+/// [`window`] of a company's hits, on day numbers.
+fn window_hits(hits: &[Hit], day: i32, lookback_days: i64) -> &[Hit] {
+    let start = i64::from(day) - lookback_days;
+    let lo = hits.partition_point(|h| i64::from(h.day) < start);
+    let hi = hits.partition_point(|h| h.day <= day);
+    &hits[lo..hi.max(lo)]
+}
+
 /// What a run found for one kind.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Outcome {
@@ -80,83 +181,154 @@ pub struct Outcome {
 }
 
 /// Credit every opportunity converting (for `kind`) in the window.
-/// `touches` maps a company to its touches in time order (day, then
-/// campaign), covering at least `[from − lookback, to]`.
-pub fn run(
-    opps: &[Opp],
-    touches: &HashMap<String, Vec<Touch>>,
-    kind: Kind,
-    rules: Rules,
-) -> Outcome {
+/// `touches` covers at least `[from − lookback, to]`.
+///
+/// A hundred thousand opportunities of tens of touches each are credited
+/// under seven models: campaigns are numbers (in their ids' order), credits
+/// are summed into a row per campaign and every buffer is reused, so an
+/// opportunity allocates nothing.
+pub fn run(opps: &[Opp], touches: &Touches, kind: Kind, rules: Rules) -> Outcome {
     let mut out = Outcome::default();
     let converting = converting(opps, touches, kind, rules);
     let paths = journeys(&converting, touches, rules);
-    let effects = markov::removal_effects(&paths)
+    let effects = markov::removal_effects_keyed(&paths)
         .map(|r| r.effect)
         .unwrap_or_default();
-    out.removal_effects = effects.iter().map(|(k, v)| (*k, *v)).collect();
+    drop(paths);
+    let k = touches.campaigns.len();
+    let mut effect = vec![0.0; k];
+    for (c, e) in &effects {
+        effect[*c as usize] = *e;
+        out.removal_effects
+            .insert(touches.campaigns[*c as usize], *e);
+    }
 
-    for (o, day, amount, t) in &converting {
-        if t.is_empty() {
+    let mut crediter = Crediter::new(rules.half_life_days, rules.lookback_days);
+    let (mut keys, mut days) = (Vec::new(), Vec::new());
+    let mut credited = vec![[0i64; 7]; k];
+    let mut influenced = vec![0i64; k];
+    // The last opportunity (numbered from 1) each campaign touched.
+    let mut touched = vec![0u32; k];
+    for (n, c) in converting.iter().enumerate() {
+        if c.hits.is_empty() {
             out.unattributed += 1;
-            out.unattributed_micros += amount;
+            out.unattributed_micros += c.amount;
             continue;
         }
         out.attributed += 1;
-        out.attributed_micros += amount;
-        let at = Moment {
-            converted: *day,
-            created: o.created,
-            half_life_days: rules.half_life_days,
-        };
-        // Summed per campaign of this opportunity first (a few campaigns,
-        // found by a short scan), then added to the totals once each.
-        let mut mine: Vec<(Uuid, [i64; 7])> = Vec::new();
-        for (m, (_, parts)) in credits(t, at, *amount, &effects).into_iter().enumerate() {
-            for (touch, micros) in t.iter().zip(parts) {
-                match mine.iter_mut().find(|(c, _)| *c == touch.campaign_id) {
-                    Some((_, sums)) => sums[m] += micros,
-                    None => {
-                        let mut sums = [0; 7];
-                        sums[m] = micros;
-                        mine.push((touch.campaign_id, sums));
-                    }
-                }
+        out.attributed_micros += c.amount;
+        keys.clear();
+        keys.extend(c.hits.iter().map(|h| h.campaign));
+        days.clear();
+        days.extend(c.hits.iter().map(|h| h.day));
+        let at = (c.day, day_number(c.opp.created));
+        let parts = crediter.credit(&days, &keys, at, c.amount, |k| effect[k as usize]);
+        for (m, parts) in parts.iter().enumerate() {
+            for (k, micros) in keys.iter().zip(parts) {
+                credited[*k as usize][m] += micros;
             }
         }
-        for (c, sums) in mine {
-            for (m, micros) in Model::ALL.into_iter().zip(sums) {
-                *out.credits.entry((m, c)).or_default() += micros;
+        let n = n as u32 + 1;
+        for k in &keys {
+            let k = *k as usize;
+            if touched[k] != n {
+                touched[k] = n;
+                influenced[k] += c.amount;
             }
-            *out.influenced.entry(c).or_default() += amount;
         }
+    }
+    for (k, c) in touches.campaigns.iter().enumerate() {
+        if touched[k] == 0 {
+            continue;
+        }
+        for (m, micros) in Model::ALL.into_iter().zip(credited[k]) {
+            out.credits.insert((m, *c), micros);
+        }
+        out.influenced.insert(*c, influenced[k]);
     }
     out
 }
 
-/// A converting opportunity: when, its amount, its touches.
-type Converting<'a> = (&'a Opp, NaiveDate, i64, &'a [Touch]);
+/// Credits every model's share of an opportunity's touches, reusing its
+/// buffers from one opportunity to the next.
+pub struct Crediter {
+    decay: Decay,
+    weights: Vec<f64>,
+    distinct: Vec<(u32, u32, f64)>,
+    split: SplitScratch,
+    parts: [Vec<i64>; 7],
+}
+
+impl Crediter {
+    /// For a half-life, and a lookback whose time-decay factors are kept.
+    pub fn new(half_life_days: f64, lookback_days: i64) -> Crediter {
+        Crediter {
+            decay: Decay::new(half_life_days, lookback_days),
+            weights: Vec::new(),
+            distinct: Vec::new(),
+            split: SplitScratch::default(),
+            parts: Default::default(),
+        }
+    }
+
+    /// Every model's credit of each touch (in [`Model::ALL`]'s order), in
+    /// micros summing to `amount`: the touches are on `days` (day numbers,
+    /// in time order) of the campaigns `keys` (numbered in the order of
+    /// their ids), for an opportunity converting and created on the days
+    /// of `at`; `effect` gives a campaign's removal effect.
+    pub fn credit(
+        &mut self,
+        days: &[i32],
+        keys: &[u32],
+        at: (i32, i32),
+        amount: i64,
+        effect: impl Fn(u32) -> f64,
+    ) -> &[Vec<i64>; 7] {
+        for (model, parts) in Model::ALL.into_iter().zip(self.parts.iter_mut()) {
+            if model == Model::Markov {
+                models::markov_weights_into(keys, &effect, &mut self.distinct, &mut self.weights);
+            } else {
+                models::weights_into(model, days, at, &self.decay, &mut self.weights);
+            }
+            models::split_into(amount, &self.weights, &mut self.split, parts);
+        }
+        &self.parts
+    }
+}
+
+/// A converting opportunity: the day it converts, its amount, its touches.
+struct Converting<'a> {
+    opp: &'a Opp,
+    day: i32,
+    amount: i64,
+    hits: &'a [Hit],
+}
 
 /// The opportunities converting (for `kind`) in the window, with their touches.
 fn converting<'a>(
     opps: &'a [Opp],
-    touches: &'a HashMap<String, Vec<Touch>>,
+    touches: &'a Touches,
     kind: Kind,
     rules: Rules,
 ) -> Vec<Converting<'a>> {
     opps.iter()
-        .filter_map(|o| {
-            let day = o
+        .filter_map(|opp| {
+            let day = opp
                 .converts(kind)
-                .filter(|d| *d >= rules.from && *d <= rules.to)?;
-            let amount = o.amount.unwrap_or(0);
-            let t = o
+                .filter(|d| *d >= rules.from && *d <= rules.to)
+                .map(day_number)?;
+            let hits = opp
                 .company
                 .as_ref()
-                .and_then(|c| touches.get(c))
-                .map(|t| window(t, day, rules.lookback_days))
+                .and_then(|c| touches.companies.get(c))
+                .map(|c| window_hits(&c.hits, day, rules.lookback_days))
                 .unwrap_or(&[]);
-            Some((o, day, amount, t))
+            Some(Converting {
+                opp,
+                day,
+                amount: opp.amount.unwrap_or(0),
+                hits,
+            })
         })
         .collect()
 }
@@ -165,57 +337,64 @@ fn converting<'a>(
 /// explaining one opportunity needs of the others).
 pub fn removal_effects(
     opps: &[Opp],
-    touches: &HashMap<String, Vec<Touch>>,
+    touches: &Touches,
     kind: Kind,
     rules: Rules,
 ) -> HashMap<Uuid, f64> {
-    markov::removal_effects(&journeys_of(opps, touches, kind, rules))
+    let paths = journeys(&converting(opps, touches, kind, rules), touches, rules);
+    markov::removal_effects_keyed(&paths)
         .map(|r| r.effect)
         .unwrap_or_default()
+        .into_iter()
+        .map(|(c, e)| (touches.campaigns[c as usize], e))
+        .collect()
 }
 
 /// The journeys a run's Markov chain is made of (for comparing it with
 /// other implementations).
-pub fn journeys_of(
-    opps: &[Opp],
-    touches: &HashMap<String, Vec<Touch>>,
-    kind: Kind,
-    rules: Rules,
-) -> Vec<Path<Uuid>> {
+pub fn journeys_of(opps: &[Opp], touches: &Touches, kind: Kind, rules: Rules) -> Vec<Path<Uuid>> {
     journeys(&converting(opps, touches, kind, rules), touches, rules)
+        .into_iter()
+        .map(|p| Path {
+            steps: p
+                .steps
+                .into_iter()
+                .map(|c| touches.campaigns[c as usize])
+                .collect(),
+            conversions: p.conversions,
+            nulls: p.nulls,
+        })
+        .collect()
 }
 
 /// The Markov chain's journeys: each converting opportunity's touches
 /// (ending in conversion), and the touches in the window of every company
 /// reached that did not convert (ending in nothing).
-fn journeys(
-    converting: &[Converting<'_>],
-    touches: &HashMap<String, Vec<Touch>>,
-    rules: Rules,
-) -> Vec<Path<Uuid>> {
+fn journeys(converting: &[Converting<'_>], touches: &Touches, rules: Rules) -> Vec<Path<u32>> {
     let converted: std::collections::HashSet<&str> = converting
         .iter()
-        .filter(|(_, _, _, t)| !t.is_empty())
-        .filter_map(|(o, _, _, _)| o.company.as_deref())
+        .filter(|c| !c.hits.is_empty())
+        .filter_map(|c| c.opp.company.as_deref())
         .collect();
-    let mut paths: Vec<Path<Uuid>> = converting
+    let mut paths: Vec<Path<u32>> = converting
         .iter()
-        .filter(|(_, _, _, t)| !t.is_empty())
-        .map(|(_, _, _, t)| Path {
-            steps: t.iter().map(|x| x.campaign_id).collect(),
+        .filter(|c| !c.hits.is_empty())
+        .map(|c| Path {
+            steps: c.hits.iter().map(|h| h.campaign).collect(),
             conversions: 1,
             nulls: 0,
         })
         .collect();
     let days = (rules.to - rules.from).num_days() + rules.lookback_days;
-    for (company, t) in touches {
+    let to = day_number(rules.to);
+    for (company, c) in &touches.companies {
         if converted.contains(company.as_str()) {
             continue;
         }
-        let t = window(t, rules.to, days);
-        if !t.is_empty() {
+        let hits = window_hits(&c.hits, to, days);
+        if !hits.is_empty() {
             paths.push(Path {
-                steps: t.iter().map(|x| x.campaign_id).collect(),
+                steps: hits.iter().map(|h| h.campaign).collect(),
                 conversions: 0,
                 nulls: 1,
             });
@@ -232,17 +411,19 @@ pub fn credits(
     amount: i64,
     effects: &HashMap<Uuid, f64>,
 ) -> Vec<(Model, Vec<i64>)> {
-    Model::ALL
-        .into_iter()
-        .map(|model| {
-            let w = if model == Model::Markov {
-                models::markov_weights(touches, |c| effects.get(&c).copied().unwrap_or(0.0))
-            } else {
-                models::weights(model, touches, at)
-            };
-            (model, models::split(amount, &w))
-        })
-        .collect()
+    let (campaigns, keys) = models::keys_of(touches);
+    let days: Vec<i32> = touches.iter().map(|t| day_number(t.day)).collect();
+    let effect = |k: u32| effects.get(&campaigns[k as usize]).copied().unwrap_or(0.0);
+    let parts = Crediter::new(at.half_life_days, 0)
+        .credit(
+            &days,
+            &keys,
+            (day_number(at.converted), day_number(at.created)),
+            amount,
+            effect,
+        )
+        .clone();
+    Model::ALL.into_iter().zip(parts).collect()
 }
 
 #[cfg(test)]
@@ -281,13 +462,14 @@ mod tests {
             opps in proptest::collection::vec((0usize..10, 0i64..120, proptest::option::of(0i64..120), 0i64..5_000_000_000_000), 1..30),
             lookback in 1i64..100,
         ) {
-            let mut touches = HashMap::new();
+            let mut all = Vec::new();
             for (i, ts) in companies.iter().enumerate() {
                 let mut v: Vec<Touch> = ts.iter().map(|(c, day)| touch(*c, *day)).collect();
                 v.sort_by_key(|t| (t.day, t.campaign_id));
                 v.dedup_by_key(|t| (t.day, t.campaign_id));
-                touches.insert(format!("c{i}.example"), v);
+                all.extend(v.into_iter().map(|t| (format!("c{i}.example"), t)));
             }
+            let touches = Touches::new(all);
             let opps: Vec<Opp> = opps.iter().enumerate().map(|(i, (company, created, won, amount))| Opp {
                 id: format!("006{i}"),
                 company: Some(format!("c{company}.example")),
@@ -307,7 +489,39 @@ mod tests {
                     prop_assert_eq!(total, out.attributed_micros, "{:?} {:?}", kind, model);
                 }
                 prop_assert!(out.credits.values().all(|v| *v >= 0));
+
+                // The run's numbered, buffered path credits exactly what
+                // crediting each opportunity on its own (as explaining
+                // does) credits.
+                let effects: HashMap<Uuid, f64> = out.removal_effects.iter().map(|(c, e)| (*c, *e)).collect();
+                let mut one_by_one: HashMap<(Model, Uuid), i64> = HashMap::new();
+                for o in &opps {
+                    let Some(day) = o.converts(kind).filter(|d| *d >= rules.from && *d <= rules.to) else { continue };
+                    let all = touches.of(o.company.as_deref().unwrap_or_default());
+                    let t = window(&all, day, rules.lookback_days);
+                    let at = Moment { converted: day, created: o.created, half_life_days: rules.half_life_days };
+                    for (m, parts) in credits(t, at, o.amount.unwrap_or(0), &effects) {
+                        for (touch, micros) in t.iter().zip(parts) {
+                            *one_by_one.entry((m, touch.campaign_id)).or_default() += micros;
+                        }
+                    }
+                }
+                prop_assert_eq!(&out.credits, &one_by_one);
             }
         }
+    }
+
+    #[test]
+    fn the_table_gives_back_each_companys_touches_in_time_order() {
+        let t = Touches::new([
+            ("b.example".to_string(), touch(9, 3)),
+            ("a.example".to_string(), touch(7, 5)),
+            ("a.example".to_string(), touch(2, 5)),
+            ("a.example".to_string(), touch(7, 1)),
+        ]);
+        assert_eq!(t.len(), 4);
+        assert_eq!(t.of("a.example"), [touch(7, 1), touch(2, 5), touch(7, 5)]);
+        assert_eq!(t.of("b.example"), [touch(9, 3)]);
+        assert!(t.of("c.example").is_empty());
     }
 }

@@ -80,3 +80,28 @@ pub async fn matched_companies(tx: &mut TenantTx) -> Result<Vec<String>, sqlx::E
     .fetch_all(tx.conn())
     .await
 }
+
+/// What changes whenever a sync commits a page or ends (its matching
+/// done): the connection's last change, and the objects' synced records
+/// and last commit. A reader holding opportunities read under the same
+/// value holds what the database holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    pub connection: Option<DateTime<Utc>>,
+    pub records: i64,
+    pub committed: Option<DateTime<Utc>>,
+}
+
+pub async fn version(tx: &mut TenantTx) -> Result<Version, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query_as!(
+        Version,
+        r#"SELECT (SELECT updated_at FROM salesforce_connections WHERE tenant_id = $1) AS connection,
+                  coalesce(sum(records), 0)::int8 AS "records!",
+                  max(updated_at) AS committed
+           FROM salesforce_watermarks WHERE tenant_id = $1"#,
+        tenant as TenantId
+    )
+    .fetch_one(tx.conn())
+    .await
+}

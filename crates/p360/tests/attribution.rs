@@ -307,6 +307,28 @@ async fn every_model_reconciles_to_the_micro_and_an_opportunity_is_explained_to_
         )
         .await;
     assert_eq!(s, 422);
+
+    // The report keeps what it read in memory; a sync that changes the
+    // CRM is seen by the next report all the same.
+    write(
+        &base,
+        "Opportunity",
+        json!([{"AccountId": accounts[0], "Name": "Acme add-on", "Amount": 1, "StageName": "Prospecting",
+                "CloseDate": (d + Duration::days(60)).to_string(), "IsClosed": false, "IsWon": false, "CreatedDate": stamp(d)}]),
+    )
+    .await;
+    sync(&p, tenant).await;
+    let (_, r) = p
+        .get(
+            &format!("/v1/attribution/campaigns?model=linear&from={from}&to={to}"),
+            &viewer,
+        )
+        .await;
+    assert_eq!(r["pipeline"]["attributed_opportunities"], 3, "{r}");
+    assert_eq!(
+        r["pipeline"]["attributed_micros"], 133_334_340_000i64,
+        "{r}"
+    );
 }
 
 /// A world with a planted lift: of an audience's 1,000 companies, 20 %

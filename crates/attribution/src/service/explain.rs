@@ -92,10 +92,12 @@ pub async fn explain(tx: &mut TenantTx, by: &Principal, id: &str) -> Result<Expl
             None => Some(0),
             Some(a) => rates.convert(a, &o.currency, &settings.currency, day),
         };
-        let all = o.company.as_ref().and_then(|c| input.touches.get(c));
-        let touches = all
-            .map(|t| window(t, day, settings.lookback_days))
-            .unwrap_or(&[]);
+        let all = o
+            .company
+            .as_ref()
+            .map(|c| input.touches.of(c))
+            .unwrap_or_default();
+        let touches = window(&all, day, settings.lookback_days);
         let at = Moment {
             converted: day,
             created,

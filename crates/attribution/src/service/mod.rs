@@ -17,7 +17,7 @@ use crate::fx::Rates;
 use crate::models::Model;
 use crate::run::{Kind, Opp, Outcome, Rules, run};
 use crate::{Settings, store};
-use touches::Touches;
+use kept::Touches;
 
 /// The longest window a report covers.
 const MAX_DAYS: i64 = 731;
@@ -122,20 +122,22 @@ async fn rates_of(
     report: &str,
     to: NaiveDate,
 ) -> Result<Rates, sqlx::Error> {
-    let mut currencies: Vec<String> = opps.iter().map(|o| o.currency.clone()).collect();
-    currencies.push(report.to_string());
-    currencies.sort();
-    currencies.dedup();
+    let currencies: std::collections::BTreeSet<&str> = opps
+        .iter()
+        .map(|o| o.currency.as_str())
+        .chain([report])
+        .collect();
+    let currencies: Vec<String> = currencies.into_iter().map(str::to_string).collect();
     Ok(Rates::new(store::rates(tx.conn(), &currencies, to).await?))
 }
 
 async fn inputs(tx: &mut TenantTx, from: NaiveDate, to: NaiveDate) -> Result<Inputs, ApiError> {
     let settings = store::settings(tx).await?.unwrap_or_default();
-    let rows = crm::read::opportunities(tx, from, to).await?;
+    let rows = kept::opportunities(tx, from, to).await?;
     let rates = rates_of(tx, &rows, &settings.currency, to).await?;
     let mut opps: HashMap<Kind, Vec<Opp>> = HashMap::new();
     let mut unconverted: HashMap<Kind, (u64, BTreeMap<String, i64>)> = HashMap::new();
-    for o in &rows {
+    for o in rows.iter() {
         let created = o.created_at.date_naive();
         let won = o.is_won.then_some(o.close_date).flatten();
         for kind in [Kind::Pipeline, Kind::Revenue] {
@@ -166,7 +168,7 @@ async fn inputs(tx: &mut TenantTx, from: NaiveDate, to: NaiveDate) -> Result<Inp
         }
     }
     let since = from - Duration::days(settings.lookback_days);
-    let touches = touches::touches(tx, since, to).await?;
+    let touches = kept::touches(tx, since, to).await?;
     Ok(Inputs {
         settings,
         opps,
@@ -332,8 +334,8 @@ pub async fn campaigns(
 }
 
 pub mod explain;
+pub mod kept;
 pub mod lift;
-pub mod touches;
 
 pub use explain::{Explain, Explained, ExplainedTouch, explain};
 pub use lift::{LiftReport, Measure, lift};
