@@ -534,6 +534,7 @@ async fn the_sync_backs_off_the_api_limit_signs_in_again_and_resumes_after_a_fai
     // saying so on the connection, with three pages committed.
     write(&base, "Account", accounts_stamped(1_000, 1_000, start)).await;
     let served = stats(&base).await["records_served"].as_u64().unwrap();
+    let metrics_before = common::scrape(&p.app).await;
     assert_eq!(
         sandbox_post(
             &base,
@@ -558,14 +559,40 @@ async fn the_sync_backs_off_the_api_limit_signs_in_again_and_resumes_after_a_fai
     );
     let synced = number!(p, r#"SELECT count(*) AS "n!" FROM crm_accounts"#);
     assert!((1_000..2_000).contains(&synced), "{synced}");
+    // The hourly round counts the failing connection for the alert, and
+    // queues the tenant's next sync.
+    sync_all(&p).await;
+    assert_eq!(failing_gauge(&p).await, 1.0);
+    assert_eq!(
+        number!(
+            p,
+            r#"SELECT count(*) AS "n!" FROM jobs WHERE kind = 'crm.sync_salesforce' AND status = 'queued'"#
+        ),
+        1
+    );
 
     // The next sync resumes from the watermark, not from the start.
     let before = stats(&base).await["records_served"].as_u64().unwrap();
-    crm::sync::run(&p.db.pool, &sf(&p), tenant)
+    let resume = crm::sync::run(&p.db.pool, &sf(&p), tenant)
         .await
         .unwrap()
         .unwrap();
     let resumed = stats(&base).await["records_served"].as_u64().unwrap() - before;
+    // The counters an SRE alerts on say the same.
+    let metrics = common::scrape(&p.app).await;
+    let grew = |series: &str| common::delta(&metrics_before, &metrics, series);
+    assert_eq!(
+        grew(r#"p360_salesforce_syncs_total{outcome="failed"}"#),
+        1.0
+    );
+    assert_eq!(
+        grew(r#"p360_salesforce_syncs_total{outcome="synced"}"#),
+        1.0
+    );
+    assert_eq!(
+        grew(r#"p360_salesforce_sync_records_total{object="Account"}"#),
+        resume.records["Account"] as f64
+    );
     assert_eq!(
         number!(p, r#"SELECT count(*) AS "n!" FROM crm_accounts"#),
         2_000
@@ -583,7 +610,32 @@ async fn the_sync_backs_off_the_api_limit_signs_in_again_and_resumes_after_a_fai
     let (_, shown) = p.get("/v1/integrations/salesforce", &admin).await;
     assert_eq!(shown["status"], "connected", "{shown}");
     assert!(shown["last_error"].is_null());
+    sync_all(&p).await;
+    assert_eq!(failing_gauge(&p).await, 0.0, "the alert clears");
     let _ = Duration::ZERO;
+}
+
+async fn sync_all(p: &Platform) {
+    use platform::jobs::{Job, JobContext};
+    crm::sync::SyncAll
+        .run(JobContext {
+            pool: p.db.pool.clone(),
+            job_id: uuid::Uuid::now_v7(),
+            attempt: 1,
+            max_attempts: 1,
+            services: (),
+        })
+        .await
+        .unwrap();
+}
+
+async fn failing_gauge(p: &Platform) -> f64 {
+    let metrics = common::scrape(&p.app).await;
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("p360_salesforce_connections_failing "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no p360_salesforce_connections_failing in {metrics}"))
 }
 
 #[tokio::test]

@@ -123,6 +123,15 @@ pub async fn objects(tx: &mut TenantTx) -> Result<Vec<ObjectSync>, sqlx::Error> 
 }
 
 /// Every tenant with a connection (the recurring sync).
+/// How many tenants' connections failed their last sync.
+pub async fn failing(conn: &mut sqlx::PgConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM salesforce_connections WHERE status = 'failing'"#
+    )
+    .fetch_one(conn)
+    .await
+}
+
 pub async fn connected_tenants(
     conn: &mut sqlx::PgConnection,
 ) -> Result<Vec<TenantId>, sqlx::Error> {

@@ -51,6 +51,7 @@ pub async fn run(pool: &sqlx::PgPool, sf: &Salesforce, tenant: TenantId) -> Resu
     let Some((client, currency)) = client else {
         return Ok(None);
     };
+    let started = std::time::Instant::now();
     let result = async {
         let mut synced = objects(pool, sf, tenant, &client, &currency).await?;
         synced.matched = crate::matching::match_pending(pool, tenant).await?;
@@ -63,6 +64,18 @@ pub async fn run(pool: &sqlx::PgPool, sf: &Salesforce, tenant: TenantId) -> Resu
     let error = result.as_ref().err().map(|e| format!("{e:#}"));
     connection::store::sync_ended(&mut tx, None, error.as_deref()).await?;
     tx.commit().await?;
+    // Tenants are not a label (there may be thousands): the failing ones
+    // are on their connections' status.
+    let outcome = if result.is_ok() { "synced" } else { "failed" };
+    metrics::counter!("p360_salesforce_syncs_total", "outcome" => outcome).increment(1);
+    metrics::histogram!("p360_salesforce_sync_duration_seconds")
+        .record(started.elapsed().as_secs_f64());
+    if let Ok(s) = &result {
+        for (object, n) in &s.records {
+            metrics::counter!("p360_salesforce_sync_records_total", "object" => object.clone())
+                .increment(*n);
+        }
+    }
     result.map(Some)
 }
 
@@ -225,6 +238,10 @@ impl Job for SyncAll {
 
     async fn run(self, ctx: JobContext<()>) -> Result<()> {
         let mut all = ScopedTx::all(&ctx.pool, AllTenants::system()).await?;
+        // The tenants whose last sync failed (each connection says why):
+        // what the SRE's alert watches, refreshed every round.
+        let failing = connection::store::failing(all.conn()).await?;
+        metrics::gauge!("p360_salesforce_connections_failing").set(failing as f64);
         for tenant in connection::store::connected_tenants(all.conn()).await? {
             platform::jobs::enqueue(all.conn(), &SyncSalesforce { tenant }, None).await?;
         }
