@@ -1,0 +1,19 @@
+//! Billing (issue 19): what an agency bills its customers for delivered
+//! media, per insertion order and month.
+//!
+//! - [`pricing`]: one month of an insertion order's delivery priced under
+//!   its model — `cpm` (rate per 1,000 impressions), `cpc` (rate per click),
+//!   `flat_fee` (the fee spread over the flight's days), `cost_plus` (TTD's
+//!   advertiser cost plus a markup) — in micros of the order's currency,
+//!   rounded once per line, half to even.
+//! - [`ledger`]: the months of an insertion order in order, each billed up
+//!   to what the budget has left (the rest shown as over-delivery, never
+//!   dropped), and a closed month's late delivery turned into an adjustment
+//!   on the next open month, so billed + over-delivery = priced delivery to
+//!   the micro and the billed total never passes the budget.
+//!
+//! Pure: the caller reads the terms and the delivery.
+
+pub mod invoice;
+pub mod ledger;
+pub mod pricing;
