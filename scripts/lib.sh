@@ -92,6 +92,14 @@ ensure_haproxy() {
   command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || apt_install haproxy
 }
 
+# Poppler's pdftotext and pdftoppm, for reading back and rendering the
+# invoice PDFs the billing tests write.
+ensure_poppler() {
+  if ! command -v pdftotext >/dev/null 2>&1 || ! command -v pdftoppm >/dev/null 2>&1; then
+    apt_install poppler-utils
+  fi
+}
+
 # Prometheus, for the deploy controller's Prometheus metric source.
 ensure_prometheus() {
   command -v prometheus >/dev/null 2>&1 || apt_install prometheus

@@ -88,8 +88,20 @@ fn detail<Id: Clone>(month: Month, part: &OrderPart<Id>, line: &Posting) -> Vec<
         _ => price(&part.terms, month, *d).amount_micros,
     };
     let weights: Vec<i64> = part.campaigns.iter().map(|(_, d)| weight(d)).collect();
-    let billed = allocate(line.billed_micros, &weights);
-    let over = allocate(line.over_delivery_micros, &weights);
+    // In whole minor units when the line is (as priced lines are).
+    let unit = part.terms.unit_micros.max(1);
+    let share = |amount: i64| {
+        if amount % unit == 0 {
+            allocate(amount / unit, &weights)
+                .into_iter()
+                .map(|a| a * unit)
+                .collect()
+        } else {
+            allocate(amount, &weights)
+        }
+    };
+    let billed = share(line.billed_micros);
+    let over = share(line.over_delivery_micros);
     part.campaigns
         .iter()
         .zip(billed.into_iter().zip(over))
@@ -169,6 +181,7 @@ mod tests {
             budget_micros: 1_000_000_000,
             start: NaiveDate::from_ymd_opt(2026, 10, 1).unwrap(),
             end: NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
+            unit_micros: 10_000,
         };
         let delivered = |i| Delivered {
             impressions: i,
@@ -201,18 +214,19 @@ mod tests {
             .map(|l| (l.kind, l.campaign, l.amount_micros))
             .collect();
         // October's 100 late impressions ($0.70); November's 3,001
-        // ($21.007), shared 1,000 : 2,001 by what each prices at.
+        // ($21.007, billed $21.01), shared by what each campaign prices at
+        // ($7.00 and $14.01), in cents.
         assert_eq!(
             kinds,
             [
                 (LineKind::Adjustment, None, 700_000),
-                (LineKind::Delivery, None, 21_007_000),
+                (LineKind::Delivery, None, 21_010_000),
                 (LineKind::Detail, Some("a"), 7_000_000),
-                (LineKind::Detail, Some("b"), 14_007_000),
+                (LineKind::Detail, Some("b"), 14_010_000),
             ]
         );
         assert_eq!(lines[0].corrects, Some(m("2026-10")));
-        assert_eq!(total, 21_707_000);
+        assert_eq!(total, 21_710_000);
     }
 
     proptest! {
@@ -235,6 +249,7 @@ mod tests {
                 budget_micros: budget,
                 start: NaiveDate::from_ymd_opt(2026, 11, 10).unwrap(),
                 end: NaiveDate::from_ymd_opt(2027, 1, 20).unwrap(),
+                unit_micros: 10_000,
             };
             let campaigns: Vec<(usize, Delivered)> = campaigns.iter().enumerate()
                 .map(|(i, (imps, clicks))| (i, Delivered { impressions: *imps, clicks: *clicks, cost_micros: imps * 1_500 }))

@@ -163,6 +163,7 @@ mod tests {
             budget_micros: budget,
             start: NaiveDate::from_ymd_opt(2026, 10, 15).unwrap(),
             end: NaiveDate::from_ymd_opt(2026, 12, 15).unwrap(),
+            unit_micros: 10_000,
         }
     }
 
@@ -320,6 +321,7 @@ mod tests {
                 budget_micros: budget,
                 start,
                 end: start + chrono::Duration::days(days),
+                unit_micros: 10_000,
             };
             let months: Vec<Month> = {
                 let mut v = vec![Month::of(t.start)];
@@ -343,6 +345,7 @@ mod tests {
                 let mut billed = book.billed_micros;
                 for x in &p {
                     prop_assert_eq!(x.billed_micros + x.over_delivery_micros, x.priced.amount_micros);
+                    prop_assert_eq!(x.priced.amount_micros % 10_000, 0, "whole cents");
                     billed += x.billed_micros;
                     prop_assert!((0..=budget).contains(&billed), "billed to date {billed} of {budget}");
                 }

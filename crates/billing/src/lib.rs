@@ -16,4 +16,5 @@
 
 pub mod invoice;
 pub mod ledger;
+pub mod pdf;
 pub mod pricing;

@@ -1,9 +1,10 @@
 //! One month of an insertion order's delivery, priced.
 //!
-//! Amounts are micros of the order's currency. Each priced amount is
-//! rounded once, half to even (banker's rounding: 0.5 micro goes to the
-//! even neighbour), from exact integer arithmetic — never from floating
-//! point. A flat fee is spread over the flight's days (first and last day
+//! Amounts are micros of the order's currency, and each priced amount is
+//! a whole number of the currency's minor unit (a cent is 10,000 micros; a
+//! yen, 1,000,000): rounded once, half to even (banker's rounding: half a
+//! cent goes to the even neighbour), from exact integer arithmetic — never
+//! from floating point — so an invoice line shows exactly what it bills. A flat fee is spread over the flight's days (first and last day
 //! included) by its cumulative share: the fee billed through the end of a
 //! month is the fee × the flight's days so far / all its days, rounded; a
 //! month bills that less what the months before billed, so the months of a
@@ -36,6 +37,19 @@ pub struct Terms {
     /// The flight, first and last day included.
     pub start: NaiveDate,
     pub end: NaiveDate,
+    /// The currency's minor unit in micros ([`minor_unit_micros`]).
+    pub unit_micros: i64,
+}
+
+/// The minor unit of an ISO 4217 currency, in micros: a cent (10,000) but
+/// for the currencies without one (1,000,000) or with thousandths (1,000).
+pub fn minor_unit_micros(currency: &str) -> i64 {
+    match currency {
+        "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX"
+        | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 1_000_000,
+        "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 1_000,
+        _ => 10_000,
+    }
 }
 
 /// What was delivered (a month of one campaign, or of all of an order's).
@@ -149,46 +163,50 @@ fn flight_days_through(t: &Terms, through: NaiveDate) -> i64 {
     (through.min(t.end) - t.start).num_days() + 1
 }
 
-/// What `delivered` in `month` comes to under `terms` (saturating at the
-/// largest amount rather than wrapping).
+/// What `delivered` in `month` comes to under `terms`, in whole minor
+/// units (saturating at the largest amount rather than wrapping).
 pub fn price(terms: &Terms, month: Month, delivered: Delivered) -> Priced {
-    let clamp = |x: i128| x.clamp(i64::MIN as i128, i64::MAX as i128) as i64;
+    let unit = i128::from(terms.unit_micros.max(1));
+    // numerator / denominator micros, in whole minor units.
+    let round = |n: i128, d: i128| {
+        (div_half_even(n, d * unit) * unit).clamp(i64::MIN as i128, i64::MAX as i128) as i64
+    };
     match terms.pricing {
         Pricing::Cpm { rate_micros } => Priced {
             units: delivered.impressions,
-            amount_micros: clamp(div_half_even(
+            amount_micros: round(
                 i128::from(delivered.impressions) * i128::from(rate_micros),
                 1000,
-            )),
+            ),
         },
         Pricing::Cpc { rate_micros } => Priced {
             units: delivered.clicks,
-            amount_micros: clamp(i128::from(delivered.clicks) * i128::from(rate_micros)),
+            amount_micros: round(i128::from(delivered.clicks) * i128::from(rate_micros), 1),
         },
         Pricing::FlatFee { fee_micros } => {
-            let total = flight_days_through(terms, terms.end).max(1);
+            let total = i128::from(flight_days_through(terms, terms.end).max(1));
             let through = |d: NaiveDate| {
-                div_half_even(
+                round(
                     i128::from(fee_micros) * i128::from(flight_days_through(terms, d)),
-                    i128::from(total),
+                    total,
                 )
             };
             let before = month.first() - Duration::days(1);
             Priced {
                 units: flight_days_through(terms, month.last())
                     - flight_days_through(terms, before),
-                amount_micros: clamp(through(month.last()) - through(before)),
+                amount_micros: through(month.last()) - through(before),
             }
         }
         Pricing::CostPlus {
             markup_micro_percent,
         } => Priced {
             units: delivered.cost_micros,
-            amount_micros: clamp(div_half_even(
+            amount_micros: round(
                 i128::from(delivered.cost_micros)
                     * (100_000_000 + i128::from(markup_micro_percent)),
                 100_000_000,
-            )),
+            ),
         },
     }
 }
@@ -207,6 +225,7 @@ mod tests {
             budget_micros: i64::MAX,
             start,
             end,
+            unit_micros: 10_000,
         }
     }
 
@@ -250,13 +269,13 @@ mod tests {
             clicks: 89,
             cost_micros: 0,
         };
-        // 1,234,567 × 12,345,678 micros / 1000 = 15,241,566,651.426 micros,
-        // rounded once.
+        // 1,234,567 × 12,345,678 micros / 1000 = 15,241,566,651.426 micros:
+        // 15,241.57, rounded once.
         assert_eq!(
             price(&t, m("2026-11"), d),
             Priced {
                 units: 1_234_567,
-                amount_micros: 15_241_566_651
+                amount_micros: 15_241_570_000
             }
         );
         let t = Terms {
@@ -266,10 +285,12 @@ mod tests {
             ..t
         };
         assert_eq!(price(&t, m("2026-12"), d).amount_micros, 222_500_000);
-        // A tie: 500 impressions at 1 micro per mille is half a micro → 0
-        // (even); 1,500 is 1.5 → 2.
+        // A tie: 500 impressions at a cent per mille is half a cent → 0
+        // (even); 1,500 is 1.5 cents → 2.
         let t = Terms {
-            pricing: Pricing::Cpm { rate_micros: 1 },
+            pricing: Pricing::Cpm {
+                rate_micros: 10_000,
+            },
             ..t
         };
         let imps = |n| Delivered {
@@ -277,7 +298,17 @@ mod tests {
             ..Delivered::default()
         };
         assert_eq!(price(&t, m("2026-12"), imps(500)).amount_micros, 0);
-        assert_eq!(price(&t, m("2026-12"), imps(1_500)).amount_micros, 2);
+        assert_eq!(price(&t, m("2026-12"), imps(1_500)).amount_micros, 20_000);
+        assert_eq!(price(&t, m("2026-12"), imps(2_500)).amount_micros, 20_000);
+        // A currency without cents rounds to the yen.
+        let t = Terms {
+            unit_micros: minor_unit_micros("JPY"),
+            ..t
+        };
+        assert_eq!(
+            price(&t, m("2026-12"), imps(150_000)).amount_micros,
+            2_000_000
+        );
     }
 
     #[test]
@@ -295,20 +326,22 @@ mod tests {
         let dec = price(&t, m("2026-12"), none);
         let jan = price(&t, m("2027-01"), none);
         assert_eq!((nov.units, dec.units, jan.units), (16, 31, 15));
-        // 10,000 × 16/62 = 2,580.645161…; through December 10,000 × 47/62
-        // = 7,580.645161… → 7,580,645,161; January the rest.
-        assert_eq!(nov.amount_micros, 2_580_645_161);
-        assert_eq!(dec.amount_micros, 7_580_645_161 - 2_580_645_161);
-        assert_eq!(jan.amount_micros, 10_000_000_000 - 7_580_645_161);
+        // 10,000 × 16/62 = 2,580.645161… → 2,580.65; through December
+        // 10,000 × 47/62 = 7,580.645161… → 7,580.65; January the rest.
+        assert_eq!(nov.amount_micros, 2_580_650_000);
+        assert_eq!(dec.amount_micros, 5_000_000_000);
+        assert_eq!(jan.amount_micros, 2_419_350_000);
         assert_eq!(price(&t, m("2026-10"), none).amount_micros, 0);
         assert_eq!(price(&t, m("2027-02"), none).amount_micros, 0);
         // A flight inside one month bills the whole fee in it.
         let t = terms(
-            Pricing::FlatFee { fee_micros: 999 },
+            Pricing::FlatFee {
+                fee_micros: 999_990_000,
+            },
             day(2026, 11, 3),
             day(2026, 11, 4),
         );
-        assert_eq!(price(&t, m("2026-11"), none).amount_micros, 999);
+        assert_eq!(price(&t, m("2026-11"), none).amount_micros, 999_990_000);
     }
 
     #[test]
@@ -324,7 +357,13 @@ mod tests {
             cost_micros: 1_000_000_001,
             ..Delivered::default()
         };
-        // 1,000,000,001 × 1.15 = 1,150,000,001.15 → 1,150,000,001.
-        assert_eq!(price(&t, m("2026-11"), d).amount_micros, 1_150_000_001);
+        // 1,000,000,001 × 1.15 = 1,150,000,001.15 micros → 1,150.00.
+        assert_eq!(price(&t, m("2026-11"), d).amount_micros, 1_150_000_000);
+        let d = Delivered {
+            cost_micros: 1_004_347_826,
+            ..Delivered::default()
+        };
+        // × 1.15 = 1,154,999,999.9 micros → 1,155.00.
+        assert_eq!(price(&t, m("2026-11"), d).amount_micros, 1_155_000_000);
     }
 }
