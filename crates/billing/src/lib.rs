@@ -12,9 +12,15 @@
 //!   on the next open month, so billed + over-delivery = priced delivery to
 //!   the micro and the billed total never passes the budget.
 //!
-//! Pure: the caller reads the terms and the delivery.
+//! - [`service`] and [`store`]: an invoice's states (draft → issued → paid
+//!   or void, with a credit note), gap-free numbers per tenant.
+//!
+//! The pricing, ledger and invoice modules are pure: the caller reads the
+//! terms and the delivery.
 
 pub mod invoice;
 pub mod ledger;
 pub mod pdf;
 pub mod pricing;
+pub mod service;
+pub mod store;

@@ -314,6 +314,11 @@ pub const MIGRATION_CLASSES: &[(i64, MigrationClass, &str)] = &[
     ),
     (20261206000035, MigrationClass::Expand, "new tables"),
     (20261206000036, MigrationClass::Expand, "new tables"),
+    (
+        20261206000037,
+        MigrationClass::Expand,
+        "new tables and triggers",
+    ),
 ];
 
 /// Escape `%`, `_` and `\` for a LIKE pattern.

@@ -1,0 +1,140 @@
+//! Billing's own SQL: invoices, their lines, the gap-free numbers and the
+//! closed months (migration 37).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use tenancy::{TenantId, TenantTx};
+use uuid::Uuid;
+
+/// An invoice as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceRow {
+    pub id: Uuid,
+    pub advertiser_id: Uuid,
+    pub currency: String,
+    pub month: NaiveDate,
+    pub kind: String,
+    pub status: String,
+    pub number: Option<i64>,
+    pub credits: Option<Uuid>,
+    pub total_micros: i64,
+    pub over_delivery_micros: i64,
+    pub issued_at: Option<DateTime<Utc>>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub voided_at: Option<DateTime<Utc>>,
+}
+
+/// The tenant's invoice `id`, locked for a state change.
+pub async fn invoice_for_update(
+    tx: &mut TenantTx,
+    id: Uuid,
+) -> Result<Option<InvoiceRow>, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query_as!(
+        InvoiceRow,
+        "SELECT id, advertiser_id, currency, month, kind, status, number, credits, total_micros,
+                over_delivery_micros, issued_at, paid_at, voided_at
+         FROM invoices WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+        tenant as TenantId,
+        id
+    )
+    .fetch_optional(tx.conn())
+    .await
+}
+
+/// Whether `month` (its first day) is closed for the tenant.
+pub async fn month_closed(tx: &mut TenantTx, month: NaiveDate) -> Result<bool, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM billing_periods WHERE tenant_id = $1 AND month = $2) AS "closed!""#,
+        tenant as TenantId,
+        month
+    )
+    .fetch_one(tx.conn())
+    .await
+}
+
+/// The tenant's next invoice number, taken under its counter's row lock:
+/// held until the transaction ends, so concurrent issuers queue, and a
+/// rolled-back issue gives its number back — no gaps.
+pub async fn next_number(tx: &mut TenantTx) -> Result<i64, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query_scalar!(
+        "INSERT INTO invoice_numbers (tenant_id, last) VALUES ($1, 1)
+         ON CONFLICT (tenant_id) DO UPDATE SET last = invoice_numbers.last + 1
+         RETURNING last",
+        tenant as TenantId
+    )
+    .fetch_one(tx.conn())
+    .await
+}
+
+pub async fn set_issued(tx: &mut TenantTx, id: Uuid, number: i64) -> Result<(), sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query!(
+        "UPDATE invoices SET status = 'issued', number = $3, issued_at = now(), updated_at = now()
+         WHERE tenant_id = $1 AND id = $2",
+        tenant as TenantId,
+        id,
+        number
+    )
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Move the issued invoice `id` to `status` (`paid` or `void`), stamping when.
+pub async fn settle(tx: &mut TenantTx, id: Uuid, status: &str) -> Result<(), sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query!(
+        "UPDATE invoices SET status = $3,
+             paid_at = CASE WHEN $3 = 'paid' THEN now() ELSE paid_at END,
+             voided_at = CASE WHEN $3 = 'void' THEN now() ELSE voided_at END,
+             updated_at = now()
+         WHERE tenant_id = $1 AND id = $2",
+        tenant as TenantId,
+        id,
+        status
+    )
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// A draft credit note `note` for `voided`, its lines those of `voided`
+/// negated (so the two net to nothing, month by month and order by order).
+pub async fn credit_note(
+    tx: &mut TenantTx,
+    note: Uuid,
+    voided: &InvoiceRow,
+) -> Result<(), sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query!(
+        "INSERT INTO invoices (id, tenant_id, advertiser_id, currency, month, kind, credits,
+                               total_micros, over_delivery_micros)
+         VALUES ($1, $2, $3, $4, $5, 'credit_note', $6, $7, $8)",
+        note,
+        tenant as TenantId,
+        voided.advertiser_id,
+        voided.currency,
+        voided.month,
+        voided.id,
+        -voided.total_micros,
+        -voided.over_delivery_micros
+    )
+    .execute(tx.conn())
+    .await?;
+    sqlx::query!(
+        "INSERT INTO invoice_lines (invoice_id, position, tenant_id, kind, insertion_order_id,
+                                    campaign_id, corrects_month, description, units,
+                                    amount_micros, over_delivery_micros)
+         SELECT $1, position, tenant_id, kind, insertion_order_id, campaign_id, corrects_month,
+                description, -units, -amount_micros, -over_delivery_micros
+         FROM invoice_lines WHERE tenant_id = $2 AND invoice_id = $3",
+        note,
+        tenant as TenantId,
+        voided.id
+    )
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}

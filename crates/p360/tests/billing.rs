@@ -1,0 +1,322 @@
+//! Billing's invoice states against PostgreSQL (issue 19): gap-free
+//! numbers under concurrent issuing, voiding with a credit note, the
+//! finance role, tenant isolation, and the database refusing — as the
+//! application's own role — any change to an issued invoice or its lines.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use tenancy::principal::{Actor, UserId};
+use tenancy::roles::Role;
+use tenancy::{Principal, TenantId, TenantTx};
+use uuid::Uuid;
+
+fn person(role: Role, tenant: TenantId) -> Principal {
+    let id = UserId::new();
+    let customer = matches!(role, Role::CustomerAdmin | Role::Marketer | Role::Viewer);
+    Principal {
+        actor: Actor::User(id),
+        person: Some(id),
+        role,
+        tenant: customer.then_some(tenant),
+        assigned: if customer { Vec::new() } else { vec![tenant] },
+        email: None,
+        meta: Default::default(),
+    }
+}
+
+struct World {
+    p: Platform,
+    tenant: TenantId,
+    advertiser: Uuid,
+}
+
+async fn world(slug: &str) -> World {
+    let p = Platform::start().await;
+    let tenant = TenantId(p.tenant(slug).await.parse().unwrap());
+    let admin = p.token("customer_admin", Some(slug), "admin@acme.test");
+    let (s, adv) = p
+        .post(
+            "/v1/advertisers",
+            &admin,
+            json!({"name": "Acme Cloud", "domain": "acmecloud.example", "currency": "USD"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{adv}");
+    let advertiser = adv["id"].as_str().unwrap().parse().unwrap();
+    World {
+        p,
+        tenant,
+        advertiser,
+    }
+}
+
+/// A draft invoice of `month` (closed) with two lines; its id.
+async fn draft(w: &World, month: &str, closed: bool) -> Uuid {
+    let month = chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").unwrap();
+    let id = Uuid::now_v7();
+    sqlx::query!(
+        "INSERT INTO invoices (id, tenant_id, advertiser_id, currency, month, total_micros, over_delivery_micros)
+         VALUES ($1, $2, $3, 'USD', $4, 1250000000, 10000000)",
+        id,
+        w.tenant.0,
+        w.advertiser,
+        month
+    )
+    .execute(&w.p.db.pool)
+    .await
+    .unwrap();
+    sqlx::query!(
+        "INSERT INTO invoice_lines (invoice_id, position, tenant_id, kind, description, units, amount_micros, over_delivery_micros)
+         VALUES ($1, 1, $2, 'delivery', 'IO FY27', 100000, 1250000000, 10000000),
+                ($1, 2, $2, 'detail', 'Campaign A', 100000, 1250000000, 10000000)",
+        id,
+        w.tenant.0
+    )
+    .execute(&w.p.db.pool)
+    .await
+    .unwrap();
+    if closed {
+        sqlx::query!(
+            "INSERT INTO billing_periods (tenant_id, month, closed_by) VALUES ($1, $2, 'test')
+             ON CONFLICT DO NOTHING",
+            w.tenant.0,
+            month
+        )
+        .execute(&w.p.db.pool)
+        .await
+        .unwrap();
+    }
+    id
+}
+
+/// The HTTP status an error would answer with.
+fn status(e: platform::http::problem::ApiError) -> u16 {
+    match e {
+        platform::http::problem::ApiError::Problem(p) => p.status_code().as_u16(),
+        other => panic!("not a problem: {other:?}"),
+    }
+}
+
+async fn tx(w: &World) -> TenantTx {
+    TenantTx::begin(&w.p.app.state.pool, w.tenant)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn concurrent_issuing_numbers_invoices_without_gaps() {
+    let w = world("acme").await;
+    let mut drafts = Vec::new();
+    for m in 1..=12 {
+        drafts.push(draft(&w, &format!("2025-{m:02}"), true).await);
+    }
+    for m in 1..=8 {
+        drafts.push(draft(&w, &format!("2026-{m:02}"), true).await);
+    }
+    assert_eq!(drafts.len(), 20);
+    let finance = person(Role::Finance, w.tenant);
+    let pool = w.p.app.state.pool.clone();
+    // Twenty issuers at once, and five more that take a number and roll
+    // back (a failure after numbering): their numbers are given back.
+    let mut tasks = Vec::new();
+    for (i, id) in drafts.iter().enumerate() {
+        let (pool, finance, id, tenant) = (pool.clone(), finance.clone(), *id, w.tenant);
+        tasks.push(tokio::spawn(async move {
+            if i % 4 == 0 {
+                let mut tx = TenantTx::begin(&pool, tenant).await.unwrap();
+                billing::service::issue(&mut tx, &finance, id)
+                    .await
+                    .unwrap();
+                drop(tx);
+            }
+            let mut tx = TenantTx::begin(&pool, tenant).await.unwrap();
+            let n = billing::service::issue(&mut tx, &finance, id)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            n
+        }));
+    }
+    let mut numbers = Vec::new();
+    for t in tasks {
+        numbers.push(t.await.unwrap());
+    }
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=20).collect::<Vec<i64>>());
+    let stored: Vec<i64> = sqlx::query_scalar!(
+        r#"SELECT number AS "number!" FROM invoices WHERE status = 'issued' ORDER BY number"#
+    )
+    .fetch_all(&w.p.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(stored, (1..=20).collect::<Vec<i64>>());
+    let audited = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM audit_events WHERE action = 'billing.invoice_issued'"#
+    )
+    .fetch_one(&w.p.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 20, "every issue audited, none of the rolled back");
+
+    // Issued once only; a draft of an open month is not issued.
+    let mut t = tx(&w).await;
+    let again = billing::service::issue(&mut t, &finance, drafts[0]).await;
+    assert_eq!(status(again.unwrap_err()), 409);
+    drop(t);
+    let open = draft(&w, "2026-11", false).await;
+    let mut t = tx(&w).await;
+    let err = billing::service::issue(&mut t, &finance, open)
+        .await
+        .unwrap_err();
+    assert_eq!(status(err), 409);
+    drop(t);
+}
+
+#[tokio::test]
+async fn voiding_issues_a_credit_note_and_only_finance_changes_states() {
+    let w = world("acme").await;
+    let finance = person(Role::Finance, w.tenant);
+    let a = draft(&w, "2026-09", true).await;
+    let b = draft(&w, "2026-10", true).await;
+
+    // The customer's own admin and the agency's ad-ops may not issue.
+    for role in [Role::CustomerAdmin, Role::AdOps, Role::Viewer] {
+        let mut t = tx(&w).await;
+        let err = billing::service::issue(&mut t, &person(role, w.tenant), a)
+            .await
+            .unwrap_err();
+        assert_eq!(status(err), 403, "{role:?}");
+    }
+    // Another tenant does not see it.
+    let other = TenantId(w.p.tenant("globex").await.parse().unwrap());
+    let mut t = TenantTx::begin(&w.p.app.state.pool, other).await.unwrap();
+    let err = billing::service::issue(&mut t, &person(Role::Finance, other), a)
+        .await
+        .unwrap_err();
+    assert_eq!(status(err), 404);
+    drop(t);
+
+    let mut t = tx(&w).await;
+    assert_eq!(
+        billing::service::issue(&mut t, &finance, a).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        billing::service::issue(&mut t, &finance, b).await.unwrap(),
+        2
+    );
+    billing::service::mark_paid(&mut t, &finance, b)
+        .await
+        .unwrap();
+    let (note, number) = billing::service::void(&mut t, &finance, a).await.unwrap();
+    t.commit().await.unwrap();
+    assert_eq!(number, 3, "the credit note takes the next number");
+    let r = sqlx::query!(
+        r#"SELECT status, number, kind, credits, total_micros FROM invoices WHERE id = ANY($1) ORDER BY number"#,
+        &[a, b, note]
+    )
+    .fetch_all(&w.p.db.pool)
+    .await
+    .unwrap();
+    let seen: Vec<(String, Option<i64>, String, i64)> = r
+        .into_iter()
+        .map(|r| (r.status, r.number, r.kind, r.total_micros))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("void".into(), Some(1), "invoice".into(), 1_250_000_000),
+            ("paid".into(), Some(2), "invoice".into(), 1_250_000_000),
+            (
+                "issued".into(),
+                Some(3),
+                "credit_note".into(),
+                -1_250_000_000
+            ),
+        ]
+    );
+    let net = sqlx::query_scalar!(
+        r#"SELECT sum(amount_micros)::int8 AS "n!" FROM invoice_lines WHERE invoice_id = ANY($1)"#,
+        &[a, note]
+    )
+    .fetch_one(&w.p.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(net, 0, "the credit note's lines net the voided invoice's");
+    // A void or paid invoice changes no further.
+    let mut t = tx(&w).await;
+    for (id, what) in [(a, "paid"), (b, "void")] {
+        let err = if what == "paid" {
+            billing::service::mark_paid(&mut t, &finance, id).await
+        } else {
+            billing::service::void(&mut t, &finance, id)
+                .await
+                .map(|_| ())
+        };
+        assert_eq!(status(err.unwrap_err()), 409, "{what}");
+    }
+}
+
+#[tokio::test]
+async fn the_database_refuses_to_change_an_issued_invoice_as_the_application() {
+    let w = world("acme").await;
+    let finance = person(Role::Finance, w.tenant);
+    let a = draft(&w, "2026-09", true).await;
+    let mut t = tx(&w).await;
+    billing::service::issue(&mut t, &finance, a).await.unwrap();
+    t.commit().await.unwrap();
+    // Each attack in its own transaction, as the application's role.
+    let mut t = tx(&w).await;
+    let r = sqlx::query!("UPDATE invoices SET total_micros = 1 WHERE id = $1", a)
+        .execute(t.conn())
+        .await;
+    assert!(format!("{:?}", r.unwrap_err()).contains("only its state may change"));
+    drop(t);
+    let mut t = tx(&w).await;
+    let r = sqlx::query!(
+        "UPDATE invoices SET status = 'draft', number = NULL WHERE id = $1",
+        a
+    )
+    .execute(t.conn())
+    .await;
+    assert!(r.is_err(), "an issued invoice does not go back to draft");
+    drop(t);
+    let mut t = tx(&w).await;
+    let r = sqlx::query!("DELETE FROM invoice_lines WHERE invoice_id = $1", a)
+        .execute(t.conn())
+        .await;
+    assert!(format!("{:?}", r.unwrap_err()).contains("is final"));
+    drop(t);
+    let mut t = tx(&w).await;
+    let r = sqlx::query!(
+        "INSERT INTO invoice_lines (invoice_id, position, tenant_id, kind, description, amount_micros)
+         VALUES ($1, 9, $2, 'manual', 'extra', 1)",
+        a,
+        w.tenant.0
+    )
+    .execute(t.conn())
+    .await;
+    assert!(format!("{:?}", r.unwrap_err()).contains("is final"));
+    drop(t);
+    // Nor may it add to a draft of a closed month.
+    let closed_draft = draft(&w, "2026-08", true).await;
+    let mut t = tx(&w).await;
+    let r = sqlx::query!(
+        "INSERT INTO invoice_lines (invoice_id, position, tenant_id, kind, description, amount_micros)
+         VALUES ($1, 9, $2, 'manual', 'extra', 1)",
+        closed_draft,
+        w.tenant.0
+    )
+    .execute(t.conn())
+    .await;
+    assert!(format!("{:?}", r.unwrap_err()).contains("is final"));
+    drop(t);
+    // The numbers cannot be edited by the application.
+    let mut t = tx(&w).await;
+    let r = sqlx::query!("DELETE FROM invoice_numbers")
+        .execute(t.conn())
+        .await;
+    assert!(r.is_err(), "no DELETE on the counter");
+}
