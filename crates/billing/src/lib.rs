@@ -18,6 +18,7 @@
 //! The pricing, ledger and invoice modules are pure: the caller reads the
 //! terms and the delivery.
 
+pub mod draft;
 pub mod invoice;
 pub mod ledger;
 pub mod pdf;

@@ -138,3 +138,175 @@ pub async fn credit_note(
     .await?;
     Ok(())
 }
+
+/// The tenant's closed months (first days).
+pub async fn closed_months(tx: &mut TenantTx) -> Result<Vec<NaiveDate>, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query_scalar!(
+        "SELECT month FROM billing_periods WHERE tenant_id = $1 ORDER BY month",
+        tenant as TenantId
+    )
+    .fetch_all(tx.conn())
+    .await
+}
+
+/// What closed months' invoices hold per order and delivery month: (order,
+/// month, units, billed, over-delivery) — their own lines and the
+/// adjustments that correct them, voided invoices netted by their credit
+/// notes.
+pub async fn posted(
+    tx: &mut TenantTx,
+) -> Result<Vec<(Uuid, NaiveDate, i64, i64, i64)>, sqlx::Error> {
+    let tenant = tx.tenant();
+    Ok(sqlx::query!(
+        r#"SELECT l.insertion_order_id AS "order!", coalesce(l.corrects_month, i.month) AS "month!",
+                  sum(l.units)::int8 AS "units!", sum(l.amount_micros)::int8 AS "billed!",
+                  sum(l.over_delivery_micros)::int8 AS "over!"
+           FROM invoice_lines l
+           JOIN invoices i ON i.id = l.invoice_id
+           JOIN billing_periods p ON p.tenant_id = i.tenant_id AND p.month = i.month
+           WHERE l.tenant_id = $1 AND l.kind IN ('delivery', 'adjustment')
+             AND l.insertion_order_id IS NOT NULL
+           GROUP BY 1, 2"#,
+        tenant as TenantId
+    )
+    .fetch_all(tx.conn())
+    .await?
+    .into_iter()
+    .map(|r| (r.order, r.month, r.units, r.billed, r.over))
+    .collect())
+}
+
+/// The live (not void) invoice of `advertiser` for `month`: (id, status).
+pub async fn live_invoice(
+    tx: &mut TenantTx,
+    advertiser: Uuid,
+    month: NaiveDate,
+) -> Result<Option<(Uuid, String)>, sqlx::Error> {
+    let tenant = tx.tenant();
+    Ok(sqlx::query!(
+        "SELECT id, status FROM invoices
+         WHERE tenant_id = $1 AND advertiser_id = $2 AND month = $3 AND kind = 'invoice'
+           AND status <> 'void'
+         FOR UPDATE",
+        tenant as TenantId,
+        advertiser,
+        month
+    )
+    .fetch_optional(tx.conn())
+    .await?
+    .map(|r| (r.id, r.status)))
+}
+
+/// A line as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineRow {
+    pub kind: &'static str,
+    pub insertion_order_id: Option<Uuid>,
+    pub campaign_id: Option<Uuid>,
+    pub corrects_month: Option<NaiveDate>,
+    pub description: String,
+    pub units: i64,
+    pub amount_micros: i64,
+    pub over_delivery_micros: i64,
+}
+
+/// Write the draft `id` (created when new) with `lines` in place of its
+/// old ones.
+#[allow(clippy::too_many_arguments)]
+pub async fn write_draft(
+    tx: &mut TenantTx,
+    id: Uuid,
+    new: bool,
+    advertiser: Uuid,
+    currency: &str,
+    month: NaiveDate,
+    lines: &[LineRow],
+) -> Result<(), sqlx::Error> {
+    let tenant = tx.tenant();
+    let total: i64 = lines
+        .iter()
+        .filter(|l| l.kind != "detail")
+        .map(|l| l.amount_micros)
+        .sum();
+    let over: i64 = lines
+        .iter()
+        .filter(|l| l.kind != "detail")
+        .map(|l| l.over_delivery_micros)
+        .sum();
+    if new {
+        sqlx::query!(
+            "INSERT INTO invoices (id, tenant_id, advertiser_id, currency, month, total_micros, over_delivery_micros)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            id,
+            tenant as TenantId,
+            advertiser,
+            currency,
+            month,
+            total,
+            over
+        )
+        .execute(tx.conn())
+        .await?;
+    } else {
+        sqlx::query!(
+            "UPDATE invoices SET total_micros = $3, over_delivery_micros = $4, updated_at = now()
+             WHERE tenant_id = $1 AND id = $2",
+            tenant as TenantId,
+            id,
+            total,
+            over
+        )
+        .execute(tx.conn())
+        .await?;
+        sqlx::query!(
+            "DELETE FROM invoice_lines WHERE tenant_id = $1 AND invoice_id = $2",
+            tenant as TenantId,
+            id
+        )
+        .execute(tx.conn())
+        .await?;
+    }
+    for (i, l) in lines.iter().enumerate() {
+        sqlx::query!(
+            "INSERT INTO invoice_lines (invoice_id, position, tenant_id, kind, insertion_order_id,
+                                        campaign_id, corrects_month, description, units,
+                                        amount_micros, over_delivery_micros)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            id,
+            i as i64 + 1,
+            tenant as TenantId,
+            l.kind,
+            l.insertion_order_id,
+            l.campaign_id,
+            l.corrects_month,
+            l.description,
+            l.units,
+            l.amount_micros,
+            l.over_delivery_micros
+        )
+        .execute(tx.conn())
+        .await?;
+    }
+    Ok(())
+}
+
+/// Close `month` for the tenant; false when it was closed already.
+pub async fn close_month(
+    tx: &mut TenantTx,
+    month: NaiveDate,
+    by: &str,
+) -> Result<bool, sqlx::Error> {
+    let tenant = tx.tenant();
+    Ok(sqlx::query!(
+        "INSERT INTO billing_periods (tenant_id, month, closed_by) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING",
+        tenant as TenantId,
+        month,
+        by
+    )
+    .execute(tx.conn())
+    .await?
+    .rows_affected()
+        == 1)
+}

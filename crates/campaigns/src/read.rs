@@ -248,3 +248,59 @@ pub async fn insertion_order_terms(
         )
     }))
 }
+
+/// An insertion order as billing prices it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BillingOrder {
+    pub id: Uuid,
+    pub advertiser_id: Uuid,
+    pub name: String,
+    pub currency: String,
+    pub budget_micros: i64,
+    pub start_date: chrono::NaiveDate,
+    /// The last day (included).
+    pub end_date: chrono::NaiveDate,
+    /// `cpm`, `cpc`, `flat_fee` or `cost_plus`.
+    pub pricing_model: String,
+    /// Micros of the currency; for `cost_plus`, micro-percent.
+    pub pricing_rate_micros: i64,
+}
+
+/// The tenant's insertion orders whose flight starts on or before `through`.
+pub async fn billing_orders(
+    tx: &mut TenantTx,
+    through: chrono::NaiveDate,
+) -> Result<Vec<BillingOrder>, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query_as!(
+        BillingOrder,
+        "SELECT id, advertiser_id, name, currency, budget_micros, start_date, end_date,
+                pricing_model, pricing_rate_micros
+         FROM insertion_orders WHERE tenant_id = $1 AND start_date <= $2
+         ORDER BY advertiser_id, name, id",
+        tenant as TenantId,
+        through
+    )
+    .fetch_all(tx.conn())
+    .await
+}
+
+/// The campaigns of the tenant's insertion orders `ios`: (campaign, its
+/// order, its name), by name.
+pub async fn campaigns_of_orders(
+    tx: &mut TenantTx,
+    ios: &[Uuid],
+) -> Result<Vec<(Uuid, Uuid, String)>, sqlx::Error> {
+    let tenant = tx.tenant();
+    Ok(sqlx::query!(
+        "SELECT id, insertion_order_id, name FROM campaigns
+         WHERE tenant_id = $1 AND insertion_order_id = ANY($2) ORDER BY name, id",
+        tenant as TenantId,
+        ios
+    )
+    .fetch_all(tx.conn())
+    .await?
+    .into_iter()
+    .map(|r| (r.id, r.insertion_order_id, r.name))
+    .collect())
+}

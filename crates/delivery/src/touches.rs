@@ -1,6 +1,7 @@
 //! What attribution reads of delivery: the days each company was reached
 //! by each of the tenant's campaigns (merged rollups, `delivery_accounts`),
-//! and what each campaign spent.
+//! and what each campaign spent; what billing reads: each campaign's
+//! delivery per month.
 
 use chrono::NaiveDate;
 use tenancy::{TenantId, TenantTx};
@@ -99,4 +100,41 @@ pub async fn version(tx: &mut TenantTx) -> Result<(i64, i64), sqlx::Error> {
     .fetch_one(tx.conn())
     .await?;
     Ok((r.campaigns, r.versions))
+}
+
+/// What one campaign delivered in one month (billing prices it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignMonth {
+    pub campaign_id: Uuid,
+    /// The month's first day.
+    pub month: NaiveDate,
+    pub impressions: i64,
+    pub clicks: i64,
+    /// TTD's advertiser cost, micros of the advertiser's currency.
+    pub cost_micros: i64,
+}
+
+/// Each of `campaigns`' delivery per month over `[from, to]`.
+pub async fn campaign_months(
+    tx: &mut TenantTx,
+    campaigns: &[Uuid],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<CampaignMonth>, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query_as!(
+        CampaignMonth,
+        r#"SELECT campaign_id, date_trunc('month', day)::date AS "month!",
+                  sum(impressions)::int8 AS "impressions!", sum(clicks)::int8 AS "clicks!",
+                  sum(advertiser_cost_micros)::int8 AS "cost_micros!"
+           FROM delivery_accounts
+           WHERE tenant_id = $1 AND campaign_id = ANY($2) AND day BETWEEN $3 AND $4
+           GROUP BY 1, 2 ORDER BY 1, 2"#,
+        tenant as TenantId,
+        campaigns,
+        from,
+        to
+    )
+    .fetch_all(tx.conn())
+    .await
 }

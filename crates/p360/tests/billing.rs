@@ -320,3 +320,192 @@ async fn the_database_refuses_to_change_an_issued_invoice_as_the_application() {
         .await;
     assert!(r.is_err(), "no DELETE on the counter");
 }
+
+/// `n` impressions of `campaign` on `day` (as the merge leaves them).
+async fn delivered(w: &World, campaign: Uuid, day: &str, n: i64) {
+    let day = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap();
+    sqlx::query!("SELECT delivery_month_partitions($1)", day)
+        .execute(&w.p.db.pool)
+        .await
+        .unwrap();
+    sqlx::query!(
+        "INSERT INTO delivery_accounts (day, tenant_id, campaign_id, company, impressions, clicks,
+                                        advertiser_cost_micros, media_cost_micros)
+         VALUES ($1, $2, $3, $4, $5::int8, 0, $5::int8 * 4000, $5::int8 * 3000)",
+        day,
+        w.tenant.0,
+        campaign,
+        format!("c{}.example", Uuid::now_v7().simple()),
+        n
+    )
+    .execute(&w.p.db.pool)
+    .await
+    .unwrap();
+}
+
+/// A draft's lines: (kind, description, amount, over-delivery).
+async fn lines_of(w: &World, id: Uuid) -> Vec<(String, String, i64, i64)> {
+    sqlx::query!(
+        "SELECT kind, description, amount_micros, over_delivery_micros FROM invoice_lines
+         WHERE invoice_id = $1 ORDER BY position",
+        id
+    )
+    .fetch_all(&w.p.db.pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| {
+        (
+            r.kind,
+            r.description,
+            r.amount_micros,
+            r.over_delivery_micros,
+        )
+    })
+    .collect()
+}
+
+#[tokio::test]
+async fn months_are_drafted_from_delivery_closed_capped_and_corrected() {
+    let w = world("acme").await;
+    let (s, io) =
+        w.p.post_as_staff(
+            "acme",
+            "/v1/insertion-orders",
+            json!({
+                "advertiser_id": w.advertiser, "name": "Q4 ABM", "number": "IO-7",
+                "budget": {"amount": "25.00", "currency": "USD"},
+                "start_date": "2026-10-15", "end_date": "2026-12-15",
+                "pricing": {"model": "cpm", "rate": {"amount": "10.00", "currency": "USD"}}
+            }),
+        )
+        .await;
+    assert_eq!(s, 201, "{io}");
+    let admin = w.p.token("customer_admin", Some("acme"), "admin@acme.test");
+    let (s, c) =
+        w.p.post(
+            "/v1/campaigns",
+            &admin,
+            json!({
+                "insertion_order_id": io["id"], "name": "Surging accounts", "objective": "pipeline",
+                "budget": {"amount": "25.00", "currency": "USD"},
+                "flight": {"start": "2026-10-15", "end": "2026-12-15"}, "pacing": "even"
+            }),
+        )
+        .await;
+    assert_eq!(s, 201, "{c}");
+    let campaign: Uuid = c["id"].as_str().unwrap().parse().unwrap();
+    let finance = person(Role::Finance, w.tenant);
+    let month = |s: &str| billing::pricing::Month::parse(s).unwrap();
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 6).unwrap();
+
+    // October: 1,000 impressions at $10 CPM.
+    delivered(&w, campaign, "2026-10-20", 1_000).await;
+    let mut t = tx(&w).await;
+    let oct = billing::draft::close(&mut t, &finance, month("2026-10"), today)
+        .await
+        .unwrap();
+    t.commit().await.unwrap();
+    assert_eq!(oct.len(), 1);
+    assert_eq!(
+        lines_of(&w, oct[0]).await,
+        [
+            ("delivery".into(), "Q4 ABM".into(), 10_000_000, 0),
+            ("detail".into(), "Surging accounts".into(), 10_000_000, 0),
+        ]
+    );
+    let mut t = tx(&w).await;
+    assert_eq!(
+        billing::service::issue(&mut t, &finance, oct[0])
+            .await
+            .unwrap(),
+        1
+    );
+    // Closed once; a closed month is not drafted again; December is not over.
+    assert_eq!(
+        status(
+            billing::draft::close(&mut t, &finance, month("2026-10"), today)
+                .await
+                .unwrap_err()
+        ),
+        409
+    );
+    assert_eq!(
+        status(
+            billing::draft::draft(&mut t, &finance, month("2026-10"))
+                .await
+                .unwrap_err()
+        ),
+        409
+    );
+    assert_eq!(
+        status(
+            billing::draft::close(&mut t, &finance, month("2026-12"), today)
+                .await
+                .unwrap_err()
+        ),
+        409
+    );
+    t.commit().await.unwrap();
+
+    // 300 October impressions arrive late, and November delivers 1,200:
+    // November's invoice corrects October ($3.00) and bills November
+    // ($12.00) — $25.00 in all, the budget.
+    delivered(&w, campaign, "2026-10-25", 300).await;
+    delivered(&w, campaign, "2026-11-10", 1_200).await;
+    let mut t = tx(&w).await;
+    let nov = billing::draft::close(&mut t, &finance, month("2026-11"), today)
+        .await
+        .unwrap();
+    t.commit().await.unwrap();
+    assert_eq!(
+        lines_of(&w, nov[0]).await,
+        [
+            (
+                "adjustment".into(),
+                "Q4 ABM: delivery of 2026-10 after it closed".into(),
+                3_000_000,
+                0
+            ),
+            ("delivery".into(), "Q4 ABM".into(), 12_000_000, 0),
+            ("detail".into(), "Surging accounts".into(), 12_000_000, 0),
+        ]
+    );
+    // December's 800 impressions ($8.00) are over the budget: shown, not
+    // billed. Late November data lands on December's invoice too.
+    delivered(&w, campaign, "2026-12-02", 800).await;
+    delivered(&w, campaign, "2026-11-28", 100).await;
+    let mut t = tx(&w).await;
+    let dec = billing::draft::draft(&mut t, &finance, month("2026-12"))
+        .await
+        .unwrap();
+    t.commit().await.unwrap();
+    assert_eq!(
+        lines_of(&w, dec[0]).await,
+        [
+            (
+                "adjustment".into(),
+                "Q4 ABM: delivery of 2026-11 after it closed".into(),
+                0,
+                1_000_000
+            ),
+            ("delivery".into(), "Q4 ABM".into(), 0, 8_000_000),
+            ("detail".into(), "Surging accounts".into(), 0, 8_000_000),
+        ]
+    );
+    let billed = sqlx::query_scalar!(
+        r#"SELECT sum(total_micros)::int8 AS "n!" FROM invoices WHERE kind = 'invoice'"#
+    )
+    .fetch_one(&w.p.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(billed, 25_000_000, "never above the budget");
+    // Drafting again replaces the draft, it does not add another.
+    let mut t = tx(&w).await;
+    let again = billing::draft::draft(&mut t, &finance, month("2026-12"))
+        .await
+        .unwrap();
+    t.commit().await.unwrap();
+    assert_eq!(again, dec);
+    assert_eq!(lines_of(&w, dec[0]).await.len(), 3);
+}
