@@ -85,10 +85,20 @@ pub async fn layer(req: Request, next: Next) -> Response {
         Ok(tx) => tx,
         Err(e) => return platform::http::problem::ApiError::from(e).into_response(),
     };
+    // A request that does not claim the key ends its transaction before it
+    // answers: a dropped transaction rolls back only when its connection is
+    // next used, and until then it holds the key's lock, so the client's
+    // next request with the key would find it "still being processed".
     match store::claim(&mut tx, &actor, &key, &hash).await {
         Ok(store::Claim::Ours) => {}
-        Ok(store::Claim::Busy) => return still_running(),
-        Ok(store::Claim::Answered(stored)) => return replay(stored, &hash),
+        Ok(store::Claim::Busy) => {
+            let _ = tx.rollback().await;
+            return still_running();
+        }
+        Ok(store::Claim::Answered(stored)) => {
+            let _ = tx.rollback().await;
+            return replay(stored, &hash);
+        }
         Err(e) => return platform::http::problem::ApiError::from(e).into_response(),
     }
     let request_tx = RequestTx::new(tx);
