@@ -452,117 +452,29 @@ async fn the_lift_report_recovers_a_planted_lift_within_its_interval() {
 /// report shows the lift with its interval.
 #[tokio::test]
 async fn end_to_end_on_embedded_defaults() {
-    use common::ttd::{platform_fixture, worker};
+    use common::ttd::{
+        ingest_all, lines_with_blocks, platform_fixture, simulate_december, winter_io, worker,
+    };
     const SEED: u64 = 5;
     let p = Platform::start().await;
     let (stop, handle) = worker(&p, |_| {});
     p.generated_universe(600, SEED).await;
     let f = platform_fixture(&p).await;
-    let (s, io) = p
-        .post_as_staff(
-            "acme",
-            "/v1/insertion-orders",
-            json!({
-                "advertiser_id": f.api.get(&format!("/v1/insertion-orders/{}", f.io), &f.admin).await["advertiser_id"],
-                "name": "Winter", "number": "IO-2",
-                "budget": {"amount": "100000", "currency": "USD"},
-                "start_date": "2026-11-01", "end_date": "2027-03-31",
-                "pricing": {"model": "cpm", "rate": {"amount": "12.50", "currency": "USD"}}
-            }),
-        )
-        .await;
-    assert_eq!(s, 201, "{io}");
+    let io = winter_io(&p, &f).await;
     let listed: Vec<String> = (0..400)
         .map(|i| accounts::generate::company(i, SEED).0)
         .collect();
     let audience = f
         .list_audience("abm", &listed, json!({"holdout_percent": 25}))
         .await;
-    let (campaign, _) = f
-        .campaign_for(
-            io["id"].as_str().unwrap(),
-            "December ABM",
-            "6200",
-            ("2026-12-01", "2026-12-31"),
-            ("Listed", &audience),
-        )
-        .await;
-    f.api
-        .post(
-            &format!("/v1/campaigns/{campaign}/submit"),
-            &f.admin,
-            json!({}),
-        )
-        .await;
-    f.approve(&campaign).await;
-    f.wait_synced(
-        std::slice::from_ref(&campaign),
-        std::time::Duration::from_secs(60),
-    )
-    .await;
+    let (campaign, _) = f.december_campaign(&io, "6200", &audience).await;
     // The segment holds the members' blocks once the audience sync ran.
-    let ttd_base = p.app.url(activation::SANDBOX_PATH);
-    let client = common::ttd::ttd(&ttd_base, 0);
-    let http = reqwest::Client::new();
-    for _ in 0..100 {
-        let lines = delivery::simulate::lines(&client, &http, &ttd_base, "p360partner")
-            .await
-            .unwrap();
-        if lines.iter().any(|l| !l.blocks.is_empty()) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    }
+    lines_with_blocks(&p).await;
     let tmp = TempDir::new("attribution-reds");
     let dir = tmp.path().join("reds");
     let var = tmp.path().join("var").display().to_string();
-    let simulate = tokio::process::Command::from(p360(&[
-        "delivery",
-        "simulate",
-        "--out",
-        dir.to_str().unwrap(),
-        "--from",
-        "2026-12-01T00",
-        "--hours",
-        "72",
-        "--seed",
-        "9",
-        "--data-dir",
-        &var,
-    ]))
-    .env("P360_TTD__BASE_URL", &ttd_base)
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
-    .kill_on_drop(true)
-    .spawn()
-    .unwrap();
-    let out = tokio::time::timeout(
-        std::time::Duration::from_secs(120),
-        simulate.wait_with_output(),
-    )
-    .await
-    .expect("simulate finishes")
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let files: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path().display().to_string())
-        .collect();
-    let mut args = vec!["delivery", "ingest", "--data-dir", &var];
-    args.extend(files.iter().map(String::as_str));
-    let out = p360(&args)
-        .env("P360_DATABASE__URL", &p.db.url)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    simulate_december(&p, &dir, &var, &[]).await;
+    ingest_all(&p, &dir, &var);
 
     // The Salesforce org, in the in-process sandbox.
     let sf = p.app.url(crm::SANDBOX_PATH);

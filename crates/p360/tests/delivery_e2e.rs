@@ -10,7 +10,6 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use common::ttd::*;
 use common::*;
@@ -85,20 +84,7 @@ async fn a_synced_campaigns_delivery_reaches_reports_pacing_and_alerts() {
     let f = platform_fixture(&p).await;
     // An insertion order over this winter, a campaign spending 3,100
     // dollars evenly over December (100 a day).
-    let (s, io) = p
-        .post_as_staff(
-            "acme",
-            "/v1/insertion-orders",
-            json!({
-                "advertiser_id": f.api.get(&format!("/v1/insertion-orders/{}", f.io), &f.admin).await["advertiser_id"],
-                "name": "Winter", "number": "IO-2",
-                "budget": {"amount": "100000", "currency": "USD"},
-                "start_date": "2026-11-01", "end_date": "2027-03-31",
-                "pricing": {"model": "cpm", "rate": {"amount": "12.50", "currency": "USD"}}
-            }),
-        )
-        .await;
-    assert_eq!(s, 201, "{io}");
+    let io = winter_io(&p, &f).await;
     // The audience: 40 listed companies, 10 % held out.
     let listed: Vec<String> = (0..40)
         .map(|i| accounts::generate::company(i * 5, SEED).0)
@@ -106,44 +92,10 @@ async fn a_synced_campaigns_delivery_reaches_reports_pacing_and_alerts() {
     let audience = f
         .list_audience("abm", &listed, json!({"holdout_percent": 10}))
         .await;
-    let (campaign, _) = f
-        .campaign_for(
-            io["id"].as_str().unwrap(),
-            "December ABM",
-            "3100",
-            ("2026-12-01", "2026-12-31"),
-            ("Listed", &audience),
-        )
-        .await;
-    f.api
-        .post(
-            &format!("/v1/campaigns/{campaign}/submit"),
-            &f.admin,
-            json!({}),
-        )
-        .await;
-    f.approve(&campaign).await;
-    let synced = f
-        .wait_synced(std::slice::from_ref(&campaign), Duration::from_secs(60))
-        .await;
-    let ttd_campaign = synced[0]["ttd"]["campaign_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (campaign, synced) = f.december_campaign(&io, "3100", &audience).await;
+    let ttd_campaign = synced["ttd"]["campaign_id"].as_str().unwrap().to_string();
     // The segment holds the members' blocks once the audience sync ran.
-    let sandbox_base = p.app.url(activation::SANDBOX_PATH);
-    let client = ttd(&sandbox_base, 0);
-    let http = reqwest::Client::new();
-    let mut lines = Vec::new();
-    for _ in 0..100 {
-        lines = delivery::simulate::lines(&client, &http, &sandbox_base, "p360partner")
-            .await
-            .unwrap();
-        if lines.iter().any(|l| !l.blocks.is_empty()) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    let lines = lines_with_blocks(&p).await;
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(!lines[0].blocks.is_empty(), "the audience reached TTD");
 
@@ -151,39 +103,8 @@ async fn a_synced_campaigns_delivery_reaches_reports_pacing_and_alerts() {
     let tmp = TempDir::new("simulated-reds");
     let dir = tmp.path().join("reds");
     let var = tmp.path().join("var").display().to_string();
-    // Run without blocking: the sandbox it calls is served by this test.
-    let simulate = tokio::process::Command::from(p360(&[
-        "delivery",
-        "simulate",
-        "--out",
-        dir.to_str().unwrap(),
-        "--from",
-        "2026-12-01T00",
-        "--hours",
-        "72",
-        "--delivery-rate",
-        "0.5",
-        "--seed",
-        "9",
-        "--data-dir",
-        &var,
-    ]))
-    .env("P360_TTD__BASE_URL", &sandbox_base)
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
-    .kill_on_drop(true)
-    .spawn()
-    .unwrap();
-    let out = tokio::time::timeout(Duration::from_secs(120), simulate.wait_with_output())
-        .await
-        .expect("simulate finishes")
-        .unwrap();
+    let out = simulate_december(&p, &dir, &var, &["--delivery-rate", "0.5"]).await;
     let said = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let impressions: u64 = said
         .rsplit_once(": ")
         .and_then(|(_, counts)| counts.split_whitespace().next())
@@ -203,21 +124,7 @@ async fn a_synced_campaigns_delivery_reaches_reports_pacing_and_alerts() {
         String::from_utf8_lossy(&bad.stderr)
     );
     // Ingested as an operator would: every file in one command.
-    let files: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path().display().to_string())
-        .collect();
-    let mut args = vec!["delivery", "ingest", "--data-dir", &var];
-    args.extend(files.iter().map(String::as_str));
-    let out = p360(&args)
-        .env("P360_DATABASE__URL", &p.db.url)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ingest_all(&p, &dir, &var);
 
     // The account view agrees with the files.
     let counted = count(&dir, &ttd_campaign);

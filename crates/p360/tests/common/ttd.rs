@@ -460,3 +460,144 @@ pub fn sent(requests: &Value, endpoint: &str) -> u64 {
 pub fn distinct<'a>(descriptions: impl Iterator<Item = Option<&'a str>>) -> usize {
     descriptions.flatten().collect::<HashSet<_>>().len()
 }
+
+/// The winter insertion order the delivery end-to-end tests run campaigns
+/// in (November to March, $12.50 CPM, the fixture's advertiser): its id.
+pub async fn winter_io(p: &Platform, f: &Fixture) -> String {
+    let advertiser = f
+        .api
+        .get(&format!("/v1/insertion-orders/{}", f.io), &f.admin)
+        .await["advertiser_id"]
+        .clone();
+    let (s, io) = p
+        .post_as_staff(
+            "acme",
+            "/v1/insertion-orders",
+            json!({
+                "advertiser_id": advertiser,
+                "name": "Winter", "number": "IO-2",
+                "budget": {"amount": "100000", "currency": "USD"},
+                "start_date": "2026-11-01", "end_date": "2027-03-31",
+                "pricing": {"model": "cpm", "rate": {"amount": "12.50", "currency": "USD"}}
+            }),
+        )
+        .await;
+    assert_eq!(s, 201, "{io}");
+    io["id"].as_str().unwrap().to_string()
+}
+
+impl Fixture {
+    /// A campaign of `io` over December to `audience`, submitted, approved
+    /// and synced to TTD: its id and its activation.
+    pub async fn december_campaign(
+        &self,
+        io: &str,
+        budget: &str,
+        audience: &str,
+    ) -> (String, Value) {
+        let (campaign, _) = self
+            .campaign_for(
+                io,
+                "December ABM",
+                budget,
+                ("2026-12-01", "2026-12-31"),
+                ("Listed", audience),
+            )
+            .await;
+        self.api
+            .post(
+                &format!("/v1/campaigns/{campaign}/submit"),
+                &self.admin,
+                json!({}),
+            )
+            .await;
+        self.approve(&campaign).await;
+        let mut synced = self
+            .wait_synced(std::slice::from_ref(&campaign), Duration::from_secs(60))
+            .await;
+        (campaign, synced.remove(0))
+    }
+}
+
+/// The in-process sandbox's lines once the audience sync has put the
+/// members' blocks in its segment (or after 30 s, as they are).
+pub async fn lines_with_blocks(p: &Platform) -> Vec<delivery::simulate::Line> {
+    let base = p.app.url(activation::SANDBOX_PATH);
+    let client = ttd(&base, 0);
+    let http = reqwest::Client::new();
+    let mut lines = Vec::new();
+    for _ in 0..100 {
+        lines = delivery::simulate::lines(&client, &http, &base, "p360partner")
+            .await
+            .unwrap();
+        if lines.iter().any(|l| !l.blocks.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    lines
+}
+
+/// `p360 delivery simulate` of three days from 2026-12-01T00 (seed 9) into
+/// `dir` against the in-process sandbox, with `extra` arguments; run
+/// without blocking (the sandbox it calls is served by this test). Its
+/// output, once it succeeded.
+pub async fn simulate_december(
+    p: &Platform,
+    dir: &std::path::Path,
+    var: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let mut args = vec![
+        "delivery",
+        "simulate",
+        "--out",
+        dir.to_str().unwrap(),
+        "--from",
+        "2026-12-01T00",
+        "--hours",
+        "72",
+        "--seed",
+        "9",
+        "--data-dir",
+        var,
+    ];
+    args.extend_from_slice(extra);
+    let simulate = tokio::process::Command::from(super::p360(&args))
+        .env("P360_TTD__BASE_URL", p.app.url(activation::SANDBOX_PATH))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(120), simulate.wait_with_output())
+        .await
+        .expect("simulate finishes")
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// `p360 delivery ingest` of every file in `dir` in one command, as an
+/// operator would.
+pub fn ingest_all(p: &Platform, dir: &std::path::Path, var: &str) {
+    let files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    let mut args = vec!["delivery", "ingest", "--data-dir", var];
+    args.extend(files.iter().map(String::as_str));
+    let out = super::p360(&args)
+        .env("P360_DATABASE__URL", &p.db.url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
