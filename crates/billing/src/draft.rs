@@ -72,16 +72,25 @@ pub async fn draft(tx: &mut TenantTx, by: &Principal, month: Month) -> Result<Ve
         .unwrap_or(month.first());
     let delivered =
         delivery::touches::campaign_months(tx, &campaign_ids, first, month.last()).await?;
+    // Each campaign's months, and each order's (its campaigns' summed).
+    let order_of: HashMap<Uuid, Uuid> = campaigns.iter().map(|c| (c.0, c.1)).collect();
+    let names: HashMap<Uuid, String> = campaigns.iter().map(|c| (c.0, c.2.clone())).collect();
     let mut by_campaign: HashMap<(Uuid, Month), Delivered> = HashMap::new();
+    let mut by_order: HashMap<Uuid, BTreeMap<Month, Delivered>> = HashMap::new();
     for d in delivered {
-        by_campaign.insert(
-            (d.campaign_id, Month::of(d.month)),
+        let (m, delivered) = (
+            Month::of(d.month),
             Delivered {
                 impressions: d.impressions,
                 clicks: d.clicks,
                 cost_micros: d.cost_micros,
             },
         );
+        by_campaign.insert((d.campaign_id, m), delivered);
+        if let Some(order) = order_of.get(&d.campaign_id) {
+            let e = by_order.entry(*order).or_default().entry(m).or_default();
+            *e = *e + delivered;
+        }
     }
     let mut books: HashMap<Uuid, Book> = HashMap::new();
     for (order, m, units, billed, over) in store::posted(tx).await? {
@@ -100,13 +109,9 @@ pub async fn draft(tx: &mut TenantTx, by: &Principal, month: Month) -> Result<Ve
     // Per advertiser (and its currency): its orders' parts of this month's
     // invoice, with their names.
     let mut parts: BTreeMap<(Uuid, String), Vec<Named>> = BTreeMap::new();
-    let mut names: HashMap<Uuid, String> = HashMap::new();
     for o in &orders {
         let t = terms(o);
         let mine: Vec<&(Uuid, Uuid, String)> = campaigns.iter().filter(|c| c.1 == o.id).collect();
-        for c in &mine {
-            names.insert(c.0, c.2.clone());
-        }
         let mut open = Vec::new();
         let mut m = Month::of(o.start_date);
         while m <= month {
@@ -115,13 +120,7 @@ pub async fn draft(tx: &mut TenantTx, by: &Principal, month: Month) -> Result<Ve
             }
             m = m.next();
         }
-        let mut months: BTreeMap<Month, Delivered> = BTreeMap::new();
-        for ((c, m), d) in &by_campaign {
-            if mine.iter().any(|x| x.0 == *c) {
-                let e = months.entry(*m).or_default();
-                *e = *e + *d;
-            }
-        }
+        let months = by_order.remove(&o.id).unwrap_or_default();
         let book = books.remove(&o.id).unwrap_or_default();
         let first_open = open.first().copied();
         let postings: Vec<_> = ledger::postings(&t, &months, &book, &open)

@@ -41,15 +41,15 @@ pub struct Terms {
     pub unit_micros: i64,
 }
 
-/// The minor unit of an ISO 4217 currency, in micros: a cent (10,000) but
-/// for the currencies without one (1,000,000) or with thousandths (1,000).
+/// The minor unit of a currency the platform accepts, in micros (a cent
+/// is 10,000; a yen, 1,000,000): from its digits in
+/// [`campaigns::money::currency_digits`], two when unknown.
 pub fn minor_unit_micros(currency: &str) -> i64 {
-    match currency {
-        "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX"
-        | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 1_000_000,
-        "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 1_000,
-        _ => 10_000,
-    }
+    10i64.pow(
+        6 - campaigns::money::currency_digits(currency)
+            .unwrap_or(2)
+            .min(6),
+    )
 }
 
 /// What was delivered (a month of one campaign, or of all of an order's).
