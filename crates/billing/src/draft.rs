@@ -50,6 +50,7 @@ fn terms(o: &campaigns::read::BillingOrder) -> Terms {
 /// Draft (or draft again) `month`'s invoices: their ids.
 pub async fn draft(tx: &mut TenantTx, by: &Principal, month: Month) -> Result<Vec<Uuid>, ApiError> {
     by.require(Permission::BillingManage)?;
+    store::lock_tenant(tx).await?;
     let closed: BTreeSet<Month> = store::closed_months(tx)
         .await?
         .into_iter()
@@ -156,6 +157,10 @@ pub async fn draft(tx: &mut TenantTx, by: &Principal, month: Month) -> Result<Ve
             });
     }
 
+    let pricing: HashMap<Uuid, (String, i64)> = orders
+        .iter()
+        .map(|o| (o.id, (o.pricing_model.clone(), o.pricing_rate_micros)))
+        .collect();
     let mut drafted = Vec::new();
     for ((advertiser, currency), orders) in parts {
         let order_names: HashMap<Uuid, String> = orders
@@ -185,8 +190,11 @@ pub async fn draft(tx: &mut TenantTx, by: &Principal, month: Month) -> Result<Ve
                     ),
                     LineKind::Manual => ("manual", order),
                 };
+                let priced = matches!(l.kind, LineKind::Delivery | LineKind::Detail)
+                    .then(|| pricing.get(&l.order).cloned())
+                    .flatten();
                 LineRow {
-                    kind,
+                    kind: kind.into(),
                     insertion_order_id: Some(l.order),
                     campaign_id: l.campaign,
                     corrects_month: l.corrects.map(Month::first),
@@ -194,6 +202,8 @@ pub async fn draft(tx: &mut TenantTx, by: &Principal, month: Month) -> Result<Ve
                     units: l.units,
                     amount_micros: l.amount_micros,
                     over_delivery_micros: l.over_delivery_micros,
+                    pricing_model: priced.as_ref().map(|p| p.0.clone()),
+                    rate_micros: priced.map(|p| p.1),
                 }
             })
             .collect();
@@ -224,6 +234,7 @@ pub async fn close(
         ))
         .into());
     }
+    store::lock_tenant(tx).await?;
     let closed = store::closed_months(tx).await?;
     if closed.contains(&month.first()) {
         return Err(Problem::conflict(format!("{month} is closed already")).into());

@@ -21,6 +21,7 @@ pub struct InvoiceRow {
     pub issued_at: Option<DateTime<Utc>>,
     pub paid_at: Option<DateTime<Utc>>,
     pub voided_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
 }
 
 /// The tenant's invoice `id`, locked for a state change.
@@ -32,7 +33,7 @@ pub async fn invoice_for_update(
     sqlx::query_as!(
         InvoiceRow,
         "SELECT id, advertiser_id, currency, month, kind, status, number, credits, total_micros,
-                over_delivery_micros, issued_at, paid_at, voided_at
+                over_delivery_micros, issued_at, paid_at, voided_at, created_at
          FROM invoices WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
         tenant as TenantId,
         id
@@ -126,9 +127,10 @@ pub async fn credit_note(
     sqlx::query!(
         "INSERT INTO invoice_lines (invoice_id, position, tenant_id, kind, insertion_order_id,
                                     campaign_id, corrects_month, description, units,
-                                    amount_micros, over_delivery_micros)
+                                    amount_micros, over_delivery_micros, pricing_model, rate_micros)
          SELECT $1, position, tenant_id, kind, insertion_order_id, campaign_id, corrects_month,
-                description, -units, -amount_micros, -over_delivery_micros
+                description, -units, -amount_micros, -over_delivery_micros, pricing_model,
+                rate_micros
          FROM invoice_lines WHERE tenant_id = $2 AND invoice_id = $3",
         note,
         tenant as TenantId,
@@ -201,7 +203,7 @@ pub async fn live_invoice(
 /// A line as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineRow {
-    pub kind: &'static str,
+    pub kind: String,
     pub insertion_order_id: Option<Uuid>,
     pub campaign_id: Option<Uuid>,
     pub corrects_month: Option<NaiveDate>,
@@ -209,10 +211,13 @@ pub struct LineRow {
     pub units: i64,
     pub amount_micros: i64,
     pub over_delivery_micros: i64,
+    /// The pricing an order's delivery was billed under.
+    pub pricing_model: Option<String>,
+    pub rate_micros: Option<i64>,
 }
 
 /// Write the draft `id` (created when new) with `lines` in place of its
-/// old ones.
+/// old ones, keeping its manual lines after them.
 #[allow(clippy::too_many_arguments)]
 pub async fn write_draft(
     tx: &mut TenantTx,
@@ -224,16 +229,11 @@ pub async fn write_draft(
     lines: &[LineRow],
 ) -> Result<(), sqlx::Error> {
     let tenant = tx.tenant();
-    let total: i64 = lines
-        .iter()
-        .filter(|l| l.kind != "detail")
-        .map(|l| l.amount_micros)
-        .sum();
-    let over: i64 = lines
-        .iter()
-        .filter(|l| l.kind != "detail")
-        .map(|l| l.over_delivery_micros)
-        .sum();
+    let mut lines = lines.to_vec();
+    if !new {
+        lines.extend(manual_lines(tx, id).await?);
+    }
+    let (total, over) = totals(&lines);
     if new {
         sqlx::query!(
             "INSERT INTO invoices (id, tenant_id, advertiser_id, currency, month, total_micros, over_delivery_micros)
@@ -249,16 +249,7 @@ pub async fn write_draft(
         .execute(tx.conn())
         .await?;
     } else {
-        sqlx::query!(
-            "UPDATE invoices SET total_micros = $3, over_delivery_micros = $4, updated_at = now()
-             WHERE tenant_id = $1 AND id = $2",
-            tenant as TenantId,
-            id,
-            total,
-            over
-        )
-        .execute(tx.conn())
-        .await?;
+        set_totals(tx, id, total, over).await?;
         sqlx::query!(
             "DELETE FROM invoice_lines WHERE tenant_id = $1 AND invoice_id = $2",
             tenant as TenantId,
@@ -268,27 +259,148 @@ pub async fn write_draft(
         .await?;
     }
     for (i, l) in lines.iter().enumerate() {
-        sqlx::query!(
-            "INSERT INTO invoice_lines (invoice_id, position, tenant_id, kind, insertion_order_id,
-                                        campaign_id, corrects_month, description, units,
-                                        amount_micros, over_delivery_micros)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            id,
-            i as i64 + 1,
-            tenant as TenantId,
-            l.kind,
-            l.insertion_order_id,
-            l.campaign_id,
-            l.corrects_month,
-            l.description,
-            l.units,
-            l.amount_micros,
-            l.over_delivery_micros
-        )
-        .execute(tx.conn())
-        .await?;
+        insert_line(tx, id, i as i64 + 1, l).await?;
     }
     Ok(())
+}
+
+/// An invoice's total and over-delivery: its lines but the campaign
+/// details (which repeat their order's line).
+pub fn totals(lines: &[LineRow]) -> (i64, i64) {
+    lines
+        .iter()
+        .filter(|l| l.kind != "detail")
+        .fold((0, 0), |(t, o), l| {
+            (t + l.amount_micros, o + l.over_delivery_micros)
+        })
+}
+
+async fn set_totals(tx: &mut TenantTx, id: Uuid, total: i64, over: i64) -> Result<(), sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query!(
+        "UPDATE invoices SET total_micros = $3, over_delivery_micros = $4, updated_at = now()
+         WHERE tenant_id = $1 AND id = $2",
+        tenant as TenantId,
+        id,
+        total,
+        over
+    )
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+async fn insert_line(
+    tx: &mut TenantTx,
+    id: Uuid,
+    position: i64,
+    l: &LineRow,
+) -> Result<(), sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query!(
+        "INSERT INTO invoice_lines (invoice_id, position, tenant_id, kind, insertion_order_id,
+                                    campaign_id, corrects_month, description, units,
+                                    amount_micros, over_delivery_micros, pricing_model, rate_micros)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        id,
+        position,
+        tenant as TenantId,
+        l.kind,
+        l.insertion_order_id,
+        l.campaign_id,
+        l.corrects_month,
+        l.description,
+        l.units,
+        l.amount_micros,
+        l.over_delivery_micros,
+        l.pricing_model,
+        l.rate_micros
+    )
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// The invoice's lines in order, with their positions.
+pub async fn lines(tx: &mut TenantTx, id: Uuid) -> Result<Vec<(i64, LineRow)>, sqlx::Error> {
+    let tenant = tx.tenant();
+    Ok(sqlx::query!(
+        "SELECT position, kind, insertion_order_id, campaign_id, corrects_month, description,
+                units, amount_micros, over_delivery_micros, pricing_model, rate_micros
+         FROM invoice_lines WHERE tenant_id = $1 AND invoice_id = $2 ORDER BY position",
+        tenant as TenantId,
+        id
+    )
+    .fetch_all(tx.conn())
+    .await?
+    .into_iter()
+    .map(|r| {
+        (
+            r.position,
+            LineRow {
+                kind: r.kind,
+                insertion_order_id: r.insertion_order_id,
+                campaign_id: r.campaign_id,
+                corrects_month: r.corrects_month,
+                description: r.description,
+                units: r.units,
+                amount_micros: r.amount_micros,
+                over_delivery_micros: r.over_delivery_micros,
+                pricing_model: r.pricing_model,
+                rate_micros: r.rate_micros,
+            },
+        )
+    })
+    .collect())
+}
+
+async fn manual_lines(tx: &mut TenantTx, id: Uuid) -> Result<Vec<LineRow>, sqlx::Error> {
+    Ok(lines(tx, id)
+        .await?
+        .into_iter()
+        .map(|(_, l)| l)
+        .filter(|l| l.kind == "manual")
+        .collect())
+}
+
+/// Add `line` at the end of the draft `id`, its totals following.
+pub async fn add_line(tx: &mut TenantTx, id: Uuid, line: &LineRow) -> Result<i64, sqlx::Error> {
+    let position = lines(tx, id).await?.last().map_or(1, |(p, _)| p + 1);
+    insert_line(tx, id, position, line).await?;
+    retotal(tx, id).await?;
+    Ok(position)
+}
+
+/// Set the draft `id`'s totals from its lines.
+async fn retotal(tx: &mut TenantTx, id: Uuid) -> Result<(), sqlx::Error> {
+    let rows: Vec<LineRow> = lines(tx, id).await?.into_iter().map(|(_, l)| l).collect();
+    let (total, over) = totals(&rows);
+    set_totals(tx, id, total, over).await
+}
+
+/// Remove the manual line at `position` of the draft `id`; false when
+/// there is none.
+pub async fn remove_manual_line(
+    tx: &mut TenantTx,
+    id: Uuid,
+    position: i64,
+) -> Result<bool, sqlx::Error> {
+    let tenant = tx.tenant();
+    let gone = sqlx::query!(
+        "DELETE FROM invoice_lines
+         WHERE tenant_id = $1 AND invoice_id = $2 AND position = $3 AND kind = 'manual'",
+        tenant as TenantId,
+        id,
+        position
+    )
+    .execute(tx.conn())
+    .await?
+    .rows_affected()
+        == 1;
+    if gone {
+        retotal(tx, id).await?;
+    }
+    Ok(gone)
 }
 
 /// Close `month` for the tenant; false when it was closed already.
@@ -309,4 +421,107 @@ pub async fn close_month(
     .await?
     .rows_affected()
         == 1)
+}
+
+/// Which invoices a list shows.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub advertiser: Option<Uuid>,
+    pub month: Option<NaiveDate>,
+    pub status: Option<String>,
+    pub kind: Option<String>,
+    /// Leave drafts out.
+    pub issued_only: bool,
+}
+
+/// The tenant's invoices matching `f`, newest first, after `before`.
+pub async fn list(
+    tx: &mut TenantTx,
+    f: &Filter,
+    before: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<InvoiceRow>, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query_as!(
+        InvoiceRow,
+        "SELECT id, advertiser_id, currency, month, kind, status, number, credits, total_micros,
+                over_delivery_micros, issued_at, paid_at, voided_at, created_at
+         FROM invoices
+         WHERE tenant_id = $1 AND ($2::uuid IS NULL OR advertiser_id = $2)
+           AND ($3::date IS NULL OR month = $3) AND ($4::text IS NULL OR status = $4)
+           AND ($5::text IS NULL OR kind = $5) AND NOT ($9 AND status = 'draft')
+           AND ($6::timestamptz IS NULL OR (created_at, id) < ($6, $7))
+         ORDER BY created_at DESC, id DESC LIMIT $8",
+        tenant as TenantId,
+        f.advertiser,
+        f.month,
+        f.status,
+        f.kind,
+        before.map(|b| b.0),
+        before.map(|b| b.1),
+        limit,
+        f.issued_only
+    )
+    .fetch_all(tx.conn())
+    .await
+}
+
+/// The tenant's invoice `id`.
+pub async fn get(tx: &mut TenantTx, id: Uuid) -> Result<Option<InvoiceRow>, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query_as!(
+        InvoiceRow,
+        "SELECT id, advertiser_id, currency, month, kind, status, number, credits, total_micros,
+                over_delivery_micros, issued_at, paid_at, voided_at, created_at
+         FROM invoices WHERE tenant_id = $1 AND id = $2",
+        tenant as TenantId,
+        id
+    )
+    .fetch_optional(tx.conn())
+    .await
+}
+
+/// What invoices hold per insertion order and delivery month over `[from,
+/// to]` (months' first days; an adjustment counts for the month it
+/// corrects): (order, month, currency, billed by issued invoices net of
+/// credit notes, still in drafts, over-delivery of both).
+pub async fn billed_by_order(
+    tx: &mut TenantTx,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<(Uuid, NaiveDate, String, i64, i64, i64)>, sqlx::Error> {
+    let tenant = tx.tenant();
+    Ok(sqlx::query!(
+        r#"SELECT l.insertion_order_id AS "order!", coalesce(l.corrects_month, i.month) AS "month!",
+                  i.currency,
+                  coalesce(sum(l.amount_micros) FILTER (WHERE i.status <> 'draft'), 0)::int8 AS "billed!",
+                  coalesce(sum(l.amount_micros) FILTER (WHERE i.status = 'draft'), 0)::int8 AS "drafted!",
+                  sum(l.over_delivery_micros)::int8 AS "over!"
+           FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id
+           WHERE l.tenant_id = $1 AND l.kind IN ('delivery', 'adjustment')
+             AND l.insertion_order_id IS NOT NULL
+             AND coalesce(l.corrects_month, i.month) BETWEEN $2 AND $3
+           GROUP BY 1, 2, 3 ORDER BY 1, 2"#,
+        tenant as TenantId,
+        from,
+        to
+    )
+    .fetch_all(tx.conn())
+    .await?
+    .into_iter()
+    .map(|r| (r.order, r.month, r.currency, r.billed, r.drafted, r.over))
+    .collect())
+}
+
+/// Serialise drafting and closing of the tenant's months (the job and
+/// finance may both): held to the end of the transaction.
+pub async fn lock_tenant(tx: &mut TenantTx) -> Result<(), sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock(hashtextextended('billing:' || $1::text, 0))",
+        tenant as TenantId
+    )
+    .execute(tx.conn())
+    .await?;
+    Ok(())
 }

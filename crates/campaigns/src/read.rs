@@ -304,3 +304,47 @@ pub async fn campaigns_of_orders(
     .map(|r| (r.id, r.insertion_order_id, r.name))
     .collect())
 }
+
+/// An advertiser as an invoice names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BilledAdvertiser {
+    pub id: Uuid,
+    pub name: String,
+    pub domain: String,
+}
+
+/// The tenant's advertisers among `ids`.
+pub async fn billed_advertisers(
+    tx: &mut TenantTx,
+    ids: &[Uuid],
+) -> Result<Vec<BilledAdvertiser>, sqlx::Error> {
+    let tenant = tx.tenant();
+    sqlx::query_as!(
+        BilledAdvertiser,
+        "SELECT id, name, domain FROM advertisers WHERE tenant_id = $1 AND id = ANY($2)",
+        tenant as TenantId,
+        ids
+    )
+    .fetch_all(tx.conn())
+    .await
+}
+
+/// The billing contacts of the tenant's insertion orders among `ids`:
+/// (order, name, contact).
+pub async fn order_contacts(
+    tx: &mut TenantTx,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, String, Option<String>)>, sqlx::Error> {
+    let tenant = tx.tenant();
+    Ok(sqlx::query!(
+        "SELECT id, name, billing_contact FROM insertion_orders
+         WHERE tenant_id = $1 AND id = ANY($2) ORDER BY name, id",
+        tenant as TenantId,
+        ids
+    )
+    .fetch_all(tx.conn())
+    .await?
+    .into_iter()
+    .map(|r| (r.id, r.name, r.billing_contact))
+    .collect())
+}

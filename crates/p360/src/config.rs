@@ -13,6 +13,7 @@ platform::app_config! {
         bombora: intent::BomboraConfig,
         delivery: delivery::DeliveryConfig,
         salesforce: crm::SalesforceConfig,
+        billing: billing::BillingConfig,
         deploy: release::config::DeployConfig,
         faults: release::config::FaultsConfig,
     }

@@ -34,7 +34,8 @@ pub fn api_routes(state: &AppState, config: &Config) -> anyhow::Result<ApiRoutes
             .merge(audiences::routes())
             .merge(delivery::routes())
             .merge(crm::routes(salesforce(config, state.config.http.listen)?))
-            .merge(attribution::routes()),
+            .merge(attribution::routes())
+            .merge(billing::routes(&config.billing)),
         auth,
     );
     let routes = if crm::uses_sandbox(&config.salesforce, config.platform.mode) {
@@ -143,6 +144,7 @@ pub fn job_registry_at(
         ttd.clone(),
     )?;
     let registry = crm::register(registry, &config.salesforce, salesforce(config, listen)?)?;
+    let registry = billing::register(registry, &config.billing)?;
     activation::register(registry, ttd)
 }
 

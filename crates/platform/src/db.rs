@@ -319,6 +319,11 @@ pub const MIGRATION_CLASSES: &[(i64, MigrationClass, &str)] = &[
         MigrationClass::Expand,
         "new tables and triggers",
     ),
+    (
+        20261206000038,
+        MigrationClass::Expand,
+        "nullable columns the running version does not read",
+    ),
 ];
 
 /// Escape `%`, `_` and `\` for a LIKE pattern.

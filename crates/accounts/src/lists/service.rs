@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use platform::http::pagination::Cursor;
 use platform::http::problem::{ApiError, FieldError, Problem, conflict_on};
+use platform::http::spreadsheet_cell as cell;
 use tenancy::roles::Permission;
 use tenancy::{Principal, TenantTx};
 
@@ -187,17 +188,6 @@ pub async fn not_matched_csv(
     )
     .await?;
     Ok(to_csv(&rows))
-}
-
-/// A field as a spreadsheet will not run it: a leading `=`, `+`, `-`, `@`,
-/// tab or carriage return is a formula to Excel, so such a field is quoted
-/// with a leading `'`.
-fn cell(v: &str) -> std::borrow::Cow<'_, str> {
-    if v.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{v}").into()
-    } else {
-        v.into()
-    }
 }
 
 fn to_csv(rows: &[ListRow]) -> Vec<u8> {

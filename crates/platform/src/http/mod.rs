@@ -255,3 +255,14 @@ pub fn router_with(
 
 /// Routes a capability contributes, with their OpenAPI description.
 pub type ApiRoutes = OpenApiRouter<AppState>;
+
+/// A field of a CSV download as a spreadsheet will not run it: a leading
+/// `=`, `+`, `-`, `@`, tab or carriage return is a formula to Excel, so
+/// such a field is quoted with a leading `'`.
+pub fn spreadsheet_cell(v: &str) -> std::borrow::Cow<'_, str> {
+    if v.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{v}").into()
+    } else {
+        v.into()
+    }
+}

@@ -58,3 +58,10 @@ pub async fn ids_by_slugs(
     .await?;
     Ok(rows.into_iter().map(|r| (r.slug, r.id)).collect())
 }
+
+/// The tenant's name (what its invoices are addressed to).
+pub async fn name(conn: &mut PgConnection, id: TenantId) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar!("SELECT name FROM tenants WHERE id = $1", id as TenantId)
+        .fetch_optional(conn)
+        .await
+}
