@@ -509,3 +509,237 @@ async fn months_are_drafted_from_delivery_closed_capped_and_corrected() {
     assert_eq!(again, dec);
     assert_eq!(lines_of(&w, dec[0]).await.len(), 3);
 }
+
+/// A call as `role` staff acting in `tenant`.
+async fn staff(
+    w: &World,
+    role: &str,
+    tenant: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (reqwest::StatusCode, serde_json::Value) {
+    let mut req =
+        w.p.client
+            .request(method, w.p.app.url(path))
+            .bearer_auth(w.p.token(role, None, &format!("{role}@agency.test")))
+            .header(tenancy::principal::TENANT_HEADER, tenant);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status();
+    (status, res.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+#[tokio::test]
+async fn the_api_shows_drafts_to_staff_takes_manual_lines_and_refuses_bad_input() {
+    use reqwest::Method;
+    let w = world("acme").await;
+    w.p.tenant("globex").await;
+    let customer = w.p.token("customer_admin", Some("acme"), "admin@acme.test");
+    let open = draft(&w, "2026-11", false).await;
+    let issued = common::invoices::issued_invoice(&w.p.db.pool, w.tenant.0, w.advertiser).await;
+
+    // Customers see issued invoices only: a draft is not theirs to see yet.
+    let (s, page) = w.p.get("/v1/invoices", &customer).await;
+    assert_eq!(s, 200, "{page}");
+    let ids: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![issued.to_string()], "{page}");
+    assert_eq!(page["items"][0]["advertiser_name"], "Acme Cloud");
+    let (s, _) = w.p.get(&format!("/v1/invoices/{open}"), &customer).await;
+    assert_eq!(s, 404);
+    let (s, _) =
+        w.p.get(&format!("/v1/invoices/{open}/pdf"), &customer)
+            .await;
+    assert_eq!(s, 404);
+    let (s, page) = staff(
+        &w,
+        "finance",
+        "acme",
+        Method::GET,
+        "/v1/invoices?status=draft",
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+    // Pages follow each other without repeats.
+    let (_, first) = staff(
+        &w,
+        "finance",
+        "acme",
+        Method::GET,
+        "/v1/invoices?limit=1",
+        None,
+    )
+    .await;
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let (_, second) = staff(
+        &w,
+        "finance",
+        "acme",
+        Method::GET,
+        &format!("/v1/invoices?limit=1&cursor={cursor}"),
+        None,
+    )
+    .await;
+    assert_ne!(first["items"][0]["id"], second["items"][0]["id"]);
+    assert!(second["next_cursor"].is_null(), "{second}");
+
+    // A manual line: in whole cents, on a draft of an open month, audited.
+    let lines = format!("/v1/invoices/{open}/lines");
+    let (s, bad) = staff(
+        &w,
+        "finance",
+        "acme",
+        Method::POST,
+        &lines,
+        Some(json!({"description": " ", "amount_micros": 1})),
+    )
+    .await;
+    assert_eq!(s, 422, "{bad}");
+    let fields: Vec<&str> = bad["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, vec!["description", "amount_micros"], "{bad}");
+    let (s, with) = staff(
+        &w,
+        "finance",
+        "acme",
+        Method::POST,
+        &lines,
+        Some(json!({"description": "Creative production", "amount_micros": 150_000_000})),
+    )
+    .await;
+    assert_eq!(s, 201, "{with}");
+    assert_eq!(with["total_micros"], 1_250_000_000 + 150_000_000, "{with}");
+    let manual = with["lines"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (manual["kind"].as_str(), manual["position"].as_i64()),
+        (Some("manual"), Some(3))
+    );
+    // Not on an issued invoice; not removing a line drafting wrote.
+    let (s, _) = staff(
+        &w,
+        "finance",
+        "acme",
+        Method::POST,
+        &format!("/v1/invoices/{issued}/lines"),
+        Some(json!({"description": "Fee", "amount_micros": 1_000_000})),
+    )
+    .await;
+    assert_eq!(s, 409);
+    let (s, _) = staff(
+        &w,
+        "finance",
+        "acme",
+        Method::DELETE,
+        &format!("{lines}/1"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 404);
+    let (s, without) = staff(
+        &w,
+        "finance",
+        "acme",
+        Method::DELETE,
+        &format!("{lines}/3"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{without}");
+    assert_eq!(without["total_micros"], 1_250_000_000);
+    let audited = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!" FROM audit_events WHERE action LIKE 'billing.manual_line_%'"#
+    )
+    .fetch_one(&w.p.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 2);
+
+    // Finance acting in another tenant finds nothing of acme's.
+    for (method, path) in [
+        (Method::GET, format!("/v1/invoices/{issued}")),
+        (Method::GET, format!("/v1/invoices/{issued}/csv")),
+        (Method::POST, format!("/v1/invoices/{issued}/void")),
+        (Method::POST, format!("/v1/invoices/{issued}/mark-paid")),
+        (Method::POST, format!("/v1/invoices/{open}/issue")),
+        (Method::DELETE, format!("/v1/invoices/{open}/lines/1")),
+    ] {
+        let (s, res) = staff(&w, "finance", "globex", method.clone(), &path, None).await;
+        assert_eq!(s, 404, "{method} {path}: {res}");
+    }
+    let (s, page) = staff(&w, "finance", "globex", Method::GET, "/v1/invoices", None).await;
+    assert_eq!(
+        (s.as_u16(), page["items"].as_array().unwrap().len()),
+        (200, 0)
+    );
+
+    // Void answers with the credit note; paying a void invoice is refused.
+    let (s, voided) = staff(
+        &w,
+        "finance",
+        "acme",
+        Method::POST,
+        &format!("/v1/invoices/{issued}/void"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{voided}");
+    assert_eq!(voided["invoice"]["status"], "void");
+    assert_eq!(voided["credit_note"]["number"], 2);
+    assert_eq!(voided["credit_note"]["total_micros"], -12_500_000);
+    let (s, _) = staff(
+        &w,
+        "finance",
+        "acme",
+        Method::POST,
+        &format!("/v1/invoices/{issued}/mark-paid"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 409);
+
+    // Bad input: one clear problem each.
+    for (method, path, status) in [
+        (Method::GET, "/v1/invoices?month=November", 422),
+        (Method::GET, "/v1/invoices?status=sent", 422),
+        (Method::GET, "/v1/invoices?cursor=bogus", 422),
+        (
+            Method::GET,
+            "/v1/billing/margin?from=2026-11&to=2026-10",
+            422,
+        ),
+        (
+            Method::GET,
+            "/v1/billing/margin?from=2020-01&to=2026-10",
+            422,
+        ),
+        (Method::POST, "/v1/billing/periods/2026-13/close", 422),
+        (Method::POST, "/v1/billing/periods/2999-01/close", 409),
+        (Method::POST, "/v1/billing/periods/2026-10/close", 409),
+        (Method::POST, "/v1/billing/periods/2026-10/draft", 409),
+    ] {
+        let (s, res) = staff(&w, "finance", "acme", method.clone(), path, None).await;
+        assert_eq!(s, status, "{method} {path}: {res}");
+        assert!(
+            res["detail"].is_string() || res["errors"].is_array(),
+            "{res}"
+        );
+    }
+    // The margin is the agency's: not the customer's, even its admin.
+    let (s, _) =
+        w.p.get("/v1/billing/margin?from=2026-10&to=2026-11", &customer)
+            .await;
+    assert_eq!(s, 403);
+}

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 pub use platform::testing::{TestApp, TestDb};
 pub use ports::free_port;
 
+pub mod invoices;
 mod ports;
 pub mod salesforce;
 pub mod ttd;

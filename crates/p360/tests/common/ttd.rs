@@ -504,6 +504,12 @@ impl Fixture {
                 ("Listed", audience),
             )
             .await;
+        let synced = self.launch(&campaign).await;
+        (campaign, synced)
+    }
+
+    /// `campaign` submitted, approved and synced to TTD: its activation.
+    pub async fn launch(&self, campaign: &str) -> Value {
         self.api
             .post(
                 &format!("/v1/campaigns/{campaign}/submit"),
@@ -511,11 +517,10 @@ impl Fixture {
                 json!({}),
             )
             .await;
-        self.approve(&campaign).await;
-        let mut synced = self
-            .wait_synced(std::slice::from_ref(&campaign), Duration::from_secs(60))
-            .await;
-        (campaign, synced.remove(0))
+        self.approve(campaign).await;
+        self.wait_synced(&[campaign.to_string()], Duration::from_secs(60))
+            .await
+            .remove(0)
     }
 }
 
@@ -548,17 +553,30 @@ pub async fn simulate_december(
     var: &str,
     extra: &[&str],
 ) -> std::process::Output {
+    simulate(p, dir, var, ("2026-12-01T00", 72, 9), extra).await
+}
+
+/// `p360 delivery simulate` of (first hour, hours, seed) into `dir`, as
+/// [`simulate_december`].
+pub async fn simulate(
+    p: &Platform,
+    dir: &std::path::Path,
+    var: &str,
+    (from, hours, seed): (&str, u32, u64),
+    extra: &[&str],
+) -> std::process::Output {
+    let (hours, seed) = (hours.to_string(), seed.to_string());
     let mut args = vec![
         "delivery",
         "simulate",
         "--out",
         dir.to_str().unwrap(),
         "--from",
-        "2026-12-01T00",
+        from,
         "--hours",
-        "72",
+        &hours,
         "--seed",
-        "9",
+        &seed,
         "--data-dir",
         var,
     ];

@@ -141,6 +141,21 @@ const TABLE: &[(&str, [bool; 8])] = &[
     ("attribution_lift",                  [Y, Y, Y, Y, Y,  Y, Y, Y]),
     ("attribution_settings_get",          [Y, Y, Y, Y, Y,  Y, Y, Y]),
     ("attribution_settings_put",          [Y, Y, Y, N, N,  Y, Y, N]),
+    // Billing: whoever may see the money reads invoices (customers once
+    // issued); finance states them and closes months; the margin (the
+    // agency's cost) is the staff's.
+    ("invoices_list",                     [Y, Y, Y, Y, N,  Y, N, N]),
+    ("invoices_get",                      [Y, Y, Y, Y, N,  Y, N, N]),
+    ("invoices_csv",                      [Y, Y, Y, Y, N,  Y, N, N]),
+    ("invoices_pdf",                      [Y, Y, Y, Y, N,  Y, N, N]),
+    ("invoices_issue",                    [Y, N, N, Y, N,  N, N, N]),
+    ("invoices_mark_paid",                [Y, N, N, Y, N,  N, N, N]),
+    ("invoices_void",                     [Y, N, N, Y, N,  N, N, N]),
+    ("invoices_add_line",                 [Y, N, N, Y, N,  N, N, N]),
+    ("invoices_remove_line",              [Y, N, N, Y, N,  N, N, N]),
+    ("billing_period_close",              [Y, N, N, Y, N,  N, N, N]),
+    ("billing_period_draft",              [Y, N, N, Y, N,  N, N, N]),
+    ("billing_margin",                    [Y, Y, Y, Y, N,  N, N, N]),
 ];
 
 /// Operations that take no credentials at all (a creative's public file is
@@ -301,8 +316,16 @@ async fn objects(p: &Platform) -> Objects {
         )
         .await,
     );
+    let tenant = tenancy::scope::tenant_by_slug(&p.db.pool, "acme")
+        .await
+        .unwrap()
+        .unwrap();
+    let invoice =
+        crate::common::invoices::issued_invoice(&p.db.pool, tenant.0, advertiser.parse().unwrap())
+            .await;
     Objects {
         ids: vec![
+            ("/v1/invoices/{id}", invoice.to_string()),
             ("/v1/users/{id}/tenants", staff.clone()),
             ("/v1/staff/{id}/status", staff),
             ("/v1/users/{id}", user),
@@ -409,6 +432,7 @@ fn body(op: &str, variant: &str, o: &Objects) -> Body {
         "attribution_settings_put" => {
             json!({"lookback_days": 0, "half_life_days": 0, "currency": "x"})
         }
+        "invoices_add_line" => json!({"description": "", "amount_micros": 0}),
         _ => return Body::None,
     })
 }
@@ -454,6 +478,12 @@ fn url(op: &Op, variant: &str, o: &Objects) -> String {
             op.path, o.draft
         );
     }
+    if op.id == "billing_margin" {
+        return format!("{}?from=2026-10&to=2026-11", op.path);
+    }
+    if op.path.starts_with("/v1/billing/periods/") {
+        return op.path.replace("{month}", "2026-11");
+    }
     if !op.path.contains('{') {
         return op.path.clone();
     }
@@ -468,6 +498,7 @@ fn url(op: &Op, variant: &str, o: &Objects) -> String {
         .replace("{path}", "index.html")
         .replace("{line}", "2")
         .replace("{n}", "1")
+        .replace("{position}", "1")
 }
 
 async fn call(
