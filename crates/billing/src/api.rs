@@ -297,11 +297,16 @@ fn file_name(inv: &InvoiceRow) -> String {
     }
 }
 
+/// A PDF file.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct InvoicePdf(pub Vec<u8>);
+
 /// An invoice as the PDF the customer gets: the agency's and the
 /// customer's details, its lines and total.
 #[utoipa::path(get, path = "/v1/invoices/{id}/pdf", tag = "billing", operation_id = "invoices_pdf",
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = Vec<u8>, content_type = "application/pdf"), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = InvoicePdf, content_type = "application/pdf"), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn pdf(
     ctx: InTenant,
     State(state): State<AppState>,

@@ -321,7 +321,8 @@ async fn the_database_refuses_to_change_an_issued_invoice_as_the_application() {
     assert!(r.is_err(), "no DELETE on the counter");
 }
 
-/// `n` impressions of `campaign` on `day` (as the merge leaves them).
+/// `n` impressions of `campaign` on `day` (as the merge leaves them), a
+/// click per hundred, at $4 CPM of TTD's advertiser cost.
 async fn delivered(w: &World, campaign: Uuid, day: &str, n: i64) {
     let day = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap();
     sqlx::query!("SELECT delivery_month_partitions($1)", day)
@@ -331,7 +332,7 @@ async fn delivered(w: &World, campaign: Uuid, day: &str, n: i64) {
     sqlx::query!(
         "INSERT INTO delivery_accounts (day, tenant_id, campaign_id, company, impressions, clicks,
                                         advertiser_cost_micros, media_cost_micros)
-         VALUES ($1, $2, $3, $4, $5::int8, 0, $5::int8 * 4000, $5::int8 * 3000)",
+         VALUES ($1, $2, $3, $4, $5::int8, $5::int8 / 100, $5::int8 * 4000, $5::int8 * 3000)",
         day,
         w.tenant.0,
         campaign,
@@ -742,4 +743,165 @@ async fn the_api_shows_drafts_to_staff_takes_manual_lines_and_refuses_bad_input(
         w.p.get("/v1/billing/margin?from=2026-10&to=2026-11", &customer)
             .await;
     assert_eq!(s, 403);
+}
+
+/// An insertion order of the world's advertiser over `flight` priced by
+/// `pricing`, with one campaign: the campaign's id.
+async fn order_with_campaign(
+    w: &World,
+    name: &str,
+    pricing: serde_json::Value,
+    flight: (&str, &str),
+) -> Uuid {
+    let (s, io) =
+        w.p.post_as_staff(
+            "acme",
+            "/v1/insertion-orders",
+            json!({
+                "advertiser_id": w.advertiser, "name": name,
+                "budget": {"amount": "1000.00", "currency": "USD"},
+                "start_date": flight.0, "end_date": flight.1, "pricing": pricing
+            }),
+        )
+        .await;
+    assert_eq!(s, 201, "{io}");
+    let admin = w.p.token("customer_admin", Some("acme"), "admin@acme.test");
+    let (s, c) = w
+        .p
+        .post(
+            "/v1/campaigns",
+            &admin,
+            json!({
+                "insertion_order_id": io["id"], "name": format!("{name} campaign"), "objective": "pipeline",
+                "budget": {"amount": "100.00", "currency": "USD"},
+                "flight": {"start": flight.0, "end": flight.1}, "pacing": "even"
+            }),
+        )
+        .await;
+    assert_eq!(s, 201, "{c}");
+    c["id"].as_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn every_pricing_model_bills_a_flight_from_mid_month_to_mid_month_over_three_months() {
+    let w = world("acme").await;
+    let usd = |a: &str| json!({"amount": a, "currency": "USD"});
+    // September 15th to November 14th: 16 + 31 + 14 = 61 flight days.
+    let flight = ("2026-09-15", "2026-11-14");
+    let campaigns = [
+        order_with_campaign(
+            &w,
+            "A CPM",
+            json!({"model": "cpm", "rate": usd("12.50")}),
+            flight,
+        )
+        .await,
+        order_with_campaign(
+            &w,
+            "B CPC",
+            json!({"model": "cpc", "rate": usd("0.75")}),
+            flight,
+        )
+        .await,
+        order_with_campaign(
+            &w,
+            "C flat fee",
+            json!({"model": "flat_fee", "rate": usd("1000.00")}),
+            flight,
+        )
+        .await,
+        order_with_campaign(
+            &w,
+            "D cost plus",
+            json!({"model": "cost_plus", "percent": "20"}),
+            flight,
+        )
+        .await,
+    ];
+    // Each campaign on the flight's and the months' first and last days:
+    // 2,000 impressions in September, 4,000 in October, 2,000 in November
+    // (a click per hundred, $4 CPM of cost).
+    for c in campaigns {
+        for (day, n) in [
+            ("2026-09-15", 1_000),
+            ("2026-09-30", 1_000),
+            ("2026-10-01", 3_000),
+            ("2026-10-31", 1_000),
+            ("2026-11-01", 500),
+            ("2026-11-14", 1_500),
+        ] {
+            delivered(&w, c, day, n).await;
+        }
+    }
+    let finance = person(Role::Finance, w.tenant);
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 6).unwrap();
+    let (mut totals, mut fee) = (Vec::new(), 0);
+    for (month, expected) in [
+        // CPM $12.50 × 2 thousand; CPC $0.75 × 20; the fee × 16/61 =
+        // 262.2950… → 262.30; cost $8.00 + 20 %.
+        ("2026-09", [25_000_000, 15_000_000, 262_300_000, 9_600_000]),
+        // The fee through October × 47/61 = 770.4918… → 770.49, less
+        // September's 262.30.
+        ("2026-10", [50_000_000, 30_000_000, 508_190_000, 19_200_000]),
+        // The fee's rest: 1,000 − 770.49.
+        ("2026-11", [25_000_000, 15_000_000, 229_510_000, 9_600_000]),
+    ] {
+        let mut t = tx(&w).await;
+        let ids = billing::draft::close(
+            &mut t,
+            &finance,
+            billing::pricing::Month::parse(month).unwrap(),
+            today,
+        )
+        .await
+        .unwrap();
+        t.commit().await.unwrap();
+        assert_eq!(ids.len(), 1, "one invoice for the advertiser's {month}");
+        let lines = lines_of(&w, ids[0]).await;
+        let orders: Vec<i64> = lines
+            .iter()
+            .filter(|l| l.0 == "delivery")
+            .map(|l| l.2)
+            .collect();
+        assert_eq!(orders, expected, "{month}: {lines:?}");
+        fee += orders[2];
+        // Each order's campaign detail is its whole line (one campaign).
+        let details: Vec<i64> = lines
+            .iter()
+            .filter(|l| l.0 == "detail")
+            .map(|l| l.2)
+            .collect();
+        assert_eq!(details, expected, "{month}");
+        let total = sqlx::query_scalar!("SELECT total_micros FROM invoices WHERE id = $1", ids[0])
+            .fetch_one(&w.p.db.pool)
+            .await
+            .unwrap();
+        assert_eq!(total, expected.iter().sum::<i64>(), "{month}");
+        totals.push(total);
+    }
+    // The flat fee adds up to the fee exactly across the three months.
+    assert_eq!(fee, 1_000_000_000);
+    assert_eq!(totals, [311_900_000, 607_390_000, 279_110_000]);
+
+    // The recurring run, as the worker runs it (the application's role,
+    // every tenant): the closed months stay as they are.
+    use platform::jobs::{Job, JobContext};
+    billing::jobs::RunBilling
+        .run(JobContext {
+            pool: w.p.app.state.pool.clone(),
+            job_id: Uuid::now_v7(),
+            attempt: 1,
+            max_attempts: 1,
+            services: billing::BillingConfig::default(),
+        })
+        .await
+        .unwrap();
+    let after = sqlx::query_scalar!(
+        r#"SELECT sum(total_micros)::int8 AS "n!" FROM invoices WHERE tenant_id = $1"#,
+        w.tenant.0
+    )
+    .fetch_one(&w.p.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(after, totals.iter().sum::<i64>());
 }

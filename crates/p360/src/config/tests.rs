@@ -114,7 +114,12 @@ fn capability_sections_name_their_keys_and_origin() {
     .unwrap_err()
     .to_string();
     assert!(msg.contains("auth.dev_issuer"), "{msg}");
-    let msg = load(&[("P360_BILLING__GRACE_DAYS", "5")])
+    let msg = load(&[("P360_BILLING__GRACE_DAYS", "99")])
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("billing.grace_days"), "{msg}");
+    assert!(load(&[("P360_BILLING__GRACE_DAYS", "3")]).is_ok());
+    let msg = load(&[("P360_INVOICING__GRACE_DAYS", "5")])
         .unwrap_err()
         .to_string();
     assert!(msg.contains("unknown field"), "{msg}");
