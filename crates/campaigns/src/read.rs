@@ -348,3 +348,32 @@ pub async fn order_contacts(
     .map(|r| (r.id, r.name, r.billing_contact))
     .collect())
 }
+
+/// The object-store keys of the newest `limit` creatives' uploaded files
+/// (the image, or an HTML5 bundle's zip), of every tenant `tx` sees, for
+/// the restore check: (creative, key; none when its row names no file).
+pub async fn creative_files(
+    tx: &mut tenancy::scope::ScopedTx,
+    limit: i64,
+) -> Result<Vec<(Uuid, Option<String>)>, sqlx::Error> {
+    use crate::creatives::{CreativeKind, PublicFile};
+    Ok(sqlx::query!(
+        r#"SELECT id, kind AS "kind: CreativeKind", mime, sha256, storage_prefix, files
+           FROM creatives ORDER BY created_at DESC, id DESC LIMIT $1"#,
+        limit
+    )
+    .fetch_all(tx.conn())
+    .await?
+    .into_iter()
+    .map(|r| {
+        let file = PublicFile {
+            kind: r.kind,
+            mime: r.mime,
+            sha256: r.sha256,
+            storage_prefix: r.storage_prefix,
+            files: r.files,
+        };
+        (r.id, file.key())
+    })
+    .collect())
+}

@@ -19,6 +19,7 @@ use commands::generate::GenerateCommand;
 use commands::intent::IntentCommand;
 use commands::jobs::JobsCommand;
 use commands::migrate::MigrateCommand;
+use commands::restore_check::RestoreCheckArgs;
 use commands::sandbox::SandboxCommand;
 use commands::serve::ServeArgs;
 use commands::token::TokenArgs;
@@ -105,6 +106,9 @@ enum Command {
         #[command(subcommand)]
         action: DeployCommand,
     },
+    /// Check that a restored database is whole (migrations, audit chains,
+    /// creative files) before anything is pointed at it.
+    RestoreCheck(RestoreCheckArgs),
     /// Partner API sandboxes that speak the partners' wire formats.
     Sandbox {
         #[command(subcommand)]
@@ -176,6 +180,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
         Command::Delivery { action } => commands::delivery::run(config, action, shutdown).await,
         Command::Jobs { action } => commands::jobs::run(config, action, shutdown).await,
         Command::Deploy { action } => commands::deploy::run(config, action, shutdown).await,
+        Command::RestoreCheck(args) => commands::restore_check::run(config, args, shutdown).await,
         Command::Sandbox { partner } => commands::sandbox::run(partner, shutdown).await,
     }
 }

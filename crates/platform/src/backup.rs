@@ -80,3 +80,24 @@ pub async fn pg_dump(
         .with_context(|| format!("cannot store the backup in {}", storage.describe))?;
     Ok((key, size, storage.describe.to_string()))
 }
+
+/// Exact row counts of `tables` on `conn` (whose scope decides which rows
+/// it sees): names from the caller's own list, checked to be plain names.
+pub async fn row_counts(
+    conn: &mut sqlx::PgConnection,
+    tables: &[&'static str],
+) -> Result<Vec<(&'static str, i64)>> {
+    let mut counts = Vec::new();
+    for t in tables {
+        anyhow::ensure!(
+            !t.is_empty() && t.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+            "not a table name: {t}"
+        );
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {t}")))
+            .fetch_one(&mut *conn)
+            .await
+            .with_context(|| format!("cannot count {t}"))?;
+        counts.push((*t, n));
+    }
+    Ok(counts)
+}

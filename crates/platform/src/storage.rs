@@ -24,6 +24,16 @@ pub struct Storage {
 }
 
 impl Storage {
+    /// Whether the object `key` exists.
+    pub async fn exists(&self, key: &str) -> anyhow::Result<bool> {
+        use object_store::ObjectStoreExt;
+        match self.store.head(&object_store::path::Path::from(key)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e).with_context(|| format!("cannot look up {key} in {}", self.describe)),
+        }
+    }
+
     /// Stream the object `key` into a new file at `path`; `Ok(false)` when
     /// there is no such object (nothing written).
     pub async fn download(&self, key: &str, path: &std::path::Path) -> anyhow::Result<bool> {

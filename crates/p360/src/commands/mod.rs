@@ -13,6 +13,7 @@ pub mod generate;
 pub mod intent;
 pub mod jobs;
 pub mod migrate;
+pub mod restore_check;
 pub mod sandbox;
 pub mod serve;
 pub mod token;
