@@ -296,31 +296,15 @@ async fn audit_verify_command_passes_then_names_the_broken_link() {
     let data = tmp.path().join("var");
     let data_s = data.to_str().unwrap();
     let served = Served::start(&data, &[]);
-    let admin = p360_ok(&["token", "--data-dir", data_s, "--role", "platform_admin"]);
-    let client = reqwest::Client::new();
-    for slug in ["acme", "globex", "initech"] {
-        let res = client
-            .post(served.url("/v1/tenants"))
-            .bearer_auth(admin.trim())
-            .json(&serde_json::json!({"slug": slug, "name": slug}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 201);
+    let customer = served_tenant(&served, data_s, "acme").await;
+    for slug in ["globex", "initech"] {
+        served_tenant(&served, data_s, slug).await;
     }
-    let customer = p360_ok(&[
-        "token",
-        "--data-dir",
-        data_s,
-        "--tenant",
-        "acme",
-        "--role",
-        "customer_admin",
-    ]);
+    let client = reqwest::Client::new();
     for name in ["a", "b", "c"] {
         let res = client
             .post(served.url("/v1/api-keys"))
-            .bearer_auth(customer.trim())
+            .bearer_auth(&customer)
             .json(&serde_json::json!({"name": name, "role": "viewer"}))
             .send()
             .await
@@ -331,22 +315,9 @@ async fn audit_verify_command_passes_then_names_the_broken_link() {
     assert!(out.contains("every chain is intact"), "{out}");
 
     // A superuser removes an event from the middle of acme's chain.
-    let url = p360_ok(&["db", "url", "--data-dir", data_s]);
-    let psql = std::process::Command::new("psql")
-        .args([
-            url.trim(),
-            "-XAtc",
-            "BEGIN; ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete; \
-             SET LOCAL p360.all_tenants = 'on'; \
-             DELETE FROM audit_events WHERE seq = 2 AND tenant_id = (SELECT id FROM tenants WHERE slug = 'acme'); \
-             ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete; COMMIT;",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        psql.status.success(),
-        "{}",
-        String::from_utf8_lossy(&psql.stderr)
+    tamper_audit(
+        data_s,
+        "DELETE FROM audit_events WHERE seq = 2 AND tenant_id = (SELECT id FROM tenants WHERE slug = 'acme');",
     );
     let out = p360(&["audit", "verify", "--data-dir", data_s])
         .output()
@@ -368,29 +339,12 @@ async fn a_checkpoint_outside_the_database_catches_a_rewritten_chain() {
     let data = tmp.path().join("var");
     let data_s = data.to_str().unwrap();
     let served = Served::start(&data, &[]);
-    let admin = p360_ok(&["token", "--data-dir", data_s, "--role", "platform_admin"]);
+    let customer = served_tenant(&served, data_s, "acme").await;
     let client = reqwest::Client::new();
-    let res = client
-        .post(served.url("/v1/tenants"))
-        .bearer_auth(admin.trim())
-        .json(&serde_json::json!({"slug": "acme", "name": "Acme"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let customer = p360_ok(&[
-        "token",
-        "--data-dir",
-        data_s,
-        "--tenant",
-        "acme",
-        "--role",
-        "customer_admin",
-    ]);
     for name in ["a", "b", "c"] {
         let res = client
             .post(served.url("/v1/api-keys"))
-            .bearer_auth(customer.trim())
+            .bearer_auth(&customer)
             .json(&serde_json::json!({"name": name, "role": "viewer"}))
             .send()
             .await
@@ -414,26 +368,13 @@ async fn a_checkpoint_outside_the_database_catches_a_rewritten_chain() {
 
     // The owner removes acme's newest event and moves the head back: the
     // chain alone is whole again.
-    let url = p360_ok(&["db", "url", "--data-dir", data_s]);
-    let psql = std::process::Command::new("psql")
-        .args([
-            url.trim(),
-            "-XAtc",
-            "BEGIN; ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete; \
-             SET LOCAL p360.all_tenants = 'on'; \
-             DELETE FROM audit_events e USING audit_chains c, tenants t \
-               WHERE t.slug = 'acme' AND c.chain_id = t.id AND e.chain_id = c.chain_id AND e.seq = c.last_seq; \
-             UPDATE audit_chains c SET last_seq = e.seq, last_hash = e.hash \
-               FROM audit_events e, tenants t \
-               WHERE t.slug = 'acme' AND c.chain_id = t.id AND e.chain_id = c.chain_id AND e.seq = c.last_seq - 1; \
-             ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete; COMMIT;",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        psql.status.success(),
-        "{}",
-        String::from_utf8_lossy(&psql.stderr)
+    tamper_audit(
+        data_s,
+        "DELETE FROM audit_events e USING audit_chains c, tenants t \
+           WHERE t.slug = 'acme' AND c.chain_id = t.id AND e.chain_id = c.chain_id AND e.seq = c.last_seq; \
+         UPDATE audit_chains c SET last_seq = e.seq, last_hash = e.hash \
+           FROM audit_events e, tenants t \
+           WHERE t.slug = 'acme' AND c.chain_id = t.id AND e.chain_id = c.chain_id AND e.seq = c.last_seq - 1;",
     );
     let out = p360(&["audit", "verify", "--data-dir", data_s])
         .output()

@@ -30,28 +30,11 @@ async fn a_restore_is_whole_or_the_check_names_what_is_missing() {
     let data = tmp.path().join("var");
     let data_s = data.to_str().unwrap();
     let served = Served::start(&data, &[]);
-    let admin = p360_ok(&["token", "--data-dir", data_s, "--role", "platform_admin"]);
+    let customer = served_tenant(&served, data_s, "acme").await;
     let client = reqwest::Client::new();
-    let res = client
-        .post(served.url("/v1/tenants"))
-        .bearer_auth(admin.trim())
-        .json(&json!({"slug": "acme", "name": "Acme"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let customer = p360_ok(&[
-        "token",
-        "--data-dir",
-        data_s,
-        "--tenant",
-        "acme",
-        "--role",
-        "customer_admin",
-    ]);
     let adv: serde_json::Value = client
         .post(served.url("/v1/advertisers"))
-        .bearer_auth(customer.trim())
+        .bearer_auth(&customer)
         .json(&json!({"name": "A", "domain": "a.example", "currency": "USD"}))
         .send()
         .await
@@ -61,7 +44,7 @@ async fn a_restore_is_whole_or_the_check_names_what_is_missing() {
         .unwrap();
     let res = client
         .post(served.url("/v1/creatives"))
-        .bearer_auth(customer.trim())
+        .bearer_auth(&customer)
         .multipart(
             reqwest::multipart::Form::new()
                 .text("advertiser_id", adv["id"].as_str().unwrap().to_string())
@@ -110,23 +93,10 @@ async fn a_restore_is_whole_or_the_check_names_what_is_missing() {
     std::fs::write(&found[0], saved).unwrap();
 
     // A superuser rewrites an event of acme's chain.
-    let url = p360_ok(&["db", "url", "--data-dir", data_s]);
-    let psql = std::process::Command::new("psql")
-        .args([
-            url.trim(),
-            "-XAtc",
-            "BEGIN; ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete; \
-             SET LOCAL p360.all_tenants = 'on'; \
-             UPDATE audit_events SET changes = '{\"name\": \"forged\"}' \
-               WHERE seq = 1 AND tenant_id = (SELECT id FROM tenants WHERE slug = 'acme'); \
-             ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete; COMMIT;",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        psql.status.success(),
-        "{}",
-        String::from_utf8_lossy(&psql.stderr)
+    tamper_audit(
+        data_s,
+        "UPDATE audit_events SET changes = '{\"name\": \"forged\"}' \
+           WHERE seq = 1 AND tenant_id = (SELECT id FROM tenants WHERE slug = 'acme');",
     );
     let out = p360(&["restore-check", "--data-dir", data_s])
         .output()

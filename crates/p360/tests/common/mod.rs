@@ -199,6 +199,54 @@ impl Drop for Served {
     }
 }
 
+/// On `served` (data dir `data`), the tenant `slug` created by a platform
+/// admin: a token of its customer admin.
+pub async fn served_tenant(served: &Served, data: &str, slug: &str) -> String {
+    let admin = p360_ok(&["token", "--data-dir", data, "--role", "platform_admin"]);
+    let res = reqwest::Client::new()
+        .post(served.url("/v1/tenants"))
+        .bearer_auth(admin.trim())
+        .json(&serde_json::json!({"slug": slug, "name": slug}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let token = p360_ok(&[
+        "token",
+        "--data-dir",
+        data,
+        "--tenant",
+        slug,
+        "--role",
+        "customer_admin",
+    ]);
+    token.trim().to_string()
+}
+
+/// `sql` run on the audit log of the embedded cluster of `data` by its
+/// superuser, who first switches off the trigger that refuses changes (an
+/// attacker with the database owner's powers), seeing every tenant.
+pub fn tamper_audit(data: &str, sql: &str) {
+    let url = p360_ok(&["db", "url", "--data-dir", data]);
+    let psql = Command::new("psql")
+        .args([
+            url.trim(),
+            "-XAtc",
+            &format!(
+                "BEGIN; ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete; \
+                 SET LOCAL p360.all_tenants = 'on'; {sql} \
+                 ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete; COMMIT;"
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        psql.status.success(),
+        "{}",
+        String::from_utf8_lossy(&psql.stderr)
+    );
+}
+
 /// PostgreSQL server processes whose command line mentions `dir`.
 pub fn postgres_processes_for(dir: &Path) -> Vec<String> {
     let needle = dir.to_str().unwrap();
