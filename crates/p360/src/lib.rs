@@ -106,11 +106,17 @@ pub fn job_registry_at(
     config: &Config,
     listen: std::net::SocketAddr,
 ) -> anyhow::Result<platform::jobs::Registry> {
-    let registry = platform::jobs::Registry::default().every(
-        std::time::Duration::from_secs(3600),
-        &platform::jobs::PruneJobs,
-        (),
-    )?;
+    let registry = platform::jobs::Registry::default()
+        .every(
+            std::time::Duration::from_secs(3600),
+            &platform::jobs::PruneJobs,
+            (),
+        )?
+        .every(
+            std::time::Duration::from_secs(3600),
+            &platform::restore_check::RestoreCheckMetrics,
+            platform::storage::Storage::from_config(&config.platform)?,
+        )?;
     let checkpoints =
         tenancy::audit::checkpoint::Checkpoints::from_config(&config.audit, &config.platform)?;
     let every = std::time::Duration::from_secs(config.audit.checkpoint_every_secs);

@@ -57,8 +57,15 @@ async fn a_restore_is_whole_or_the_check_names_what_is_missing() {
         .unwrap();
     assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
 
-    let out = p360_ok(&["restore-check", "--data-dir", data_s]);
-    let machine = out.lines().last().unwrap();
+    let out = p360_ok(&["restore-check", "--record", "--data-dir", data_s]);
+    let machine = out.lines().rev().nth(1).unwrap();
+    assert!(
+        out.lines()
+            .last()
+            .unwrap()
+            .starts_with("recorded as restore-checks/"),
+        "{out}"
+    );
     assert!(
         machine.starts_with("restore_check ok=true migration=")
             && machine.ends_with("creatives_checked=1 creatives_missing=0"),
@@ -98,12 +105,28 @@ async fn a_restore_is_whole_or_the_check_names_what_is_missing() {
         "UPDATE audit_events SET changes = '{\"name\": \"forged\"}' \
            WHERE seq = 1 AND tenant_id = (SELECT id FROM tenants WHERE slug = 'acme');",
     );
-    let out = p360(&["restore-check", "--data-dir", data_s])
+    let out = p360(&["restore-check", "--record", "--data-dir", data_s])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("the restore is not whole: audit:"), "{err}");
     assert!(!err.contains("creative "), "{err}");
+
+    // Both recorded runs are in the object store: the newest failed, the
+    // one before passed (what the restore-test metrics export).
+    let config = platform::config::PlatformConfig {
+        data_dir: data.clone(),
+        ..Default::default()
+    };
+    let storage = platform::storage::Storage::from_config(&config).unwrap();
+    let (last, passed) = platform::restore_check::newest(&storage).await.unwrap();
+    let (last, passed) = (last.unwrap(), passed.unwrap());
+    assert!(
+        !last.ok && last.problems[0].starts_with("audit:"),
+        "{last:?}"
+    );
+    assert!(passed.ok && passed.creatives_checked == 1, "{passed:?}");
+    assert!(passed.at < last.at);
     drop(served);
 }

@@ -12,6 +12,7 @@ pub mod embedded_pg;
 pub mod http;
 pub mod jobs;
 pub mod rate_limit;
+pub mod restore_check;
 pub mod server;
 pub mod shutdown;
 pub mod storage;

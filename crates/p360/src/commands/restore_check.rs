@@ -6,7 +6,9 @@
 //! that a sample of the newest creatives' files are in the object store;
 //! it prints the row counts of the core tables and one machine line:
 //! `restore_check ok=… migration=… chains=… events=… creatives_checked=…
-//! creatives_missing=…`. Exits 1 naming every problem found.
+//! creatives_missing=…`. Exits 1 naming every problem found. With
+//! `--record` the result is kept in the object store for the restore-test
+//! metrics (`platform::restore_check`).
 
 use anyhow::Result;
 use clap::Args;
@@ -20,6 +22,10 @@ pub struct RestoreCheckArgs {
     /// How many of the newest creatives to look for in the object store.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(0..=100_000))]
     pub creatives: i64,
+    /// Keep the result in the object store (`restore-checks/<time>.json`),
+    /// passed or not, for the restore-test metrics and alerts.
+    #[arg(long)]
+    pub record: bool,
 }
 
 /// The tables whose counts are reported (the platform's core records).
@@ -81,13 +87,24 @@ pub async fn run(config: Config, args: RestoreCheckArgs, shutdown: Shutdown) -> 
                 ));
             }
         }
+        let result = platform::restore_check::RestoreCheckResult {
+            at: chrono::Utc::now(),
+            ok: problems.is_empty(),
+            migration,
+            chains: audit.chains,
+            events: audit.events,
+            creatives_checked: files.len(),
+            creatives_missing: missing,
+            problems: problems.clone(),
+        };
         println!(
             "restore_check ok={} migration={migration} chains={} events={} creatives_checked={} creatives_missing={missing}",
-            problems.is_empty(),
-            audit.chains,
-            audit.events,
-            files.len()
+            result.ok, result.chains, result.events, result.creatives_checked
         );
+        if args.record {
+            let key = platform::restore_check::record(&storage, &result).await?;
+            println!("recorded as {key} in {}", storage.describe);
+        }
         *found.lock().unwrap() = problems;
         Ok(())
     })
