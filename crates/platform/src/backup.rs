@@ -81,23 +81,35 @@ pub async fn pg_dump(
     Ok((key, size, storage.describe.to_string()))
 }
 
-/// Exact row counts of `tables` on `conn` (whose scope decides which rows
-/// it sees): names from the caller's own list, checked to be plain names.
-pub async fn row_counts(
-    conn: &mut sqlx::PgConnection,
-    tables: &[&'static str],
-) -> Result<Vec<(&'static str, i64)>> {
-    let mut counts = Vec::new();
-    for t in tables {
-        anyhow::ensure!(
-            !t.is_empty() && t.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
-            "not a table name: {t}"
-        );
-        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {t}")))
-            .fetch_one(&mut *conn)
-            .await
-            .with_context(|| format!("cannot count {t}"))?;
-        counts.push((*t, n));
-    }
-    Ok(counts)
+/// Exact row counts of the platform's core tables on `conn` (whose scope
+/// decides which rows it sees), in one statement: what a restore check
+/// reports.
+pub async fn core_row_counts(conn: &mut sqlx::PgConnection) -> Result<Vec<(&'static str, i64)>> {
+    let r = sqlx::query!(
+        r#"SELECT (SELECT count(*) FROM tenants) AS "tenants!",
+                  (SELECT count(*) FROM users) AS "users!",
+                  (SELECT count(*) FROM advertisers) AS "advertisers!",
+                  (SELECT count(*) FROM insertion_orders) AS "insertion_orders!",
+                  (SELECT count(*) FROM campaigns) AS "campaigns!",
+                  (SELECT count(*) FROM creatives) AS "creatives!",
+                  (SELECT count(*) FROM audiences) AS "audiences!",
+                  (SELECT count(*) FROM invoices) AS "invoices!",
+                  (SELECT count(*) FROM audit_events) AS "audit_events!",
+                  (SELECT count(*) FROM jobs) AS "jobs!""#
+    )
+    .fetch_one(conn)
+    .await
+    .context("cannot count the core tables")?;
+    Ok(vec![
+        ("tenants", r.tenants),
+        ("users", r.users),
+        ("advertisers", r.advertisers),
+        ("insertion_orders", r.insertion_orders),
+        ("campaigns", r.campaigns),
+        ("creatives", r.creatives),
+        ("audiences", r.audiences),
+        ("invoices", r.invoices),
+        ("audit_events", r.audit_events),
+        ("jobs", r.jobs),
+    ])
 }

@@ -28,20 +28,6 @@ pub struct RestoreCheckArgs {
     pub record: bool,
 }
 
-/// The tables whose counts are reported (the platform's core records).
-const TABLES: [&str; 10] = [
-    "tenants",
-    "users",
-    "advertisers",
-    "insertion_orders",
-    "campaigns",
-    "creatives",
-    "audiences",
-    "invoices",
-    "audit_events",
-    "jobs",
-];
-
 pub async fn run(config: Config, args: RestoreCheckArgs, shutdown: Shutdown) -> Result<Outcome> {
     let storage = platform::storage::Storage::from_config(&config.platform)?;
     let problems = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
@@ -66,7 +52,7 @@ pub async fn run(config: Config, args: RestoreCheckArgs, shutdown: Shutdown) -> 
         let audit = tenancy::audit::verify(&db.owner).await?;
         problems.extend(audit.broken.iter().map(|b| format!("audit: {b}")));
         let mut all = ScopedTx::all(&db.owner, AllTenants::system()).await?;
-        let counts = platform::backup::row_counts(all.conn(), &TABLES).await?;
+        let counts = platform::backup::core_row_counts(all.conn()).await?;
         let files = campaigns::read::creative_files(&mut all, args.creatives).await?;
         all.commit().await?;
         for (table, n) in &counts {
