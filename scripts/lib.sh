@@ -38,6 +38,12 @@ ensure_postgres() {
   fi
 }
 
+# pgBackRest: the embedded cluster archives its WAL and takes its backups
+# with it (backup.enabled, on by default).
+ensure_pgbackrest() {
+  command -v pgbackrest >/dev/null 2>&1 || apt_install pgbackrest
+}
+
 # A Rust toolchain and a C compiler (a few crates build C code).
 ensure_rust() {
   if ! command -v cc >/dev/null 2>&1; then

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use commands::Outcome;
 use commands::audit::AuditCommand;
+use commands::backup::{BackupCommand, RestoreArgs};
 use commands::companies::CompaniesCommand;
 use commands::db::DbCommand;
 use commands::delivery::DeliveryCommand;
@@ -106,6 +107,14 @@ enum Command {
         #[command(subcommand)]
         action: DeployCommand,
     },
+    /// Backups of the embedded cluster (pgBackRest): take, list, verify.
+    Backup {
+        #[command(subcommand)]
+        action: BackupCommand,
+    },
+    /// Restore the embedded cluster from its backups into a new data dir
+    /// (--data-dir), to a point in time or the latest.
+    Restore(RestoreArgs),
     /// Check that a restored database is whole (migrations, audit chains,
     /// creative files) before anything is pointed at it.
     RestoreCheck(RestoreCheckArgs),
@@ -180,6 +189,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
         Command::Delivery { action } => commands::delivery::run(config, action, shutdown).await,
         Command::Jobs { action } => commands::jobs::run(config, action, shutdown).await,
         Command::Deploy { action } => commands::deploy::run(config, action, shutdown).await,
+        Command::Backup { action } => commands::backup::run(config, action, shutdown).await,
+        Command::Restore(args) => commands::backup::restore(config, args, shutdown).await,
         Command::RestoreCheck(args) => commands::restore_check::run(config, args, shutdown).await,
         Command::Sandbox { partner } => commands::sandbox::run(partner, shutdown).await,
     }

@@ -12,7 +12,7 @@ use platform::embedded_pg::{EmbeddedPostgres, Ownership};
 async fn database_outage_is_503_and_recovers() {
     let tmp = TempDir::new("outage");
     let data = tmp.path().join("var");
-    let pg = EmbeddedPostgres::start(&data, None, Ownership::Owned)
+    let pg = EmbeddedPostgres::start(&data, None, Ownership::Owned, Default::default())
         .await
         .unwrap();
     let url = pg.url();
@@ -60,7 +60,7 @@ async fn database_outage_is_503_and_recovers() {
         "the outage shows: {metrics}"
     );
 
-    let pg = EmbeddedPostgres::start(&data, None, Ownership::Owned)
+    let pg = EmbeddedPostgres::start(&data, None, Ownership::Owned, Default::default())
         .await
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);

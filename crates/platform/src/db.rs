@@ -11,7 +11,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::config::{DatabaseConfig, PlatformConfig};
-use crate::embedded_pg::{EmbeddedPostgres, Ownership};
+use crate::embedded_pg::EmbeddedPostgres;
 
 /// Every migration of the platform, embedded in the binary (`migrations/`).
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
@@ -36,12 +36,7 @@ impl Database {
         let (url, embedded) = match (&config.database.url, &config.database.app_url) {
             (Some(url), _) | (None, Some(url)) => (url.expose_secret().to_string(), None),
             (None, None) => {
-                let pg = EmbeddedPostgres::start(
-                    &config.data_dir,
-                    config.database.postgres_bin_dir.as_deref(),
-                    Ownership::Owned,
-                )
-                .await?;
+                let pg = EmbeddedPostgres::start_configured(config).await?;
                 (pg.url(), Some(pg))
             }
         };

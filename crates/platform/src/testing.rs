@@ -134,7 +134,8 @@ async fn admin_url(cluster_dir: &Path) -> Result<String> {
     if let Ok(url) = std::env::var("P360_TEST_DATABASE_URL") {
         return Ok(url);
     }
-    let pg = EmbeddedPostgres::start(cluster_dir, None, Ownership::Detached).await?;
+    let pg =
+        EmbeddedPostgres::start(cluster_dir, None, Ownership::Detached, Default::default()).await?;
     Ok(pg.paths().url("postgres"))
 }
 

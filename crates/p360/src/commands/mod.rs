@@ -3,6 +3,7 @@
 //! how it ended ([`Outcome`]): completed, or cut short by a signal.
 
 pub mod audit;
+pub mod backup;
 pub mod companies;
 pub mod config;
 pub mod db;

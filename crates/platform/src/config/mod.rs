@@ -10,10 +10,11 @@
 //!
 //! Ownership: this module is the loader, and [`PlatformConfig`] holds the
 //! sections the platform itself owns (`http`, `database`, `log`, `storage`,
-//! `jobs`, `redis`, `rate_limit`). Each capability owns its own section (a
+//! `jobs`, `redis`, `rate_limit`, `backup`). Each capability owns its own section (a
 //! type implementing [`Section`]) and the binary composes them with
 //! [`app_config!`](crate::app_config): adding a section is one line there.
 
+mod backup;
 mod sections;
 mod tree;
 
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serializer;
 
+pub use backup::{BackupConfig, BackupRepo};
 pub use sections::*;
 use tree::Node;
 
@@ -208,6 +210,7 @@ macro_rules! app_config {
                 rate_limit: $crate::config::RateLimitConfig,
                 redis: $crate::config::RedisConfig,
                 storage: $crate::config::StorageConfig,
+                backup: $crate::config::BackupConfig,
                 jobs: $crate::config::JobsConfig,
                 $( $field: $ty, )*
             }
@@ -231,6 +234,7 @@ macro_rules! app_config {
                         rate_limit: p.rate_limit,
                         redis: p.redis,
                         storage: p.storage,
+                        backup: p.backup,
                         jobs: p.jobs,
                         $( $field: c.$field.clone(), )*
                     }
@@ -256,6 +260,7 @@ macro_rules! app_config {
                             rate_limit: f.rate_limit,
                             redis: f.redis,
                             storage: f.storage,
+                            backup: f.backup,
                             jobs: f.jobs,
                         },
                         $( $field: f.$field, )*

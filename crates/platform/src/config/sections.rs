@@ -1,6 +1,6 @@
 //! The sections the platform owns: the process (`mode`, `data_dir`,
-//! `release`), `http`, `database`, `log`, `rate_limit`, `redis`, `storage`
-//! and `jobs`.
+//! `release`), `http`, `database`, `log`, `rate_limit`, `redis`, `storage`,
+//! `backup` and `jobs`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,7 +9,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ConfigError, is_release_label, is_role_name, one_line, serialize_secret, serialize_secret_url,
+    BackupConfig, ConfigError, is_release_label, is_role_name, one_line, serialize_secret,
+    serialize_secret_url,
 };
 
 /// The platform's part of the configuration.
@@ -29,6 +30,7 @@ pub struct PlatformConfig {
     pub rate_limit: RateLimitConfig,
     pub redis: RedisConfig,
     pub storage: StorageConfig,
+    pub backup: BackupConfig,
     pub jobs: JobsConfig,
 }
 
@@ -44,6 +46,7 @@ impl Default for PlatformConfig {
             rate_limit: RateLimitConfig::default(),
             redis: RedisConfig::default(),
             storage: StorageConfig::default(),
+            backup: BackupConfig::default(),
             jobs: JobsConfig::default(),
         }
     }
@@ -55,6 +58,7 @@ impl PlatformConfig {
             return Err(ConfigError::invalid("data_dir", "must not be empty"));
         }
         self.validate_database()?;
+        self.backup.validate(self.storage.s3_bucket.as_deref())?;
         if self.http.request_timeout_ms == 0 {
             return Err(ConfigError::invalid(
                 "http.request_timeout_ms",

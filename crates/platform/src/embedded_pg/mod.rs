@@ -26,8 +26,10 @@ use sqlx::Connection;
 
 /// The database the platform uses inside the embedded cluster.
 pub const DATABASE: &str = "p360";
-const SUPERUSER: &str = "postgres";
-const PORT: u16 = 5432;
+/// The cluster's superuser (trust authentication over its private socket).
+pub const SUPERUSER: &str = "postgres";
+/// The port in the socket's name (the cluster listens on no TCP port).
+pub const PORT: u16 = 5432;
 /// Unix socket paths are limited to 107 bytes on Linux.
 const MAX_SOCKET_PATH: usize = 100;
 
@@ -90,11 +92,27 @@ impl ClusterPaths {
     }
 }
 
+/// How a server this process starts runs.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// WAL archiving: PostgreSQL runs the command (as the server's user;
+    /// `%p` is the segment) for every finished segment, and switches
+    /// segments at least every so many seconds.
+    pub archive: Option<(String, u64)>,
+    /// Added to the server's environment, for its archive and restore
+    /// commands (e.g. a backup repository's credentials: never on a
+    /// command line).
+    pub env: Vec<(&'static str, secrecy::SecretString)>,
+}
+
 /// A running embedded cluster this process uses.
 #[derive(Debug)]
 pub struct EmbeddedPostgres {
     paths: ClusterPaths,
     server: ServerTools,
+    options: ServerOptions,
+    /// This process started the server (rather than joining a running one).
+    started_here: bool,
     /// Shared lock on `users.lock`: this process uses the cluster.
     user_lock: Option<File>,
     /// Whether this process stops the cluster when done (if nobody else uses it).
@@ -103,11 +121,13 @@ pub struct EmbeddedPostgres {
 
 impl EmbeddedPostgres {
     /// Start the cluster of `data_dir` (initialising it on first use), adopt one
-    /// left running, or use the one another live p360 process manages.
+    /// left running, or use the one another live p360 process manages. A
+    /// server this process starts runs with `options`.
     pub async fn start(
         data_dir: &Path,
         bin_dir: Option<&Path>,
         ownership: Ownership,
+        options: ServerOptions,
     ) -> Result<EmbeddedPostgres> {
         let paths = ClusterPaths::new(data_dir)?;
         let server = ServerTools::locate(bin_dir)?;
@@ -121,6 +141,8 @@ impl EmbeddedPostgres {
         let mut pg = EmbeddedPostgres {
             paths,
             server,
+            options,
+            started_here: false,
             user_lock: None,
             owned: false,
         };
@@ -139,6 +161,35 @@ impl EmbeddedPostgres {
         started?;
         if ownership == Ownership::Detached {
             pg.user_lock = None;
+        }
+        Ok(pg)
+    }
+
+    /// The cluster of `config.data_dir`, as every p360 command uses it:
+    /// owned, archiving its WAL into the backup repository unless backups
+    /// are off, whose stanza is created when this process starts the server.
+    pub async fn start_configured(
+        config: &crate::config::PlatformConfig,
+    ) -> Result<EmbeddedPostgres> {
+        let repo = pgbackrest::Repo::from_config(config)?;
+        if let Some(repo) = &repo {
+            repo.prepare()?;
+        }
+        let pg = EmbeddedPostgres::start(
+            &config.data_dir,
+            config.database.postgres_bin_dir.as_deref(),
+            Ownership::Owned,
+            repo.as_ref()
+                .map(|r| r.server_options())
+                .unwrap_or_default(),
+        )
+        .await?;
+        if let Some(repo) = &repo
+            && (pg.started_here() || !repo.has_stanza())
+            && let Err(e) = repo.ensure_stanza().await
+        {
+            pg.stop().await.ok();
+            return Err(e);
         }
         Ok(pg)
     }
@@ -168,6 +219,11 @@ impl EmbeddedPostgres {
 
     pub fn paths(&self) -> &ClusterPaths {
         &self.paths
+    }
+
+    /// Whether this process started the server (rather than joining one).
+    pub fn started_here(&self) -> bool {
+        self.started_here
     }
 
     /// Whether the cluster's server takes a connection on its socket: the
@@ -204,14 +260,24 @@ impl EmbeddedPostgres {
                 self.initdb().await?;
             }
             let started = Instant::now();
-            let opts = format!(
+            let mut opts = format!(
                 "-k {} -c listen_addresses='' -p {PORT}",
                 shell_quote(&self.paths.socket_dir)?
             );
+            if let Some((command, timeout_secs)) = &self.options.archive {
+                // pg_ctl hands the options to a shell: one single-quoted word.
+                if command.contains('\'') {
+                    bail!("the archive command must not contain a single quote");
+                }
+                opts.push_str(&format!(
+                    " -c archive_mode=on -c archive_timeout={timeout_secs} -c 'archive_command={command}'"
+                ));
+            }
             let p = &self.paths;
             self.server
-                .run(
+                .run_with_env(
                     "pg_ctl",
+                    &self.options.env,
                     &[
                         OsStr::new("start"),
                         OsStr::new("-w"),
@@ -232,9 +298,11 @@ impl EmbeddedPostgres {
                         self.paths.log_file.display()
                     )
                 })?;
+            self.started_here = true;
             tracing::info!(
                 dir = %self.paths.data.display(),
                 elapsed_ms = started.elapsed().as_millis() as u64,
+                archiving = self.options.archive.is_some(),
                 "embedded PostgreSQL started"
             );
         }
@@ -374,7 +442,11 @@ pub async fn stop_data_dir(data_dir: &Path, bin_dir: Option<&Path>) -> Result<bo
     Ok(true)
 }
 
+pub mod backups;
+pub mod pgbackrest;
 mod tools;
 
 use tools::*;
-pub use tools::{client_program, find_server_binaries};
+pub use tools::{
+    client_program, find_server_binaries, hand_to_server_user, server_user_command, server_user_dir,
+};

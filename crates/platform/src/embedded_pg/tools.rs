@@ -35,7 +35,22 @@ impl ServerTools {
 
     /// Run a server program; its last line of stderr becomes the error.
     pub(super) async fn run(&self, program: &str, args: &[&OsStr]) -> Result<()> {
-        let out = tokio::process::Command::from(self.command(program, args))
+        self.run_with_env(program, &[], args).await
+    }
+
+    /// [`ServerTools::run`] with secrets added to the program's environment.
+    pub(super) async fn run_with_env(
+        &self,
+        program: &str,
+        env: &[(&'static str, secrecy::SecretString)],
+        args: &[&OsStr],
+    ) -> Result<()> {
+        use secrecy::ExposeSecret;
+        let mut cmd = self.command(program, args);
+        for (k, v) in env {
+            cmd.env(k, v.expose_secret());
+        }
+        let out = tokio::process::Command::from(cmd)
             .output()
             .await
             .with_context(|| format!("cannot run {program}"))?;
@@ -95,7 +110,14 @@ pub(super) fn server_command<S: AsRef<OsStr>>(
     program: &str,
     args: &[S],
 ) -> std::process::Command {
-    let exe = bin.join(program);
+    user_command(&bin.join(program), run_as, args)
+}
+
+fn user_command<S: AsRef<OsStr>>(
+    exe: &Path,
+    run_as: Option<&RunAs>,
+    args: &[S],
+) -> std::process::Command {
     let mut cmd = match run_as {
         Some(user) => {
             let mut c = std::process::Command::new("runuser");
@@ -112,6 +134,37 @@ pub(super) fn server_command<S: AsRef<OsStr>>(
         // p360, which drains and then stops the cluster in order.
         .process_group(0);
     cmd
+}
+
+/// `program` (a path, or a name looked up on PATH) as the user the embedded
+/// cluster runs as: the `postgres` system user under root, else this one.
+/// For the tools that work on the cluster's files (pgBackRest).
+pub fn server_user_command<S: AsRef<OsStr>>(
+    program: &Path,
+    args: &[S],
+) -> Result<std::process::Command> {
+    Ok(user_command(program, run_as_user()?.as_ref(), args))
+}
+
+/// Create `dir` (and its parents) for the cluster's user: handed to the
+/// `postgres` system user under root, private to it.
+pub fn server_user_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o750))?;
+    if let Some(user) = run_as_user()? {
+        std::os::unix::fs::chown(dir, Some(user.uid), Some(user.gid))
+            .with_context(|| format!("cannot hand {} to the {} user", dir.display(), user.name))?;
+    }
+    Ok(())
+}
+
+/// Hand `file` to the cluster's user (under root).
+pub fn hand_to_server_user(file: &Path) -> Result<()> {
+    if let Some(user) = run_as_user()? {
+        std::os::unix::fs::chown(file, Some(user.uid), Some(user.gid))
+            .with_context(|| format!("cannot hand {} to the {} user", file.display(), user.name))?;
+    }
+    Ok(())
 }
 
 /// A PostgreSQL client program (`pg_dump`, `pg_restore`, ...) of the same

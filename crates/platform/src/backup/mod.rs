@@ -4,6 +4,8 @@
 //! memory: for large production databases the RDS snapshots and
 //! point-in-time recovery are the backup.
 
+pub mod restore;
+
 use anyhow::{Context, Result, bail};
 use secrecy::ExposeSecret;
 
