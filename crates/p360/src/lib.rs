@@ -117,6 +117,7 @@ pub fn job_registry_at(
             &platform::restore_check::RestoreCheckMetrics,
             platform::storage::Storage::from_config(&config.platform)?,
         )?;
+    let registry = platform::backup::schedule::register(registry, &config.platform)?;
     let checkpoints =
         tenancy::audit::checkpoint::Checkpoints::from_config(&config.audit, &config.platform)?;
     let every = std::time::Duration::from_secs(config.audit.checkpoint_every_secs);

@@ -15,6 +15,7 @@ use commands::companies::CompaniesCommand;
 use commands::db::DbCommand;
 use commands::delivery::DeliveryCommand;
 use commands::deploy::DeployCommand;
+use commands::dr::DrCommand;
 use commands::fx::FxCommand;
 use commands::generate::GenerateCommand;
 use commands::intent::IntentCommand;
@@ -115,6 +116,11 @@ enum Command {
     /// Restore the embedded cluster from its backups into a new data dir
     /// (--data-dir), to a point in time or the latest.
     Restore(RestoreArgs),
+    /// Disaster recovery: the drill that loses the primary and measures RPO and RTO.
+    Dr {
+        #[command(subcommand)]
+        action: DrCommand,
+    },
     /// Check that a restored database is whole (migrations, audit chains,
     /// creative files) before anything is pointed at it.
     RestoreCheck(RestoreCheckArgs),
@@ -191,6 +197,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<Outcome> {
         Command::Deploy { action } => commands::deploy::run(config, action, shutdown).await,
         Command::Backup { action } => commands::backup::run(config, action, shutdown).await,
         Command::Restore(args) => commands::backup::restore(config, args, shutdown).await,
+        Command::Dr { action } => commands::dr::run(config, action, shutdown).await,
         Command::RestoreCheck(args) => commands::restore_check::run(config, args, shutdown).await,
         Command::Sandbox { partner } => commands::sandbox::run(partner, shutdown).await,
     }

@@ -880,7 +880,7 @@ async fn audit_checkpoints_are_written_to_an_object_locked_bucket() {
     assert_eq!(read.chains, taken.chains);
     assert_eq!(
         checkpoints.check(&p.db.pool, &read).await.unwrap(),
-        Vec::<String>::new()
+        Vec::new()
     );
     let listing = reqwest::get(format!("{endpoint}/p360-audit-archive?list-type=2"))
         .await

@@ -7,13 +7,19 @@ use clap::Subcommand;
 use p360::Config;
 use platform::cli::{Outcome, with_database};
 use platform::shutdown::Shutdown;
-use tenancy::audit::checkpoint::Checkpoints;
+use tenancy::audit::checkpoint::{Checkpoints, Finding};
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
     /// Check every hash chain of the audit log, and the chains against the
     /// newest checkpoint; exits 1 naming the first broken link.
-    Verify,
+    Verify {
+        /// This database was restored to an earlier point in time: chains
+        /// that are whole but end before the checkpoint are reported, not
+        /// failed.
+        #[arg(long)]
+        restored: bool,
+    },
     /// Write a signed checkpoint of every chain's head to object storage
     /// (the worker takes one every `audit.checkpoint_every_secs`).
     Checkpoint,
@@ -21,42 +27,66 @@ pub enum AuditCommand {
 
 pub async fn run(config: Config, action: AuditCommand, shutdown: Shutdown) -> Result<Outcome> {
     match action {
-        AuditCommand::Verify => verify(config, shutdown).await,
+        AuditCommand::Verify { restored } => verify(config, restored, shutdown).await,
         AuditCommand::Checkpoint => checkpoint(config, shutdown).await,
     }
 }
 
-async fn verify(config: Config, shutdown: Shutdown) -> Result<Outcome> {
+async fn verify(config: Config, restored: bool, shutdown: Shutdown) -> Result<Outcome> {
     let checkpoints = Checkpoints::from_config(&config.audit, &config.platform)?;
-    let broken = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let found = broken.clone();
+    let findings = std::sync::Arc::new(std::sync::Mutex::new((Vec::new(), Vec::new())));
+    let found = findings.clone();
     let outcome = with_database(&config.platform, &shutdown, |db| async move {
         let report = tenancy::audit::verify(&db.owner).await?;
         println!(
             "checked {} chain(s), {} event(s)",
             report.chains, report.events
         );
-        let mut problems = report.broken;
+        let mut tampered = report.broken;
+        let mut truncated = Vec::new();
         match checkpoints.latest().await? {
             Some((name, checkpoint)) => {
                 println!(
                     "against checkpoint {name} ({} chain(s))",
                     checkpoint.chains.len()
                 );
-                problems.extend(checkpoints.check(&db.owner, &checkpoint).await?);
+                for f in checkpoints.check(&db.owner, &checkpoint).await? {
+                    match f {
+                        Finding::Tampered(p) => tampered.push(p),
+                        Finding::Truncated(t) => truncated.push(t),
+                    }
+                }
             }
             None => println!("no checkpoint yet (p360 audit checkpoint takes one)"),
         }
-        *found.lock().unwrap() = problems;
+        *found.lock().unwrap() = (tampered, truncated);
         Ok(())
     })
     .await?;
-    let broken = broken.lock().unwrap().clone();
-    if !broken.is_empty() {
-        anyhow::bail!("audit log tampered: {}", broken.join("; "));
+    let (tampered, truncated) = findings.lock().unwrap().clone();
+    if !tampered.is_empty() {
+        anyhow::bail!("audit log tampered: {}", tampered.join("; "));
+    }
+    for t in &truncated {
+        println!("truncated: {t}");
+    }
+    if !truncated.is_empty() && !restored {
+        anyhow::bail!(
+            "audit chains end before the newest checkpoint ({} chain(s)): if this database was \
+             restored to an earlier point in time, run `p360 audit verify --restored`; otherwise \
+             their tails were removed",
+            truncated.len()
+        );
     }
     if outcome == Outcome::Completed {
-        println!("every chain is intact");
+        if truncated.is_empty() {
+            println!("every chain is intact");
+        } else {
+            println!(
+                "every chain is intact up to the restore point ({} end before the checkpoint)",
+                truncated.len()
+            );
+        }
     }
     Ok(outcome)
 }

@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod delivery;
 pub mod deploy;
+pub mod dr;
 pub mod fx;
 pub mod generate;
 pub mod intent;

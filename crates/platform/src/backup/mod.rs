@@ -5,6 +5,7 @@
 //! point-in-time recovery are the backup.
 
 pub mod restore;
+pub mod schedule;
 
 use anyhow::{Context, Result, bail};
 use secrecy::ExposeSecret;
@@ -114,4 +115,38 @@ pub async fn core_row_counts(conn: &mut sqlx::PgConnection) -> Result<Vec<(&'sta
         ("audit_events", r.audit_events),
         ("jobs", r.jobs),
     ])
+}
+
+/// Grow the database at `url` by about `mb` megabytes (a table of its own,
+/// `dr_drill_ballast`, of hex text that compresses as data does, about two
+/// to one): the larger-scale figures of `p360 dr drill`.
+pub async fn ballast(url: &str, mb: u64) -> Result<()> {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url)
+        .await
+        .context("cannot connect to fill the database")?;
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS dr_drill_ballast (id bigint PRIMARY KEY, pad text NOT NULL)",
+    )
+    .execute(&mut conn)
+    .await?;
+    // Rows of about 560 bytes on disk; 100 MB per statement.
+    let rows_per_mb: i64 = 1_000_000 / 560;
+    let mut done = 0_i64;
+    let total = mb as i64 * rows_per_mb;
+    while done < total {
+        let to = (done + 100 * rows_per_mb).min(total);
+        // Two integers of ours: nothing to inject. (The table is the
+        // drill's, not the schema's, so the query cannot be compile-checked.)
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO dr_drill_ballast (id, pad) \
+             SELECT g, repeat(md5(g::text), 16) FROM generate_series({}, {to}) g",
+            done + 1
+        )))
+        .execute(&mut conn)
+        .await?;
+        done = to;
+    }
+    conn.close().await.ok();
+    Ok(())
 }

@@ -273,7 +273,23 @@ impl Repo {
     /// new backup. pgBackRest's progress goes to stderr when `progress`.
     pub async fn backup(&self, full: bool, progress: bool) -> Result<Backup> {
         let kind = if full { "--type=full" } else { "--type=diff" };
-        self.run(&["backup", kind], progress).await?;
+        let waiting = std::time::Instant::now();
+        loop {
+            match self.run(&["backup", kind], progress).await {
+                Ok(_) => break,
+                // Another backup (the schedule's, say) holds the stanza: ours follows it.
+                Err(e)
+                    if e.to_string().contains("unable to acquire lock")
+                        && waiting.elapsed() < std::time::Duration::from_secs(3600) =>
+                {
+                    if progress && waiting.elapsed() < std::time::Duration::from_secs(1) {
+                        eprintln!("another backup is running; waiting for it to finish");
+                    }
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
         self.info()
             .await?
             .backups

@@ -51,6 +51,17 @@ pub struct Checkpoint {
     pub signature: String,
 }
 
+/// How the database differs from a checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    /// An event of the checkpoint was changed or removed: history rewritten.
+    Tampered(String),
+    /// A chain, whole as far as it goes, ends before the checkpoint's head:
+    /// what a restore to an earlier point in time looks like (and a cut
+    /// tail too, which is why only an operator who restored may accept it).
+    Truncated(String),
+}
+
 /// Where checkpoints go and the key that signs them.
 #[derive(Clone)]
 pub struct Checkpoints {
@@ -129,17 +140,22 @@ impl Checkpoints {
     }
 
     /// What in the database disagrees with `checkpoint` (nothing: empty).
-    pub async fn check(&self, pool: &PgPool, checkpoint: &Checkpoint) -> Result<Vec<String>> {
+    pub async fn check(&self, pool: &PgPool, checkpoint: &Checkpoint) -> Result<Vec<Finding>> {
         let when = checkpoint.taken_at.to_rfc3339();
         let signed = signed(&checkpoint.taken_at, &checkpoint.chains)?;
         let signature = STANDARD.decode(&checkpoint.signature).unwrap_or_default();
         if hmac::verify(&self.key, &signed, &signature).is_err() {
-            return Ok(vec![format!(
+            return Ok(vec![Finding::Tampered(format!(
                 "the checkpoint of {when} is not signed with this key (altered or forged)"
-            )]);
+            ))]);
         }
         let mut problems = Vec::new();
         let mut tx = ScopedTx::all(pool, AllTenants::system()).await?;
+        let heads: std::collections::HashMap<Uuid, i64> = store::heads(&mut tx)
+            .await?
+            .into_iter()
+            .map(|(chain, seq, _)| (chain, seq))
+            .collect();
         for head in &checkpoint.chains {
             let name = if head.chain_id.is_nil() {
                 "platform".to_string()
@@ -147,14 +163,23 @@ impl Checkpoints {
                 format!("tenant {}", head.chain_id)
             };
             match store::hash_at(&mut tx, head.chain_id, head.seq).await? {
-                None => problems.push(format!(
-                    "chain {name}: event #{} of the checkpoint of {when} is gone (events removed)",
-                    head.seq
-                )),
-                Some(hash) if hex(&hash) != head.hash => problems.push(format!(
+                None => match heads.get(&head.chain_id) {
+                    // The chain (verified on its own) just ends earlier.
+                    Some(&last) if last < head.seq => problems.push(Finding::Truncated(format!(
+                        "chain {name} ends at event #{last}, the checkpoint of {when} has #{}: \
+                         its last {} event(s) are not in this database",
+                        head.seq,
+                        head.seq - last
+                    ))),
+                    _ => problems.push(Finding::Tampered(format!(
+                        "chain {name}: event #{} of the checkpoint of {when} is gone (events removed)",
+                        head.seq
+                    ))),
+                },
+                Some(hash) if hex(&hash) != head.hash => problems.push(Finding::Tampered(format!(
                     "chain {name}: event #{} differs from the checkpoint of {when} (history rewritten)",
                     head.seq
-                )),
+                ))),
                 Some(_) => {}
             }
         }
