@@ -44,6 +44,23 @@ async fn advertiser_names(served: &Served, token: &str) -> Vec<String> {
     names
 }
 
+/// Wait for the worker's schedule to take the first full backup (it does
+/// as the server starts); `list` runs `p360 backup list`.
+async fn scheduled_full_backup(list: impl Fn() -> String) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = list();
+        if out.contains(" full ") {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no scheduled backup: {out}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap() {
         let path = e.unwrap().path();
@@ -64,6 +81,7 @@ async fn a_restore_to_a_time_between_two_writes_has_the_first_and_not_the_second
     let served = Served::start(&data, &[]);
     let customer = served_tenant(&served, data_s, "acme").await;
 
+    scheduled_full_backup(|| p360_ok(&["backup", "list", "--data-dir", data_s])).await;
     let out = p360_ok(&["backup", "now", "--full", "--data-dir", data_s]);
     assert!(out.contains("(full)"), "{out}");
     add_advertiser(&served, &customer, "Before Ltd").await;
@@ -78,8 +96,8 @@ async fn a_restore_to_a_time_between_two_writes_has_the_first_and_not_the_second
     let list = p360_ok(&["backup", "list", "--data-dir", data_s]);
     assert_eq!(
         list.lines().filter(|l| l.contains(" full ")).count(),
-        1,
-        "{list}"
+        2,
+        "the schedule's and ours: {list}"
     );
     drop(served);
 
@@ -282,15 +300,15 @@ async fn a_backup_on_s3_restores_into_a_new_data_dir() {
     let data_s = data.to_str().unwrap();
     let served = Served::start_env(&data, &[], &env);
     served_tenant(&served, data_s, "acme").await;
+    scheduled_full_backup(|| run(&["backup", "list", "--data-dir", data_s])).await;
     let out = run(&["backup", "now", "--data-dir", data_s]);
-    // No full backup yet: the differential one asked for becomes full.
     assert!(
-        out.contains("(full)") && out.contains("s3://p360-backups/pgbackrest"),
+        out.contains("(diff)") && out.contains("s3://p360-backups/pgbackrest"),
         "{out}"
     );
     drop(served);
     let list = run(&["backup", "list", "--data-dir", data_s]);
-    assert!(list.contains(" full "), "{list}");
+    assert!(list.contains(" full ") && list.contains(" diff "), "{list}");
 
     // The secret reached pgBackRest through its environment only.
     let mut files = Vec::new();

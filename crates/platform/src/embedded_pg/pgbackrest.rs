@@ -349,7 +349,9 @@ impl Repo {
         if progress {
             cmd.stdout(Stdio::from(std::io::stderr()));
         }
+        // A cancelled job or command takes its pgBackRest with it.
         let out = tokio::process::Command::from(cmd)
+            .kill_on_drop(true)
             .output()
             .await
             .with_context(|| format!("cannot run {}", self.program.display()))?;
