@@ -51,7 +51,8 @@ pub struct DeployConfig {
     pub keep_blue_ms: u64,
     /// Every deployment event is POSTed here as JSON (`text` for chat hooks).
     pub notify_webhook: Option<String>,
-    /// `pg_dump` to the object store before migrating.
+    /// Take a restore point before migrating (a pgBackRest backup of the
+    /// embedded cluster, else `pg_dump` to the object store).
     pub backup: bool,
     /// How often a controller says it is alive; three missed beats and its
     /// deployment may be resumed or rolled back by another.

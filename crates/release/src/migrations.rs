@@ -38,7 +38,7 @@ pub(crate) async fn create_tables(
     config: &Config,
     database: &Database,
     first: bool,
-) -> Result<(Option<(String, usize)>, Vec<i64>)> {
+) -> Result<(Option<(String, u64)>, Vec<i64>)> {
     if !first {
         let plan = migration_plan(&database.owner, false).await?;
         if !plan
@@ -52,8 +52,7 @@ pub(crate) async fn create_tables(
         }
     }
     let backup = if config.deploy.backup {
-        let (key, size, _) = platform::backup::pg_dump(&config.platform, database).await?;
-        Some((key, size))
+        Some(platform::backup::restore_point(&config.platform, database).await?)
     } else {
         None
     };

@@ -2,8 +2,8 @@
 //! phases of a deployment in the order they run, how a deployment ended,
 //! its stored status, and what an operator may ask of it.
 //!
-//! `preflight` (the migration plan) -> `backup` (`pg_dump` to the object
-//! store) -> `expand` (migrations safe under the running version) -> `start`
+//! `preflight` (the migration plan) -> `backup` (a restore point: pgBackRest
+//! or `pg_dump`) -> `expand` (migrations safe under the running version) -> `start`
 //! (`deploy.start_command` for the new slot) -> `smoke` (readiness, then the
 //! smoke suite against the new slot directly) -> `shift` (the rollout
 //! controller: 5 -> 25 -> 50 -> 100 % with the rollback triggers) -> `drain`

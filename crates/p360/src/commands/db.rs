@@ -16,7 +16,7 @@ pub enum DbCommand {
     Url,
     /// Stop an embedded cluster that no running p360 process owns.
     Stop,
-    /// pg_dump the database to the object store (backups/<time>-v<migration>.dump).
+    /// pg_dump the database to the object store (backups/<time>-v<migration>.dump), streamed.
     Backup,
 }
 
@@ -73,11 +73,10 @@ async fn stop(config: &PlatformConfig) -> Result<bool> {
     .await
 }
 
-/// `p360 db backup`: `pg_dump` (custom format) of the database to the
-/// object store, as `backups/<UTC time>-v<latest migration>.dump`. Taken
-/// before migrating in a deploy. The dump is held in memory: for large
-/// production databases the RDS snapshots and point-in-time recovery are the
-/// backup; this one is the restore point of a release.
+/// `p360 db backup`: `pg_dump` (custom format) of the database streamed
+/// to the object store, as `backups/<UTC time>-v<latest migration>.dump`: a
+/// portable copy of any server (the embedded cluster's own backups are
+/// `p360 backup`; RDS's are its automated backups).
 async fn backup(config: PlatformConfig, shutdown: Shutdown) -> Result<Outcome> {
     let config2 = config.clone();
     with_database(&config, &shutdown, |database| async move {

@@ -1,8 +1,9 @@
-//! A restore point: `pg_dump` (custom format) of the database to the object
-//! store, as `backups/<UTC time>-v<latest migration>.dump`. `p360 db backup`
-//! takes one, and a deploy takes one before migrating. The dump is held in
-//! memory: for large production databases the RDS snapshots and
-//! point-in-time recovery are the backup.
+//! Restore points. A deploy takes one before migrating
+//! ([`restore_point`]): a pgBackRest backup of the embedded cluster when it
+//! is backed up, else `pg_dump` (custom format) of the database streamed to
+//! the object store as `backups/<UTC time>-v<latest migration>.dump` (also
+//! `p360 db backup`), never whole in memory. On AWS the RDS automated
+//! backups and point-in-time recovery stand behind both.
 
 pub mod restore;
 pub mod schedule;
@@ -14,13 +15,32 @@ use crate::config::PlatformConfig;
 use crate::db::Database;
 use crate::embedded_pg;
 
-/// `pg_dump` `database` to the object store: the key, its size and where
-/// the store is.
+/// The restore point a deploy takes before migrating: a pgBackRest
+/// backup (differential: only what changed since the last full one) of the
+/// embedded cluster when it is backed up, else [`pg_dump`]. Where it is,
+/// and its size in bytes.
+pub async fn restore_point(config: &PlatformConfig, database: &Database) -> Result<(String, u64)> {
+    if let Some(repo) = crate::embedded_pg::pgbackrest::Repo::from_config(config)?
+        && config.database.url.is_none()
+    {
+        let b = repo.backup(false, false).await?;
+        return Ok((
+            format!("pgbackrest {} ({}) in {}", b.label, b.kind, repo.describe()),
+            b.repo_bytes,
+        ));
+    }
+    let (key, size, _) = pg_dump(config, database).await?;
+    Ok((key, size))
+}
+
+/// `pg_dump` `database` to the object store, streamed in parts: the key,
+/// its size and where the store is.
 pub async fn pg_dump(
     config: &PlatformConfig,
     database: &Database,
-) -> Result<(String, usize, String)> {
+) -> Result<(String, u64, String)> {
     use object_store::ObjectStoreExt;
+    use tokio::io::AsyncReadExt;
     let storage = crate::storage::Storage::from_config(config)?;
     let mut url = url::Url::parse(database.url().expose_secret())
         .context("the database URL does not parse")?;
@@ -46,6 +66,10 @@ pub async fn pg_dump(
     .fetch_one(&database.owner)
     .await
     .unwrap_or(0);
+    let key = format!(
+        "backups/{}-v{version}.dump",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ")
+    );
     let mut cmd = tokio::process::Command::new(&pg_dump);
     cmd.args([
         "--format=custom",
@@ -53,32 +77,60 @@ pub async fn pg_dump(
         "--no-privileges",
         "--dbname",
     ])
-    .arg(url.as_str());
+    .arg(url.as_str())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .kill_on_drop(true);
     if let Some(p) = password {
         cmd.env("PGPASSWORD", p);
     }
-    let out = cmd
-        .output()
-        .await
+    let mut child = cmd
+        .spawn()
         .with_context(|| format!("cannot run {}", pg_dump.display()))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let errors = tokio::spawn(async move {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text).await;
+        text
+    });
+    let path = object_store::path::Path::from(key.as_str());
+    let upload = storage
+        .store
+        .put_multipart(&path)
+        .await
+        .with_context(|| format!("cannot store the backup in {}", storage.describe))?;
+    let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, 8 << 20);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    let streamed = async {
+        loop {
+            let n = stdout.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            size += n as u64;
+            writer.wait_for_capacity(2).await?;
+            writer.write(&buf[..n]);
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    let status = child.wait().await?;
+    let err = errors.await.unwrap_or_default();
+    if let Err(e) = streamed {
+        writer.abort().await.ok();
+        return Err(e.context("cannot stream the backup to the object store"));
+    }
+    if !status.success() {
+        writer.abort().await.ok();
         bail!(
             "pg_dump failed: {}",
             err.lines().next().unwrap_or("no message")
         );
     }
-    let key = format!(
-        "backups/{}-v{version}.dump",
-        chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ")
-    );
-    let size = out.stdout.len();
-    storage
-        .store
-        .put(
-            &object_store::path::Path::from(key.as_str()),
-            out.stdout.into(),
-        )
+    writer
+        .finish()
         .await
         .with_context(|| format!("cannot store the backup in {}", storage.describe))?;
     Ok((key, size, storage.describe.to_string()))

@@ -1,8 +1,8 @@
 //! What each phase of a deployment does: one function per phase on the
 //! controller, chosen by an exhaustive `match` on [`Phase`].
 //!
-//! `preflight` (the migration plan) -> `backup` (`pg_dump` to the object
-//! store) -> `expand` (migrations safe under the running version) -> `start`
+//! `preflight` (the migration plan) -> `backup` (a restore point: pgBackRest
+//! or `pg_dump`) -> `expand` (migrations safe under the running version) -> `start`
 //! (`deploy.start_command` for the new slot) -> `smoke` (readiness, then the
 //! smoke suite against the new slot directly) -> `shift` (the rollout
 //! controller: 5 -> 25 -> 50 -> 100 % with the rollback triggers) -> `drain`
@@ -79,17 +79,18 @@ impl Controller {
         Ok(None)
     }
 
-    /// `pg_dump` to the object store (`deploy.backup`), once per deployment.
+    /// A restore point (`deploy.backup`), once per deployment: a pgBackRest
+    /// backup of the embedded cluster, else `pg_dump` to the object store.
     async fn backup(&self) -> Step {
         let done = store::backup_key(self.owner(), self.id).await?;
         if self.cfg().backup && done.is_none() {
-            let (key, size, place) =
-                platform::backup::pg_dump(&self.config.platform, &self.database).await?;
+            let (key, size) =
+                platform::backup::restore_point(&self.config.platform, &self.database).await?;
             store::set_backup_key(self.owner(), self.id, &key).await?;
             self.record(
                 "deployment.backup_taken",
                 json!({"key": key, "bytes": size}),
-                Some(format!("backup {key} ({size} bytes) in {place}")),
+                Some(format!("backup {key} ({size} bytes)")),
                 tenancy::audit::Outcome::Success,
             )
             .await;
