@@ -170,8 +170,9 @@ pub async fn core_row_counts(conn: &mut sqlx::PgConnection) -> Result<Vec<(&'sta
 }
 
 /// Grow the database at `url` by about `mb` megabytes (a table of its own,
-/// `dr_drill_ballast`, of hex text that compresses as data does, about two
-/// to one): the larger-scale figures of `p360 dr drill`.
+/// `dr_drill_ballast`, of distinct hex digests per row: it compresses about
+/// two to one, as data does, not to nothing): the larger-scale figures of
+/// `p360 dr drill`.
 pub async fn ballast(url: &str, mb: u64) -> Result<()> {
     use sqlx::Connection;
     let mut conn = sqlx::PgConnection::connect(url)
@@ -192,7 +193,9 @@ pub async fn ballast(url: &str, mb: u64) -> Result<()> {
         // drill's, not the schema's, so the query cannot be compile-checked.)
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
             "INSERT INTO dr_drill_ballast (id, pad) \
-             SELECT g, repeat(md5(g::text), 16) FROM generate_series({}, {to}) g",
+             SELECT g, array_to_string(ARRAY(SELECT md5(g::text || '.' || i::text) \
+                                             FROM generate_series(1, 16) i), '') \
+             FROM generate_series({}, {to}) g",
             done + 1
         )))
         .execute(&mut conn)
