@@ -53,6 +53,7 @@ pub async fn run(config: Config, action: BackupCommand, shutdown: Shutdown) -> R
     let repo = repo(&config)?;
     match action {
         BackupCommand::List => {
+            repo.prepare()?;
             let Some(info) = until_shutdown(&shutdown, repo.info()).await? else {
                 return Ok(Outcome::Interrupted);
             };
