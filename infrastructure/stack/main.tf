@@ -33,6 +33,21 @@ locals {
     P360_DATABASE__READ_URL = module.security.secret_arns["database-read"]
   } : {}
 
+  # What ECS injects into the p360 containers from Secrets Manager. The ttd
+  # secret is JSON: {"login": ..., "password": ..., "partner_id": ...}; the
+  # bombora secret {"client_id": ..., "client_secret": ...}.
+  secret_environment = merge({
+    P360_DATABASE__URL          = module.security.secret_arns["database"]
+    P360_DATABASE__APP_URL      = module.security.secret_arns["database-app"]
+    P360_REDIS__URL             = module.security.secret_arns["redis"]
+    P360_TTD__LOGIN             = "${module.security.secret_arns["ttd"]}:login::"
+    P360_TTD__PASSWORD          = "${module.security.secret_arns["ttd"]}:password::"
+    P360_TTD__PARTNER_ID        = "${module.security.secret_arns["ttd"]}:partner_id::"
+    P360_BOMBORA__CLIENT_ID     = "${module.security.secret_arns["bombora"]}:client_id::"
+    P360_BOMBORA__CLIENT_SECRET = "${module.security.secret_arns["bombora"]}:client_secret::"
+    P360_AUDIT__CHECKPOINT_KEY  = module.security.secret_arns["audit-checkpoint"]
+  }, local.read_replica_secret_environment)
+
   prometheus_rule_files = {
     for f in fileset(var.prometheus_rules_dir, "*.rules.yml") : f => file("${var.prometheus_rules_dir}/${f}")
   }
@@ -241,19 +256,7 @@ module "compute" {
     P360_SECRETS__KMS_KEY_ID = module.security.tenant_secrets_kms_key_id
     P360_SECRETS__KMS_REGION = data.aws_region.current.name
   }
-  # The ttd secret is JSON: {"login": ..., "password": ..., "partner_id": ...};
-  # the bombora secret {"client_id": ..., "client_secret": ...}.
-  secret_environment = merge({
-    P360_DATABASE__URL          = module.security.secret_arns["database"]
-    P360_DATABASE__APP_URL      = module.security.secret_arns["database-app"]
-    P360_REDIS__URL             = module.security.secret_arns["redis"]
-    P360_TTD__LOGIN             = "${module.security.secret_arns["ttd"]}:login::"
-    P360_TTD__PASSWORD          = "${module.security.secret_arns["ttd"]}:password::"
-    P360_TTD__PARTNER_ID        = "${module.security.secret_arns["ttd"]}:partner_id::"
-    P360_BOMBORA__CLIENT_ID     = "${module.security.secret_arns["bombora"]}:client_id::"
-    P360_BOMBORA__CLIENT_SECRET = "${module.security.secret_arns["bombora"]}:client_secret::"
-    P360_AUDIT__CHECKPOINT_KEY  = module.security.secret_arns["audit-checkpoint"]
-  }, local.read_replica_secret_environment)
+  secret_environment         = local.secret_environment
   log_group_names            = module.monitoring.log_group_names
   adot_container_definitions = module.monitoring.adot_container_definitions
 
@@ -314,4 +317,38 @@ module "budget" {
   cost_filters      = { TagKeyValue = [format("user:Environment$%s", var.environment)] }
   alert_emails      = var.budget_alert_emails
   alert_topic_arns  = [module.monitoring.alarm_topic_arns["warning"]]
+}
+
+# The monthly restore test (docs/runbooks/dr-failover.md): the latest restorable
+# time of the primary into a scratch instance, p360 restore-check --record
+# against it, the scratch instance deleted; scheduled, alarmed on failure.
+module "restore_test" {
+  source                   = "../modules/restore_test"
+  count                    = var.enable_restore_test ? 1 : 0
+  permissions_boundary_arn = local.permissions_boundary_arn
+
+  name                          = local.name
+  environment                   = var.environment
+  source_db_instance_identifier = module.database.primary_identifier
+  source_db_instance_arn        = module.database.primary_arn
+  source_db_address             = module.database.primary_address
+  db_subnet_group_name          = module.database.subnet_group_name
+  db_parameter_group_name       = module.database.parameter_group_name
+  db_security_group_id          = module.networking.security_group_ids["database"]
+  scratch_instance_class        = var.restore_test_instance_class
+  kms_key_arn                   = module.security.kms_key_arn
+
+  cluster_name           = module.compute.cluster_name
+  subnet_ids             = module.networking.private_subnet_ids
+  task_security_group_id = module.networking.security_group_ids["app"]
+  image                  = module.compute.image
+  container_environment  = module.compute.container_environment
+  secret_environment     = local.secret_environment
+  files_bucket_name      = coalesce(var.files_bucket_name, module.storage.bucket_ids["creatives"])
+  bucket_kms_key_arns    = concat([module.security.kms_key_arn], var.files_bucket_kms_key_arn == null ? [] : [var.files_bucket_kms_key_arn])
+
+  schedule_expression         = var.restore_test_schedule
+  log_retention_days          = var.log_retention_days
+  secret_recovery_window_days = var.secret_recovery_window_days
+  alarm_topic_arns            = [module.monitoring.alarm_topic_arns["warning"]]
 }

@@ -87,3 +87,17 @@ output "creative_base_url" {
   description = "Base URL of the creative files TTD fetches (ttd.creative_base_url): {base}/{creative id}."
   value       = local.creative_base_url
 }
+
+output "restore_test" {
+  description = "The monthly restore test (null where enable_restore_test is off): its state machine (aws stepfunctions start-execution --state-machine-arn), schedule, scratch instance and the endpoint its secret must name, the secret, the task family and log groups."
+  value = var.enable_restore_test ? {
+    state_machine_arn           = module.restore_test[0].state_machine_arn
+    schedule_name               = module.restore_test[0].schedule_name
+    schedule_expression         = module.restore_test[0].schedule_expression
+    scratch_instance_identifier = module.restore_test[0].scratch_instance_identifier
+    scratch_address             = module.restore_test[0].scratch_address
+    database_secret_arn         = module.restore_test[0].database_secret_arn
+    task_definition_family      = module.restore_test[0].task_definition_family
+    log_group_names             = module.restore_test[0].log_group_names
+  } : null
+}

@@ -316,6 +316,24 @@ variable "waf_rate_limit_per_5_minutes" {
   default     = 2000
 }
 
+variable "enable_restore_test" {
+  type        = bool
+  description = "Restore the database's latest backup into a scratch instance on a schedule and check it with p360 restore-check (restore_test module)."
+  default     = false
+}
+
+variable "restore_test_schedule" {
+  type        = string
+  description = "EventBridge Scheduler expression of the restore test (UTC)."
+  default     = "cron(0 4 1 * ? *)"
+}
+
+variable "restore_test_instance_class" {
+  type        = string
+  description = "Instance class of the restore test's scratch instance."
+  default     = "db.t3.small"
+}
+
 # ---- observability and cost
 
 variable "log_retention_days" {

@@ -56,6 +56,9 @@ module "p360" {
   replicate_to_dr     = true
   deletion_protection = true
   log_retention_days  = 365
+  # Monthly: the latest restorable time into p360-production-restore-test,
+  # p360 restore-check --record, deleted (docs/runbooks/dr-failover.md).
+  enable_restore_test = true
 
   alarm_subscriptions  = var.alarm_subscriptions
   alert_emails         = var.ops_emails

@@ -37,3 +37,8 @@ output "creative_base_url" {
   description = "Base URL of the creative files TTD fetches: {base}/{creative id}."
   value       = module.p360.creative_base_url
 }
+
+output "restore_test" {
+  description = "The monthly restore test: state machine (start-execution runs it on demand), schedule, scratch instance and the endpoint the restore-test secret names (null where it is off)."
+  value       = module.p360.restore_test
+}

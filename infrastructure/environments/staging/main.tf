@@ -57,6 +57,8 @@ module "p360" {
   replicate_to_dr     = false
   deletion_protection = true
   log_retention_days  = 90
+  # Monthly, as production's: a backup that never was restored is not known to restore.
+  enable_restore_test = true
 
   alarm_subscriptions  = var.alarm_subscriptions
   alert_emails         = var.ops_emails

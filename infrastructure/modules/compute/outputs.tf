@@ -114,3 +114,8 @@ output "cloudfront_distribution_id" {
   description = "ID of the CloudFront distribution (null without create_cloudfront)."
   value       = one(aws_cloudfront_distribution.this[*].id)
 }
+
+output "container_environment" {
+  description = "The plain environment every p360 container gets (name/value pairs): for one-off tasks defined elsewhere, e.g. the restore_test module's."
+  value       = local.common_environment_all
+}

@@ -98,7 +98,12 @@ resource "aws_db_instance" "primary" {
   max_allocated_storage = var.max_allocated_storage_gb
   storage_type          = "gp3"
   storage_encrypted     = true
-  kms_key_id            = var.kms_key_arn
+  # A point-in-time restore keeps the key of the backups it restores (the
+  # API takes no other): in a DR stack, the key the replicated backups are
+  # under in this region (alias/<primary>-rds-backups). Naming this stack's
+  # key there would plan to replace the restored database at the next apply
+  # (kms_key_id forces a new instance), so a restored instance leaves it unset.
+  kms_key_id = var.create_from_backup ? null : var.kms_key_arn
 
   multi_az               = var.multi_az
   db_subnet_group_name   = aws_db_subnet_group.this.name
@@ -190,6 +195,15 @@ resource "aws_db_instance" "replica" {
 # Cross-region backup replication: snapshots and transaction logs of the
 # primary are copied to the DR region, where a point-in-time restore can build
 # a new primary (environments/dr with create_from_backup = true).
+#
+# No AWS Backup plan on top: RDS's own automated backups already give 30
+# days of point-in-time recovery here and in the DR region, kept after the
+# instance is deleted (delete_automated_backups = false), and the restore_test
+# module proves them monthly. What AWS Backup would add is copies nobody in
+# this account can delete (a vault lock, or a vault in another account) and
+# retention beyond 35 days; both are for a compromised account or a
+# compliance rule, neither of which the plan names, and both cost a second
+# copy of the database. Decide it there, not as a default.
 
 resource "aws_kms_key" "dr_backups" {
   provider = aws.dr

@@ -42,3 +42,13 @@ output "dr_automated_backups_arn" {
   description = "ARN of the automated backups replicated to the DR region (input of environments/dr)."
   value       = one(aws_db_instance_automated_backups_replication.dr[*].id)
 }
+
+output "subnet_group_name" {
+  description = "DB subnet group of the instances (a scratch restore goes into it too)."
+  value       = aws_db_subnet_group.this.name
+}
+
+output "parameter_group_name" {
+  description = "DB parameter group of the instances (TLS enforced; a scratch restore uses it too)."
+  value       = aws_db_parameter_group.this.name
+}
