@@ -99,6 +99,10 @@ async fn a_restore_to_a_time_between_two_writes_has_the_first_and_not_the_second
         2,
         "the schedule's and ours: {list}"
     );
+    assert!(
+        list.contains("/objects — not in these backups"),
+        "the list says where the files are: {list}"
+    );
     drop(served);
 
     let restored = tmp.path().join("restored");
@@ -309,6 +313,10 @@ async fn a_backup_on_s3_restores_into_a_new_data_dir() {
     drop(served);
     let list = run(&["backup", "list", "--data-dir", data_s]);
     assert!(list.contains(" full ") && list.contains(" diff "), "{list}");
+    assert!(
+        list.contains("s3://p360-backups — the bucket's versioning"),
+        "{list}"
+    );
 
     // The secret reached pgBackRest through its environment only.
     let mut files = Vec::new();

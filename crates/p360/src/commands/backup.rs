@@ -80,6 +80,17 @@ pub async fn run(config: Config, action: BackupCommand, shutdown: Shutdown) -> R
                 println!("archived WAL: {min} .. {max}");
             }
             println!("in {}", repo.describe());
+            // Creatives, partner files and exports are not in the database.
+            let objects = platform::storage::Storage::from_config(&config)?;
+            println!(
+                "files (creatives, partner files, exports): {} — {}",
+                objects.describe,
+                if config.storage.s3_bucket.is_some() {
+                    "the bucket's versioning (and replication in AWS) keeps them"
+                } else {
+                    "not in these backups: copy the directory with the backups, or set storage.s3_bucket"
+                }
+            );
             Ok(Outcome::Completed)
         }
         BackupCommand::Now { full } => {

@@ -167,7 +167,8 @@ impl EmbeddedPostgres {
 
     /// The cluster of `config.data_dir`, as every p360 command uses it:
     /// owned, archiving its WAL into the backup repository unless backups
-    /// are off, whose stanza is created when this process starts the server.
+    /// are off, whose stanza is created when this process starts the server
+    /// (or finds a local repository without it).
     pub async fn start_configured(
         config: &crate::config::PlatformConfig,
     ) -> Result<EmbeddedPostgres> {
@@ -185,7 +186,7 @@ impl EmbeddedPostgres {
         )
         .await?;
         if let Some(repo) = &repo
-            && (pg.started_here() || !repo.has_stanza())
+            && (pg.started_here() || (repo.local_path().is_some() && !repo.has_stanza()))
             && let Err(e) = repo.ensure_stanza().await
         {
             pg.stop().await.ok();
