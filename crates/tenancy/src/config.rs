@@ -161,6 +161,9 @@ pub struct AuditConfig {
     pub checkpoint_bucket: Option<String>,
     /// How often the worker takes a checkpoint.
     pub checkpoint_every_secs: u64,
+    /// Months whose events are all older than this many days are exported
+    /// to the audit archive (where the checkpoints go) by `p360 audit archive`.
+    pub archive_after_days: u32,
 }
 
 impl Default for AuditConfig {
@@ -169,6 +172,7 @@ impl Default for AuditConfig {
             checkpoint_key: None,
             checkpoint_bucket: None,
             checkpoint_every_secs: 3600,
+            archive_after_days: 90,
         }
     }
 }

@@ -19,7 +19,14 @@ pub enum AuditCommand {
         /// failed.
         #[arg(long)]
         restored: bool,
+        /// Also check every archived month (the file, each event's hash and
+        /// link, the chains across months, the events still in the table).
+        #[arg(long)]
+        archive: bool,
     },
+    /// Export each month older than `audit.archive_after_days` (90) that is
+    /// not archived yet to the audit archive, as gzip NDJSON with the hashes.
+    Archive,
     /// Write a signed checkpoint of every chain's head to object storage
     /// (the worker takes one every `audit.checkpoint_every_secs`).
     Checkpoint,
@@ -27,12 +34,20 @@ pub enum AuditCommand {
 
 pub async fn run(config: Config, action: AuditCommand, shutdown: Shutdown) -> Result<Outcome> {
     match action {
-        AuditCommand::Verify { restored } => verify(config, restored, shutdown).await,
+        AuditCommand::Verify { restored, archive } => {
+            verify(config, restored, archive, shutdown).await
+        }
+        AuditCommand::Archive => archive(config, shutdown).await,
         AuditCommand::Checkpoint => checkpoint(config, shutdown).await,
     }
 }
 
-async fn verify(config: Config, restored: bool, shutdown: Shutdown) -> Result<Outcome> {
+async fn verify(
+    config: Config,
+    restored: bool,
+    archive: bool,
+    shutdown: Shutdown,
+) -> Result<Outcome> {
     let checkpoints = Checkpoints::from_config(&config.audit, &config.platform)?;
     let findings = std::sync::Arc::new(std::sync::Mutex::new((Vec::new(), Vec::new())));
     let found = findings.clone();
@@ -58,6 +73,14 @@ async fn verify(config: Config, restored: bool, shutdown: Shutdown) -> Result<Ou
                 }
             }
             None => println!("no checkpoint yet (p360 audit checkpoint takes one)"),
+        }
+        if archive {
+            let a = tenancy::audit::archive::verify(&db.owner, checkpoints.storage()).await?;
+            println!(
+                "checked the archive: {} month(s), {} event(s)",
+                a.months, a.events
+            );
+            tampered.extend(a.problems);
         }
         *found.lock().unwrap() = (tampered, truncated);
         Ok(())
@@ -89,6 +112,32 @@ async fn verify(config: Config, restored: bool, shutdown: Shutdown) -> Result<Ou
         }
     }
     Ok(outcome)
+}
+
+async fn archive(config: Config, shutdown: Shutdown) -> Result<Outcome> {
+    let checkpoints = Checkpoints::from_config(&config.audit, &config.platform)?;
+    let after = config.audit.archive_after_days;
+    with_database(&config.platform, &shutdown, |db| async move {
+        super::require_migrated(&db).await?;
+        let done = tenancy::audit::archive::archive(
+            &db.owner,
+            checkpoints.storage(),
+            chrono::Utc::now(),
+            after,
+        )
+        .await?;
+        if done.is_empty() {
+            println!("nothing to archive: every month older than {after} days is archived");
+        }
+        for (month, events) in done {
+            println!(
+                "archived {month}: {events} event(s) in {}",
+                checkpoints.storage().describe
+            );
+        }
+        Ok(())
+    })
+    .await
 }
 
 async fn checkpoint(config: Config, shutdown: Shutdown) -> Result<Outcome> {

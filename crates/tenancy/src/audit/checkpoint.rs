@@ -88,6 +88,11 @@ impl Checkpoints {
         })
     }
 
+    /// Where the checkpoints (and the audit archive) are kept.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
     /// Take a checkpoint of every chain now; returns it and its object key.
     pub async fn take(&self, pool: &PgPool) -> Result<(String, Checkpoint)> {
         let mut tx = ScopedTx::all(pool, AllTenants::system()).await?;

@@ -19,6 +19,7 @@ use crate::principal::{Actor, Principal};
 use crate::scope::{AllTenants, ScopedTx, TenantId, TenantTx};
 
 pub mod api;
+pub mod archive;
 pub mod checkpoint;
 pub mod store;
 

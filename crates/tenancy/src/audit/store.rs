@@ -158,3 +158,30 @@ pub async fn hash_at(
     .fetch_optional(conn)
     .await
 }
+
+/// Every event that occurred in `[from, to)`, by chain and sequence.
+pub async fn between(
+    conn: &mut PgConnection,
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<AuditEvent>, sqlx::Error> {
+    sqlx::query_as!(
+        AuditEvent,
+        "SELECT id, chain_id, seq, tenant_id, occurred_at, actor_type, actor_id, action, \
+         target_type, target_id, request_id, source_ip, user_agent, changes, outcome, prev_hash, \
+         hash FROM audit_events WHERE occurred_at >= $1 AND occurred_at < $2 ORDER BY chain_id, seq",
+        from,
+        to
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// When the oldest event occurred, if there is one.
+pub async fn oldest(
+    conn: &mut PgConnection,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, sqlx::Error> {
+    sqlx::query_scalar!("SELECT min(occurred_at) FROM audit_events")
+        .fetch_one(conn)
+        .await
+}

@@ -1,0 +1,318 @@
+//! The audit archive: each month of audit events older than the hot window
+//! (`audit.archive_after_days`, 90) exported to where the checkpoints go
+//! (the object-locked audit bucket in AWS) as gzip NDJSON, one event per
+//! line with its chain, sequence and hashes, and a manifest written last
+//! (the file's SHA-256 and each chain's first and last link). An archived
+//! month verifies on its own, against the months before it, and against the
+//! events still in the table: `p360 audit verify --archive`. The events stay
+//! in the table for now; dropping archived months needs the table
+//! partitioned by month.
+
+use std::collections::HashMap;
+use std::io::{BufRead as _, Write as _};
+
+use anyhow::{Context, Result};
+use aws_lc_rs::digest::{SHA256, digest};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use futures_util::TryStreamExt;
+use object_store::ObjectStoreExt;
+use object_store::path::Path as ObjectPath;
+use platform::storage::Storage;
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{AuditEvent, GENESIS, store};
+use crate::credentials::dev::hex;
+use crate::scope::{AllTenants, ScopedTx};
+
+/// Where archived months are kept: `<PREFIX><yyyy-mm>.ndjson.gz` and `.json`.
+pub const PREFIX: &str = "audit/archive/";
+
+/// One archived event: every field the hash covers, and the hashes (hex).
+#[derive(Debug, Serialize, Deserialize)]
+struct Line {
+    chain_id: Uuid,
+    seq: i64,
+    id: Uuid,
+    tenant_id: Option<Uuid>,
+    occurred_at: DateTime<Utc>,
+    actor_type: String,
+    actor_id: Option<String>,
+    action: String,
+    target_type: Option<String>,
+    target_id: Option<String>,
+    request_id: Option<String>,
+    source_ip: Option<String>,
+    user_agent: Option<String>,
+    changes: serde_json::Value,
+    outcome: String,
+    prev_hash: String,
+    hash: String,
+}
+
+/// An archived month's manifest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub month: String,
+    pub events: usize,
+    pub sha256: String,
+    pub chains: Vec<Span>,
+}
+
+/// A chain's part of a month: its first event's link to the one before,
+/// and its last event's hash.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Span {
+    pub chain_id: Uuid,
+    pub first_seq: i64,
+    pub last_seq: i64,
+    pub first_prev_hash: String,
+    pub last_hash: String,
+}
+
+fn month_start(d: NaiveDate) -> DateTime<Utc> {
+    d.with_day(1)
+        .expect("day 1 exists")
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc()
+}
+
+fn next_month(d: NaiveDate) -> NaiveDate {
+    let first = d.with_day(1).expect("day 1 exists");
+    first
+        .checked_add_months(chrono::Months::new(1))
+        .expect("a month after")
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .filter_map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Archive every month that ended more than `after_days` before `now` and
+/// is not archived yet; the months archived, with their event counts.
+pub async fn archive(
+    pool: &PgPool,
+    storage: &Storage,
+    now: DateTime<Utc>,
+    after_days: u32,
+) -> Result<Vec<(String, usize)>> {
+    let cutoff = now - chrono::Duration::days(after_days.into());
+    let mut tx = ScopedTx::all(pool, AllTenants::system()).await?;
+    let Some(oldest) = store::oldest(&mut tx).await? else {
+        return Ok(Vec::new());
+    };
+    let mut done = Vec::new();
+    let mut month = oldest.date_naive().with_day(1).expect("day 1 exists");
+    while month_start(next_month(month)) <= cutoff {
+        let name = month.format("%Y-%m").to_string();
+        let manifest = ObjectPath::from(format!("{PREFIX}{name}.json"));
+        if storage.store.head(&manifest).await.is_err() {
+            let events =
+                store::between(&mut tx, month_start(month), month_start(next_month(month))).await?;
+            let (body, m) = export(&name, &events)?;
+            storage
+                .store
+                .put(
+                    &ObjectPath::from(format!("{PREFIX}{name}.ndjson.gz")),
+                    body.into(),
+                )
+                .await
+                .with_context(|| format!("cannot store the archive of {name}"))?;
+            storage
+                .store
+                .put(&manifest, serde_json::to_vec_pretty(&m)?.into())
+                .await
+                .with_context(|| format!("cannot store the manifest of {name}"))?;
+            done.push((name, events.len()));
+        }
+        month = next_month(month);
+    }
+    drop(tx); // read only
+    Ok(done)
+}
+
+fn export(month: &str, events: &[AuditEvent]) -> Result<(Vec<u8>, Manifest)> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut spans: Vec<Span> = Vec::new();
+    for e in events {
+        let line = Line {
+            chain_id: e.chain_id,
+            seq: e.seq,
+            id: e.id,
+            tenant_id: e.tenant_id,
+            occurred_at: e.occurred_at,
+            actor_type: e.actor_type.clone(),
+            actor_id: e.actor_id.clone(),
+            action: e.action.clone(),
+            target_type: e.target_type.clone(),
+            target_id: e.target_id.clone(),
+            request_id: e.request_id.clone(),
+            source_ip: e.source_ip.clone(),
+            user_agent: e.user_agent.clone(),
+            changes: e.changes.clone(),
+            outcome: e.outcome.clone(),
+            prev_hash: hex(&e.prev_hash),
+            hash: hex(&e.hash),
+        };
+        serde_json::to_writer(&mut gz, &line)?;
+        gz.write_all(b"\n")?;
+        match spans.last_mut() {
+            Some(s) if s.chain_id == e.chain_id => {
+                s.last_seq = e.seq;
+                s.last_hash = hex(&e.hash);
+            }
+            _ => spans.push(Span {
+                chain_id: e.chain_id,
+                first_seq: e.seq,
+                last_seq: e.seq,
+                first_prev_hash: hex(&e.prev_hash),
+                last_hash: hex(&e.hash),
+            }),
+        }
+    }
+    let body = gz.finish()?;
+    let manifest = Manifest {
+        month: month.to_string(),
+        events: events.len(),
+        sha256: hex(digest(&SHA256, &body).as_ref()),
+        chains: spans,
+    };
+    Ok((body, manifest))
+}
+
+/// What `verify` found in the archive.
+#[derive(Debug, Default)]
+pub struct ArchiveReport {
+    pub months: usize,
+    pub events: usize,
+    pub problems: Vec<String>,
+}
+
+/// Check every archived month: the file against its manifest, each event's
+/// hash and link, each chain across months, and against the events still
+/// in the table.
+pub async fn verify(pool: &PgPool, storage: &Storage) -> Result<ArchiveReport> {
+    let mut names: Vec<String> = storage
+        .store
+        .list(Some(&ObjectPath::from(PREFIX)))
+        .map_ok(|m| m.location.to_string())
+        .try_collect::<Vec<_>>()
+        .await?
+        .into_iter()
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    names.sort();
+    let mut report = ArchiveReport::default();
+    // Each chain's last archived link so far.
+    let mut last: HashMap<Uuid, (i64, Vec<u8>)> = HashMap::new();
+    let mut tx = ScopedTx::all(pool, AllTenants::system()).await?;
+    for name in names {
+        report.months += 1;
+        let manifest: Manifest = serde_json::from_slice(
+            &storage
+                .store
+                .get(&ObjectPath::from(name.as_str()))
+                .await?
+                .bytes()
+                .await?,
+        )
+        .with_context(|| format!("{name} is not an archive manifest"))?;
+        let month = manifest.month.clone();
+        let file = ObjectPath::from(format!("{PREFIX}{month}.ndjson.gz"));
+        let body = match storage.store.get(&file).await {
+            Ok(r) => r.bytes().await?,
+            Err(_) => {
+                report
+                    .problems
+                    .push(format!("archive {month}: its events file is gone"));
+                continue;
+            }
+        };
+        if hex(digest(&SHA256, &body).as_ref()) != manifest.sha256 {
+            report.problems.push(format!(
+                "archive {month}: the events file differs from its manifest (replaced or altered)"
+            ));
+        }
+        let reader = std::io::BufReader::new(flate2::read::GzDecoder::new(&body[..]));
+        let mut count = 0;
+        for (n, line) in reader.lines().enumerate() {
+            let line = line.with_context(|| format!("archive {month}: not gzip text"))?;
+            let l: Line = match serde_json::from_str(&line) {
+                Ok(l) => l,
+                Err(e) => {
+                    report.problems.push(format!(
+                        "archive {month}: line {} is not an event: {e}",
+                        n + 1
+                    ));
+                    break;
+                }
+            };
+            count += 1;
+            let event = AuditEvent {
+                id: l.id,
+                chain_id: l.chain_id,
+                seq: l.seq,
+                tenant_id: l.tenant_id,
+                occurred_at: l.occurred_at,
+                actor_type: l.actor_type,
+                actor_id: l.actor_id,
+                action: l.action,
+                target_type: l.target_type,
+                target_id: l.target_id,
+                request_id: l.request_id,
+                source_ip: l.source_ip,
+                user_agent: l.user_agent,
+                changes: l.changes,
+                outcome: l.outcome,
+                prev_hash: unhex(&l.prev_hash),
+                hash: unhex(&l.hash),
+            };
+            let chain = if event.chain_id.is_nil() {
+                "platform".to_string()
+            } else {
+                format!("tenant {}", event.chain_id)
+            };
+            let (expected_seq, expected_prev) = match last.get(&event.chain_id) {
+                Some((seq, hash)) => (seq + 1, hash.clone()),
+                None if event.seq == 1 => (1, GENESIS.to_vec()),
+                // The chain's earlier events were never archived here.
+                None => (event.seq, event.prev_hash.clone()),
+            };
+            if event.seq != expected_seq || event.prev_hash != expected_prev {
+                report.problems.push(format!(
+                    "archive {month}: chain {chain} event #{} does not follow #{} (missing or reordered)",
+                    event.seq,
+                    expected_seq - 1
+                ));
+            }
+            if event.compute_hash() != event.hash {
+                report.problems.push(format!(
+                    "archive {month}: chain {chain} event #{} was altered (its hash does not match its content)",
+                    event.seq
+                ));
+            }
+            if let Some(stored) = store::hash_at(&mut tx, event.chain_id, event.seq).await?
+                && stored != event.hash
+            {
+                report.problems.push(format!(
+                    "archive {month}: chain {chain} event #{} differs from the database's",
+                    event.seq
+                ));
+            }
+            last.insert(event.chain_id, (event.seq, event.hash));
+        }
+        if count != manifest.events {
+            report.problems.push(format!(
+                "archive {month}: {count} events, its manifest says {}",
+                manifest.events
+            ));
+        }
+        report.events += count;
+    }
+    drop(tx); // read only
+    Ok(report)
+}
