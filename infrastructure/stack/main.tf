@@ -22,6 +22,10 @@ locals {
   # After a DR failover the application serves files from the replicas of the
   # primary region's buckets instead of this environment's own (empty) ones.
   external_buckets = var.files_bucket_name == null ? {} : { files = "arn:aws:s3:::${var.files_bucket_name}" }
+  # ... and keeps its audit checkpoints in (and verifies the restored database
+  # against) the replica of the primary's audit archive: only the worker
+  # writes checkpoints, so the API role gets no access to it.
+  external_audit_bucket = var.audit_checkpoint_bucket_name == null ? {} : { audit-checkpoints = "arn:aws:s3:::${var.audit_checkpoint_bucket_name}" }
 
   # The ALB's per-slot test listeners (compute), open to this VPC only (networking).
   slot_test_ports = { blue = 8081, green = 8082 }
@@ -75,9 +79,15 @@ module "security" {
   enable_account_controls      = var.enable_account_controls
   access_logs_bucket_id        = module.storage.access_logs_bucket_id
   # The trail records object-level events of these buckets; roles get only the keys named below.
-  bucket_arns        = merge(module.storage.bucket_arns, local.external_buckets, var.audited_bucket_arns)
+  bucket_arns        = merge(module.storage.bucket_arns, local.external_buckets, local.external_audit_bucket, var.audited_bucket_arns)
   api_bucket_keys    = concat(["creatives", "uploads", "exports"], keys(local.external_buckets))
-  worker_bucket_keys = concat(["creatives", "uploads", "exports", "backups", "audit-archive"], keys(local.external_buckets))
+  worker_bucket_keys = concat(["creatives", "uploads", "exports", "backups", "audit-archive"], keys(local.external_buckets), keys(local.external_audit_bucket))
+  # The one-off migrate task (p360 restore-check, audit verify): read only,
+  # the files bucket and the checkpoints' bucket the tasks are configured with.
+  migrate_bucket_keys = [
+    var.files_bucket_name == null ? "creatives" : "files",
+    var.audit_checkpoint_bucket_name == null ? "audit-archive" : "audit-checkpoints",
+  ]
   # The application sends dead letters itself, and re-drives them on retry.
   queue_arns               = concat(values(module.messaging.queue_arns), values(module.messaging.dlq_arns))
   topic_arns               = values(module.messaging.topic_arns)
@@ -207,11 +217,12 @@ module "compute" {
   slot_test_ports        = local.slot_test_ports
   slot_test_domain_name  = local.slots_domain
 
-  image_repository_url = var.image_repository_url
-  image_tag            = var.image_tag
-  execution_role_arn   = module.security.execution_role_arn
-  api_task_role_arn    = module.security.api_task_role_arn
-  worker_task_role_arn = module.security.worker_task_role_arn
+  image_repository_url  = var.image_repository_url
+  image_tag             = var.image_tag
+  execution_role_arn    = module.security.execution_role_arn
+  api_task_role_arn     = module.security.api_task_role_arn
+  worker_task_role_arn  = module.security.worker_task_role_arn
+  migrate_task_role_arn = module.security.migrate_task_role_arn
 
   api_cpu                = var.api_cpu
   api_memory             = var.api_memory
@@ -246,8 +257,10 @@ module "compute" {
     # audit events see the viewer's address (platform::http::client_ip).
     P360_HTTP__TRUSTED_PROXIES = jsonencode([var.vpc_cidr])
     P360_HTTP__FORWARDED_HOPS  = "1"
-    # Audit checkpoints go to the Object Lock bucket the worker may write.
-    P360_AUDIT__CHECKPOINT_BUCKET = module.storage.bucket_ids["audit-archive"]
+    # Audit checkpoints go to the Object Lock bucket the worker may write
+    # (after a DR failover, the replica of the primary's, which holds the
+    # checkpoints the restored database is verified against).
+    P360_AUDIT__CHECKPOINT_BUCKET = coalesce(var.audit_checkpoint_bucket_name, module.storage.bucket_ids["audit-archive"])
     # The KMS key that wraps tenants' data keys (security module,
     # tenant_secrets.tf): required in production mode, so every p360
     # container gets it (migrate too, which has no permission on it). Its

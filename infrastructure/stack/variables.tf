@@ -184,7 +184,13 @@ variable "files_bucket_name" {
 
 variable "files_bucket_kms_key_arn" {
   type        = string
-  description = "DR failover only: KMS key of files_bucket_name (production storage output replica_kms_key_arn)."
+  description = "DR failover only: KMS key of files_bucket_name and audit_checkpoint_bucket_name, the primary's replica buckets (production storage output replica_kms_key_arn)."
+  default     = null
+}
+
+variable "audit_checkpoint_bucket_name" {
+  type        = string
+  description = "DR failover only: bucket of the audit checkpoints (audit.checkpoint_bucket), the DR replica of the primary's audit-archive bucket, encrypted with files_bucket_kms_key_arn; null: this environment's own audit archive."
   default     = null
 }
 

@@ -11,6 +11,8 @@
 #
 # Failover (docs/runbooks/dr-failover.md): terraform apply -var active=true
 #   -var restore_source_automated_backups_arn=<production output dr_automated_backups_arn>
+#   and the replica buckets (files_bucket_name, audit_checkpoint_bucket_name,
+#   files_bucket_kms_key_arn) in failover.auto.tfvars
 # builds the whole stack here with the database restored to the latest
 # restorable time; Route 53 then fails origin.app and api over to it (SECONDARY
 # records), and production's CloudFront distribution follows origin.app here.
@@ -43,6 +45,10 @@ module "p360" {
   lambda_zip_path          = var.lambda_zip_path
   files_bucket_name        = var.files_bucket_name
   files_bucket_kms_key_arn = var.files_bucket_kms_key_arn
+  # Production's checkpoints (replica of its audit archive, same replica key):
+  # p360 audit verify checks the restored database against them, and the
+  # worker writes new ones there after the failover.
+  audit_checkpoint_bucket_name = var.audit_checkpoint_bucket_name
   # No tenant secrets key of its own: a key made here could not open the data
   # keys production wrapped. Production's multi-Region key has a replica here
   # (same key material), and the tasks get the same alias name production's do.

@@ -21,6 +21,12 @@ variable "files_bucket_name" {
   default     = null
 }
 
+variable "audit_checkpoint_bucket_name" {
+  type        = string
+  description = "Replica of production's audit-archive bucket in this region (production storage output replica_bucket_ids.audit-archive): the tasks keep audit checkpoints there (audit.checkpoint_bucket) and verify the restored database against production's."
+  default     = null
+}
+
 variable "files_bucket_kms_key_arn" {
   type        = string
   description = "KMS key of the replica buckets (production output dr_replicas.kms_key_arn)."

@@ -208,7 +208,9 @@ resource "aws_ecs_task_definition" "worker" {
 # One-off runs by hand (`aws ecs run-task`, command overrides such as
 # ["migrate","status"] or ["migrate","down"]). Deployments do not use it:
 # `p360 deploy` applies migrations itself, split around the traffic switch.
-# It needs nothing but the database.
+# The only task with the schema owner's URL; its role reads the files bucket
+# and the audit checkpoints, so that ["restore-check"] and
+# ["audit","verify","--restored"] run here too (after a DR failover).
 resource "aws_ecs_task_definition" "migrate" {
   family                   = "${var.name}-migrate"
   skip_destroy             = true
@@ -217,6 +219,7 @@ resource "aws_ecs_task_definition" "migrate" {
   cpu                      = 256
   memory                   = 512
   execution_role_arn       = var.execution_role_arn
+  task_role_arn            = var.migrate_task_role_arn
 
   runtime_platform {
     operating_system_family = "LINUX"

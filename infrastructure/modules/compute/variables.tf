@@ -55,6 +55,11 @@ variable "api_task_role_arn" {
   description = "Task role of p360 serve (security module)."
 }
 
+variable "migrate_task_role_arn" {
+  type        = string
+  description = "Task role of the one-off migrate task: read the files bucket and the audit checkpoints (p360 restore-check, p360 audit verify; security module)."
+}
+
 variable "worker_task_role_arn" {
   type        = string
   description = "Task role of p360 worker (security module)."

@@ -1,12 +1,16 @@
-# Least-privilege roles for the ECS tasks. Three roles:
+# Least-privilege roles for the ECS tasks. Four roles:
 #   execution - used by ECS itself: pull the image, write logs, inject secrets
 #   api       - what `p360 serve` may touch at run time
 #   worker    - what `p360 worker` may touch at run time (adds queues consumption,
 #               backups, the audit archive and the partner credentials)
-# Both application roles may use the tenant secrets key (tenant_secrets.tf).
-# `p360 migrate up` runs with the execution role only: it needs nothing but the
-# database (it is given the key's name, which the configuration requires in
-# production, but no permission on it).
+#   migrate   - the one-off task with the schema owner's URL: `p360 migrate`
+#               needs nothing but the database; `p360 restore-check` and
+#               `p360 audit verify --restored` (after a DR failover,
+#               docs/runbooks/dr-failover.md step 6) also read the files
+#               bucket and the audit checkpoints - read only
+# Both application roles may use the tenant secrets key (tenant_secrets.tf);
+# the migrate task is given the key's name, which the configuration requires
+# in production, but no permission on it.
 
 data "aws_iam_policy_document" "ecs_tasks_assume" {
   statement {
@@ -55,8 +59,9 @@ resource "aws_iam_role_policy" "execution_secrets" {
 }
 
 locals {
-  api_buckets    = [for k in var.api_bucket_keys : var.bucket_arns[k] if contains(keys(var.bucket_arns), k)]
-  worker_buckets = [for k in var.worker_bucket_keys : var.bucket_arns[k] if contains(keys(var.bucket_arns), k)]
+  api_buckets     = [for k in var.api_bucket_keys : var.bucket_arns[k] if contains(keys(var.bucket_arns), k)]
+  worker_buckets  = [for k in var.worker_bucket_keys : var.bucket_arns[k] if contains(keys(var.bucket_arns), k)]
+  migrate_buckets = [for k in var.migrate_bucket_keys : var.bucket_arns[k] if contains(keys(var.bucket_arns), k)]
 }
 
 # Statements shared by both application roles.
@@ -210,4 +215,35 @@ resource "aws_iam_role_policy" "worker" {
   name   = "p360-worker"
   role   = aws_iam_role.worker.id
   policy = data.aws_iam_policy_document.worker.json
+}
+
+resource "aws_iam_role" "migrate" {
+  name                 = "${var.name}-migrate"
+  description          = "p360 migrate, restore-check and audit verify one-off tasks: read the files bucket and the audit checkpoints"
+  assume_role_policy   = data.aws_iam_policy_document.ecs_tasks_assume.json
+  permissions_boundary = var.permissions_boundary_arn
+}
+
+data "aws_iam_policy_document" "migrate" {
+  statement {
+    sid       = "ListCheckedBuckets"
+    actions   = ["s3:ListBucket"]
+    resources = local.migrate_buckets
+  }
+  statement {
+    sid       = "ReadCheckedObjects"
+    actions   = ["s3:GetObject"]
+    resources = [for b in local.migrate_buckets : "${b}/*"]
+  }
+  statement {
+    sid       = "DecryptCheckedObjects"
+    actions   = ["kms:Decrypt"]
+    resources = concat([aws_kms_key.main.arn], var.extra_kms_key_arns)
+  }
+}
+
+resource "aws_iam_role_policy" "migrate" {
+  name   = "p360-migrate"
+  role   = aws_iam_role.migrate.id
+  policy = data.aws_iam_policy_document.migrate.json
 }

@@ -48,6 +48,11 @@ output "api_task_role_arn" {
   value       = aws_iam_role.api.arn
 }
 
+output "migrate_task_role_arn" {
+  description = "Task role of the one-off migrate task (p360 migrate, restore-check, audit verify)."
+  value       = aws_iam_role.migrate.arn
+}
+
 output "worker_task_role_arn" {
   description = "Task role of p360 worker."
   value       = aws_iam_role.worker.arn

@@ -84,6 +84,12 @@ variable "worker_bucket_keys" {
   default     = ["creatives", "uploads", "exports", "backups", "audit-archive"]
 }
 
+variable "migrate_bucket_keys" {
+  type        = list(string)
+  description = "Buckets (keys of bucket_arns) that the one-off migrate task (p360 restore-check, p360 audit verify) may list and read: the files bucket and the audit checkpoints'."
+  default     = ["creatives", "audit-archive"]
+}
+
 variable "extra_kms_key_arns" {
   type        = list(string)
   description = "Further KMS keys the tasks may use, e.g. the key of DR replica buckets served after a failover."
