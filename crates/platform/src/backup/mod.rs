@@ -20,9 +20,8 @@ use crate::embedded_pg;
 /// embedded cluster when it is backed up, else [`pg_dump`]. Where it is,
 /// and its size in bytes.
 pub async fn restore_point(config: &PlatformConfig, database: &Database) -> Result<(String, u64)> {
-    if let Some(repo) = crate::embedded_pg::pgbackrest::Repo::from_config(config)?
-        && config.database.url.is_none()
-    {
+    // `from_config` is `None` unless the database is the backed-up embedded cluster.
+    if let Some(repo) = crate::embedded_pg::pgbackrest::Repo::from_config(config)? {
         let b = repo.backup(false, false).await?;
         return Ok((
             format!("pgbackrest {} ({}) in {}", b.label, b.kind, repo.describe()),
