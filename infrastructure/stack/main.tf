@@ -152,6 +152,7 @@ module "database" {
   replicate_backups_to_dr              = var.replicate_to_dr
   create_from_backup                   = var.db_restore_source_automated_backups_arn != null
   restore_source_automated_backups_arn = var.db_restore_source_automated_backups_arn
+  restore_time                         = var.db_restore_time
 }
 
 module "cache" {

@@ -248,6 +248,12 @@ variable "db_restore_source_automated_backups_arn" {
   default     = null
 }
 
+variable "db_restore_time" {
+  type        = string
+  description = "DR failover only: the UTC time (RFC 3339) db_restore_source_automated_backups_arn is restored to; null: the latest restorable time."
+  default     = null
+}
+
 variable "cache_node_type" {
   type        = string
   description = "ElastiCache node type."

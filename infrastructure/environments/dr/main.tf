@@ -70,6 +70,7 @@ module "p360" {
   db_allocated_storage_gb                 = 200
   db_max_allocated_storage_gb             = 1000
   db_restore_source_automated_backups_arn = var.restore_source_automated_backups_arn
+  db_restore_time                         = var.restore_time
   cache_node_type                         = "cache.r6g.large"
   cache_node_count                        = 2
 

@@ -15,6 +15,12 @@ variable "restore_source_automated_backups_arn" {
   }
 }
 
+variable "restore_time" {
+  type        = string
+  description = "The UTC time (RFC 3339, e.g. 2026-12-06T14:05:00Z) the database is restored to, within the replicated backups' restorable window (a failover away from corrupted data); null: the latest restorable time. Fixed once the database exists (scripts/dr-failover restore --restore-time sets it)."
+  default     = null
+}
+
 variable "files_bucket_name" {
   type        = string
   description = "Replica of production's creatives bucket in this region (production storage output replica_bucket_ids.creatives)."

@@ -135,13 +135,23 @@ resource "aws_db_instance" "primary" {
   performance_insights_retention_period = 7
 
   # Disaster recovery: build this instance from the automated backups that were
-  # replicated into this region, at the latest restorable time (RPO: minutes).
+  # replicated into this region, at the latest restorable time (RPO: minutes),
+  # or at restore_time (a failover away from corrupted data). Both are fixed
+  # once the instance exists: a changed block would plan a new instance.
   dynamic "restore_to_point_in_time" {
     for_each = var.create_from_backup ? [var.restore_source_automated_backups_arn] : []
     content {
       source_db_instance_automated_backups_arn = restore_to_point_in_time.value
-      use_latest_restorable_time               = true
+      restore_time                             = var.restore_time
+      use_latest_restorable_time               = var.restore_time == null ? true : null
     }
+  }
+
+  # A point-in-time restore of production's size takes 30-60 minutes, past
+  # the provider's 40-minute default: an apply that gave up would leave the
+  # restored instance tainted, and the next apply would plan to replace it.
+  timeouts {
+    create = "4h"
   }
 
   lifecycle {

@@ -130,6 +130,17 @@ variable "restore_source_automated_backups_arn" {
   default     = null
 }
 
+variable "restore_time" {
+  type        = string
+  description = "With create_from_backup: the UTC time to restore to (RFC 3339, e.g. 2026-12-06T14:05:00Z), within the backups' restorable window; null: their latest restorable time."
+  default     = null
+
+  validation {
+    condition     = var.restore_time == null || can(regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$", var.restore_time))
+    error_message = "Give restore_time as UTC RFC 3339, e.g. 2026-12-06T14:05:00Z."
+  }
+}
+
 variable "permissions_boundary_arn" {
   type        = string
   description = "Permissions boundary of every IAM role this module creates (environments/shared output ci_permissions_boundary_arn): the CI deploy roles may create roles only with it. Null: none."
