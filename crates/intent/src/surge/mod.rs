@@ -11,11 +11,14 @@ pub mod api;
 mod blocks;
 pub mod format;
 pub mod landed;
+mod merge;
 pub mod parallel;
 pub mod parse;
 pub mod read;
 pub mod service;
+mod split;
 pub mod store;
+mod topic_ids;
 
 use accounts::companies::SizeBand;
 

@@ -7,8 +7,9 @@
 //! copied to the archive when there is one (in the kernel, page cache to
 //! page cache, while the block is fresh there: the original may be written
 //! again later, the archive keeps what was read), and
-//! the lines that start in it are read by a byte-level splitter (commas
-//! found with `memchr`; a line with a quote goes through the `csv` crate).
+//! the lines that start in it are cut at their commas ([`super::split`]:
+//! bit masks, with AVX2 where the CPU has it; a line with an escaped quote
+//! goes through the `csv` crate).
 //! The two threads' companies and topics are merged at the end; a company
 //! both read is described as the earlier block described it.
 //!
@@ -18,7 +19,6 @@
 //! ([`super::parse`]) reads the file and says exactly where it broke.
 
 use std::fs::File;
-use std::ops::Index;
 use std::os::unix::fs::FileExt;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -29,6 +29,7 @@ use super::blocks::{Hashed, copy_range, root};
 
 use super::Week;
 use super::parse::{Builder, Columns, Counts, columns};
+use super::split::{self, Fields, Scan, Split, split_fast};
 
 /// Where the text is.
 #[derive(Clone, Copy)]
@@ -40,8 +41,6 @@ pub enum Text<'a> {
 /// What a thread reads and hashes at once: a whole BLAKE3 subtree (a power
 /// of two of its 1 KiB chunks).
 const BLOCK: u64 = 4 << 20;
-/// The most columns a line may have on the fast path.
-const MAX_COLUMNS: usize = 32;
 /// The longest line the fast path reads past the end of a block.
 const MAX_LINE: usize = 1 << 20;
 
@@ -207,19 +206,6 @@ fn record(line: &[u8]) -> Option<csv::ByteRecord> {
     reader.read_byte_record(&mut r).ok()?.then_some(r)
 }
 
-/// A line's fields, split at its commas.
-struct Fields<'a> {
-    at: [&'a [u8]; MAX_COLUMNS],
-    n: usize,
-}
-
-impl Index<usize> for Fields<'_> {
-    type Output = [u8];
-    fn index(&self, i: usize) -> &[u8] {
-        self.at[i]
-    }
-}
-
 /// The file cut into blocks, shared by the threads.
 struct Plan<'a> {
     text: Text<'a>,
@@ -256,12 +242,15 @@ impl Plan<'_> {
 
     fn blocks_taken(&self) -> Option<Taken> {
         let skip = self.cols.company_prefix();
+        let tail = self.cols.after(skip);
         let mut reader = Reader {
             builder: Builder::default(),
             counts: Counts::default(),
             cols: self.cols,
+            keep: self.cols.used(),
             skip,
-            tail: self.cols.after(skip),
+            tail_keep: tail.used(),
+            tail,
             prefix: Vec::new(),
         };
         let mut hashes = Vec::new();
@@ -386,10 +375,13 @@ struct Reader<'a> {
     builder: Builder,
     counts: Counts,
     cols: &'a Columns,
+    /// The fields of a row that are used ([`Columns::used`]).
+    keep: usize,
     /// How many leading columns are the company's ([`Columns::company_prefix`]).
     skip: usize,
-    /// The per-row columns as seen from there.
+    /// The per-row columns as seen from there, and how many are used.
     tail: Columns,
+    tail_keep: usize,
     /// The previous row up to and including the comma after its company
     /// columns (empty: none to compare with).
     prefix: Vec<u8>,
@@ -398,37 +390,66 @@ struct Reader<'a> {
 impl Reader<'_> {
     /// Every line of `text` (the last may end without a line break).
     fn lines(&mut self, text: &[u8]) -> Option<()> {
+        #[cfg(target_arch = "x86_64")]
+        if split::avx2() {
+            // SAFETY: the CPU has AVX2.
+            return unsafe { self.lines_avx2(text) };
+        }
+        self.lines_with::<split::Swar>(text)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn lines_avx2(&mut self, text: &[u8]) -> Option<()> {
+        self.lines_with::<split::Avx2>(text)
+    }
+
+    #[inline(always)]
+    fn lines_with<S: Scan>(&mut self, text: &[u8]) -> Option<()> {
+        let mut f = Fields::default();
         let mut start = 0;
+        let line_end = |start: usize, end: usize| {
+            if end > start && text[end - 1] == b'\r' {
+                end - 1
+            } else {
+                end
+            }
+        };
         for end in memchr::memchr_iter(b'\n', text) {
-            self.line(trim_cr(&text[start..end]))?;
+            self.line::<S>(text, start, line_end(start, end), &mut f)?;
             start = end + 1;
         }
         if start < text.len() {
-            self.line(trim_cr(&text[start..]))?;
+            self.line::<S>(text, start, line_end(start, text.len()), &mut f)?;
         }
         Some(())
     }
 
-    fn line(&mut self, line: &[u8]) -> Option<()> {
+    /// The line `text[start..end]` (`text` goes on after it).
+    #[inline(always)]
+    fn line<'t, S: Scan>(
+        &mut self,
+        text: &'t [u8],
+        start: usize,
+        end: usize,
+        f: &mut Fields<'t>,
+    ) -> Option<()> {
+        let line = &text[start..end];
         if line.is_empty() {
             return Some(());
         }
         self.counts.rows += 1;
-        let mut f = Fields {
-            at: [&[]; MAX_COLUMNS],
-            n: 0,
-        };
         // Another row of the company before: its company columns are the
         // same bytes, and only the rest is split.
         if !self.prefix.is_empty() && line.starts_with(&self.prefix) {
-            let rest = &line[self.prefix.len()..];
-            let usable = match split_fast(rest, &mut f) {
+            let rest = start + self.prefix.len();
+            let usable = match split_fast::<S>(text, rest, end, f, self.tail_keep) {
                 Split::Fields if f.n == self.tail.count => {
-                    self.builder.row_again(&f, &self.tail).ok()?
+                    self.builder.row_again(f, &self.tail).ok()?
                 }
                 Split::Fields => return None,
                 Split::Escaped => {
-                    let r = record(rest)?;
+                    let r = record(&text[rest..end])?;
                     if r.len() != self.tail.count {
                         return None;
                     }
@@ -442,10 +463,10 @@ impl Reader<'_> {
             return Some(());
         }
         self.prefix.clear();
-        let usable = match split_fast(line, &mut f) {
+        let usable = match split_fast::<S>(text, start, end, f, self.keep) {
             Split::Fields if f.n == self.cols.count => {
-                let usable = self.builder.row(&f, self.cols).ok()?;
-                if let Some(end) = company_end(line, &f, self.skip) {
+                let usable = self.builder.row(f, self.cols).ok()?;
+                if let Some(end) = company_end(line, f, self.skip) {
                     self.prefix.extend_from_slice(&line[..end]);
                 }
                 usable
@@ -469,7 +490,7 @@ impl Reader<'_> {
 }
 
 /// Where the company columns of `line` end (after the comma that follows
-/// them), from its fields as [`split`] gave them: `None` without any.
+/// them), from its fields as [`split_fast`] gave them: `None` without any.
 fn company_end(line: &[u8], f: &Fields, skip: usize) -> Option<usize> {
     let last = f.at[..f.n].get(skip.checked_sub(1)?)?;
     // The field is a part of the line (without its quotes, if quoted).
@@ -478,100 +499,4 @@ fn company_end(line: &[u8], f: &Fields, skip: usize) -> Option<usize> {
         end += 1;
     }
     (line.get(end) == Some(&b',')).then_some(end + 1)
-}
-
-enum Split {
-    /// The fields are in the `Fields` given.
-    Fields,
-    /// A quoted field holds an escaped quote (`""`).
-    Escaped,
-    /// A quote left open (perhaps around a line break), text after a
-    /// closing quote, or too many columns.
-    Unusual,
-}
-
-/// As [`split`]; a line without quotes (most rows once their company's
-/// columns are skipped) has its commas found eight bytes at a time, with
-/// no call per field.
-fn split_fast<'a>(line: &'a [u8], f: &mut Fields<'a>) -> Split {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    // The high bit of each byte of `x` that is zero (exactly: no carries).
-    let zeros = |x: u64| !(((x & LOW7) + LOW7) | x | LOW7);
-    let (mut start, mut i) = (0, 0);
-    while i < line.len() {
-        let word = match line[i..].first_chunk::<8>() {
-            Some(w) => u64::from_le_bytes(*w),
-            None => {
-                let mut w = [0u8; 8];
-                w[..line.len() - i].copy_from_slice(&line[i..]);
-                u64::from_le_bytes(w)
-            }
-        };
-        if zeros(word ^ (ONES * u64::from(b'"'))) != 0 {
-            f.n = 0;
-            return split(line, f);
-        }
-        let mut commas = zeros(word ^ (ONES * u64::from(b',')));
-        while commas != 0 {
-            let at = i + (commas.trailing_zeros() / 8) as usize;
-            if f.n == MAX_COLUMNS {
-                return Split::Unusual;
-            }
-            f.at[f.n] = &line[start..at];
-            f.n += 1;
-            start = at + 1;
-            commas &= commas - 1;
-        }
-        i += 8;
-    }
-    if f.n == MAX_COLUMNS {
-        return Split::Unusual;
-    }
-    f.at[f.n] = &line[start..];
-    f.n += 1;
-    Split::Fields
-}
-
-/// A line's fields: split at commas, a field in quotes taken without them
-/// (so `"Large (1,000 - 4,999 Employees)"` is one field).
-fn split<'a>(line: &'a [u8], f: &mut Fields<'a>) -> Split {
-    let mut i = 0;
-    loop {
-        if f.n == MAX_COLUMNS {
-            return Split::Unusual;
-        }
-        if line.get(i) == Some(&b'"') {
-            let Some(close) = memchr::memchr(b'"', &line[i + 1..]).map(|c| i + 1 + c) else {
-                return Split::Unusual;
-            };
-            match line.get(close + 1) {
-                None => {
-                    f.at[f.n] = &line[i + 1..close];
-                    f.n += 1;
-                    return Split::Fields;
-                }
-                Some(b',') => {
-                    f.at[f.n] = &line[i + 1..close];
-                    f.n += 1;
-                    i = close + 2;
-                }
-                Some(b'"') => return Split::Escaped,
-                Some(_) => return Split::Unusual,
-            }
-        } else {
-            match memchr::memchr(b',', &line[i..]) {
-                Some(c) => {
-                    f.at[f.n] = &line[i..i + c];
-                    f.n += 1;
-                    i += c + 1;
-                }
-                None => {
-                    f.at[f.n] = &line[i..];
-                    f.n += 1;
-                    return Split::Fields;
-                }
-            }
-        }
-    }
 }

@@ -16,9 +16,9 @@ use std::ops::Index;
 
 use accounts::companies::SizeBand;
 use accounts::domain::registrable;
-use rustc_hash::FxHashMap as HashMap;
 
-use super::{Profile, TopicScores, Week};
+use super::topic_ids::TopicIds;
+use super::{Profile, Week};
 
 /// A file refused whole.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -75,6 +75,27 @@ impl Columns {
             .min(self.score)
             .min(self.category.unwrap_or(usize::MAX));
         if self.domain < k { k } else { 0 }
+    }
+
+    /// How many leading fields a row needs for the columns read (the
+    /// others are only counted).
+    pub(super) fn used(&self) -> usize {
+        [self.domain, self.topic, self.score]
+            .into_iter()
+            .chain(
+                [
+                    self.name,
+                    self.size,
+                    self.industry,
+                    self.category,
+                    self.country,
+                ]
+                .into_iter()
+                .flatten(),
+            )
+            .filter(|i| *i != usize::MAX)
+            .max()
+            .map_or(0, |i| i + 1)
     }
 
     /// The per-row columns as seen from column `k` on (`k` at most
@@ -206,19 +227,19 @@ fn text(field: &[u8]) -> Option<String> {
 }
 
 #[derive(Default)]
-struct TopicBuilder {
-    name: String,
-    category: String,
-    /// A pair as one number: the company, then 255 - the score, so that
-    /// sorting puts each company's highest score first.
-    pairs: Vec<u64>,
+pub(super) struct TopicBuilder {
+    pub(super) name: String,
+    pub(super) category: String,
+    /// The rows taken of it.
+    pub(super) rows: u32,
 }
 
-impl TopicBuilder {
-    fn push(&mut self, company: u32, score: u8) {
-        self.pairs
-            .push((u64::from(company) << 8) | u64::from(255 - score));
-    }
+/// A company's rows taken one after the other: `Builder::entries` from the
+/// previous run's end to `end`.
+#[derive(Clone, Copy)]
+pub(super) struct Run {
+    pub(super) company: u32,
+    pub(super) end: u32,
 }
 
 /// The week being read: companies and topics numbered as they come.
@@ -231,15 +252,22 @@ pub(super) struct Builder {
     last: Option<u32>,
     /// Companies by domain: their numbers, hashed by the domain they hold
     /// in `profiles` (no second copy of each domain).
-    by_domain: hashbrown::HashTable<u32>,
-    profiles: Vec<Profile>,
+    pub(super) by_domain: hashbrown::HashTable<u32>,
+    pub(super) profiles: Vec<Profile>,
     /// The block of the file being read ([`super::parallel`]), and the
     /// block each company was first read in: a company two threads read is
     /// described as the earlier block described it.
     pub(super) block: u32,
-    first_block: Vec<u32>,
-    topic_ids: HashMap<Vec<u8>, u16>,
-    topics: Vec<TopicBuilder>,
+    pub(super) first_block: Vec<u32>,
+    pub(super) topic_ids: TopicIds,
+    pub(super) topics: Vec<TopicBuilder>,
+    /// Every row taken, in the order read, as `topic << 8 | score`: the
+    /// scores are put in their topics' lists once the companies have their
+    /// numbers ([`Builder::finish`]), already in order, with no sorting.
+    pub(super) entries: Vec<u32>,
+    /// The runs of `entries` by company (mostly one per company: a file
+    /// gives a company's rows together).
+    pub(super) runs: Vec<Run>,
 }
 
 impl Builder {
@@ -256,8 +284,20 @@ impl Builder {
             return Ok(false);
         };
         let topic = self.topic(r, c)?;
-        self.topics[topic as usize].push(company, score);
+        self.push(company, topic, score)?;
         Ok(true)
+    }
+
+    fn push(&mut self, company: u32, topic: u16, score: u8) -> Result<(), String> {
+        self.topics[usize::from(topic)].rows += 1;
+        self.entries
+            .push((u32::from(topic) << 8) | u32::from(score));
+        let end = u32::try_from(self.entries.len()).map_err(|_| "more than 4 billion rows")?;
+        match self.runs.last_mut() {
+            Some(run) if run.company == company => run.end = end,
+            _ => self.runs.push(Run { company, end }),
+        }
+        Ok(())
     }
 
     /// A row of the same company as the row before (its company columns
@@ -274,7 +314,7 @@ impl Builder {
             return Ok(false);
         };
         let topic = self.topic(tail, c)?;
-        self.topics[topic as usize].push(company, score);
+        self.push(company, topic, score)?;
         Ok(true)
     }
 
@@ -334,7 +374,7 @@ impl Builder {
     ) -> Result<u16, String> {
         let raw = &r[c.topic];
         let idx = match self.topic_ids.get(raw) {
-            Some(i) => *i,
+            Some(i) => i,
             None => {
                 let name = text(raw).ok_or("Topic: empty")?;
                 if name.chars().count() > 200 {
@@ -342,7 +382,7 @@ impl Builder {
                 }
                 // The same topic written otherwise (spaces around it).
                 if let Some(same) = self.topics.iter().position(|t| t.name == name) {
-                    self.topic_ids.insert(raw.to_vec(), same as u16);
+                    self.topic_ids.insert(raw, same as u16);
                     return Ok(same as u16);
                 }
                 let idx = u16::try_from(self.topics.len())
@@ -352,224 +392,15 @@ impl Builder {
                     category: c.category.and_then(|i| text(&r[i])).unwrap_or_default(),
                     ..TopicBuilder::default()
                 });
-                self.topic_ids.insert(raw.to_vec(), idx);
+                self.topic_ids.insert(raw, idx);
                 idx
             }
         };
         Ok(idx)
-    }
-
-    /// The week: domains sorted (a company's number is its place), topics
-    /// by name, each topic's companies in order; with `other` (what another
-    /// thread read of the same file) joined in. Returns the duplicates
-    /// dropped.
-    pub(super) fn finish(
-        mut self,
-        other: Option<Builder>,
-        week: chrono::NaiveDate,
-    ) -> Result<(Week, u64), String> {
-        drop_later(std::mem::take(&mut self.topic_ids));
-        let (mut theirs, their_topics, their_blocks) = match other {
-            Some(o) => {
-                let Builder {
-                    profiles,
-                    topics,
-                    by_domain,
-                    topic_ids,
-                    first_block,
-                    ..
-                } = o;
-                drop_later((by_domain, topic_ids));
-                (profiles, topics, first_block)
-            }
-            None => (Vec::new(), Vec::new(), Vec::new()),
-        };
-        drop_later(std::mem::take(&mut self.by_domain));
-        // Each part's companies sorted by domain, on a core each (a domain
-        // is once in a part), then the two lists merged: a company in both
-        // is one, described as the earlier block described it.
-        let mut ours = std::mem::take(&mut self.profiles);
-        let (our_order, their_order) = std::thread::scope(|s| {
-            let theirs = &theirs;
-            let other = s.spawn(move || by_domain(theirs));
-            let mine = by_domain(&ours);
-            (
-                mine,
-                other
-                    .join()
-                    .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-            )
-        });
-        let mut renumber = vec![0u32; ours.len()];
-        let mut their_renumber = vec![0u32; theirs.len()];
-        let mut profiles: Vec<Profile> = Vec::with_capacity(ours.len() + theirs.len());
-        let (mut a, mut b) = (our_order.iter().peekable(), their_order.iter().peekable());
-        loop {
-            let next = match (a.peek(), b.peek()) {
-                (Some(&&x), Some(&&y)) => {
-                    match ours[x as usize].domain.cmp(&theirs[y as usize].domain) {
-                        std::cmp::Ordering::Less => (Some(x), None),
-                        std::cmp::Ordering::Greater => (None, Some(y)),
-                        std::cmp::Ordering::Equal => (Some(x), Some(y)),
-                    }
-                }
-                (Some(&&x), None) => (Some(x), None),
-                (None, Some(&&y)) => (None, Some(y)),
-                (None, None) => break,
-            };
-            let id = profiles.len() as u32;
-            let profile = match next {
-                (Some(x), Some(y)) if their_blocks[y as usize] < self.first_block[x as usize] => {
-                    std::mem::take(&mut theirs[y as usize])
-                }
-                (Some(x), _) => std::mem::take(&mut ours[x as usize]),
-                (None, Some(y)) => std::mem::take(&mut theirs[y as usize]),
-                (None, None) => break,
-            };
-            profiles.push(profile);
-            if let Some(x) = next.0 {
-                a.next();
-                renumber[x as usize] = id;
-            }
-            if let Some(y) = next.1 {
-                b.next();
-                their_renumber[y as usize] = id;
-            }
-        }
-        drop_later((ours, theirs));
-        // Each topic with its pairs from both parts.
-        let mut index: HashMap<String, usize> = HashMap::default();
-        let mut jobs: Vec<Job> = Vec::with_capacity(self.topics.len());
-        for (t, ours) in self
-            .topics
-            .into_iter()
-            .map(|t| (t, true))
-            .chain(their_topics.into_iter().map(|t| (t, false)))
-        {
-            let i = match index.get(&t.name) {
-                Some(i) => *i,
-                None => {
-                    index.insert(t.name.clone(), jobs.len());
-                    jobs.push(Job {
-                        name: t.name.clone(),
-                        category: t.category.clone(),
-                        ..Job::default()
-                    });
-                    jobs.len() - 1
-                }
-            };
-            if ours {
-                jobs[i].ours = Some(t);
-            } else {
-                jobs[i].theirs = Some(t);
-            }
-        }
-        if jobs.len() > usize::from(u16::MAX) + 1 {
-            return Err("more than 65,535 topics".into());
-        }
-        // Sorted on both cores: half the topics each.
-        let second = jobs.split_off(jobs.len() / 2);
-        let maps = (renumber.as_slice(), their_renumber.as_slice());
-        let (mut topics, duplicates) = std::thread::scope(|s| {
-            let other = s.spawn(move || settle(second, maps));
-            let (mut topics, mut duplicates) = settle(jobs, maps);
-            let (more, dup) = other
-                .join()
-                .unwrap_or_else(|p| std::panic::resume_unwind(p));
-            topics.extend(more);
-            duplicates += dup;
-            (topics, duplicates)
-        });
-        topics.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-        Ok((
-            Week {
-                week,
-                profiles,
-                topics,
-            },
-            duplicates,
-        ))
     }
 }
 
 fn domain_hash(domain: &str) -> u64 {
     use std::hash::BuildHasher;
     rustc_hash::FxBuildHasher.hash_one(domain)
-}
-
-/// The companies' numbers in order of their domains: the first eight bytes
-/// compared as a number, the whole domain only on a tie (fewer trips to the
-/// strings).
-fn by_domain(profiles: &[Profile]) -> Vec<u32> {
-    let head = |d: &str| {
-        let mut b = [0u8; 8];
-        let n = d.len().min(8);
-        b[..n].copy_from_slice(&d.as_bytes()[..n]);
-        u64::from_be_bytes(b)
-    };
-    let mut keyed: Vec<(u64, u32)> = profiles
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (head(&p.domain), i as u32))
-        .collect();
-    keyed.sort_unstable_by(|a, b| {
-        a.0.cmp(&b.0).then_with(|| {
-            profiles[a.1 as usize]
-                .domain
-                .cmp(&profiles[b.1 as usize].domain)
-        })
-    });
-    keyed.into_iter().map(|(_, i)| i).collect()
-}
-
-/// Free `t` on a thread of its own: the readers' maps hold hundreds of
-/// thousands of small allocations, and nothing needs to wait for them.
-fn drop_later<T: Send + 'static>(t: T) {
-    // Should the thread not start, `t` is freed here.
-    let _ = std::thread::Builder::new()
-        .name("surge-free".into())
-        .spawn(move || drop(t));
-}
-
-/// A topic's pairs as each part read them.
-#[derive(Default)]
-struct Job {
-    name: String,
-    category: String,
-    ours: Option<TopicBuilder>,
-    theirs: Option<TopicBuilder>,
-}
-
-/// Topics with their companies renumbered (ours by `maps.0`, the other
-/// part's by `maps.1`) and in order, one score per company (the highest);
-/// and how many duplicates were dropped.
-fn settle(jobs: Vec<Job>, maps: (&[u32], &[u32])) -> (Vec<TopicScores>, u64) {
-    let mut duplicates = 0;
-    let topics = jobs
-        .into_iter()
-        .map(|j| {
-            // The pairs renumbered in place, the other part's added.
-            let renumber =
-                |p: u64, map: &[u32]| (u64::from(map[(p >> 8) as usize]) << 8) | (p & 0xff);
-            let mut pairs = j.ours.map(|t| t.pairs).unwrap_or_default();
-            for p in pairs.iter_mut() {
-                *p = renumber(*p, maps.0);
-            }
-            if let Some(t) = j.theirs {
-                pairs.extend(t.pairs.iter().map(|p| renumber(*p, maps.1)));
-            }
-            pairs.sort_unstable();
-            let before = pairs.len();
-            // One per company: the highest score.
-            pairs.dedup_by_key(|p| *p >> 8);
-            duplicates += (before - pairs.len()) as u64;
-            TopicScores {
-                name: j.name,
-                category: j.category,
-                companies: pairs.iter().map(|p| (*p >> 8) as u32).collect(),
-                scores: pairs.iter().map(|p| 255 - (*p & 0xff) as u8).collect(),
-            }
-        })
-        .collect();
-    (topics, duplicates)
 }
