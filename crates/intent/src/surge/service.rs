@@ -269,9 +269,7 @@ pub async fn ingest(
         }
         _ => None,
     };
-    // Parse, hash and copy at once, on all cores (the file read once); the
-    // universe's domains are fetched meanwhile, to count the week's
-    // unknown companies.
+    // Parse, hash and copy at once, on all cores (the file read once).
     let parsing = {
         let input = input.clone();
         tokio::task::spawn_blocking(move || {
@@ -279,7 +277,6 @@ pub async fn ingest(
             (done, staged.map(|(s, _)| s))
         })
     };
-    let known_domains = accounts::read::domains(conn).await?;
     let (parsed, staged) = parsing.await.map_err(anyhow::Error::from)?;
     let (parsed, counts, sum) = parsed?;
     if let Some(known) = store::file(conn, &sum).await? {
@@ -314,6 +311,10 @@ pub async fn ingest(
         let parsed = parsed.clone();
         tokio::task::spawn_blocking(move || format::encode(&parsed))
     };
+    // The universe's domains are fetched (by PostgreSQL and this task on
+    // the other core) and the week's unknown companies counted while the
+    // week is encoded: fetched during the parse, they took CPU from it.
+    let known_domains = accounts::read::domains(conn).await?;
     let counting = {
         let parsed = parsed.clone();
         tokio::task::spawn_blocking(move || unknown(&parsed, known_domains))
