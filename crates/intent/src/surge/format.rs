@@ -38,39 +38,99 @@ fn put_str(out: &mut Vec<u8>, s: Option<&str>) {
     }
 }
 
+/// The bytes `put_str` writes for `s`.
+fn str_len(s: Option<&str>) -> usize {
+    2 + s.map_or(0, |s| s.len().min(usize::from(NONE) - 1))
+}
+
+fn put_profile(out: &mut Vec<u8>, p: &Profile) {
+    put_str(out, Some(&p.domain));
+    put_str(out, p.name.as_deref());
+    let size = p
+        .size
+        .and_then(|s| SizeBand::ALL.iter().position(|b| *b == s))
+        .map_or(255, |i| i as u8);
+    out.push(size);
+    put_str(out, p.industry.as_deref());
+    put_str(out, p.country.as_deref());
+}
+
+fn profile_len(p: &Profile) -> usize {
+    str_len(Some(&p.domain))
+        + str_len(p.name.as_deref())
+        + 1
+        + str_len(p.industry.as_deref())
+        + str_len(p.country.as_deref())
+}
+
+fn put_topic(out: &mut Vec<u8>, t: &TopicScores) {
+    put_str(out, Some(&t.name));
+    put_str(out, Some(&t.category));
+    out.extend_from_slice(&(t.companies.len() as u32).to_le_bytes());
+    let at = out.len();
+    out.resize(at + 4 * t.companies.len(), 0);
+    for (slot, c) in out[at..].chunks_exact_mut(4).zip(&t.companies) {
+        slot.copy_from_slice(&c.to_le_bytes());
+    }
+    out.extend_from_slice(&t.scores);
+}
+
+fn topic_len(t: &TopicScores) -> usize {
+    str_len(Some(&t.name)) + str_len(Some(&t.category)) + 4 + 5 * t.companies.len()
+}
+
 /// The week in its stored form.
 pub fn encode(w: &Week) -> Vec<u8> {
-    let mut out = Vec::with_capacity(32 + w.profiles.len() * 40 + w.pairs() * 5);
-    out.extend(MAGIC);
-    let days = (w.week - chrono::NaiveDate::default()).num_days() as i32;
-    out.extend(days.to_le_bytes());
-    out.extend((w.profiles.len() as u32).to_le_bytes());
-    out.extend((w.topics.len() as u32).to_le_bytes());
-    for p in &w.profiles {
-        put_str(&mut out, Some(&p.domain));
-        put_str(&mut out, p.name.as_deref());
-        let size = p
-            .size
-            .and_then(|s| SizeBand::ALL.iter().position(|b| *b == s))
-            .map_or(255, |i| i as u8);
-        out.push(size);
-        put_str(&mut out, p.industry.as_deref());
-        put_str(&mut out, p.country.as_deref());
+    encode_parts(w).concat()
+}
+
+/// The week in its stored form as three parts to be written one after
+/// the other, put together on two cores: the header, the companies and the
+/// first topics; the other topics (about half the bytes each); the CRC,
+/// combined from the two parts' (the form is 36 MB for 200,000 companies
+/// and 4.5 million scores, a tenth of a second on one core).
+pub fn encode_parts(w: &Week) -> [Vec<u8>; 3] {
+    let head = 20 + w.profiles.iter().map(profile_len).sum::<usize>();
+    let sizes: Vec<usize> = w.topics.iter().map(topic_len).collect();
+    let total = head + sizes.iter().sum::<usize>();
+    let (mut split, mut first) = (0, head);
+    while split < sizes.len() && first + sizes[split] <= total / 2 {
+        first += sizes[split];
+        split += 1;
     }
-    for t in &w.topics {
-        put_str(&mut out, Some(&t.name));
-        put_str(&mut out, Some(&t.category));
-        out.extend_from_slice(&(t.companies.len() as u32).to_le_bytes());
-        let at = out.len();
-        out.resize(at + 4 * t.companies.len(), 0);
-        for (slot, c) in out[at..].chunks_exact_mut(4).zip(&t.companies) {
-            slot.copy_from_slice(&c.to_le_bytes());
+    let ((a, mut crc), (b, theirs)) = std::thread::scope(|s| {
+        let second = s.spawn(|| {
+            let mut out = Vec::with_capacity(total - first);
+            for t in &w.topics[split..] {
+                put_topic(&mut out, t);
+            }
+            let mut crc = crc32fast::Hasher::new();
+            crc.update(&out);
+            (out, crc)
+        });
+        let mut out = Vec::with_capacity(first);
+        out.extend(MAGIC);
+        let days = (w.week - chrono::NaiveDate::default()).num_days() as i32;
+        out.extend(days.to_le_bytes());
+        out.extend((w.profiles.len() as u32).to_le_bytes());
+        out.extend((w.topics.len() as u32).to_le_bytes());
+        for p in &w.profiles {
+            put_profile(&mut out, p);
         }
-        out.extend_from_slice(&t.scores);
-    }
-    let crc = crc32fast::hash(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out
+        for t in &w.topics[..split] {
+            put_topic(&mut out, t);
+        }
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&out);
+        (
+            (out, crc),
+            second
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+        )
+    });
+    crc.combine(&theirs);
+    [a, b, crc.finalize().to_le_bytes().to_vec()]
 }
 
 /// Why stored bytes are not a week.

@@ -305,22 +305,30 @@ pub async fn ingest(
         });
     }
     let parsed = Arc::new(parsed);
-    // The compact week encoded and the unknown companies counted, each on
-    // a core, while the raw file is archived.
-    let encoding = {
+    let raw_key = ObjectPath::from(format!("intent/surge/raw/{sum}"));
+    let week_key = ObjectPath::from(format!("intent/surge/weeks/{week}/{sum}.p360w"));
+    // The compact week encoded (on both cores) and stored (36 MB take a
+    // tenth of a second to write on a local disk) while the unknown
+    // companies are counted and the file is recorded; it is in place
+    // before the week points at it.
+    let putting = {
         let parsed = parsed.clone();
-        tokio::task::spawn_blocking(move || format::encode(&parsed))
+        let (store, key) = (storage.store.clone(), week_key.clone());
+        tokio::spawn(async move {
+            let parts = tokio::task::spawn_blocking(move || format::encode_parts(&parsed)).await?;
+            let payload: PutPayload = parts.into_iter().map(bytes::Bytes::from).collect();
+            store.put(&key, payload).await?;
+            Ok::<_, anyhow::Error>(())
+        })
     };
-    // The universe's domains are fetched (by PostgreSQL and this task on
-    // the other core) and the week's unknown companies counted while the
-    // week is encoded: fetched during the parse, they took CPU from it.
+    // Meanwhile the universe's domains are fetched and the week's unknown
+    // companies counted (fetched during the parse, they took CPU from it),
+    // and the raw file is archived.
     let known_domains = accounts::read::domains(conn).await?;
     let counting = {
         let parsed = parsed.clone();
         tokio::task::spawn_blocking(move || unknown(&parsed, known_domains))
     };
-    let raw_key = ObjectPath::from(format!("intent/surge/raw/{sum}"));
-    let week_key = ObjectPath::from(format!("intent/surge/weeks/{week}/{sum}.p360w"));
     match (input.as_ref(), staged, &storage.local_dir) {
         (_, Some(staged), Some(dir)) => staged
             .keep(dir, &raw_key)
@@ -334,15 +342,7 @@ pub async fn ingest(
         }
         _ => archive(storage, &raw_key, &input).await?,
     }
-    let encoded = encoding.await.map_err(anyhow::Error::from)?;
     let unknown = counting.await.map_err(anyhow::Error::from)?;
-    // The compact week is written while the file is recorded (36 MB take a
-    // tenth of a second to write on a local disk); it is in place before
-    // the week points at it.
-    let putting = {
-        let (store, key) = (storage.store.clone(), week_key.clone());
-        tokio::spawn(async move { store.put(&key, PutPayload::from(encoded)).await })
-    };
     let file = SurgeFile {
         checksum: sum.clone(),
         sha256: sha256.map(str::to_string),
@@ -377,10 +377,7 @@ pub async fn ingest(
     } else {
         0
     };
-    putting
-        .await
-        .map_err(anyhow::Error::from)?
-        .map_err(anyhow::Error::from)?;
+    putting.await.map_err(anyhow::Error::from)??;
     let replaced = store::set_week(conn, week, &sum).await?;
     remember(&sum, parsed);
     Ok(Ingested {

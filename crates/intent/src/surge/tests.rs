@@ -2,7 +2,7 @@ use std::io::Write;
 
 use chrono::NaiveDate;
 
-use super::format::{decode, encode};
+use super::format::{decode, encode, encode_parts};
 use super::parse::{Counts, read};
 use super::*;
 
@@ -173,6 +173,30 @@ fn the_stored_form_gives_back_the_week_and_refuses_damage() {
             .to_string(),
         "not a stored surge week: unknown format"
     );
+}
+
+#[test]
+fn the_stored_form_is_put_together_in_parts_that_make_one_whole() {
+    // Companies and the first topics in one part, the other topics in the
+    // next (about half the bytes each), the CRC of both last; a week with
+    // one topic or none too.
+    let mut generated = Vec::new();
+    crate::generate::surge_week(300, 40, 3, &mut generated).unwrap();
+    let (w, _) = read(week(), generated.as_slice()).unwrap();
+    let mut one = w.clone();
+    one.topics.truncate(1);
+    let mut none = w.clone();
+    none.topics.clear();
+    for w in [w, one, none] {
+        let [a, b, crc] = encode_parts(&w);
+        let body = [a.as_slice(), b.as_slice()].concat();
+        assert_eq!(crc, crc32fast::hash(&body).to_le_bytes());
+        assert_eq!(decode(&[body, crc].concat()).unwrap(), w);
+    }
+    let (w, _) = read(week(), generated.as_slice()).unwrap();
+    let [a, b, _] = encode_parts(&w);
+    let (a, b) = (a.len() as f64, b.len() as f64);
+    assert!((a - b).abs() / (a + b) < 0.1, "{a} and {b} bytes");
 }
 
 #[test]
