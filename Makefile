@@ -14,7 +14,8 @@ TARGET = $(if $(URL),--url $(URL),--env $(ENV))
 .PHONY: help fmt-check clippy squawk test coverage deny check-infra terraform-fmt \
         terraform-validate checkov hadolint monitoring-check pipeline-check trivy \
         release lambda image image-push deploy deploy-status deploy-promote deploy-rollback \
-        deploy-resume deploy-history switch-traffic integration-test uat smoke-test
+        deploy-resume deploy-history switch-traffic integration-test uat smoke-test \
+        bench-accounts-intent
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -48,6 +49,12 @@ test: ## the test suite against real PostgreSQL and Redis (./scripts/test)
 
 coverage: ## the test suite under cargo-tarpaulin (LLVM engine), failing below 80% of lines
 	./scripts/coverage
+
+# ---- benchmarks (docs/benchmarks.md; release builds, each with its anchor in the same run)
+bench-accounts-intent: ## accounts and intent: account-list matching, Company Surge ingest vs DuckDB, audience rebuild vs DuckDB
+	./scripts/bench-accounts
+	./scripts/bench-intent
+	./scripts/bench-audiences
 
 # ---- security
 deny: ## cargo deny: advisories, licences, bans, sources (deny.toml)
