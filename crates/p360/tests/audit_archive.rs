@@ -69,6 +69,7 @@ async fn a_month_is_archived_with_its_hashes_and_verifies_until_altered() {
     let file = dir.join(format!("{month}.ndjson.gz"));
     let manifest_file = dir.join(format!("{month}.json"));
     let original = std::fs::read(&file).unwrap();
+    let original_manifest = std::fs::read(&manifest_file).unwrap();
     let text = gunzip(&original);
     assert_eq!(text.lines().count(), total);
     let altered = text.replacen("\"outcome\":\"success\"", "\"outcome\":\"failure\"", 1);
@@ -103,4 +104,28 @@ async fn a_month_is_archived_with_its_hashes_and_verifies_until_altered() {
         "{all}"
     );
     assert!(!all.contains("was altered"), "{all}");
+
+    // The archive as it was, and the table's copy of an archived event
+    // changed (by someone who can disable the table's trigger): verify
+    // names that event, found among the archive's by its chain and
+    // sequence, and nothing else.
+    std::fs::write(&manifest_file, &original_manifest).unwrap();
+    let mut conn = p.db.pool.acquire().await.unwrap();
+    sqlx::raw_sql(
+        "BEGIN; ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete; \
+         SET LOCAL p360.all_tenants = 'on'; \
+         UPDATE audit_events SET hash = sha256(hash) WHERE seq = 1 AND chain_id = \
+           (SELECT min(chain_id::text)::uuid FROM audit_events WHERE tenant_id IS NOT NULL); \
+         ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete; COMMIT;",
+    )
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    let report = archive::verify(&p.db.pool, storage).await.unwrap();
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    assert!(
+        report.problems[0].ends_with("event #1 differs from the database's"),
+        "{:?}",
+        report.problems
+    );
 }

@@ -239,6 +239,7 @@ pub async fn verify(pool: &PgPool, storage: &Storage) -> Result<ArchiveReport> {
         }
         let reader = std::io::BufReader::new(flate2::read::GzDecoder::new(&body[..]));
         let mut count = 0;
+        let mut batch: Vec<AuditEvent> = Vec::with_capacity(BATCH);
         for (n, line) in reader.lines().enumerate() {
             let line = line.with_context(|| format!("archive {month}: not gzip text"))?;
             let l: Line = match serde_json::from_str(&line) {
@@ -252,7 +253,7 @@ pub async fn verify(pool: &PgPool, storage: &Storage) -> Result<ArchiveReport> {
                 }
             };
             count += 1;
-            let event = AuditEvent {
+            batch.push(AuditEvent {
                 id: l.id,
                 chain_id: l.chain_id,
                 seq: l.seq,
@@ -270,41 +271,12 @@ pub async fn verify(pool: &PgPool, storage: &Storage) -> Result<ArchiveReport> {
                 outcome: l.outcome,
                 prev_hash: unhex(&l.prev_hash),
                 hash: unhex(&l.hash),
-            };
-            let chain = if event.chain_id.is_nil() {
-                "platform".to_string()
-            } else {
-                format!("tenant {}", event.chain_id)
-            };
-            let (expected_seq, expected_prev) = match last.get(&event.chain_id) {
-                Some((seq, hash)) => (seq + 1, hash.clone()),
-                None if event.seq == 1 => (1, GENESIS.to_vec()),
-                // The chain's earlier events were never archived here.
-                None => (event.seq, event.prev_hash.clone()),
-            };
-            if event.seq != expected_seq || event.prev_hash != expected_prev {
-                report.problems.push(format!(
-                    "archive {month}: chain {chain} event #{} does not follow #{} (missing or reordered)",
-                    event.seq,
-                    expected_seq - 1
-                ));
+            });
+            if batch.len() == BATCH {
+                follow(&mut tx, &month, &mut batch, &mut last, &mut report).await?;
             }
-            if event.compute_hash() != event.hash {
-                report.problems.push(format!(
-                    "archive {month}: chain {chain} event #{} was altered (its hash does not match its content)",
-                    event.seq
-                ));
-            }
-            if let Some(stored) = store::hash_at(&mut tx, event.chain_id, event.seq).await?
-                && stored != event.hash
-            {
-                report.problems.push(format!(
-                    "archive {month}: chain {chain} event #{} differs from the database's",
-                    event.seq
-                ));
-            }
-            last.insert(event.chain_id, (event.seq, event.hash));
         }
+        follow(&mut tx, &month, &mut batch, &mut last, &mut report).await?;
         if count != manifest.events {
             report.problems.push(format!(
                 "archive {month}: {count} events, its manifest says {}",
@@ -315,4 +287,67 @@ pub async fn verify(pool: &PgPool, storage: &Storage) -> Result<ArchiveReport> {
     }
     drop(tx); // read only
     Ok(report)
+}
+
+/// Archived events checked at once against the table (one query).
+const BATCH: usize = 10_000;
+
+/// Check `batch` (the next events of month `month`'s archive, in order,
+/// taken out of it): each follows the chain's last archived link in
+/// `last`, hashes to what it says, and is the table's event where the
+/// table still has it.
+async fn follow(
+    conn: &mut sqlx::PgConnection,
+    month: &str,
+    batch: &mut Vec<AuditEvent>,
+    last: &mut HashMap<Uuid, (i64, Vec<u8>)>,
+    report: &mut ArchiveReport,
+) -> Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let chains: Vec<Uuid> = batch.iter().map(|e| e.chain_id).collect();
+    let seqs: Vec<i64> = batch.iter().map(|e| e.seq).collect();
+    let stored: HashMap<(Uuid, i64), Vec<u8>> = store::hashes_at(conn, &chains, &seqs)
+        .await?
+        .into_iter()
+        .map(|(chain, seq, hash)| ((chain, seq), hash))
+        .collect();
+    for event in batch.drain(..) {
+        let chain = if event.chain_id.is_nil() {
+            "platform".to_string()
+        } else {
+            format!("tenant {}", event.chain_id)
+        };
+        let (expected_seq, expected_prev) = match last.get(&event.chain_id) {
+            Some((seq, hash)) => (seq + 1, hash.clone()),
+            None if event.seq == 1 => (1, GENESIS.to_vec()),
+            // The chain's earlier events were never archived here.
+            None => (event.seq, event.prev_hash.clone()),
+        };
+        if event.seq != expected_seq || event.prev_hash != expected_prev {
+            report.problems.push(format!(
+                "archive {month}: chain {chain} event #{} does not follow #{} (missing or reordered)",
+                event.seq,
+                expected_seq - 1
+            ));
+        }
+        if event.compute_hash() != event.hash {
+            report.problems.push(format!(
+                "archive {month}: chain {chain} event #{} was altered (its hash does not match its content)",
+                event.seq
+            ));
+        }
+        if stored
+            .get(&(event.chain_id, event.seq))
+            .is_some_and(|h| *h != event.hash)
+        {
+            report.problems.push(format!(
+                "archive {month}: chain {chain} event #{} differs from the database's",
+                event.seq
+            ));
+        }
+        last.insert(event.chain_id, (event.seq, event.hash));
+    }
+    Ok(())
 }

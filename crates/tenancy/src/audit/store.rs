@@ -159,6 +159,29 @@ pub async fn hash_at(
     .await
 }
 
+/// The hashes of the events `chains[i]` #`seqs[i]` that are there: one
+/// query for a batch of them.
+pub async fn hashes_at(
+    conn: &mut PgConnection,
+    chains: &[Uuid],
+    seqs: &[i64],
+) -> Result<Vec<(Uuid, i64, Vec<u8>)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"SELECT e.chain_id AS "chain_id!", e.seq AS "seq!", e.hash AS "hash!"
+           FROM audit_events e
+           JOIN unnest($1::uuid[], $2::int8[]) AS k(chain_id, seq)
+             ON e.chain_id = k.chain_id AND e.seq = k.seq"#,
+        chains,
+        seqs
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.chain_id, r.seq, r.hash))
+        .collect())
+}
+
 /// Every event that occurred in `[from, to)`, by chain and sequence.
 pub async fn between(
     conn: &mut PgConnection,
