@@ -36,6 +36,9 @@ async fn a_month_is_archived_with_its_hashes_and_verifies_until_altered() {
     let storage = checkpoints.storage();
     let now = chrono::Utc::now();
 
+    // A signed checkpoint of every chain's head, as the hourly job takes.
+    let (_, checkpoint) = checkpoints.take(&p.db.pool).await.unwrap();
+
     // Nothing has left the 90-day window yet.
     let done = archive::archive(&p.db.pool, storage, now, 90)
         .await
@@ -59,7 +62,7 @@ async fn a_month_is_archived_with_its_hashes_and_verifies_until_altered() {
             .is_empty()
     );
 
-    let report = archive::verify(&p.db.pool, storage).await.unwrap();
+    let report = archive::verify(&p.db.pool, &checkpoints).await.unwrap();
     assert_eq!((report.months, report.events), (2, total));
     assert!(report.problems.is_empty(), "{:?}", report.problems);
 
@@ -85,7 +88,7 @@ async fn a_month_is_archived_with_its_hashes_and_verifies_until_altered() {
     let sha = String::from_utf8(sha.stdout).unwrap();
     manifest["sha256"] = serde_json::json!(sha.split_whitespace().next().unwrap());
     std::fs::write(&manifest_file, serde_json::to_vec(&manifest).unwrap()).unwrap();
-    let report = archive::verify(&p.db.pool, storage).await.unwrap();
+    let report = archive::verify(&p.db.pool, &checkpoints).await.unwrap();
     let all = report.problems.join("\n");
     assert!(
         all.contains("was altered (its hash does not match its content)"),
@@ -95,7 +98,7 @@ async fn a_month_is_archived_with_its_hashes_and_verifies_until_altered() {
 
     // The original file back under the rewritten manifest: the checksum says so.
     std::fs::write(&file, &original).unwrap();
-    let report = archive::verify(&p.db.pool, storage).await.unwrap();
+    let report = archive::verify(&p.db.pool, &checkpoints).await.unwrap();
     let all = report.problems.join("\n");
     assert!(
         all.contains(&format!(
@@ -121,11 +124,90 @@ async fn a_month_is_archived_with_its_hashes_and_verifies_until_altered() {
     .execute(&mut *conn)
     .await
     .unwrap();
-    let report = archive::verify(&p.db.pool, storage).await.unwrap();
+    let report = archive::verify(&p.db.pool, &checkpoints).await.unwrap();
     assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
     assert!(
         report.problems[0].ends_with("event #1 differs from the database's"),
         "{:?}",
         report.problems
+    );
+
+    // The month rewritten and rehashed: the other tenant's last event (a
+    // head the checkpoint signed) changed and its hash recomputed, so the
+    // archive agrees with itself and its manifest; and the table's copy
+    // gone, as once the month's partition is dropped. Only the signed
+    // checkpoint still says what the event was.
+    let head = checkpoint
+        .chains
+        .iter()
+        .filter(|h| !h.chain_id.is_nil())
+        .max_by_key(|h| h.chain_id)
+        .unwrap()
+        .clone();
+    let mut tx = p.db.pool.begin().await.unwrap();
+    sqlx::query("SET LOCAL p360.all_tenants = 'on'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let start = chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
+    let mut events = tenancy::audit::store::between(&mut tx, start, later)
+        .await
+        .unwrap();
+    drop(tx);
+    let last = events
+        .iter()
+        .filter(|e| e.chain_id == head.chain_id)
+        .map(|e| e.seq)
+        .max();
+    assert_eq!(last, Some(head.seq), "the head is its chain's last event");
+    let event = events
+        .iter_mut()
+        .find(|e| e.chain_id == head.chain_id && e.seq == head.seq)
+        .unwrap();
+    event.outcome = if event.outcome == "success" {
+        "failure".into()
+    } else {
+        "success".into()
+    };
+    event.hash = event.compute_hash();
+    let (body, manifest) = archive::export(&month, &events).unwrap();
+    std::fs::write(&file, body).unwrap();
+    std::fs::write(&manifest_file, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    let mut t = p.db.pool.begin().await.unwrap();
+    sqlx::raw_sql(
+        "ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete; \
+         SET LOCAL p360.all_tenants = 'on'",
+    )
+    .execute(&mut *t)
+    .await
+    .unwrap();
+    sqlx::query("DELETE FROM audit_events WHERE chain_id = $1 AND seq = $2")
+        .bind(head.chain_id)
+        .bind(head.seq)
+        .execute(&mut *t)
+        .await
+        .unwrap();
+    sqlx::raw_sql("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete")
+        .execute(&mut *t)
+        .await
+        .unwrap();
+    t.commit().await.unwrap();
+    let report = archive::verify(&p.db.pool, &checkpoints).await.unwrap();
+    let about: Vec<&String> = report
+        .problems
+        .iter()
+        .filter(|m| m.contains(&head.chain_id.to_string()))
+        .collect();
+    assert_eq!(about.len(), 1, "{:?}", report.problems);
+    assert!(
+        about[0].contains(&format!(
+            "event #{} differs from the signed checkpoint of",
+            head.seq
+        )),
+        "{about:?}"
     );
 }

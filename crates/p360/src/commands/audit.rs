@@ -75,7 +75,7 @@ async fn verify(
             None => println!("no checkpoint yet (p360 audit checkpoint takes one)"),
         }
         if archive {
-            let a = tenancy::audit::archive::verify(&db.owner, checkpoints.storage()).await?;
+            let a = tenancy::audit::archive::verify(&db.owner, &checkpoints).await?;
             println!(
                 "checked the archive: {} month(s), {} event(s)",
                 a.months, a.events

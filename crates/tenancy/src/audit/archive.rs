@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::checkpoint::{Checkpoints, SignedHeads};
 use super::{AuditEvent, GENESIS, store};
 use crate::credentials::dev::hex;
 use crate::scope::{AllTenants, ScopedTx};
@@ -135,7 +136,8 @@ pub async fn archive(
     Ok(done)
 }
 
-fn export(month: &str, events: &[AuditEvent]) -> Result<(Vec<u8>, Manifest)> {
+/// The archive file (gzip NDJSON) of `events`, a month's, and its manifest.
+pub fn export(month: &str, events: &[AuditEvent]) -> Result<(Vec<u8>, Manifest)> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     let mut spans: Vec<Span> = Vec::new();
     for e in events {
@@ -195,7 +197,9 @@ pub struct ArchiveReport {
 /// Check every archived month: the file against its manifest, each event's
 /// hash and link, each chain across months, and against the events still
 /// in the table.
-pub async fn verify(pool: &PgPool, storage: &Storage) -> Result<ArchiveReport> {
+pub async fn verify(pool: &PgPool, checkpoints: &Checkpoints) -> Result<ArchiveReport> {
+    let storage = checkpoints.storage();
+    let (heads, problems) = checkpoints.signed_heads().await?;
     let mut names: Vec<String> = storage
         .store
         .list(Some(&ObjectPath::from(PREFIX)))
@@ -206,7 +210,10 @@ pub async fn verify(pool: &PgPool, storage: &Storage) -> Result<ArchiveReport> {
         .filter(|n| n.ends_with(".json"))
         .collect();
     names.sort();
-    let mut report = ArchiveReport::default();
+    let mut report = ArchiveReport {
+        problems,
+        ..ArchiveReport::default()
+    };
     // Each chain's last archived link so far.
     let mut last: HashMap<Uuid, (i64, Vec<u8>)> = HashMap::new();
     let mut tx = ScopedTx::all(pool, AllTenants::system()).await?;
@@ -273,10 +280,10 @@ pub async fn verify(pool: &PgPool, storage: &Storage) -> Result<ArchiveReport> {
                 hash: unhex(&l.hash),
             });
             if batch.len() == BATCH {
-                follow(&mut tx, &month, &mut batch, &mut last, &mut report).await?;
+                follow(&mut tx, &month, &mut batch, &heads, &mut last, &mut report).await?;
             }
         }
-        follow(&mut tx, &month, &mut batch, &mut last, &mut report).await?;
+        follow(&mut tx, &month, &mut batch, &heads, &mut last, &mut report).await?;
         if count != manifest.events {
             report.problems.push(format!(
                 "archive {month}: {count} events, its manifest says {}",
@@ -294,12 +301,15 @@ const BATCH: usize = 10_000;
 
 /// Check `batch` (the next events of month `month`'s archive, in order,
 /// taken out of it): each follows the chain's last archived link in
-/// `last`, hashes to what it says, and is the table's event where the
-/// table still has it.
+/// `last`, hashes to what it says, is the table's event where the table
+/// still has it, and is the event a signed checkpoint saw where one did
+/// (what still catches a month rewritten and rehashed once the table no
+/// longer holds it).
 async fn follow(
     conn: &mut sqlx::PgConnection,
     month: &str,
     batch: &mut Vec<AuditEvent>,
+    heads: &SignedHeads,
     last: &mut HashMap<Uuid, (i64, Vec<u8>)>,
     report: &mut ArchiveReport,
 ) -> Result<()> {
@@ -345,6 +355,15 @@ async fn follow(
             report.problems.push(format!(
                 "archive {month}: chain {chain} event #{} differs from the database's",
                 event.seq
+            ));
+        }
+        if let Some((hash, taken_at)) = heads.get(&(event.chain_id, event.seq))
+            && *hash != hex(&event.hash)
+        {
+            report.problems.push(format!(
+                "archive {month}: chain {chain} event #{} differs from the signed checkpoint of {} (history rewritten)",
+                event.seq,
+                taken_at.to_rfc3339()
             ));
         }
         last.insert(event.chain_id, (event.seq, event.hash));

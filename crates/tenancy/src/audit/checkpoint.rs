@@ -62,6 +62,10 @@ pub enum Finding {
     Truncated(String),
 }
 
+/// Chain heads of signed checkpoints: (chain, sequence) to the event's
+/// hash (hex) and when the checkpoint was taken.
+pub type SignedHeads = std::collections::HashMap<(Uuid, i64), (String, DateTime<Utc>)>;
+
 /// Where checkpoints go and the key that signs them.
 #[derive(Clone)]
 pub struct Checkpoints {
@@ -126,16 +130,21 @@ impl Checkpoints {
         Ok((name, checkpoint))
     }
 
-    /// The newest checkpoint, if any was taken.
-    pub async fn latest(&self) -> Result<Option<(String, Checkpoint)>> {
-        let listed: Vec<_> = self
+    /// Every checkpoint's object key, in no particular order.
+    async fn listed(&self) -> Result<Vec<ObjectPath>> {
+        let listed: Vec<object_store::ObjectMeta> = self
             .storage
             .store
             .list(Some(&ObjectPath::from(PREFIX)))
             .try_collect()
             .await
             .with_context(|| format!("cannot list {PREFIX} in {}", self.storage.describe))?;
-        let Some(newest) = listed.into_iter().map(|o| o.location).max() else {
+        Ok(listed.into_iter().map(|o| o.location).collect())
+    }
+
+    /// The newest checkpoint, if any was taken.
+    pub async fn latest(&self) -> Result<Option<(String, Checkpoint)>> {
+        let Some(newest) = self.listed().await?.into_iter().max() else {
             return Ok(None);
         };
         let bytes = self.storage.store.get(&newest).await?.bytes().await?;
@@ -144,12 +153,45 @@ impl Checkpoints {
         Ok(Some((newest.to_string(), checkpoint)))
     }
 
+    /// Whether `checkpoint` is signed with this key.
+    fn signed_here(&self, checkpoint: &Checkpoint) -> Result<bool> {
+        let signed = signed(&checkpoint.taken_at, &checkpoint.chains)?;
+        let signature = STANDARD.decode(&checkpoint.signature).unwrap_or_default();
+        Ok(hmac::verify(&self.key, &signed, &signature).is_ok())
+    }
+
+    /// Every chain head of every checkpoint signed with this key, by chain
+    /// and sequence, with its hash (hex) and when it was taken; and what is
+    /// wrong with the others (not a checkpoint, or not signed here).
+    pub async fn signed_heads(&self) -> Result<(SignedHeads, Vec<String>)> {
+        let mut heads = SignedHeads::new();
+        let mut problems = Vec::new();
+        for location in self.listed().await? {
+            let bytes = self.storage.store.get(&location).await?.bytes().await?;
+            let checkpoint: Checkpoint = match serde_json::from_slice(&bytes) {
+                Ok(c) => c,
+                Err(e) => {
+                    problems.push(format!("{location} is not a checkpoint: {e}"));
+                    continue;
+                }
+            };
+            if !self.signed_here(&checkpoint)? {
+                problems.push(format!(
+                    "{location} is not signed with this key (altered or forged)"
+                ));
+                continue;
+            }
+            for head in checkpoint.chains {
+                heads.insert((head.chain_id, head.seq), (head.hash, checkpoint.taken_at));
+            }
+        }
+        Ok((heads, problems))
+    }
+
     /// What in the database disagrees with `checkpoint` (nothing: empty).
     pub async fn check(&self, pool: &PgPool, checkpoint: &Checkpoint) -> Result<Vec<Finding>> {
         let when = checkpoint.taken_at.to_rfc3339();
-        let signed = signed(&checkpoint.taken_at, &checkpoint.chains)?;
-        let signature = STANDARD.decode(&checkpoint.signature).unwrap_or_default();
-        if hmac::verify(&self.key, &signed, &signature).is_err() {
+        if !self.signed_here(checkpoint)? {
             return Ok(vec![Finding::Tampered(format!(
                 "the checkpoint of {when} is not signed with this key (altered or forged)"
             ))]);

@@ -108,7 +108,8 @@ impl AuditEvent {
         serde_json::to_vec(&fields).expect("JSON values serialise")
     }
 
-    fn compute_hash(&self) -> Vec<u8> {
+    /// The hash its content and its link to the event before give.
+    pub fn compute_hash(&self) -> Vec<u8> {
         let mut input = self.prev_hash.clone();
         input.extend(self.canonical());
         digest(&SHA256, &input).as_ref().to_vec()
