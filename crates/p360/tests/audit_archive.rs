@@ -144,9 +144,7 @@ async fn a_month_is_archived_with_its_hashes_and_verifies_until_altered() {
         .max_by_key(|h| h.chain_id)
         .unwrap()
         .clone();
-    let mut tx = p.db.pool.begin().await.unwrap();
-    sqlx::query("SET LOCAL p360.all_tenants = 'on'")
-        .execute(&mut *tx)
+    let mut tx = tenancy::scope::ScopedTx::all(&p.db.pool, tenancy::scope::AllTenants::system())
         .await
         .unwrap();
     let start = chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
@@ -185,12 +183,14 @@ async fn a_month_is_archived_with_its_hashes_and_verifies_until_altered() {
     .execute(&mut *t)
     .await
     .unwrap();
-    sqlx::query("DELETE FROM audit_events WHERE chain_id = $1 AND seq = $2")
-        .bind(head.chain_id)
-        .bind(head.seq)
-        .execute(&mut *t)
-        .await
-        .unwrap();
+    sqlx::query!(
+        "DELETE FROM audit_events WHERE chain_id = $1 AND seq = $2",
+        head.chain_id,
+        head.seq
+    )
+    .execute(&mut *t)
+    .await
+    .unwrap();
     sqlx::raw_sql("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete")
         .execute(&mut *t)
         .await
