@@ -118,10 +118,7 @@ pub fn job_registry_at(
             platform::storage::Storage::from_config(&config.platform)?,
         )?;
     let registry = platform::backup::schedule::register(registry, &config.platform)?;
-    let checkpoints =
-        tenancy::audit::checkpoint::Checkpoints::from_config(&config.audit, &config.platform)?;
-    let every = std::time::Duration::from_secs(config.audit.checkpoint_every_secs);
-    let registry = tenancy::register(registry, event_consumers(), checkpoints, every)?;
+    let registry = tenancy::register(registry, event_consumers(), &config.audit, &config.platform)?;
     let storage = platform::storage::Storage::from_config(&config.platform)?;
     let registry = campaigns::register(registry, storage.clone())?;
     let registry = intent::register(

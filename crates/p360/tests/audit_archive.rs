@@ -7,6 +7,8 @@ mod common;
 
 use std::io::{Read as _, Write as _};
 
+use futures_util::TryStreamExt as _;
+
 use common::*;
 use tenancy::audit::archive;
 use tenancy::audit::checkpoint::Checkpoints;
@@ -152,7 +154,8 @@ async fn a_month_is_archived_with_its_hashes_and_verifies_until_altered() {
         .and_hms_opt(0, 0, 0)
         .unwrap()
         .and_utc();
-    let mut events = tenancy::audit::store::between(&mut tx, start, later)
+    let mut events: Vec<_> = tenancy::audit::store::between(&mut tx, start, later)
+        .try_collect()
         .await
         .unwrap();
     drop(tx);

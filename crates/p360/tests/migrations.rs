@@ -62,7 +62,8 @@ async fn user_tables(pool: &sqlx::PgPool) -> Vec<String> {
 /// (docs/runbooks/environment-setup.md), so row-level security, forced on
 /// tenant tables, applies to it too. A migration's data step must still
 /// see every tenant's rows: 14 copies each campaign's activation into
-/// `campaign_activations`, and 15's down copies it back. (The data steps'
+/// `campaign_activations`, and 15's down copies it back; 39 copies the
+/// audit log into its partitioned table, and its down back. (The data steps'
 /// queries are runtime ones: they address the schema of version 13, which
 /// the compile-time checked queries do not know.)
 #[tokio::test]
@@ -115,7 +116,12 @@ async fn migrations_move_every_tenants_rows_as_an_owner_that_is_not_a_superuser(
                ('00000000-0000-7000-8000-00000000003{n}', '00000000-0000-7000-8000-00000000000{n}',
                 '00000000-0000-7000-8000-00000000002{n}', '00000000-0000-7000-8000-00000000001{n}', 'USD', 'C',
                 'awareness', 100000000, '2027-02-01', '2027-02-28', 'even',
-                '{{\"status\": \"synced\", \"generation\": {n}, \"ttd\": {{\"campaign_id\": \"ttd-{n}\"}}}}');"
+                '{{\"status\": \"synced\", \"generation\": {n}, \"ttd\": {{\"campaign_id\": \"ttd-{n}\"}}}}');
+             INSERT INTO audit_events (id, chain_id, seq, tenant_id, occurred_at, actor_type, action,
+                 changes, outcome, prev_hash, hash) VALUES
+               ('00000000-0000-7000-8000-00000000004{n}', '00000000-0000-7000-8000-00000000000{n}', 1,
+                '00000000-0000-7000-8000-00000000000{n}', '2026-0{n}-15T12:00:00Z', 'system', 'test',
+                '{{}}', 'success', '\\x00', '\\x01');"
         )))
         .execute(&mut *tx)
         .await
@@ -148,6 +154,19 @@ async fn migrations_move_every_tenants_rows_as_an_owner_that_is_not_a_superuser(
     drop(tx);
     // All the way up, back down to 14 (15's down brings the column back).
     db::migrate_up(&pool).await.unwrap();
+    // 39 moved the audit log into monthly partitions, every tenant's events.
+    let audit_events = || async {
+        let mut tx = all_tenants().await;
+        sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM audit_events"#)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        audit_events().await,
+        2,
+        "39 copied both tenants' audit events"
+    );
     while db::migration_status(&pool)
         .await
         .unwrap()
@@ -170,6 +189,7 @@ async fn migrations_move_every_tenants_rows_as_an_owner_that_is_not_a_superuser(
         "15's down copied both tenants' activations back"
     );
     drop(tx);
+    assert_eq!(audit_events().await, 2, "39's down copied them back");
     // And the rest of the way down and up again, as this owner.
     while db::migrate_down(&pool).await.unwrap().is_some() {}
     db::migrate_up(&pool).await.unwrap();

@@ -319,6 +319,11 @@ pub const MIGRATION_CLASSES: &[(i64, MigrationClass, &str)] = &[
         MigrationClass::Expand,
         "nullable columns the running version does not read",
     ),
+    (
+        20261207000039,
+        MigrationClass::Expand,
+        "audit_events partitioned, same columns",
+    ),
 ];
 
 /// Escape `%`, `_` and `\` for a LIKE pattern.

@@ -162,8 +162,12 @@ pub struct AuditConfig {
     /// How often the worker takes a checkpoint.
     pub checkpoint_every_secs: u64,
     /// Months whose events are all older than this many days are exported
-    /// to the audit archive (where the checkpoints go) by `p360 audit archive`.
+    /// to the audit archive (where the checkpoints go) by the daily
+    /// `audit.archive` job and `p360 audit archive`; at least 30.
     pub archive_after_days: u32,
+    /// Whether an archived month then leaves the table (its partition
+    /// dropped, once its archive read back holds exactly its events).
+    pub drop_archived_months: bool,
 }
 
 impl Default for AuditConfig {
@@ -173,6 +177,7 @@ impl Default for AuditConfig {
             checkpoint_bucket: None,
             checkpoint_every_secs: 3600,
             archive_after_days: 90,
+            drop_archived_months: true,
         }
     }
 }
@@ -191,6 +196,11 @@ impl Section for AuditConfig {
             _ if self.checkpoint_every_secs < 60 => Err(ConfigError::invalid(
                 "audit.checkpoint_every_secs",
                 "at least 60",
+            )),
+            // The database refuses to drop a month younger than that.
+            _ if self.archive_after_days < 30 => Err(ConfigError::invalid(
+                "audit.archive_after_days",
+                "at least 30",
             )),
             _ => Ok(()),
         }

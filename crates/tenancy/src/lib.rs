@@ -51,21 +51,37 @@ pub fn routes() -> ApiRoutes {
 }
 
 /// Tenancy's jobs: the hourly expiry of idempotency keys, the audit
-/// checkpoint every `every`, and the relay that delivers domain events to
+/// checkpoint every `audit.checkpoint_every_secs`, the daily audit archive
+/// (and partitions), and the relay that delivers domain events to
 /// `consumers` (every capability's subscribers).
 pub fn register(
     registry: Registry,
     consumers: events::Consumers,
-    checkpoints: audit::checkpoint::Checkpoints,
-    every: Duration,
+    audit: &config::AuditConfig,
+    platform: &platform::config::PlatformConfig,
 ) -> anyhow::Result<Registry> {
+    let checkpoints = audit::checkpoint::Checkpoints::from_config(audit, platform)?;
+    let retention = audit::retention::Retention {
+        storage: checkpoints.storage().clone(),
+        after_days: audit.archive_after_days,
+        drop: audit.drop_archived_months,
+    };
     Ok(registry
         .every(
             Duration::from_secs(3600),
             &idempotency::ExpireIdempotencyKeys,
             (),
         )?
-        .every(every, &audit::checkpoint::TakeCheckpoint, checkpoints)?
+        .every(
+            Duration::from_secs(audit.checkpoint_every_secs),
+            &audit::checkpoint::TakeCheckpoint,
+            checkpoints,
+        )?
+        .every(
+            Duration::from_secs(86_400),
+            &audit::retention::ArchiveAudit,
+            retention,
+        )?
         .register::<events::RelayEvents>(consumers))
 }
 

@@ -25,8 +25,15 @@ pub enum AuditCommand {
         archive: bool,
     },
     /// Export each month older than `audit.archive_after_days` (90) that is
-    /// not archived yet to the audit archive, as gzip NDJSON with the hashes.
-    Archive,
+    /// not archived yet to the audit archive, as gzip NDJSON with the hashes
+    /// (the worker's daily `audit.archive` job does this too).
+    Archive {
+        /// Then drop each archived month older than that from the table
+        /// (its partition), once its archive read back holds exactly the
+        /// table's events.
+        #[arg(long)]
+        drop: bool,
+    },
     /// Write a signed checkpoint of every chain's head to object storage
     /// (the worker takes one every `audit.checkpoint_every_secs`).
     Checkpoint,
@@ -37,7 +44,7 @@ pub async fn run(config: Config, action: AuditCommand, shutdown: Shutdown) -> Re
         AuditCommand::Verify { restored, archive } => {
             verify(config, restored, archive, shutdown).await
         }
-        AuditCommand::Archive => archive(config, shutdown).await,
+        AuditCommand::Archive { drop } => archive(config, drop, shutdown).await,
         AuditCommand::Checkpoint => checkpoint(config, shutdown).await,
     }
 }
@@ -57,6 +64,12 @@ async fn verify(
             "checked {} chain(s), {} event(s)",
             report.chains, report.events
         );
+        if report.dropped_months > 0 && !archive {
+            println!(
+                "{} archived month(s) are no longer in the table: --archive checks them",
+                report.dropped_months
+            );
+        }
         let mut tampered = report.broken;
         let mut truncated = Vec::new();
         match checkpoints.latest().await? {
@@ -114,26 +127,26 @@ async fn verify(
     Ok(outcome)
 }
 
-async fn archive(config: Config, shutdown: Shutdown) -> Result<Outcome> {
+async fn archive(config: Config, drop: bool, shutdown: Shutdown) -> Result<Outcome> {
     let checkpoints = Checkpoints::from_config(&config.audit, &config.platform)?;
     let after = config.audit.archive_after_days;
     with_database(&config.platform, &shutdown, |db| async move {
         super::require_migrated(&db).await?;
-        let done = tenancy::audit::archive::archive(
-            &db.owner,
-            checkpoints.storage(),
-            chrono::Utc::now(),
-            after,
-        )
-        .await?;
-        if done.is_empty() {
+        let storage = checkpoints.storage();
+        let pass =
+            tenancy::audit::retention::run(&db.owner, storage, chrono::Utc::now(), after, drop)
+                .await?;
+        if pass.archived.is_empty() {
             println!("nothing to archive: every month older than {after} days is archived");
         }
-        for (month, events) in done {
+        for (month, events) in pass.archived {
             println!(
                 "archived {month}: {events} event(s) in {}",
-                checkpoints.storage().describe
+                storage.describe
             );
+        }
+        for (month, events) in pass.dropped {
+            println!("dropped {month} from the table: {events} event(s), archived");
         }
         Ok(())
     })

@@ -268,6 +268,13 @@ fn production_needs_an_audit_checkpoint_key_of_32_bytes() {
         .collect();
     let msg = load(&without_kms).unwrap_err().to_string();
     assert!(msg.contains("secrets.kms_key_id"), "{msg}");
+    // The database refuses to drop an audit month younger than 30 days.
+    let msg = load(&[("P360_AUDIT__ARCHIVE_AFTER_DAYS", "29")])
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("audit.archive_after_days"), "{msg}");
+    let c = load(&[("P360_AUDIT__ARCHIVE_AFTER_DAYS", "30")]).unwrap();
+    assert!(c.audit.drop_archived_months);
     let msg = load(&[("P360_SALESFORCE__SANDBOX_URL", "ftp://x")])
         .unwrap_err()
         .to_string();

@@ -3,10 +3,10 @@
 //! (the object-locked audit bucket in AWS) as gzip NDJSON, one event per
 //! line with its chain, sequence and hashes, and a manifest written last
 //! (the file's SHA-256 and each chain's first and last link). An archived
-//! month verifies on its own, against the months before it, and against the
-//! events still in the table: `p360 audit verify --archive`. The events stay
-//! in the table for now; dropping archived months needs the table
-//! partitioned by month.
+//! month verifies on its own, against the months before it, against the
+//! events still in the table, against every signed checkpoint, and against
+//! what the table recorded when it dropped the month (`super::retention`):
+//! `p360 audit verify --archive`.
 
 use std::collections::HashMap;
 use std::io::{BufRead as _, Write as _};
@@ -32,7 +32,7 @@ pub const PREFIX: &str = "audit/archive/";
 
 /// One archived event: every field the hash covers, and the hashes (hex).
 #[derive(Debug, Serialize, Deserialize)]
-struct Line {
+pub(super) struct Line {
     chain_id: Uuid,
     seq: i64,
     id: Uuid,
@@ -72,7 +72,7 @@ pub struct Span {
     pub last_hash: String,
 }
 
-fn month_start(d: NaiveDate) -> DateTime<Utc> {
+pub(super) fn month_start(d: NaiveDate) -> DateTime<Utc> {
     d.with_day(1)
         .expect("day 1 exists")
         .and_hms_opt(0, 0, 0)
@@ -80,7 +80,7 @@ fn month_start(d: NaiveDate) -> DateTime<Utc> {
         .and_utc()
 }
 
-fn next_month(d: NaiveDate) -> NaiveDate {
+pub(super) fn next_month(d: NaiveDate) -> NaiveDate {
     let first = d.with_day(1).expect("day 1 exists");
     first
         .checked_add_months(chrono::Months::new(1))
@@ -91,6 +91,14 @@ fn unhex(s: &str) -> Vec<u8> {
     (0..s.len() / 2)
         .filter_map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
         .collect()
+}
+
+/// The archive's file and manifest of the month named `name` (`yyyy-mm`).
+pub(super) fn objects(name: &str) -> (ObjectPath, ObjectPath) {
+    (
+        ObjectPath::from(format!("{PREFIX}{name}.ndjson.gz")),
+        ObjectPath::from(format!("{PREFIX}{name}.json")),
+    )
 }
 
 /// Archive every month that ended more than `after_days` before `now` and
@@ -110,25 +118,9 @@ pub async fn archive(
     let mut month = oldest.date_naive().with_day(1).expect("day 1 exists");
     while month_start(next_month(month)) <= cutoff {
         let name = month.format("%Y-%m").to_string();
-        let manifest = ObjectPath::from(format!("{PREFIX}{name}.json"));
-        if storage.store.head(&manifest).await.is_err() {
-            let events =
-                store::between(&mut tx, month_start(month), month_start(next_month(month))).await?;
-            let (body, m) = export(&name, &events)?;
-            storage
-                .store
-                .put(
-                    &ObjectPath::from(format!("{PREFIX}{name}.ndjson.gz")),
-                    body.into(),
-                )
-                .await
-                .with_context(|| format!("cannot store the archive of {name}"))?;
-            storage
-                .store
-                .put(&manifest, serde_json::to_vec_pretty(&m)?.into())
-                .await
-                .with_context(|| format!("cannot store the manifest of {name}"))?;
-            done.push((name, events.len()));
+        if storage.store.head(&objects(&name).1).await.is_err() {
+            let m = archive_month(&mut tx, storage, month).await?;
+            done.push((name, m.events));
         }
         month = next_month(month);
     }
@@ -136,11 +128,64 @@ pub async fn archive(
     Ok(done)
 }
 
+/// Archive the month beginning `month` as the table holds it: the file,
+/// then its manifest.
+pub(super) async fn archive_month(
+    conn: &mut sqlx::PgConnection,
+    storage: &Storage,
+    month: NaiveDate,
+) -> Result<Manifest> {
+    let name = month.format("%Y-%m").to_string();
+    let mut export = Export::default();
+    let mut events = store::between(conn, month_start(month), month_start(next_month(month)));
+    while let Some(e) = events.try_next().await? {
+        export.push(&e)?;
+    }
+    drop(events);
+    let (body, manifest) = export.finish(&name)?;
+    let (file, manifest_path) = objects(&name);
+    storage
+        .store
+        .put(&file, body.into())
+        .await
+        .with_context(|| format!("cannot store the archive of {name}"))?;
+    storage
+        .store
+        .put(&manifest_path, serde_json::to_vec_pretty(&manifest)?.into())
+        .await
+        .with_context(|| format!("cannot store the manifest of {name}"))?;
+    Ok(manifest)
+}
+
 /// The archive file (gzip NDJSON) of `events`, a month's, and its manifest.
 pub fn export(month: &str, events: &[AuditEvent]) -> Result<(Vec<u8>, Manifest)> {
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    let mut spans: Vec<Span> = Vec::new();
+    let mut export = Export::default();
     for e in events {
+        export.push(e)?;
+    }
+    export.finish(month)
+}
+
+/// A month's archive being written, an event at a time, in chain and
+/// sequence order.
+struct Export {
+    gz: flate2::write::GzEncoder<Vec<u8>>,
+    spans: Vec<Span>,
+    events: usize,
+}
+
+impl Default for Export {
+    fn default() -> Self {
+        Export {
+            gz: flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default()),
+            spans: Vec::new(),
+            events: 0,
+        }
+    }
+}
+
+impl Export {
+    fn push(&mut self, e: &AuditEvent) -> Result<()> {
         let line = Line {
             chain_id: e.chain_id,
             seq: e.seq,
@@ -160,14 +205,15 @@ pub fn export(month: &str, events: &[AuditEvent]) -> Result<(Vec<u8>, Manifest)>
             prev_hash: hex(&e.prev_hash),
             hash: hex(&e.hash),
         };
-        serde_json::to_writer(&mut gz, &line)?;
-        gz.write_all(b"\n")?;
-        match spans.last_mut() {
+        serde_json::to_writer(&mut self.gz, &line)?;
+        self.gz.write_all(b"\n")?;
+        self.events += 1;
+        match self.spans.last_mut() {
             Some(s) if s.chain_id == e.chain_id => {
                 s.last_seq = e.seq;
                 s.last_hash = hex(&e.hash);
             }
-            _ => spans.push(Span {
+            _ => self.spans.push(Span {
                 chain_id: e.chain_id,
                 first_seq: e.seq,
                 last_seq: e.seq,
@@ -175,15 +221,43 @@ pub fn export(month: &str, events: &[AuditEvent]) -> Result<(Vec<u8>, Manifest)>
                 last_hash: hex(&e.hash),
             }),
         }
+        Ok(())
     }
-    let body = gz.finish()?;
-    let manifest = Manifest {
-        month: month.to_string(),
-        events: events.len(),
-        sha256: hex(digest(&SHA256, &body).as_ref()),
-        chains: spans,
-    };
-    Ok((body, manifest))
+
+    fn finish(self, month: &str) -> Result<(Vec<u8>, Manifest)> {
+        let body = self.gz.finish()?;
+        let manifest = Manifest {
+            month: month.to_string(),
+            events: self.events,
+            sha256: hex(digest(&SHA256, &body).as_ref()),
+            chains: self.spans,
+        };
+        Ok((body, manifest))
+    }
+}
+
+impl From<Line> for AuditEvent {
+    fn from(l: Line) -> AuditEvent {
+        AuditEvent {
+            id: l.id,
+            chain_id: l.chain_id,
+            seq: l.seq,
+            tenant_id: l.tenant_id,
+            occurred_at: l.occurred_at,
+            actor_type: l.actor_type,
+            actor_id: l.actor_id,
+            action: l.action,
+            target_type: l.target_type,
+            target_id: l.target_id,
+            request_id: l.request_id,
+            source_ip: l.source_ip,
+            user_agent: l.user_agent,
+            changes: l.changes,
+            outcome: l.outcome,
+            prev_hash: unhex(&l.prev_hash),
+            hash: unhex(&l.hash),
+        }
+    }
 }
 
 /// What `verify` found in the archive.
@@ -214,9 +288,18 @@ pub async fn verify(pool: &PgPool, checkpoints: &Checkpoints) -> Result<ArchiveR
         problems,
         ..ArchiveReport::default()
     };
-    // Each chain's last archived link so far.
-    let mut last: HashMap<Uuid, (i64, Vec<u8>)> = HashMap::new();
     let mut tx = ScopedTx::all(pool, AllTenants::system()).await?;
+    let mut walk = Walk {
+        last: HashMap::new(),
+        signed: heads,
+        bases: store::bases(&mut tx)
+            .await?
+            .into_iter()
+            .map(|(chain, seq, hash)| (chain, (seq, hash)))
+            .collect(),
+    };
+    // Each archived month's file checksum and events.
+    let mut months: HashMap<String, (String, usize)> = HashMap::new();
     for name in names {
         report.months += 1;
         let manifest: Manifest = serde_json::from_slice(
@@ -229,8 +312,8 @@ pub async fn verify(pool: &PgPool, checkpoints: &Checkpoints) -> Result<ArchiveR
         )
         .with_context(|| format!("{name} is not an archive manifest"))?;
         let month = manifest.month.clone();
-        let file = ObjectPath::from(format!("{PREFIX}{month}.ndjson.gz"));
-        let body = match storage.store.get(&file).await {
+        months.insert(month.clone(), (manifest.sha256.clone(), manifest.events));
+        let body = match storage.store.get(&objects(&month).0).await {
             Ok(r) => r.bytes().await?,
             Err(_) => {
                 report
@@ -260,30 +343,12 @@ pub async fn verify(pool: &PgPool, checkpoints: &Checkpoints) -> Result<ArchiveR
                 }
             };
             count += 1;
-            batch.push(AuditEvent {
-                id: l.id,
-                chain_id: l.chain_id,
-                seq: l.seq,
-                tenant_id: l.tenant_id,
-                occurred_at: l.occurred_at,
-                actor_type: l.actor_type,
-                actor_id: l.actor_id,
-                action: l.action,
-                target_type: l.target_type,
-                target_id: l.target_id,
-                request_id: l.request_id,
-                source_ip: l.source_ip,
-                user_agent: l.user_agent,
-                changes: l.changes,
-                outcome: l.outcome,
-                prev_hash: unhex(&l.prev_hash),
-                hash: unhex(&l.hash),
-            });
+            batch.push(l.into());
             if batch.len() == BATCH {
-                follow(&mut tx, &month, &mut batch, &heads, &mut last, &mut report).await?;
+                follow(&mut tx, &month, &mut batch, &mut walk, &mut report).await?;
             }
         }
-        follow(&mut tx, &month, &mut batch, &heads, &mut last, &mut report).await?;
+        follow(&mut tx, &month, &mut batch, &mut walk, &mut report).await?;
         if count != manifest.events {
             report.problems.push(format!(
                 "archive {month}: {count} events, its manifest says {}",
@@ -292,8 +357,49 @@ pub async fn verify(pool: &PgPool, checkpoints: &Checkpoints) -> Result<ArchiveR
         }
         report.events += count;
     }
+    for (chain, (seq, _)) in walk.bases {
+        report.problems.push(format!(
+            "chain {}: the table's events follow event #{seq}, which no archived month holds",
+            chain_name(chain)
+        ));
+    }
+    for d in store::dropped_months(&mut tx).await? {
+        let month = d.month.format("%Y-%m").to_string();
+        match months.get(&month) {
+            None => report.problems.push(format!(
+                "month {month} was dropped from the table but is not in the archive"
+            )),
+            Some((sha256, events)) if *sha256 != d.archive_sha256 || *events as i64 != d.events => {
+                report.problems.push(format!(
+                    "archive {month}: not the file the table's {} event(s) were dropped against \
+                     (replaced after the drop)",
+                    d.events
+                ))
+            }
+            Some(_) => {}
+        }
+    }
     drop(tx); // read only
     Ok(report)
+}
+
+/// Where the walk through the archive is: each chain's last archived link
+/// so far; and what archived events are compared with besides the table:
+/// every head a signed checkpoint names, and the link each chain's events
+/// in the table follow since its older months were dropped (taken out once
+/// found).
+struct Walk {
+    last: HashMap<Uuid, (i64, Vec<u8>)>,
+    signed: SignedHeads,
+    bases: HashMap<Uuid, (i64, Vec<u8>)>,
+}
+
+fn chain_name(chain: Uuid) -> String {
+    if chain.is_nil() {
+        "platform".to_string()
+    } else {
+        format!("tenant {chain}")
+    }
 }
 
 /// Archived events checked at once against the table (one query).
@@ -301,16 +407,15 @@ const BATCH: usize = 10_000;
 
 /// Check `batch` (the next events of month `month`'s archive, in order,
 /// taken out of it): each follows the chain's last archived link in
-/// `last`, hashes to what it says, is the table's event where the table
-/// still has it, and is the event a signed checkpoint saw where one did
-/// (what still catches a month rewritten and rehashed once the table no
-/// longer holds it).
+/// `walk`, hashes to what it says, is the table's event where the table
+/// still has it, is the event a signed checkpoint saw where one did (what
+/// still catches a month rewritten and rehashed once the table no longer
+/// holds it), and is the link the table's events follow where it is one.
 async fn follow(
     conn: &mut sqlx::PgConnection,
     month: &str,
     batch: &mut Vec<AuditEvent>,
-    heads: &SignedHeads,
-    last: &mut HashMap<Uuid, (i64, Vec<u8>)>,
+    walk: &mut Walk,
     report: &mut ArchiveReport,
 ) -> Result<()> {
     if batch.is_empty() {
@@ -324,12 +429,8 @@ async fn follow(
         .map(|(chain, seq, hash)| ((chain, seq), hash))
         .collect();
     for event in batch.drain(..) {
-        let chain = if event.chain_id.is_nil() {
-            "platform".to_string()
-        } else {
-            format!("tenant {}", event.chain_id)
-        };
-        let (expected_seq, expected_prev) = match last.get(&event.chain_id) {
+        let chain = chain_name(event.chain_id);
+        let (expected_seq, expected_prev) = match walk.last.get(&event.chain_id) {
             Some((seq, hash)) => (seq + 1, hash.clone()),
             None if event.seq == 1 => (1, GENESIS.to_vec()),
             // The chain's earlier events were never archived here.
@@ -357,7 +458,7 @@ async fn follow(
                 event.seq
             ));
         }
-        if let Some((hash, taken_at)) = heads.get(&(event.chain_id, event.seq))
+        if let Some((hash, taken_at)) = walk.signed.get(&(event.chain_id, event.seq))
             && *hash != hex(&event.hash)
         {
             report.problems.push(format!(
@@ -366,7 +467,19 @@ async fn follow(
                 taken_at.to_rfc3339()
             ));
         }
-        last.insert(event.chain_id, (event.seq, event.hash));
+        if let Some((seq, hash)) = walk.bases.get(&event.chain_id)
+            && *seq == event.seq
+        {
+            if *hash != event.hash {
+                report.problems.push(format!(
+                    "archive {month}: chain {chain} event #{} is not the one the table's events \
+                     follow (history rewritten)",
+                    event.seq
+                ));
+            }
+            walk.bases.remove(&event.chain_id);
+        }
+        walk.last.insert(event.chain_id, (event.seq, event.hash));
     }
     Ok(())
 }

@@ -203,13 +203,34 @@ impl Checkpoints {
             .into_iter()
             .map(|(chain, seq, _)| (chain, seq))
             .collect();
+        let bases: std::collections::HashMap<Uuid, (i64, Vec<u8>)> = store::bases(&mut tx)
+            .await?
+            .into_iter()
+            .map(|(chain, seq, hash)| (chain, (seq, hash)))
+            .collect();
         for head in &checkpoint.chains {
             let name = if head.chain_id.is_nil() {
                 "platform".to_string()
             } else {
                 format!("tenant {}", head.chain_id)
             };
+            let dropped = bases
+                .get(&head.chain_id)
+                .filter(|(seq, _)| head.seq <= *seq);
             match store::hash_at(&mut tx, head.chain_id, head.seq).await? {
+                // In a month archived and dropped: the table keeps the
+                // link to its last event (the archive has the others;
+                // `archive::verify` compares them with every checkpoint).
+                None if dropped.is_some_and(|(seq, hash)| {
+                    *seq == head.seq && hex(hash) != head.hash
+                }) =>
+                {
+                    problems.push(Finding::Tampered(format!(
+                        "chain {name}: event #{} differs from the checkpoint of {when} (history rewritten)",
+                        head.seq
+                    )))
+                }
+                None if dropped.is_some() => {}
                 None => match heads.get(&head.chain_id) {
                     // The chain (verified on its own) just ends earlier.
                     Some(&last) if last < head.seq => problems.push(Finding::Truncated(format!(

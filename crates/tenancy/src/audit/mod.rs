@@ -21,6 +21,7 @@ use crate::scope::{AllTenants, ScopedTx, TenantId, TenantTx};
 pub mod api;
 pub mod archive;
 pub mod checkpoint;
+pub mod retention;
 pub mod store;
 
 const GENESIS: [u8; 32] = [0; 32];
@@ -190,6 +191,9 @@ pub struct VerifyReport {
     pub events: usize,
     /// The first broken link of each broken chain.
     pub broken: Vec<String>,
+    /// Months archived and dropped from the table: the chains' events
+    /// there are checked in the archive (`archive::verify`).
+    pub dropped_months: usize,
 }
 
 /// Recompute every chain; report the first broken link of each.
@@ -199,13 +203,24 @@ pub async fn verify(pool: &PgPool) -> Result<VerifyReport, sqlx::Error> {
     let mut chain_ids: Vec<Uuid> = heads.iter().map(|h| h.0).collect();
     let orphans = store::headless_chains(&mut tx).await?;
     chain_ids.extend(&orphans);
-    let mut report = VerifyReport::default();
+    let bases: std::collections::HashMap<Uuid, (i64, Vec<u8>)> = store::bases(&mut tx)
+        .await?
+        .into_iter()
+        .map(|(chain, seq, hash)| (chain, (seq, hash)))
+        .collect();
+    let mut report = VerifyReport {
+        dropped_months: store::dropped_months(&mut tx).await?.len(),
+        ..VerifyReport::default()
+    };
     for chain in chain_ids {
         report.chains += 1;
         let events = store::chain(&mut tx, chain).await?;
         report.events += events.len();
         let head = heads.iter().find(|h| h.0 == chain);
-        if let Some(problem) = check_chain(chain, &events, head.map(|h| (h.1, h.2.as_slice()))) {
+        let base = bases.get(&chain).map(|(seq, hash)| (*seq, hash.as_slice()));
+        if let Some(problem) =
+            check_chain(chain, &events, base, head.map(|h| (h.1, h.2.as_slice())))
+        {
             report.broken.push(problem);
         }
     }
@@ -213,15 +228,26 @@ pub async fn verify(pool: &PgPool) -> Result<VerifyReport, sqlx::Error> {
     Ok(report)
 }
 
-fn check_chain(chain: Uuid, events: &[AuditEvent], head: Option<(i64, &[u8])>) -> Option<String> {
+/// Check `chain`'s `events` in the table: they follow `base` (the last
+/// event of its dropped months, if any; the genesis otherwise) and end at
+/// `head`.
+fn check_chain(
+    chain: Uuid,
+    events: &[AuditEvent],
+    base: Option<(i64, &[u8])>,
+    head: Option<(i64, &[u8])>,
+) -> Option<String> {
     let name = if chain.is_nil() {
         "platform".to_string()
     } else {
         format!("tenant {chain}")
     };
-    let mut prev: Vec<u8> = GENESIS.to_vec();
+    let (base_seq, mut prev) = match base {
+        Some((seq, hash)) => (seq, hash.to_vec()),
+        None => (0, GENESIS.to_vec()),
+    };
     for (i, ev) in events.iter().enumerate() {
-        let expected_seq = i as i64 + 1;
+        let expected_seq = base_seq + i as i64 + 1;
         if ev.seq != expected_seq {
             return Some(format!(
                 "chain {name}: event #{expected_seq} is missing (found #{} {} next)",
@@ -244,7 +270,7 @@ fn check_chain(chain: Uuid, events: &[AuditEvent], head: Option<(i64, &[u8])>) -
         }
         prev = ev.hash.clone();
     }
-    let last_seq = events.last().map(|e| e.seq).unwrap_or(0);
+    let last_seq = events.last().map(|e| e.seq).unwrap_or(base_seq);
     match head {
         None => Some(format!(
             "chain {name}: no chain head (audit_chains row removed)"

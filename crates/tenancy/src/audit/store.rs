@@ -1,6 +1,6 @@
 //! The SQL of the audit log: chain heads and events.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -182,12 +182,13 @@ pub async fn hashes_at(
         .collect())
 }
 
-/// Every event that occurred in `[from, to)`, by chain and sequence.
-pub async fn between(
+/// Every event that occurred in `[from, to)`, by chain and sequence, as
+/// read (a month may not fit in memory).
+pub fn between(
     conn: &mut PgConnection,
-    from: chrono::DateTime<chrono::Utc>,
-    to: chrono::DateTime<chrono::Utc>,
-) -> Result<Vec<AuditEvent>, sqlx::Error> {
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> impl futures_util::Stream<Item = Result<AuditEvent, sqlx::Error>> + '_ {
     sqlx::query_as!(
         AuditEvent,
         "SELECT id, chain_id, seq, tenant_id, occurred_at, actor_type, actor_id, action, \
@@ -196,15 +197,107 @@ pub async fn between(
         from,
         to
     )
+    .fetch(conn)
+}
+
+/// The chain, sequence and hash of every event in `[from, to)`, in the
+/// order of [`between`], as read.
+pub fn links_between(
+    conn: &mut PgConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> impl futures_util::Stream<Item = Result<(Uuid, i64, Vec<u8>), sqlx::Error>> + '_ {
+    use futures_util::TryStreamExt as _;
+    sqlx::query!(
+        "SELECT chain_id, seq, hash FROM audit_events \
+         WHERE occurred_at >= $1 AND occurred_at < $2 ORDER BY chain_id, seq",
+        from,
+        to
+    )
+    .fetch(conn)
+    .map_ok(|r| (r.chain_id, r.seq, r.hash))
+}
+
+/// When the oldest event occurred, if there is one.
+pub async fn oldest(conn: &mut PgConnection) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar!("SELECT min(occurred_at) FROM audit_events")
+        .fetch_one(conn)
+        .await
+}
+
+/// The link each chain's events in the table follow once its older
+/// months were dropped: (chain, seq, hash) of the last dropped event.
+pub async fn bases(conn: &mut PgConnection) -> Result<Vec<(Uuid, i64, Vec<u8>)>, sqlx::Error> {
+    let rows = sqlx::query!("SELECT chain_id, seq, hash FROM audit_chain_bases ORDER BY chain_id")
+        .fetch_all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.chain_id, r.seq, r.hash))
+        .collect())
+}
+
+/// A month dropped from the table: its first day, its events, and the
+/// SHA-256 (hex) of the archive file it was dropped against.
+pub struct Dropped {
+    pub month: NaiveDate,
+    pub events: i64,
+    pub archive_sha256: String,
+}
+
+/// Every month dropped from the table, oldest first.
+pub async fn dropped_months(conn: &mut PgConnection) -> Result<Vec<Dropped>, sqlx::Error> {
+    sqlx::query_as!(
+        Dropped,
+        "SELECT month, events, archive_sha256 FROM audit_dropped_months ORDER BY month"
+    )
     .fetch_all(conn)
     .await
 }
 
-/// When the oldest event occurred, if there is one.
-pub async fn oldest(
+/// The months the table has a partition for, oldest first (the default
+/// partition, which takes the rows of a month without one, is not listed).
+pub async fn partitions(conn: &mut PgConnection) -> Result<Vec<NaiveDate>, sqlx::Error> {
+    let names = sqlx::query_scalar!(
+        r#"SELECT c.relname::text AS "name!" FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+           WHERE i.inhparent = 'audit_events'::regclass ORDER BY 1"#
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(names
+        .iter()
+        .filter_map(|n| {
+            let month = n.strip_prefix("audit_events_")?;
+            NaiveDate::parse_from_str(&format!("{month}_01"), "%Y_%m_%d").ok()
+        })
+        .collect())
+}
+
+/// Make the partition of the month of `day` if it has none (moving any of
+/// its rows out of the default partition); nothing for a dropped month.
+pub async fn ensure_partition(conn: &mut PgConnection, day: NaiveDate) -> Result<(), sqlx::Error> {
+    sqlx::query!("SELECT audit_month_partitions($1)", day)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Drop the partition of `month` (its first day), archived as a file of
+/// `events` events with SHA-256 `sha256`; the database refuses unless it
+/// is the oldest month in the table, ended at least 30 days ago, and holds
+/// exactly `events`. The events dropped.
+pub async fn drop_month(
     conn: &mut PgConnection,
-) -> Result<Option<chrono::DateTime<chrono::Utc>>, sqlx::Error> {
-    sqlx::query_scalar!("SELECT min(occurred_at) FROM audit_events")
-        .fetch_one(conn)
-        .await
+    month: NaiveDate,
+    sha256: &str,
+    events: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT audit_drop_month($1, $2, $3) AS "dropped!""#,
+        month,
+        sha256,
+        events
+    )
+    .fetch_one(conn)
+    .await
 }
