@@ -292,11 +292,7 @@ pub async fn verify(pool: &PgPool, checkpoints: &Checkpoints) -> Result<ArchiveR
     let mut walk = Walk {
         last: HashMap::new(),
         signed: heads,
-        bases: store::bases(&mut tx)
-            .await?
-            .into_iter()
-            .map(|(chain, seq, hash)| (chain, (seq, hash)))
-            .collect(),
+        bases: store::bases(&mut tx).await?,
     };
     // Each archived month's file checksum and events.
     let mut months: HashMap<String, (String, usize)> = HashMap::new();

@@ -203,11 +203,7 @@ impl Checkpoints {
             .into_iter()
             .map(|(chain, seq, _)| (chain, seq))
             .collect();
-        let bases: std::collections::HashMap<Uuid, (i64, Vec<u8>)> = store::bases(&mut tx)
-            .await?
-            .into_iter()
-            .map(|(chain, seq, hash)| (chain, (seq, hash)))
-            .collect();
+        let bases = store::bases(&mut tx).await?;
         for head in &checkpoint.chains {
             let name = if head.chain_id.is_nil() {
                 "platform".to_string()

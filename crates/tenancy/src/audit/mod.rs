@@ -203,11 +203,7 @@ pub async fn verify(pool: &PgPool) -> Result<VerifyReport, sqlx::Error> {
     let mut chain_ids: Vec<Uuid> = heads.iter().map(|h| h.0).collect();
     let orphans = store::headless_chains(&mut tx).await?;
     chain_ids.extend(&orphans);
-    let bases: std::collections::HashMap<Uuid, (i64, Vec<u8>)> = store::bases(&mut tx)
-        .await?
-        .into_iter()
-        .map(|(chain, seq, hash)| (chain, (seq, hash)))
-        .collect();
+    let bases = store::bases(&mut tx).await?;
     let mut report = VerifyReport {
         dropped_months: store::dropped_months(&mut tx).await?.len(),
         ..VerifyReport::default()

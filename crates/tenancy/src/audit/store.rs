@@ -1,5 +1,7 @@
 //! The SQL of the audit log: chain heads and events.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -226,14 +228,15 @@ pub async fn oldest(conn: &mut PgConnection) -> Result<Option<DateTime<Utc>>, sq
 }
 
 /// The link each chain's events in the table follow once its older
-/// months were dropped: (chain, seq, hash) of the last dropped event.
-pub async fn bases(conn: &mut PgConnection) -> Result<Vec<(Uuid, i64, Vec<u8>)>, sqlx::Error> {
+/// months were dropped: by chain, the seq and hash of its last dropped
+/// event.
+pub async fn bases(conn: &mut PgConnection) -> Result<HashMap<Uuid, (i64, Vec<u8>)>, sqlx::Error> {
     let rows = sqlx::query!("SELECT chain_id, seq, hash FROM audit_chain_bases ORDER BY chain_id")
         .fetch_all(conn)
         .await?;
     Ok(rows
         .into_iter()
-        .map(|r| (r.chain_id, r.seq, r.hash))
+        .map(|r| (r.chain_id, (r.seq, r.hash)))
         .collect())
 }
 
