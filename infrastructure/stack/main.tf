@@ -127,6 +127,10 @@ module "storage" {
   audit_lock_mode    = var.audit_lock_mode
   audit_lock_days    = var.audit_lock_days
   replicate_to_dr    = var.replicate_to_dr
+  # Replication alarms: failed objects to the warning topic (this region);
+  # the DR-region topic of the latency alarms gets the warning subscribers.
+  alarm_topic_arns       = [module.monitoring.alarm_topic_arns["warning"]]
+  dr_alarm_subscriptions = [for s in var.alarm_subscriptions : { protocol = s.protocol, endpoint = s.endpoint } if s.severity == "warning"]
 }
 
 module "database" {

@@ -46,10 +46,11 @@ output "dr_automated_backups_arn" {
 }
 
 output "dr_replicas" {
-  description = "DR-region replica buckets and their KMS key (inputs of environments/dr on failover), and the replica of the tenant secrets key (environments/dr names it by its alias)."
+  description = "DR-region replica buckets and their KMS key (inputs of environments/dr on failover), the replica of the tenant secrets key (environments/dr names it by its alias), and the DR-region topic of the replication latency alarms."
   value = {
     bucket_ids                 = module.storage.replica_bucket_ids
     kms_key_arn                = module.storage.replica_kms_key_arn
+    alarm_topic_arn            = module.storage.dr_alarm_topic_arn
     tenant_secrets_kms_key_arn = module.security.tenant_secrets_kms_replica_key_arn
     tenant_secrets_kms_alias   = module.security.tenant_secrets_kms_replica_key_arn == null ? null : module.security.tenant_secrets_kms_key_id
   }

@@ -35,3 +35,8 @@ output "replica_bucket_ids" {
   description = "DR-region replica bucket names by purpose (empty without replicate_to_dr)."
   value       = { for k, b in aws_s3_bucket.replica : k => b.id }
 }
+
+output "dr_alarm_topic_arn" {
+  description = "The DR-region topic the replication latency alarms tell (null without replicate_to_dr)."
+  value       = one(aws_sns_topic.dr_alarms[*].arn)
+}

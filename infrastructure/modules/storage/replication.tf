@@ -1,5 +1,21 @@
 # Cross-region replication of the buckets the business cannot lose (creatives,
 # backups, audit archive) to the DR region, encrypted there with a DR-region key.
+#
+# The replicas' recovery point is bounded and watched: S3 Replication Time
+# Control (RTC) replicates 99.99 % of new objects within 15 minutes (S3's SLA)
+# and turns on the rule's replication metrics (AWS/S3 ReplicationLatency,
+# BytesPendingReplication, OperationsPendingReplication,
+# OperationsFailedReplication); the alarms at the end of this file tell the
+# warning subscribers when the DR copies lag more than those 15 minutes or an
+# object failed to replicate (docs/runbooks/dr-failover.md, "Object
+# replication to the DR region").
+
+locals {
+  replication_rule_id = "to-dr-region"
+  # RTC's threshold: the only value S3 accepts, for the replication time and
+  # the metrics' event threshold alike.
+  replication_minutes = 15
+}
 
 data "aws_caller_identity" "dr" {
   provider = aws.dr
@@ -14,13 +30,23 @@ resource "aws_kms_key" "dr" {
   deletion_window_in_days = 30
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [{
-      Sid       = "AccountAdministersTheKeyThroughIAM"
-      Effect    = "Allow"
-      Principal = { AWS = "arn:aws:iam::${data.aws_caller_identity.dr.account_id}:root" }
-      Action    = "kms:*"
-      Resource  = "*"
-    }]
+    Statement = [
+      {
+        Sid       = "AccountAdministersTheKeyThroughIAM"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:aws:iam::${data.aws_caller_identity.dr.account_id}:root" }
+        Action    = "kms:*"
+        Resource  = "*"
+      },
+      {
+        # The replication latency alarms' topic (below) is encrypted with this key.
+        Sid       = "CloudWatchPublishesToTheEncryptedAlarmTopic"
+        Effect    = "Allow"
+        Principal = { Service = "cloudwatch.amazonaws.com" }
+        Action    = ["kms:GenerateDataKey*", "kms:Decrypt"]
+        Resource  = "*"
+      },
+    ]
   })
 }
 
@@ -185,7 +211,7 @@ resource "aws_s3_bucket_replication_configuration" "dr" {
   role   = aws_iam_role.replication[0].arn
 
   rule {
-    id     = "to-dr-region"
+    id     = local.replication_rule_id
     status = "Enabled"
     filter {}
 
@@ -206,8 +232,140 @@ resource "aws_s3_bucket_replication_configuration" "dr" {
       encryption_configuration {
         replica_kms_key_id = aws_kms_key.dr[0].arn
       }
+
+      # RTC: 99.99 % of new objects in the DR region within 15 minutes; S3
+      # requires the metrics with it.
+      replication_time {
+        status = "Enabled"
+        time {
+          minutes = local.replication_minutes
+        }
+      }
+
+      # ReplicationLatency, OperationsFailedReplication and the pending
+      # bytes/operations per rule, in CloudWatch (the alarms below), and
+      # s3:Replication:OperationMissedThreshold events for objects later than
+      # the threshold.
+      metrics {
+        status = "Enabled"
+        event_threshold {
+          minutes = local.replication_minutes
+        }
+      }
     }
   }
 
   depends_on = [aws_s3_bucket_versioning.this, aws_s3_bucket_versioning.replica]
+}
+
+# ---------------------------------------------------------------------------
+# Alarms on the replication metrics RTC turns on, one pair per replicated
+# bucket: the primary still serves, but the DR copies are not what the
+# recovery point promises. S3 publishes each metric in one region only
+# (docs.aws.amazon.com/AmazonS3/latest/userguide/repl-metrics.html), and an
+# alarm can watch only its own region's metrics and tell only its own
+# region's SNS topics:
+#   OperationsFailedReplication  source region (aws):   alarm_topic_arns,
+#                                the monitoring module's warning topic;
+#   ReplicationLatency           destination region (aws.dr): the topic
+#                                below, with the warning topic's subscribers
+#                                (dr_alarm_subscriptions).
+
+locals {
+  # S3 publishes the metrics per rule: source and destination bucket names, rule id.
+  replication_dimensions = {
+    for k in keys(local.replicated) : k => {
+      SourceBucket      = aws_s3_bucket.this[k].bucket
+      DestinationBucket = aws_s3_bucket.replica[k].bucket
+      RuleId            = local.replication_rule_id
+    }
+  }
+  replication_runbook = "Runbook: docs/runbooks/dr-failover.md#object-replication-to-the-dr-region"
+}
+
+resource "aws_sns_topic" "dr_alarms" {
+  provider = aws.dr
+  count    = var.replicate_to_dr ? 1 : 0
+
+  name              = "${var.name}-alarms-warning-dr"
+  kms_master_key_id = aws_kms_key.dr[0].arn
+}
+
+data "aws_iam_policy_document" "dr_alarms" {
+  count = var.replicate_to_dr ? 1 : 0
+
+  statement {
+    sid       = "CloudWatchAlarmsPublish"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.dr_alarms[0].arn]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.dr.account_id]
+    }
+  }
+}
+
+resource "aws_sns_topic_policy" "dr_alarms" {
+  provider = aws.dr
+  count    = var.replicate_to_dr ? 1 : 0
+
+  arn    = aws_sns_topic.dr_alarms[0].arn
+  policy = data.aws_iam_policy_document.dr_alarms[0].json
+}
+
+resource "aws_sns_topic_subscription" "dr_alarms" {
+  provider = aws.dr
+  for_each = var.replicate_to_dr ? { for s in var.dr_alarm_subscriptions : "${s.protocol}-${s.endpoint}" => s } : {}
+
+  topic_arn = aws_sns_topic.dr_alarms[0].arn
+  protocol  = each.value.protocol
+  endpoint  = each.value.endpoint
+}
+
+resource "aws_cloudwatch_metric_alarm" "replication_latency" {
+  provider = aws.dr
+  for_each = local.replicated
+
+  alarm_name          = "${var.name}-warning-s3-replication-latency-${each.key}"
+  alarm_description   = "The DR replica ${aws_s3_bucket.replica[each.key].bucket} lags ${aws_s3_bucket.this[each.key].bucket} by more than ${local.replication_minutes} minutes, S3 RTC's bound: a failover now would miss the newest objects. ${local.replication_runbook}"
+  namespace           = "AWS/S3"
+  metric_name         = "ReplicationLatency"
+  dimensions          = local.replication_dimensions[each.key]
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = local.replication_minutes * 60
+  # S3 publishes the latency of a rule whether or not anything replicates;
+  # a period without a datapoint is not taken for lag.
+  treat_missing_data = "notBreaching"
+  alarm_actions      = aws_sns_topic.dr_alarms[*].arn
+  ok_actions         = aws_sns_topic.dr_alarms[*].arn
+
+  depends_on = [aws_sns_topic_policy.dr_alarms]
+}
+
+# A failed object is not retried: it stays FAILED, and out of the DR region,
+# until it is replicated again (the runbook), so the alarm's return to OK
+# five quiet minutes later repairs nothing: it tells only that it fired.
+resource "aws_cloudwatch_metric_alarm" "replication_failed" {
+  for_each = local.replicated
+
+  alarm_name          = "${var.name}-warning-s3-replication-failed-${each.key}"
+  alarm_description   = "Objects of ${aws_s3_bucket.this[each.key].bucket} failed to replicate to ${aws_s3_bucket.replica[each.key].bucket}: they are not in the DR region until replicated again. ${local.replication_runbook}"
+  namespace           = "AWS/S3"
+  metric_name         = "OperationsFailedReplication"
+  dimensions          = local.replication_dimensions[each.key]
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarm_topic_arns
 }

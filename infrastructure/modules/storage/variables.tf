@@ -72,6 +72,21 @@ variable "replicate_to_dr" {
   default     = false
 }
 
+variable "alarm_topic_arns" {
+  type        = list(string)
+  description = "SNS topics in this region (the monitoring module's warning topic) told when objects failed to replicate to the DR region. Used only with replicate_to_dr."
+  default     = []
+}
+
+variable "dr_alarm_subscriptions" {
+  type = list(object({
+    protocol = string
+    endpoint = string
+  }))
+  description = "Subscribers of the DR-region alarm topic <name>-alarms-warning-dr, told when a DR replica lags more than RTC's 15 minutes (S3 publishes that metric in the DR region, and an alarm tells only topics of its own region): the warning topic's. Used only with replicate_to_dr."
+  default     = []
+}
+
 variable "permissions_boundary_arn" {
   type        = string
   description = "Permissions boundary of every IAM role this module creates (environments/shared output ci_permissions_boundary_arn): the CI deploy roles may create roles only with it. Null: none."
