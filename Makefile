@@ -15,7 +15,7 @@ TARGET = $(if $(URL),--url $(URL),--env $(ENV))
         terraform-validate checkov hadolint monitoring-check pipeline-check trivy \
         release lambda image image-push deploy deploy-status deploy-promote deploy-rollback \
         deploy-resume deploy-history switch-traffic integration-test uat smoke-test \
-        bench-accounts-intent
+        bench-accounts-intent bench-audit-archive
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ bench-accounts-intent: ## accounts and intent: account-list matching, Company Su
 	./scripts/bench-accounts
 	./scripts/bench-intent
 	./scripts/bench-audiences
+
+bench-audit-archive: ## the daily audit.archive job on a month of 1,000,000 events vs PostgreSQL's JSON export through gzip
+	./scripts/bench-audit-archive
 
 # ---- security
 deny: ## cargo deny: advisories, licences, bans, sources (deny.toml)

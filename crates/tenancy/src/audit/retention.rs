@@ -111,7 +111,8 @@ async fn drop_month(pool: &PgPool, storage: &Storage, month: NaiveDate) -> Resul
     let from = month_start(month);
     let to = month_start(next_month(month));
     let mut table = store::links_between(&mut tx, from, to);
-    let reader = std::io::BufReader::new(flate2::read::GzDecoder::new(&body[..]));
+    let reader =
+        std::io::BufReader::with_capacity(1 << 18, flate2::read::GzDecoder::new(&body[..]));
     let mut count: i64 = 0;
     for (n, line) in reader.lines().enumerate() {
         let line = line.map_err(|e| refuse(format!("its archive is not gzip text: {e}")))?;
