@@ -23,7 +23,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::checkpoint::{Checkpoints, SignedHeads};
-use super::{AuditEvent, GENESIS, store};
+use super::{AuditEvent, GENESIS, chain_name, store};
 use crate::credentials::dev::hex;
 use crate::scope::{AllTenants, ScopedTx};
 
@@ -109,9 +109,24 @@ pub async fn archive(
     now: DateTime<Utc>,
     after_days: u32,
 ) -> Result<Vec<(String, usize)>> {
-    let cutoff = now - chrono::Duration::days(after_days.into());
     let mut tx = ScopedTx::all(pool, AllTenants::system()).await?;
-    let Some(oldest) = store::oldest(&mut tx).await? else {
+    let oldest = store::oldest(&mut tx).await?;
+    let done = archive_since(&mut tx, storage, oldest, now, after_days).await?;
+    drop(tx); // read only
+    Ok(done)
+}
+
+/// As [`archive`], the oldest event (when it occurred) known: the months
+/// from its month on.
+pub(super) async fn archive_since(
+    conn: &mut sqlx::PgConnection,
+    storage: &Storage,
+    oldest: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    after_days: u32,
+) -> Result<Vec<(String, usize)>> {
+    let cutoff = now - chrono::Duration::days(after_days.into());
+    let Some(oldest) = oldest else {
         return Ok(Vec::new());
     };
     let mut done = Vec::new();
@@ -119,12 +134,11 @@ pub async fn archive(
     while month_start(next_month(month)) <= cutoff {
         let name = month.format("%Y-%m").to_string();
         if storage.store.head(&objects(&name).1).await.is_err() {
-            let m = archive_month(&mut tx, storage, month).await?;
+            let m = archive_month(conn, storage, month).await?;
             done.push((name, m.events));
         }
         month = next_month(month);
     }
-    drop(tx); // read only
     Ok(done)
 }
 
@@ -394,14 +408,6 @@ struct Walk {
     last: HashMap<Uuid, (i64, Vec<u8>)>,
     signed: SignedHeads,
     bases: HashMap<Uuid, (i64, Vec<u8>)>,
-}
-
-fn chain_name(chain: Uuid) -> String {
-    if chain.is_nil() {
-        "platform".to_string()
-    } else {
-        format!("tenant {chain}")
-    }
 }
 
 /// Archived events checked at once against the table (one query).

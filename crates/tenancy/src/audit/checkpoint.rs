@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::store;
+use super::{chain_name, store};
 use crate::config::{AuditConfig, decode_key};
 use crate::credentials::dev::hex;
 use crate::scope::{AllTenants, ScopedTx};
@@ -205,11 +205,7 @@ impl Checkpoints {
             .collect();
         let bases = store::bases(&mut tx).await?;
         for head in &checkpoint.chains {
-            let name = if head.chain_id.is_nil() {
-                "platform".to_string()
-            } else {
-                format!("tenant {}", head.chain_id)
-            };
+            let name = chain_name(head.chain_id);
             let dropped = bases
                 .get(&head.chain_id)
                 .filter(|(seq, _)| head.seq <= *seq);

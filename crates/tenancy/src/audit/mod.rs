@@ -224,6 +224,15 @@ pub async fn verify(pool: &PgPool) -> Result<VerifyReport, sqlx::Error> {
     Ok(report)
 }
 
+/// How reports name `chain`: the platform's, or a tenant's.
+fn chain_name(chain: Uuid) -> String {
+    if chain.is_nil() {
+        "platform".to_string()
+    } else {
+        format!("tenant {chain}")
+    }
+}
+
 /// Check `chain`'s `events` in the table: they follow `base` (the last
 /// event of its dropped months, if any; the genesis otherwise) and end at
 /// `head`.
@@ -233,11 +242,7 @@ fn check_chain(
     base: Option<(i64, &[u8])>,
     head: Option<(i64, &[u8])>,
 ) -> Option<String> {
-    let name = if chain.is_nil() {
-        "platform".to_string()
-    } else {
-        format!("tenant {chain}")
-    };
+    let name = chain_name(chain);
     let (base_seq, mut prev) = match base {
         Some((seq, hash)) => (seq, hash.to_vec()),
         None => (0, GENESIS.to_vec()),

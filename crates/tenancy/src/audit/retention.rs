@@ -46,11 +46,13 @@ pub async fn run(
     after_days: u32,
     drop: bool,
 ) -> Result<Pass> {
-    ensure_partitions(pool, now).await?;
+    let oldest = ensure_partitions(pool, now).await?;
+    let mut tx = ScopedTx::all(pool, AllTenants::system()).await?;
     let mut pass = Pass {
-        archived: archive::archive(pool, storage, now, after_days).await?,
+        archived: archive::archive_since(&mut tx, storage, oldest, now, after_days).await?,
         ..Pass::default()
     };
+    std::mem::drop(tx); // read only
     if drop {
         let cutoff = now - chrono::Duration::days(after_days.into());
         let mut tx = ScopedTx::all(pool, AllTenants::system()).await?;
@@ -66,10 +68,16 @@ pub async fn run(
     Ok(pass)
 }
 
-async fn ensure_partitions(pool: &PgPool, now: DateTime<Utc>) -> Result<()> {
+/// Make the partitions; when the oldest event occurred (one scan of the
+/// table, which the archive needs too).
+async fn ensure_partitions(pool: &PgPool, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
     let mut tx = ScopedTx::all(pool, AllTenants::system()).await?;
-    let oldest = store::oldest(&mut tx).await?.unwrap_or(now);
-    let mut month = oldest.date_naive().with_day(1).expect("day 1 exists");
+    let oldest = store::oldest(&mut tx).await?;
+    let mut month = oldest
+        .unwrap_or(now)
+        .date_naive()
+        .with_day(1)
+        .expect("day 1 exists");
     let last = next_month(next_month(now.date_naive()));
     while month <= last {
         store::ensure_partition(&mut tx, month)
@@ -78,7 +86,7 @@ async fn ensure_partitions(pool: &PgPool, now: DateTime<Utc>) -> Result<()> {
         month = next_month(month);
     }
     tx.commit().await?;
-    Ok(())
+    Ok(oldest)
 }
 
 /// Drop the month beginning `month` from the table after reading its
